@@ -1,0 +1,183 @@
+//! The mempool: transactions admitted but not yet committed, in the order they were admitted.
+//!
+//! It keeps, per signer, what its pending transactions (queued or in a block being committed)
+//! use up: their count (so the next nonce is the committed nonce plus the count) and what they
+//! may spend. A transaction is admitted only if it fits on top of both.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use fat_types::{
+    AccountId, ClusterId, ClusterInfo, CodeHash, ContractId, SignedTransaction, TxId, TxRejection,
+    WorkerId,
+};
+
+use crate::exec::{Created, View, check_kind, created, spend};
+use crate::genesis::ChainParams;
+use crate::state::State;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Pending {
+    count: u64,
+    spend: u64,
+}
+
+/// Transactions waiting for a block.
+#[derive(Debug)]
+pub struct Mempool {
+    queue: VecDeque<SignedTransaction>,
+    pending: HashMap<AccountId, Pending>,
+    ids: HashSet<TxId>,
+    created: HashMap<Created, u32>,
+    limit: usize,
+}
+
+impl Mempool {
+    /// An empty mempool that holds at most `limit` transactions (queued and in flight).
+    pub fn new(limit: usize) -> Self {
+        Self {
+            queue: VecDeque::new(),
+            pending: HashMap::new(),
+            ids: HashSet::new(),
+            created: HashMap::new(),
+            limit,
+        }
+    }
+
+    /// How many transactions wait for a block.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether no transaction waits for a block.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// The nonce the signer's next transaction must carry.
+    pub fn next_nonce(&self, state: &State, signer: &AccountId) -> u64 {
+        let committed = state.accounts.get(signer).map(|a| a.nonce).unwrap_or(0);
+        committed + self.pending.get(signer).map(|p| p.count).unwrap_or(0)
+    }
+
+    /// Admit a transaction whose size and signature were checked, or say why not.
+    pub fn admit(
+        &mut self,
+        state: &State,
+        tx: SignedTransaction,
+        size: u64,
+    ) -> Result<TxId, TxRejection> {
+        let id = tx.id();
+        if self.ids.contains(&id) {
+            return Err(TxRejection::AlreadyKnown);
+        }
+        let t = &tx.tx;
+        let min = state.params.min_fee(size);
+        if t.fee < min {
+            return Err(TxRejection::FeeTooLow { fee: t.fee, min });
+        }
+        let expected = self.next_nonce(state, &t.signer);
+        if t.nonce < expected {
+            return Err(TxRejection::StaleNonce {
+                expected,
+                got: t.nonce,
+            });
+        }
+        if t.nonce > expected {
+            return Err(TxRejection::NonceGap {
+                expected,
+                got: t.nonce,
+            });
+        }
+        let pending = self.pending.get(&t.signer).copied().unwrap_or_default();
+        let balance = state
+            .accounts
+            .get(&t.signer)
+            .map(|a| a.balance)
+            .unwrap_or(0);
+        let available = balance.saturating_sub(pending.spend);
+        let needed = spend(t);
+        if needed > available {
+            return Err(TxRejection::InsufficientBalance { needed, available });
+        }
+        check_kind(
+            &MempoolView {
+                state,
+                created: &self.created,
+            },
+            t,
+        )?;
+        if self.ids.len() >= self.limit {
+            return Err(TxRejection::MempoolFull {
+                limit: self.limit as u64,
+            });
+        }
+        let entry = self.pending.entry(t.signer).or_default();
+        entry.count += 1;
+        entry.spend += needed;
+        if let Some(entry) = created(t) {
+            *self.created.entry(entry).or_default() += 1;
+        }
+        self.ids.insert(id);
+        self.queue.push_back(tx);
+        Ok(id)
+    }
+
+    /// Take up to `max` transactions for a block; they stay accounted until [`Self::committed`].
+    pub fn take(&mut self, max: usize) -> Vec<SignedTransaction> {
+        let n = max.min(self.queue.len());
+        self.queue.drain(..n).collect()
+    }
+
+    /// Forget transactions that are now committed (their effects are in the state).
+    pub fn committed(&mut self, txs: &[SignedTransaction]) {
+        for tx in txs {
+            let t = &tx.tx;
+            self.ids.remove(&tx.id());
+            if let Some(p) = self.pending.get_mut(&t.signer) {
+                p.count -= 1;
+                p.spend -= spend(t);
+                if p.count == 0 {
+                    self.pending.remove(&t.signer);
+                }
+            }
+            if let Some(entry) = created(t)
+                && let Some(n) = self.created.get_mut(&entry)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    self.created.remove(&entry);
+                }
+            }
+        }
+    }
+}
+
+/// The committed state plus what pending transactions will create.
+struct MempoolView<'a> {
+    state: &'a State,
+    created: &'a HashMap<Created, u32>,
+}
+
+impl View for MempoolView<'_> {
+    fn params(&self) -> &ChainParams {
+        &self.state.params
+    }
+    fn has_code(&self, id: &CodeHash) -> bool {
+        self.state.codes.contains_key(id) || self.created.contains_key(&Created::Code(*id))
+    }
+    fn has_contract(&self, id: &ContractId) -> bool {
+        self.state.contracts.contains_key(id) || self.created.contains_key(&Created::Contract(*id))
+    }
+    fn has_cluster(&self, id: &ClusterId) -> bool {
+        self.state.clusters.contains_key(id) || self.created.contains_key(&Created::Cluster(*id))
+    }
+    fn has_worker(&self, id: &WorkerId) -> bool {
+        self.state.workers.contains_key(id) || self.created.contains_key(&Created::Worker(*id))
+    }
+    fn cluster(&self, id: &ClusterId) -> Option<&ClusterInfo> {
+        self.state.clusters.get(id)
+    }
+    fn is_gatekeeper(&self, id: &AccountId) -> bool {
+        self.state.gatekeepers.contains(id)
+    }
+}

@@ -1,0 +1,255 @@
+//! Request handlers.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fat_types::{
+    AccountId, AccountState, Block, BlockHeader, ClusterId, CodeHash, ContractId, Hash32, Receipt,
+    Signature, SignedTransaction, Transaction, TxId, WorkerId,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use crate::node::Node;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// A block in JSON: the [`Block`] fields plus its hash and each transaction's id.
+/// Deserializing it as a [`Block`] gives back the block exactly.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BlockView {
+    /// The header's hash.
+    pub hash: Hash32,
+    /// The header.
+    pub header: BlockHeader,
+    /// The producer's signature.
+    pub signature: Signature,
+    /// The transactions.
+    pub txs: Vec<TxView>,
+}
+
+/// A signed transaction in JSON, with its id.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TxView {
+    /// The transaction id.
+    pub id: TxId,
+    /// The transaction.
+    pub tx: Transaction,
+    /// The signer's signature.
+    pub signature: Signature,
+}
+
+impl From<SignedTransaction> for TxView {
+    fn from(signed: SignedTransaction) -> Self {
+        Self {
+            id: signed.id(),
+            tx: signed.tx,
+            signature: signed.signature,
+        }
+    }
+}
+
+impl From<Block> for BlockView {
+    fn from(block: Block) -> Self {
+        Self {
+            hash: block.hash(),
+            header: block.header,
+            signature: block.signature,
+            txs: block.txs.into_iter().map(TxView::from).collect(),
+        }
+    }
+}
+
+fn parse<T: FromStr>(what: &str, text: &str) -> ApiResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|e| ApiError::bad_request(format!("bad {what} {text:?}: {e}")))
+}
+
+pub(super) async fn no_route() -> ApiError {
+    ApiError::no_route()
+}
+
+pub(super) async fn status(State(node): State<Node>) -> Json<Value> {
+    let tip = node.tip();
+    Json(json!({
+        "genesis": node.genesis_hash(),
+        "height": tip.height,
+        "hash": tip.hash(),
+        "timestamp_ms": tip.timestamp_ms,
+        "state_root": tip.state_root,
+        "producer": tip.producer,
+        "pending": node.pending(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SubmitQuery {
+    #[serde(default)]
+    wait: bool,
+}
+
+pub(super) async fn submit(
+    State(node): State<Node>,
+    Query(q): Query<SubmitQuery>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let id = node.submit(&body)?;
+    if q.wait
+        && let Some(location) = node.wait_committed(&id, Duration::from_secs(30)).await?
+    {
+        let receipt = node.committed_tx(&id)?.map(|(_, _, r)| r);
+        let body = json!({"id": id, "status": "committed", "height": location.height, "index": location.index, "receipt": receipt});
+        return Ok((StatusCode::OK, Json(body)).into_response());
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"id": id, "status": "pending"})),
+    )
+        .into_response())
+}
+
+pub(super) async fn tx(State(node): State<Node>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id: TxId = parse("transaction id", &id)?;
+    let (location, tx, receipt) = node
+        .committed_tx(&id)?
+        .ok_or_else(|| ApiError::not_found(format!("transaction {id}")))?;
+    Ok(Json(json!({
+        "id": id,
+        "status": "committed",
+        "height": location.height,
+        "index": location.index,
+        "tx": TxView::from(tx),
+        "receipt": receipt,
+    })))
+}
+
+fn height(node: &Node, text: &str) -> ApiResult<u64> {
+    if text == "latest" {
+        Ok(node.tip().height)
+    } else {
+        parse("height", text)
+    }
+}
+
+pub(super) async fn block(
+    State(node): State<Node>,
+    Path(h): Path<String>,
+) -> ApiResult<Json<BlockView>> {
+    let h = height(&node, &h)?;
+    let block = node
+        .store()
+        .block(h)?
+        .ok_or_else(|| ApiError::not_found(format!("block {h}")))?;
+    Ok(Json(block.into()))
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ReceiptsView {
+    height: u64,
+    receipts: Vec<Receipt>,
+}
+
+pub(super) async fn receipts(
+    State(node): State<Node>,
+    Path(h): Path<String>,
+) -> ApiResult<Json<ReceiptsView>> {
+    let height = height(&node, &h)?;
+    let receipts = node
+        .store()
+        .receipts(height)?
+        .ok_or_else(|| ApiError::not_found(format!("block {height}")))?;
+    Ok(Json(ReceiptsView { height, receipts }))
+}
+
+pub(super) async fn account(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id: AccountId = parse("account", &id)?;
+    let state = node
+        .with_state(|s| s.accounts.get(&id).copied())
+        .unwrap_or(AccountState::default());
+    let next_nonce = node.next_nonce(&id);
+    Ok(Json(
+        json!({"id": id, "balance": state.balance, "nonce": state.nonce, "next_nonce": next_nonce}),
+    ))
+}
+
+pub(super) async fn code(
+    State(node): State<Node>,
+    Path(hash): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let hash: CodeHash = parse("code hash", &hash)?;
+    let info = node
+        .with_state(|s| s.codes.get(&hash).cloned())
+        .ok_or_else(|| ApiError::not_found(format!("code {hash}")))?;
+    Ok(Json(serde_json::to_value(info).expect("serializable")))
+}
+
+pub(super) async fn code_bytes(
+    State(node): State<Node>,
+    Path(hash): Path<String>,
+) -> ApiResult<Response> {
+    let hash: CodeHash = parse("code hash", &hash)?;
+    let bytes = node
+        .store()
+        .code(&hash)?
+        .ok_or_else(|| ApiError::not_found(format!("code {hash}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/wasm")], bytes).into_response())
+}
+
+pub(super) async fn contract(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id: ContractId = parse("contract", &id)?;
+    let info = node
+        .with_state(|s| s.contracts.get(&id).cloned())
+        .ok_or_else(|| ApiError::not_found(format!("contract {id}")))?;
+    Ok(Json(serde_json::to_value(info).expect("serializable")))
+}
+
+pub(super) async fn cluster(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id: ClusterId = parse("cluster", &id)?;
+    let info = node
+        .with_state(|s| s.clusters.get(&id).cloned())
+        .ok_or_else(|| ApiError::not_found(format!("cluster {id}")))?;
+    Ok(Json(serde_json::to_value(info).expect("serializable")))
+}
+
+pub(super) async fn worker(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id: WorkerId = parse("worker", &id)?;
+    let info = node
+        .with_state(|s| s.workers.get(&id).cloned())
+        .ok_or_else(|| ApiError::not_found(format!("worker {id}")))?;
+    Ok(Json(serde_json::to_value(info).expect("serializable")))
+}
+
+pub(super) async fn provision(
+    State(node): State<Node>,
+    Path((worker, cluster)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let worker: WorkerId = parse("worker", &worker)?;
+    let cluster: ClusterId = parse("cluster", &cluster)?;
+    let info = node
+        .with_state(|s| s.provisions.get(&(worker, cluster)).cloned())
+        .ok_or_else(|| {
+            ApiError::not_found(format!("key of cluster {cluster} for worker {worker}"))
+        })?;
+    Ok(Json(serde_json::to_value(info).expect("serializable")))
+}

@@ -1,0 +1,331 @@
+//! Every reason the mempool refuses a transaction, and the registry flow end to end.
+
+mod common;
+
+use common::{TempDir, alice, bob, open, open_with, sign};
+use fat_chain::Genesis;
+use fat_crypto::dev_keypair;
+use fat_types::tx::{cluster_id, code_hash, contract_id};
+use fat_types::{
+    AccountId, Attestation, Bytes, ClusterId, ContractId, Hash32, Outcome, Transaction, TxKind,
+    TxRejection, WorkerId,
+};
+
+fn transfer(amount: u64) -> TxKind {
+    TxKind::Transfer {
+        to: AccountId([9; 32]),
+        amount,
+    }
+}
+
+fn register(worker: u8, provider: &str) -> TxKind {
+    TxKind::RegisterWorker {
+        worker: WorkerId([worker; 32]),
+        ecdh_public: Hash32([worker; 32]),
+        attestation: Attestation {
+            provider: provider.into(),
+            report: Bytes(vec![1]),
+        },
+    }
+}
+
+#[test]
+fn refuses_malformed_bad_signature_duplicate_nonce_fee_and_balance() {
+    let dir = TempDir::new("refusals");
+    let node = open(&dir);
+    let a = alice();
+
+    let err = node.submit(b"not a transaction").unwrap_err();
+    assert!(matches!(err, TxRejection::Malformed { .. }), "{err}");
+
+    let mut forged = sign(&a, 0, transfer(1));
+    forged.tx.fee = 2;
+    assert_eq!(node.submit_tx(&forged), Err(TxRejection::BadSignature));
+
+    let first = sign(&a, 0, transfer(1));
+    node.submit_tx(&first).unwrap();
+    assert_eq!(node.submit_tx(&first), Err(TxRejection::AlreadyKnown));
+    assert_eq!(
+        node.submit_tx(&sign(&a, 0, transfer(2))),
+        Err(TxRejection::StaleNonce {
+            expected: 1,
+            got: 0
+        })
+    );
+    assert_eq!(
+        node.submit_tx(&sign(&a, 5, transfer(2))),
+        Err(TxRejection::NonceGap {
+            expected: 1,
+            got: 5
+        })
+    );
+    let free = a.sign_tx(Transaction {
+        signer: a.account_id(),
+        nonce: 1,
+        fee: 0,
+        kind: transfer(1),
+    });
+    assert_eq!(
+        node.submit_tx(&free),
+        Err(TxRejection::FeeTooLow { fee: 0, min: 1 })
+    );
+
+    // Pending spending counts: alice holds DEV_BALANCE, 2 are pending (fee 1 + amount 1).
+    let balance = fat_chain::genesis::DEV_BALANCE;
+    assert_eq!(
+        node.submit_tx(&sign(&a, 1, transfer(balance))),
+        Err(TxRejection::InsufficientBalance {
+            needed: balance + 1,
+            available: balance - 2
+        })
+    );
+    let nobody = dev_keypair("nobody");
+    assert_eq!(
+        node.submit_tx(&sign(&nobody, 0, transfer(0))),
+        Err(TxRejection::InsufficientBalance {
+            needed: 1,
+            available: 0
+        })
+    );
+
+    // Once committed, the nonce is stale for good.
+    node.produce_block().unwrap().unwrap();
+    assert_eq!(
+        node.submit_tx(&sign(&a, 0, transfer(3))),
+        Err(TxRejection::StaleNonce {
+            expected: 1,
+            got: 0
+        })
+    );
+    node.submit_tx(&sign(&a, 1, transfer(3))).unwrap();
+}
+
+#[test]
+fn refuses_too_large_size_fees_and_a_full_mempool() {
+    let dir = TempDir::new("limits");
+    let mut genesis = Genesis::dev();
+    genesis.params.max_tx_bytes = 300;
+    genesis.params.byte_fee = 2;
+    let node = open_with(&dir, genesis, 2);
+    let a = alice();
+    let big = a.sign_tx(Transaction {
+        signer: a.account_id(),
+        nonce: 0,
+        fee: 10_000,
+        kind: TxKind::UploadCode {
+            code: Bytes(vec![0; 400]),
+        },
+    });
+    let size = big.encode().len() as u64;
+    assert_eq!(
+        node.submit_tx(&big),
+        Err(TxRejection::TooLarge { size, max: 300 })
+    );
+
+    let tx = sign(&a, 0, transfer(1));
+    let min = 1 + 2 * tx.encode().len() as u64;
+    assert_eq!(
+        node.submit_tx(&tx),
+        Err(TxRejection::FeeTooLow { fee: 1, min })
+    );
+
+    for (i, name) in ["alice", "bob", "charlie"].into_iter().enumerate() {
+        let key = dev_keypair(name);
+        let tx = key.sign_tx(Transaction {
+            signer: key.account_id(),
+            nonce: 0,
+            fee: 1000,
+            kind: transfer(1),
+        });
+        let result = node.submit_tx(&tx);
+        if i < 2 {
+            result.unwrap();
+        } else {
+            assert_eq!(result, Err(TxRejection::MempoolFull { limit: 2 }));
+        }
+    }
+}
+
+#[test]
+fn registry_flow_and_its_refusals() {
+    let dir = TempDir::new("registry");
+    let node = open(&dir);
+    let (a, b) = (alice(), bob());
+    let gatekeeper = dev_keypair("gatekeeper");
+    let code = Bytes(b"\0asm fake component".to_vec());
+    let hash = code_hash(&code.0);
+    let unknown_cluster = ClusterId([1; 32]);
+
+    assert_eq!(
+        node.submit_tx(&sign(&a, 0, register(1, "sgx-dcap"))),
+        Err(TxRejection::AttestationRejected {
+            provider: "sgx-dcap".into()
+        })
+    );
+    assert_eq!(
+        node.submit_tx(&sign(
+            &a,
+            0,
+            TxKind::CreateCluster {
+                workers: vec![WorkerId([1; 32])]
+            }
+        )),
+        Err(TxRejection::UnknownWorker {
+            worker: WorkerId([1; 32])
+        })
+    );
+    let instantiate = |cluster, salt: u8| TxKind::Instantiate {
+        code_hash: hash,
+        cluster,
+        salt: Bytes(vec![salt]),
+        args: Bytes::default(),
+        gas_limit: 1,
+    };
+    assert_eq!(
+        node.submit_tx(&sign(&a, 0, instantiate(unknown_cluster, 0))),
+        Err(TxRejection::UnknownCode { code_hash: hash })
+    );
+    assert_eq!(
+        node.submit_tx(&sign(
+            &a,
+            0,
+            TxKind::Command {
+                contract: ContractId([2; 32]),
+                payload: Bytes::default(),
+                gas_limit: 1
+            }
+        )),
+        Err(TxRejection::UnknownContract {
+            contract: ContractId([2; 32])
+        })
+    );
+
+    // Pending transactions count: the worker, cluster, code and contract exist for what follows.
+    node.submit_tx(&sign(&a, 0, register(1, "dev"))).unwrap();
+    assert_eq!(
+        node.submit_tx(&sign(&b, 0, register(1, "dev"))),
+        Err(TxRejection::WorkerExists {
+            worker: WorkerId([1; 32])
+        })
+    );
+    node.submit_tx(&sign(&a, 1, register(2, "dev"))).unwrap();
+    node.submit_tx(&sign(
+        &a,
+        2,
+        TxKind::CreateCluster {
+            workers: vec![WorkerId([1; 32])],
+        },
+    ))
+    .unwrap();
+    let cluster = cluster_id(&a.account_id(), 2);
+    node.submit_tx(&sign(&a, 3, TxKind::UploadCode { code: code.clone() }))
+        .unwrap();
+    assert_eq!(
+        node.submit_tx(&sign(&a, 4, instantiate(unknown_cluster, 0))),
+        Err(TxRejection::UnknownCluster {
+            cluster: unknown_cluster
+        })
+    );
+    node.submit_tx(&sign(&a, 4, instantiate(cluster, 0)))
+        .unwrap();
+    let contract = contract_id(&a.account_id(), &hash, &cluster, &[0]);
+    assert_eq!(
+        node.submit_tx(&sign(&a, 5, instantiate(cluster, 0))),
+        Err(TxRejection::ContractExists { contract })
+    );
+    node.submit_tx(&sign(
+        &a,
+        5,
+        TxKind::Command {
+            contract,
+            payload: Bytes(vec![1]),
+            gas_limit: 10,
+        },
+    ))
+    .unwrap();
+    let provision = |worker: u8| TxKind::ProvisionKey {
+        worker: WorkerId([worker; 32]),
+        cluster,
+        sealed_key: Bytes(vec![7]),
+    };
+    assert_eq!(
+        node.submit_tx(&sign(&b, 0, provision(1))),
+        Err(TxRejection::NotGatekeeper)
+    );
+    node.submit_tx(&sign(&gatekeeper, 0, provision(1))).unwrap();
+    // Membership of a pending cluster is only known when executed: this one fails in its receipt.
+    node.submit_tx(&sign(&gatekeeper, 1, provision(2))).unwrap();
+
+    let header = node.produce_block().unwrap().unwrap();
+    let receipts = node.store().receipts(header.height).unwrap().unwrap();
+    let outcomes: Vec<Outcome> = receipts.into_iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            Outcome::Ok,
+            Outcome::Ok,
+            Outcome::ClusterCreated(cluster),
+            Outcome::CodeStored(hash),
+            Outcome::ContractCreated(contract),
+            Outcome::Ok,
+            Outcome::Ok,
+            Outcome::Failed(TxRejection::Membership {
+                worker: WorkerId([2; 32]),
+                cluster
+            }),
+        ]
+    );
+    node.with_state(|s| {
+        assert_eq!(s.contracts[&contract].code_hash, hash);
+        assert_eq!(s.clusters[&cluster].workers, vec![WorkerId([1; 32])]);
+        assert_eq!(
+            s.provisions[&(WorkerId([1; 32]), cluster)].sealed_key,
+            Bytes(vec![7])
+        );
+        assert_eq!(
+            s.accounts[&gatekeeper.account_id()].nonce,
+            2,
+            "a failed transaction still uses its nonce"
+        );
+    });
+    assert_eq!(node.store().code(&hash).unwrap().unwrap(), code.0);
+
+    // Committed cluster: ownership and membership are checked at admission.
+    let add = |worker: u8| TxKind::AddClusterWorker {
+        cluster,
+        worker: WorkerId([worker; 32]),
+    };
+    assert_eq!(
+        node.submit_tx(&sign(&b, 0, add(2))),
+        Err(TxRejection::NotClusterOwner { cluster })
+    );
+    assert_eq!(
+        node.submit_tx(&sign(&a, 6, add(1))),
+        Err(TxRejection::Membership {
+            worker: WorkerId([1; 32]),
+            cluster
+        })
+    );
+    node.submit_tx(&sign(&a, 6, add(2))).unwrap();
+    // A second pending add of the same worker is only caught when executed.
+    node.submit_tx(&sign(&a, 7, add(2))).unwrap();
+    let header = node.produce_block().unwrap().unwrap();
+    let outcomes: Vec<Outcome> = node
+        .store()
+        .receipts(header.height)
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            Outcome::Ok,
+            Outcome::Failed(TxRejection::Membership {
+                worker: WorkerId([2; 32]),
+                cluster
+            })
+        ]
+    );
+}

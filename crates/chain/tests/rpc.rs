@@ -1,0 +1,216 @@
+//! The HTTP API: in sync with docs/openapi-chain.yaml, submit and read, and the block stream.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{TempDir, alice, open, sign};
+use fat_chain::rpc::{ROUTES, app};
+use fat_chain::{Consensus, Sequencer};
+use fat_crypto::{BlockVerifier, dev_keypair};
+use fat_types::{AccountId, Block, TxKind};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+fn documented_routes() -> Vec<(String, String)> {
+    let spec = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/openapi-chain.yaml"
+    ))
+    .unwrap();
+    let mut routes = Vec::new();
+    let mut path = None;
+    for line in spec.lines() {
+        if let Some(p) = line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')) {
+            path = Some(format!("/{p}"));
+        } else if !line.starts_with("  ") {
+            path = None;
+        } else if let (Some(p), Some(method)) = (
+            &path,
+            line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')),
+        ) && ["get", "post", "put", "delete", "patch"].contains(&method)
+        {
+            routes.push((method.to_uppercase(), p.clone()));
+        }
+    }
+    routes
+}
+
+async fn call(
+    router: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::from(body))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn openapi_lists_exactly_the_served_routes() {
+    let mut documented = documented_routes();
+    let mut served: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    documented.sort();
+    served.sort();
+    assert_eq!(
+        documented, served,
+        "docs/openapi-chain.yaml and rpc::ROUTES differ"
+    );
+
+    let dir = TempDir::new("openapi");
+    let router = app(open(&dir));
+    let sample = "00".repeat(32);
+    for (method, path) in &served {
+        if path.contains("stream") {
+            continue;
+        }
+        let uri = path
+            .replace("{height}", "0")
+            .replace("{id}", &sample)
+            .replace("{hash}", &sample)
+            .replace("{worker}", &sample)
+            .replace("{cluster}", &sample);
+        let (status, body) = call(&router, method, &uri, Vec::new()).await;
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        assert_ne!(body["code"], "no_route", "{method} {uri} is not served");
+    }
+    let (status, body) = call(&router, "GET", "/v1/nothing", Vec::new()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no_route"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_wait_read_and_follow_the_stream() {
+    let dir = TempDir::new("rpc");
+    let node = open(&dir);
+    let router = app(node.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let sequencer = tokio::spawn(
+        Sequencer {
+            block_time: Duration::ZERO,
+        }
+        .run(node.clone(), async {
+            let _ = stopped.await;
+        }),
+    );
+
+    // The stream from genesis, opened before any block exists.
+    let request = Request::builder()
+        .uri("/v1/stream/blocks?from=0")
+        .body(Body::empty())
+        .unwrap();
+    let mut stream = router.clone().oneshot(request).await.unwrap().into_body();
+
+    let a = alice();
+    let mut ids = Vec::new();
+    for nonce in 0..3 {
+        let tx = sign(
+            &a,
+            nonce,
+            TxKind::Transfer {
+                to: AccountId([9; 32]),
+                amount: 5,
+            },
+        );
+        let (status, body) = call(&router, "POST", "/v1/txs?wait=true", tx.encode()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "committed");
+        assert_eq!(body["receipt"]["outcome"], "ok");
+        ids.push((tx.id(), body["height"].as_u64().unwrap()));
+    }
+    let stale = sign(
+        &a,
+        0,
+        TxKind::Transfer {
+            to: AccountId([9; 32]),
+            amount: 6,
+        },
+    );
+    let (status, body) = call(&router, "POST", "/v1/txs", stale.encode()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "stale_nonce");
+    assert_eq!(
+        (body["expected"].as_u64(), body["got"].as_u64()),
+        (Some(3), Some(0))
+    );
+    let (status, body) = call(&router, "POST", "/v1/txs", b"junk".to_vec()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("malformed"))
+    );
+
+    let (id, height) = ids[2];
+    let (status, body) = call(&router, "GET", &format!("/v1/txs/{id}"), Vec::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["tx"]["id"], id.to_string());
+    assert_eq!(body["height"].as_u64(), Some(height));
+    let (_, body) = call(
+        &router,
+        "GET",
+        &format!("/v1/accounts/{}", a.account_id()),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(body["nonce"].as_u64(), Some(3));
+    let (_, body) = call(&router, "GET", "/v1/blocks/latest", Vec::new()).await;
+    let latest: Block = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(body["hash"], latest.hash().to_string());
+    let (_, body) = call(
+        &router,
+        "GET",
+        &format!("/v1/blocks/{height}/receipts"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(body["receipts"][0]["tx"], id.to_string());
+
+    // The stream delivers genesis and every block since, which a follower verifies.
+    let mut buffer = String::new();
+    let mut blocks = Vec::new();
+    while blocks.len() < 4 {
+        let frame = tokio::time::timeout(Duration::from_secs(10), stream.frame())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        buffer.push_str(std::str::from_utf8(&data).unwrap());
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            if let Some(json) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
+                assert!(event.contains("event: block"), "{event}");
+                blocks.push(serde_json::from_str::<Block>(json).unwrap());
+            }
+        }
+    }
+    let mut follower = BlockVerifier::new(
+        blocks[0].header.clone(),
+        dev_keypair("sequencer").account_id(),
+    );
+    for block in &blocks[1..] {
+        follower.accept(block).unwrap();
+    }
+    assert_eq!(follower.last_hash(), latest.hash());
+    let _ = stop.send(());
+    sequencer.await.unwrap().unwrap();
+}

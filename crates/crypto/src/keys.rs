@@ -1,0 +1,73 @@
+//! Key pairs, signing and verification.
+
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use fat_types::{AccountId, Signature, SignedTransaction, Transaction};
+
+use crate::{CryptoError, Result};
+
+/// The BLAKE3 `derive_key` context of dev account seeds.
+pub const DEV_SEED_CONTEXT: &str = "fat dev account seed v1";
+
+/// An ed25519 key pair.
+#[derive(Clone)]
+pub struct Keypair {
+    signing: SigningKey,
+}
+
+impl std::fmt::Debug for Keypair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Keypair({})", self.account_id())
+    }
+}
+
+impl Keypair {
+    /// The key pair of a 32-byte secret seed.
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Self {
+            signing: SigningKey::from_bytes(&seed),
+        }
+    }
+
+    /// The secret seed.
+    pub fn seed(&self) -> [u8; 32] {
+        self.signing.to_bytes()
+    }
+
+    /// The public key as an account id.
+    pub fn account_id(&self) -> AccountId {
+        AccountId(self.signing.verifying_key().to_bytes())
+    }
+
+    /// Sign a message.
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        Signature(self.signing.sign(message).to_bytes())
+    }
+
+    /// Sign a transaction: the signature covers its id.
+    pub fn sign_tx(&self, tx: Transaction) -> SignedTransaction {
+        let signature = self.sign(tx.id().as_bytes());
+        SignedTransaction { tx, signature }
+    }
+}
+
+/// The well-known key pair of a dev account.
+///
+/// The seed is `blake3::derive_key(DEV_SEED_CONTEXT, name)`, so anyone can sign as `alice`,
+/// `bob`, `charlie`, `gatekeeper` or `sequencer` on a dev chain. Never fund these on a real one.
+pub fn dev_keypair(name: &str) -> Keypair {
+    Keypair::from_seed(blake3::derive_key(DEV_SEED_CONTEXT, name.as_bytes()))
+}
+
+/// Check `signature` is `signer`'s over `message` (strictly: no malleable or weak-key forms).
+pub fn verify(signer: &AccountId, message: &[u8], signature: &Signature) -> Result<()> {
+    let key = VerifyingKey::from_bytes(signer.as_bytes())
+        .map_err(|_| CryptoError::BadPublicKey(*signer))?;
+    let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
+    key.verify_strict(message, &signature)
+        .map_err(|_| CryptoError::BadSignature(*signer))
+}
+
+/// Check a transaction is signed by its signer.
+pub fn verify_tx(tx: &SignedTransaction) -> Result<()> {
+    verify(&tx.tx.signer, tx.id().as_bytes(), &tx.signature)
+}

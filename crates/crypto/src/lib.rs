@@ -1,0 +1,27 @@
+//! Sign and verify what the platform signs: transactions, blocks, and the chain a follower reads.
+//!
+//! Keys are ed25519 ([`ed25519_dalek`]); verification is strict (no malleable signatures).
+//! Dev accounts (`alice`, `bob`, `charlie`, the dev gatekeeper and the dev sequencer) have
+//! well-known keys: see [`dev_keypair`].
+
+mod derive;
+mod follow;
+mod keys;
+
+pub use derive::{CONTRACT_SECRET_LABEL, DEV_ROOT_KEY, contract_secret};
+pub use follow::{BlockVerifier, FollowError};
+pub use keys::{DEV_SEED_CONTEXT, Keypair, dev_keypair, verify, verify_tx};
+
+/// Why a signature or a key is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// The bytes are not an ed25519 public key.
+    #[error("not an ed25519 public key: {0}")]
+    BadPublicKey(fat_types::AccountId),
+    /// The signature does not verify.
+    #[error("signature does not verify for {0}")]
+    BadSignature(fat_types::AccountId),
+}
+
+/// The result type of this crate.
+pub type Result<T, E = CryptoError> = std::result::Result<T, E>;

@@ -1,0 +1,151 @@
+//! The canonical binary encoding (borsh) and the hashes taken over it.
+//!
+//! Everything that is signed, hashed or stored is encoded with [borsh](https://borsh.io): integers
+//! little-endian, a `Vec` as a `u32` length then its items, an enum as a one-byte variant index
+//! then its fields, a fixed array as its bytes. Golden tests pin the result.
+//!
+//! Hashes are BLAKE3. A hash that names a kind of object is taken over a domain tag first
+//! (`fat/tx/v1`, `fat/block/v1`, ...) so that two kinds of object can never share a hash.
+
+use std::fmt;
+use std::io;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::{AccountId, ClusterId, CodeHash, ContractId, Hash32, TxId, WorkerId};
+
+macro_rules! borsh_id {
+    ($($name:ident),*) => {$(
+        impl BorshSerialize for $name {
+            fn serialize<W: io::Write>(&self, writer: &mut W) -> io::Result<()> {
+                writer.write_all(&self.0)
+            }
+        }
+
+        impl BorshDeserialize for $name {
+            fn deserialize_reader<R: io::Read>(reader: &mut R) -> io::Result<Self> {
+                let mut bytes = [0u8; 32];
+                reader.read_exact(&mut bytes)?;
+                Ok(Self(bytes))
+            }
+        }
+    )*};
+}
+
+borsh_id!(
+    Hash32, AccountId, ContractId, CodeHash, TxId, ClusterId, WorkerId
+);
+
+/// Why bytes are not a valid canonical encoding.
+#[derive(Debug, thiserror::Error)]
+#[error("not a canonical {what}: {source}")]
+pub struct DecodeError {
+    /// What was being decoded.
+    pub what: &'static str,
+    /// What was wrong.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Encode a value canonically.
+pub fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
+    borsh::to_vec(value).expect("writing to a Vec cannot fail")
+}
+
+/// Decode a value from its canonical encoding; trailing bytes are an error.
+pub fn decode<T: BorshDeserialize>(what: &'static str, bytes: &[u8]) -> Result<T, DecodeError> {
+    borsh::from_slice(bytes).map_err(|source| DecodeError { what, source })
+}
+
+/// Hash a value's canonical encoding under a domain tag.
+pub fn tagged_hash<T: BorshSerialize>(tag: &str, value: &T) -> Hash32 {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(tag.as_bytes());
+    hasher.update(&[0]);
+    let mut writer = HashWriter(&mut hasher);
+    value.serialize(&mut writer).expect("hashing cannot fail");
+    Hash32(*hasher.finalize().as_bytes())
+}
+
+struct HashWriter<'a>(&'a mut blake3::Hasher);
+
+impl io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Opaque bytes: borsh-encoded as a `Vec<u8>`, lower-case hex in JSON.
+#[derive(Clone, PartialEq, Eq, Hash, Default, BorshSerialize, BorshDeserialize)]
+pub struct Bytes(pub Vec<u8>);
+
+impl fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Bytes({} bytes)", self.0.len())
+    }
+}
+
+impl From<Vec<u8>> for Bytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+}
+
+impl From<&[u8]> for Bytes {
+    fn from(bytes: &[u8]) -> Self {
+        Self(bytes.to_vec())
+    }
+}
+
+impl serde::Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(&self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        let text = text.strip_prefix("0x").unwrap_or(&text);
+        hex::decode(text)
+            .map(Bytes)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// An ed25519 signature (64 bytes): lower-case hex in JSON.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
+pub struct Signature(pub [u8; 64]);
+
+impl Default for Signature {
+    fn default() -> Self {
+        Self([0; 64])
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({})", hex::encode(&self.0[..8]))
+    }
+}
+
+impl serde::Serialize for Signature {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Signature {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Bytes(bytes) = <Bytes as serde::Deserialize>::deserialize(d)?;
+        let array: [u8; 64] = bytes.try_into().map_err(|b: Vec<u8>| {
+            serde::de::Error::custom(format!("expected 64 bytes, got {}", b.len()))
+        })?;
+        Ok(Self(array))
+    }
+}

@@ -1,0 +1,148 @@
+//! What workers execute and attest: command payloads and execution receipts.
+//!
+//! The chain treats a command's payload as opaque bytes; workers decode it as a
+//! [`CommandPayload`]: the method name and its JSON arguments, borsh-encoded. A worker that
+//! executed a transaction for a contract signs an [`ExecReceipt`]; its hash under
+//! [`EXEC_RECEIPT_TAG`] is what the worker signs.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::{DecodeError, Signature, decode, encode, tagged_hash};
+use crate::{ContractId, Hash32, TxId, WorkerId};
+
+/// The domain tag of the hash a worker signs over an [`ExecReceipt`].
+pub const EXEC_RECEIPT_TAG: &str = "fat/exec-receipt/v1";
+
+/// The payload of a `Command` transaction: a method and its JSON arguments.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct CommandPayload {
+    /// The command method.
+    pub method: String,
+    /// The arguments as JSON text (empty for none).
+    pub args: String,
+}
+
+impl CommandPayload {
+    /// A payload calling `method` with JSON `args`.
+    pub fn new(method: impl Into<String>, args: impl Into<String>) -> Self {
+        Self {
+            method: method.into(),
+            args: args.into(),
+        }
+    }
+
+    /// The canonical encoding (what goes into `TxKind::Command::payload`).
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decode a payload; trailing bytes are an error.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode("command payload", bytes)
+    }
+}
+
+/// Whether an executed transaction succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ExecStatus {
+    /// The call returned; its writes were applied.
+    Ok,
+    /// The call failed; nothing it wrote was applied.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// An event a command emitted.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ExecEvent {
+    /// The topic.
+    pub topic: String,
+    /// The payload.
+    pub data: crate::Bytes,
+}
+
+/// What executing one transaction (an instantiation or a command) did to a contract.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ExecReceipt {
+    /// The transaction.
+    pub tx: TxId,
+    /// The contract.
+    pub contract: ContractId,
+    /// The block height.
+    pub height: u64,
+    /// The position in the block.
+    pub index: u32,
+    /// Success or the reason of failure.
+    pub status: ExecStatus,
+    /// The output: JSON text (empty when failed).
+    pub output: String,
+    /// Events emitted (none when failed).
+    pub events: Vec<ExecEvent>,
+    /// Fuel used.
+    pub gas_used: u64,
+    /// The contract's state root after the block.
+    pub state_root: Hash32,
+}
+
+impl ExecReceipt {
+    /// The hash a worker signs: H([`EXEC_RECEIPT_TAG`], receipt).
+    pub fn hash(&self) -> Hash32 {
+        tagged_hash(EXEC_RECEIPT_TAG, self)
+    }
+}
+
+/// An [`ExecReceipt`] signed by the worker that executed it.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SignedExecReceipt {
+    /// The receipt.
+    pub receipt: ExecReceipt,
+    /// The worker.
+    pub worker: WorkerId,
+    /// The worker's ed25519 signature over `receipt.hash()`.
+    pub signature: Signature,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_payload_encoding_is_pinned() {
+        let payload = CommandPayload::new("increment", r#"{"by":2}"#);
+        let bytes = payload.encode();
+        assert_eq!(
+            hex::encode(&bytes),
+            "09000000696e6372656d656e74080000007b226279223a327d"
+        );
+        assert_eq!(CommandPayload::decode(&bytes).unwrap(), payload);
+        assert!(CommandPayload::decode(&[1, 2]).is_err());
+    }
+
+    #[test]
+    fn exec_receipt_hash_is_pinned() {
+        let receipt = ExecReceipt {
+            tx: TxId([1; 32]),
+            contract: ContractId([2; 32]),
+            height: 3,
+            index: 4,
+            status: ExecStatus::Failed { error: "no".into() },
+            output: String::new(),
+            events: vec![ExecEvent {
+                topic: "t".into(),
+                data: crate::Bytes(vec![5]),
+            }],
+            gas_used: 6,
+            state_root: Hash32([7; 32]),
+        };
+        assert_eq!(
+            receipt.hash().to_string(),
+            "e3a536523a8577f23ed1ae07255ac7ac1c05db653a71f65deb3fc74a786985d8"
+        );
+        let json = serde_json::to_value(&receipt.status).unwrap();
+        assert_eq!(json, serde_json::json!({"status": "failed", "error": "no"}));
+    }
+}

@@ -1,0 +1,262 @@
+//! Golden tests: the canonical encodings and hashes of transactions, blocks and receipts.
+//! A change here is a change of the wire and disk format: bump the domain tags' versions.
+
+use crate::block::{receipts_root, tx_root};
+use crate::encoding::{Bytes, Signature, decode, encode};
+use crate::tx::{cluster_id, code_hash, contract_id};
+use crate::*;
+
+fn sample_kinds() -> Vec<TxKind> {
+    vec![
+        TxKind::Transfer {
+            to: AccountId([2; 32]),
+            amount: 5,
+        },
+        TxKind::UploadCode {
+            code: Bytes(vec![0, 0x61, 0x73, 0x6d]),
+        },
+        TxKind::Instantiate {
+            code_hash: CodeHash([3; 32]),
+            cluster: ClusterId([4; 32]),
+            salt: Bytes(vec![9]),
+            args: Bytes(b"{}".to_vec()),
+            gas_limit: 1000,
+        },
+        TxKind::Command {
+            contract: ContractId([5; 32]),
+            payload: Bytes(vec![1, 2, 3]),
+            gas_limit: 7,
+        },
+        TxKind::CreateCluster {
+            workers: vec![WorkerId([6; 32])],
+        },
+        TxKind::AddClusterWorker {
+            cluster: ClusterId([4; 32]),
+            worker: WorkerId([7; 32]),
+        },
+        TxKind::RegisterWorker {
+            worker: WorkerId([6; 32]),
+            ecdh_public: Hash32([8; 32]),
+            attestation: Attestation {
+                provider: "dev".into(),
+                report: Bytes(vec![0xaa]),
+            },
+        },
+        TxKind::ProvisionKey {
+            worker: WorkerId([6; 32]),
+            cluster: ClusterId([4; 32]),
+            sealed_key: Bytes(vec![0xbb; 2]),
+        },
+    ]
+}
+
+fn sample_tx(kind: TxKind) -> SignedTransaction {
+    SignedTransaction {
+        tx: Transaction {
+            signer: AccountId([1; 32]),
+            nonce: 3,
+            fee: 10,
+            kind,
+        },
+        signature: Signature([0xcc; 64]),
+    }
+}
+
+/// Per kind: the canonical encoding of the unsigned transaction after the common prefix
+/// (signer `01..`, nonce 3, fee 10), and its id.
+const GOLDEN_KINDS: [(&str, &str); 8] = [
+    (
+        "0002020202020202020202020202020202020202020202020202020202020202020500000000000000",
+        "a9999ffeac4ef379bb571f77aaaa490292d73a9c3080afe6e24d06b77000800c",
+    ),
+    (
+        "01040000000061736d",
+        "877b4f2527ec2c2f1cac45aefefd32bb5c82dd2430e11688250e80c82066272e",
+    ),
+    (
+        "02030303030303030303030303030303030303030303030303030303030303030304040404040404040404040404040404040404040404040404040404040404040100000009020000007b7de803000000000000",
+        "9c4b0c011c435748e654d3096883b4759c295807d3b7d093e25ee1b4a5917473",
+    ),
+    (
+        "030505050505050505050505050505050505050505050505050505050505050505030000000102030700000000000000",
+        "251696eb5cfdb208896f4a8b904d8b719eb42db416e5201aa92dfe3f86e54207",
+    ),
+    (
+        "04010000000606060606060606060606060606060606060606060606060606060606060606",
+        "b06be28ec820f09577ad8bf3ebf76cee93a20d840a10819b373dfda5de00cc9f",
+    ),
+    (
+        "0504040404040404040404040404040404040404040404040404040404040404040707070707070707070707070707070707070707070707070707070707070707",
+        "683ae9d21484abbf898ee1698e8cecf5411f4113fe9acbaeff0c2c976f3426ff",
+    ),
+    (
+        "06060606060606060606060606060606060606060606060606060606060606060608080808080808080808080808080808080808080808080808080808080808080300000064657601000000aa",
+        "9e6ee6bc3c67f9838fdf21bbd3d35e8dd171fcc625778066d4ed3bbde0ba18ea",
+    ),
+    (
+        "070606060606060606060606060606060606060606060606060606060606060606040404040404040404040404040404040404040404040404040404040404040402000000bbbb",
+        "e213e6fd6a9c7ba845ee9977634a3dad1b015a8cb0faad3ec707e4c241e8c510",
+    ),
+];
+
+#[test]
+fn transaction_encodings_are_pinned() {
+    let prefix = format!(
+        "{}{}{}",
+        "01".repeat(32),
+        "0300000000000000",
+        "0a00000000000000"
+    );
+    let mut mismatches = Vec::new();
+    for (kind, (body, id)) in sample_kinds().into_iter().zip(GOLDEN_KINDS) {
+        let signed = sample_tx(kind);
+        let bytes = encode(&signed.tx);
+        let hex = hex::encode(&bytes);
+        assert!(hex.starts_with(&prefix), "common prefix of {hex}");
+        let body_hex = &hex[prefix.len()..];
+        println!("GOLDEN (\"{body_hex}\", \"{}\"),", signed.id());
+        if body_hex != body || signed.id().to_string() != id {
+            mismatches.push(format!("{:?}", signed.tx.kind));
+        }
+        let full = encode(&signed);
+        assert_eq!(full, [bytes.clone(), vec![0xcc; 64]].concat());
+        assert_eq!(decode::<SignedTransaction>("tx", &full).unwrap(), signed);
+    }
+    assert!(mismatches.is_empty(), "encodings changed: {mismatches:?}");
+}
+
+#[test]
+fn block_and_receipt_encodings_are_pinned() {
+    let txs = vec![sample_tx(TxKind::Transfer {
+        to: AccountId([2; 32]),
+        amount: 5,
+    })];
+    let receipts = vec![
+        Receipt {
+            tx: txs[0].id(),
+            fee: 10,
+            outcome: Outcome::Ok,
+        },
+        Receipt {
+            tx: TxId([9; 32]),
+            fee: 1,
+            outcome: Outcome::Failed(TxRejection::StaleNonce {
+                expected: 4,
+                got: 3,
+            }),
+        },
+    ];
+    let header = BlockHeader {
+        height: 7,
+        parent: Hash32([0x11; 32]),
+        timestamp_ms: 1_767_225_600_000,
+        tx_root: tx_root(&txs),
+        receipts_root: receipts_root(&receipts),
+        state_root: Hash32([0x22; 32]),
+        producer: AccountId([0x33; 32]),
+    };
+    let block = Block {
+        header: header.clone(),
+        signature: Signature([0x44; 64]),
+        txs,
+    };
+    let golden = [
+        (
+            "tx_root",
+            header.tx_root.to_string(),
+            "ce21a0a26be9e30fabf4236eccb3537ea4db382d3fc516cdf589747e5400a59f",
+        ),
+        (
+            "receipts_root",
+            header.receipts_root.to_string(),
+            "c19eb4147e79dfd475ca74370c4cdb3510bc5cc18d328a9b0ce4d92aeb84d75e",
+        ),
+        (
+            "header",
+            hex::encode(encode(&header)),
+            "0700000000000000111111111111111111111111111111111111111111111111111111111111111100a8da769b010000ce21a0a26be9e30fabf4236eccb3537ea4db382d3fc516cdf589747e5400a59fc19eb4147e79dfd475ca74370c4cdb3510bc5cc18d328a9b0ce4d92aeb84d75e22222222222222222222222222222222222222222222222222222222222222223333333333333333333333333333333333333333333333333333333333333333",
+        ),
+        (
+            "block hash",
+            block.hash().to_string(),
+            "296467737e8e16f7ced84f6289610b587cbe4608a5a82c7f5d596f0b5d8ff900",
+        ),
+        (
+            "receipts",
+            hex::encode(encode(&receipts)),
+            "02000000a9999ffeac4ef379bb571f77aaaa490292d73a9c3080afe6e24d06b77000800c0a000000000000000009090909090909090909090909090909090909090909090909090909090909090100000000000000040404000000000000000300000000000000",
+        ),
+    ];
+    let mut mismatches = Vec::new();
+    for (what, actual, expected) in golden {
+        println!("GOLDEN {what} {actual}");
+        if actual != expected {
+            mismatches.push(what);
+        }
+    }
+    assert!(mismatches.is_empty(), "changed: {mismatches:?}");
+    assert_eq!(decode::<Block>("block", &encode(&block)).unwrap(), block);
+}
+
+#[test]
+fn derived_ids_are_pinned() {
+    let deployer = AccountId([1; 32]);
+    let golden = [
+        (
+            "code hash",
+            code_hash(b"\0asm").to_string(),
+            "003e6ee85b30b92152036efd974c9a3907c65635ec190c05a089b180a57dc03a",
+        ),
+        (
+            "contract id",
+            contract_id(&deployer, &CodeHash([3; 32]), &ClusterId([4; 32]), b"salt").to_string(),
+            "bb8ca6a546e0d2fe6251be92df7e8639a08ecc0cd3b22014ecb2cd2f4a4627b2",
+        ),
+        (
+            "cluster id",
+            cluster_id(&deployer, 3).to_string(),
+            "db068e352dd1b1c2e0df04abbc14187d4f91521389d8c952e48fdd5435f79bd3",
+        ),
+    ];
+    let mut mismatches = Vec::new();
+    for (what, actual, expected) in golden {
+        println!("GOLDEN {what} {actual}");
+        if actual != expected {
+            mismatches.push(what);
+        }
+    }
+    assert!(mismatches.is_empty(), "changed: {mismatches:?}");
+}
+
+#[test]
+fn json_forms_are_hex_and_round_trip() {
+    let signed = sample_tx(TxKind::Command {
+        contract: ContractId([5; 32]),
+        payload: Bytes(vec![1, 2, 3]),
+        gas_limit: 7,
+    });
+    let json = serde_json::to_string(&signed).unwrap();
+    assert!(json.contains("\"payload\":\"010203\""), "{json}");
+    assert!(
+        json.contains(&format!("\"contract\":\"{}\"", "05".repeat(32))),
+        "{json}"
+    );
+    assert_eq!(
+        serde_json::from_str::<SignedTransaction>(&json).unwrap(),
+        signed
+    );
+    let rejection = serde_json::to_value(TxRejection::StaleNonce {
+        expected: 4,
+        got: 3,
+    })
+    .unwrap();
+    assert_eq!(
+        rejection,
+        serde_json::json!({"code": "stale_nonce", "expected": 4, "got": 3})
+    );
+    let rejection = serde_json::to_value(TxRejection::UnknownContract {
+        contract: ContractId([5; 32]),
+    })
+    .unwrap();
+    assert_eq!(rejection["code"], "unknown_contract");
+}

@@ -1,0 +1,26 @@
+//! Name the things the platform talks about: ids, accounts and their encodings.
+//!
+//! Every id is 32 bytes. In text (JSON, the command line, logs) an id is lower-case hex,
+//! 64 characters, with an optional `0x` prefix on input.
+
+mod id;
+
+pub use id::{AccountId, CodeHash, ContractId, Hash32, ParseIdError};
+
+pub mod block;
+pub mod encoding;
+pub mod execution;
+pub mod registry;
+pub mod reject;
+pub mod tx;
+
+pub use block::{Block, BlockHeader, Outcome, Receipt, TxLocation};
+pub use encoding::{Bytes, DecodeError, Signature};
+pub use execution::{CommandPayload, ExecEvent, ExecReceipt, ExecStatus, SignedExecReceipt};
+pub use id::{ClusterId, TxId, WorkerId};
+pub use registry::{AccountState, ClusterInfo, CodeInfo, ContractInfo, KeyProvision, WorkerInfo};
+pub use reject::TxRejection;
+pub use tx::{Attestation, SignedTransaction, Transaction, TxKind};
+
+#[cfg(test)]
+mod golden;

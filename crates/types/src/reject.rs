@@ -1,0 +1,166 @@
+//! Why the chain refuses a transaction.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// Why a transaction is refused by the mempool, or failed when executed.
+///
+/// In JSON an object with a `code` in snake_case and the variant's fields.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    thiserror::Error,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum TxRejection {
+    /// The bytes are not a canonical signed transaction.
+    #[error("malformed transaction: {reason}")]
+    Malformed {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The encoded transaction is larger than the chain allows.
+    #[error("transaction too large: {size} bytes, at most {max}")]
+    TooLarge {
+        /// The size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The signature is not the signer's over the transaction id.
+    #[error("bad signature")]
+    BadSignature,
+    /// The transaction is already in the mempool or the chain.
+    #[error("transaction already known")]
+    AlreadyKnown,
+    /// The nonce was already used.
+    #[error("stale nonce: expected {expected}, got {got}")]
+    StaleNonce {
+        /// The signer's next nonce.
+        expected: u64,
+        /// The transaction's nonce.
+        got: u64,
+    },
+    /// The nonce skips ahead of the signer's next nonce.
+    #[error("nonce too high: expected {expected}, got {got}")]
+    NonceGap {
+        /// The signer's next nonce.
+        expected: u64,
+        /// The transaction's nonce.
+        got: u64,
+    },
+    /// The fee is below the chain's minimum for this size.
+    #[error("fee too low: {fee}, at least {min}")]
+    FeeTooLow {
+        /// The offered fee.
+        fee: u64,
+        /// The minimum fee.
+        min: u64,
+    },
+    /// The signer cannot pay the fee and amount on top of its pending transactions.
+    #[error("insufficient balance: needs {needed}, has {available}")]
+    InsufficientBalance {
+        /// Fee plus amount.
+        needed: u64,
+        /// Balance less what pending transactions spend.
+        available: u64,
+    },
+    /// No such code.
+    #[error("unknown code {code_hash}")]
+    UnknownCode {
+        /// The code hash.
+        code_hash: crate::CodeHash,
+    },
+    /// No such contract.
+    #[error("unknown contract {contract}")]
+    UnknownContract {
+        /// The contract.
+        contract: crate::ContractId,
+    },
+    /// No such cluster.
+    #[error("unknown cluster {cluster}")]
+    UnknownCluster {
+        /// The cluster.
+        cluster: crate::ClusterId,
+    },
+    /// No such worker.
+    #[error("unknown worker {worker}")]
+    UnknownWorker {
+        /// The worker.
+        worker: crate::WorkerId,
+    },
+    /// A contract with this id exists already.
+    #[error("contract {contract} exists already")]
+    ContractExists {
+        /// The contract.
+        contract: crate::ContractId,
+    },
+    /// A worker with this id is registered already.
+    #[error("worker {worker} is registered already")]
+    WorkerExists {
+        /// The worker.
+        worker: crate::WorkerId,
+    },
+    /// The worker is in the cluster already, or is not in it when it must be.
+    #[error("worker {worker} membership of cluster {cluster} does not allow this")]
+    Membership {
+        /// The worker.
+        worker: crate::WorkerId,
+        /// The cluster.
+        cluster: crate::ClusterId,
+    },
+    /// Only the cluster's owner may do this.
+    #[error("not the owner of cluster {cluster}")]
+    NotClusterOwner {
+        /// The cluster.
+        cluster: crate::ClusterId,
+    },
+    /// Only a gatekeeper may provision keys.
+    #[error("signer is not a gatekeeper")]
+    NotGatekeeper,
+    /// The attestation's provider is not accepted by this chain.
+    #[error("attestation provider {provider:?} is not accepted")]
+    AttestationRejected {
+        /// The provider.
+        provider: String,
+    },
+    /// The mempool is full; try again later.
+    #[error("mempool full ({limit} transactions)")]
+    MempoolFull {
+        /// The mempool's capacity.
+        limit: u64,
+    },
+}
+
+impl TxRejection {
+    /// The snake_case code of the variant, as in JSON.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed { .. } => "malformed",
+            Self::TooLarge { .. } => "too_large",
+            Self::BadSignature => "bad_signature",
+            Self::AlreadyKnown => "already_known",
+            Self::StaleNonce { .. } => "stale_nonce",
+            Self::NonceGap { .. } => "nonce_gap",
+            Self::FeeTooLow { .. } => "fee_too_low",
+            Self::InsufficientBalance { .. } => "insufficient_balance",
+            Self::UnknownCode { .. } => "unknown_code",
+            Self::UnknownContract { .. } => "unknown_contract",
+            Self::UnknownCluster { .. } => "unknown_cluster",
+            Self::UnknownWorker { .. } => "unknown_worker",
+            Self::ContractExists { .. } => "contract_exists",
+            Self::WorkerExists { .. } => "worker_exists",
+            Self::Membership { .. } => "membership",
+            Self::NotClusterOwner { .. } => "not_cluster_owner",
+            Self::NotGatekeeper => "not_gatekeeper",
+            Self::AttestationRejected { .. } => "attestation_rejected",
+            Self::MempoolFull { .. } => "mempool_full",
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Transactions: what an account asks the chain to order.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::{Bytes, Signature, encode, tagged_hash};
+use crate::{AccountId, ClusterId, CodeHash, ContractId, Hash32, TxId, WorkerId};
+
+/// The domain tag of the hash a transaction's signer signs (its [`TxId`]).
+pub const TX_TAG: &str = "fat/tx/v1";
+
+/// A transaction before it is signed.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Transaction {
+    /// The account that signs and pays.
+    pub signer: AccountId,
+    /// The signer's next nonce: its count of committed transactions.
+    pub nonce: u64,
+    /// The fee the signer pays, burnt when the transaction is committed.
+    pub fee: u64,
+    /// What the transaction does.
+    pub kind: TxKind,
+}
+
+/// What a transaction does.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxKind {
+    /// Move funds to another account.
+    Transfer {
+        /// The receiving account.
+        to: AccountId,
+        /// How much.
+        amount: u64,
+    },
+    /// Store contract code (a WebAssembly component), named by [`code_hash`].
+    UploadCode {
+        /// The component's bytes.
+        code: Bytes,
+    },
+    /// Create a contract from uploaded code in a cluster; its id is [`contract_id`].
+    Instantiate {
+        /// The code to run.
+        code_hash: CodeHash,
+        /// The cluster whose workers run it.
+        cluster: ClusterId,
+        /// Makes the contract id unique among instances of the same code.
+        salt: Bytes,
+        /// Arguments of the contract's `init` (opaque to the chain).
+        args: Bytes,
+        /// The fuel the workers may spend on `init`.
+        gas_limit: u64,
+    },
+    /// A command to a contract, executed by the workers of its cluster.
+    Command {
+        /// The contract.
+        contract: ContractId,
+        /// The command (opaque to the chain; encrypted to the contract key by clients).
+        payload: Bytes,
+        /// The fuel the workers may spend.
+        gas_limit: u64,
+    },
+    /// Create a cluster of registered workers, owned by the signer; its id is [`cluster_id`].
+    CreateCluster {
+        /// The first members.
+        workers: Vec<WorkerId>,
+    },
+    /// Add a registered worker to a cluster the signer owns.
+    AddClusterWorker {
+        /// The cluster.
+        cluster: ClusterId,
+        /// The worker.
+        worker: WorkerId,
+    },
+    /// Register a worker: its keys and the attestation report that binds them.
+    RegisterWorker {
+        /// The worker's ed25519 identity key.
+        worker: WorkerId,
+        /// The worker's x25519 key, which envelopes to the worker are encrypted to.
+        ecdh_public: Hash32,
+        /// The report that binds both keys to a measured enclave.
+        attestation: Attestation,
+    },
+    /// A gatekeeper hands a cluster key, sealed to the worker, to a worker of the cluster.
+    ProvisionKey {
+        /// The receiving worker.
+        worker: WorkerId,
+        /// The cluster whose key it is.
+        cluster: ClusterId,
+        /// The cluster key sealed to the worker's ECDH key (opaque to the chain).
+        sealed_key: Bytes,
+    },
+}
+
+/// An attestation report as the chain stores it.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Attestation {
+    /// Which provider made it: `dev`, `sgx-dcap`, `tdx-dcap`, `sev-snp`, ...
+    pub provider: String,
+    /// The provider's report (opaque to this crate).
+    pub report: Bytes,
+}
+
+/// A transaction with its signer's signature over its [`TxId`].
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SignedTransaction {
+    /// The transaction.
+    pub tx: Transaction,
+    /// The ed25519 signature of `tx.id()` by `tx.signer`.
+    pub signature: Signature,
+}
+
+impl Transaction {
+    /// The transaction's id: the hash of its canonical encoding under [`TX_TAG`].
+    /// This is also what the signer signs.
+    pub fn id(&self) -> TxId {
+        TxId(tagged_hash(TX_TAG, self).0)
+    }
+
+    /// The canonical encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+}
+
+impl SignedTransaction {
+    /// The id of the inner transaction.
+    pub fn id(&self) -> TxId {
+        self.tx.id()
+    }
+
+    /// The canonical encoding (what `POST /v1/txs` takes).
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+}
+
+/// The hash that names uploaded code: plain BLAKE3 of the bytes.
+pub fn code_hash(code: &[u8]) -> CodeHash {
+    CodeHash(*blake3::hash(code).as_bytes())
+}
+
+/// A contract's id: H(`fat/contract/v1`, deployer, code hash, cluster, salt).
+pub fn contract_id(
+    deployer: &AccountId,
+    code_hash: &CodeHash,
+    cluster: &ClusterId,
+    salt: &[u8],
+) -> ContractId {
+    ContractId(tagged_hash("fat/contract/v1", &(deployer, code_hash, cluster, salt)).0)
+}
+
+/// A cluster's id: H(`fat/cluster/v1`, creator, nonce of the creating transaction).
+pub fn cluster_id(creator: &AccountId, nonce: u64) -> ClusterId {
+    ClusterId(tagged_hash("fat/cluster/v1", &(creator, nonce)).0)
+}
