@@ -1,0 +1,198 @@
+//! Measure the runtime: call latency by mode, and the render kernel in wasm against native.
+//!
+//! `cargo bench -p fat-runtime --bench runtime` prints a table and writes the same figures
+//! to `target/bench/runtime.json`. `FAT_BENCH_QUICK=1` runs fewer iterations.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fat_runtime::{Call, Entry, Limits, MemoryCache, MemoryStore, Runtime, RuntimeConfig};
+use fat_types::ContractId;
+use render::kernel::{TileParams, render_tile};
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn percentile(mut samples: Vec<Duration>, p: f64) -> Duration {
+    samples.sort();
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index]
+}
+
+struct Bench {
+    runtime: Runtime,
+    store: Arc<MemoryStore>,
+    cache: Arc<MemoryCache>,
+    contract: ContractId,
+}
+
+impl Bench {
+    fn new(config: RuntimeConfig) -> Self {
+        Self {
+            runtime: Runtime::new(config).expect("runtime"),
+            store: Arc::new(MemoryStore::new()),
+            cache: Arc::new(MemoryCache::default()),
+            contract: ContractId([1; 32]),
+        }
+    }
+
+    fn call(&self, entry: Entry) -> Call {
+        let mut call = Call::new(entry, self.store.clone(), self.cache.clone());
+        call.contract = self.contract;
+        call
+    }
+}
+
+fn main() {
+    let quick = std::env::var("FAT_BENCH_QUICK").is_ok_and(|v| v != "0");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let calls = if quick { 2_000 } else { 20_000 };
+    let renders = if quick { 3 } else { 9 };
+
+    // Call latency: the counter example through the SDK, warm engine, new instance per call.
+    let bench = Bench::new(RuntimeConfig::default());
+    let counter = bench
+        .runtime
+        .load(&fat_test_programs::read(fat_test_programs::COUNTER))
+        .unwrap();
+    let compile_started = Instant::now();
+    let fresh = Runtime::new(RuntimeConfig::default()).unwrap();
+    fresh
+        .load(&fat_test_programs::read(fat_test_programs::COUNTER))
+        .unwrap();
+    let compile_ms = compile_started.elapsed().as_secs_f64() * 1e3;
+    drop(fresh);
+
+    let init = rt.block_on(bench.runtime.call(&counter, bench.call(Entry::init("{}"))));
+    bench.store.apply(&bench.contract, &init.changes);
+
+    let mut query_samples = Vec::with_capacity(calls);
+    let mut command_samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let started = Instant::now();
+        let outcome = rt.block_on(
+            bench
+                .runtime
+                .call(&counter, bench.call(Entry::query("get", "{}"))),
+        );
+        query_samples.push(started.elapsed());
+        assert!(outcome.result.is_ok());
+
+        let started = Instant::now();
+        let outcome = rt.block_on(
+            bench
+                .runtime
+                .call(&counter, bench.call(Entry::command("increment", "{}"))),
+        );
+        command_samples.push(started.elapsed());
+        bench.store.apply(&bench.contract, &outcome.changes);
+    }
+    let final_value = rt.block_on(
+        bench
+            .runtime
+            .call(&counter, bench.call(Entry::query("get", "{}"))),
+    );
+    assert_eq!(final_value.output_str().unwrap(), calls.to_string());
+
+    // Render: the same kernel natively and as a query; also with fuel on queries, to show
+    // what metering by fuel would cost there.
+    let params = TileParams::whole(256, 192, 4);
+    let args = format!(
+        r#"{{"width":{},"height":{},"x0":0,"y0":0,"w":{},"h":{},"samples":{}}}"#,
+        params.width, params.height, params.w, params.h, params.samples
+    );
+    let render_wasm = bench
+        .runtime
+        .load(&fat_test_programs::read(fat_test_programs::RENDER))
+        .unwrap();
+    let fuel_bench = Bench::new(RuntimeConfig {
+        limits: Limits {
+            query_fuel: Some(u64::MAX / 2),
+            ..Limits::default()
+        },
+        ..RuntimeConfig::default()
+    });
+    let render_fuel = fuel_bench
+        .runtime
+        .load(&fat_test_programs::read(fat_test_programs::RENDER))
+        .unwrap();
+
+    let mut native = Vec::new();
+    let mut wasm = Vec::new();
+    let mut wasm_fuel = Vec::new();
+    let expected = render::kernel::hex(&render_tile(&params));
+    for _ in 0..renders {
+        let started = Instant::now();
+        let pixels = std::hint::black_box(render_tile(std::hint::black_box(&params)));
+        native.push(started.elapsed());
+        assert_eq!(pixels.len(), (params.w * params.h * 3) as usize);
+
+        let started = Instant::now();
+        let outcome = rt.block_on(
+            bench
+                .runtime
+                .call(&render_wasm, bench.call(Entry::query("tile", &args))),
+        );
+        wasm.push(started.elapsed());
+        let json: serde_json::Value = serde_json::from_str(outcome.output_str().unwrap()).unwrap();
+        assert_eq!(
+            json["rgb"].as_str().unwrap(),
+            expected,
+            "wasm and native pixels differ"
+        );
+
+        let started = Instant::now();
+        let outcome = rt.block_on(
+            fuel_bench
+                .runtime
+                .call(&render_fuel, fuel_bench.call(Entry::query("tile", &args))),
+        );
+        wasm_fuel.push(started.elapsed());
+        assert!(outcome.result.is_ok());
+    }
+
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let render_native_ms = ms(median(native));
+    let render_wasm_ms = ms(median(wasm));
+    let render_wasm_fuel_ms = ms(median(wasm_fuel));
+    let figures: Vec<(&str, f64)> = vec![
+        ("query_call_p50_us", us(median(query_samples.clone()))),
+        ("query_call_p99_us", us(percentile(query_samples, 0.99))),
+        ("command_call_p50_us", us(median(command_samples.clone()))),
+        ("command_call_p99_us", us(percentile(command_samples, 0.99))),
+        ("compile_counter_ms", compile_ms),
+        ("render_native_ms", render_native_ms),
+        ("render_wasm_ms", render_wasm_ms),
+        ("render_ratio", render_wasm_ms / render_native_ms),
+        ("render_wasm_query_fuel_ms", render_wasm_fuel_ms),
+        (
+            "render_query_fuel_ratio",
+            render_wasm_fuel_ms / render_native_ms,
+        ),
+    ];
+
+    println!("{:<28} {:>12}", "figure", "value");
+    for (name, value) in &figures {
+        println!("{name:<28} {value:>12.2}");
+    }
+    println!(
+        "(calls: {calls}, renders: {renders} of {}x{} with {} samples)",
+        params.w, params.h, params.samples
+    );
+
+    let json: serde_json::Map<String, serde_json::Value> = figures
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+        .collect();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("runtime.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    println!("wrote {}", path.display());
+}

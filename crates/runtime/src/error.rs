@@ -1,0 +1,144 @@
+//! The runtime's errors.
+
+use fat_types::CodeHash;
+
+/// What went wrong in the runtime itself (as opposed to inside a contract call, which is
+/// reported in [`crate::Outcome`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The engine could not be configured.
+    #[error("cannot configure the wasm engine ({mode})")]
+    Engine {
+        /// Which engine.
+        mode: &'static str,
+        /// The cause.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// The code is not a valid component.
+    #[error("code {code} is not a valid WebAssembly component")]
+    InvalidCode {
+        /// Hash of the code.
+        code: CodeHash,
+        /// The cause.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// The code is larger than the runtime accepts.
+    #[error("code is {size} bytes; the limit is {limit}")]
+    CodeTooLarge {
+        /// Size of the code in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The component does not match the contract world (missing export, unknown import).
+    #[error("code {code} does not fit the contract world")]
+    NotAContract {
+        /// Hash of the code.
+        code: CodeHash,
+        /// The cause.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// The state store failed.
+    #[error("state store: {0}")]
+    Store(String),
+}
+
+/// Result with the runtime's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A limit that ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Limit {
+    /// The gas (fuel) given to the call ran out.
+    Gas,
+    /// The wall-clock deadline of the call passed.
+    Deadline,
+    /// Linear memory would grow past the limit.
+    Memory,
+    /// A table would grow past the limit.
+    TableElements,
+    /// Too many instances, tables or memories.
+    Instances,
+    /// The wasm stack overflowed (too deep recursion).
+    Stack,
+    /// Arguments larger than accepted.
+    InputSize,
+    /// The result is larger than allowed.
+    OutputSize,
+    /// The call logged more than its budget.
+    LogVolume,
+    /// A storage key larger than allowed.
+    StorageKeySize,
+    /// A storage value larger than allowed.
+    StorageValueSize,
+    /// The contract would hold more storage entries than allowed.
+    StorageEntries,
+    /// The call emitted too many or too large events.
+    Events,
+}
+
+impl Limit {
+    /// The limit's name, as in JSON and error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Gas => "gas",
+            Limit::Deadline => "deadline",
+            Limit::Memory => "memory",
+            Limit::TableElements => "table-elements",
+            Limit::Instances => "instances",
+            Limit::Stack => "stack",
+            Limit::InputSize => "input-size",
+            Limit::OutputSize => "output-size",
+            Limit::LogVolume => "log-volume",
+            Limit::StorageKeySize => "storage-key-size",
+            Limit::StorageValueSize => "storage-value-size",
+            Limit::StorageEntries => "storage-entries",
+            Limit::Events => "events",
+        }
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A host-side trap carrying the limit that caused it; found again by downcasting.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("limit exceeded: {0}")]
+pub(crate) struct LimitTrap(pub Limit);
+
+/// Why a contract call did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum CallError {
+    /// The contract returned an error; its writes are discarded.
+    #[error("contract error: {message}")]
+    Reverted {
+        /// The contract's message.
+        message: String,
+    },
+    /// A limit ended the call.
+    #[error("limit exceeded: {limit}")]
+    LimitExceeded {
+        /// Which limit.
+        limit: Limit,
+    },
+    /// The contract trapped (panic, unreachable, bad memory access, ...).
+    #[error("contract trapped: {message}")]
+    Trapped {
+        /// What the engine reported.
+        message: String,
+    },
+    /// The code cannot be instantiated (for example it imports something the host lacks).
+    #[error("cannot instantiate the contract: {message}")]
+    Instantiate {
+        /// What the engine reported.
+        message: String,
+    },
+}

@@ -1,0 +1,206 @@
+//! The contract world's imports, each behaving by mode.
+
+use wasmtime::Result;
+
+use super::HostState;
+use super::fat::contract::{cache, crypto, env, events, log, storage, types};
+use crate::error::Limit;
+use crate::{Event, LogLevel, LogLine, Mode};
+
+type Error = types::Error;
+
+fn not_allowed(what: &str, mode: Mode) -> Error {
+    Error::NotAllowed(format!("{what} is not allowed in a {mode}"))
+}
+
+impl types::Host for HostState {}
+
+impl storage::Host for HostState {
+    fn get(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
+        if key.len() > self.limits.storage_key_bytes {
+            return Err(self.breach(Limit::StorageKeySize));
+        }
+        Ok(self.overlay.get(&key)?)
+    }
+
+    fn set(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<Result<(), Error>> {
+        if self.mode != Mode::Command {
+            return Ok(Err(not_allowed("writing storage", self.mode)));
+        }
+        if key.len() > self.limits.storage_key_bytes {
+            return Err(self.breach(Limit::StorageKeySize));
+        }
+        if value.len() > self.limits.storage_value_bytes {
+            return Err(self.breach(Limit::StorageValueSize));
+        }
+        let entries = self.overlay.set(key, value)?;
+        if entries > self.limits.storage_entries {
+            return Err(self.breach(Limit::StorageEntries));
+        }
+        Ok(Ok(()))
+    }
+
+    fn remove(&mut self, key: Vec<u8>) -> Result<Result<(), Error>> {
+        if self.mode != Mode::Command {
+            return Ok(Err(not_allowed("writing storage", self.mode)));
+        }
+        if key.len() > self.limits.storage_key_bytes {
+            return Err(self.breach(Limit::StorageKeySize));
+        }
+        self.overlay.remove(key)?;
+        Ok(Ok(()))
+    }
+
+    fn scan(
+        &mut self,
+        prefix: Vec<u8>,
+        after: Option<Vec<u8>>,
+        limit: u32,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        // A page is capped so that one call cannot ask the host for the whole store at once.
+        let limit = (limit as usize).min(1000);
+        Ok(self.overlay.scan(&prefix, after.as_deref(), limit)?)
+    }
+}
+
+impl cache::Host for HostState {
+    fn get(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
+        if self.mode == Mode::Command {
+            return Ok(None);
+        }
+        Ok(self.cache.get(&self.contract, &key, self.now_ms))
+    }
+
+    fn set(&mut self, key: Vec<u8>, value: Vec<u8>, ttl_ms: u64) -> Result<Result<(), Error>> {
+        if key.len() + value.len() > self.limits.cache_value_bytes {
+            return Ok(Err(Error::LimitExceeded(format!(
+                "cache entries are limited to {} bytes",
+                self.limits.cache_value_bytes
+            ))));
+        }
+        let expires_at_ms = self.now_ms.saturating_add(ttl_ms);
+        if self.mode == Mode::Command {
+            self.cache_ops.push(crate::CacheOp::Set {
+                key,
+                value,
+                expires_at_ms,
+            });
+            return Ok(Ok(()));
+        }
+        if !self
+            .cache
+            .set(&self.contract, key, value, expires_at_ms, self.now_ms)
+        {
+            return Ok(Err(Error::LimitExceeded(
+                "the worker's cache is full".into(),
+            )));
+        }
+        Ok(Ok(()))
+    }
+
+    fn remove(&mut self, key: Vec<u8>) -> Result<Result<(), Error>> {
+        if self.mode == Mode::Command {
+            self.cache_ops.push(crate::CacheOp::Remove { key });
+        } else {
+            self.cache.remove(&self.contract, &key);
+        }
+        Ok(Ok(()))
+    }
+}
+
+impl env::Host for HostState {
+    fn execution_mode(&mut self) -> Result<types::Mode> {
+        Ok(match self.mode {
+            Mode::Command => types::Mode::Command,
+            Mode::Query => types::Mode::Query,
+            Mode::Job => types::Mode::Job,
+        })
+    }
+
+    fn caller(&mut self) -> Result<Vec<u8>> {
+        Ok(self.caller.0.to_vec())
+    }
+
+    fn contract_id(&mut self) -> Result<Vec<u8>> {
+        Ok(self.contract.0.to_vec())
+    }
+
+    fn block(&mut self) -> Result<env::BlockInfo> {
+        Ok(env::BlockInfo {
+            number: self.block.number,
+            timestamp_ms: self.block.timestamp_ms,
+            hash: self.block.hash.0.to_vec(),
+        })
+    }
+
+    fn worker_public_key(&mut self) -> Result<Vec<u8>> {
+        // Workers of a cluster differ, so a command must not see which one runs it.
+        if self.mode == Mode::Command {
+            return Ok(Vec::new());
+        }
+        Ok(self.worker_key.to_vec())
+    }
+}
+
+impl events::Host for HostState {
+    fn emit(&mut self, topic: String, data: Vec<u8>) -> Result<Result<(), Error>> {
+        if self.mode != Mode::Command {
+            return Ok(Err(not_allowed("emitting events", self.mode)));
+        }
+        if self.events.len() >= self.limits.events
+            || topic.len() + data.len() > self.limits.event_bytes
+        {
+            return Err(self.breach(Limit::Events));
+        }
+        self.events.push(Event { topic, data });
+        Ok(Ok(()))
+    }
+}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, message: String) -> Result<()> {
+        self.charge_log(message.len())?;
+        let level = match level {
+            log::Level::Trace => LogLevel::Trace,
+            log::Level::Debug => LogLevel::Debug,
+            log::Level::Info => LogLevel::Info,
+            log::Level::Warn => LogLevel::Warn,
+            log::Level::Error => LogLevel::Error,
+        };
+        self.logs.push(LogLine { level, message });
+        Ok(())
+    }
+}
+
+impl crypto::Host for HostState {
+    fn contract_public_key(&mut self, scheme: crypto::SignatureScheme) -> Result<Vec<u8>> {
+        Ok(self.keys.public_key(scheme))
+    }
+
+    fn derive_key(&mut self, salt: Vec<u8>) -> Result<Vec<u8>> {
+        Ok(self.keys.derive(&salt).to_vec())
+    }
+
+    fn sign(&mut self, scheme: crypto::SignatureScheme, message: Vec<u8>) -> Result<Vec<u8>> {
+        Ok(self.keys.sign(scheme, &message))
+    }
+
+    fn verify(
+        &mut self,
+        scheme: crypto::SignatureScheme,
+        public_key: Vec<u8>,
+        message: Vec<u8>,
+        signature: Vec<u8>,
+    ) -> Result<bool> {
+        Ok(super::crypto::verify(
+            scheme,
+            &public_key,
+            &message,
+            &signature,
+        ))
+    }
+
+    fn hash(&mut self, algorithm: crypto::HashAlgorithm, data: Vec<u8>) -> Result<Vec<u8>> {
+        Ok(super::crypto::hash(algorithm, &data))
+    }
+}

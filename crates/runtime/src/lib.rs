@@ -1,0 +1,45 @@
+//! Run fat contracts: WebAssembly components executed by wasmtime, by mode, within limits.
+//!
+//! A [`Runtime`] holds two engines. The *command* engine meters with fuel (the gas limit of
+//! the transaction), canonicalises NaNs and gives the contract only deterministic inputs, so
+//! every worker of a cluster reaches the same state from the same blocks. The *query* engine
+//! (queries and jobs) is interrupted at a wall-clock deadline, lets the contract use the
+//! network through an address policy, the worker's clock and the OS's randomness, and sees
+//! persistent state read-only.
+//!
+//! Code is compiled once per code hash for both engines ([`Runtime::load`]); every call then
+//! takes a pre-linked instance from the pooling allocator. A call never fails the host:
+//! whatever the contract does (trap, loop, allocate, recurse, log, write too much) ends that
+//! call with a [`CallError`] in its [`Outcome`].
+//!
+//! ```no_run
+//! # async fn demo(wasm: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use fat_runtime::{Call, Entry, MemoryCache, MemoryStore, Runtime, RuntimeConfig};
+//!
+//! let runtime = Runtime::new(RuntimeConfig::default())?;
+//! let code = runtime.load(wasm)?;
+//! let store = Arc::new(MemoryStore::new());
+//! let call = Call::new(Entry::query("get", "{}"), store, Arc::new(MemoryCache::default()));
+//! let outcome = runtime.call(&code, call).await;
+//! println!("{:?}", outcome.output_str());
+//! # Ok(()) }
+//! ```
+
+mod cache;
+mod config;
+mod error;
+mod host;
+mod http;
+mod runtime;
+mod store;
+
+pub use cache::{Cache, CacheOp, MemoryCache};
+pub use config::{HttpLimits, HttpPolicy, Limits, RuntimeConfig};
+pub use error::{CallError, Error, Limit, Result};
+pub use http::is_public;
+pub use runtime::{
+    BlockInfo, Call, Clock, Code, Entry, Event, LogLevel, LogLine, Mode, Outcome, Runtime,
+    SystemClock,
+};
+pub use store::{MemoryStore, StateChanges, StateStore, state_root};

@@ -1,0 +1,315 @@
+//! Contract state: the storage seam, its in-memory twin and the write overlay of a call.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use fat_types::{ContractId, Hash32};
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+/// The writes of one call: a key maps to its new value, or to `None` when removed.
+pub type StateChanges = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Read access to contract state. Each method sees one contract's keys only.
+///
+/// Implementations must give a consistent snapshot for the duration of a call; the worker's
+/// disk store does this with read transactions.
+pub trait StateStore: Send + Sync {
+    /// The value under `key`.
+    fn get(&self, contract: &ContractId, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Up to `limit` entries with keys starting with `prefix` and greater than `after`, in
+    /// key order.
+    fn scan(
+        &self,
+        contract: &ContractId,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// How many entries the contract holds.
+    fn entry_count(&self, contract: &ContractId) -> Result<u64>;
+}
+
+/// The state root of a contract: SHA-256 over its entries in key order, each written as
+/// `len(key) u32 LE, key, len(value) u32 LE, value`, after the domain tag `fat/state-root/v1`
+/// and the contract id. Equal states give equal roots on every worker.
+pub fn state_root<'a>(
+    contract: &ContractId,
+    entries: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+) -> Hash32 {
+    let mut hasher = Sha256::new();
+    hasher.update(b"fat/state-root/v1");
+    hasher.update(contract.as_bytes());
+    for (key, value) in entries {
+        hasher.update((key.len() as u32).to_le_bytes());
+        hasher.update(key);
+        hasher.update((value.len() as u32).to_le_bytes());
+        hasher.update(value);
+    }
+    Hash32(hasher.finalize().into())
+}
+
+/// One contract's entries, in key order.
+type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// Contract state in memory: the test twin of the worker's disk store.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    inner: Arc<RwLock<BTreeMap<ContractId, Entries>>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Apply a call's writes to a contract's state.
+    pub fn apply(&self, contract: &ContractId, changes: &StateChanges) {
+        let mut all = self.inner.write().expect("memory store lock");
+        let state = all.entry(*contract).or_default();
+        for (key, value) in changes {
+            match value {
+                Some(value) => state.insert(key.clone(), value.clone()),
+                None => state.remove(key),
+            };
+        }
+    }
+
+    /// The state root of a contract (see [`state_root`]).
+    pub fn state_root(&self, contract: &ContractId) -> Hash32 {
+        let all = self.inner.read().expect("memory store lock");
+        let empty = BTreeMap::new();
+        let state = all.get(contract).unwrap_or(&empty);
+        state_root(
+            contract,
+            state.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        )
+    }
+}
+
+impl StateStore for MemoryStore {
+    fn get(&self, contract: &ContractId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let all = self.inner.read().map_err(|e| Error::Store(e.to_string()))?;
+        Ok(all.get(contract).and_then(|state| state.get(key).cloned()))
+    }
+
+    fn scan(
+        &self,
+        contract: &ContractId,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let all = self.inner.read().map_err(|e| Error::Store(e.to_string()))?;
+        let Some(state) = all.get(contract) else {
+            return Ok(Vec::new());
+        };
+        let start = after.map_or(prefix, |a| a.max(prefix)).to_vec();
+        Ok(state
+            .range(start..)
+            .filter(|(k, _)| Some(k.as_slice()) != after)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn entry_count(&self, contract: &ContractId) -> Result<u64> {
+        let all = self.inner.read().map_err(|e| Error::Store(e.to_string()))?;
+        Ok(all.get(contract).map_or(0, |s| s.len() as u64))
+    }
+}
+
+/// A call's view of state: the store underneath plus the call's own writes on top.
+pub(crate) struct Overlay {
+    base: Arc<dyn StateStore>,
+    contract: ContractId,
+    writes: StateChanges,
+    /// Entries the contract holds counting this call's writes.
+    entries: Option<u64>,
+}
+
+impl Overlay {
+    pub(crate) fn new(base: Arc<dyn StateStore>, contract: ContractId) -> Self {
+        Self {
+            base,
+            contract,
+            writes: StateChanges::new(),
+            entries: None,
+        }
+    }
+
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.writes.get(key) {
+            Some(value) => Ok(value.clone()),
+            None => self.base.get(&self.contract, key),
+        }
+    }
+
+    fn exists(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    fn entries(&mut self) -> Result<u64> {
+        match self.entries {
+            Some(n) => Ok(n),
+            None => {
+                let n = self.base.entry_count(&self.contract)?;
+                self.entries = Some(n);
+                Ok(n)
+            }
+        }
+    }
+
+    /// Store a value; returns the number of entries afterwards.
+    pub(crate) fn set(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<u64> {
+        let mut entries = self.entries()?;
+        if !self.exists(&key)? {
+            entries += 1;
+        }
+        self.entries = Some(entries);
+        self.writes.insert(key, Some(value));
+        Ok(entries)
+    }
+
+    pub(crate) fn remove(&mut self, key: Vec<u8>) -> Result<()> {
+        let mut entries = self.entries()?;
+        if self.exists(&key)? {
+            entries -= 1;
+        }
+        self.entries = Some(entries);
+        self.writes.insert(key, None);
+        Ok(())
+    }
+
+    /// Entries under `prefix` after `after`, merging the call's writes with the store.
+    pub(crate) fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        // At most `writes.len()` base entries can be hidden by this call's removals, so this
+        // many base entries always hold the first `limit` survivors.
+        let fetch = limit.saturating_add(self.writes.len());
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = self
+            .base
+            .scan(&self.contract, prefix, after, fetch)?
+            .into_iter()
+            .collect();
+        let complete = merged.len() < fetch;
+        let horizon = merged.keys().next_back().cloned();
+        for (key, value) in &self.writes {
+            let in_range = key.starts_with(prefix) && after.is_none_or(|a| key.as_slice() > a);
+            // Past the last base key fetched, the base may hold keys we did not see; only
+            // keep writes there when the base page was complete.
+            let seen = complete || horizon.as_ref().is_some_and(|h| key <= h);
+            if !in_range {
+                continue;
+            }
+            match value {
+                Some(v) if seen || merged.len() < limit => {
+                    merged.insert(key.clone(), v.clone());
+                }
+                Some(_) => {}
+                None => {
+                    merged.remove(key);
+                }
+            }
+        }
+        Ok(merged.into_iter().take(limit).collect())
+    }
+
+    pub(crate) fn into_writes(self) -> StateChanges {
+        self.writes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with(entries: &[(&str, &str)]) -> (Arc<MemoryStore>, ContractId) {
+        let store = Arc::new(MemoryStore::new());
+        let contract = ContractId([1; 32]);
+        let changes = entries
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), Some(v.as_bytes().to_vec())))
+            .collect();
+        store.apply(&contract, &changes);
+        (store, contract)
+    }
+
+    fn keys(entries: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<String> {
+        entries
+            .into_iter()
+            .map(|(k, _)| String::from_utf8(k).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn scan_respects_prefix_after_and_limit() {
+        let (store, contract) =
+            store_with(&[("a/1", "x"), ("a/2", "y"), ("a/3", "z"), ("b/1", "w")]);
+        assert_eq!(
+            keys(store.scan(&contract, b"a/", None, 10).unwrap()),
+            ["a/1", "a/2", "a/3"]
+        );
+        assert_eq!(
+            keys(store.scan(&contract, b"a/", Some(b"a/1"), 1).unwrap()),
+            ["a/2"]
+        );
+        assert!(
+            store
+                .scan(&ContractId([9; 32]), b"", None, 10)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn overlay_merges_writes_and_removals_in_scans() {
+        let (store, contract) = store_with(&[("a/1", "x"), ("a/2", "y"), ("a/4", "z")]);
+        let mut overlay = Overlay::new(store.clone(), contract);
+        overlay.remove(b"a/1".to_vec()).unwrap();
+        overlay.set(b"a/3".to_vec(), b"new".to_vec()).unwrap();
+        overlay.set(b"a/9".to_vec(), b"late".to_vec()).unwrap();
+        assert_eq!(keys(overlay.scan(b"a/", None, 2).unwrap()), ["a/2", "a/3"]);
+        assert_eq!(
+            keys(overlay.scan(b"a/", None, 10).unwrap()),
+            ["a/2", "a/3", "a/4", "a/9"]
+        );
+        assert_eq!(overlay.get(b"a/1").unwrap(), None);
+        // The store underneath is untouched until the writes are applied.
+        assert_eq!(store.get(&contract, b"a/1").unwrap(), Some(b"x".to_vec()));
+    }
+
+    #[test]
+    fn overlay_counts_entries() {
+        let (store, contract) = store_with(&[("k", "v")]);
+        let mut overlay = Overlay::new(store, contract);
+        assert_eq!(overlay.set(b"k".to_vec(), b"v2".to_vec()).unwrap(), 1);
+        assert_eq!(overlay.set(b"k2".to_vec(), b"v".to_vec()).unwrap(), 2);
+        overlay.remove(b"k".to_vec()).unwrap();
+        overlay.remove(b"absent".to_vec()).unwrap();
+        assert_eq!(overlay.set(b"k3".to_vec(), b"v".to_vec()).unwrap(), 2);
+    }
+
+    #[test]
+    fn state_root_depends_on_content_and_contract_only() {
+        let (a, contract) = store_with(&[("x", "1"), ("y", "2")]);
+        let (b, _) = store_with(&[("y", "2"), ("x", "1")]);
+        assert_eq!(a.state_root(&contract), b.state_root(&contract));
+        b.apply(
+            &contract,
+            &[(b"y".to_vec(), Some(b"3".to_vec()))].into_iter().collect(),
+        );
+        assert_ne!(a.state_root(&contract), b.state_root(&contract));
+        // Key/value boundaries are part of the hash.
+        let (c, _) = store_with(&[("xy", "")]);
+        let (d, _) = store_with(&[("x", "y")]);
+        assert_ne!(c.state_root(&contract), d.state_root(&contract));
+    }
+}

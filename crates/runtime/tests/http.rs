@@ -1,0 +1,136 @@
+//! Outbound HTTP from queries: a local server the test starts, allowed by an explicit
+//! policy; the same request refused under the default policy; caps on size and concurrency.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use common::{Harness, err, ok};
+use fat_runtime::{HttpLimits, HttpPolicy, RuntimeConfig};
+use fat_test_programs::PROBE;
+
+/// A server on 127.0.0.1 with a free port; stopped when the test's runtime ends.
+async fn serve() -> SocketAddr {
+    let app = Router::new()
+        .route("/price", get(|| async { r#"{"USD": 64123.5}"# }))
+        .route("/big", get(|| async { "x".repeat(100_000) }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "slow"
+            }),
+        )
+        .route(
+            "/redirect",
+            get(|| async { (axum::http::StatusCode::FOUND, [("location", "/price")], "") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    address
+}
+
+fn allowing_local(http_limits: HttpLimits) -> RuntimeConfig {
+    RuntimeConfig {
+        http_policy: HttpPolicy::allow_local(),
+        http_limits,
+        ..RuntimeConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_fetches_from_a_local_server_when_the_policy_allows_it() {
+    let address = serve().await;
+    let h = Harness::with_config(PROBE, allowing_local(HttpLimits::default()));
+    let text = ok(&h
+        .query("http-get", &format!("http://{address}/price"))
+        .await);
+    assert_eq!(text, r#"200 {"USD": 64123.5}"#);
+    // Redirects reach the contract, which follows them itself (each hop re-checked).
+    let text = ok(&h
+        .query("http-get", &format!("http://{address}/redirect"))
+        .await);
+    assert!(text.starts_with("302"), "{text}");
+    // By name as well as by address.
+    let text = ok(&h
+        .query(
+            "http-get",
+            &format!("http://localhost:{}/price", address.port()),
+        )
+        .await);
+    assert!(text.starts_with("200"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_policy_refuses_loopback_private_and_metadata_addresses() {
+    let address = serve().await;
+    let h = Harness::new(PROBE);
+    for url in [
+        format!("http://{address}/price"),
+        format!("http://localhost:{}/price", address.port()),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.0.0.1/".to_string(),
+        "http://[::1]/".to_string(),
+    ] {
+        let message = err(&h.query("http-get", &url).await);
+        assert!(
+            message.contains("DestinationIpProhibited"),
+            "{url}: {message}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_larger_than_the_cap_are_cut_off() {
+    let address = serve().await;
+    let limits = HttpLimits {
+        max_response_bytes: 10_000,
+        ..HttpLimits::default()
+    };
+    let h = Harness::with_config(PROBE, allowing_local(limits));
+    let message = err(&h.query("http-get", &format!("http://{address}/big")).await);
+    assert!(message.contains("HttpResponseBodySize"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_requests_run_concurrently_up_to_the_cap() {
+    let address = serve().await;
+    let limits = HttpLimits {
+        max_concurrent: 4,
+        ..HttpLimits::default()
+    };
+    let h = Harness::with_config(PROBE, allowing_local(limits));
+    let started = std::time::Instant::now();
+    let text = ok(&h
+        .query("http-many", &format!("4=http://{address}/slow"))
+        .await);
+    assert_eq!(text, "200|200|200|200");
+    // Four 300 ms requests in flight together take about 300 ms, not 1.2 s.
+    assert!(
+        started.elapsed() < Duration::from_millis(1100),
+        "{:?}",
+        started.elapsed()
+    );
+    let text = ok(&h
+        .query("http-many", &format!("5=http://{address}/slow"))
+        .await);
+    let parts: Vec<&str> = text.split('|').collect();
+    assert_eq!(&parts[..4], ["200"; 4]);
+    assert!(parts[4].contains("ConnectionLimitReached"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_servers_hit_the_first_byte_timeout() {
+    let address = serve().await;
+    let limits = HttpLimits {
+        first_byte_timeout: Duration::from_millis(50),
+        ..HttpLimits::default()
+    };
+    let h = Harness::with_config(PROBE, allowing_local(limits));
+    let message = err(&h.query("http-get", &format!("http://{address}/slow")).await);
+    assert!(message.contains("ConnectionReadTimeout"), "{message}");
+}

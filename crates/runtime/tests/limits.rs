@@ -1,0 +1,237 @@
+//! Every limit ends the call that breaches it with a typed error; the host and other calls go on.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Harness, ok};
+use fat_runtime::{Entry, Limit, Limits, RuntimeConfig};
+use fat_test_programs::PROBE;
+
+fn config(limits: Limits) -> RuntimeConfig {
+    RuntimeConfig {
+        limits,
+        ..RuntimeConfig::default()
+    }
+}
+
+fn short_deadline() -> Limits {
+    Limits {
+        query_deadline: Duration::from_millis(300),
+        ..Limits::default()
+    }
+}
+
+#[tokio::test]
+async fn an_infinite_loop_in_a_command_runs_out_of_gas() {
+    let h = Harness::new(PROBE);
+    let mut call = h.call(Entry::command("loop", ""));
+    call.gas_limit = 50_000_000;
+    let outcome = h.run(call).await;
+    assert_eq!(outcome.limit(), Some(Limit::Gas));
+    assert_eq!(outcome.gas_used, 50_000_000);
+    // The same contract, the same runtime: the next call is fine.
+    assert_eq!(ok(&h.command("set", "after=loop").await), "ok");
+}
+
+#[tokio::test]
+async fn an_infinite_loop_in_a_query_hits_the_deadline() {
+    let h = Harness::with_config(PROBE, config(short_deadline()));
+    let started = Instant::now();
+    let outcome = h.query("loop", "").await;
+    assert_eq!(outcome.limit(), Some(Limit::Deadline));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "stopped long after the deadline"
+    );
+    assert_eq!(ok(&h.query("get", "x").await), "none");
+}
+
+#[tokio::test]
+async fn a_query_waiting_in_the_host_hits_the_deadline_too() {
+    let h = Harness::with_config(PROBE, config(short_deadline()));
+    let outcome = h.query("sleep", "60000").await;
+    assert_eq!(outcome.limit(), Some(Limit::Deadline));
+}
+
+#[tokio::test]
+async fn a_query_runs_out_of_fuel_before_its_deadline_when_fuel_is_short() {
+    let limits = Limits {
+        query_fuel: Some(10_000_000),
+        ..Limits::default()
+    };
+    let h = Harness::with_config(PROBE, config(limits));
+    let outcome = h.query("loop", "").await;
+    assert_eq!(outcome.limit(), Some(Limit::Gas));
+    assert!(h.query("floats", "1").await.gas_used > 0);
+}
+
+#[tokio::test]
+async fn a_looping_query_does_not_block_others() {
+    let h = std::sync::Arc::new(Harness::with_config(PROBE, config(short_deadline())));
+    let looping = {
+        let h = h.clone();
+        tokio::spawn(async move { h.query("loop", "").await })
+    };
+    for _ in 0..5 {
+        assert_eq!(ok(&h.query("get", "k").await), "none");
+    }
+    assert_eq!(looping.await.unwrap().limit(), Some(Limit::Deadline));
+}
+
+#[tokio::test]
+async fn a_memory_bomb_hits_the_memory_limit() {
+    let limits = Limits {
+        memory_bytes: 16 << 20,
+        ..Limits::default()
+    };
+    let h = Harness::with_config(PROBE, config(limits));
+    assert_eq!(h.command("alloc", "").await.limit(), Some(Limit::Memory));
+    assert_eq!(h.query("alloc", "").await.limit(), Some(Limit::Memory));
+    assert_eq!(ok(&h.query("get", "k").await), "none");
+}
+
+#[tokio::test]
+async fn deep_recursion_overflows_the_stack() {
+    let h = Harness::new(PROBE);
+    assert!(h.query("recurse", "1000").await.result.is_ok());
+    assert_eq!(
+        h.query("recurse", "100000000").await.limit(),
+        Some(Limit::Stack)
+    );
+    assert_eq!(
+        h.command("recurse", "100000000").await.limit(),
+        Some(Limit::Stack)
+    );
+}
+
+#[tokio::test]
+async fn oversized_output_and_input_are_refused() {
+    let limits = Limits {
+        output_bytes: 1000,
+        input_bytes: 100,
+        ..Limits::default()
+    };
+    let h = Harness::with_config(PROBE, config(limits));
+    assert_eq!(ok(&h.query("output", "1000").await).len(), 1000);
+    assert_eq!(
+        h.query("output", "1001").await.limit(),
+        Some(Limit::OutputSize)
+    );
+    let big = "x".repeat(200);
+    assert_eq!(h.query("get", &big).await.limit(), Some(Limit::InputSize));
+}
+
+#[tokio::test]
+async fn log_volume_is_capped_for_the_log_interface_and_stdout() {
+    let limits = Limits {
+        log_bytes: 4096,
+        ..Limits::default()
+    };
+    let h = Harness::with_config(PROBE, config(limits));
+    assert_eq!(h.query("log", "10").await.logs.len(), 10);
+    let outcome = h.query("log", "1000").await;
+    assert_eq!(outcome.limit(), Some(Limit::LogVolume));
+    assert!(!outcome.logs.is_empty(), "lines before the limit are kept");
+    assert_eq!(
+        h.command("print", "1000").await.limit(),
+        Some(Limit::LogVolume)
+    );
+}
+
+#[tokio::test]
+async fn storage_limits_on_keys_values_and_entries() {
+    let limits = Limits {
+        storage_key_bytes: 16,
+        storage_value_bytes: 1024,
+        storage_entries: 10,
+        ..Limits::default()
+    };
+    let h = Harness::with_config(PROBE, config(limits));
+    let long_key = format!("{}=v", "k".repeat(17));
+    assert_eq!(
+        h.command("set", &long_key).await.limit(),
+        Some(Limit::StorageKeySize)
+    );
+    assert_eq!(ok(&h.command("big-value", "1024").await), "ok");
+    assert_eq!(
+        h.command("big-value", "1025").await.limit(),
+        Some(Limit::StorageValueSize)
+    );
+    // 1 entry ("big") is stored; 9 more fit, 10 more do not.
+    assert_eq!(
+        h.command("fill", "10").await.limit(),
+        Some(Limit::StorageEntries)
+    );
+    assert_eq!(ok(&h.command("fill", "9").await), "ok");
+    assert_eq!(
+        h.command("set", "one=more").await.limit(),
+        Some(Limit::StorageEntries)
+    );
+    // Overwriting an existing key adds no entry.
+    assert_eq!(ok(&h.command("set", "fill/0=y").await), "ok");
+}
+
+#[tokio::test]
+async fn event_count_is_capped() {
+    let limits = Limits {
+        events: 3,
+        ..Limits::default()
+    };
+    let h = Harness::with_config(PROBE, config(limits));
+    assert_eq!(h.command("emit", "3").await.events.len(), 3);
+    assert_eq!(h.command("emit", "4").await.limit(), Some(Limit::Events));
+}
+
+#[tokio::test]
+async fn a_trap_is_reported_and_changes_nothing() {
+    let h = Harness::new(PROBE);
+    let outcome = h.command("panic", "").await;
+    let message = common::err(&outcome);
+    assert!(message.contains("trapped"), "{message}");
+    assert!(
+        outcome
+            .logs
+            .iter()
+            .any(|l| l.message.contains("panics on purpose")),
+        "{:?}",
+        outcome.logs
+    );
+    assert_eq!(outcome.limit(), None);
+}
+
+#[tokio::test]
+async fn code_that_is_not_a_contract_is_refused_at_load() {
+    let h = Harness::new(PROBE);
+    let error = h.runtime.load(b"not wasm at all").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("not a valid WebAssembly component"),
+        "{error}"
+    );
+    // A core module is not a component.
+    let error = h.runtime.load(b"\0asm\x01\0\0\0").unwrap_err();
+    assert!(error.to_string().contains("not a valid"), "{error}");
+    // A component that does not export the contract world.
+    let empty_component = b"\0asm\x0d\0\x01\0";
+    let error = h.runtime.load(empty_component).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("does not fit the contract world"),
+        "{error}"
+    );
+    let limits = Limits {
+        code_bytes: 10,
+        ..Limits::default()
+    };
+    let small = fat_runtime::Runtime::new(config(limits)).unwrap();
+    assert!(
+        small
+            .load(&[0; 11])
+            .unwrap_err()
+            .to_string()
+            .contains("limit is 10")
+    );
+}

@@ -1,0 +1,250 @@
+//! Each row of the mode table in DESIGN.md, for commands and for queries.
+
+mod common;
+
+use common::{Harness, WORKER_CLOCK_MS, err, ok};
+use fat_runtime::{CacheOp, CallError, Entry, Mode};
+use fat_test_programs::PROBE;
+
+#[tokio::test]
+async fn storage_is_written_by_commands_and_read_only_in_queries() {
+    let h = Harness::new(PROBE);
+    assert_eq!(ok(&h.command("set", "colour=blue").await), "ok");
+    assert_eq!(ok(&h.query("get", "colour").await), "blue");
+    let refused = h.query("set", "colour=red").await;
+    assert!(err(&refused).contains("NotAllowed"), "{}", err(&refused));
+    assert!(refused.changes.is_empty());
+    assert_eq!(ok(&h.query("get", "colour").await), "blue");
+}
+
+#[tokio::test]
+async fn a_failed_command_discards_its_writes_and_events() {
+    let h = Harness::new(PROBE);
+    let outcome = h.command("set-then-fail", "k=v").await;
+    assert_eq!(
+        outcome.result,
+        Err(CallError::Reverted {
+            message: "changed my mind".into()
+        })
+    );
+    assert!(outcome.changes.is_empty() && outcome.events.is_empty());
+    assert_eq!(ok(&h.query("get", "k").await), "none");
+}
+
+#[tokio::test]
+async fn the_constructor_is_a_command() {
+    let h = Harness::new(PROBE);
+    let outcome = h.run(h.call(Entry::init("hello"))).await;
+    assert_eq!(ok(&outcome), "initialised");
+    assert_eq!(ok(&h.query("get", "init").await), "hello");
+    let refused = h.run(h.call(Entry::init("fail"))).await;
+    assert_eq!(
+        refused.result,
+        Err(CallError::Reverted {
+            message: "init refused".into()
+        })
+    );
+    assert_eq!(ok(&h.query("get", "init").await), "hello");
+}
+
+#[tokio::test]
+async fn scans_see_a_commands_own_writes() {
+    let h = Harness::new(PROBE);
+    ok(&h.command("set", "a/1=x").await);
+    ok(&h.command("set", "a/2=y").await);
+    ok(&h.command("set", "b/1=z").await);
+    assert_eq!(ok(&h.query("scan", "a/").await), "a/1,a/2");
+}
+
+#[tokio::test]
+async fn cache_writes_in_commands_are_recorded_and_reads_are_empty() {
+    let h = Harness::new(PROBE);
+    let outcome = h.command("cache-set", "k=v").await;
+    assert_eq!(ok(&outcome), "ok");
+    assert_eq!(
+        outcome.cache_ops,
+        [CacheOp::Set {
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            expires_at_ms: h.block.timestamp_ms + 60_000
+        }]
+    );
+    // Not applied by the runtime: the worker applies it after the block.
+    assert_eq!(ok(&h.query("cache-get", "k").await), "none");
+    assert_eq!(ok(&h.query("cache-set", "k=fast").await), "ok");
+    assert_eq!(ok(&h.query("cache-get", "k").await), "fast");
+    assert_eq!(
+        ok(&h.command("cache-get", "k").await),
+        "none",
+        "commands never read the cache"
+    );
+}
+
+#[tokio::test]
+async fn outbound_http_is_refused_in_commands() {
+    let h = Harness::new(PROBE);
+    let outcome = h.command("http-get", "http://203.0.113.9/").await;
+    let message = err(&outcome);
+    assert!(message.contains("HttpRequestDenied"), "{message}");
+}
+
+#[tokio::test]
+async fn clocks_follow_the_mode() {
+    let h = Harness::new(PROBE);
+    assert_eq!(
+        ok(&h.command("clock", "").await),
+        h.block.timestamp_ms.to_string()
+    );
+    assert_eq!(ok(&h.query("clock", "").await), WORKER_CLOCK_MS.to_string());
+    // A command's monotonic clock does not move, yet sleeping still returns.
+    assert_eq!(ok(&h.command("sleep", "1").await), "slept");
+}
+
+#[tokio::test]
+async fn randomness_is_seeded_in_commands_and_fresh_in_queries() {
+    let h = Harness::new(PROBE);
+    let a = ok(&h.command("random", "").await);
+    let b = ok(&h.command("random", "").await);
+    assert_eq!(
+        a, b,
+        "same block, contract and transaction index: same bytes"
+    );
+    let mut call = h.call(Entry::command("random", ""));
+    call.tx_index = 1;
+    assert_ne!(
+        ok(&h.run(call).await),
+        a,
+        "another transaction index: other bytes"
+    );
+    let q1 = ok(&h.query("random", "").await);
+    let q2 = ok(&h.query("random", "").await);
+    assert_ne!(q1, q2);
+}
+
+#[tokio::test]
+async fn events_are_recorded_in_commands_and_refused_in_queries() {
+    let h = Harness::new(PROBE);
+    let outcome = h.command("emit", "2").await;
+    assert_eq!(ok(&outcome), "ok");
+    assert_eq!(outcome.events.len(), 2);
+    assert_eq!(outcome.events[1].topic, "probe");
+    assert_eq!(outcome.events[1].data, b"event 1");
+    assert!(err(&h.query("emit", "1").await).contains("NotAllowed"));
+}
+
+#[tokio::test]
+async fn crypto_works_in_both_modes_and_signatures_are_deterministic() {
+    let h = Harness::new(PROBE);
+    let from_command = ok(&h.command("sign", "message").await);
+    let from_query = ok(&h.query("sign", "message").await);
+    assert_eq!(from_command, from_query);
+    assert!(from_command.ends_with(" true"), "{from_command}");
+    assert_eq!(
+        ok(&h.command("derive", "salt").await),
+        ok(&h.query("derive", "salt").await)
+    );
+    assert_eq!(
+        ok(&h.query("hash", "abc").await),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
+
+#[tokio::test]
+async fn a_contract_cannot_derive_another_contracts_secrets() {
+    let h = Harness::new(PROBE);
+    let mine = ok(&h.query("derive", "shared-salt").await);
+    let mut other = h.call(Entry::query("derive", "shared-salt"));
+    other.contract_secret = [0x99; 32];
+    assert_ne!(ok(&h.run(other).await), mine);
+}
+
+#[tokio::test]
+async fn env_reports_mode_caller_contract_block_and_worker() {
+    let h = Harness::new(PROBE);
+    let text = ok(&h.command("env", "").await);
+    assert!(
+        text.starts_with("Mode::Command") || text.starts_with("Command"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("caller={}", "aa".repeat(32))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("contract={}", "c0".repeat(32))),
+        "{text}"
+    );
+    assert!(text.contains("block=7 time=1700000000123"), "{text}");
+    assert!(
+        text.ends_with("worker="),
+        "no worker key in a command: {text}"
+    );
+    let mut query = h.call(Entry::query("env", ""));
+    query.caller = fat_types::AccountId([0xbb; 32]);
+    let text = ok(&h.run(query).await);
+    assert!(
+        text.contains("Query") && text.contains(&"bb".repeat(32)),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!("worker={}", "77".repeat(32))),
+        "{text}"
+    );
+    assert_eq!(Entry::job("x", vec![]).mode(), Mode::Job);
+}
+
+#[tokio::test]
+async fn jobs_run_with_bytes_in_and_out() {
+    let h = Harness::new(PROBE);
+    let outcome = h.run(h.call(Entry::job("reverse", b"abc".to_vec()))).await;
+    assert_eq!(outcome.result, Ok(b"cba".to_vec()));
+    let missing = h.run(h.call(Entry::job("nope", vec![]))).await;
+    assert_eq!(
+        missing.result,
+        Err(CallError::Reverted {
+            message: "no job nope".into()
+        })
+    );
+}
+
+#[tokio::test]
+async fn logs_and_stdout_are_captured() {
+    let h = Harness::new(PROBE);
+    let outcome = h.query("log", "2").await;
+    assert_eq!(outcome.logs.len(), 2);
+    assert!(outcome.logs[0].message.starts_with("line 0"));
+    let outcome = h.command("print", "3").await;
+    assert_eq!(outcome.logs.len(), 3);
+    assert!(outcome.logs[2].message.starts_with("printed 2"));
+}
+
+#[tokio::test]
+async fn commands_and_queries_are_metered_with_fuel() {
+    let h = Harness::new(PROBE);
+    let command = h.command("floats", "1").await.gas_used;
+    let query = h.query("floats", "1").await.gas_used;
+    assert!(command > 0 && query > 0);
+    // Fuel counts instructions: the same work costs about the same in both modes.
+    assert!(
+        command.abs_diff(query) < command / 2,
+        "{command} vs {query}"
+    );
+    let unmetered = fat_runtime::RuntimeConfig {
+        limits: fat_runtime::Limits {
+            query_fuel: None,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let h = Harness::with_config(PROBE, unmetered);
+    assert_eq!(h.query("floats", "1").await.gas_used, 0);
+}
+
+#[tokio::test]
+async fn code_is_compiled_once_per_hash() {
+    let h = Harness::new(PROBE);
+    let wasm = fat_test_programs::read(PROBE);
+    let again = h.runtime.load(&wasm).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&h.code, &again));
+    assert_eq!(again.hash(), fat_types::tx::code_hash(&wasm));
+}
