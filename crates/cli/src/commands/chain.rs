@@ -1,0 +1,46 @@
+//! `fat chain`: run a chain node.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+/// Run a chain node: prints `ready <rpc-url>` on stdout once it serves.
+#[derive(Debug, Args)]
+pub struct ChainCommand {
+    /// Where the chain's database lives; a restart with the same directory resumes.
+    #[arg(long, default_value = ".fat/chain")]
+    data_dir: PathBuf,
+    /// The address the HTTP API listens on.
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    rpc: SocketAddr,
+    /// The least time between blocks in milliseconds; 0 makes a block as soon as there is work.
+    #[arg(long, default_value_t = 1000)]
+    block_time: u64,
+    /// Run the dev chain: well-known funded accounts alice, bob and charlie, a dev gatekeeper.
+    #[arg(long)]
+    dev: bool,
+}
+
+impl ChainCommand {
+    /// Run the node until Ctrl-C.
+    pub fn run(self) -> anyhow::Result<()> {
+        let config = fat_chain::RunConfig {
+            data_dir: self.data_dir,
+            rpc: self.rpc,
+            block_time: Duration::from_millis(self.block_time),
+            dev: self.dev,
+        };
+        let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+        runtime
+            .block_on(fat_chain::run(config, |url| {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "ready {url}");
+                let _ = out.flush();
+            }))
+            .context("chain node failed")
+    }
+}

@@ -1,0 +1,213 @@
+//! `fat dev`: a chain node, the dev gatekeeper and N workers in one process.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use axum::Json;
+use axum::routing::get;
+use clap::Args;
+use fat_chain::{Consensus, Genesis, Node, NodeConfig, Sequencer, SystemClock};
+use fat_runtime::{HttpPolicy, RuntimeConfig};
+use fat_types::ClusterId;
+use fat_worker::dev::{create_dev_cluster, dev_worker_key};
+use fat_worker::{ChainClient, Worker, WorkerConfig};
+use serde_json::json;
+use tokio::sync::watch;
+
+/// Run a dev network in one process: prints `ready <rpc-url>` on stdout once it serves.
+///
+/// The chain's API is at the root of the URL; worker `i`'s API is under `/workers/{i}`, and
+/// `GET /workers` names the dev cluster and its workers.
+#[derive(Debug, Args)]
+pub struct DevCommand {
+    /// Where the chain and each worker keep their stores; the same directory resumes.
+    #[arg(long, default_value = ".fat/dev")]
+    data_dir: PathBuf,
+    /// The address the HTTP API listens on.
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    rpc: SocketAddr,
+    /// How many workers run the dev cluster.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// The least time between blocks in milliseconds; 0 makes a block as soon as there is work.
+    #[arg(long, default_value_t = 0)]
+    block_time: u64,
+    /// Let contracts' queries reach loopback and private addresses (for local test services).
+    #[arg(long)]
+    allow_local_http: bool,
+}
+
+/// The file in the data directory that names the dev cluster once it is created.
+const CLUSTER_FILE: &str = "dev-cluster";
+
+fn read_cluster(dir: &Path) -> anyhow::Result<Option<(ClusterId, usize)>> {
+    let path = dir.join(CLUSTER_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let (id, n) = text
+        .trim()
+        .split_once(' ')
+        .with_context(|| format!("{} is not `<cluster> <workers>`", path.display()))?;
+    Ok(Some((id.parse()?, n.parse()?)))
+}
+
+impl DevCommand {
+    /// Run until Ctrl-C.
+    pub fn run(self) -> anyhow::Result<()> {
+        if self.workers == 0 {
+            bail!("--workers must be at least 1");
+        }
+        let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+        runtime.block_on(self.serve())
+    }
+
+    async fn serve(self) -> anyhow::Result<()> {
+        let known = read_cluster(&self.data_dir)?;
+        if let Some((_, n)) = known
+            && n != self.workers
+        {
+            bail!(
+                "{} was created with --workers {n}; use the same number (or a new data dir)",
+                self.data_dir.display()
+            );
+        }
+        let node = Node::open(
+            NodeConfig {
+                data_dir: self.data_dir.join("chain"),
+                genesis: Genesis::dev(),
+                mempool_limit: 100_000,
+            },
+            Some(fat_crypto::dev_keypair(fat_chain::genesis::DEV_SEQUENCER)),
+            Arc::new(SystemClock),
+        )
+        .context("cannot open the chain")?;
+        let mut workers = Vec::new();
+        for i in 0..self.workers {
+            let mut config =
+                WorkerConfig::new(self.data_dir.join(format!("worker-{i}")), dev_worker_key(i));
+            config.genesis = Some(node.genesis_hash());
+            if self.allow_local_http {
+                config.runtime = RuntimeConfig {
+                    http_policy: HttpPolicy::allow_local(),
+                    ..RuntimeConfig::default()
+                };
+            }
+            workers.push(Worker::open(config).with_context(|| format!("cannot open worker {i}"))?);
+        }
+
+        let listener = tokio::net::TcpListener::bind(self.rpc)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.rpc))?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, stop_rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let (cluster_tx, cluster_rx) = watch::channel(known.map(|(c, _)| c));
+        let ids: Vec<_> = workers.iter().map(Worker::id).collect();
+        let mut app = fat_chain::rpc::app(node.clone()).route(
+            "/workers",
+            get(move || {
+                let cluster = *cluster_rx.borrow();
+                let workers: Vec<_> = ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| json!({"id": id, "path": format!("/workers/{i}")}))
+                    .collect();
+                async move { Json(json!({"cluster": cluster, "workers": workers})) }
+            }),
+        );
+        for (i, worker) in workers.iter().enumerate() {
+            app = app.nest(
+                &format!("/workers/{i}"),
+                fat_worker::api::app(worker.clone()),
+            );
+        }
+        let server = tokio::spawn({
+            let shutdown = stopped(stop_rx.clone());
+            async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        });
+        let sequencer = Sequencer {
+            block_time: Duration::from_millis(self.block_time),
+        };
+        let mut producing = tokio::spawn(sequencer.run(node.clone(), stopped(stop_rx.clone())));
+        let mut following = Vec::new();
+        for worker in &workers {
+            let (worker, url, shutdown) = (worker.clone(), url.clone(), stopped(stop_rx.clone()));
+            following.push(tokio::spawn(
+                async move { worker.follow(&url, shutdown).await },
+            ));
+        }
+
+        let ready = async {
+            if known.is_none() {
+                let client = ChainClient::new(&url)?;
+                let ids: Vec<_> = workers.iter().map(Worker::id).collect();
+                let cluster = create_dev_cluster(&client, &ids)
+                    .await
+                    .context("cannot create the dev cluster")?;
+                std::fs::write(
+                    self.data_dir.join(CLUSTER_FILE),
+                    format!("{cluster} {}\n", self.workers),
+                )
+                .context("cannot write the dev cluster's id")?;
+                cluster_tx.send_replace(Some(cluster));
+            }
+            let tip = node.tip().height;
+            for worker in &workers {
+                if !worker.wait_for_height(tip, Duration::from_secs(600)).await {
+                    bail!("worker {} did not catch up with the chain", worker.id());
+                }
+            }
+            anyhow::Ok(())
+        };
+        let result = tokio::select! {
+            r = ready => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        let result = match result {
+            Some(Ok(())) => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "ready {url}");
+                let _ = out.flush();
+                drop(out);
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => Ok(()),
+                    done = &mut producing => match done {
+                        Ok(r) => r.context("block production stopped"),
+                        Err(e) => Err(e).context("block production panicked"),
+                    },
+                }
+            }
+            Some(Err(e)) => Err(e),
+            None => Ok(()),
+        };
+        for worker in &workers {
+            worker.close_streams();
+        }
+        let _ = stop.send(true);
+        for task in following {
+            match task.await {
+                Ok(Err(e)) => eprintln!("worker stopped: {e:#}"),
+                Err(e) => eprintln!("worker panicked: {e}"),
+                Ok(Ok(())) => {}
+            }
+        }
+        let _ = server.await;
+        if !producing.is_finished() {
+            let _ = producing.await;
+        }
+        result
+    }
+}

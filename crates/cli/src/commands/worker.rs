@@ -1,0 +1,81 @@
+//! `fat worker`: a worker on its own, following a chain node over HTTP.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use fat_runtime::{HttpPolicy, RuntimeConfig};
+use fat_worker::{Worker, WorkerConfig};
+use tokio::sync::watch;
+
+/// Run a worker: prints `ready <api-url>` on stdout once its API serves.
+#[derive(Debug, Args)]
+pub struct WorkerCommand {
+    /// The chain node to follow.
+    #[arg(long, default_value = "http://127.0.0.1:8545")]
+    chain: String,
+    /// Where the worker's store lives; a restart with the same directory resumes.
+    #[arg(long, default_value = ".fat/worker")]
+    data_dir: PathBuf,
+    /// The address the worker's API listens on.
+    #[arg(long, default_value = "127.0.0.1:8546")]
+    api: SocketAddr,
+    /// Use dev worker `N`'s well-known key (the dev network has no other keys yet).
+    #[arg(long, default_value_t = 0)]
+    dev_key: usize,
+    /// Let contracts' queries reach loopback and private addresses (for local test services).
+    #[arg(long)]
+    allow_local_http: bool,
+}
+
+impl WorkerCommand {
+    /// Run until Ctrl-C.
+    pub fn run(self) -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+        runtime.block_on(self.serve())
+    }
+
+    async fn serve(self) -> anyhow::Result<()> {
+        let mut config = WorkerConfig::new(
+            &self.data_dir,
+            fat_worker::dev::dev_worker_key(self.dev_key),
+        );
+        if self.allow_local_http {
+            config.runtime = RuntimeConfig {
+                http_policy: HttpPolicy::allow_local(),
+                ..RuntimeConfig::default()
+            };
+        }
+        let worker = Worker::open(config).context("cannot open the worker")?;
+        let listener = tokio::net::TcpListener::bind(self.api)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.api))?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let server = tokio::spawn(fat_worker::api::serve(
+            worker.clone(),
+            listener,
+            stopped(rx.clone()),
+        ));
+        let follow = worker.follow(&self.chain, stopped(rx));
+        tokio::pin!(follow);
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "ready {url}");
+            let _ = out.flush();
+        }
+        let result = tokio::select! {
+            _ = tokio::signal::ctrl_c() => Ok(()),
+            r = &mut follow => r.context("the worker stopped following the chain"),
+        };
+        worker.close_streams();
+        let _ = stop.send(true);
+        let _ = server.await;
+        result
+    }
+}

@@ -1,0 +1,234 @@
+//! Start `fat chain` as a process, submit transactions while killing it with SIGKILL several
+//! times, restart it, and check every transaction acknowledged as committed is still in the
+//! chain at the same place, in the same order, in a chain whose links and signatures verify.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use fat_crypto::{BlockVerifier, Keypair, dev_keypair};
+use fat_types::{AccountId, Block, Transaction, TxId, TxKind};
+use serde_json::Value;
+
+/// A minimal HTTP/1.1 client: one request per connection, loopback only.
+fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Value)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status"))?;
+    let value = serde_json::from_str(body).unwrap_or(Value::Null);
+    Ok((status, value))
+}
+
+struct NodeProcess {
+    child: Child,
+    addr: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(dir: &Path) -> NodeProcess {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fat"))
+        .args([
+            "chain",
+            "--dev",
+            "--block-time",
+            "0",
+            "--rpc",
+            &addr,
+            "--data-dir",
+        ])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start fat chain");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("node prints ready within 30 s");
+    assert_eq!(line.trim(), format!("ready http://{addr}"));
+    NodeProcess { child, addr }
+}
+
+fn next_nonce(addr: &str, account: &AccountId) -> u64 {
+    let (status, body) = http(addr, "GET", &format!("/v1/accounts/{account}"), b"").unwrap();
+    assert_eq!(status, 200, "{body}");
+    body["nonce"].as_u64().unwrap()
+}
+
+/// A transaction the node acknowledged as committed: id, signer, height, index.
+type Acked = (TxId, AccountId, u64, u64);
+
+/// Submit transfers from `key` one at a time, waiting for each to commit, until the node dies.
+fn submit_until_dead(
+    addr: String,
+    key: Keypair,
+    acked: Arc<Mutex<Vec<Acked>>>,
+    stop: Arc<AtomicBool>,
+) {
+    let signer = key.account_id();
+    let mut nonce = next_nonce(&addr, &signer);
+    while !stop.load(Ordering::SeqCst) {
+        let tx = key.sign_tx(Transaction {
+            signer,
+            nonce,
+            fee: 1,
+            kind: TxKind::Transfer {
+                to: AccountId([7; 32]),
+                amount: 1,
+            },
+        });
+        let id = tx.id();
+        let Ok((status, body)) = http(&addr, "POST", "/v1/txs?wait=true", &tx.encode()) else {
+            return;
+        };
+        if status != 200 {
+            return;
+        }
+        assert_eq!(body["status"], "committed", "{body}");
+        assert_eq!(body["id"], id.to_string());
+        acked.lock().unwrap().push((
+            id,
+            signer,
+            body["height"].as_u64().unwrap(),
+            body["index"].as_u64().unwrap(),
+        ));
+        nonce += 1;
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fat-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn acknowledged_transactions_survive_sigkill() {
+    let started = Instant::now();
+    let dir = temp_dir("kill9");
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    // Kill after these many milliseconds of load, each time at a different point of a commit.
+    for (round, delay_ms) in [150u64, 420, 90, 333, 260].into_iter().enumerate() {
+        let mut node = start(&dir);
+        let stop = Arc::new(AtomicBool::new(false));
+        let before = acked.lock().unwrap().len();
+        let clients: Vec<_> = ["alice", "bob", "charlie"]
+            .into_iter()
+            .map(|name| {
+                let (addr, acked, stop) = (node.addr.clone(), acked.clone(), stop.clone());
+                std::thread::spawn(move || submit_until_dead(addr, dev_keypair(name), acked, stop))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        node.child.kill().expect("SIGKILL the node");
+        node.child.wait().unwrap();
+        stop.store(true, Ordering::SeqCst);
+        for client in clients {
+            client.join().unwrap();
+        }
+        let after = acked.lock().unwrap().len();
+        println!(
+            "round {round}: {} transactions acknowledged before SIGKILL",
+            after - before
+        );
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 10,
+        "too few transactions acknowledged: {}",
+        acked.len()
+    );
+
+    let node = start(&dir);
+    for (id, _, height, index) in &acked {
+        let (status, body) = http(&node.addr, "GET", &format!("/v1/txs/{id}"), b"").unwrap();
+        assert_eq!(status, 200, "acknowledged {id} lost: {body}");
+        assert_eq!(
+            (
+                body["height"].as_u64().unwrap(),
+                body["index"].as_u64().unwrap()
+            ),
+            (*height, *index),
+            "{id} moved"
+        );
+    }
+    // The whole chain links and is signed by the sequencer; acknowledged order is chain order.
+    let (_, status) = http(&node.addr, "GET", "/v1/status", b"").unwrap();
+    let tip = status["height"].as_u64().unwrap();
+    let fetch = |h: u64| -> Block {
+        let (code, body) = http(&node.addr, "GET", &format!("/v1/blocks/{h}"), b"").unwrap();
+        assert_eq!(code, 200);
+        serde_json::from_value(body).unwrap()
+    };
+    let genesis = fetch(0);
+    let mut follower = BlockVerifier::new(genesis.header, dev_keypair("sequencer").account_id());
+    let mut order = Vec::new();
+    for h in 1..=tip {
+        let block = fetch(h);
+        follower
+            .accept(&block)
+            .unwrap_or_else(|e| panic!("block {h}: {e}"));
+        order.extend(block.txs.iter().map(|t| t.id()));
+    }
+    for (id, ..) in &acked {
+        assert!(order.contains(id), "{id} not in any block");
+    }
+    // Each client waited for one commit before sending the next, so its acknowledged
+    // transactions must sit in the chain in the order they were acknowledged.
+    for name in ["alice", "bob", "charlie"] {
+        let signer = dev_keypair(name).account_id();
+        let places: Vec<(u64, u64)> = acked
+            .iter()
+            .filter(|a| a.1 == signer)
+            .map(|a| (a.2, a.3))
+            .collect();
+        assert!(
+            places.windows(2).all(|w| w[0] < w[1]),
+            "{name}'s acknowledged transactions reordered"
+        );
+    }
+    let mut node = node;
+    node.child.kill().unwrap();
+    node.child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "took {:?}",
+        started.elapsed()
+    );
+}

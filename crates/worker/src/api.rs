@@ -1,0 +1,279 @@
+//! The worker's HTTP API (axum): queries, receipts, logs and status. Documented in
+//! `docs/openapi-worker.yaml`; a test keeps the two in sync.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fat_types::{AccountId, ContractId, TxId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::error::{Result, WorkerError};
+use crate::worker::Worker;
+
+/// Every route the API serves, as (method, path) in OpenAPI's template syntax.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/status"),
+    ("GET", "/v1/contracts/{id}"),
+    ("POST", "/v1/contracts/{id}/query"),
+    ("GET", "/v1/contracts/{id}/logs"),
+    ("GET", "/v1/receipts/{tx}"),
+];
+
+/// The API as a router, servable or callable directly in tests.
+pub fn app(worker: Worker) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/contracts/{id}", get(contract))
+        .route("/v1/contracts/{id}/query", post(query))
+        .route("/v1/contracts/{id}/logs", get(logs))
+        .route("/v1/receipts/{tx}", get(receipt))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route") })
+        .with_state(worker)
+}
+
+/// Serve the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    worker: Worker,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    axum::serve(listener, app(worker))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| WorkerError::Serve { addr, source })
+}
+
+/// An error as the API returns it: a status and `{"code", "message"}`.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    body: Value,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Self {
+        Self {
+            status,
+            body: json!({"code": code, "message": message.to_string()}),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+impl From<WorkerError> for ApiError {
+    fn from(error: WorkerError) -> Self {
+        match error {
+            WorkerError::Busy => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", error),
+            WorkerError::UnknownContract(_) => Self::new(StatusCode::NOT_FOUND, "not_found", error),
+            other => {
+                let mut message = other.to_string();
+                let mut source = std::error::Error::source(&other);
+                while let Some(cause) = source {
+                    message.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+            }
+        }
+    }
+}
+
+type ApiResult<T> = std::result::Result<T, ApiError>;
+
+fn parse<T: FromStr>(what: &str, text: &str) -> ApiResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("bad {what} {text:?}: {e}"),
+        )
+    })
+}
+
+async fn status(State(worker): State<Worker>) -> ApiResult<Json<Value>> {
+    let snapshot = worker.snapshot()?;
+    let head = if snapshot.started()? {
+        let head = snapshot.head()?;
+        json!({"height": head.height, "hash": head.hash(), "timestamp_ms": head.timestamp_ms})
+    } else {
+        json!({"height": null, "hash": null, "timestamp_ms": null})
+    };
+    let contracts = snapshot.contracts()?.len();
+    let admitted = worker.inner.admission.admitted();
+    let mut body =
+        json!({"worker": worker.id(), "contracts": contracts, "queries_admitted": admitted});
+    if let (Value::Object(body), Value::Object(head)) = (&mut body, head) {
+        body.extend(head);
+    }
+    Ok(Json(body))
+}
+
+async fn contract(State(worker): State<Worker>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id: ContractId = parse("contract", &id)?;
+    let snapshot = worker.snapshot()?;
+    let record = snapshot
+        .contract(&id)?
+        .ok_or(WorkerError::UnknownContract(id))?;
+    let height = snapshot.head()?.height;
+    Ok(Json(json!({
+        "id": record.info.id,
+        "code_hash": record.info.code_hash,
+        "cluster": record.info.cluster,
+        "deployer": record.info.deployer,
+        "created": record.info.height,
+        "height": height,
+        "state_root": record.state_root,
+        "entries": record.entries,
+        "logs": record.logs,
+    })))
+}
+
+/// The body of a query.
+#[derive(Debug, Deserialize)]
+struct QueryBody {
+    method: String,
+    #[serde(default)]
+    args: Value,
+    #[serde(default)]
+    caller: Option<AccountId>,
+}
+
+async fn query(
+    State(worker): State<Worker>,
+    Path(id): Path<String>,
+    Json(body): Json<QueryBody>,
+) -> ApiResult<Response> {
+    let id: ContractId = parse("contract", &id)?;
+    let args = match &body.args {
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let answer = worker
+        .query(&id, &body.method, &args, body.caller.unwrap_or_default())
+        .await?;
+    let elapsed_ms = answer.elapsed.as_secs_f64() * 1000.0;
+    let meta = json!({"worker": worker.id(), "height": answer.height, "gas_used": answer.gas_used, "elapsed_ms": elapsed_ms});
+    Ok(match answer.result {
+        Ok(text) => {
+            let output: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            let mut body = meta;
+            body["output"] = output;
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        Err(e) => {
+            let mut body = meta;
+            body["code"] = json!("call_failed");
+            body["message"] = json!(e.to_string());
+            body["error"] = serde_json::to_value(&e).unwrap_or(Value::Null);
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+        }
+    })
+}
+
+async fn receipt(State(worker): State<Worker>, Path(tx): Path<String>) -> ApiResult<Json<Value>> {
+    let tx: TxId = parse("transaction", &tx)?;
+    let signed = worker.snapshot()?.receipt(&tx)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("receipt of {tx} not found"),
+        )
+    })?;
+    let mut body = serde_json::to_value(&signed).expect("serializable");
+    body["hash"] = json!(signed.receipt.hash());
+    Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+struct LogsQuery {
+    #[serde(default)]
+    from: u64,
+    #[serde(default = "default_limit")]
+    limit: usize,
+    #[serde(default)]
+    follow: bool,
+}
+
+fn default_limit() -> usize {
+    1000
+}
+
+async fn logs(
+    State(worker): State<Worker>,
+    Path(id): Path<String>,
+    Query(q): Query<LogsQuery>,
+) -> ApiResult<Response> {
+    let id: ContractId = parse("contract", &id)?;
+    let snapshot = worker.snapshot()?;
+    snapshot
+        .contract(&id)?
+        .ok_or(WorkerError::UnknownContract(id))?;
+    if !q.follow {
+        let lines = snapshot.logs(&id, q.from, q.limit.min(10_000))?;
+        return Ok(Json(json!({"contract": id, "logs": lines})).into_response());
+    }
+    drop(snapshot);
+    let heads = worker.subscribe();
+    let stream = futures_util::stream::unfold(
+        (
+            worker,
+            heads,
+            q.from,
+            Vec::<crate::store::LogRecord>::new().into_iter(),
+        ),
+        move |(worker, mut heads, next, mut buffered)| async move {
+            loop {
+                if let Some(line) = buffered.next() {
+                    let event = Event::default()
+                        .event("log")
+                        .id(line.seq.to_string())
+                        .json_data(&line)
+                        .unwrap_or_else(|e| Event::default().event("error").data(e.to_string()));
+                    let next = line.seq + 1;
+                    return Some((Ok::<_, Infallible>(event), (worker, heads, next, buffered)));
+                }
+                heads.borrow_and_update();
+                let lines = worker.snapshot().and_then(|s| s.logs(&id, next, 1000));
+                match lines {
+                    Ok(lines) if !lines.is_empty() => buffered = lines.into_iter(),
+                    Ok(_) => {
+                        let mut closing = worker.inner.closing.subscribe();
+                        tokio::select! {
+                            changed = heads.changed() => changed.ok()?,
+                            _ = closing.wait_for(|c| *c) => return None,
+                        }
+                    }
+                    Err(e) => {
+                        let event = Event::default().event("error").data(e.to_string());
+                        return Some((Ok(event), (worker, heads, next, buffered)));
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}

@@ -1,0 +1,102 @@
+//! The worker's errors.
+
+use std::path::PathBuf;
+
+use fat_types::{ContractId, Hash32};
+
+/// What can go wrong in a worker.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The data directory cannot be created.
+    #[error("cannot create the data directory {path}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database cannot be opened.
+    #[error("cannot open the worker store {path}")]
+    OpenStore {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: redb::DatabaseError,
+    },
+    /// A database operation failed.
+    #[error("worker store: {what}")]
+    Storage {
+        /// What was being done.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: redb::Error,
+    },
+    /// The store holds something this version cannot read.
+    #[error("worker store is corrupt: {0}")]
+    Corrupt(String),
+    /// The store follows another chain than the one it was pointed at.
+    #[error("the worker store follows chain {found}, not {expected}")]
+    ForeignChain {
+        /// The genesis hash in the store.
+        found: Hash32,
+        /// The genesis hash of the chain followed.
+        expected: Hash32,
+    },
+    /// Talking to the chain node failed.
+    #[error("chain node {url}: {message}")]
+    Chain {
+        /// The URL requested.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A block from the chain does not verify.
+    #[error("block does not verify")]
+    Follow(#[from] fat_crypto::FollowError),
+    /// The chain's receipts do not match the block's receipts root.
+    #[error("receipts of block {height} do not match its receipts root")]
+    ReceiptsMismatch {
+        /// The block height.
+        height: u64,
+    },
+    /// The runtime failed (not a contract call: those end in a receipt).
+    #[error("runtime")]
+    Runtime(#[from] fat_runtime::Error),
+    /// The contract is not run by this worker.
+    #[error("unknown contract {0}")]
+    UnknownContract(ContractId),
+    /// The code of a contract is missing from the store.
+    #[error("code of contract {0} is missing")]
+    MissingCode(ContractId),
+    /// The query queue is full.
+    #[error("busy: the query queue is full")]
+    Busy,
+    /// The API cannot be served.
+    #[error("cannot serve on {addr}")]
+    Serve {
+        /// The address.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The result type of this crate.
+pub type Result<T, E = WorkerError> = std::result::Result<T, E>;
+
+/// Map a redb error to [`WorkerError::Storage`].
+pub(crate) fn storage<E: Into<redb::Error>>(what: &'static str) -> impl FnOnce(E) -> WorkerError {
+    move |e| WorkerError::Storage {
+        what,
+        source: e.into(),
+    }
+}
+
+/// A corrupt-record error for a value that does not decode.
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> WorkerError {
+    WorkerError::Corrupt(format!("{what}: {e}"))
+}

@@ -1,0 +1,436 @@
+//! The worker's store on disk (redb): contract state, code, receipts and logs, committed
+//! atomically per block together with the header of the block they reflect.
+//!
+//! A [`Snapshot`] is one read transaction: everything read through it (state, the head,
+//! contract records) is the same committed block, however many blocks commit meanwhile.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use fat_crypto::Keypair;
+use fat_runtime::{StateChanges, StateStore};
+use fat_types::encoding::{decode, encode};
+use fat_types::{
+    BlockHeader, ClusterId, CodeHash, ContractId, ContractInfo, ExecReceipt, Hash32,
+    SignedExecReceipt, TxId, WorkerId,
+};
+use redb::{
+    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, WorkerError, corrupt, storage};
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("codes");
+const CONTRACTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("contracts");
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
+const LOGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("logs");
+const CLUSTERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("clusters");
+
+/// The value of `meta["format"]`.
+const FORMAT: &[u8] = b"fat-worker/1";
+/// The database file inside the worker's data directory.
+pub const DB_FILE: &str = "worker.redb";
+
+/// A contract this worker runs.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ContractRecord {
+    /// What the chain registered.
+    pub info: ContractInfo,
+    /// The state root after the last block.
+    pub state_root: Hash32,
+    /// How many state entries it holds.
+    pub entries: u64,
+    /// How many log lines it wrote (the next line's sequence number).
+    pub logs: u64,
+}
+
+/// One line a contract logged while executing a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// Position in the contract's log, from 0.
+    pub seq: u64,
+    /// The block.
+    pub height: u64,
+    /// The transaction's position in the block.
+    pub index: u32,
+    /// The transaction.
+    pub tx: TxId,
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// The text.
+    pub message: String,
+}
+
+/// What one block did, ready to commit.
+#[derive(Debug, Default)]
+pub struct BlockChanges {
+    /// Uploaded code.
+    pub codes: Vec<(CodeHash, Vec<u8>)>,
+    /// Clusters this worker joined.
+    pub clusters: Vec<ClusterId>,
+    /// Contracts created or touched; their state roots are computed at commit.
+    pub contracts: BTreeMap<ContractId, ContractRecord>,
+    /// State writes per contract.
+    pub writes: BTreeMap<ContractId, StateChanges>,
+    /// Receipts to sign; their state roots are filled at commit.
+    pub receipts: Vec<ExecReceipt>,
+    /// Log lines, with their sequence numbers.
+    pub logs: Vec<(ContractId, LogRecord)>,
+    /// Cache writes of commands, applied to the worker's cache after the block commits.
+    pub cache_ops: Vec<(ContractId, Vec<fat_runtime::CacheOp>)>,
+}
+
+/// The worker's database.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.path.display())
+    }
+}
+
+fn state_key(contract: &ContractId, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(32 + key.len());
+    k.extend_from_slice(contract.as_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+fn log_key(contract: &ContractId, seq: u64) -> Vec<u8> {
+    let mut k = contract.as_bytes().to_vec();
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+impl Store {
+    /// Open (or create) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|source| WorkerError::DataDir {
+            path: dir.into(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE);
+        let db = if path.exists() {
+            Database::open(&path)
+        } else {
+            Database::create(&path)
+        }
+        .map_err(|source| WorkerError::OpenStore {
+            path: path.clone(),
+            source,
+        })?;
+        let store = Self { db, path };
+        let wtx = store.db.begin_write().map_err(storage("begin write"))?;
+        for table in [CODES, CONTRACTS, STATE, RECEIPTS, LOGS, CLUSTERS] {
+            wtx.open_table(table).map_err(storage("create tables"))?;
+        }
+        {
+            let mut meta = wtx.open_table(META).map_err(storage("create tables"))?;
+            let format = meta.get("format").map_err(storage("read meta"))?;
+            match format.map(|f| f.value().to_vec()) {
+                Some(f) if f != FORMAT => {
+                    return Err(corrupt("format", String::from_utf8_lossy(&f)));
+                }
+                Some(_) => {}
+                None => {
+                    meta.insert("format", FORMAT)
+                        .map_err(storage("write meta"))?;
+                }
+            }
+        }
+        wtx.commit().map_err(storage("commit"))?;
+        Ok(store)
+    }
+
+    /// Start following a chain from its genesis header, or check the store follows it.
+    /// Returns the last applied header.
+    pub fn start(&self, genesis: &BlockHeader) -> Result<BlockHeader> {
+        let expected = genesis.hash();
+        let snapshot = self.snapshot()?;
+        if let Some(found) = snapshot.meta_bytes("genesis")? {
+            let found = Hash32::from_slice(&found).map_err(|e| corrupt("genesis", e))?;
+            if found != expected {
+                return Err(WorkerError::ForeignChain { found, expected });
+            }
+            return snapshot.head();
+        }
+        drop(snapshot);
+        let wtx = self.db.begin_write().map_err(storage("begin write"))?;
+        {
+            let mut meta = wtx.open_table(META).map_err(storage("open meta"))?;
+            meta.insert("genesis", expected.as_bytes().as_slice())
+                .map_err(storage("write meta"))?;
+            meta.insert("head", encode(genesis).as_slice())
+                .map_err(storage("write meta"))?;
+        }
+        wtx.commit().map_err(storage("commit"))?;
+        Ok(genesis.clone())
+    }
+
+    /// A consistent view of the last committed block.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let rtx = self.db.begin_read().map_err(storage("begin read"))?;
+        let open = |t| rtx.open_table(t).map_err(storage("open table"));
+        Ok(Snapshot {
+            meta: rtx.open_table(META).map_err(storage("open table"))?,
+            codes: open(CODES)?,
+            contracts: open(CONTRACTS)?,
+            state: open(STATE)?,
+            receipts: open(RECEIPTS)?,
+            logs: open(LOGS)?,
+            clusters: open(CLUSTERS)?,
+        })
+    }
+
+    /// Commit a block's changes with its header, durably and atomically; sign its receipts.
+    pub fn commit(
+        &self,
+        header: &BlockHeader,
+        mut changes: BlockChanges,
+        key: &Keypair,
+    ) -> Result<Vec<SignedExecReceipt>> {
+        let mut wtx = self.db.begin_write().map_err(storage("begin write"))?;
+        wtx.set_durability(Durability::Immediate)
+            .map_err(|e| corrupt("durability", e))?;
+        let mut signed = Vec::with_capacity(changes.receipts.len());
+        {
+            let mut codes = wtx.open_table(CODES).map_err(storage("open codes"))?;
+            for (hash, code) in &changes.codes {
+                codes
+                    .insert(hash.as_bytes().as_slice(), code.as_slice())
+                    .map_err(storage("write code"))?;
+            }
+            let mut clusters = wtx.open_table(CLUSTERS).map_err(storage("open clusters"))?;
+            for cluster in &changes.clusters {
+                clusters
+                    .insert(cluster.as_bytes().as_slice(), [].as_slice())
+                    .map_err(storage("write cluster"))?;
+            }
+            let mut state = wtx.open_table(STATE).map_err(storage("open state"))?;
+            for (contract, writes) in &changes.writes {
+                for (key, value) in writes {
+                    let k = state_key(contract, key);
+                    match value {
+                        Some(v) => state.insert(k.as_slice(), v.as_slice()),
+                        None => state.remove(k.as_slice()),
+                    }
+                    .map_err(storage("write state"))?;
+                }
+            }
+            let mut contracts = wtx
+                .open_table(CONTRACTS)
+                .map_err(storage("open contracts"))?;
+            for (id, record) in changes.contracts.iter_mut() {
+                let prefix = id.as_bytes().as_slice();
+                let mut entries = Vec::new();
+                for item in state.range(prefix..).map_err(storage("scan state"))? {
+                    let (k, v) = item.map_err(storage("scan state"))?;
+                    if !k.value().starts_with(prefix) {
+                        break;
+                    }
+                    entries.push((k.value()[32..].to_vec(), v.value().to_vec()));
+                }
+                record.state_root = fat_runtime::state_root(
+                    id,
+                    entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+                );
+                contracts
+                    .insert(prefix, encode(record).as_slice())
+                    .map_err(storage("write contract"))?;
+            }
+            let mut receipts = wtx.open_table(RECEIPTS).map_err(storage("open receipts"))?;
+            for mut receipt in changes.receipts.drain(..) {
+                if let Some(record) = changes.contracts.get(&receipt.contract) {
+                    receipt.state_root = record.state_root;
+                }
+                let signature = key.sign(receipt.hash().as_bytes());
+                let one = SignedExecReceipt {
+                    receipt,
+                    worker: WorkerId(key.account_id().0),
+                    signature,
+                };
+                receipts
+                    .insert(
+                        one.receipt.tx.as_bytes().as_slice(),
+                        encode(&one).as_slice(),
+                    )
+                    .map_err(storage("write receipt"))?;
+                signed.push(one);
+            }
+            let mut logs = wtx.open_table(LOGS).map_err(storage("open logs"))?;
+            for (contract, line) in &changes.logs {
+                logs.insert(
+                    log_key(contract, line.seq).as_slice(),
+                    encode(line).as_slice(),
+                )
+                .map_err(storage("write log"))?;
+            }
+            let mut meta = wtx.open_table(META).map_err(storage("open meta"))?;
+            meta.insert("head", encode(header).as_slice())
+                .map_err(storage("write head"))?;
+        }
+        wtx.commit().map_err(storage("commit block"))?;
+        Ok(signed)
+    }
+}
+
+/// One read transaction over the store: a consistent view of one committed block.
+pub struct Snapshot {
+    meta: ReadOnlyTable<&'static str, &'static [u8]>,
+    codes: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    contracts: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    state: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    receipts: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    logs: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    clusters: ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Snapshot")
+    }
+}
+
+fn get(table: &ReadOnlyTable<&'static [u8], &'static [u8]>, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    Ok(table
+        .get(key)
+        .map_err(storage("read"))?
+        .map(|v| v.value().to_vec()))
+}
+
+impl Snapshot {
+    fn meta_bytes(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .meta
+            .get(key)
+            .map_err(storage("read meta"))?
+            .map(|v| v.value().to_vec()))
+    }
+
+    /// The header of the block this snapshot reflects.
+    pub fn head(&self) -> Result<BlockHeader> {
+        let bytes = self
+            .meta_bytes("head")?
+            .ok_or_else(|| WorkerError::Corrupt("no head".into()))?;
+        decode("block header", &bytes).map_err(|e| corrupt("head", e))
+    }
+
+    /// Whether the store has started following a chain.
+    pub fn started(&self) -> Result<bool> {
+        Ok(self.meta_bytes("head")?.is_some())
+    }
+
+    /// A contract this worker runs.
+    pub fn contract(&self, id: &ContractId) -> Result<Option<ContractRecord>> {
+        get(&self.contracts, id.as_bytes())?
+            .map(|b| decode("contract record", &b).map_err(|e| corrupt("contract", e)))
+            .transpose()
+    }
+
+    /// Every contract this worker runs.
+    pub fn contracts(&self) -> Result<Vec<ContractRecord>> {
+        let mut out = Vec::new();
+        for item in self.contracts.iter().map_err(storage("scan contracts"))? {
+            let (_, v) = item.map_err(storage("scan contracts"))?;
+            out.push(decode("contract record", v.value()).map_err(|e| corrupt("contract", e))?);
+        }
+        Ok(out)
+    }
+
+    /// Uploaded code.
+    pub fn code(&self, hash: &CodeHash) -> Result<Option<Vec<u8>>> {
+        get(&self.codes, hash.as_bytes())
+    }
+
+    /// Whether this worker is a member of a cluster.
+    pub fn is_member(&self, cluster: &ClusterId) -> Result<bool> {
+        Ok(get(&self.clusters, cluster.as_bytes())?.is_some())
+    }
+
+    /// The signed receipt of a transaction this worker executed.
+    pub fn receipt(&self, tx: &TxId) -> Result<Option<SignedExecReceipt>> {
+        get(&self.receipts, tx.as_bytes())?
+            .map(|b| decode("receipt", &b).map_err(|e| corrupt("receipt", e)))
+            .transpose()
+    }
+
+    /// Up to `limit` log lines of a contract from sequence number `from`.
+    pub fn logs(&self, contract: &ContractId, from: u64, limit: usize) -> Result<Vec<LogRecord>> {
+        let start = log_key(contract, from);
+        let mut out = Vec::new();
+        for item in self
+            .logs
+            .range(start.as_slice()..)
+            .map_err(storage("scan logs"))?
+        {
+            let (k, v) = item.map_err(storage("scan logs"))?;
+            if !k.value().starts_with(contract.as_bytes()) || out.len() >= limit {
+                break;
+            }
+            out.push(decode("log line", v.value()).map_err(|e| corrupt("log", e))?);
+        }
+        Ok(out)
+    }
+
+    /// How many state entries the store holds, all contracts together.
+    pub fn total_entries(&self) -> Result<u64> {
+        self.state.len().map_err(storage("count state"))
+    }
+}
+
+fn runtime_error(e: WorkerError) -> fat_runtime::Error {
+    fat_runtime::Error::Store(e.to_string())
+}
+
+impl StateStore for Snapshot {
+    fn get(&self, contract: &ContractId, key: &[u8]) -> fat_runtime::Result<Option<Vec<u8>>> {
+        get(&self.state, &state_key(contract, key)).map_err(runtime_error)
+    }
+
+    fn scan(
+        &self,
+        contract: &ContractId,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> fat_runtime::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let full_prefix = state_key(contract, prefix);
+        let start = match after {
+            Some(a) if a > prefix => state_key(contract, a),
+            _ => full_prefix.clone(),
+        };
+        let mut out = Vec::new();
+        let range = self
+            .state
+            .range(start.as_slice()..)
+            .map_err(|e| runtime_error(storage("scan state")(e)))?;
+        for item in range {
+            let (k, v) = item.map_err(|e| runtime_error(storage("scan state")(e)))?;
+            let k = k.value();
+            if !k.starts_with(&full_prefix) || out.len() >= limit {
+                break;
+            }
+            let key = &k[32..];
+            if Some(key) == after {
+                continue;
+            }
+            out.push((key.to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn entry_count(&self, contract: &ContractId) -> fat_runtime::Result<u64> {
+        Ok(self
+            .contract(contract)
+            .map_err(runtime_error)?
+            .map_or(0, |r| r.entries))
+    }
+}

@@ -1,0 +1,337 @@
+//! The worker: its store, runtime and keys, the loop that follows the chain, and queries.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fat_crypto::{BlockVerifier, Keypair};
+use fat_runtime::{
+    BlockInfo, Cache, Call, Code, Entry, MemoryCache, Runtime, RuntimeConfig, SystemClock,
+};
+use fat_types::block::receipts_root;
+use fat_types::{AccountId, Block, BlockHeader, CodeHash, ContractId, Hash32, Receipt, WorkerId};
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use crate::admission::Admission;
+use crate::client::ChainClient;
+use crate::error::{Result, WorkerError};
+use crate::exec::{execute_block, worker_id};
+use crate::store::{Snapshot, Store};
+
+/// How a worker is set up.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Where its store lives.
+    pub data_dir: PathBuf,
+    /// Its identity key (signs receipts).
+    pub key: Keypair,
+    /// The runtime's settings (limits, HTTP policy).
+    pub runtime: RuntimeConfig,
+    /// The genesis hash the worker accepts; `None` trusts the node's genesis on first start.
+    pub genesis: Option<Hash32>,
+    /// Queries run at once.
+    pub query_concurrency: usize,
+    /// Queries that may wait for a slot; beyond that a query is answered "busy" at once.
+    pub query_queue: usize,
+}
+
+impl WorkerConfig {
+    /// A configuration with default limits: as many concurrent queries as cores (at least
+    /// two), and a queue of 256.
+    pub fn new(data_dir: impl Into<PathBuf>, key: Keypair) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            data_dir: data_dir.into(),
+            key,
+            runtime: RuntimeConfig::default(),
+            genesis: None,
+            query_concurrency: cores.max(2),
+            query_queue: 256,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) runtime: Runtime,
+    pub(crate) key: Keypair,
+    pub(crate) cache: Arc<MemoryCache>,
+    codes: Mutex<HashMap<CodeHash, Arc<Code>>>,
+    pub(crate) head: watch::Sender<Option<BlockHeader>>,
+    pub(crate) admission: Admission,
+    pub(crate) closing: watch::Sender<bool>,
+    genesis: Option<Hash32>,
+}
+
+impl Inner {
+    pub(crate) fn worker_id(&self) -> WorkerId {
+        worker_id(&self.key)
+    }
+
+    /// The compiled code of `hash`: from memory, else from `bytes` or the store.
+    pub(crate) fn code(&self, hash: &CodeHash, bytes: Option<Vec<u8>>) -> Result<Arc<Code>> {
+        if let Some(code) = self.codes.lock().expect("code cache lock").get(hash) {
+            return Ok(code.clone());
+        }
+        let bytes = match bytes {
+            Some(b) => b,
+            None => self
+                .store
+                .snapshot()?
+                .code(hash)?
+                .ok_or_else(|| WorkerError::Corrupt(format!("code {hash} missing")))?,
+        };
+        let code = self.runtime.load(&bytes)?;
+        self.codes
+            .lock()
+            .expect("code cache lock")
+            .insert(*hash, code.clone());
+        Ok(code)
+    }
+}
+
+/// A worker; cheap to clone.
+#[derive(Clone)]
+pub struct Worker {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Worker({})", self.id())
+    }
+}
+
+/// A query's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryAnswer {
+    /// The contract's output (JSON text), or why it failed.
+    pub result: std::result::Result<String, fat_runtime::CallError>,
+    /// The block whose state the query read.
+    pub height: u64,
+    /// Fuel used.
+    pub gas_used: u64,
+    /// Time spent, queueing included.
+    pub elapsed: Duration,
+}
+
+#[derive(Deserialize)]
+struct ReceiptsView {
+    receipts: Vec<Receipt>,
+}
+
+impl Worker {
+    /// Open the worker's store and runtime.
+    pub fn open(config: WorkerConfig) -> Result<Self> {
+        let store = Store::open(&config.data_dir)?;
+        let head = {
+            let snapshot = store.snapshot()?;
+            if snapshot.started()? {
+                Some(snapshot.head()?)
+            } else {
+                None
+            }
+        };
+        let runtime = Runtime::with_clock(config.runtime, Arc::new(SystemClock))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                runtime,
+                key: config.key,
+                cache: Arc::new(MemoryCache::default()),
+                codes: Mutex::new(HashMap::new()),
+                head: watch::channel(head).0,
+                admission: Admission::new(config.query_concurrency, config.query_queue),
+                closing: watch::channel(false).0,
+                genesis: config.genesis,
+            }),
+        })
+    }
+
+    /// The worker id of an identity key.
+    pub fn id_of(key: &Keypair) -> WorkerId {
+        worker_id(key)
+    }
+
+    /// The worker's identity.
+    pub fn id(&self) -> WorkerId {
+        self.inner.worker_id()
+    }
+
+    /// The last block applied, once following has started.
+    pub fn head(&self) -> Option<BlockHeader> {
+        self.inner.head.borrow().clone()
+    }
+
+    /// Watch the last applied block.
+    pub fn subscribe(&self) -> watch::Receiver<Option<BlockHeader>> {
+        self.inner.head.subscribe()
+    }
+
+    /// A consistent view of the last committed block.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        self.inner.store.snapshot()
+    }
+
+    /// End the API's open streams (followed logs), so that a server shutting down gracefully
+    /// is not held open by them. Following and queries are unaffected.
+    pub fn close_streams(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Wait until the worker has applied block `height`, for at most `timeout`.
+    pub async fn wait_for_height(&self, height: u64, timeout: Duration) -> bool {
+        let mut rx = self.subscribe();
+        tokio::time::timeout(
+            timeout,
+            rx.wait_for(|h| h.as_ref().is_some_and(|h| h.height >= height)),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Verify and apply one block with the chain's receipts of its transactions.
+    pub async fn apply_block(&self, block: &Block, receipts: &[Receipt]) -> Result<()> {
+        let height = block.header.height;
+        if block.txs.len() != receipts.len()
+            || receipts_root(receipts) != block.header.receipts_root
+        {
+            return Err(WorkerError::ReceiptsMismatch { height });
+        }
+        let inner = &*self.inner;
+        let mut store_changes = execute_block(inner, block, receipts).await?;
+        let cache_ops = std::mem::take(&mut store_changes.cache_ops);
+        let signed = {
+            let worker = self.clone();
+            let header = block.header.clone();
+            tokio::task::spawn_blocking(move || {
+                worker
+                    .inner
+                    .store
+                    .commit(&header, store_changes, &worker.inner.key)
+            })
+            .await
+            .map_err(|e| WorkerError::Corrupt(format!("commit task: {e}")))??
+        };
+        let now = block.header.timestamp_ms;
+        for (contract, ops) in cache_ops {
+            inner.cache.apply(&contract, &ops, now);
+        }
+        tracing::debug!(height, receipts = signed.len(), "applied block");
+        inner.head.send_replace(Some(block.header.clone()));
+        Ok(())
+    }
+
+    /// Follow the chain at `url` until `shutdown` completes: verify each block, apply it,
+    /// and reconnect when the stream breaks. Returns an error only when a block does not
+    /// verify or the store fails.
+    pub async fn follow(
+        &self,
+        url: &str,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        let client = ChainClient::new(url)?;
+        tokio::pin!(shutdown);
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                result = self.follow_once(&client) => match result {
+                    Ok(()) => {}
+                    Err(e @ WorkerError::Chain { .. }) => {
+                        tracing::debug!(error = %e, "chain stream broke; reconnecting");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    async fn follow_once(&self, client: &ChainClient) -> Result<()> {
+        let genesis: Block = client.get_json("/v1/blocks/0").await?;
+        if let Some(expected) = self.inner.genesis
+            && genesis.hash() != expected
+        {
+            return Err(WorkerError::ForeignChain {
+                found: genesis.hash(),
+                expected,
+            });
+        }
+        let head = self.inner.store.start(&genesis.header)?;
+        self.inner.head.send_replace(Some(head.clone()));
+        let mut verifier = BlockVerifier::new(head.clone(), genesis.header.producer);
+        let mut events = client
+            .events(&format!("/v1/stream/blocks?from={}", head.height + 1))
+            .await?;
+        while let Some(event) = events.next().await? {
+            if event.event != "block" {
+                continue;
+            }
+            let block: Block =
+                serde_json::from_str(&event.data).map_err(|e| WorkerError::Chain {
+                    url: client.url().into(),
+                    message: format!("bad block: {e}"),
+                })?;
+            verifier.accept(&block)?;
+            let receipts = if block.txs.is_empty() {
+                Vec::new()
+            } else {
+                let view: ReceiptsView = client
+                    .get_json(&format!("/v1/blocks/{}/receipts", block.header.height))
+                    .await?;
+                view.receipts
+            };
+            self.apply_block(&block, &receipts).await?;
+        }
+        Ok(())
+    }
+
+    /// Run a query on the latest committed state, subject to admission control.
+    pub async fn query(
+        &self,
+        contract: &ContractId,
+        method: &str,
+        args: &str,
+        caller: AccountId,
+    ) -> Result<QueryAnswer> {
+        let start = Instant::now();
+        let _slot = self.inner.admission.enter().await?;
+        let snapshot = self.inner.store.snapshot()?;
+        if !snapshot.started()? {
+            return Err(WorkerError::UnknownContract(*contract));
+        }
+        let head = snapshot.head()?;
+        let record = snapshot
+            .contract(contract)?
+            .ok_or(WorkerError::UnknownContract(*contract))?;
+        let code = self.inner.code(&record.info.code_hash, None)?;
+        let mut call = Call::new(
+            Entry::query(method, args),
+            Arc::new(snapshot),
+            self.inner.cache.clone() as Arc<dyn Cache>,
+        );
+        call.contract = *contract;
+        call.caller = caller;
+        call.block = BlockInfo {
+            number: head.height,
+            timestamp_ms: head.timestamp_ms,
+            hash: head.hash(),
+        };
+        call.contract_secret = fat_crypto::contract_secret(contract);
+        call.worker_key = self.id().0;
+        let outcome = self.inner.runtime.call(&code, call).await;
+        Ok(QueryAnswer {
+            result: outcome.output_str().map(str::to_owned),
+            height: head.height,
+            gas_used: outcome.gas_used,
+            elapsed: start.elapsed(),
+        })
+    }
+}

@@ -1,0 +1,89 @@
+//! The worker's API without a socket: in sync with docs/openapi-worker.yaml, and its errors.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use fat_worker::api::{ROUTES, app};
+use fat_worker::{Worker, WorkerConfig};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+fn documented_routes() -> Vec<(String, String)> {
+    let spec = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/openapi-worker.yaml"
+    ))
+    .unwrap();
+    let mut routes = Vec::new();
+    let mut path = None;
+    for line in spec.lines() {
+        if let Some(p) = line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')) {
+            path = Some(format!("/{p}"));
+        } else if !line.starts_with("  ") {
+            path = None;
+        } else if let (Some(p), Some(method)) = (
+            &path,
+            line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')),
+        ) && ["get", "post", "put", "delete", "patch"].contains(&method)
+        {
+            routes.push((method.to_uppercase(), p.clone()));
+        }
+    }
+    routes
+}
+
+#[test]
+fn openapi_lists_exactly_the_routes() {
+    let mut served: Vec<_> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    let mut documented = documented_routes();
+    served.sort();
+    documented.sort();
+    assert_eq!(served, documented);
+}
+
+async fn call(worker: &Worker, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = app(worker.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn errors_name_their_cause() {
+    let dir = std::env::temp_dir().join(format!("fat-worker-api-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let key = fat_worker::dev::dev_worker_key(0);
+    let worker = Worker::open(WorkerConfig::new(&dir, key)).unwrap();
+
+    let (status, body) = call(&worker, "GET", "/v1/status", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["height"], Value::Null);
+    assert_eq!(body["worker"], worker.id().to_string());
+
+    let id = "ab".repeat(32);
+    let (status, body) = call(&worker, "GET", "/v1/contracts/zz", "").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+    let (status, body) = call(&worker, "GET", &format!("/v1/receipts/{id}"), "").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (status, _) = call(&worker, "GET", "/v1/nope", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,100 @@
+//! The disk store: blocks commit atomically with their header, snapshots keep seeing the block
+//! they were taken at, and state roots match the runtime's definition.
+
+use fat_crypto::dev_keypair;
+use fat_runtime::{StateChanges, StateStore, state_root};
+use fat_types::{
+    AccountId, BlockHeader, ClusterId, CodeHash, ContractId, ContractInfo, Hash32, TxId,
+};
+use fat_worker::Store;
+use fat_worker::store::{BlockChanges, ContractRecord};
+
+fn header(height: u64) -> BlockHeader {
+    BlockHeader {
+        height,
+        parent: Hash32([height as u8; 32]),
+        timestamp_ms: 1000 + height,
+        tx_root: Hash32::default(),
+        receipts_root: Hash32::default(),
+        state_root: Hash32::default(),
+        producer: AccountId([9; 32]),
+    }
+}
+
+fn block(contract: ContractId, writes: &[(&[u8], Option<&[u8]>)], entries: u64) -> BlockChanges {
+    let mut changes = BlockChanges::default();
+    let writes: StateChanges = writes
+        .iter()
+        .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
+        .collect();
+    changes.writes.insert(contract, writes);
+    changes.contracts.insert(
+        contract,
+        ContractRecord {
+            info: ContractInfo {
+                id: contract,
+                code_hash: CodeHash([1; 32]),
+                cluster: ClusterId([2; 32]),
+                deployer: AccountId([3; 32]),
+                height: 1,
+            },
+            state_root: Hash32::default(),
+            entries,
+            logs: 0,
+        },
+    );
+    changes
+}
+
+#[test]
+fn snapshots_are_isolated_and_commits_carry_the_height() {
+    let dir = std::env::temp_dir().join(format!("fat-worker-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let key = dev_keypair("worker-0");
+    let c = ContractId([7; 32]);
+    {
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.start(&header(0)).unwrap(), header(0));
+        let one: &[u8] = b"1";
+        store
+            .commit(
+                &header(1),
+                block(c, &[(b"a", Some(one)), (b"k", Some(one))], 2),
+                &key,
+            )
+            .unwrap();
+        let before = store.snapshot().unwrap();
+        let two: &[u8] = b"2";
+        store
+            .commit(
+                &header(2),
+                block(c, &[(b"k", Some(two)), (b"a", None)], 1),
+                &key,
+            )
+            .unwrap();
+        assert_eq!(before.head().unwrap().height, 1);
+        assert_eq!(before.get(&c, b"k").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(before.entry_count(&c).unwrap(), 2);
+        assert_eq!(before.scan(&c, b"", None, 10).unwrap().len(), 2);
+        assert_eq!(
+            before.scan(&c, b"", Some(b"a"), 10).unwrap(),
+            vec![(b"k".to_vec(), b"1".to_vec())]
+        );
+        let after = store.snapshot().unwrap();
+        assert_eq!(after.head().unwrap().height, 2);
+        assert_eq!(after.get(&c, b"k").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(after.get(&c, b"a").unwrap(), None);
+        assert_eq!(after.entry_count(&c).unwrap(), 1);
+        let record = after.contract(&c).unwrap().unwrap();
+        assert_eq!(record.state_root, state_root(&c, [(&b"k"[..], &b"2"[..])]));
+        assert!(after.receipt(&TxId([0; 32])).unwrap().is_none());
+    }
+    // Reopened: the same head, and a store of another chain is refused.
+    let store = Store::open(&dir).unwrap();
+    assert_eq!(store.start(&header(0)).unwrap(), header(2));
+    let mut other = header(0);
+    other.timestamp_ms = 1;
+    assert!(store.start(&other).is_err());
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,308 @@
+//! The worker end to end: an in-process dev chain, workers following it over HTTP, contracts
+//! deployed and commanded through the chain's API, queried through the workers' API.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::routing::{get, post};
+use common::{Chain, RunningWorker, temp_dir};
+use fat_crypto::{dev_keypair, verify};
+use fat_types::{AccountId, SignedExecReceipt};
+use serde_json::{Value, json};
+
+fn root(value: &Value) -> String {
+    value["state_root"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn counter_replicas_agree_restart_and_catch_up() {
+    let dir = temp_dir("counter");
+    let chain = Chain::start(&dir).await;
+    let cluster = chain.dev_cluster(3).await;
+    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
+    let w1 = RunningWorker::start(&chain.url, &dir, 1).await;
+
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let counter = chain.deploy(&wasm, cluster, json!({"start": 5})).await;
+    let alice = dev_keypair("alice");
+    let (tx, height) = chain
+        .command(&alice, counter, "increment", json!({"by": 2}))
+        .await;
+    w0.wait_for(height).await;
+    w1.wait_for(height).await;
+
+    // The signed receipt, from each worker.
+    for w in [&w0, &w1] {
+        let body = w.get(&format!("/v1/receipts/{tx}")).await;
+        assert_eq!(body["receipt"]["status"]["status"], "ok", "{body}");
+        assert_eq!(body["receipt"]["output"], "7");
+        let signed: SignedExecReceipt = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(signed.worker, w.worker.id());
+        verify(
+            &AccountId(signed.worker.0),
+            signed.receipt.hash().as_bytes(),
+            &signed.signature,
+        )
+        .unwrap();
+        let answer = w.query(counter, "get", Value::Null).await;
+        assert_eq!(answer["output"], 7, "{answer}");
+    }
+
+    // A failing command: a receipt that says so, state unchanged.
+    let (bad, _) = chain
+        .command(&alice, counter, "increment", json!({"by": u64::MAX}))
+        .await;
+    let (_, height) = chain
+        .command(&alice, counter, "increment", Value::Null)
+        .await;
+    w0.wait_for(height).await;
+    w1.wait_for(height).await;
+    let body = w0.get(&format!("/v1/receipts/{bad}")).await;
+    assert_eq!(body["receipt"]["status"]["status"], "failed", "{body}");
+    assert_eq!(w1.query(counter, "get", Value::Null).await["output"], 8);
+
+    let path = format!("/v1/contracts/{counter}");
+    let (c0, c1) = (w0.get(&path).await, w1.get(&path).await);
+    assert_eq!(root(&c0), root(&c1));
+    assert_eq!(c0["height"], height);
+
+    // Worker 0 stops, commands go on, it restarts from its store and catches up.
+    w0.stop().await;
+    let (_, height) = chain
+        .command(&alice, counter, "increment", json!({"by": 10}))
+        .await;
+    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
+    w0.wait_for(height).await;
+    w1.wait_for(height).await;
+    assert_eq!(w0.query(counter, "get", Value::Null).await["output"], 18);
+
+    // Worker 2 starts from nothing and rebuilds the contract by replaying the chain.
+    let w2 = RunningWorker::start(&chain.url, &dir, 2).await;
+    w2.wait_for(height).await;
+    assert_eq!(w2.query(counter, "get", Value::Null).await["output"], 18);
+    let roots: Vec<String> = [&w0, &w1, &w2]
+        .iter()
+        .map(|w| {
+            let snapshot = w.worker.snapshot().unwrap();
+            snapshot
+                .contract(&counter)
+                .unwrap()
+                .unwrap()
+                .state_root
+                .to_string()
+        })
+        .collect();
+    assert!(roots.iter().all(|r| *r == roots[0]), "{roots:?}");
+
+    let status = w2.get("/v1/status").await;
+    assert_eq!(status["height"], height);
+    assert_eq!(status["contracts"], 1);
+
+    for w in [w0, w1, w2] {
+        w.stop().await;
+    }
+    chain.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn http_bot_reports_through_fake_apis() {
+    let sent: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let fake = axum::Router::new()
+        .route("/price", get(|| async { Json(json!({"USD": 64123.5})) }))
+        .route(
+            "/{bot}/sendMessage",
+            post({
+                let sent = sent.clone();
+                move |axum::extract::Path(bot): axum::extract::Path<String>,
+                      Json(body): Json<Value>| async move {
+                    sent.lock().unwrap().push((bot, body));
+                    Json(json!({"ok": true}))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    let fake_server = tokio::spawn(async move { axum::serve(listener, fake).await });
+
+    let dir = temp_dir("http-bot");
+    let chain = Chain::start(&dir).await;
+    let cluster = chain.dev_cluster(1).await;
+    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
+    let wasm = fat_test_programs::read(fat_test_programs::HTTP_BOT);
+    let args = json!({"price_url": format!("{api}/price"), "bot_url": api, "token": "T0KEN", "chat_id": 42});
+    let bot = chain.deploy(&wasm, cluster, args).await;
+    w0.wait_for(chain.height()).await;
+
+    let answer = w0.query(bot, "report", Value::Null).await;
+    assert_eq!(answer["output"], 64123.5, "{answer}");
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(
+        sent,
+        vec![(
+            "botT0KEN".to_string(),
+            json!({"chat_id": 42, "text": "BTC price: $64123.5"})
+        )]
+    );
+
+    let logs = w0.get(&format!("/v1/contracts/{bot}/logs")).await;
+    assert!(logs["logs"].is_array(), "{logs}");
+
+    w0.stop().await;
+    chain.stop().await;
+    fake_server.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logs_are_kept_and_followed_and_events_receipted() {
+    let dir = temp_dir("probe");
+    let chain = Chain::start(&dir).await;
+    let cluster = chain.dev_cluster(1).await;
+    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
+    let wasm = fat_test_programs::read(fat_test_programs::PROBE);
+    let probe = chain.deploy(&wasm, cluster, json!("hello")).await;
+    let alice = dev_keypair("alice");
+    let (emitted, _) = chain.command(&alice, probe, "emit", json!(2)).await;
+    let (_, height) = chain.command(&alice, probe, "log", json!(3)).await;
+    w0.wait_for(height).await;
+
+    let receipt = w0.get(&format!("/v1/receipts/{emitted}")).await;
+    let events = receipt["receipt"]["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{receipt}");
+    assert_eq!(events[0]["topic"], "probe");
+
+    let logs = w0.get(&format!("/v1/contracts/{probe}/logs?from=1")).await;
+    let lines = logs["logs"].as_array().unwrap();
+    assert_eq!(lines.len(), 2, "{logs}");
+    assert_eq!(lines[0]["seq"], 1);
+    assert!(lines[0]["message"].as_str().unwrap().starts_with("line 1 "));
+
+    let mut follow = w0
+        .client
+        .events(&format!("/v1/contracts/{probe}/logs?follow=true&from=2"))
+        .await
+        .unwrap();
+    let first = follow.next().await.unwrap().unwrap();
+    assert_eq!(first.event, "log");
+    assert!(first.data.contains("line 2 "), "{first:?}");
+    chain.command(&alice, probe, "log", json!(1)).await;
+    let live = tokio::time::timeout(std::time::Duration::from_secs(10), follow.next())
+        .await
+        .expect("a followed line")
+        .unwrap()
+        .unwrap();
+    let line: Value = serde_json::from_str(&live.data).unwrap();
+    assert_eq!(
+        (line["seq"].as_u64(), line["level"].as_str()),
+        (Some(3), Some("info"))
+    );
+
+    // Stopping is not held up by the open stream, which ends.
+    tokio::time::timeout(std::time::Duration::from_secs(10), w0.stop())
+        .await
+        .expect("the worker stops with a log stream open");
+    assert!(follow.next().await.map_or(true, |e| e.is_none()));
+    chain.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queries_run_while_commands_apply_and_a_full_queue_is_busy() {
+    let dir = temp_dir("busy");
+    let chain = Chain::start(&dir).await;
+    let cluster = chain.dev_cluster(1).await;
+    let w0 = RunningWorker::start_with(&chain.url, &dir, 0, |config| {
+        config.query_concurrency = 1;
+        config.query_queue = 0;
+    })
+    .await;
+    let counter = chain
+        .deploy(
+            &fat_test_programs::read(fat_test_programs::COUNTER),
+            cluster,
+            Value::Null,
+        )
+        .await;
+    let probe = chain
+        .deploy(
+            &fat_test_programs::read(fat_test_programs::PROBE),
+            cluster,
+            json!(1),
+        )
+        .await;
+    w0.wait_for(chain.height()).await;
+
+    // Commands apply while queries read: every answer is a committed value, never going back.
+    let alice = dev_keypair("alice");
+    let commands = tokio::spawn({
+        let chain_client = chain.client.clone();
+        async move {
+            for _ in 0..10 {
+                let payload = fat_types::CommandPayload::new("increment", "");
+                let kind = fat_types::TxKind::Command {
+                    contract: counter,
+                    payload: fat_types::Bytes(payload.encode()),
+                    gas_limit: 1_000_000_000,
+                };
+                fat_worker::dev::submit(&chain_client, &alice, kind)
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    let mut last = 0;
+    while !commands.is_finished() {
+        let value = w0.query(counter, "get", Value::Null).await["output"]
+            .as_u64()
+            .unwrap();
+        assert!(value >= last, "{value} after {last}");
+        last = value;
+    }
+    commands.await.unwrap();
+
+    // One query runs, none may wait: a second one is turned away at once.
+    let slow = tokio::spawn({
+        let client = w0.client.clone();
+        let path = format!("/v1/contracts/{probe}/query");
+        async move {
+            let body = json!({"method": "sleep", "args": 1000})
+                .to_string()
+                .into_bytes();
+            client
+                .post_json::<Value>(&path, "application/json", body)
+                .await
+        }
+    });
+    let mut busy = None;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        let start = std::time::Instant::now();
+        let body = json!({"method": "get"}).to_string().into_bytes();
+        let answer = w0
+            .client
+            .post_json::<Value>(
+                &format!("/v1/contracts/{counter}/query"),
+                "application/json",
+                body,
+            )
+            .await;
+        if let Err(e) = answer {
+            busy = Some((e.to_string(), start.elapsed()));
+            break;
+        }
+    }
+    let (error, elapsed) = busy.expect("a query turned away while the slow one runs");
+    assert!(error.contains("503") && error.contains("busy"), "{error}");
+    assert!(
+        elapsed < std::time::Duration::from_millis(500),
+        "{elapsed:?}"
+    );
+    assert_eq!(slow.await.unwrap().unwrap()["output"], "slept");
+
+    w0.stop().await;
+    chain.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
