@@ -32,6 +32,7 @@ mod error;
 mod host;
 mod http;
 mod runtime;
+mod serve;
 mod store;
 
 pub use cache::{Cache, CacheOp, MemoryCache};
@@ -42,4 +43,5 @@ pub use runtime::{
     BlockInfo, Call, Clock, Code, Entry, Event, LogLevel, LogLine, Mode, Outcome, Runtime,
     SystemClock,
 };
+pub use serve::{HttpRequest, HttpResponseHead};
 pub use store::{MemoryStore, StateChanges, StateStore, state_root};

@@ -7,17 +7,19 @@ use std::time::{Duration, SystemTime};
 
 use fat_types::{AccountId, CodeHash, ContractId, Hash32};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx};
 use wasmtime_wasi_http::WasiHttpCtx;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::cache::{Cache, CacheOp};
 use crate::config::{Limits, RuntimeConfig};
 use crate::error::{CallError, Error, Limit, LimitTrap, Result};
 use crate::host::{ContractKeys, ContractPre, HostState};
 use crate::http::{HttpHooks, tls_config};
+use crate::serve::{HttpRequest, HttpResponseHead};
 use crate::store::{Overlay, StateChanges, StateStore};
 
 /// How a call runs (see DESIGN.md, "Execution modes").
@@ -116,6 +118,10 @@ pub enum Entry {
         /// Input bytes.
         input: Vec<u8>,
     },
+    /// An HTTP request to a contract that exports `wasi:http/incoming-handler`; runs as a
+    /// query. The response body is the result; its status and headers are in
+    /// [`Outcome::http_response`].
+    Http(HttpRequest),
 }
 
 impl Entry {
@@ -152,7 +158,7 @@ impl Entry {
     pub fn mode(&self) -> Mode {
         match self {
             Entry::Init { .. } | Entry::Command { .. } => Mode::Command,
-            Entry::Query { .. } => Mode::Query,
+            Entry::Query { .. } | Entry::Http(_) => Mode::Query,
             Entry::Job { .. } => Mode::Job,
         }
     }
@@ -164,6 +170,7 @@ impl Entry {
                 method.len() + args.len()
             }
             Entry::Job { name, input } => name.len() + input.len(),
+            Entry::Http(request) => request.len(),
         }
     }
 }
@@ -225,6 +232,8 @@ pub struct Outcome {
     pub logs: Vec<LogLine>,
     /// Fuel used (commands always; queries when they are metered with fuel).
     pub gas_used: u64,
+    /// Status and headers of the response to an [`Entry::Http`] call.
+    pub http_response: Option<HttpResponseHead>,
 }
 
 impl Outcome {
@@ -270,12 +279,19 @@ pub struct Code {
     hash: CodeHash,
     command: ContractPre<HostState>,
     query: ContractPre<HostState>,
+    /// Present when the component also exports `wasi:http/incoming-handler`.
+    http: Option<ProxyPre<HostState>>,
 }
 
 impl Code {
     /// The hash of the code, as the chain names it.
     pub fn hash(&self) -> CodeHash {
         self.hash
+    }
+
+    /// Whether the contract serves HTTP itself (exports `wasi:http/incoming-handler`).
+    pub fn serves_http(&self) -> bool {
+        self.http.is_some()
     }
 }
 
@@ -432,19 +448,23 @@ impl Runtime {
         if let Some(code) = self.codes.lock().expect("code cache").get(&hash) {
             return Ok(code.clone());
         }
-        let prepare = |mode: &ModeEngine| -> Result<ContractPre<HostState>> {
+        let prepare = |mode: &ModeEngine| -> Result<InstancePre<HostState>> {
             let component = Component::new(&mode.engine, wasm)
                 .map_err(|source| Error::InvalidCode { code: hash, source })?;
-            let pre = mode
-                .linker
+            mode.linker
                 .instantiate_pre(&component)
-                .map_err(|source| Error::NotAContract { code: hash, source })?;
+                .map_err(|source| Error::NotAContract { code: hash, source })
+        };
+        let contract = |pre: InstancePre<HostState>| {
             ContractPre::new(pre).map_err(|source| Error::NotAContract { code: hash, source })
         };
+        let query = prepare(&self.query)?;
         let code = Arc::new(Code {
             hash,
-            command: prepare(&self.command)?,
-            query: prepare(&self.query)?,
+            command: contract(prepare(&self.command)?)?,
+            // Serving HTTP is optional: no export, no HTTP entry.
+            http: ProxyPre::new(query.clone()).ok(),
+            query: contract(query)?,
         });
         self.codes
             .lock()
@@ -465,9 +485,9 @@ impl Runtime {
                 0,
             );
         }
-        let (engine, pre) = match mode {
-            Mode::Command => (&self.command.engine, &code.command),
-            Mode::Query | Mode::Job => (&self.query.engine, &code.query),
+        let engine = match mode {
+            Mode::Command => &self.command.engine,
+            Mode::Query | Mode::Job => &self.query.engine,
         };
         let mut store = Store::new(engine, self.host_state(&call, mode));
         store.limiter(|state| state);
@@ -489,7 +509,10 @@ impl Runtime {
             Mode::Query | Mode::Job => self.limits.query_deadline,
         };
 
-        let run = tokio::time::timeout(deadline, invoke(&mut store, pre, call.entry));
+        let run = tokio::time::timeout(
+            deadline,
+            invoke(&mut store, code, call.entry, self.limits.output_bytes),
+        );
         let result = match run.await {
             Err(_elapsed) => Err(CallError::LimitExceeded {
                 limit: Limit::Deadline,
@@ -504,7 +527,7 @@ impl Runtime {
                 .limit_hit
                 .map(|limit| CallError::LimitExceeded { limit })
                 .unwrap_or(CallError::Trapped { message })),
-            Ok(output) if output.len() > self.limits.output_bytes => {
+            Ok((output, _)) if output.len() > self.limits.output_bytes => {
                 Err(CallError::LimitExceeded {
                     limit: Limit::OutputSize,
                 })
@@ -512,13 +535,14 @@ impl Runtime {
             other => other,
         };
         match result {
-            Ok(output) => Outcome {
+            Ok((output, http_response)) => Outcome {
                 result: Ok(output),
                 changes: state.overlay.into_writes(),
                 cache_ops: state.cache_ops,
                 events: state.events,
                 logs: state.logs,
                 gas_used,
+                http_response,
             },
             Err(error) => failed(error, state.logs, gas_used),
         }
@@ -597,24 +621,38 @@ fn failed(error: CallError, logs: Vec<LogLine>, gas_used: u64) -> Outcome {
         events: Vec::new(),
         logs,
         gas_used,
+        http_response: None,
     }
 }
 
 /// Instantiate and enter the contract; contract errors and traps become [`CallError`]s.
 async fn invoke(
     store: &mut Store<HostState>,
-    pre: &ContractPre<HostState>,
+    code: &Code,
     entry: Entry,
-) -> std::result::Result<Vec<u8>, CallError> {
+    max_output: usize,
+) -> std::result::Result<(Vec<u8>, Option<HttpResponseHead>), CallError> {
+    let pre = match entry.mode() {
+        Mode::Command => &code.command,
+        Mode::Query | Mode::Job => &code.query,
+    };
+    let entry = match entry {
+        Entry::Http(request) => {
+            let Some(proxy) = &code.http else {
+                return Err(CallError::Reverted {
+                    message: "this contract does not serve HTTP".into(),
+                });
+            };
+            return crate::serve::handle(store, proxy, request, max_output)
+                .await
+                .map(|(head, body)| (body, Some(head)));
+        }
+        other => other,
+    };
     let instance = pre
         .instantiate_async(&mut *store)
         .await
-        .map_err(|e| match classify(&e) {
-            Some(limit) => CallError::LimitExceeded { limit },
-            None => CallError::Instantiate {
-                message: format!("{e:#}"),
-            },
-        })?;
+        .map_err(|e| engine_error(&e, true))?;
     let contract = instance.fat_contract_entry();
     let returned = match entry {
         Entry::Init { args } => contract.call_init(&mut *store, &args).await.map(text),
@@ -632,16 +670,26 @@ async fn invoke(
                 .call_run(&mut *store, &name, &input)
                 .await
         }
+        Entry::Http(_) => unreachable!("handled above"),
     };
     match returned {
-        Ok(Ok(output)) => Ok(output),
+        Ok(Ok(output)) => Ok((output, None)),
         Ok(Err(message)) => Err(CallError::Reverted { message }),
-        Err(trap) => Err(match classify(&trap) {
-            Some(limit) => CallError::LimitExceeded { limit },
-            None => CallError::Trapped {
-                message: format!("{trap:#}"),
-            },
-        }),
+        Err(trap) => Err(engine_error(&trap, false)),
+    }
+}
+
+/// The [`CallError`] for an engine error: a limit when one caused it, otherwise a trap (or
+/// a failed instantiation).
+pub(crate) fn engine_error(error: &wasmtime::Error, instantiating: bool) -> CallError {
+    match classify(error) {
+        Some(limit) => CallError::LimitExceeded { limit },
+        None if instantiating => CallError::Instantiate {
+            message: format!("{error:#}"),
+        },
+        None => CallError::Trapped {
+            message: format!("{error:#}"),
+        },
     }
 }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Harness, WORKER_CLOCK_MS, err, ok};
-use fat_runtime::{CacheOp, CallError, Entry, Mode};
+use fat_runtime::{CacheOp, CallError, Entry, HttpRequest, Mode};
 use fat_test_programs::PROBE;
 
 #[tokio::test]
@@ -247,4 +247,52 @@ async fn code_is_compiled_once_per_hash() {
     let again = h.runtime.load(&wasm).unwrap();
     assert!(std::sync::Arc::ptr_eq(&h.code, &again));
     assert_eq!(again.hash(), fat_types::tx::code_hash(&wasm));
+}
+
+#[tokio::test]
+async fn a_contract_can_serve_http_itself_as_a_query() {
+    let h = Harness::new(PROBE);
+    assert!(h.code.serves_http());
+    ok(&h.command("set", "colour=green").await);
+    let outcome = h
+        .run(h.call(Entry::Http(HttpRequest::get("/hello?x=1"))))
+        .await;
+    assert_eq!(ok(&outcome), "GET /hello?x=1 colour=green");
+    let head = outcome.http_response.expect("a response head");
+    assert_eq!(head.status, 200);
+    assert!(
+        head.headers
+            .contains(&("content-type".to_string(), b"text/plain".to_vec()))
+    );
+    let missing = h
+        .run(h.call(Entry::Http(HttpRequest::get("/missing"))))
+        .await;
+    assert_eq!(missing.http_response.unwrap().status, 404);
+}
+
+#[tokio::test]
+async fn http_responses_are_capped_and_other_contracts_do_not_serve() {
+    let limits = fat_runtime::Limits {
+        output_bytes: 10_000,
+        ..Default::default()
+    };
+    let config = fat_runtime::RuntimeConfig {
+        limits,
+        ..Default::default()
+    };
+    let h = Harness::with_config(PROBE, config);
+    let big = h
+        .run(h.call(Entry::Http(HttpRequest::get("/big?20000"))))
+        .await;
+    assert_eq!(big.limit(), Some(fat_runtime::Limit::OutputSize));
+    let counter = Harness::new(fat_test_programs::COUNTER);
+    assert!(!counter.code.serves_http());
+    let refused = counter
+        .run(counter.call(Entry::Http(HttpRequest::get("/"))))
+        .await;
+    assert!(
+        err(&refused).contains("does not serve HTTP"),
+        "{}",
+        err(&refused)
+    );
 }

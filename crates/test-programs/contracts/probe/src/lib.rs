@@ -274,3 +274,47 @@ fn http_many(count: u64, url: &str) -> String {
         .collect();
     results.join("|")
 }
+
+// Serving HTTP itself: the standard `wasi:http/incoming-handler` export, through the `wasi`
+// crate, beside the contract world. It runs as a query: state is readable, not writable.
+wasi::http::proxy::export!(Probe);
+
+impl wasi::exports::http::incoming_handler::Guest for Probe {
+    fn handle(
+        request: wasi::http::types::IncomingRequest,
+        out: wasi::http::types::ResponseOutparam,
+    ) {
+        use wasi::http::types::{Method, OutgoingBody, OutgoingResponse, ResponseOutparam};
+        let path = request.path_with_query().unwrap_or_default();
+        let method = match request.method() {
+            Method::Get => "GET".to_string(),
+            Method::Post => "POST".to_string(),
+            other => format!("{other:?}"),
+        };
+        let (status, text) = match path.strip_prefix("/big?") {
+            Some(size) => (200, "y".repeat(number(size) as usize)),
+            None if path == "/missing" => (404, "not here".to_string()),
+            None => {
+                let stored = storage::get(b"colour")
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+                    .unwrap_or_else(|| "none".into());
+                (200, format!("{method} {path} colour={stored}"))
+            }
+        };
+        let headers = Fields::from_list(&[("content-type".to_string(), b"text/plain".to_vec())])
+            .expect("a valid header");
+        let response = OutgoingResponse::new(headers);
+        response.set_status_code(status).expect("a valid status");
+        let body = response.body().expect("the body, once");
+        ResponseOutparam::set(out, Ok(response));
+        {
+            let stream = body.write().expect("the body stream, once");
+            for chunk in text.as_bytes().chunks(4096) {
+                stream
+                    .blocking_write_and_flush(chunk)
+                    .expect("write the body");
+            }
+        }
+        OutgoingBody::finish(body, None).expect("finish the body");
+    }
+}
