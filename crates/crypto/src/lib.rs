@@ -5,10 +5,12 @@
 //! well-known keys: see [`dev_keypair`].
 
 mod derive;
+pub mod envelope;
 mod follow;
 mod keys;
 
 pub use derive::{CONTRACT_SECRET_LABEL, DEV_ROOT_KEY, contract_secret};
+pub use envelope::{Direction, EcdhPublic, EcdhSecret, Envelope, EnvelopeError, ReplayGuard};
 pub use follow::{BlockVerifier, FollowError};
 pub use keys::{DEV_SEED_CONTEXT, Keypair, dev_keypair, verify, verify_tx};
 

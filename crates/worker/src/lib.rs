@@ -16,6 +16,7 @@
 
 mod admission;
 pub mod api;
+pub mod attestation;
 pub mod client;
 pub mod dev;
 mod error;

@@ -1,0 +1,360 @@
+//! Envelopes: what clients, workers and the chain send each other encrypted.
+//!
+//! A sender seals a plaintext to a recipient's x25519 public key (a worker's ECDH key for
+//! queries, a contract's key for commands and init args):
+//!
+//! 1. a fresh ephemeral x25519 key and ECDH with the recipient's key;
+//! 2. HKDF-SHA256 over the shared secret (never used as a key itself), with the salt
+//!    [`ENVELOPE_KDF_LABEL`] ‖ ephemeral public ‖ recipient public and an `info` that repeats
+//!    both public keys and adds the direction and the contract id: one key per direction;
+//! 3. XChaCha20-Poly1305 with a random 192-bit nonce, whose associated data is the borsh
+//!    encoding of the [`EnvelopeHeader`]: contract id, direction, sender, both public keys,
+//!    nonce and timestamp;
+//! 4. the sender's ed25519 account key signs H([`ENVELOPE_TAG`], header ‖ ciphertext).
+//!
+//! The opener checks the signature, the recipient, contract and direction it expects, the
+//! timestamp's freshness, the AEAD, and finally that the nonce is new ([`ReplayGuard`]). The
+//! answer to a request goes back under the [`Direction::Response`] key of the same session
+//! ([`Session`]), which only the requester and the recipient can derive.
+//!
+//! Time is always an argument (milliseconds since the Unix epoch): nothing here reads a clock.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use fat_types::encoding::{decode, encode, tagged_hash};
+use fat_types::{AccountId, Bytes, ContractId, Signature};
+use hkdf::Hkdf;
+use sha2::Sha256;
+
+use crate::{Keypair, verify};
+
+mod error;
+mod keys;
+mod replay;
+
+pub use error::EnvelopeError;
+pub use keys::{EcdhPublic, EcdhSecret, SealRandomness};
+pub use replay::ReplayGuard;
+
+/// The HKDF label of envelope keys; starts both the salt and the `info`.
+pub const ENVELOPE_KDF_LABEL: &[u8] = b"fat/envelope/kdf/v1";
+/// The domain tag of the hash an envelope's sender signs.
+pub const ENVELOPE_TAG: &str = "fat/envelope/v1";
+/// The length of an envelope nonce in bytes (XChaCha20-Poly1305: 192 bits).
+pub const NONCE_LEN: usize = 24;
+
+pub(crate) type Result<T> = crate::Result<T, EnvelopeError>;
+
+/// What an envelope carries; each direction has its own key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
+pub enum Direction {
+    /// A query from a client to a worker.
+    Request,
+    /// A worker's answer to a request, under the request's session.
+    Response,
+    /// A command's payload, sealed to the contract's key.
+    Command,
+    /// A contract's instantiation arguments, sealed to the contract's key.
+    InitArgs,
+}
+
+impl Direction {
+    fn tag(self) -> u8 {
+        match self {
+            Self::Request => 0,
+            Self::Response => 1,
+            Self::Command => 2,
+            Self::InitArgs => 3,
+        }
+    }
+}
+
+/// Everything about an envelope except its ciphertext and signature: the AEAD's associated
+/// data is this header's borsh encoding.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct EnvelopeHeader {
+    /// The contract the plaintext is for.
+    pub contract: ContractId,
+    /// What the plaintext is.
+    pub direction: Direction,
+    /// Who signed the envelope (an account's ed25519 key, a worker's identity for responses).
+    pub sender: AccountId,
+    /// The recipient's x25519 key (for a response, the key the request was sealed to).
+    pub recipient: EcdhPublic,
+    /// The requester's ephemeral x25519 key: with `recipient`, names the session.
+    pub ephemeral: EcdhPublic,
+    /// The AEAD nonce; also the replay guard's key, with the sender.
+    pub nonce: [u8; NONCE_LEN],
+    /// When the sender sealed it, in milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+}
+
+/// A sealed, signed envelope. Its canonical encoding is borsh: header, ciphertext (a `u32`
+/// length, then the bytes and the 16-byte tag), signature (64 bytes).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Envelope {
+    /// The header, authenticated by the AEAD and the signature.
+    pub header: EnvelopeHeader,
+    /// The XChaCha20-Poly1305 ciphertext with its tag.
+    pub ciphertext: Bytes,
+    /// The sender's ed25519 signature of [`Envelope::signing_hash`].
+    pub signature: Signature,
+}
+
+impl Envelope {
+    /// The canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decode canonical bytes (trailing bytes are an error).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        decode("envelope", bytes).map_err(|e| EnvelopeError::Decode(e.to_string()))
+    }
+
+    /// What the sender signs: H([`ENVELOPE_TAG`], header ‖ ciphertext).
+    pub fn signing_hash(header: &EnvelopeHeader, ciphertext: &Bytes) -> fat_types::Hash32 {
+        tagged_hash(ENVELOPE_TAG, &(header, ciphertext))
+    }
+
+    fn check_signature(&self) -> Result<()> {
+        let hash = Self::signing_hash(&self.header, &self.ciphertext);
+        verify(&self.header.sender, hash.as_bytes(), &self.signature)
+            .map_err(|_| EnvelopeError::BadSignature(self.header.sender))
+    }
+}
+
+/// Both ends of one sealed message: derives the key of any direction of its session.
+#[derive(Clone)]
+pub struct Session {
+    contract: ContractId,
+    recipient: EcdhPublic,
+    ephemeral: EcdhPublic,
+    kdf: Hkdf<Sha256>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("contract", &self.contract)
+            .field("ephemeral", &self.ephemeral)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    fn new(
+        contract: ContractId,
+        recipient: EcdhPublic,
+        ephemeral: EcdhPublic,
+        shared: &[u8],
+    ) -> Self {
+        let mut salt = ENVELOPE_KDF_LABEL.to_vec();
+        salt.extend_from_slice(&ephemeral.0);
+        salt.extend_from_slice(&recipient.0);
+        let kdf = Hkdf::<Sha256>::new(Some(&salt), shared);
+        Self {
+            contract,
+            recipient,
+            ephemeral,
+            kdf,
+        }
+    }
+
+    fn cipher(&self, direction: Direction) -> XChaCha20Poly1305 {
+        let mut info = ENVELOPE_KDF_LABEL.to_vec();
+        info.push(direction.tag());
+        info.extend_from_slice(&self.ephemeral.0);
+        info.extend_from_slice(&self.recipient.0);
+        info.extend_from_slice(self.contract.as_bytes());
+        let mut key = [0u8; 32];
+        self.kdf
+            .expand(&info, &mut key)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        XChaCha20Poly1305::new(&Key::from(key))
+    }
+
+    fn seal(
+        &self,
+        sender: &Keypair,
+        direction: Direction,
+        plaintext: &[u8],
+        timestamp_ms: u64,
+        nonce: [u8; NONCE_LEN],
+    ) -> Envelope {
+        let header = EnvelopeHeader {
+            contract: self.contract,
+            direction,
+            sender: sender.account_id(),
+            recipient: self.recipient,
+            ephemeral: self.ephemeral,
+            nonce,
+            timestamp_ms,
+        };
+        let aad = encode(&header);
+        let ciphertext = self
+            .cipher(direction)
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
+            .expect("XChaCha20-Poly1305 encrypts any message an envelope can hold");
+        let ciphertext = Bytes(ciphertext);
+        let signature = sender.sign(Envelope::signing_hash(&header, &ciphertext).as_bytes());
+        Envelope {
+            header,
+            ciphertext,
+            signature,
+        }
+    }
+
+    fn open(&self, envelope: &Envelope, guard: &mut ReplayGuard, now_ms: u64) -> Result<Vec<u8>> {
+        let header = &envelope.header;
+        guard.check_time(header.timestamp_ms, now_ms)?;
+        let aad = encode(header);
+        let plaintext = self
+            .cipher(header.direction)
+            .decrypt(
+                &XNonce::from(header.nonce),
+                Payload {
+                    msg: &envelope.ciphertext.0,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| EnvelopeError::Decrypt)?;
+        guard.admit(&header.sender, &header.nonce, header.timestamp_ms, now_ms)?;
+        Ok(plaintext)
+    }
+
+    /// The worker's side: seal `plaintext` as the response of this session, signed by the
+    /// worker's identity key, under a fresh random nonce.
+    pub fn seal_response(
+        &self,
+        worker: &Keypair,
+        plaintext: &[u8],
+        timestamp_ms: u64,
+    ) -> Result<Envelope> {
+        let nonce = SealRandomness::generate()?.nonce;
+        Ok(self.seal_response_with_nonce(worker, plaintext, timestamp_ms, nonce))
+    }
+
+    /// [`Session::seal_response`] with a given nonce, for reproducible tests. A nonce must
+    /// never be used twice in a session: that would expose both plaintexts.
+    pub fn seal_response_with_nonce(
+        &self,
+        worker: &Keypair,
+        plaintext: &[u8],
+        timestamp_ms: u64,
+        nonce: [u8; NONCE_LEN],
+    ) -> Envelope {
+        self.seal(worker, Direction::Response, plaintext, timestamp_ms, nonce)
+    }
+
+    /// The requester's side: open the response of this session, which `worker` must have
+    /// signed.
+    pub fn open_response(
+        &self,
+        envelope: &Envelope,
+        worker: &AccountId,
+        guard: &mut ReplayGuard,
+        now_ms: u64,
+    ) -> Result<Vec<u8>> {
+        envelope.check_signature()?;
+        let header = &envelope.header;
+        if header.sender != *worker {
+            return Err(EnvelopeError::WrongSender {
+                expected: *worker,
+                found: header.sender,
+            });
+        }
+        if header.recipient != self.recipient || header.ephemeral != self.ephemeral {
+            return Err(EnvelopeError::WrongSession);
+        }
+        expect_context(header, &self.contract, Direction::Response)?;
+        self.open(envelope, guard, now_ms)
+    }
+}
+
+fn expect_context(
+    header: &EnvelopeHeader,
+    contract: &ContractId,
+    direction: Direction,
+) -> Result<()> {
+    if header.contract != *contract {
+        return Err(EnvelopeError::WrongContract {
+            expected: *contract,
+            found: header.contract,
+        });
+    }
+    if header.direction != direction {
+        return Err(EnvelopeError::WrongDirection {
+            expected: direction,
+            found: header.direction,
+        });
+    }
+    Ok(())
+}
+
+/// Seal `plaintext` for `contract` to `recipient`, signed by `sender`. Returns the envelope
+/// and the session, with which a requester opens the response.
+pub fn seal(
+    sender: &Keypair,
+    recipient: &EcdhPublic,
+    contract: ContractId,
+    direction: Direction,
+    plaintext: &[u8],
+    timestamp_ms: u64,
+    randomness: SealRandomness,
+) -> Result<(Envelope, Session)> {
+    let ephemeral = EcdhSecret::from_bytes(randomness.ephemeral);
+    let shared = ephemeral.shared(recipient)?;
+    let session = Session::new(contract, *recipient, ephemeral.public(), &shared);
+    let envelope = session.seal(sender, direction, plaintext, timestamp_ms, randomness.nonce);
+    Ok((envelope, session))
+}
+
+/// An opened envelope.
+#[derive(Debug)]
+pub struct Opened {
+    /// Who signed it.
+    pub sender: AccountId,
+    /// When the sender sealed it.
+    pub timestamp_ms: u64,
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+    /// The session, to seal the response with.
+    pub session: Session,
+}
+
+/// Open an envelope sealed to `recipient`'s public key for `contract` and `direction`.
+///
+/// Checks, in order: the signature, the recipient, the contract, the direction, the
+/// timestamp's freshness, the AEAD, and that the nonce is new (which it then records).
+pub fn open(
+    envelope: &Envelope,
+    recipient: &EcdhSecret,
+    contract: &ContractId,
+    direction: Direction,
+    guard: &mut ReplayGuard,
+    now_ms: u64,
+) -> Result<Opened> {
+    envelope.check_signature()?;
+    let header = &envelope.header;
+    if header.recipient != recipient.public() {
+        return Err(EnvelopeError::WrongRecipient);
+    }
+    expect_context(header, contract, direction)?;
+    let shared = recipient.shared(&header.ephemeral)?;
+    let session = Session::new(*contract, header.recipient, header.ephemeral, &shared);
+    let plaintext = session.open(envelope, guard, now_ms)?;
+    Ok(Opened {
+        sender: header.sender,
+        timestamp_ms: header.timestamp_ms,
+        plaintext,
+        session,
+    })
+}

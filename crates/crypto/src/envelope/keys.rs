@@ -1,0 +1,80 @@
+//! x25519 keys and the randomness of a seal.
+
+use super::{EnvelopeError, NONCE_LEN, Result};
+use borsh::{BorshDeserialize, BorshSerialize};
+
+/// An x25519 public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
+pub struct EcdhPublic(pub [u8; 32]);
+
+/// An x25519 secret key (a worker's or a contract's ECDH key).
+#[derive(Clone)]
+pub struct EcdhSecret([u8; 32]);
+
+impl std::fmt::Debug for EcdhSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EcdhSecret(public {})", hex_short(&self.public().0))
+    }
+}
+
+impl EcdhSecret {
+    /// The secret of 32 bytes (clamped when used, as x25519 specifies).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A fresh secret from the operating system's random number generator.
+    pub fn generate() -> Result<Self> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| EnvelopeError::Random(e.to_string()))?;
+        Ok(Self(bytes))
+    }
+
+    /// The secret's bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
+    /// The public key.
+    pub fn public(&self) -> EcdhPublic {
+        EcdhPublic(x25519_dalek::x25519(
+            self.0,
+            x25519_dalek::X25519_BASEPOINT_BYTES,
+        ))
+    }
+
+    pub(super) fn shared(&self, public: &EcdhPublic) -> Result<[u8; 32]> {
+        let shared = x25519_dalek::x25519(self.0, public.0);
+        if shared == [0; 32] {
+            return Err(EnvelopeError::WeakKey);
+        }
+        Ok(shared)
+    }
+}
+
+fn hex_short(bytes: &[u8]) -> String {
+    bytes[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The randomness one seal consumes. Fixed values make seals reproducible (golden tests);
+/// anything else must use [`SealRandomness::generate`].
+#[derive(Clone)]
+pub struct SealRandomness {
+    /// The ephemeral x25519 secret.
+    pub ephemeral: [u8; 32],
+    /// The AEAD nonce.
+    pub nonce: [u8; NONCE_LEN],
+}
+
+impl SealRandomness {
+    /// Fresh randomness from the operating system.
+    pub fn generate() -> Result<Self> {
+        let mut bytes = [0u8; 32 + NONCE_LEN];
+        getrandom::fill(&mut bytes).map_err(|e| EnvelopeError::Random(e.to_string()))?;
+        let (ephemeral, nonce) = bytes.split_at(32);
+        Ok(Self {
+            ephemeral: ephemeral.try_into().expect("32 bytes"),
+            nonce: nonce.try_into().expect("24 bytes"),
+        })
+    }
+}

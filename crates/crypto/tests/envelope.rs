@@ -1,0 +1,353 @@
+//! Envelopes: round trips, and every way an envelope is refused.
+
+use fat_crypto::envelope::{self, Opened, SealRandomness, Session};
+use fat_crypto::{
+    Direction, EcdhSecret, Envelope, EnvelopeError, Keypair, ReplayGuard, dev_keypair,
+};
+use fat_types::ContractId;
+
+const NOW: u64 = 1_750_000_000_000;
+const WINDOW: u64 = 60_000;
+const CONTRACT: ContractId = ContractId([5; 32]);
+const PLAINTEXT: &[u8] = b"{\"method\":\"balance\",\"secret\":\"hunter2-hunter2\"}";
+
+fn randomness(seed: u8) -> SealRandomness {
+    SealRandomness {
+        ephemeral: [seed; 32],
+        nonce: [seed.wrapping_add(1); 24],
+    }
+}
+
+fn worker() -> EcdhSecret {
+    EcdhSecret::from_bytes([0x42; 32])
+}
+
+fn guard() -> ReplayGuard {
+    ReplayGuard::new(WINDOW, 1024)
+}
+
+fn sealed(direction: Direction, seed: u8) -> (Envelope, Session) {
+    envelope::seal(
+        &dev_keypair("alice"),
+        &worker().public(),
+        CONTRACT,
+        direction,
+        PLAINTEXT,
+        NOW,
+        randomness(seed),
+    )
+    .unwrap()
+}
+
+fn open(
+    env: &Envelope,
+    direction: Direction,
+    guard: &mut ReplayGuard,
+) -> Result<Opened, EnvelopeError> {
+    envelope::open(env, &worker(), &CONTRACT, direction, guard, NOW)
+}
+
+/// Re-sign a modified envelope as its sender would: the signature passes, the AEAD decides.
+fn resign(mut env: Envelope, sender: &Keypair) -> Envelope {
+    env.header.sender = sender.account_id();
+    let hash = Envelope::signing_hash(&env.header, &env.ciphertext);
+    env.signature = sender.sign(hash.as_bytes());
+    env
+}
+
+#[test]
+fn request_and_response_round_trip() {
+    let (request, session) = sealed(Direction::Request, 1);
+    let bytes = request.to_bytes();
+    let decoded = Envelope::from_bytes(&bytes).unwrap();
+    assert_eq!(decoded, request);
+
+    let mut worker_guard = guard();
+    let opened = open(&decoded, Direction::Request, &mut worker_guard).unwrap();
+    assert_eq!(opened.plaintext, PLAINTEXT);
+    assert_eq!(opened.sender, dev_keypair("alice").account_id());
+    assert_eq!(opened.timestamp_ms, NOW);
+
+    let worker_identity = Keypair::from_seed([9; 32]);
+    let response =
+        opened
+            .session
+            .seal_response_with_nonce(&worker_identity, b"42", NOW + 5, [3; 24]);
+    let response = Envelope::from_bytes(&response.to_bytes()).unwrap();
+    let mut client_guard = guard();
+    let answer = session
+        .open_response(
+            &response,
+            &worker_identity.account_id(),
+            &mut client_guard,
+            NOW + 10,
+        )
+        .unwrap();
+    assert_eq!(answer, b"42");
+}
+
+#[test]
+fn every_direction_round_trips_under_its_own_key() {
+    for (i, direction) in [Direction::Request, Direction::Command, Direction::InitArgs]
+        .into_iter()
+        .enumerate()
+    {
+        let (env, _) = sealed(direction, i as u8);
+        assert_eq!(
+            open(&env, direction, &mut guard()).unwrap().plaintext,
+            PLAINTEXT
+        );
+    }
+    // Same ephemeral and nonce, another direction: another ciphertext (another key).
+    let (a, _) = sealed(Direction::Request, 1);
+    let (b, _) = sealed(Direction::Command, 1);
+    assert_ne!(a.ciphertext, b.ciphertext);
+}
+
+#[test]
+fn the_plaintext_never_appears_in_the_encoding() {
+    let (env, _) = sealed(Direction::Request, 1);
+    let bytes = env.to_bytes();
+    for window in PLAINTEXT.windows(8) {
+        assert!(!bytes.windows(8).any(|w| w == window), "plaintext leaked");
+    }
+}
+
+#[test]
+fn tampered_ciphertext_is_refused() {
+    let (mut env, _) = sealed(Direction::Request, 1);
+    env.ciphertext.0[3] ^= 1;
+    let err = open(&env, Direction::Request, &mut guard()).unwrap_err();
+    assert_eq!(
+        err,
+        EnvelopeError::BadSignature(dev_keypair("alice").account_id())
+    );
+    // Even re-signed (by the sender itself), the AEAD refuses it.
+    let env = resign(env, &dev_keypair("alice"));
+    assert_eq!(
+        open(&env, Direction::Request, &mut guard()).unwrap_err(),
+        EnvelopeError::Decrypt
+    );
+}
+
+#[test]
+fn tampered_associated_data_is_refused() {
+    let (env, _) = sealed(Direction::Request, 1);
+    let mut later = env.clone();
+    later.header.timestamp_ms += 1;
+    assert!(matches!(
+        open(&later, Direction::Request, &mut guard()).unwrap_err(),
+        EnvelopeError::BadSignature(_)
+    ));
+    // Re-signed: the header is the AEAD's associated data, so it still fails.
+    let later = resign(later, &dev_keypair("alice"));
+    assert_eq!(
+        open(&later, Direction::Request, &mut guard()).unwrap_err(),
+        EnvelopeError::Decrypt
+    );
+    // Claimed by another sender (who signs it): the sender is bound in the AD too.
+    let stolen = resign(env, &dev_keypair("bob"));
+    assert_eq!(
+        open(&stolen, Direction::Request, &mut guard()).unwrap_err(),
+        EnvelopeError::Decrypt
+    );
+}
+
+#[test]
+fn tampered_signature_is_refused() {
+    let (mut env, _) = sealed(Direction::Request, 1);
+    env.signature.0[10] ^= 1;
+    assert!(matches!(
+        open(&env, Direction::Request, &mut guard()).unwrap_err(),
+        EnvelopeError::BadSignature(_)
+    ));
+}
+
+#[test]
+fn wrong_recipient_is_refused() {
+    let (env, _) = sealed(Direction::Request, 1);
+    let other = EcdhSecret::from_bytes([0x43; 32]);
+    let err = envelope::open(
+        &env,
+        &other,
+        &CONTRACT,
+        Direction::Request,
+        &mut guard(),
+        NOW,
+    );
+    assert_eq!(err.unwrap_err(), EnvelopeError::WrongRecipient);
+    // Readdressed to the other key and re-signed: the ECDH differs, the AEAD refuses.
+    let mut readdressed = env;
+    readdressed.header.recipient = other.public();
+    let readdressed = resign(readdressed, &dev_keypair("alice"));
+    let err = envelope::open(
+        &readdressed,
+        &other,
+        &CONTRACT,
+        Direction::Request,
+        &mut guard(),
+        NOW,
+    );
+    assert_eq!(err.unwrap_err(), EnvelopeError::Decrypt);
+}
+
+#[test]
+fn wrong_contract_is_refused() {
+    let (env, _) = sealed(Direction::Command, 1);
+    let other = ContractId([6; 32]);
+    let err = envelope::open(
+        &env,
+        &worker(),
+        &other,
+        Direction::Command,
+        &mut guard(),
+        NOW,
+    );
+    assert_eq!(
+        err.unwrap_err(),
+        EnvelopeError::WrongContract {
+            expected: other,
+            found: CONTRACT
+        }
+    );
+    let mut moved = env;
+    moved.header.contract = other;
+    let moved = resign(moved, &dev_keypair("alice"));
+    let err = envelope::open(
+        &moved,
+        &worker(),
+        &other,
+        Direction::Command,
+        &mut guard(),
+        NOW,
+    );
+    assert_eq!(err.unwrap_err(), EnvelopeError::Decrypt);
+}
+
+#[test]
+fn wrong_direction_is_refused() {
+    let (env, _) = sealed(Direction::Command, 1);
+    assert_eq!(
+        open(&env, Direction::InitArgs, &mut guard()).unwrap_err(),
+        EnvelopeError::WrongDirection {
+            expected: Direction::InitArgs,
+            found: Direction::Command
+        }
+    );
+    let mut turned = env;
+    turned.header.direction = Direction::InitArgs;
+    let turned = resign(turned, &dev_keypair("alice"));
+    assert_eq!(
+        open(&turned, Direction::InitArgs, &mut guard()).unwrap_err(),
+        EnvelopeError::Decrypt
+    );
+}
+
+#[test]
+fn a_request_cannot_pass_as_its_response() {
+    let (request, session) = sealed(Direction::Request, 1);
+    let alice = dev_keypair("alice").account_id();
+    let err = session
+        .open_response(&request, &alice, &mut guard(), NOW)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        EnvelopeError::WrongDirection {
+            expected: Direction::Response,
+            found: Direction::Request
+        }
+    );
+}
+
+#[test]
+fn responses_are_bound_to_worker_and_session() {
+    let (request, session) = sealed(Direction::Request, 1);
+    let opened = open(&request, Direction::Request, &mut guard()).unwrap();
+    let worker_identity = Keypair::from_seed([9; 32]);
+    let response = opened
+        .session
+        .seal_response_with_nonce(&worker_identity, b"42", NOW, [3; 24]);
+    let impostor = Keypair::from_seed([10; 32]).account_id();
+    assert!(matches!(
+        session
+            .open_response(&response, &impostor, &mut guard(), NOW)
+            .unwrap_err(),
+        EnvelopeError::WrongSender { .. }
+    ));
+    let (_, other_session) = sealed(Direction::Request, 2);
+    assert_eq!(
+        other_session
+            .open_response(&response, &worker_identity.account_id(), &mut guard(), NOW)
+            .unwrap_err(),
+        EnvelopeError::WrongSession
+    );
+}
+
+#[test]
+fn low_order_keys_are_refused() {
+    let zero = fat_crypto::EcdhPublic([0; 32]);
+    let err = envelope::seal(
+        &dev_keypair("alice"),
+        &zero,
+        CONTRACT,
+        Direction::Request,
+        PLAINTEXT,
+        NOW,
+        randomness(1),
+    );
+    assert_eq!(err.unwrap_err(), EnvelopeError::WeakKey);
+}
+
+#[test]
+fn garbage_does_not_decode() {
+    let (env, _) = sealed(Direction::Request, 1);
+    let mut bytes = env.to_bytes();
+    bytes.push(0);
+    assert!(matches!(
+        Envelope::from_bytes(&bytes),
+        Err(EnvelopeError::Decode(_))
+    ));
+    assert!(matches!(
+        Envelope::from_bytes(&[1, 2, 3]),
+        Err(EnvelopeError::Decode(_))
+    ));
+}
+
+#[test]
+fn os_randomness_round_trips() {
+    let worker = EcdhSecret::generate().unwrap();
+    let fresh = SealRandomness::generate().unwrap();
+    let (env, session) = envelope::seal(
+        &dev_keypair("bob"),
+        &worker.public(),
+        CONTRACT,
+        Direction::Request,
+        PLAINTEXT,
+        NOW,
+        fresh,
+    )
+    .unwrap();
+    let opened = envelope::open(
+        &env,
+        &worker,
+        &CONTRACT,
+        Direction::Request,
+        &mut guard(),
+        NOW,
+    );
+    let session_at_worker = opened.unwrap().session;
+    let identity = Keypair::from_seed([9; 32]);
+    let a = session_at_worker
+        .seal_response(&identity, b"1", NOW)
+        .unwrap();
+    let b = session_at_worker
+        .seal_response(&identity, b"1", NOW)
+        .unwrap();
+    assert_ne!(a.header.nonce, b.header.nonce);
+    let mut client_guard = guard();
+    for response in [a, b] {
+        let answer =
+            session.open_response(&response, &identity.account_id(), &mut client_guard, NOW);
+        assert_eq!(answer.unwrap(), b"1");
+    }
+}
