@@ -5,14 +5,66 @@ mod commands;
 use std::process::ExitCode;
 
 use clap::Parser;
+use serde_json::json;
 
 fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error: {info}");
+        eprintln!("this is a bug in fat; please report it with the command that caused it");
+    }));
     let cli = commands::Cli::parse();
+    let json = cli.json();
     match cli.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            let (code, message) = describe(&error);
+            if json {
+                eprintln!("{}", json!({"error": {"code": code, "message": message}}));
+            } else {
+                eprintln!("error: {message}");
+            }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A short code and the whole message of an error, with what to do where we know it.
+fn describe(error: &anyhow::Error) -> (String, String) {
+    use fat_client::Error;
+    for cause in error.chain() {
+        if let Some(e) = cause.downcast_ref::<Error>() {
+            return match e {
+                Error::NoNode { url, .. } => (
+                    "no_node".into(),
+                    format!("no node at {url}: start one with 'fat dev'"),
+                ),
+                Error::NoWorkers { .. } => (
+                    "no_workers".into(),
+                    format!("{e}: start one with 'fat dev', or pass --worker URL"),
+                ),
+                Error::Api { code, message, .. } => (
+                    code.clone().unwrap_or_else(|| "api".into()),
+                    hint(code.as_deref(), message),
+                ),
+                Error::BadUrl { .. } => ("bad_url".into(), format!("{error:#}")),
+                Error::Rejected { .. } => ("rejected".into(), format!("{error:#}")),
+                Error::ExecFailed { .. } => ("failed".into(), format!("{error:#}")),
+                Error::Timeout { .. } => ("timeout".into(), format!("{error:#}")),
+                _ => ("error".into(), format!("{error:#}")),
+            };
+        }
+    }
+    ("error".into(), format!("{error:#}"))
+}
+
+fn hint(code: Option<&str>, message: &str) -> String {
+    match code {
+        Some("not_found") => format!("{message}: check the id (`fat deploy` prints it)"),
+        Some("call_failed") => format!("the call failed: {message}"),
+        Some("contract_exists") => {
+            format!("{message}: deploy another instance with a new --salt")
+        }
+        Some(code) => format!("the node refused: {message} ({code})"),
+        None => message.to_string(),
     }
 }

@@ -8,17 +8,19 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-/// Run a chain node: prints `ready <rpc-url>` on stdout once it serves.
+/// Run a chain node on its own.
+///
+/// Prints `ready <rpc-url>` on stdout once it serves; stops on Ctrl-C.
 #[derive(Debug, Args)]
 pub struct ChainCommand {
     /// Where the chain's database lives; a restart with the same directory resumes.
-    #[arg(long, default_value = ".fat/chain")]
+    #[arg(long, value_name = "DIR", default_value = ".fat/chain")]
     data_dir: PathBuf,
     /// The address the HTTP API listens on.
-    #[arg(long, default_value = "127.0.0.1:8545")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8545")]
     rpc: SocketAddr,
     /// The least time between blocks in milliseconds; 0 makes a block as soon as there is work.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
     block_time: u64,
     /// Run the dev chain: well-known funded accounts alice, bob and charlie, a dev gatekeeper.
     #[arg(long)]

@@ -18,23 +18,26 @@ use fat_worker::{ChainClient, Worker, WorkerConfig};
 use serde_json::json;
 use tokio::sync::watch;
 
-/// Run a dev network in one process: prints `ready <rpc-url>` on stdout once it serves.
+/// Run a chain node, the dev gatekeeper and workers in one process.
+///
+/// Prints `ready <rpc-url>` on stdout once it serves; stops on Ctrl-C; a restart with the same
+/// data directory resumes.
 ///
 /// The chain's API is at the root of the URL; worker `i`'s API is under `/workers/{i}`, and
 /// `GET /workers` names the dev cluster and its workers.
 #[derive(Debug, Args)]
 pub struct DevCommand {
     /// Where the chain and each worker keep their stores; the same directory resumes.
-    #[arg(long, default_value = ".fat/dev")]
+    #[arg(long, value_name = "DIR", default_value = ".fat/dev")]
     data_dir: PathBuf,
     /// The address the HTTP API listens on.
-    #[arg(long, default_value = "127.0.0.1:8545")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8545")]
     rpc: SocketAddr,
     /// How many workers run the dev cluster.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1)]
     workers: usize,
     /// The least time between blocks in milliseconds; 0 makes a block as soon as there is work.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "MS", default_value_t = 0)]
     block_time: u64,
     /// Let contracts' queries reach loopback and private addresses (for local test services).
     #[arg(long)]

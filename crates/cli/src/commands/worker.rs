@@ -10,20 +10,22 @@ use fat_runtime::{HttpPolicy, RuntimeConfig};
 use fat_worker::{Worker, WorkerConfig};
 use tokio::sync::watch;
 
-/// Run a worker: prints `ready <api-url>` on stdout once its API serves.
+/// Run a worker on its own, following a chain node.
+///
+/// Prints `ready <api-url>` on stdout once its API serves; stops on Ctrl-C.
 #[derive(Debug, Args)]
 pub struct WorkerCommand {
     /// The chain node to follow.
-    #[arg(long, default_value = "http://127.0.0.1:8545")]
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8545")]
     chain: String,
     /// Where the worker's store lives; a restart with the same directory resumes.
-    #[arg(long, default_value = ".fat/worker")]
+    #[arg(long, value_name = "DIR", default_value = ".fat/worker")]
     data_dir: PathBuf,
     /// The address the worker's API listens on.
-    #[arg(long, default_value = "127.0.0.1:8546")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8546")]
     api: SocketAddr,
     /// Use dev worker `N`'s well-known key (the dev network has no other keys yet).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0)]
     dev_key: usize,
     /// Let contracts' queries reach loopback and private addresses (for local test services).
     #[arg(long)]

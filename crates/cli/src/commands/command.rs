@@ -1,0 +1,58 @@
+//! `fat command`: send a command to a contract.
+
+use clap::Args;
+
+use super::{ClientArgs, Global, human, parse_args, parse_contract, print_json};
+
+/// Send a command (a signed transaction) to a contract and wait for its result.
+///
+/// Sends command METHOD with JSON arguments to CONTRACT, signed by `--as`, and waits for its
+/// block and a worker's receipt. Prints the output; `--json` prints
+/// `{"tx","block","status","output","events"}`.
+#[derive(Debug, Args)]
+pub struct CommandCommand {
+    /// The contract's id.
+    contract: String,
+    /// The command method.
+    method: String,
+    /// The method's JSON arguments, e.g. '{"by": 2}'.
+    #[arg(value_name = "JSON")]
+    args: Option<String>,
+    /// Return once the node admitted the transaction, without waiting for its block.
+    #[arg(long)]
+    no_wait: bool,
+    #[command(flatten)]
+    pub(super) client: ClientArgs,
+}
+
+impl CommandCommand {
+    /// Send the command and print its result.
+    pub fn run(self, global: &Global) -> anyhow::Result<()> {
+        let ctx = self.client.ctx(global)?;
+        let key = ctx.key()?;
+        let contract = parse_contract(&self.contract)?;
+        let args = parse_args(self.args.as_deref())?
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let result = ctx.block_on(async {
+            Ok(ctx
+                .client
+                .command(&key, &contract, &self.method, &args, !self.no_wait)
+                .await?)
+        })?;
+        if ctx.json {
+            return print_json(&result);
+        }
+        match result.block {
+            None => println!("sent {} (pending)", result.tx),
+            Some(block) => {
+                println!("{}", human(&result.output));
+                ctx.progress(&format!("ok in block {block} (tx {})", result.tx));
+                for event in &result.events {
+                    ctx.progress(&format!("event {}", event));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,224 @@
+//! Helpers the CLI tests share: run the real `fat` binary, start `fat dev`, golden files.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh directory under the system's temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A new empty directory named after `name` and the process.
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("fat-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The `fat` binary with a clean environment: no FAT_RPC, FAT_SDK; FAT_HOME in `home`.
+pub fn fat(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fat"));
+    command
+        .env_remove("FAT_RPC")
+        .env_remove("FAT_SDK")
+        .env("FAT_HOME", home)
+        .stdin(Stdio::null());
+    command
+}
+
+/// What a finished `fat` printed.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Assert success and return stdout.
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "fat failed: {self:#?}");
+        &self.stdout
+    }
+
+    /// Assert success and parse stdout as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {self:#?}"))
+    }
+
+    /// Assert a refusal: a non-zero exit, nothing on stdout, `error: ...` containing `what`
+    /// on stderr and no panic or backtrace.
+    pub fn refused(&self, what: &str) {
+        assert_ne!(self.code, 0, "expected a refusal: {self:#?}");
+        assert!(self.stdout.is_empty(), "stdout of a refusal: {self:#?}");
+        assert!(self.stderr.contains(what), "expected {what:?}: {self:#?}");
+        assert!(!self.stderr.contains("panicked"), "{self:#?}");
+        assert!(!self.stderr.contains("RUST_BACKTRACE"), "{self:#?}");
+    }
+}
+
+/// Run `command` to its end.
+pub fn run(command: &mut Command) -> Out {
+    let output = command.output().unwrap();
+    Out {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// Run `fat ARGS` with FAT_HOME in `home`.
+pub fn fat_run(home: &Path, args: &[&str]) -> Out {
+    run(fat(home).args(args))
+}
+
+/// A `fat dev` process; interrupted (SIGINT) on drop.
+pub struct Dev {
+    child: Option<Child>,
+    pub url: String,
+    pub dir: TempDir,
+}
+
+impl Dev {
+    /// Start `fat dev --workers 1` with `extra` flags; wait for `ready <url>`.
+    pub fn start(name: &str, extra: &[&str]) -> Self {
+        let dir = TempDir::new(name);
+        let mut child = fat(dir.path())
+            .args(["dev", "--workers", "1", "--block-time", "0", "--rpc"])
+            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg("--data-dir")
+            .arg(dir.path().join("dev"))
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("ready ")
+            .unwrap_or_else(|| panic!("expected `ready <url>`, got {line:?}"))
+            .to_string();
+        Self {
+            child: Some(child),
+            url,
+            dir,
+        }
+    }
+
+    /// Run `fat ARGS --rpc URL` against this node.
+    pub fn fat(&self, args: &[&str]) -> Out {
+        run(fat(self.dir.path()).args(args).args(["--rpc", &self.url]))
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Compare `actual` with `tests/golden/NAME`; `FAT_BLESS=1` rewrites the file instead.
+pub fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("FAT_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no golden file {}: run with FAT_BLESS=1 to create it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        expected,
+        actual,
+        "{} changed: if intended, rerun with FAT_BLESS=1",
+        path.display()
+    );
+}
+
+/// A JSON output with what varies from run to run replaced: 64-hex ids by `<hex>`, and the
+/// numbers under `block`, `height`, `elapsed_ms`, `timestamp_ms`, `seq`, `size`, `index` by
+/// `<n>`; pretty-printed.
+pub fn normalized(value: &Value) -> String {
+    fn walk(key: &str, value: &Value) -> Value {
+        match value {
+            Value::String(s) if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) => {
+                Value::String("<hex>".into())
+            }
+            Value::String(s) if ["path", "wasm", "sdk", "url", "rpc"].contains(&key) => {
+                Value::String(format!("<{key}>"))
+            }
+            Value::Number(_)
+                if [
+                    "block",
+                    "height",
+                    "elapsed_ms",
+                    "timestamp_ms",
+                    "seq",
+                    "size",
+                    "index",
+                ]
+                .contains(&key) =>
+            {
+                Value::String("<n>".into())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(|v| walk(key, v)).collect()),
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), walk(k, v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&walk("", value)).unwrap()
+    )
+}

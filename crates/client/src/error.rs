@@ -1,0 +1,90 @@
+//! The client's errors.
+
+/// What went wrong talking to a node or a worker.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Nothing listens at the URL.
+    #[error("no node at {url}")]
+    NoNode {
+        /// The base URL.
+        url: String,
+        /// The connection error.
+        source: std::io::Error,
+    },
+    /// The URL is not `http://host:port`.
+    #[error("{url} is not a node URL: expected http://host:port")]
+    BadUrl {
+        /// What was given.
+        url: String,
+    },
+    /// The server answered with an error status.
+    #[error("{message} ({status} from {url})")]
+    Api {
+        /// The request's URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The API's error code (`not_found`, `call_failed`, a rejection code, ...).
+        code: Option<String>,
+        /// The API's message.
+        message: String,
+        /// The whole error body.
+        body: Box<serde_json::Value>,
+    },
+    /// The connection failed half way.
+    #[error("{url}: {message}")]
+    Transport {
+        /// The request's URL.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// The answer is not what the API documents.
+    #[error("{url}: unexpected answer: {message}")]
+    Decode {
+        /// The request's URL.
+        url: String,
+        /// What did not parse.
+        message: String,
+    },
+    /// The chain committed the transaction but it failed (only the fee was charged).
+    #[error("transaction {tx} failed on chain: {reason}")]
+    Rejected {
+        /// The transaction.
+        tx: String,
+        /// The chain's outcome.
+        reason: String,
+    },
+    /// The contract ran the transaction and failed; nothing it wrote was applied.
+    #[error("{what} failed in contract {contract}: {error}")]
+    ExecFailed {
+        /// `init` or the command's method.
+        what: String,
+        /// The contract.
+        contract: String,
+        /// The contract's error.
+        error: String,
+        /// The signed receipt.
+        receipt: Box<serde_json::Value>,
+    },
+    /// The node has no dev workers to send queries to.
+    #[error("the node at {url} lists no workers (GET /workers); is it a `fat dev` node?")]
+    NoWorkers {
+        /// The node.
+        url: String,
+    },
+    /// Something did not happen in time.
+    #[error("timed out after {seconds} s waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        seconds: u64,
+    },
+    /// Arguments that cannot be sent.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The client's result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

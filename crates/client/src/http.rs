@@ -1,0 +1,289 @@
+//! A small HTTP/1 transport: JSON reads and writes and Server-Sent Event streams.
+//!
+//! Plain `http://` only: a node and its workers on the same host or network.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+
+/// An HTTP API at a base URL such as `http://127.0.0.1:8545`.
+#[derive(Debug, Clone)]
+pub struct Http {
+    base: String,
+    authority: String,
+}
+
+impl Http {
+    /// A transport to `url` (`http://host:port`, optionally with a path prefix and a trailing
+    /// `/`).
+    pub fn new(url: &str) -> Result<Self> {
+        let base = url.trim_end_matches('/').to_string();
+        let rest = base
+            .strip_prefix("http://")
+            .ok_or_else(|| Error::BadUrl { url: url.into() })?;
+        let authority = rest.split('/').next().unwrap_or_default().to_string();
+        if authority.is_empty() || !authority.contains(':') {
+            return Err(Error::BadUrl { url: url.into() });
+        }
+        Ok(Self { base, authority })
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// The same host with `suffix` appended to the base URL (`/workers/0`).
+    pub fn join(&self, suffix: &str) -> Self {
+        Self {
+            base: format!("{}{suffix}", self.base),
+            authority: self.authority.clone(),
+        }
+    }
+
+    fn path_of(&self, path: &str) -> String {
+        let prefix = self.base["http://".len() + self.authority.len()..].to_string();
+        format!("{prefix}{path}")
+    }
+
+    fn transport(&self, path: &str, message: impl std::fmt::Display) -> Error {
+        Error::Transport {
+            url: format!("{}{path}", self.base),
+            message: message.to_string(),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<hyper::Response<Incoming>> {
+        let stream = tokio::net::TcpStream::connect(&self.authority)
+            .await
+            .map_err(|source| Error::NoNode {
+                url: self.base.clone(),
+                source,
+            })?;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| self.transport(path, e))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(self.path_of(path))
+            .header(hyper::header::HOST, &self.authority);
+        let body = match body {
+            Some((content_type, bytes)) => {
+                request = request.header(hyper::header::CONTENT_TYPE, content_type);
+                Full::new(Bytes::from(bytes))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let request = request.body(body).map_err(|e| self.transport(path, e))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| self.transport(path, e))?;
+        if !response.status().is_success() {
+            let status = response.status().as_u16();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into())
+            });
+            let code = body["code"].as_str().map(str::to_string);
+            let message = body["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| body.as_str().unwrap_or_default().to_string());
+            return Err(Error::Api {
+                url: format!("{}{path}", self.base),
+                status,
+                code,
+                message,
+                body: Box::new(body),
+            });
+        }
+        Ok(response)
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        response: hyper::Response<Incoming>,
+    ) -> Result<T> {
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| self.transport(path, e))?
+            .to_bytes();
+        serde_json::from_slice(&body).map_err(|e| Error::Decode {
+            url: format!("{}{path}", self.base),
+            message: e.to_string(),
+        })
+    }
+
+    /// GET `path` and parse the JSON answer.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let response = self.send(hyper::Method::GET, path, None).await?;
+        self.json(path, response).await
+    }
+
+    /// POST `body` with a content type to `path` and parse the JSON answer.
+    pub async fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<T> {
+        let response = self
+            .send(hyper::Method::POST, path, Some((content_type, body)))
+            .await?;
+        self.json(path, response).await
+    }
+
+    /// Open the Server-Sent Events stream at `path`.
+    pub async fn events(&self, path: &str) -> Result<EventStream> {
+        let response = self.send(hyper::Method::GET, path, None).await?;
+        Ok(EventStream {
+            url: format!("{}{path}", self.base),
+            body: response.into_body(),
+            buf: Vec::new(),
+        })
+    }
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SseEvent {
+    /// The `event:` field (`message` when absent).
+    pub event: String,
+    /// The `data:` lines joined with newlines.
+    pub data: String,
+}
+
+/// A stream of Server-Sent Events.
+#[derive(Debug)]
+pub struct EventStream {
+    url: String,
+    body: Incoming,
+    buf: Vec<u8>,
+}
+
+impl EventStream {
+    /// The next event; `None` when the server ends the stream.
+    pub async fn next(&mut self) -> Result<Option<SseEvent>> {
+        loop {
+            if let Some(end) = find_blank_line(&self.buf) {
+                let raw: Vec<u8> = self.buf.drain(..end.1).collect();
+                if let Some(event) = parse_event(&String::from_utf8_lossy(&raw[..end.0])) {
+                    return Ok(Some(event));
+                }
+                continue;
+            }
+            match self.body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.buf.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(e)) => {
+                    return Err(Error::Transport {
+                        url: self.url.clone(),
+                        message: e.to_string(),
+                    });
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+/// One event's text; `None` when it has no data (a comment or keep-alive).
+fn parse_event(text: &str) -> Option<SseEvent> {
+    let mut event = SseEvent {
+        event: "message".into(),
+        data: String::new(),
+    };
+    let mut has_data = false;
+    for line in text.lines() {
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "event" => event.event = value.into(),
+            "data" => {
+                if has_data {
+                    event.data.push('\n');
+                }
+                event.data.push_str(value);
+                has_data = true;
+            }
+            _ => {}
+        }
+    }
+    has_data.then_some(event)
+}
+
+/// The end of the first event in `buf`: (end of its text, end including the blank line).
+fn find_blank_line(buf: &[u8]) -> Option<(usize, usize)> {
+    (0..buf.len()).find_map(|i| {
+        if buf[i..].starts_with(b"\n\n") {
+            Some((i, i + 2))
+        } else if buf[i..].starts_with(b"\r\n\r\n") {
+            Some((i, i + 4))
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_event_boundaries() {
+        assert_eq!(find_blank_line(b"data: x\n\nrest"), Some((7, 9)));
+        assert_eq!(find_blank_line(b"data: x\r\n\r\n"), Some((7, 11)));
+        assert_eq!(find_blank_line(b"data: x\n"), None);
+    }
+
+    #[test]
+    fn parses_events() {
+        let event = parse_event("event: log\nid: 3\ndata: {\"a\":1}").unwrap();
+        assert_eq!(event.event, "log");
+        assert_eq!(event.data, "{\"a\":1}");
+        assert_eq!(parse_event(": keep-alive"), None);
+    }
+
+    #[test]
+    fn urls() {
+        let http = Http::new("http://127.0.0.1:8545/").unwrap();
+        assert_eq!(http.url(), "http://127.0.0.1:8545");
+        assert_eq!(
+            http.join("/workers/0").path_of("/v1/status"),
+            "/workers/0/v1/status"
+        );
+        assert!(matches!(
+            Http::new("https://x:1"),
+            Err(Error::BadUrl { .. })
+        ));
+        assert!(matches!(
+            Http::new("127.0.0.1:8545"),
+            Err(Error::BadUrl { .. })
+        ));
+    }
+}
