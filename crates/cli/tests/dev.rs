@@ -2,8 +2,8 @@
 //! cleanly on Ctrl-C (SIGINT) and resumes from its data directory; `fat worker` on its own
 //! follows it and replays the chain.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -15,13 +15,7 @@ use fat_worker::ChainClient;
 use fat_worker::dev::submit;
 use serde_json::{Value, json};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{free_port, read_ready};
 
 /// Start `fat dev`; returns the child and the URL it printed.
 fn start(dir: &Path, port: u16) -> (Child, String) {
@@ -34,15 +28,7 @@ fn start(dir: &Path, port: u16) -> (Child, String) {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("ready ")
-        .unwrap_or_else(|| panic!("expected `ready <url>`, got {line:?}"))
-        .to_string();
+    let url = read_ready(&mut child);
     (child, url)
 }
 
@@ -143,11 +129,7 @@ async fn dev_serves_workers_and_resumes() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(alone.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let api = ChainClient::new(line.trim().strip_prefix("ready ").unwrap()).unwrap();
+    let api = ChainClient::new(&read_ready(&mut alone)).unwrap();
     let body = json!({"method": "get"}).to_string().into_bytes();
     let path = format!("/v1/contracts/{counter}/query");
     let mut answer = None;

@@ -2,8 +2,10 @@
 //! times, restart it, and check every transaction acknowledged as committed is still in the
 //! chain at the same place, in the same order, in a chain whose links and signatures verify.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +15,8 @@ use std::time::{Duration, Instant};
 use fat_crypto::{BlockVerifier, Keypair, dev_keypair};
 use fat_types::{AccountId, Block, Transaction, TxId, TxKind};
 use serde_json::Value;
+
+use common::free_port;
 
 /// A minimal HTTP/1.1 client: one request per connection, loopback only.
 fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Value)> {
@@ -42,14 +46,6 @@ fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u
 struct NodeProcess {
     child: Child,
     addr: String,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(dir: &Path) -> NodeProcess {

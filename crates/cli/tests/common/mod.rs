@@ -19,6 +19,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The URL a `fat` node prints on its first stdout line, `ready <url>`.
+pub fn read_ready(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut line)
+        .unwrap();
+    line.trim()
+        .strip_prefix("ready ")
+        .unwrap_or_else(|| panic!("expected `ready <url>`, got {line:?}"))
+        .to_string()
+}
+
 /// A fresh directory under the system's temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
 
@@ -120,15 +132,7 @@ impl Dev {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("ready ")
-            .unwrap_or_else(|| panic!("expected `ready <url>`, got {line:?}"))
-            .to_string();
+        let url = read_ready(&mut child);
         Self {
             child: Some(child),
             url,
