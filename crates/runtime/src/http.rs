@@ -7,7 +7,7 @@
 //! caps time, response size and requests in flight. Redirects are not followed by the host:
 //! each hop is a new request that goes through the same checks.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,8 +52,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || (s[0] & 0xfe00) == 0xfc00 // unique local, fd00:ec2::254 among them
                 || (s[0] & 0xffc0) == 0xfe80 // link-local
                 || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || v6 == Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1))
+                || (s[0] == 0x2001 && s[1] == 0x0db8)) // documentation
         }
     }
 }

@@ -79,17 +79,16 @@ impl HostState {
             (&self.stderr, LogLevel::Warn),
         ] {
             let bytes = pipe.contents();
+            // A full pipe means the contract wrote past its budget and its write failed.
+            if bytes.len() >= self.limits.log_bytes {
+                self.limit_hit.get_or_insert(Limit::LogVolume);
+            }
             for line in String::from_utf8_lossy(&bytes).lines() {
                 self.logs.push(LogLine {
                     level,
                     message: line.to_string(),
                 });
             }
-        }
-        if self.stdout.contents().len() >= self.limits.log_bytes
-            || self.stderr.contents().len() >= self.limits.log_bytes
-        {
-            self.limit_hit.get_or_insert(Limit::LogVolume);
         }
     }
 }
