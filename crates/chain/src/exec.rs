@@ -13,12 +13,19 @@ use crate::state::{Changes, State};
 /// What the kind-specific rules need to know about the registry.
 pub(crate) trait View {
     fn params(&self) -> &ChainParams;
+    /// The time attestation reports are checked at, in Unix seconds: the block's time when
+    /// executing (so every node agrees), the node's clock in the mempool.
+    fn now_secs(&self) -> u64;
     fn has_code(&self, id: &CodeHash) -> bool;
     fn has_contract(&self, id: &ContractId) -> bool;
     fn has_cluster(&self, id: &ClusterId) -> bool;
     fn has_worker(&self, id: &WorkerId) -> bool;
     /// The cluster's details, when they are known (not for clusters still pending).
     fn cluster(&self, id: &ClusterId) -> Option<&ClusterInfo>;
+    /// The contract's details, when they are known (not for contracts still pending).
+    fn contract(&self, id: &ContractId) -> Option<&ContractInfo>;
+    /// Whether a pending transaction publishes this key (so its absence is not final yet).
+    fn key_pending(&self, key: Created) -> bool;
     fn is_gatekeeper(&self, id: &AccountId) -> bool;
 }
 
@@ -29,6 +36,10 @@ pub(crate) enum Created {
     Contract(ContractId),
     Cluster(ClusterId),
     Worker(WorkerId),
+    /// A cluster's public key (published by `ProvisionKey`).
+    ClusterKey(ClusterId),
+    /// A contract's public key (published by `PublishContractKey`).
+    ContractKey(ContractId),
 }
 
 /// The entry a transaction creates if it succeeds (what later transactions may refer to).
@@ -45,7 +56,9 @@ pub(crate) fn created(tx: &Transaction) -> Option<Created> {
         ))),
         TxKind::CreateCluster { .. } => Some(Created::Cluster(cluster_id(&tx.signer, tx.nonce))),
         TxKind::RegisterWorker { worker, .. } => Some(Created::Worker(*worker)),
-        _ => None,
+        TxKind::ProvisionKey { cluster, .. } => Some(Created::ClusterKey(*cluster)),
+        TxKind::PublishContractKey { contract, .. } => Some(Created::ContractKey(*contract)),
+        TxKind::Transfer { .. } | TxKind::Command { .. } | TxKind::AddClusterWorker { .. } => None,
     }
 }
 
@@ -75,6 +88,12 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
             if !view.has_cluster(cluster) {
                 return Err(TxRejection::UnknownCluster { cluster: *cluster });
             }
+            if let Some(info) = view.cluster(cluster)
+                && info.public_key.is_none()
+                && !view.key_pending(Created::ClusterKey(*cluster))
+            {
+                return Err(TxRejection::ClusterKeyMissing { cluster: *cluster });
+            }
             let contract = contract_id(&tx.signer, code_hash, cluster, &salt.0);
             if view.has_contract(&contract) {
                 return Err(TxRejection::ContractExists { contract });
@@ -82,13 +101,20 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
             Ok(())
         }
         TxKind::Command { contract, .. } => {
-            if view.has_contract(contract) {
-                Ok(())
-            } else {
-                Err(TxRejection::UnknownContract {
+            if !view.has_contract(contract) {
+                return Err(TxRejection::UnknownContract {
                     contract: *contract,
-                })
+                });
             }
+            if let Some(info) = view.contract(contract)
+                && info.public_key.is_none()
+                && !view.key_pending(Created::ContractKey(*contract))
+            {
+                return Err(TxRejection::ContractKeyMissing {
+                    contract: *contract,
+                });
+            }
+            Ok(())
         }
         TxKind::CreateCluster { workers } => match workers.iter().find(|w| !view.has_worker(w)) {
             Some(worker) => Err(TxRejection::UnknownWorker { worker: *worker }),
@@ -116,16 +142,19 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
         }
         TxKind::RegisterWorker {
             worker,
+            ecdh_public,
             attestation,
-            ..
         } => {
-            if !view
-                .params()
-                .accepted_attestation
-                .contains(&attestation.provider)
-            {
+            if let Err(error) = fat_attestation::check_registration(
+                &view.params().attestation,
+                worker,
+                ecdh_public,
+                attestation,
+                view.now_secs(),
+            ) {
                 return Err(TxRejection::AttestationRejected {
                     provider: attestation.provider.clone(),
+                    reason: error.to_string(),
                 });
             }
             if view.has_worker(worker) {
@@ -134,23 +163,61 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
             Ok(())
         }
         TxKind::ProvisionKey {
-            worker, cluster, ..
+            cluster,
+            cluster_public,
+            keys,
         } => {
             if !view.is_gatekeeper(&tx.signer) {
                 return Err(TxRejection::NotGatekeeper);
             }
-            if !view.has_worker(worker) {
-                return Err(TxRejection::UnknownWorker { worker: *worker });
-            }
             if !view.has_cluster(cluster) {
                 return Err(TxRejection::UnknownCluster { cluster: *cluster });
             }
-            if let Some(info) = view.cluster(cluster)
-                && !info.workers.contains(worker)
+            if keys.is_empty() {
+                return Err(TxRejection::Malformed {
+                    reason: "a key provisioning must carry at least one sealed key".into(),
+                });
+            }
+            let info = view.cluster(cluster);
+            for (worker, _) in keys {
+                if !view.has_worker(worker) {
+                    return Err(TxRejection::UnknownWorker { worker: *worker });
+                }
+                if let Some(info) = info
+                    && !info.workers.contains(worker)
+                {
+                    return Err(TxRejection::Membership {
+                        worker: *worker,
+                        cluster: *cluster,
+                    });
+                }
+            }
+            if let Some(published) = info.and_then(|i| i.public_key)
+                && published != *cluster_public
             {
-                return Err(TxRejection::Membership {
-                    worker: *worker,
-                    cluster: *cluster,
+                return Err(TxRejection::KeyMismatch {
+                    what: format!("cluster {cluster}"),
+                });
+            }
+            Ok(())
+        }
+        TxKind::PublishContractKey {
+            contract,
+            public_key,
+        } => {
+            if !view.is_gatekeeper(&tx.signer) {
+                return Err(TxRejection::NotGatekeeper);
+            }
+            if !view.has_contract(contract) {
+                return Err(TxRejection::UnknownContract {
+                    contract: *contract,
+                });
+            }
+            if let Some(published) = view.contract(contract).and_then(|i| i.public_key)
+                && published != *public_key
+            {
+                return Err(TxRejection::KeyMismatch {
+                    what: format!("contract {contract}"),
                 });
             }
             Ok(())
@@ -162,6 +229,7 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
 pub(crate) struct Executor<'a> {
     base: &'a State,
     height: u64,
+    timestamp_ms: u64,
     pub(crate) changes: Changes,
 }
 
@@ -169,11 +237,14 @@ impl View for Executor<'_> {
     fn params(&self) -> &ChainParams {
         &self.base.params
     }
+    fn now_secs(&self) -> u64 {
+        self.timestamp_ms / 1000
+    }
     fn has_code(&self, id: &CodeHash) -> bool {
         self.changes.codes.contains_key(id) || self.base.codes.contains_key(id)
     }
     fn has_contract(&self, id: &ContractId) -> bool {
-        self.changes.contracts.contains_key(id) || self.base.contracts.contains_key(id)
+        self.contract(id).is_some()
     }
     fn has_cluster(&self, id: &ClusterId) -> bool {
         self.cluster(id).is_some()
@@ -187,16 +258,27 @@ impl View for Executor<'_> {
             .get(id)
             .or_else(|| self.base.clusters.get(id))
     }
+    fn contract(&self, id: &ContractId) -> Option<&ContractInfo> {
+        self.changes
+            .contracts
+            .get(id)
+            .or_else(|| self.base.contracts.get(id))
+    }
+    fn key_pending(&self, _key: Created) -> bool {
+        false
+    }
     fn is_gatekeeper(&self, id: &AccountId) -> bool {
         self.base.gatekeepers.contains(id) || self.changes.gatekeepers.contains(id)
     }
 }
 
 impl<'a> Executor<'a> {
-    pub(crate) fn new(base: &'a State, height: u64) -> Self {
+    /// An executor for the block at `height` with timestamp `timestamp_ms`.
+    pub(crate) fn new(base: &'a State, height: u64, timestamp_ms: u64) -> Self {
         Self {
             base,
             height,
+            timestamp_ms,
             changes: Changes::default(),
         }
     }
@@ -299,6 +381,7 @@ impl<'a> Executor<'a> {
                     cluster: *cluster,
                     deployer: signer,
                     height,
+                    public_key: None,
                 };
                 self.changes.contracts.insert(id, info);
                 Outcome::ContractCreated(id)
@@ -318,6 +401,7 @@ impl<'a> Executor<'a> {
                         id,
                         owner: signer,
                         workers: members,
+                        public_key: None,
                     },
                 );
                 Outcome::ClusterCreated(id)
@@ -347,22 +431,81 @@ impl<'a> Executor<'a> {
                 Outcome::Ok
             }
             TxKind::ProvisionKey {
-                worker,
                 cluster,
-                sealed_key,
+                cluster_public,
+                keys,
             } => {
-                let provision = KeyProvision {
-                    worker: *worker,
-                    cluster: *cluster,
-                    gatekeeper: signer,
-                    sealed_key: sealed_key.clone(),
-                    height,
+                let Some(mut info) = self.cluster(cluster).cloned() else {
+                    return Outcome::Failed(TxRejection::UnknownCluster { cluster: *cluster });
                 };
-                self.changes
-                    .provisions
-                    .insert((*worker, *cluster), provision);
+                info.public_key = Some(*cluster_public);
+                self.changes.clusters.insert(*cluster, info);
+                for (worker, sealed_key) in keys {
+                    let provision = KeyProvision {
+                        worker: *worker,
+                        cluster: *cluster,
+                        gatekeeper: signer,
+                        sealed_key: sealed_key.clone(),
+                        height,
+                    };
+                    self.changes
+                        .provisions
+                        .insert((*worker, *cluster), provision);
+                }
+                Outcome::Ok
+            }
+            TxKind::PublishContractKey {
+                contract,
+                public_key,
+            } => {
+                let Some(mut info) = self.contract(contract).cloned() else {
+                    return Outcome::Failed(TxRejection::UnknownContract {
+                        contract: *contract,
+                    });
+                };
+                info.public_key = Some(*public_key);
+                self.changes.contracts.insert(*contract, info);
                 Outcome::Ok
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executor_checks_reports_at_the_block_time_in_seconds() {
+        let state = State::default();
+        let exec = Executor::new(&state, 1, 1_767_225_600_999);
+        assert_eq!(exec.now_secs(), 1_767_225_600);
+    }
+
+    #[test]
+    fn key_publications_are_what_they_create() {
+        let tx = |kind| Transaction {
+            signer: AccountId([1; 32]),
+            nonce: 0,
+            fee: 1,
+            kind,
+        };
+        let provision = tx(TxKind::ProvisionKey {
+            cluster: ClusterId([2; 32]),
+            cluster_public: fat_types::Hash32([3; 32]),
+            keys: Vec::new(),
+        });
+        assert_eq!(
+            created(&provision),
+            Some(Created::ClusterKey(ClusterId([2; 32])))
+        );
+        let publish = tx(TxKind::PublishContractKey {
+            contract: ContractId([4; 32]),
+            public_key: fat_types::Hash32([5; 32]),
+        });
+        assert_eq!(
+            created(&publish),
+            Some(Created::ContractKey(ContractId([4; 32])))
+        );
     }
 }

@@ -3,7 +3,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use fat_crypto::dev_keypair;
 use fat_types::encoding::tagged_hash;
-use fat_types::{AccountId, Hash32};
+use fat_types::{AccountId, AttestationPolicy, Hash32};
 use serde::{Deserialize, Serialize};
 
 /// Rules every node of a chain applies.
@@ -17,8 +17,8 @@ pub struct ChainParams {
     pub base_fee: u64,
     /// ...plus this much per encoded byte.
     pub byte_fee: u64,
-    /// Attestation providers accepted when registering workers (`dev` only on dev chains).
-    pub accepted_attestation: Vec<String>,
+    /// What attestation reports workers may register with (`dev` only on dev chains).
+    pub attestation: AttestationPolicy,
 }
 
 impl ChainParams {
@@ -29,6 +29,7 @@ impl ChainParams {
     }
 }
 
+/// Defaults that accept no attestation at all: a chain must name its policy.
 impl Default for ChainParams {
     fn default() -> Self {
         Self {
@@ -36,7 +37,7 @@ impl Default for ChainParams {
             max_block_txs: 10_000,
             base_fee: 1,
             byte_fee: 0,
-            accepted_attestation: Vec::new(),
+            attestation: AttestationPolicy::default(),
         }
     }
 }
@@ -69,7 +70,8 @@ pub const DEV_BALANCE: u64 = 1_000_000_000_000;
 
 impl Genesis {
     /// The dev chain: alice, bob, charlie and the gatekeeper funded, the dev sequencer producing,
-    /// `dev` attestation accepted. Every key is well known: never use it for anything real.
+    /// `dev` attestation accepted ([`fat_attestation::dev_chain_policy`]). Every key is well
+    /// known: never use it for anything real.
     pub fn dev() -> Self {
         let mut accounts: Vec<(AccountId, u64)> = DEV_ACCOUNTS
             .iter()
@@ -82,7 +84,7 @@ impl Genesis {
             timestamp_ms: 1_767_225_600_000,
             producer: dev_keypair(DEV_SEQUENCER).account_id(),
             params: ChainParams {
-                accepted_attestation: vec!["dev".into()],
+                attestation: fat_attestation::dev_chain_policy(),
                 ..ChainParams::default()
             },
             accounts,

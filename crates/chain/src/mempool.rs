@@ -7,8 +7,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use fat_types::{
-    AccountId, ClusterId, ClusterInfo, CodeHash, ContractId, SignedTransaction, TxId, TxRejection,
-    WorkerId,
+    AccountId, ClusterId, ClusterInfo, CodeHash, ContractId, ContractInfo, SignedTransaction, TxId,
+    TxRejection, WorkerId,
 };
 
 use crate::exec::{Created, View, check_kind, created, spend};
@@ -60,11 +60,13 @@ impl Mempool {
     }
 
     /// Admit a transaction whose size and signature were checked, or say why not.
+    /// `now_secs` (Unix seconds) is the time attestation reports are checked at.
     pub fn admit(
         &mut self,
         state: &State,
         tx: SignedTransaction,
         size: u64,
+        now_secs: u64,
     ) -> Result<TxId, TxRejection> {
         let id = tx.id();
         if self.ids.contains(&id) {
@@ -103,6 +105,7 @@ impl Mempool {
             &MempoolView {
                 state,
                 created: &self.created,
+                now_secs,
             },
             t,
         )?;
@@ -152,15 +155,21 @@ impl Mempool {
     }
 }
 
-/// The committed state plus what pending transactions will create.
+/// The committed state plus what pending transactions will create. Entries created by pending
+/// transactions are known to exist, but not their details; keys published by pending
+/// transactions are known to be coming, so their absence is left to execution.
 struct MempoolView<'a> {
     state: &'a State,
     created: &'a HashMap<Created, u32>,
+    now_secs: u64,
 }
 
 impl View for MempoolView<'_> {
     fn params(&self) -> &ChainParams {
         &self.state.params
+    }
+    fn now_secs(&self) -> u64 {
+        self.now_secs
     }
     fn has_code(&self, id: &CodeHash) -> bool {
         self.state.codes.contains_key(id) || self.created.contains_key(&Created::Code(*id))
@@ -176,6 +185,12 @@ impl View for MempoolView<'_> {
     }
     fn cluster(&self, id: &ClusterId) -> Option<&ClusterInfo> {
         self.state.clusters.get(id)
+    }
+    fn contract(&self, id: &ContractId) -> Option<&ContractInfo> {
+        self.state.contracts.get(id)
+    }
+    fn key_pending(&self, key: Created) -> bool {
+        self.created.contains_key(&key)
     }
     fn is_gatekeeper(&self, id: &AccountId) -> bool {
         self.state.gatekeepers.contains(id)

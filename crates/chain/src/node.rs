@@ -126,7 +126,7 @@ impl Node {
         let id = {
             let mut mempool = self.inner.mempool.lock().expect("mempool lock");
             let state = self.inner.state.read().expect("state lock");
-            mempool.admit(&state, tx, size)?
+            mempool.admit(&state, tx, size, self.inner.clock.now_ms() / 1000)?
         };
         self.inner.work.notify_one();
         Ok(id)
@@ -224,8 +224,9 @@ impl Node {
         }
         let parent = self.tip();
         let height = parent.height + 1;
+        let timestamp_ms = inner.clock.now_ms().max(parent.timestamp_ms);
         let state = inner.state.read().expect("state lock");
-        let mut exec = Executor::new(&state, height);
+        let mut exec = Executor::new(&state, height, timestamp_ms);
         let receipts: Vec<Receipt> = txs.iter().map(|tx| exec.execute(tx)).collect();
         let mut changes = exec.changes;
         drop(state);
@@ -234,7 +235,7 @@ impl Node {
         let header = BlockHeader {
             height,
             parent: parent.hash(),
-            timestamp_ms: inner.clock.now_ms().max(parent.timestamp_ms),
+            timestamp_ms,
             tx_root: tx_root(&txs),
             receipts_root: receipts_root(&receipts),
             state_root: next_root(&parent.state_root, &writes),

@@ -71,7 +71,7 @@ pub struct Changes {
     pub codes: HashMap<CodeHash, CodeInfo>,
     /// The bytes of new code.
     pub code_bytes: Vec<(CodeHash, Vec<u8>)>,
-    /// New contracts.
+    /// New or changed contracts.
     pub contracts: HashMap<ContractId, ContractInfo>,
     /// New or changed clusters.
     pub clusters: HashMap<ClusterId, ClusterInfo>,

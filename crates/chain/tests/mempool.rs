@@ -2,30 +2,21 @@
 
 mod common;
 
-use common::{TempDir, alice, bob, open, open_with, sign};
+use common::{
+    TempDir, alice, bob, gatekeeper, open, open_with, produce, register_worker, sign, worker_id,
+};
 use fat_chain::Genesis;
 use fat_crypto::dev_keypair;
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
     AccountId, Attestation, Bytes, ClusterId, ContractId, Hash32, Outcome, Transaction, TxKind,
-    TxRejection, WorkerId,
+    TxRejection,
 };
 
 fn transfer(amount: u64) -> TxKind {
     TxKind::Transfer {
         to: AccountId([9; 32]),
         amount,
-    }
-}
-
-fn register(worker: u8, provider: &str) -> TxKind {
-    TxKind::RegisterWorker {
-        worker: WorkerId([worker; 32]),
-        ecdh_public: Hash32([worker; 32]),
-        attestation: Attestation {
-            provider: provider.into(),
-            report: Bytes(vec![1]),
-        },
     }
 }
 
@@ -150,29 +141,29 @@ fn refuses_too_large_size_fees_and_a_full_mempool() {
 fn registry_flow_and_its_refusals() {
     let dir = TempDir::new("registry");
     let node = open(&dir);
-    let (a, b) = (alice(), bob());
-    let gatekeeper = dev_keypair("gatekeeper");
+    let (a, b, g) = (alice(), bob(), gatekeeper());
     let code = Bytes(b"\0asm fake component".to_vec());
     let hash = code_hash(&code.0);
     let unknown_cluster = ClusterId([1; 32]);
+    let (w1, w2) = (worker_id(1), worker_id(2));
 
-    assert_eq!(
-        node.submit_tx(&sign(&a, 0, register(1, "sgx-dcap"))),
-        Err(TxRejection::AttestationRejected {
-            provider: "sgx-dcap".into()
-        })
+    let sgx = TxKind::RegisterWorker {
+        worker: w1,
+        ecdh_public: Hash32([1; 32]),
+        attestation: Attestation {
+            provider: "sgx-dcap".into(),
+            report: Bytes(vec![1]),
+        },
+    };
+    let err = node.submit_tx(&sign(&a, 0, sgx)).unwrap_err();
+    assert!(
+        matches!(&err, TxRejection::AttestationRejected { provider, reason }
+            if provider == "sgx-dcap" && reason.contains("not accepted")),
+        "{err:?}"
     );
     assert_eq!(
-        node.submit_tx(&sign(
-            &a,
-            0,
-            TxKind::CreateCluster {
-                workers: vec![WorkerId([1; 32])]
-            }
-        )),
-        Err(TxRejection::UnknownWorker {
-            worker: WorkerId([1; 32])
-        })
+        node.submit_tx(&sign(&a, 0, TxKind::CreateCluster { workers: vec![w1] })),
+        Err(TxRejection::UnknownWorker { worker: w1 })
     );
     let instantiate = |cluster, salt: u8| TxKind::Instantiate {
         code_hash: hash,
@@ -185,38 +176,27 @@ fn registry_flow_and_its_refusals() {
         node.submit_tx(&sign(&a, 0, instantiate(unknown_cluster, 0))),
         Err(TxRejection::UnknownCode { code_hash: hash })
     );
+    let command = |contract| TxKind::Command {
+        contract,
+        payload: Bytes(vec![1]),
+        gas_limit: 10,
+    };
     assert_eq!(
-        node.submit_tx(&sign(
-            &a,
-            0,
-            TxKind::Command {
-                contract: ContractId([2; 32]),
-                payload: Bytes::default(),
-                gas_limit: 1
-            }
-        )),
+        node.submit_tx(&sign(&a, 0, command(ContractId([2; 32])))),
         Err(TxRejection::UnknownContract {
             contract: ContractId([2; 32])
         })
     );
 
     // Pending transactions count: the worker, cluster, code and contract exist for what follows.
-    node.submit_tx(&sign(&a, 0, register(1, "dev"))).unwrap();
+    node.submit_tx(&sign(&a, 0, register_worker(1))).unwrap();
     assert_eq!(
-        node.submit_tx(&sign(&b, 0, register(1, "dev"))),
-        Err(TxRejection::WorkerExists {
-            worker: WorkerId([1; 32])
-        })
+        node.submit_tx(&sign(&b, 0, register_worker(1))),
+        Err(TxRejection::WorkerExists { worker: w1 })
     );
-    node.submit_tx(&sign(&a, 1, register(2, "dev"))).unwrap();
-    node.submit_tx(&sign(
-        &a,
-        2,
-        TxKind::CreateCluster {
-            workers: vec![WorkerId([1; 32])],
-        },
-    ))
-    .unwrap();
+    node.submit_tx(&sign(&a, 1, register_worker(2))).unwrap();
+    node.submit_tx(&sign(&a, 2, TxKind::CreateCluster { workers: vec![w1] }))
+        .unwrap();
     let cluster = cluster_id(&a.account_id(), 2);
     node.submit_tx(&sign(&a, 3, TxKind::UploadCode { code: code.clone() }))
         .unwrap();
@@ -226,6 +206,18 @@ fn registry_flow_and_its_refusals() {
             cluster: unknown_cluster
         })
     );
+    let provision = |worker| TxKind::ProvisionKey {
+        cluster,
+        cluster_public: Hash32([0xc1; 32]),
+        keys: vec![(worker, Bytes(vec![7]))],
+    };
+    assert_eq!(
+        node.submit_tx(&sign(&b, 0, provision(w1))),
+        Err(TxRejection::NotGatekeeper)
+    );
+    node.submit_tx(&sign(&g, 0, provision(w1))).unwrap();
+    // Membership of a pending cluster is only known when executed: this one fails in its receipt.
+    node.submit_tx(&sign(&g, 1, provision(w2))).unwrap();
     node.submit_tx(&sign(&a, 4, instantiate(cluster, 0)))
         .unwrap();
     let contract = contract_id(&a.account_id(), &hash, &cluster, &[0]);
@@ -233,97 +225,70 @@ fn registry_flow_and_its_refusals() {
         node.submit_tx(&sign(&a, 5, instantiate(cluster, 0))),
         Err(TxRejection::ContractExists { contract })
     );
-    node.submit_tx(&sign(
-        &a,
-        5,
-        TxKind::Command {
-            contract,
-            payload: Bytes(vec![1]),
-            gas_limit: 10,
-        },
-    ))
-    .unwrap();
-    let provision = |worker: u8| TxKind::ProvisionKey {
-        worker: WorkerId([worker; 32]),
-        cluster,
-        sealed_key: Bytes(vec![7]),
+    // The contract is pending, so its key is not known yet: this command fails when executed.
+    node.submit_tx(&sign(&a, 5, command(contract))).unwrap();
+    let publish = TxKind::PublishContractKey {
+        contract,
+        public_key: Hash32([0xc2; 32]),
     };
-    assert_eq!(
-        node.submit_tx(&sign(&b, 0, provision(1))),
-        Err(TxRejection::NotGatekeeper)
-    );
-    node.submit_tx(&sign(&gatekeeper, 0, provision(1))).unwrap();
-    // Membership of a pending cluster is only known when executed: this one fails in its receipt.
-    node.submit_tx(&sign(&gatekeeper, 1, provision(2))).unwrap();
+    node.submit_tx(&sign(&g, 2, publish)).unwrap();
+    node.submit_tx(&sign(&a, 6, command(contract))).unwrap();
 
-    let header = node.produce_block().unwrap().unwrap();
-    let receipts = node.store().receipts(header.height).unwrap().unwrap();
-    let outcomes: Vec<Outcome> = receipts.into_iter().map(|r| r.outcome).collect();
     assert_eq!(
-        outcomes,
+        produce(&node),
         vec![
             Outcome::Ok,
             Outcome::Ok,
             Outcome::ClusterCreated(cluster),
             Outcome::CodeStored(hash),
-            Outcome::ContractCreated(contract),
-            Outcome::Ok,
             Outcome::Ok,
             Outcome::Failed(TxRejection::Membership {
-                worker: WorkerId([2; 32]),
+                worker: w2,
                 cluster
             }),
+            Outcome::ContractCreated(contract),
+            Outcome::Failed(TxRejection::ContractKeyMissing { contract }),
+            Outcome::Ok,
+            Outcome::Ok,
         ]
     );
     node.with_state(|s| {
         assert_eq!(s.contracts[&contract].code_hash, hash);
-        assert_eq!(s.clusters[&cluster].workers, vec![WorkerId([1; 32])]);
+        assert_eq!(s.contracts[&contract].public_key, Some(Hash32([0xc2; 32])));
+        assert_eq!(s.clusters[&cluster].workers, vec![w1]);
+        assert_eq!(s.clusters[&cluster].public_key, Some(Hash32([0xc1; 32])));
+        assert_eq!(s.provisions[&(w1, cluster)].sealed_key, Bytes(vec![7]));
+        assert!(!s.provisions.contains_key(&(w2, cluster)));
         assert_eq!(
-            s.provisions[&(WorkerId([1; 32]), cluster)].sealed_key,
-            Bytes(vec![7])
-        );
-        assert_eq!(
-            s.accounts[&gatekeeper.account_id()].nonce,
-            2,
+            s.accounts[&g.account_id()].nonce,
+            3,
             "a failed transaction still uses its nonce"
         );
     });
     assert_eq!(node.store().code(&hash).unwrap().unwrap(), code.0);
 
     // Committed cluster: ownership and membership are checked at admission.
-    let add = |worker: u8| TxKind::AddClusterWorker {
-        cluster,
-        worker: WorkerId([worker; 32]),
-    };
+    let add = |worker| TxKind::AddClusterWorker { cluster, worker };
     assert_eq!(
-        node.submit_tx(&sign(&b, 0, add(2))),
+        node.submit_tx(&sign(&b, 0, add(w2))),
         Err(TxRejection::NotClusterOwner { cluster })
     );
     assert_eq!(
-        node.submit_tx(&sign(&a, 6, add(1))),
+        node.submit_tx(&sign(&a, 7, add(w1))),
         Err(TxRejection::Membership {
-            worker: WorkerId([1; 32]),
+            worker: w1,
             cluster
         })
     );
-    node.submit_tx(&sign(&a, 6, add(2))).unwrap();
+    node.submit_tx(&sign(&a, 7, add(w2))).unwrap();
     // A second pending add of the same worker is only caught when executed.
-    node.submit_tx(&sign(&a, 7, add(2))).unwrap();
-    let header = node.produce_block().unwrap().unwrap();
-    let outcomes: Vec<Outcome> = node
-        .store()
-        .receipts(header.height)
-        .unwrap()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.outcome)
-        .collect();
+    node.submit_tx(&sign(&a, 8, add(w2))).unwrap();
     assert_eq!(
-        outcomes,
+        produce(&node),
         vec![
             Outcome::Ok,
             Outcome::Failed(TxRejection::Membership {
-                worker: WorkerId([2; 32]),
+                worker: w2,
                 cluster
             })
         ]

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{TempDir, alice, open, sign};
+use common::{TempDir, alice, gatekeeper, open, produce, register_worker, sign, worker_id};
 use fat_chain::rpc::{ROUTES, app};
 use fat_chain::{Consensus, Sequencer};
 use fat_crypto::{BlockVerifier, dev_keypair};
-use fat_types::{AccountId, Block, TxKind};
+use fat_types::tx::{cluster_id, code_hash, contract_id};
+use fat_types::{AccountId, Block, Bytes, Hash32, Outcome, TxKind};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -213,4 +214,119 @@ async fn submit_wait_read_and_follow_the_stream() {
     assert_eq!(follower.last_hash(), latest.hash());
     let _ = stop.send(());
     sequencer.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn params_and_published_keys_are_served() {
+    let dir = TempDir::new("rpc-keys");
+    let node = open(&dir);
+    let router = app(node.clone());
+
+    let (status, body) = call(&router, "GET", "/v1/params", Vec::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    let params: fat_chain::ChainParams = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(&params, node.params());
+    assert_eq!(body["attestation"]["providers"], serde_json::json!(["dev"]));
+    assert_eq!(
+        body["attestation"]["measurements"][0],
+        serde_json::json!(["dev", hex::encode(fat_attestation::DEV_MEASUREMENT)])
+    );
+
+    let (a, g) = (alice(), gatekeeper());
+    let code = Bytes(b"\0asm fake component".to_vec());
+    let hash = code_hash(&code.0);
+    let cluster = cluster_id(&a.account_id(), 1);
+    let contract = contract_id(&a.account_id(), &hash, &cluster, &[]);
+    let txs = [
+        sign(&a, 0, register_worker(1)),
+        sign(
+            &a,
+            1,
+            TxKind::CreateCluster {
+                workers: vec![worker_id(1)],
+            },
+        ),
+        sign(&a, 2, TxKind::UploadCode { code }),
+    ];
+    for tx in &txs {
+        node.submit_tx(tx).unwrap();
+    }
+    produce(&node);
+    let (_, body) = call(
+        &router,
+        "GET",
+        &format!("/v1/clusters/{cluster}"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(body["public_key"], Value::Null, "{body}");
+
+    let txs = [
+        sign(
+            &g,
+            0,
+            TxKind::ProvisionKey {
+                cluster,
+                cluster_public: Hash32([0xc1; 32]),
+                keys: vec![(worker_id(1), Bytes(vec![7]))],
+            },
+        ),
+        sign(
+            &a,
+            3,
+            TxKind::Instantiate {
+                code_hash: hash,
+                cluster,
+                salt: Bytes::default(),
+                args: Bytes::default(),
+                gas_limit: 1,
+            },
+        ),
+    ];
+    for tx in &txs {
+        node.submit_tx(tx).unwrap();
+    }
+    assert_eq!(produce(&node)[1], Outcome::ContractCreated(contract));
+    let (_, body) = call(
+        &router,
+        "GET",
+        &format!("/v1/clusters/{cluster}"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(body["public_key"], "c1".repeat(32), "{body}");
+    let (_, body) = call(
+        &router,
+        "GET",
+        &format!("/v1/contracts/{contract}"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(body["public_key"], Value::Null, "{body}");
+
+    let publish = TxKind::PublishContractKey {
+        contract,
+        public_key: Hash32([0xc2; 32]),
+    };
+    node.submit_tx(&sign(&g, 1, publish)).unwrap();
+    produce(&node);
+    let (_, body) = call(
+        &router,
+        "GET",
+        &format!("/v1/contracts/{contract}"),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(body["public_key"], "c2".repeat(32), "{body}");
+    let (status, body) = call(
+        &router,
+        "GET",
+        &format!("/v1/provisions/{}/{cluster}", worker_id(1)),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["sealed_key"]),
+        (StatusCode::OK, &Value::from("07"))
+    );
 }

@@ -55,8 +55,11 @@ pub enum Direction {
     Response,
     /// A command's payload, sealed to the contract's key.
     Command,
-    /// A contract's instantiation arguments, sealed to the contract's key.
+    /// A contract's instantiation arguments, sealed to the cluster's key.
     InitArgs,
+    /// A cluster key a gatekeeper provisions, sealed to a worker's key; the envelope's
+    /// `contract` field then holds the cluster id.
+    ClusterKey,
 }
 
 impl Direction {
@@ -66,6 +69,7 @@ impl Direction {
             Self::Response => 1,
             Self::Command => 2,
             Self::InitArgs => 3,
+            Self::ClusterKey => 4,
         }
     }
 }

@@ -4,15 +4,15 @@
 //! Dev accounts (`alice`, `bob`, `charlie`, the dev gatekeeper and the dev sequencer) have
 //! well-known keys: see [`dev_keypair`].
 
-mod derive;
 pub mod envelope;
 mod follow;
 mod keys;
+pub mod keytree;
 
-pub use derive::{CONTRACT_SECRET_LABEL, DEV_ROOT_KEY, contract_secret};
 pub use envelope::{Direction, EcdhPublic, EcdhSecret, Envelope, EnvelopeError, ReplayGuard};
 pub use follow::{BlockVerifier, FollowError};
 pub use keys::{DEV_SEED_CONTEXT, Keypair, dev_keypair, verify, verify_tx};
+pub use keytree::{ClusterKey, ContractKeys, MasterKey};
 
 /// Why a signature or a key is not valid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,21 +14,26 @@ use crate::{ContractId, Hash32, TxId, WorkerId};
 /// The domain tag of the hash a worker signs over an [`ExecReceipt`].
 pub const EXEC_RECEIPT_TAG: &str = "fat/exec-receipt/v1";
 
-/// The payload of a `Command` transaction: a method and its JSON arguments.
+/// What a `Command` transaction asks: a method and its JSON arguments. Clients seal it to
+/// the contract's key; the sealed envelope is the transaction's payload.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct CommandPayload {
     /// The command method.
     pub method: String,
     /// The arguments as JSON text (empty for none).
     pub args: String,
+    /// The nonce of the transaction that carries it. Workers refuse a payload carried by any
+    /// other transaction, so a sealed command cannot be replayed in a new transaction.
+    pub tx_nonce: u64,
 }
 
 impl CommandPayload {
-    /// A payload calling `method` with JSON `args`.
-    pub fn new(method: impl Into<String>, args: impl Into<String>) -> Self {
+    /// A payload calling `method` with JSON `args`, for the transaction of nonce `tx_nonce`.
+    pub fn new(method: impl Into<String>, args: impl Into<String>, tx_nonce: u64) -> Self {
         Self {
             method: method.into(),
             args: args.into(),
+            tx_nonce,
         }
     }
 
@@ -78,8 +83,11 @@ pub struct ExecReceipt {
     pub index: u32,
     /// Success or the reason of failure.
     pub status: ExecStatus,
-    /// The output: JSON text (empty when failed).
+    /// The output: JSON text (empty when failed, or when sealed).
     pub output: String,
+    /// The output sealed to the command's sender: an envelope (direction `response`) of the
+    /// command's session. Workers seal the outputs of sealed commands; `output` is then empty.
+    pub sealed_output: Option<crate::Bytes>,
     /// Events emitted (none when failed).
     pub events: Vec<ExecEvent>,
     /// Fuel used.
@@ -112,11 +120,11 @@ mod tests {
 
     #[test]
     fn command_payload_encoding_is_pinned() {
-        let payload = CommandPayload::new("increment", r#"{"by":2}"#);
+        let payload = CommandPayload::new("increment", r#"{"by":2}"#, 5);
         let bytes = payload.encode();
         assert_eq!(
             hex::encode(&bytes),
-            "09000000696e6372656d656e74080000007b226279223a327d"
+            "09000000696e6372656d656e74080000007b226279223a327d0500000000000000"
         );
         assert_eq!(CommandPayload::decode(&bytes).unwrap(), payload);
         assert!(CommandPayload::decode(&[1, 2]).is_err());
@@ -131,6 +139,7 @@ mod tests {
             index: 4,
             status: ExecStatus::Failed { error: "no".into() },
             output: String::new(),
+            sealed_output: None,
             events: vec![ExecEvent {
                 topic: "t".into(),
                 data: crate::Bytes(vec![5]),
@@ -140,7 +149,7 @@ mod tests {
         };
         assert_eq!(
             receipt.hash().to_string(),
-            "e3a536523a8577f23ed1ae07255ac7ac1c05db653a71f65deb3fc74a786985d8"
+            "c4906af9563f2c98e08e144d2084ae64b9abe702cff79a215e16fe0ef0b7129a"
         );
         let json = serde_json::to_value(&receipt.status).unwrap();
         assert_eq!(json, serde_json::json!({"status": "failed", "error": "no"}));

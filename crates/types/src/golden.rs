@@ -43,9 +43,13 @@ fn sample_kinds() -> Vec<TxKind> {
             },
         },
         TxKind::ProvisionKey {
-            worker: WorkerId([6; 32]),
             cluster: ClusterId([4; 32]),
-            sealed_key: Bytes(vec![0xbb; 2]),
+            cluster_public: Hash32([7; 32]),
+            keys: vec![(WorkerId([6; 32]), Bytes(vec![0xbb; 2]))],
+        },
+        TxKind::PublishContractKey {
+            contract: ContractId([3; 32]),
+            public_key: Hash32([8; 32]),
         },
     ]
 }
@@ -64,7 +68,7 @@ fn sample_tx(kind: TxKind) -> SignedTransaction {
 
 /// Per kind: the canonical encoding of the unsigned transaction after the common prefix
 /// (signer `01..`, nonce 3, fee 10), and its id.
-const GOLDEN_KINDS: [(&str, &str); 8] = [
+const GOLDEN_KINDS: [(&str, &str); 9] = [
     (
         "0002020202020202020202020202020202020202020202020202020202020202020500000000000000",
         "a9999ffeac4ef379bb571f77aaaa490292d73a9c3080afe6e24d06b77000800c",
@@ -94,8 +98,12 @@ const GOLDEN_KINDS: [(&str, &str); 8] = [
         "9e6ee6bc3c67f9838fdf21bbd3d35e8dd171fcc625778066d4ed3bbde0ba18ea",
     ),
     (
-        "070606060606060606060606060606060606060606060606060606060606060606040404040404040404040404040404040404040404040404040404040404040402000000bbbb",
-        "e213e6fd6a9c7ba845ee9977634a3dad1b015a8cb0faad3ec707e4c241e8c510",
+        "070404040404040404040404040404040404040404040404040404040404040404070707070707070707070707070707070707070707070707070707070707070701000000060606060606060606060606060606060606060606060606060606060606060602000000bbbb",
+        "9e6f66a908ee6351a16908f25ec2bc2bd7bb5a1163ca17ddc012c97ee1b52392",
+    ),
+    (
+        "0803030303030303030303030303030303030303030303030303030303030303030808080808080808080808080808080808080808080808080808080808080808",
+        "c2de54120ec3806fb9e9b8fd567f7f01ade0e41282390ff8e6661609538f69f3",
     ),
 ];
 

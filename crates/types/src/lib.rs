@@ -18,7 +18,9 @@ pub use block::{Block, BlockHeader, Outcome, Receipt, TxLocation};
 pub use encoding::{Bytes, DecodeError, Signature};
 pub use execution::{CommandPayload, ExecEvent, ExecReceipt, ExecStatus, SignedExecReceipt};
 pub use id::{ClusterId, TxId, WorkerId};
-pub use registry::{AccountState, ClusterInfo, CodeInfo, ContractInfo, KeyProvision, WorkerInfo};
+pub use registry::{
+    AccountState, AttestationPolicy, ClusterInfo, CodeInfo, ContractInfo, KeyProvision, WorkerInfo,
+};
 pub use reject::TxRejection;
 pub use tx::{Attestation, SignedTransaction, Transaction, TxKind};
 

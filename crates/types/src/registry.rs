@@ -53,6 +53,9 @@ pub struct ContractInfo {
     pub deployer: AccountId,
     /// The block that created it.
     pub height: u64,
+    /// The contract's x25519 key, which commands are sealed to; published by a gatekeeper
+    /// after instantiation (`None` until then).
+    pub public_key: Option<Hash32>,
 }
 
 /// A cluster of workers.
@@ -64,6 +67,9 @@ pub struct ClusterInfo {
     pub owner: AccountId,
     /// The members, in the order they joined.
     pub workers: Vec<WorkerId>,
+    /// The cluster's x25519 key, which instantiation arguments are sealed to; published with
+    /// the first key provisioning (`None` until then).
+    pub public_key: Option<Hash32>,
 }
 
 /// A registered worker.
@@ -94,4 +100,26 @@ pub struct KeyProvision {
     pub sealed_key: Bytes,
     /// The block that provisioned it.
     pub height: u64,
+}
+
+/// What attestation reports a chain accepts when workers register. Clients check workers
+/// against it too.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct AttestationPolicy {
+    /// Accepted providers by name (`dev`, `sgx-dcap`, `tdx-dcap`, `sev-snp`). `dev` belongs
+    /// only in a dev chain's policy.
+    pub providers: Vec<String>,
+    /// Allowed measurements: (provider, measurement bytes).
+    pub measurements: Vec<(String, Bytes)>,
+    /// Accepted TCB statuses of DCAP quotes (`UpToDate`, ...).
+    pub tcb_statuses: Vec<String>,
+}
+
+impl AttestationPolicy {
+    /// Whether the policy accepts the insecure `dev` provider.
+    pub fn accepts_dev(&self) -> bool {
+        self.providers.iter().any(|p| p == "dev")
+    }
 }

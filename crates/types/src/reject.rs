@@ -124,11 +124,31 @@ pub enum TxRejection {
     /// Only a gatekeeper may provision keys.
     #[error("signer is not a gatekeeper")]
     NotGatekeeper,
-    /// The attestation's provider is not accepted by this chain.
-    #[error("attestation provider {provider:?} is not accepted")]
+    /// The worker's attestation report does not satisfy this chain's policy.
+    #[error("attestation ({provider}) refused: {reason}")]
     AttestationRejected {
         /// The provider.
         provider: String,
+        /// Why.
+        reason: String,
+    },
+    /// The cluster has no key yet: a gatekeeper has not provisioned it.
+    #[error("cluster {cluster} has no key yet (not provisioned by a gatekeeper)")]
+    ClusterKeyMissing {
+        /// The cluster.
+        cluster: crate::ClusterId,
+    },
+    /// The contract's key is not published yet, so nothing can be sealed to it.
+    #[error("contract {contract} has no published key yet")]
+    ContractKeyMissing {
+        /// The contract.
+        contract: crate::ContractId,
+    },
+    /// The key differs from the one already published.
+    #[error("a different key is already published for {what}")]
+    KeyMismatch {
+        /// What the key belongs to.
+        what: String,
     },
     /// The mempool is full; try again later.
     #[error("mempool full ({limit} transactions)")]
@@ -160,6 +180,9 @@ impl TxRejection {
             Self::NotClusterOwner { .. } => "not_cluster_owner",
             Self::NotGatekeeper => "not_gatekeeper",
             Self::AttestationRejected { .. } => "attestation_rejected",
+            Self::ClusterKeyMissing { .. } => "cluster_key_missing",
+            Self::ContractKeyMissing { .. } => "contract_key_missing",
+            Self::KeyMismatch { .. } => "key_mismatch",
             Self::MempoolFull { .. } => "mempool_full",
         }
     }

@@ -81,14 +81,22 @@ pub enum TxKind {
         /// The report that binds both keys to a measured enclave.
         attestation: Attestation,
     },
-    /// A gatekeeper hands a cluster key, sealed to the worker, to a worker of the cluster.
+    /// A gatekeeper hands a cluster's key to workers of the cluster, sealed to each worker's
+    /// ECDH key, and publishes the cluster's public key.
     ProvisionKey {
-        /// The receiving worker.
-        worker: WorkerId,
         /// The cluster whose key it is.
         cluster: ClusterId,
-        /// The cluster key sealed to the worker's ECDH key (opaque to the chain).
-        sealed_key: Bytes,
+        /// The cluster's x25519 public key (instantiation arguments are sealed to it).
+        cluster_public: Hash32,
+        /// Per worker, the cluster key sealed to that worker (opaque to the chain).
+        keys: Vec<(WorkerId, Bytes)>,
+    },
+    /// A gatekeeper publishes the x25519 public key of an instantiated contract.
+    PublishContractKey {
+        /// The contract.
+        contract: ContractId,
+        /// Its public key (commands are sealed to it).
+        public_key: Hash32,
     },
 }
 

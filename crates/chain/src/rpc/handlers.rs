@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
+use crate::genesis::ChainParams;
 use crate::node::Node;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -89,6 +90,10 @@ pub(super) async fn status(State(node): State<Node>) -> Json<Value> {
         "producer": tip.producer,
         "pending": node.pending(),
     }))
+}
+
+pub(super) async fn params(State(node): State<Node>) -> Json<ChainParams> {
+    Json(node.params().clone())
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,6 +20,7 @@ pub use handlers::{BlockView, TxView};
 /// Every route the API serves, as (method, path) in OpenAPI's template syntax.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/status"),
+    ("GET", "/v1/params"),
     ("POST", "/v1/txs"),
     ("GET", "/v1/txs/{id}"),
     ("GET", "/v1/blocks/{height}"),
@@ -39,6 +40,7 @@ pub fn app(node: Node) -> Router {
     let body_limit = node.params().max_tx_bytes as usize + 1;
     Router::new()
         .route("/v1/status", get(handlers::status))
+        .route("/v1/params", get(handlers::params))
         .route(
             "/v1/txs",
             post(handlers::submit).layer(DefaultBodyLimit::max(body_limit)),

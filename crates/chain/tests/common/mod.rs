@@ -5,10 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use fat_attestation::dev::DevQuoter;
+use fat_attestation::{DEV_MEASUREMENT, Quoter, WorkerKeys, report_data};
 use fat_chain::genesis::DEV_SEQUENCER;
 use fat_chain::{Genesis, ManualClock, Node, NodeConfig};
 use fat_crypto::{Keypair, dev_keypair};
-use fat_types::{SignedTransaction, Transaction, TxKind};
+use fat_types::{
+    Attestation, Hash32, Outcome, SignedTransaction, Transaction, TxKind, TxRejection, WorkerId,
+};
 
 /// A fresh directory under the system temp dir, removed when dropped.
 pub struct TempDir(pub PathBuf);
@@ -62,4 +66,79 @@ pub fn alice() -> Keypair {
 
 pub fn bob() -> Keypair {
     dev_keypair("bob")
+}
+
+pub fn gatekeeper() -> Keypair {
+    dev_keypair(fat_chain::genesis::DEV_GATEKEEPER)
+}
+
+/// Worker `n`'s ed25519 identity key.
+pub fn worker_key(n: u8) -> Keypair {
+    dev_keypair(&format!("worker-{n}"))
+}
+
+/// Worker `n`'s id (its identity key).
+pub fn worker_id(n: u8) -> WorkerId {
+    WorkerId(worker_key(n).account_id().0)
+}
+
+/// Worker `n`'s x25519 key (any 32 bytes do for the chain).
+pub fn worker_ecdh(n: u8) -> Hash32 {
+    Hash32([n; 32])
+}
+
+/// A dev report signed by `identity`, claiming `measurement`, whose report data commits to
+/// `committed` (the keys the worker registers, unless a test says otherwise).
+pub fn dev_report(identity: &Keypair, committed: &WorkerKeys, measurement: &[u8]) -> Attestation {
+    DevQuoter::new(identity.clone(), measurement.to_vec())
+        .quote(&report_data(committed))
+        .unwrap()
+}
+
+/// A `RegisterWorker` of `identity` with `ecdh_public`, carrying a valid dev report (the dev
+/// measurement, report data committing to both keys).
+pub fn register_worker_with(identity: &Keypair, ecdh_public: Hash32) -> TxKind {
+    let worker = WorkerId(identity.account_id().0);
+    let keys = WorkerKeys {
+        identity: worker.0,
+        ecdh: ecdh_public.0,
+    };
+    TxKind::RegisterWorker {
+        worker,
+        ecdh_public,
+        attestation: dev_report(identity, &keys, DEV_MEASUREMENT),
+    }
+}
+
+/// The `RegisterWorker` of worker `n` (see [`worker_key`], [`worker_ecdh`]).
+pub fn register_worker(n: u8) -> TxKind {
+    register_worker_with(&worker_key(n), worker_ecdh(n))
+}
+
+/// The outcomes of the block at `height`, in order.
+pub fn outcomes(node: &Node, height: u64) -> Vec<Outcome> {
+    node.store()
+        .receipts(height)
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.outcome)
+        .collect()
+}
+
+/// Produce a block and return its outcomes.
+pub fn produce(node: &Node) -> Vec<Outcome> {
+    let header = node.produce_block().unwrap().unwrap();
+    outcomes(node, header.height)
+}
+
+/// The reason of an `AttestationRejected`, or a panic naming what came instead.
+pub fn attestation_reason(result: Result<fat_types::TxId, TxRejection>) -> String {
+    match result {
+        Err(TxRejection::AttestationRejected { provider, reason }) => {
+            assert_eq!(provider, "dev");
+            reason
+        }
+        other => panic!("expected attestation_rejected, got {other:?}"),
+    }
 }

@@ -1,27 +1,27 @@
-//! Attestation providers against real recorded reports (`tests/data/attestation/`).
+//! Attestation providers against real recorded reports (`tests/data/`).
 
-use fat_crypto::Keypair;
-use fat_types::{Attestation, Bytes};
-use fat_worker::attestation::dcap::{DcapEvidence, DcapVerifier, SgxQuoter, TdxQuoter};
-use fat_worker::attestation::dev::{DevQuoter, DevVerifier};
-use fat_worker::attestation::sev::{SnpEvidence, SnpQuoter, SnpVerifier};
-use fat_worker::attestation::tsm::ConfigfsTsm;
-use fat_worker::attestation::{
+use fat_attestation::dcap::{DcapEvidence, DcapVerifier, SgxQuoter, TdxQuoter};
+use fat_attestation::dev::{DevQuoter, DevVerifier};
+use fat_attestation::sev::{SnpEvidence, SnpQuoter, SnpVerifier};
+use fat_attestation::tsm::ConfigfsTsm;
+use fat_attestation::{
     AttestationError, AttestationVerifier, Policy, Provider, Quoter, VerifiedReport, Verifiers,
     WorkerKeys, report_data,
 };
+use fat_crypto::Keypair;
+use fat_types::{Attestation, Bytes};
 
 /// 2025-07-01T00:00:00Z: inside the validity of the shipped DCAP collateral.
 const COLLATERAL_NOW: u64 = 1_751_328_000;
 /// 2025-08-01T00:00:00Z: after the collateral's next update.
 const AFTER_COLLATERAL: u64 = 1_754_006_400;
 
-const SGX_QUOTE: &[u8] = include_bytes!("data/attestation/sgx_quote");
-const SGX_COLLATERAL: &[u8] = include_bytes!("data/attestation/sgx_quote_collateral.json");
-const TDX_QUOTE: &[u8] = include_bytes!("data/attestation/tdx_quote");
-const TDX_COLLATERAL: &[u8] = include_bytes!("data/attestation/tdx_quote_collateral.json");
-const SNP_REPORT_HEX: &str = include_str!("data/attestation/report_milan.hex");
-const SNP_VCEK: &[u8] = include_bytes!("data/attestation/vcek_milan.der");
+const SGX_QUOTE: &[u8] = include_bytes!("data/sgx_quote");
+const SGX_COLLATERAL: &[u8] = include_bytes!("data/sgx_quote_collateral.json");
+const TDX_QUOTE: &[u8] = include_bytes!("data/tdx_quote");
+const TDX_COLLATERAL: &[u8] = include_bytes!("data/tdx_quote_collateral.json");
+const SNP_REPORT_HEX: &str = include_str!("data/report_milan.hex");
+const SNP_VCEK: &[u8] = include_bytes!("data/vcek_milan.der");
 
 // Offsets in the raw reports: quote header 48 bytes, then the SGX enclave report (384 bytes,
 // report data at 320) or the TD report (584 bytes, report data at 520), then a u32 length and

@@ -1,4 +1,4 @@
-//! Attestation: reports that a worker runs measured code and owns the keys it registers.
+//! Check that a worker runs measured code and owns the keys it registers.
 //!
 //! A report commits to the worker's ed25519 identity key and x25519 ECDH key through its
 //! 64-byte report-data field: [`report_data`] = SHA-512([`REPORT_DATA_LABEL`] ‖ identity ‖
@@ -10,17 +10,21 @@
 //! with the quote) and [`sev`] (AMD SEV-SNP reports, verified with the `sev` crate against
 //! AMD's built-in root keys and the chip's VCEK certificate carried with the report).
 //!
+//! [`check_registration`] is what the chain, the gatekeeper and clients run on a worker's
+//! registration. [`seal`] keeps secrets on disk bound to the enclave.
+//!
 //! [`AttestationVerifier`] checks reports; [`Quoter`] makes them. Time comes in as an
 //! argument (`now_secs`, Unix seconds): collateral expires, and tests pin it.
 
 pub mod dcap;
 pub mod dev;
+pub mod seal;
 pub mod sev;
 pub mod tsm;
 
 use std::fmt;
 
-use fat_types::Attestation;
+use fat_types::{Attestation, AttestationPolicy, Hash32, WorkerId};
 use sha2::{Digest, Sha512};
 
 /// The label that starts the hash committed to in a report's report data.
@@ -211,6 +215,25 @@ impl Policy {
         }
     }
 
+    /// The policy a chain's registry holds, in this crate's terms.
+    pub fn from_chain(policy: &AttestationPolicy) -> Result<Self> {
+        let providers = policy
+            .providers
+            .iter()
+            .map(|p| Provider::parse(p))
+            .collect::<Result<_>>()?;
+        let measurements = policy
+            .measurements
+            .iter()
+            .map(|(p, m)| Ok((Provider::parse(p)?, m.0.clone())))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            providers,
+            measurements,
+            tcb_statuses: policy.tcb_statuses.clone(),
+        })
+    }
+
     /// Check a verified report against this policy and the worker's keys.
     pub fn check(&self, report: &VerifiedReport, keys: &WorkerKeys) -> Result<()> {
         let provider = report.provider;
@@ -279,6 +302,50 @@ pub trait Quoter {
 
     /// A report whose report data is `report_data` (see [`report_data`]).
     fn quote(&self, report_data: &[u8; 64]) -> Result<Attestation>;
+}
+
+/// What a `dev` worker claims to run: the measurement a dev chain's policy allows.
+pub const DEV_MEASUREMENT: &[u8] = b"fat-worker dev build (insecure)";
+
+/// The policy of a dev chain: `dev` reports claiming [`DEV_MEASUREMENT`], nothing else.
+pub fn dev_chain_policy() -> AttestationPolicy {
+    AttestationPolicy {
+        providers: vec![Provider::Dev.as_str().into()],
+        measurements: vec![(
+            Provider::Dev.as_str().into(),
+            fat_types::Bytes(DEV_MEASUREMENT.to_vec()),
+        )],
+        tcb_statuses: Vec::new(),
+    }
+}
+
+/// Check a worker's registration against a chain's policy: the report verifies, its provider
+/// and measurement are accepted, and its report data commits to the worker's identity and
+/// ECDH keys. `now_secs` is the time collateral must be valid at (a block's time on chain).
+pub fn check_registration(
+    policy: &AttestationPolicy,
+    worker: &WorkerId,
+    ecdh_public: &Hash32,
+    attestation: &Attestation,
+    now_secs: u64,
+) -> Result<VerifiedReport> {
+    let policy = Policy::from_chain(policy)?;
+    let keys = WorkerKeys {
+        identity: worker.0,
+        ecdh: ecdh_public.0,
+    };
+    let report = Verifiers.verify(attestation, &policy, &keys, now_secs)?;
+    // A dev report is signed by the key it names: it must name the worker registering.
+    if report.provider == Provider::Dev {
+        let signer = dev::DevVerifier::signer(attestation)?;
+        if signer.0 != worker.0 {
+            return Err(AttestationError::Refused {
+                provider: Provider::Dev,
+                reason: format!("the report is signed by {signer}, not by worker {worker}"),
+            });
+        }
+    }
+    Ok(report)
 }
 
 /// The verifier of every provider: dispatches on [`Attestation::provider`].

@@ -81,6 +81,15 @@ impl Quoter for DevQuoter {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DevVerifier;
 
+impl DevVerifier {
+    /// The identity a dev report names as its signer (not verified: see `verify_report`).
+    pub fn signer(attestation: &Attestation) -> Result<AccountId> {
+        let report: DevReport =
+            decode("dev report", &attestation.report.0).map_err(|e| malformed(Provider::Dev, e))?;
+        Ok(report.body.identity)
+    }
+}
+
 impl AttestationVerifier for DevVerifier {
     fn verify_report(&self, attestation: &Attestation, _now_secs: u64) -> Result<VerifiedReport> {
         let provider = Provider::Dev;

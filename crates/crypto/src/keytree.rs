@@ -1,0 +1,176 @@
+//! The key tree: master key -> cluster keys -> contract keys, and the keys derived beside them.
+//!
+//! Every step is HKDF-SHA256 with the parent key as input key material, no salt, and an
+//! `info` of a domain-separating label followed by the child's id:
+//!
+//! | key | parent | label |
+//! | --- | --- | --- |
+//! | cluster key | master key | [`CLUSTER_KEY_LABEL`] ‖ cluster id |
+//! | cluster ECDH secret (init args are sealed to it) | cluster key | [`CLUSTER_ECDH_LABEL`] |
+//! | at-rest key of a contract's state | cluster key | [`AT_REST_LABEL`] ‖ contract id |
+//! | contract secret (`derive-key` starts from it) | cluster key | [`CONTRACT_SECRET_LABEL`] ‖ contract id |
+//! | contract ECDH secret (commands are sealed to it) | cluster key | [`CONTRACT_ECDH_LABEL`] ‖ contract id |
+//!
+//! A contract only ever sees its own contract secret, and HKDF is one-way: from it nothing
+//! above or beside it can be computed, so a contract cannot derive another's secrets.
+
+use fat_types::{ClusterId, ContractId};
+use hkdf::Hkdf;
+use sha2::Sha256;
+
+use crate::envelope::{EcdhPublic, EcdhSecret, EnvelopeError};
+
+/// The label of a cluster key.
+pub const CLUSTER_KEY_LABEL: &[u8] = b"fat/key-tree/cluster/v1";
+/// The label of a cluster's ECDH secret.
+pub const CLUSTER_ECDH_LABEL: &[u8] = b"fat/key-tree/cluster-ecdh/v1";
+/// The label of a contract's at-rest key.
+pub const AT_REST_LABEL: &[u8] = b"fat/key-tree/at-rest/v1";
+/// The label of a contract's secret.
+pub const CONTRACT_SECRET_LABEL: &[u8] = b"fat/key-tree/contract-secret/v1";
+/// The label of a contract's ECDH secret.
+pub const CONTRACT_ECDH_LABEL: &[u8] = b"fat/key-tree/contract-ecdh/v1";
+
+fn derive(parent: &[u8; 32], label: &[u8], id: &[u8]) -> [u8; 32] {
+    let hkdf = Hkdf::<Sha256>::new(None, parent);
+    let mut out = [0u8; 32];
+    hkdf.expand_multi_info(&[label, id], &mut out)
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    out
+}
+
+macro_rules! secret_debug {
+    ($name:ident) => {
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(..)"))
+            }
+        }
+    };
+}
+
+/// The gatekeeper's master key: the root of the tree.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MasterKey([u8; 32]);
+secret_debug!(MasterKey);
+
+impl MasterKey {
+    /// A master key of these bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A fresh master key from the operating system's random number generator.
+    pub fn generate() -> Result<Self, EnvelopeError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| EnvelopeError::Random(e.to_string()))?;
+        Ok(Self(bytes))
+    }
+
+    /// The key's bytes (to seal them).
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
+    /// The key of a cluster.
+    pub fn cluster_key(&self, cluster: &ClusterId) -> ClusterKey {
+        ClusterKey(derive(&self.0, CLUSTER_KEY_LABEL, cluster.as_bytes()))
+    }
+}
+
+/// A cluster's key, shared by the workers of the cluster.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterKey([u8; 32]);
+secret_debug!(ClusterKey);
+
+impl ClusterKey {
+    /// A cluster key of these bytes (as provisioned).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The key's bytes (to seal them).
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
+    /// The cluster's ECDH secret: instantiation arguments are sealed to its public key.
+    pub fn ecdh(&self) -> EcdhSecret {
+        EcdhSecret::from_bytes(derive(&self.0, CLUSTER_ECDH_LABEL, &[]))
+    }
+
+    /// The cluster's ECDH public key, as the registry publishes it.
+    pub fn ecdh_public(&self) -> EcdhPublic {
+        self.ecdh().public()
+    }
+
+    /// The keys of a contract of this cluster.
+    pub fn contract(&self, contract: &ContractId) -> ContractKeys {
+        ContractKeys {
+            secret: derive(&self.0, CONTRACT_SECRET_LABEL, contract.as_bytes()),
+            ecdh: EcdhSecret::from_bytes(derive(&self.0, CONTRACT_ECDH_LABEL, contract.as_bytes())),
+            at_rest: derive(&self.0, AT_REST_LABEL, contract.as_bytes()),
+        }
+    }
+}
+
+/// The keys of one contract.
+#[derive(Clone)]
+pub struct ContractKeys {
+    secret: [u8; 32],
+    ecdh: EcdhSecret,
+    at_rest: [u8; 32],
+}
+secret_debug!(ContractKeys);
+
+impl ContractKeys {
+    /// The contract's secret: the root of what the contract derives with `derive-key`. The
+    /// only key of the tree a contract sees.
+    pub fn secret(&self) -> [u8; 32] {
+        self.secret
+    }
+
+    /// The contract's ECDH secret: commands are sealed to its public key.
+    pub fn ecdh(&self) -> &EcdhSecret {
+        &self.ecdh
+    }
+
+    /// The key the contract's state is encrypted with on disk.
+    pub fn at_rest(&self) -> [u8; 32] {
+        self.at_rest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tree_is_pinned_and_separates_every_branch() {
+        let master = MasterKey::from_bytes([1; 32]);
+        let cluster = master.cluster_key(&ClusterId([2; 32]));
+        assert_eq!(cluster, master.cluster_key(&ClusterId([2; 32])));
+        assert_ne!(cluster, master.cluster_key(&ClusterId([3; 32])));
+        let a = cluster.contract(&ContractId([4; 32]));
+        let b = cluster.contract(&ContractId([5; 32]));
+        let all = [
+            cluster.to_bytes(),
+            cluster.ecdh().to_bytes(),
+            a.secret(),
+            a.ecdh().to_bytes(),
+            a.at_rest(),
+            b.secret(),
+            b.ecdh().to_bytes(),
+            b.at_rest(),
+        ];
+        for (i, x) in all.iter().enumerate() {
+            for y in &all[i + 1..] {
+                assert_ne!(x, y);
+            }
+        }
+        assert_eq!(
+            hex::encode(a.secret()),
+            hex::encode(cluster.contract(&ContractId([4; 32])).secret())
+        );
+    }
+}
