@@ -7,11 +7,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use fat_crypto::{Envelope, EnvelopeError};
 use fat_types::{AccountId, ContractId, TxId};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -84,6 +85,18 @@ impl From<WorkerError> for ApiError {
         match error {
             WorkerError::Busy => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", error),
             WorkerError::UnknownContract(_) => Self::new(StatusCode::NOT_FOUND, "not_found", error),
+            WorkerError::NoClusterKey(_) => Self::new(StatusCode::NOT_FOUND, "not_found", error),
+            WorkerError::Envelope(e) => {
+                let (status, code) = match &e {
+                    EnvelopeError::Expired { .. } | EnvelopeError::FromFuture { .. } => {
+                        (StatusCode::BAD_REQUEST, "stale_envelope")
+                    }
+                    EnvelopeError::Replayed => (StatusCode::CONFLICT, "replayed"),
+                    EnvelopeError::ReplayGuardFull => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+                    _ => (StatusCode::BAD_REQUEST, "bad_envelope"),
+                };
+                Self::new(status, code, format!("envelope refused: {e}"))
+            }
             other => {
                 let mut message = other.to_string();
                 let mut source = std::error::Error::source(&other);
@@ -122,8 +135,12 @@ async fn status(State(worker): State<Worker>) -> ApiResult<Json<Value>> {
     };
     let contracts = snapshot.contracts()?.len();
     let admitted = worker.inner.admission.admitted();
-    let mut body =
-        json!({"worker": worker.id(), "contracts": contracts, "queries_admitted": admitted});
+    let mut body = json!({
+        "worker": worker.id(),
+        "ecdh_public": worker.ecdh_public(),
+        "contracts": contracts,
+        "queries_admitted": admitted,
+    });
     if let (Value::Object(body), Value::Object(head)) = (&mut body, head) {
         body.extend(head);
     }
@@ -150,46 +167,83 @@ async fn contract(State(worker): State<Worker>, Path(id): Path<String>) -> ApiRe
     })))
 }
 
-/// The body of a query.
+/// The body of a plaintext query.
 #[derive(Debug, Deserialize)]
 struct QueryBody {
     method: String,
     #[serde(default)]
     args: Value,
-    #[serde(default)]
-    caller: Option<AccountId>,
 }
 
+/// The JSON answer of a query: `{"worker", "height", "gas_used", "elapsed_ms"}` with
+/// `output`, or with `code`, `message` and `error` when the call failed.
+fn answer_json(worker: &Worker, answer: &crate::QueryAnswer) -> (StatusCode, Value) {
+    let elapsed_ms = answer.elapsed.as_secs_f64() * 1000.0;
+    let mut body = json!({"worker": worker.id(), "height": answer.height, "gas_used": answer.gas_used, "elapsed_ms": elapsed_ms});
+    match &answer.result {
+        Ok(text) => {
+            body["output"] = serde_json::from_str(text).unwrap_or(Value::String(text.clone()));
+            (StatusCode::OK, body)
+        }
+        Err(e) => {
+            body["code"] = json!("call_failed");
+            body["message"] = json!(e.to_string());
+            body["error"] = serde_json::to_value(e).unwrap_or(Value::Null);
+            (StatusCode::UNPROCESSABLE_ENTITY, body)
+        }
+    }
+}
+
+/// A query: an envelope sealed to this worker (`application/octet-stream`), answered with an
+/// envelope of the same session; or, when the worker allows it, plaintext JSON.
 async fn query(
     State(worker): State<Worker>,
     Path(id): Path<String>,
-    Json(body): Json<QueryBody>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let id: ContractId = parse("contract", &id)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.starts_with("application/octet-stream") {
+        let envelope = Envelope::from_bytes(&body).map_err(WorkerError::from)?;
+        let sealed = worker
+            .query_sealed(&id, &envelope, |worker, answer| {
+                Ok(answer_json(worker, &answer?).1)
+            })
+            .await?;
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            sealed.envelope.to_bytes(),
+        )
+            .into_response());
+    }
+    if !worker.plaintext_queries() {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "sealed_only",
+            "this worker answers only sealed queries (application/octet-stream envelopes sealed to its key; see docs/security.md)",
+        ));
+    }
+    let body: QueryBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("bad query body: {e}"),
+        )
+    })?;
     let args = match &body.args {
         Value::Null => String::new(),
         other => other.to_string(),
     };
     let answer = worker
-        .query(&id, &body.method, &args, body.caller.unwrap_or_default())
+        .query(&id, &body.method, &args, AccountId::default())
         .await?;
-    let elapsed_ms = answer.elapsed.as_secs_f64() * 1000.0;
-    let meta = json!({"worker": worker.id(), "height": answer.height, "gas_used": answer.gas_used, "elapsed_ms": elapsed_ms});
-    Ok(match answer.result {
-        Ok(text) => {
-            let output: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-            let mut body = meta;
-            body["output"] = output;
-            (StatusCode::OK, Json(body)).into_response()
-        }
-        Err(e) => {
-            let mut body = meta;
-            body["code"] = json!("call_failed");
-            body["message"] = json!(e.to_string());
-            body["error"] = serde_json::to_value(&e).unwrap_or(Value::Null);
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-        }
-    })
+    let (status, body) = answer_json(&worker, &answer);
+    Ok((status, Json(body)).into_response())
 }
 
 async fn receipt(State(worker): State<Worker>, Path(tx): Path<String>) -> ApiResult<Json<Value>> {

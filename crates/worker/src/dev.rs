@@ -1,12 +1,15 @@
-//! The dev network's workers and cluster: well-known worker keys, registered and grouped into
-//! one cluster by the dev gatekeeper.
+//! The dev network's workers and cluster: workers registered with `dev` reports and grouped
+//! into one cluster by the dev gatekeeper, whose gatekeeper role then provisions its key.
+
+use std::time::Duration;
 
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::tx::cluster_id;
-use fat_types::{Attestation, Bytes, ClusterId, Hash32, Transaction, TxKind, WorkerId};
+use fat_types::{ClusterId, Transaction, TxKind};
 
 use crate::client::ChainClient;
 use crate::error::{Result, WorkerError};
+use crate::worker::Worker;
 
 /// The name of the dev key that signs the bootstrap transactions.
 pub const DEV_GATEKEEPER: &str = "gatekeeper";
@@ -16,33 +19,57 @@ pub fn dev_worker_key(index: usize) -> Keypair {
     dev_keypair(&format!("worker-{index}"))
 }
 
-/// Register `workers` (with `dev` attestation; those already registered are skipped) and
-/// create one cluster of them, signed by the dev gatekeeper; returns the cluster's id.
-pub async fn create_dev_cluster(client: &ChainClient, workers: &[WorkerId]) -> Result<ClusterId> {
+/// Register `workers` with `dev` attestation reports (those already registered are skipped)
+/// and create one cluster of them, signed by the dev gatekeeper; returns the cluster's id.
+/// A registration the chain refuses is an error that says why, and is logged.
+pub async fn create_dev_cluster(client: &ChainClient, workers: &[Worker]) -> Result<ClusterId> {
     let gatekeeper = dev_keypair(DEV_GATEKEEPER);
     let signer = gatekeeper.account_id();
     for worker in workers {
-        let registered: Result<serde_json::Value> =
-            client.get_json(&format!("/v1/workers/{worker}")).await;
+        let registered: Result<serde_json::Value> = client
+            .get_json(&format!("/v1/workers/{}", worker.id()))
+            .await;
         if registered.is_ok() {
             continue;
         }
-        let kind = TxKind::RegisterWorker {
-            worker: *worker,
-            ecdh_public: Hash32(blake3::derive_key("fat dev worker ecdh v1", &worker.0)),
-            attestation: Attestation {
-                provider: "dev".into(),
-                report: Bytes(b"dev attestation: insecure".to_vec()),
-            },
-        };
-        submit(client, &gatekeeper, kind).await?;
+        let kind = worker.dev_registration()?;
+        if let Err(e) = submit(client, &gatekeeper, kind).await {
+            tracing::error!(worker = %worker.id(), error = %e, "registration refused");
+            return Err(e);
+        }
     }
     let nonce = client.next_nonce(&signer).await?;
     let kind = TxKind::CreateCluster {
-        workers: workers.to_vec(),
+        workers: workers.iter().map(Worker::id).collect(),
     };
     submit(client, &gatekeeper, kind).await?;
     Ok(cluster_id(&signer, nonce))
+}
+
+/// Wait until a gatekeeper has provisioned `cluster` (its public key is on chain), for at
+/// most `timeout`.
+pub async fn wait_for_cluster_key(
+    client: &ChainClient,
+    cluster: &ClusterId,
+    timeout: Duration,
+) -> Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        let info: serde_json::Value = client.get_json(&format!("/v1/clusters/{cluster}")).await?;
+        if !info["public_key"].is_null() {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            return Err(WorkerError::Chain {
+                url: client.url().into(),
+                message: format!(
+                    "cluster {cluster} got no key within {}s: is a gatekeeper running?",
+                    timeout.as_secs()
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Sign a transaction with the account's next nonce, submit it and wait until it commits

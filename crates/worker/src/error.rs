@@ -71,6 +71,15 @@ pub enum WorkerError {
     /// The code of a contract is missing from the store.
     #[error("code of contract {0} is missing")]
     MissingCode(ContractId),
+    /// The worker's keys cannot be loaded, created or used.
+    #[error("worker keys: {0}")]
+    Keys(String),
+    /// A query envelope was refused.
+    #[error("envelope refused")]
+    Envelope(#[from] fat_crypto::EnvelopeError),
+    /// The worker holds no key for the contract's cluster.
+    #[error("this worker holds no key for cluster {0}")]
+    NoClusterKey(fat_types::ClusterId),
     /// The query queue is full.
     #[error("busy: the query queue is full")]
     Busy,

@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
+use fat_crypto::envelope::{self, Direction, Envelope, ReplayGuard, Session};
+use fat_crypto::{ClusterKey, EnvelopeError};
 use fat_runtime::{BlockInfo, Call, Entry, LogLevel, Outcome, StateChanges, StateStore};
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
@@ -10,9 +12,33 @@ use fat_types::{
     Receipt, SignedTransaction, TxKind, WorkerId,
 };
 
-use crate::error::Result;
+use crate::error::{Result, WorkerError};
+use crate::keys::CLUSTER_KEY_LABEL;
 use crate::store::{BlockChanges, ContractRecord, LogRecord, Snapshot};
-use crate::worker::Inner;
+use crate::worker::{ENVELOPE_WINDOW_MS, Inner};
+
+/// Open an envelope of a transaction: sealed to `secret`, for `contract` and `direction`,
+/// signed by the transaction's signer, fresh at the block's time. Deterministic: every
+/// worker of the cluster reaches the same verdict.
+fn open_tx_envelope(
+    bytes: &[u8],
+    secret: &fat_crypto::EcdhSecret,
+    contract: &ContractId,
+    direction: Direction,
+    signer: &fat_types::AccountId,
+    block_ms: u64,
+) -> std::result::Result<(Vec<u8>, Session), EnvelopeError> {
+    let envelope = Envelope::from_bytes(bytes)?;
+    if envelope.header.sender != *signer {
+        return Err(EnvelopeError::WrongSender {
+            expected: *signer,
+            found: envelope.header.sender,
+        });
+    }
+    let mut guard = ReplayGuard::new(ENVELOPE_WINDOW_MS, 1);
+    let opened = envelope::open(&envelope, secret, contract, direction, &mut guard, block_ms)?;
+    Ok((opened.plaintext, opened.session))
+}
 
 /// The committed state under the writes of the block being executed.
 pub(crate) struct BlockOverlay {
@@ -151,6 +177,34 @@ pub(crate) async fn execute_block(
                 tracing::warn!(%cluster, "joined a cluster late: its earlier commands are not replayed");
                 changes.clusters.push(*cluster);
             }
+            TxKind::ProvisionKey {
+                cluster,
+                cluster_public,
+                keys,
+            } => {
+                let member = changes.clusters.contains(cluster) || base.is_member(cluster)?;
+                match keys.iter().find(|(w, _)| *w == me) {
+                    Some((_, sealed)) => {
+                        let key =
+                            open_cluster_key(inner, cluster, cluster_public, sealed, &tx.signer)?;
+                        let sealed = inner
+                            .sealer
+                            .seal(CLUSTER_KEY_LABEL, &key.to_bytes())
+                            .map_err(|e| WorkerError::Keys(e.to_string()))?;
+                        inner.keyring.add_cluster(*cluster, key);
+                        changes.cluster_keys.push((*cluster, sealed));
+                        tracing::info!(%cluster, "received the cluster key");
+                    }
+                    None if member && inner.keyring.cluster(cluster).is_none() => {
+                        tracing::error!(
+                            %cluster,
+                            "the gatekeeper provisioned the cluster key without this worker: \
+                             its attestation was not accepted; contracts of the cluster will not run here"
+                        );
+                    }
+                    None => {}
+                }
+            }
             TxKind::Instantiate {
                 code_hash,
                 cluster,
@@ -159,6 +213,14 @@ pub(crate) async fn execute_block(
                 gas_limit,
             } if changes.clusters.contains(cluster) || base.is_member(cluster)? => {
                 let id = contract_id(&tx.signer, code_hash, cluster, &salt.0);
+                let Some(cluster_key) = inner.keyring.cluster(cluster) else {
+                    tracing::error!(
+                        contract = %id,
+                        %cluster,
+                        "not running the contract: this worker holds no key of its cluster"
+                    );
+                    continue;
+                };
                 let record = ContractRecord {
                     info: ContractInfo {
                         id,
@@ -166,13 +228,13 @@ pub(crate) async fn execute_block(
                         cluster: *cluster,
                         deployer: tx.signer,
                         height: block.header.height,
+                        public_key: Some(Hash32(cluster_key.contract(&id).ecdh().public().0)),
                     },
                     state_root: Hash32::default(),
                     entries: 0,
                     logs: 0,
                 };
                 changes.contracts.insert(id, record);
-                let args = String::from_utf8_lossy(&args.0).into_owned();
                 let run = Run {
                     signed,
                     index: index as u32,
@@ -180,8 +242,30 @@ pub(crate) async fn execute_block(
                     gas_limit: *gas_limit,
                     height: block.header.height,
                 };
-                run.execute(inner, &overlay, &info, &mut changes, Entry::init(args))
-                    .await?;
+                match open_tx_envelope(
+                    &args.0,
+                    &cluster_key.ecdh(),
+                    &id,
+                    Direction::InitArgs,
+                    &tx.signer,
+                    block.header.timestamp_ms,
+                ) {
+                    Ok((plain, _)) => match String::from_utf8(plain) {
+                        Ok(args) => {
+                            run.execute(
+                                inner,
+                                &overlay,
+                                &info,
+                                &mut changes,
+                                Entry::init(args),
+                                None,
+                            )
+                            .await?;
+                        }
+                        Err(_) => run.failed(&mut changes, "init args are not UTF-8 text".into()),
+                    },
+                    Err(e) => run.failed(&mut changes, format!("init args refused: {e}")),
+                }
             }
             TxKind::Command {
                 contract,
@@ -208,13 +292,35 @@ pub(crate) async fn execute_block(
                     gas_limit: *gas_limit,
                     height: block.header.height,
                 };
-                match CommandPayload::decode(&payload.0) {
-                    Ok(p) => {
-                        let entry = Entry::command(p.method, p.args);
-                        run.execute(inner, &overlay, &info, &mut changes, entry)
-                            .await?;
-                    }
-                    Err(e) => run.failed(&mut changes, e.to_string()),
+                let cluster = changes.contracts[contract].info.cluster;
+                let Some(crypt) = inner.keyring.contract(contract, &cluster) else {
+                    return Err(WorkerError::NoClusterKey(cluster));
+                };
+                let opened = open_tx_envelope(
+                    &payload.0,
+                    crypt.keys.ecdh(),
+                    contract,
+                    Direction::Command,
+                    &tx.signer,
+                    block.header.timestamp_ms,
+                );
+                match opened {
+                    Ok((plain, session)) => match CommandPayload::decode(&plain) {
+                        Ok(p) if p.tx_nonce == tx.nonce => {
+                            let entry = Entry::command(p.method, p.args);
+                            run.execute(inner, &overlay, &info, &mut changes, entry, Some(session))
+                                .await?;
+                        }
+                        Ok(p) => run.failed(
+                            &mut changes,
+                            format!(
+                                "command refused: sealed for the transaction of nonce {}, carried by nonce {} (a replay)",
+                                p.tx_nonce, tx.nonce
+                            ),
+                        ),
+                        Err(e) => run.failed(&mut changes, format!("command refused: {e}")),
+                    },
+                    Err(e) => run.failed(&mut changes, format!("command refused: {e}")),
                 }
             }
             _ => {}
@@ -247,6 +353,7 @@ impl Run<'_> {
         info: &BlockInfo,
         changes: &mut BlockChanges,
         entry: Entry,
+        session: Option<Session>,
     ) -> Result<()> {
         let code_hash = changes.contracts[&self.contract].info.code_hash;
         let pending_code = changes
@@ -267,12 +374,19 @@ impl Run<'_> {
         call.block = info.clone();
         call.tx_index = self.index;
         call.gas_limit = self.gas_limit;
-        call.contract_secret = fat_crypto::contract_secret(&self.contract);
+        let cluster = changes.contracts[&self.contract].info.cluster;
+        call.contract_secret = inner
+            .keyring
+            .contract(&self.contract, &cluster)
+            .ok_or(WorkerError::NoClusterKey(cluster))?
+            .keys
+            .secret();
         // Every worker of the cluster must compute the same state, so a command does not see
         // which worker runs it (the runtime gives `worker-public-key` to commands too).
         call.worker_key = [0; 32];
         let outcome = inner.runtime.call(&code, call).await;
-        self.record(overlay, info, changes, outcome)
+        let sealer = session.map(|s| (s, &inner.key));
+        self.record(overlay, info, changes, outcome, sealer)
     }
 
     fn record(
@@ -281,6 +395,7 @@ impl Run<'_> {
         info: &BlockInfo,
         changes: &mut BlockChanges,
         outcome: Outcome,
+        sealer: Option<(Session, &fat_crypto::Keypair)>,
     ) -> Result<()> {
         let record = changes
             .contracts
@@ -328,9 +443,26 @@ impl Run<'_> {
                 Vec::new(),
             ),
         };
-        changes
-            .receipts
-            .push(self.receipt(status, output, events, outcome.gas_used));
+        let mut receipt = self.receipt(status, output, events, outcome.gas_used);
+        if let Some((session, key)) = sealer
+            && matches!(receipt.status, ExecStatus::Ok)
+        {
+            // One response per session, so a nonce derived from the transaction is never
+            // reused under a key; every worker of the cluster seals the same bytes.
+            let digest =
+                blake3::derive_key("fat/worker/receipt-nonce/v1", self.signed.id().as_bytes());
+            let mut nonce = [0u8; 24];
+            nonce.copy_from_slice(&digest[..24]);
+            let sealed = session.seal_response_with_nonce(
+                key,
+                receipt.output.as_bytes(),
+                info.timestamp_ms,
+                nonce,
+            );
+            receipt.output = String::new();
+            receipt.sealed_output = Some(fat_types::Bytes(sealed.to_bytes()));
+        }
+        changes.receipts.push(receipt);
         Ok(())
     }
 
@@ -357,6 +489,7 @@ impl Run<'_> {
             index: self.index,
             status,
             output,
+            sealed_output: None,
             events,
             gas_used,
             state_root: Hash32::default(),
@@ -367,4 +500,44 @@ impl Run<'_> {
 /// The worker id of a key pair.
 pub(crate) fn worker_id(key: &fat_crypto::Keypair) -> WorkerId {
     WorkerId(key.account_id().0)
+}
+
+/// Open a cluster key provisioned to this worker: sealed to its ECDH key by the gatekeeper
+/// that signed the transaction, and matching the cluster key the chain publishes.
+fn open_cluster_key(
+    inner: &Inner,
+    cluster: &fat_types::ClusterId,
+    cluster_public: &Hash32,
+    sealed: &fat_types::Bytes,
+    gatekeeper: &fat_types::AccountId,
+) -> Result<ClusterKey> {
+    let refused =
+        |why: String| WorkerError::Keys(format!("cluster key of {cluster} refused: {why}"));
+    let envelope = Envelope::from_bytes(&sealed.0).map_err(|e| refused(e.to_string()))?;
+    if envelope.header.sender != *gatekeeper {
+        return Err(refused("not sealed by the provisioning gatekeeper".into()));
+    }
+    // The chain ordered it: freshness is the envelope's own time, so replaying the chain
+    // later opens it the same way.
+    let mut guard = ReplayGuard::new(ENVELOPE_WINDOW_MS, 1);
+    let opened = envelope::open(
+        &envelope,
+        &inner.secrets.ecdh,
+        &ContractId(cluster.0),
+        Direction::ClusterKey,
+        &mut guard,
+        envelope.header.timestamp_ms,
+    )
+    .map_err(|e| refused(e.to_string()))?;
+    let bytes: [u8; 32] = opened
+        .plaintext
+        .try_into()
+        .map_err(|_| refused("not 32 bytes".into()))?;
+    let key = ClusterKey::from_bytes(bytes);
+    if key.ecdh_public().0 != cluster_public.0 {
+        return Err(refused(
+            "it does not match the cluster's published key".into(),
+        ));
+    }
+    Ok(key)
 }

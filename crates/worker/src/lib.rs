@@ -16,15 +16,16 @@
 
 mod admission;
 pub mod api;
-pub mod attestation;
 pub mod client;
 pub mod dev;
 mod error;
 mod exec;
+mod keys;
 pub mod store;
 mod worker;
 
 pub use client::ChainClient;
 pub use error::{Result, WorkerError};
+pub use keys::{KEYS_FILE, Keyring, WorkerSecrets};
 pub use store::{ContractRecord, LogRecord, Snapshot, Store};
-pub use worker::{QueryAnswer, Worker, WorkerConfig};
+pub use worker::{ENVELOPE_WINDOW_MS, QueryAnswer, SealedAnswer, Worker, WorkerConfig};

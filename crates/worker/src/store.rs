@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use fat_crypto::Keypair;
@@ -22,6 +23,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, WorkerError, corrupt, storage};
+use crate::keys::{ContractCrypt, Keyring};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("codes");
@@ -30,9 +32,10 @@ const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
 const LOGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("logs");
 const CLUSTERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("clusters");
+const CLUSTER_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("cluster_keys");
 
-/// The value of `meta["format"]`.
-const FORMAT: &[u8] = b"fat-worker/1";
+/// The value of `meta["format"]`. Version 2 encrypts state values at rest.
+const FORMAT: &[u8] = b"fat-worker/2";
 /// The database file inside the worker's data directory.
 pub const DB_FILE: &str = "worker.redb";
 
@@ -83,12 +86,15 @@ pub struct BlockChanges {
     pub logs: Vec<(ContractId, LogRecord)>,
     /// Cache writes of commands, applied to the worker's cache after the block commits.
     pub cache_ops: Vec<(ContractId, Vec<fat_runtime::CacheOp>)>,
+    /// Cluster keys provisioned to this worker, sealed.
+    pub cluster_keys: Vec<(ClusterId, Vec<u8>)>,
 }
 
 /// The worker's database.
 pub struct Store {
     db: Database,
     path: PathBuf,
+    keyring: Arc<Keyring>,
 }
 
 impl std::fmt::Debug for Store {
@@ -111,8 +117,9 @@ fn log_key(contract: &ContractId, seq: u64) -> Vec<u8> {
 }
 
 impl Store {
-    /// Open (or create) the store in `dir`.
-    pub fn open(dir: &Path) -> Result<Self> {
+    /// Open (or create) the store in `dir`; state values are encrypted with keys derived
+    /// from the cluster keys in `keyring`.
+    pub fn open(dir: &Path, keyring: Arc<Keyring>) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|source| WorkerError::DataDir {
             path: dir.into(),
             source,
@@ -127,9 +134,17 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        let store = Self { db, path };
+        let store = Self { db, path, keyring };
         let wtx = store.db.begin_write().map_err(storage("begin write"))?;
-        for table in [CODES, CONTRACTS, STATE, RECEIPTS, LOGS, CLUSTERS] {
+        for table in [
+            CODES,
+            CONTRACTS,
+            STATE,
+            RECEIPTS,
+            LOGS,
+            CLUSTERS,
+            CLUSTER_KEYS,
+        ] {
             wtx.open_table(table).map_err(storage("create tables"))?;
         }
         {
@@ -187,6 +202,8 @@ impl Store {
             receipts: open(RECEIPTS)?,
             logs: open(LOGS)?,
             clusters: open(CLUSTERS)?,
+            cluster_keys: open(CLUSTER_KEYS)?,
+            keyring: self.keyring.clone(),
         })
     }
 
@@ -214,12 +231,24 @@ impl Store {
                     .insert(cluster.as_bytes().as_slice(), [].as_slice())
                     .map_err(storage("write cluster"))?;
             }
+            let mut sealed_keys = wtx
+                .open_table(CLUSTER_KEYS)
+                .map_err(storage("open cluster keys"))?;
+            for (cluster, sealed) in &changes.cluster_keys {
+                sealed_keys
+                    .insert(cluster.as_bytes().as_slice(), sealed.as_slice())
+                    .map_err(storage("write cluster key"))?;
+            }
             let mut state = wtx.open_table(STATE).map_err(storage("open state"))?;
             for (contract, writes) in &changes.writes {
+                let crypt = self.crypt_of(contract, &changes)?;
                 for (key, value) in writes {
                     let k = state_key(contract, key);
                     match value {
-                        Some(v) => state.insert(k.as_slice(), v.as_slice()),
+                        Some(v) => {
+                            let stored = crypt.encrypt(contract, key, v)?;
+                            state.insert(k.as_slice(), stored.as_slice())
+                        }
                         None => state.remove(k.as_slice()),
                     }
                     .map_err(storage("write state"))?;
@@ -228,7 +257,9 @@ impl Store {
             let mut contracts = wtx
                 .open_table(CONTRACTS)
                 .map_err(storage("open contracts"))?;
-            for (id, record) in changes.contracts.iter_mut() {
+            let mut roots = Vec::with_capacity(changes.contracts.len());
+            for id in changes.contracts.keys() {
+                let crypt = self.crypt_of(id, &changes)?;
                 let prefix = id.as_bytes().as_slice();
                 let mut entries = Vec::new();
                 for item in state.range(prefix..).map_err(storage("scan state"))? {
@@ -236,14 +267,19 @@ impl Store {
                     if !k.value().starts_with(prefix) {
                         break;
                     }
-                    entries.push((k.value()[32..].to_vec(), v.value().to_vec()));
+                    let key = k.value()[32..].to_vec();
+                    let value = crypt.decrypt(id, &key, v.value())?;
+                    entries.push((key, value));
                 }
-                record.state_root = fat_runtime::state_root(
+                roots.push(fat_runtime::state_root(
                     id,
                     entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
-                );
+                ));
+            }
+            for ((id, record), root) in changes.contracts.iter_mut().zip(roots) {
+                record.state_root = root;
                 contracts
-                    .insert(prefix, encode(record).as_slice())
+                    .insert(id.as_bytes().as_slice(), encode(record).as_slice())
                     .map_err(storage("write contract"))?;
             }
             let mut receipts = wtx.open_table(RECEIPTS).map_err(storage("open receipts"))?;
@@ -282,6 +318,26 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The keys of a contract being committed (its record is in `changes`).
+    fn crypt_of(
+        &self,
+        contract: &ContractId,
+        changes: &BlockChanges,
+    ) -> Result<Arc<ContractCrypt>> {
+        let cluster = changes
+            .contracts
+            .get(contract)
+            .map(|r| r.info.cluster)
+            .ok_or_else(|| {
+                WorkerError::Corrupt(format!("writes of {contract} without its record"))
+            })?;
+        self.keyring
+            .contract(contract, &cluster)
+            .ok_or(WorkerError::NoClusterKey(cluster))
+    }
+}
+
 /// One read transaction over the store: a consistent view of one committed block.
 pub struct Snapshot {
     meta: ReadOnlyTable<&'static str, &'static [u8]>,
@@ -291,6 +347,8 @@ pub struct Snapshot {
     receipts: ReadOnlyTable<&'static [u8], &'static [u8]>,
     logs: ReadOnlyTable<&'static [u8], &'static [u8]>,
     clusters: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    cluster_keys: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    keyring: Arc<Keyring>,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -380,6 +438,38 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// The sealed cluster keys provisioned to this worker.
+    pub fn sealed_cluster_keys(&self) -> Result<Vec<(ClusterId, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for item in self
+            .cluster_keys
+            .iter()
+            .map_err(storage("scan cluster keys"))?
+        {
+            let (k, v) = item.map_err(storage("scan cluster keys"))?;
+            let id = ClusterId(
+                k.value()
+                    .try_into()
+                    .map_err(|_| corrupt("cluster key id", "not 32 bytes"))?,
+            );
+            out.push((id, v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The keys of a contract this worker runs.
+    fn crypt(&self, contract: &ContractId) -> Result<Arc<ContractCrypt>> {
+        if let Some(crypt) = self.keyring.cached(contract) {
+            return Ok(crypt);
+        }
+        let record = self
+            .contract(contract)?
+            .ok_or(WorkerError::UnknownContract(*contract))?;
+        self.keyring
+            .contract(contract, &record.info.cluster)
+            .ok_or(WorkerError::NoClusterKey(record.info.cluster))
+    }
+
     /// How many state entries the store holds, all contracts together.
     pub fn total_entries(&self) -> Result<u64> {
         self.state.len().map_err(storage("count state"))
@@ -392,7 +482,15 @@ fn runtime_error(e: WorkerError) -> fat_runtime::Error {
 
 impl StateStore for Snapshot {
     fn get(&self, contract: &ContractId, key: &[u8]) -> fat_runtime::Result<Option<Vec<u8>>> {
-        get(&self.state, &state_key(contract, key)).map_err(runtime_error)
+        let Some(stored) = get(&self.state, &state_key(contract, key)).map_err(runtime_error)?
+        else {
+            return Ok(None);
+        };
+        let crypt = self.crypt(contract).map_err(runtime_error)?;
+        crypt
+            .decrypt(contract, key, &stored)
+            .map(Some)
+            .map_err(runtime_error)
     }
 
     fn scan(
@@ -408,6 +506,7 @@ impl StateStore for Snapshot {
             _ => full_prefix.clone(),
         };
         let mut out = Vec::new();
+        let mut crypt: Option<Arc<ContractCrypt>> = None;
         let range = self
             .state
             .range(start.as_slice()..)
@@ -422,7 +521,14 @@ impl StateStore for Snapshot {
             if Some(key) == after {
                 continue;
             }
-            out.push((key.to_vec(), v.value().to_vec()));
+            let crypt = match &crypt {
+                Some(c) => c,
+                None => crypt.insert(self.crypt(contract).map_err(runtime_error)?),
+            };
+            let value = crypt
+                .decrypt(contract, key, v.value())
+                .map_err(runtime_error)?;
+            out.push((key.to_vec(), value));
         }
         Ok(out)
     }

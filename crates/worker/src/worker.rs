@@ -5,12 +5,17 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fat_crypto::{BlockVerifier, Keypair};
+use fat_attestation::seal::{DevSealer, Sealer};
+use fat_attestation::{Quoter, WorkerKeys, report_data};
+use fat_crypto::envelope::{self, Direction, Envelope, ReplayGuard};
+use fat_crypto::{BlockVerifier, ClusterKey, Keypair};
 use fat_runtime::{
     BlockInfo, Cache, Call, Code, Entry, MemoryCache, Runtime, RuntimeConfig, SystemClock,
 };
 use fat_types::block::receipts_root;
-use fat_types::{AccountId, Block, BlockHeader, CodeHash, ContractId, Hash32, Receipt, WorkerId};
+use fat_types::{
+    AccountId, Block, BlockHeader, CodeHash, ContractId, Hash32, Receipt, TxKind, WorkerId,
+};
 use serde::Deserialize;
 use tokio::sync::watch;
 
@@ -18,15 +23,27 @@ use crate::admission::Admission;
 use crate::client::ChainClient;
 use crate::error::{Result, WorkerError};
 use crate::exec::{execute_block, worker_id};
+use crate::keys::{CLUSTER_KEY_LABEL, Keyring, WorkerSecrets};
 use crate::store::{Snapshot, Store};
 
+/// How far (milliseconds, either way) an envelope's timestamp may be from the opener's time.
+pub const ENVELOPE_WINDOW_MS: u64 = 5 * 60 * 1000;
+/// How many query nonces the replay guard remembers at most.
+const REPLAY_CAPACITY: usize = 1 << 20;
+
 /// How a worker is set up.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WorkerConfig {
     /// Where its store lives.
     pub data_dir: PathBuf,
-    /// Its identity key (signs receipts).
-    pub key: Keypair,
+    /// Its identity key (signs receipts). `None` generates one on first start; either way the
+    /// identity and a new ECDH key are sealed in the data directory and reused after.
+    pub key: Option<Keypair>,
+    /// Seals the worker's keys on disk (only the insecure dev sealer runs here).
+    pub sealer: Arc<dyn Sealer>,
+    /// Also answer plaintext JSON queries (anonymous caller). Off by default: queries come
+    /// sealed to the worker's key.
+    pub plaintext_queries: bool,
     /// The runtime's settings (limits, HTTP policy).
     pub runtime: RuntimeConfig,
     /// The genesis hash the worker accepts; `None` trusts the node's genesis on first start.
@@ -39,12 +56,14 @@ pub struct WorkerConfig {
 
 impl WorkerConfig {
     /// A configuration with default limits: as many concurrent queries as cores (at least
-    /// two), and a queue of 256.
-    pub fn new(data_dir: impl Into<PathBuf>, key: Keypair) -> Self {
+    /// two), and a queue of 256; the identity `key`, or a new one when `None`.
+    pub fn new(data_dir: impl Into<PathBuf>, key: Option<Keypair>) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             data_dir: data_dir.into(),
             key,
+            sealer: Arc::new(DevSealer),
+            plaintext_queries: false,
             runtime: RuntimeConfig::default(),
             genesis: None,
             query_concurrency: cores.max(2),
@@ -53,10 +72,25 @@ impl WorkerConfig {
     }
 }
 
+impl std::fmt::Debug for WorkerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerConfig")
+            .field("data_dir", &self.data_dir)
+            .field("sealer", &self.sealer.provider())
+            .field("plaintext_queries", &self.plaintext_queries)
+            .finish_non_exhaustive()
+    }
+}
+
 pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) runtime: Runtime,
     pub(crate) key: Keypair,
+    pub(crate) secrets: WorkerSecrets,
+    pub(crate) keyring: Arc<Keyring>,
+    pub(crate) sealer: Arc<dyn Sealer>,
+    replay: Mutex<ReplayGuard>,
+    pub(crate) plaintext_queries: bool,
     pub(crate) cache: Arc<MemoryCache>,
     codes: Mutex<HashMap<CodeHash, Arc<Code>>>,
     pub(crate) head: watch::Sender<Option<BlockHeader>>,
@@ -125,7 +159,27 @@ struct ReceiptsView {
 impl Worker {
     /// Open the worker's store and runtime.
     pub fn open(config: WorkerConfig) -> Result<Self> {
-        let store = Store::open(&config.data_dir)?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| WorkerError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let secrets = WorkerSecrets::load_or_create(
+            &config.data_dir,
+            config.sealer.as_ref(),
+            config.key.as_ref(),
+        )?;
+        let keyring = Arc::new(Keyring::default());
+        let store = Store::open(&config.data_dir, keyring.clone())?;
+        for (cluster, sealed) in store.snapshot()?.sealed_cluster_keys()? {
+            let bytes = config
+                .sealer
+                .unseal(CLUSTER_KEY_LABEL, &sealed)
+                .map_err(|e| WorkerError::Keys(format!("cluster key of {cluster}: {e}")))?;
+            let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
+                WorkerError::Keys(format!("cluster key of {cluster}: not 32 bytes"))
+            })?;
+            keyring.add_cluster(cluster, ClusterKey::from_bytes(bytes));
+        }
         let head = {
             let snapshot = store.snapshot()?;
             if snapshot.started()? {
@@ -139,7 +193,12 @@ impl Worker {
             inner: Arc::new(Inner {
                 store,
                 runtime,
-                key: config.key,
+                key: secrets.identity.clone(),
+                secrets,
+                keyring,
+                sealer: config.sealer,
+                replay: Mutex::new(ReplayGuard::new(ENVELOPE_WINDOW_MS, REPLAY_CAPACITY)),
+                plaintext_queries: config.plaintext_queries,
                 cache: Arc::new(MemoryCache::default()),
                 codes: Mutex::new(HashMap::new()),
                 head: watch::channel(head).0,
@@ -158,6 +217,51 @@ impl Worker {
     /// The worker's identity.
     pub fn id(&self) -> WorkerId {
         self.inner.worker_id()
+    }
+
+    /// The worker's ECDH public key: queries and its cluster keys are sealed to it.
+    pub fn ecdh_public(&self) -> Hash32 {
+        Hash32(self.inner.secrets.ecdh_public().0)
+    }
+
+    /// The public keys an attestation report of this worker must commit to.
+    pub fn attested_keys(&self) -> WorkerKeys {
+        WorkerKeys {
+            identity: self.id().0,
+            ecdh: self.ecdh_public().0,
+        }
+    }
+
+    /// The `RegisterWorker` transaction kind of this worker, with a report from `quoter`
+    /// committing to its identity and ECDH keys.
+    pub fn registration(&self, quoter: &dyn Quoter) -> Result<TxKind> {
+        let attestation = quoter
+            .quote(&report_data(&self.attested_keys()))
+            .map_err(|e| WorkerError::Keys(format!("cannot make an attestation report: {e}")))?;
+        Ok(TxKind::RegisterWorker {
+            worker: self.id(),
+            ecdh_public: self.ecdh_public(),
+            attestation,
+        })
+    }
+
+    /// The registration with a `dev` report (insecure: for dev networks only).
+    pub fn dev_registration(&self) -> Result<TxKind> {
+        let quoter = fat_attestation::dev::DevQuoter::new(
+            self.inner.key.clone(),
+            fat_attestation::DEV_MEASUREMENT.to_vec(),
+        );
+        self.registration(&quoter)
+    }
+
+    /// Whether this worker holds the key of `cluster`.
+    pub fn has_cluster_key(&self, cluster: &fat_types::ClusterId) -> bool {
+        self.inner.keyring.cluster(cluster).is_some()
+    }
+
+    /// Whether plaintext JSON queries are answered.
+    pub fn plaintext_queries(&self) -> bool {
+        self.inner.plaintext_queries
     }
 
     /// The last block applied, once following has started.
@@ -324,7 +428,12 @@ impl Worker {
             timestamp_ms: head.timestamp_ms,
             hash: head.hash(),
         };
-        call.contract_secret = fat_crypto::contract_secret(contract);
+        let crypt = self
+            .inner
+            .keyring
+            .contract(contract, &record.info.cluster)
+            .ok_or(WorkerError::NoClusterKey(record.info.cluster))?;
+        call.contract_secret = crypt.keys.secret();
         call.worker_key = self.id().0;
         let outcome = self.inner.runtime.call(&code, call).await;
         Ok(QueryAnswer {
@@ -334,4 +443,67 @@ impl Worker {
             elapsed: start.elapsed(),
         })
     }
+}
+
+/// A sealed query's answer: the response envelope.
+#[derive(Debug)]
+pub struct SealedAnswer {
+    /// The response envelope, sealed to the query's session and signed by the worker.
+    pub envelope: Envelope,
+}
+
+/// A query's plaintext as sealed in a request envelope.
+#[derive(Deserialize)]
+struct SealedQuery {
+    method: String,
+    #[serde(default)]
+    args: serde_json::Value,
+}
+
+impl Worker {
+    /// Open a query envelope sealed to this worker, run it as its signer, and seal the answer
+    /// (the JSON `answer` turns it into) back to the same session.
+    pub async fn query_sealed(
+        &self,
+        contract: &ContractId,
+        envelope: &Envelope,
+        answer: impl FnOnce(&Worker, Result<QueryAnswer>) -> Result<serde_json::Value>,
+    ) -> Result<SealedAnswer> {
+        let now_ms = now_ms();
+        let opened = {
+            let mut guard = self.inner.replay.lock().expect("replay guard lock");
+            envelope::open(
+                envelope,
+                &self.inner.secrets.ecdh,
+                contract,
+                Direction::Request,
+                &mut guard,
+                now_ms,
+            )?
+        };
+        let query: SealedQuery = serde_json::from_slice(&opened.plaintext).map_err(|e| {
+            WorkerError::Envelope(fat_crypto::EnvelopeError::Decode(format!(
+                "the query is not JSON {{\"method\", \"args\"}}: {e}"
+            )))
+        })?;
+        let args = match &query.args {
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        let result = self
+            .query(contract, &query.method, &args, opened.sender)
+            .await;
+        let body = answer(self, result)?;
+        let plaintext = serde_json::to_vec(&body).expect("JSON values serialize");
+        let envelope = opened
+            .session
+            .seal_response(&self.inner.key, &plaintext, now_ms)?;
+        Ok(SealedAnswer { envelope })
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -6,8 +6,11 @@ use fat_runtime::{StateChanges, StateStore, state_root};
 use fat_types::{
     AccountId, BlockHeader, ClusterId, CodeHash, ContractId, ContractInfo, Hash32, TxId,
 };
-use fat_worker::Store;
+use std::sync::Arc;
+
+use fat_crypto::ClusterKey;
 use fat_worker::store::{BlockChanges, ContractRecord};
+use fat_worker::{Keyring, Store};
 
 fn header(height: u64) -> BlockHeader {
     BlockHeader {
@@ -37,6 +40,7 @@ fn block(contract: ContractId, writes: &[(&[u8], Option<&[u8]>)], entries: u64) 
                 cluster: ClusterId([2; 32]),
                 deployer: AccountId([3; 32]),
                 height: 1,
+                public_key: None,
             },
             state_root: Hash32::default(),
             entries,
@@ -52,8 +56,10 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
     let _ = std::fs::remove_dir_all(&dir);
     let key = dev_keypair("worker-0");
     let c = ContractId([7; 32]);
+    let keyring = Arc::new(Keyring::default());
+    keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes([5; 32]));
     {
-        let store = Store::open(&dir).unwrap();
+        let store = Store::open(&dir, keyring.clone()).unwrap();
         assert_eq!(store.start(&header(0)).unwrap(), header(0));
         let one: &[u8] = b"1";
         store
@@ -90,11 +96,56 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
         assert!(after.receipt(&TxId([0; 32])).unwrap().is_none());
     }
     // Reopened: the same head, and a store of another chain is refused.
-    let store = Store::open(&dir).unwrap();
+    let store = Store::open(&dir, keyring.clone()).unwrap();
     assert_eq!(store.start(&header(0)).unwrap(), header(2));
     let mut other = header(0);
     other.timestamp_ms = 1;
     assert!(store.start(&other).is_err());
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn state_values_are_encrypted_on_disk() {
+    let dir = std::env::temp_dir().join(format!("fat-worker-at-rest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let key = dev_keypair("worker-0");
+    let c = ContractId([7; 32]);
+    let secret: &[u8] = b"the-stored-plaintext-4f1c9a";
+    let keyring = Arc::new(Keyring::default());
+    keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes([5; 32]));
+    {
+        let store = Store::open(&dir, keyring.clone()).unwrap();
+        store.start(&header(0)).unwrap();
+        store
+            .commit(&header(1), block(c, &[(b"k", Some(secret))], 1), &key)
+            .unwrap();
+        let snapshot = store.snapshot().unwrap();
+        assert_eq!(snapshot.get(&c, b"k").unwrap(), Some(secret.to_vec()));
+        let record = snapshot.contract(&c).unwrap().unwrap();
+        assert_eq!(record.state_root, state_root(&c, [(&b"k"[..], secret)]));
+    }
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        if bytes.windows(secret.len()).any(|w| w == secret) {
+            found.push(path);
+        }
+    }
+    assert!(found.is_empty(), "plaintext found in {found:?}");
+
+    // Another cluster key cannot read it, and says so.
+    let wrong = Arc::new(Keyring::default());
+    wrong.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes([6; 32]));
+    let store = Store::open(&dir, wrong).unwrap();
+    let err = store
+        .snapshot()
+        .unwrap()
+        .get(&c, b"k")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not decrypt"), "{err}");
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::routing::{get, post};
-use common::{Chain, RunningWorker, temp_dir};
+use common::{Chain, RunningWorker, open_output, post_raw, temp_dir};
 use fat_crypto::{dev_keypair, verify};
 use fat_types::{AccountId, SignedExecReceipt};
 use serde_json::{Value, json};
@@ -27,8 +27,8 @@ async fn counter_replicas_agree_restart_and_catch_up() {
     let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
     let counter = chain.deploy(&wasm, cluster, json!({"start": 5})).await;
     let alice = dev_keypair("alice");
-    let (tx, height) = chain
-        .command(&alice, counter, "increment", json!({"by": 2}))
+    let (tx, height, session) = chain
+        .command_session(&alice, counter, "increment", json!({"by": 2}))
         .await;
     w0.wait_for(height).await;
     w1.wait_for(height).await;
@@ -37,7 +37,8 @@ async fn counter_replicas_agree_restart_and_catch_up() {
     for w in [&w0, &w1] {
         let body = w.get(&format!("/v1/receipts/{tx}")).await;
         assert_eq!(body["receipt"]["status"]["status"], "ok", "{body}");
-        assert_eq!(body["receipt"]["output"], "7");
+        assert_eq!(body["receipt"]["output"], "");
+        assert_eq!(open_output(&body, &session), 7);
         let signed: SignedExecReceipt = serde_json::from_value(body.clone()).unwrap();
         assert_eq!(signed.worker, w.worker.id());
         verify(
@@ -237,19 +238,29 @@ async fn queries_run_while_commands_apply_and_a_full_queue_is_busy() {
 
     // Commands apply while queries read: every answer is a committed value, never going back.
     let alice = dev_keypair("alice");
+    let first = chain.client.next_nonce(&alice.account_id()).await.unwrap();
+    let mut txs = Vec::new();
+    for nonce in first..first + 10 {
+        let (envelope, _) = chain
+            .seal_command(&alice, nonce, counter, "increment", "")
+            .await;
+        txs.push(alice.sign_tx(fat_types::Transaction {
+            signer: alice.account_id(),
+            nonce,
+            fee: 10,
+            kind: fat_types::TxKind::Command {
+                contract: counter,
+                payload: fat_types::Bytes(envelope.to_bytes()),
+                gas_limit: 1_000_000_000,
+            },
+        }));
+    }
     let commands = tokio::spawn({
         let chain_client = chain.client.clone();
         async move {
-            for _ in 0..10 {
-                let payload = fat_types::CommandPayload::new("increment", "");
-                let kind = fat_types::TxKind::Command {
-                    contract: counter,
-                    payload: fat_types::Bytes(payload.encode()),
-                    gas_limit: 1_000_000_000,
-                };
-                fat_worker::dev::submit(&chain_client, &alice, kind)
-                    .await
-                    .unwrap();
+            for tx in txs {
+                let answer = chain_client.submit_wait(&tx).await.unwrap();
+                assert_eq!(answer["status"], "committed", "{answer}");
             }
         }
     });
@@ -264,43 +275,52 @@ async fn queries_run_while_commands_apply_and_a_full_queue_is_busy() {
     commands.await.unwrap();
 
     // One query runs, none may wait: a second one is turned away at once.
+    let (slow_query, slow_session) = w0.seal_query(&alice, probe, "sleep", json!(1000)).await;
     let slow = tokio::spawn({
-        let client = w0.client.clone();
+        let url = w0.url.clone();
         let path = format!("/v1/contracts/{probe}/query");
         async move {
-            let body = json!({"method": "sleep", "args": 1000})
-                .to_string()
-                .into_bytes();
-            client
-                .post_json::<Value>(&path, "application/json", body)
-                .await
+            post_raw(
+                &url,
+                &path,
+                "application/octet-stream",
+                slow_query.to_bytes(),
+            )
+            .await
         }
     });
     let mut busy = None;
     for _ in 0..100 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         let start = std::time::Instant::now();
-        let body = json!({"method": "get"}).to_string().into_bytes();
-        let answer = w0
-            .client
-            .post_json::<Value>(
-                &format!("/v1/contracts/{counter}/query"),
-                "application/json",
-                body,
-            )
-            .await;
-        if let Err(e) = answer {
-            busy = Some((e.to_string(), start.elapsed()));
+        let answer = w0.query(counter, "get", Value::Null).await;
+        if answer["http_status"].is_number() {
+            busy = Some((answer.to_string(), start.elapsed()));
             break;
         }
     }
     let (error, elapsed) = busy.expect("a query turned away while the slow one runs");
-    assert!(error.contains("503") && error.contains("busy"), "{error}");
+    assert!(
+        error.contains("503") && error.contains("\"busy\""),
+        "{error}"
+    );
     assert!(
         elapsed < std::time::Duration::from_millis(500),
         "{elapsed:?}"
     );
-    assert_eq!(slow.await.unwrap().unwrap()["output"], "slept");
+    let (status, body) = slow.await.unwrap();
+    assert_eq!(status, 200);
+    let response = fat_crypto::Envelope::from_bytes(&body).unwrap();
+    let plain = slow_session
+        .open_response(
+            &response,
+            &AccountId(w0.worker.id().0),
+            &mut fat_crypto::ReplayGuard::new(300_000, 4),
+            common::now_ms(),
+        )
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(answer["output"], "slept");
 
     w0.stop().await;
     chain.stop().await;

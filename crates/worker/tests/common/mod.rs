@@ -5,12 +5,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use fat_attestation::seal::DevSealer;
 use fat_chain::{Consensus, Genesis, Node, NodeConfig, Sequencer, SystemClock};
+use fat_crypto::envelope::{
+    Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness, Session, seal,
+};
 use fat_crypto::{Keypair, dev_keypair};
+use fat_gatekeeper::{Gatekeeper, GatekeeperConfig};
 use fat_runtime::{HttpPolicy, RuntimeConfig};
 use fat_types::tx::{code_hash, contract_id};
-use fat_types::{Bytes, ClusterId, CommandPayload, ContractId, TxId, TxKind};
-use fat_worker::dev::{create_dev_cluster, dev_worker_key, submit};
+use fat_types::{
+    AccountId, Bytes, ClusterId, CommandPayload, ContractId, Hash32, Transaction, TxId, TxKind,
+};
+use fat_worker::dev::{create_dev_cluster, dev_worker_key, submit, wait_for_cluster_key};
 use fat_worker::{ChainClient, Worker, WorkerConfig};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -28,11 +35,27 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// A dev chain node serving its API, producing a block whenever there is work.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A hex key from a chain answer.
+fn public_key(value: &Value) -> Option<EcdhPublic> {
+    let key: Hash32 = value["public_key"].as_str()?.parse().ok()?;
+    Some(EcdhPublic(key.0))
+}
+
+/// A dev chain node serving its API, producing a block whenever there is work, with the dev
+/// gatekeeper provisioning keys.
 pub struct Chain {
     pub node: Node,
     pub url: String,
     pub client: ChainClient,
+    pub dir: PathBuf,
+    pub gatekeeper: Arc<Gatekeeper>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -63,16 +86,33 @@ impl Chain {
         };
         let producer = tokio::spawn({
             let node = node.clone();
+            let rx = rx.clone();
             async move {
                 sequencer.run(node, stopped(rx)).await.unwrap();
+            }
+        });
+        let gatekeeper = Arc::new(
+            Gatekeeper::open(GatekeeperConfig {
+                data_dir: dir.join("gatekeeper"),
+                key: dev_keypair(fat_chain::genesis::DEV_GATEKEEPER),
+                sealer: Arc::new(DevSealer),
+            })
+            .unwrap(),
+        );
+        let gatekeeping = tokio::spawn({
+            let (gatekeeper, url) = (gatekeeper.clone(), url.clone());
+            async move {
+                gatekeeper.run(&url, stopped(rx)).await.unwrap();
             }
         });
         Self {
             client: ChainClient::new(&url).unwrap(),
             node,
             url,
+            dir: dir.to_path_buf(),
+            gatekeeper,
             stop,
-            tasks: vec![server, producer],
+            tasks: vec![server, producer, gatekeeping],
         }
     }
 
@@ -83,10 +123,30 @@ impl Chain {
         }
     }
 
-    /// Register dev workers `0..n` and put them in one cluster.
+    /// Register dev workers `0..n` (their stores under `dir/worker-{i}`) and put them in one
+    /// cluster; returns once the gatekeeper has provisioned it.
     pub async fn dev_cluster(&self, n: usize) -> ClusterId {
-        let ids: Vec<_> = (0..n).map(|i| Worker::id_of(&dev_worker_key(i))).collect();
-        create_dev_cluster(&self.client, &ids).await.unwrap()
+        let workers: Vec<Worker> = (0..n)
+            .map(|i| Worker::open(worker_config(&self.dir, i)).unwrap())
+            .collect();
+        let cluster = create_dev_cluster(&self.client, &workers).await.unwrap();
+        wait_for_cluster_key(&self.client, &cluster, Duration::from_secs(30))
+            .await
+            .unwrap();
+        cluster
+    }
+
+    /// The public key the registry publishes for a cluster or a contract (`path` is
+    /// `/v1/clusters/{id}` or `/v1/contracts/{id}`), waiting for it to appear.
+    pub async fn public_key(&self, path: &str) -> EcdhPublic {
+        for _ in 0..1000 {
+            let value: Value = self.client.get_json(path).await.unwrap();
+            if let Some(key) = public_key(&value) {
+                return key;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no public key at {path}");
     }
 
     pub fn height(&self) -> u64 {
@@ -112,15 +172,79 @@ impl Chain {
         } else {
             args.to_string()
         };
+        let contract = contract_id(&alice.account_id(), &hash, &cluster, &salt.0);
+        let cluster_key = self.public_key(&format!("/v1/clusters/{cluster}")).await;
+        let (sealed, _) = seal(
+            &alice,
+            &cluster_key,
+            contract,
+            Direction::InitArgs,
+            args.as_bytes(),
+            now_ms(),
+            SealRandomness::generate().unwrap(),
+        )
+        .unwrap();
         let kind = TxKind::Instantiate {
             code_hash: hash,
             cluster,
             salt: salt.clone(),
-            args: Bytes(args.into_bytes()),
+            args: Bytes(sealed.to_bytes()),
             gas_limit: 10_000_000_000,
         };
         submit(&self.client, &alice, kind).await.unwrap();
-        contract_id(&alice.account_id(), &hash, &cluster, &salt.0)
+        self.public_key(&format!("/v1/contracts/{contract}")).await;
+        contract
+    }
+
+    /// Seal a command of `key`'s transaction of `nonce` to the contract's key.
+    pub async fn seal_command(
+        &self,
+        key: &Keypair,
+        nonce: u64,
+        contract: ContractId,
+        method: &str,
+        args: &str,
+    ) -> (Envelope, Session) {
+        let contract_key = self.public_key(&format!("/v1/contracts/{contract}")).await;
+        let payload = CommandPayload::new(method, args, nonce);
+        seal(
+            key,
+            &contract_key,
+            contract,
+            Direction::Command,
+            &payload.encode(),
+            now_ms(),
+            SealRandomness::generate().unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// A signed command transaction (sealed) of `key`'s next nonce, and its session.
+    pub async fn command_tx(
+        &self,
+        key: &Keypair,
+        contract: ContractId,
+        method: &str,
+        args: Value,
+    ) -> (fat_types::SignedTransaction, Session) {
+        let args = if args.is_null() {
+            String::new()
+        } else {
+            args.to_string()
+        };
+        let nonce = self.client.next_nonce(&key.account_id()).await.unwrap();
+        let (envelope, session) = self.seal_command(key, nonce, contract, method, &args).await;
+        let tx = key.sign_tx(Transaction {
+            signer: key.account_id(),
+            nonce,
+            fee: 10,
+            kind: TxKind::Command {
+                contract,
+                payload: Bytes(envelope.to_bytes()),
+                gas_limit: 10_000_000_000,
+            },
+        });
+        (tx, session)
     }
 
     /// Send a command as `key`; returns its id and block height.
@@ -131,20 +255,53 @@ impl Chain {
         method: &str,
         args: Value,
     ) -> (TxId, u64) {
-        let args = if args.is_null() {
-            String::new()
-        } else {
-            args.to_string()
-        };
-        let kind = TxKind::Command {
-            contract,
-            payload: Bytes(CommandPayload::new(method, args).encode()),
-            gas_limit: 10_000_000_000,
-        };
-        let answer = submit(&self.client, key, kind).await.unwrap();
-        let id: TxId = answer["id"].as_str().unwrap().parse().unwrap();
-        (id, answer["height"].as_u64().unwrap())
+        let (id, height, _) = self.command_session(key, contract, method, args).await;
+        (id, height)
     }
+
+    /// [`Chain::command`], also returning the session that opens the receipt's output.
+    pub async fn command_session(
+        &self,
+        key: &Keypair,
+        contract: ContractId,
+        method: &str,
+        args: Value,
+    ) -> (TxId, u64, Session) {
+        let (tx, session) = self.command_tx(key, contract, method, args).await;
+        let answer = self.client.submit_wait(&tx).await.unwrap();
+        assert_eq!(answer["status"], "committed", "{answer}");
+        let id: TxId = answer["id"].as_str().unwrap().parse().unwrap();
+        (id, answer["height"].as_u64().unwrap(), session)
+    }
+}
+
+/// The configuration of dev worker `index` with its store under `dir/worker-{index}`.
+pub fn worker_config(dir: &Path, index: usize) -> WorkerConfig {
+    let mut config = WorkerConfig::new(
+        dir.join(format!("worker-{index}")),
+        Some(dev_worker_key(index)),
+    );
+    config.runtime = RuntimeConfig {
+        http_policy: HttpPolicy::allow_local(),
+        pool_instances: 16,
+        ..RuntimeConfig::default()
+    };
+    config
+}
+
+/// Open the sealed output of a receipt (`GET /v1/receipts/{tx}`) with the command's session.
+pub fn open_output(receipt: &Value, session: &Session) -> Value {
+    let sealed = receipt["receipt"]["sealed_output"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no sealed output in {receipt}"));
+    let envelope = Envelope::from_bytes(&hex::decode(sealed).unwrap()).unwrap();
+    let worker: AccountId = receipt["worker"].as_str().unwrap().parse().unwrap();
+    let mut guard = ReplayGuard::new(u64::MAX / 4, 16);
+    let plain = session
+        .open_response(&envelope, &worker, &mut guard, envelope.header.timestamp_ms)
+        .unwrap();
+    serde_json::from_slice(&plain)
+        .unwrap_or_else(|_| Value::String(String::from_utf8(plain).unwrap()))
 }
 
 /// A worker following the chain and serving its API.
@@ -169,13 +326,7 @@ impl RunningWorker {
         index: usize,
         tune: impl FnOnce(&mut WorkerConfig),
     ) -> Self {
-        let mut config =
-            WorkerConfig::new(dir.join(format!("worker-{index}")), dev_worker_key(index));
-        config.runtime = RuntimeConfig {
-            http_policy: HttpPolicy::allow_local(),
-            pool_instances: 16,
-            ..RuntimeConfig::default()
-        };
+        let mut config = worker_config(dir, index);
         tune(&mut config);
         Self::serve(Worker::open(config).unwrap(), chain_url).await
     }
@@ -232,22 +383,92 @@ impl RunningWorker {
         );
     }
 
-    /// Query over HTTP; returns the JSON answer.
-    pub async fn query(&self, contract: ContractId, method: &str, args: Value) -> Value {
-        let body = json!({"method": method, "args": args})
-            .to_string()
-            .into_bytes();
-        self.client
-            .post_json(
-                &format!("/v1/contracts/{contract}/query"),
-                "application/json",
-                body,
+    /// A sealed query as `caller` over HTTP: the envelope and its session.
+    pub async fn seal_query(
+        &self,
+        caller: &Keypair,
+        contract: ContractId,
+        method: &str,
+        args: Value,
+    ) -> (Envelope, Session) {
+        let body = json!({"method": method, "args": args}).to_string();
+        seal(
+            caller,
+            &EcdhPublic(self.worker.ecdh_public().0),
+            contract,
+            Direction::Request,
+            body.as_bytes(),
+            now_ms(),
+            SealRandomness::generate().unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// Send a sealed query envelope; returns the raw HTTP status and body.
+    pub async fn post_envelope(&self, contract: ContractId, envelope: &Envelope) -> (u16, Vec<u8>) {
+        post_raw(
+            &self.url,
+            &format!("/v1/contracts/{contract}/query"),
+            "application/octet-stream",
+            envelope.to_bytes(),
+        )
+        .await
+    }
+
+    /// Query as `caller`, sealed; returns the opened JSON answer (or the plaintext error).
+    pub async fn query_as(
+        &self,
+        caller: &Keypair,
+        contract: ContractId,
+        method: &str,
+        args: Value,
+    ) -> Value {
+        let (envelope, session) = self.seal_query(caller, contract, method, args).await;
+        let (status, body) = self.post_envelope(contract, &envelope).await;
+        if status != 200 {
+            let mut error: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            error["http_status"] = json!(status);
+            return error;
+        }
+        let response = Envelope::from_bytes(&body).unwrap();
+        let mut guard = ReplayGuard::new(300_000, 16);
+        let plain = session
+            .open_response(
+                &response,
+                &AccountId(self.worker.id().0),
+                &mut guard,
+                now_ms(),
             )
+            .unwrap();
+        serde_json::from_slice(&plain).unwrap()
+    }
+
+    /// Query as alice, sealed; returns the JSON answer.
+    pub async fn query(&self, contract: ContractId, method: &str, args: Value) -> Value {
+        self.query_as(&dev_keypair("alice"), contract, method, args)
             .await
-            .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> Value {
         self.client.get_json(path).await.unwrap()
     }
+}
+
+/// POST `body` to `base` + `path` over a plain connection; returns the status and the body.
+pub async fn post_raw(base: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+    use http_body_util::{BodyExt, Full};
+    let addr = base.trim_start_matches("http://").to_string();
+    let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+    tokio::spawn(conn);
+    let request = hyper::Request::post(path)
+        .header("host", addr)
+        .header("content-type", content_type)
+        .body(Full::new(bytes::Bytes::from(body)))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, bytes.to_vec())
 }

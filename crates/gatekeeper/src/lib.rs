@@ -1,0 +1,401 @@
+//! Hold the master key and hand cluster keys to attested workers through the chain.
+//!
+//! A [`Gatekeeper`] generates its master key on first start and keeps it sealed in its data
+//! directory. It follows the chain's blocks and, once caught up with the tip:
+//!
+//! - for every cluster with members that hold no key yet, checks each member's registered
+//!   attestation report against the chain's policy ([`fat_attestation::check_registration`]),
+//!   seals the cluster key to each accepted worker's ECDH key and submits one `ProvisionKey`
+//!   transaction, which also publishes the cluster's public key. A refused worker gets
+//!   nothing; the gatekeeper logs why.
+//! - for every new contract, publishes its public key (`PublishContractKey`), derived from
+//!   the cluster key (see [`fat_crypto::keytree`]).
+//!
+//! What it has done is read back from the chain on every start, so it keeps no state but
+//! its key.
+
+use std::collections::{BTreeSet, HashSet};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fat_attestation::seal::Sealer;
+use fat_client::Http;
+use fat_crypto::envelope::{Direction, EcdhPublic, SealRandomness, seal};
+use fat_crypto::{ClusterKey, Keypair, MasterKey};
+use fat_types::tx::{cluster_id, contract_id};
+use fat_types::{
+    AttestationPolicy, Block, Bytes, ClusterId, ClusterInfo, ContractId, ContractInfo, Hash32,
+    Outcome, Receipt, Transaction, TxKind, WorkerId, WorkerInfo,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The file in the data directory holding the sealed master key.
+pub const MASTER_FILE: &str = "master.sealed";
+const MASTER_LABEL: &str = "fat/gatekeeper/master/v1";
+/// The fee the gatekeeper's transactions offer.
+const FEE: u64 = 10;
+
+/// What can go wrong in a gatekeeper.
+#[derive(Debug, thiserror::Error)]
+pub enum GatekeeperError {
+    /// The data directory or the key file cannot be read or written.
+    #[error("{path}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The master key cannot be made, unsealed or used.
+    #[error("master key: {0}")]
+    Key(String),
+    /// Talking to the chain failed.
+    #[error("chain: {0}")]
+    Chain(#[from] fat_client::Error),
+    /// The chain answered something unexpected.
+    #[error("chain: {0}")]
+    Unexpected(String),
+}
+
+/// The result type of this crate.
+pub type Result<T, E = GatekeeperError> = std::result::Result<T, E>;
+
+/// How a gatekeeper is set up.
+#[derive(Clone)]
+pub struct GatekeeperConfig {
+    /// Where the sealed master key lives.
+    pub data_dir: PathBuf,
+    /// The gatekeeper's account (must be a gatekeeper in the chain's registry).
+    pub key: Keypair,
+    /// Seals the master key on disk.
+    pub sealer: Arc<dyn Sealer>,
+}
+
+/// The gatekeeper.
+pub struct Gatekeeper {
+    master: MasterKey,
+    key: Keypair,
+}
+
+impl std::fmt::Debug for Gatekeeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Gatekeeper({})", self.key.account_id())
+    }
+}
+
+/// What the chain has done so far, read from its blocks.
+#[derive(Debug, Default)]
+struct Seen {
+    clusters: BTreeSet<ClusterId>,
+    provisioned: HashSet<(WorkerId, ClusterId)>,
+    refused: HashSet<(WorkerId, ClusterId)>,
+    unpublished: BTreeSet<ContractId>,
+}
+
+#[derive(Deserialize)]
+struct ReceiptsView {
+    receipts: Vec<Receipt>,
+}
+
+impl Gatekeeper {
+    /// Open the gatekeeper: unseal its master key, or make and seal one on first start.
+    pub fn open(config: GatekeeperConfig) -> Result<Self> {
+        let master = load_or_create_master(&config.data_dir, config.sealer.as_ref())?;
+        Ok(Self {
+            master,
+            key: config.key,
+        })
+    }
+
+    /// The key of a cluster.
+    pub fn cluster_key(&self, cluster: &ClusterId) -> ClusterKey {
+        self.master.cluster_key(cluster)
+    }
+
+    /// Follow the chain at `rpc` and provision keys until `shutdown` completes; reconnects
+    /// when the stream breaks.
+    pub async fn run(&self, rpc: &str, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let http = Http::new(rpc)?;
+        tokio::pin!(shutdown);
+        loop {
+            let mut seen = Seen::default();
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                result = self.follow(&http, &mut seen) => if let Err(e) = result {
+                    tracing::warn!(error = %e, "gatekeeper lost the chain; reconnecting");
+                },
+            }
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    }
+
+    async fn follow(&self, http: &Http, seen: &mut Seen) -> Result<()> {
+        let mut blocks = http.events("/v1/stream/blocks?from=1").await?;
+        while let Some(event) = blocks.next().await? {
+            if event.event != "block" {
+                continue;
+            }
+            let block: Block = serde_json::from_str(&event.data)
+                .map_err(|e| GatekeeperError::Unexpected(format!("bad block: {e}")))?;
+            if !block.txs.is_empty() {
+                let view: ReceiptsView = http
+                    .get_json(&format!("/v1/blocks/{}/receipts", block.header.height))
+                    .await?;
+                note_block(seen, &block, &view.receipts);
+            }
+            let status: Value = http.get_json("/v1/status").await?;
+            let tip = status["height"].as_u64().unwrap_or_default();
+            if block.header.height >= tip {
+                self.reconcile(http, seen).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Provision the clusters and publish the contract keys that need it.
+    async fn reconcile(&self, http: &Http, seen: &mut Seen) -> Result<()> {
+        let mut policy: Option<AttestationPolicy> = None;
+        for cluster in seen.clusters.clone() {
+            let info: ClusterInfo = http.get_json(&format!("/v1/clusters/{cluster}")).await?;
+            let waiting: Vec<WorkerId> = info
+                .workers
+                .iter()
+                .filter(|w| {
+                    !seen.provisioned.contains(&(**w, cluster))
+                        && !seen.refused.contains(&(**w, cluster))
+                })
+                .copied()
+                .collect();
+            if waiting.is_empty() {
+                continue;
+            }
+            let policy = match &policy {
+                Some(p) => p.clone(),
+                None => {
+                    let params: Value = http.get_json("/v1/params").await?;
+                    let p: AttestationPolicy =
+                        serde_json::from_value(params["attestation"].clone())
+                            .map_err(|e| GatekeeperError::Unexpected(format!("bad policy: {e}")))?;
+                    policy.insert(p).clone()
+                }
+            };
+            let key = self.master.cluster_key(&cluster);
+            let mut keys = Vec::new();
+            for worker in waiting {
+                let registered: WorkerInfo =
+                    http.get_json(&format!("/v1/workers/{worker}")).await?;
+                match fat_attestation::check_registration(
+                    &policy,
+                    &worker,
+                    &registered.ecdh_public,
+                    &registered.attestation,
+                    now_ms() / 1000,
+                ) {
+                    Ok(report) => {
+                        let sealed = self.seal_cluster_key(&cluster, &key, &registered)?;
+                        tracing::info!(%worker, %cluster, %report, "provisioning the cluster key");
+                        keys.push((worker, Bytes(sealed)));
+                    }
+                    Err(e) => {
+                        tracing::warn!(%worker, %cluster, error = %e, "not provisioning: attestation refused");
+                        seen.refused.insert((worker, cluster));
+                    }
+                }
+            }
+            if keys.is_empty() {
+                continue;
+            }
+            let workers: Vec<WorkerId> = keys.iter().map(|(w, _)| *w).collect();
+            self.submit(
+                http,
+                TxKind::ProvisionKey {
+                    cluster,
+                    cluster_public: Hash32(key.ecdh_public().0),
+                    keys,
+                },
+            )
+            .await?;
+            seen.provisioned
+                .extend(workers.into_iter().map(|w| (w, cluster)));
+        }
+        for contract in std::mem::take(&mut seen.unpublished) {
+            let info: ContractInfo = http.get_json(&format!("/v1/contracts/{contract}")).await?;
+            if info.public_key.is_some() {
+                continue;
+            }
+            let public = self
+                .master
+                .cluster_key(&info.cluster)
+                .contract(&contract)
+                .ecdh()
+                .public();
+            self.submit(
+                http,
+                TxKind::PublishContractKey {
+                    contract,
+                    public_key: Hash32(public.0),
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn seal_cluster_key(
+        &self,
+        cluster: &ClusterId,
+        key: &ClusterKey,
+        worker: &WorkerInfo,
+    ) -> Result<Vec<u8>> {
+        let randomness =
+            SealRandomness::generate().map_err(|e| GatekeeperError::Key(e.to_string()))?;
+        let (envelope, _) = seal(
+            &self.key,
+            &EcdhPublic(worker.ecdh_public.0),
+            ContractId(cluster.0),
+            Direction::ClusterKey,
+            &key.to_bytes(),
+            now_ms(),
+            randomness,
+        )
+        .map_err(|e| GatekeeperError::Key(format!("cannot seal to worker {}: {e}", worker.id)))?;
+        Ok(envelope.to_bytes())
+    }
+
+    async fn submit(&self, http: &Http, kind: TxKind) -> Result<()> {
+        let account: Value = http
+            .get_json(&format!("/v1/accounts/{}", self.key.account_id()))
+            .await?;
+        let nonce = account["next_nonce"]
+            .as_u64()
+            .ok_or_else(|| GatekeeperError::Unexpected("no next_nonce in the account".into()))?;
+        let tx = self.key.sign_tx(Transaction {
+            signer: self.key.account_id(),
+            nonce,
+            fee: FEE,
+            kind,
+        });
+        let answer: Value = http
+            .post_json("/v1/txs?wait=true", "application/octet-stream", tx.encode())
+            .await?;
+        if answer["status"] != "committed" || answer["receipt"]["outcome"].get("failed").is_some() {
+            return Err(GatekeeperError::Unexpected(format!(
+                "transaction {} not committed successfully: {answer}",
+                tx.id()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Record what a block did that the gatekeeper acts on.
+fn note_block(seen: &mut Seen, block: &Block, receipts: &[Receipt]) {
+    for (signed, receipt) in block.txs.iter().zip(receipts) {
+        if matches!(receipt.outcome, Outcome::Failed(_)) {
+            continue;
+        }
+        let tx = &signed.tx;
+        match &tx.kind {
+            TxKind::CreateCluster { .. } => {
+                seen.clusters.insert(cluster_id(&tx.signer, tx.nonce));
+            }
+            TxKind::AddClusterWorker { cluster, .. } => {
+                seen.clusters.insert(*cluster);
+            }
+            TxKind::ProvisionKey { cluster, keys, .. } => {
+                seen.provisioned
+                    .extend(keys.iter().map(|(w, _)| (*w, *cluster)));
+            }
+            TxKind::Instantiate {
+                code_hash,
+                cluster,
+                salt,
+                ..
+            } => {
+                seen.unpublished
+                    .insert(contract_id(&tx.signer, code_hash, cluster, &salt.0));
+            }
+            TxKind::PublishContractKey { contract, .. } => {
+                seen.unpublished.remove(contract);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn load_or_create_master(dir: &Path, sealer: &dyn Sealer) -> Result<MasterKey> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| GatekeeperError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let path = dir.join(MASTER_FILE);
+    match std::fs::read(&path) {
+        Ok(sealed) => {
+            let plain = sealer
+                .unseal(MASTER_LABEL, &sealed)
+                .map_err(|e| GatekeeperError::Key(format!("{}: {e}", path.display())))?;
+            let bytes: [u8; 32] = plain
+                .try_into()
+                .map_err(|_| GatekeeperError::Key(format!("{}: not 32 bytes", path.display())))?;
+            Ok(MasterKey::from_bytes(bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let master = MasterKey::generate().map_err(|e| GatekeeperError::Key(e.to_string()))?;
+            let sealed = sealer
+                .seal(MASTER_LABEL, &master.to_bytes())
+                .map_err(|e| GatekeeperError::Key(e.to_string()))?;
+            let tmp = path.with_extension("tmp");
+            {
+                use std::io::Write;
+                let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+                file.write_all(&sealed).map_err(io(&tmp))?;
+                file.sync_all().map_err(io(&tmp))?;
+            }
+            std::fs::rename(&tmp, &path).map_err(io(&path))?;
+            Ok(master)
+        }
+        Err(e) => Err(io(&path)(e)),
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fat_attestation::seal::DevSealer;
+
+    #[test]
+    fn the_master_key_is_sealed_on_first_start_and_reused() {
+        let dir = std::env::temp_dir().join(format!("fat-gatekeeper-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = GatekeeperConfig {
+            data_dir: dir.clone(),
+            key: fat_crypto::dev_keypair("gatekeeper"),
+            sealer: Arc::new(DevSealer),
+        };
+        let first = Gatekeeper::open(config.clone()).unwrap();
+        let cluster = ClusterId([9; 32]);
+        let stored = std::fs::read(dir.join(MASTER_FILE)).unwrap();
+        let key = first.cluster_key(&cluster).to_bytes();
+        assert!(!stored.windows(32).any(|w| w == first.master.to_bytes()));
+        let again = Gatekeeper::open(config.clone()).unwrap();
+        assert_eq!(again.cluster_key(&cluster).to_bytes(), key);
+        std::fs::write(dir.join(MASTER_FILE), b"garbage").unwrap();
+        let err = Gatekeeper::open(config).unwrap_err().to_string();
+        assert!(err.contains("master.sealed"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

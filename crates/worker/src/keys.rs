@@ -1,0 +1,265 @@
+//! The worker's secrets: its own keys, sealed on disk, and the cluster keys provisioned to it,
+//! from which it derives each contract's keys and the at-rest cipher of its state.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use fat_attestation::seal::Sealer;
+use fat_crypto::envelope::{EcdhPublic, EcdhSecret};
+use fat_crypto::{ClusterKey, ContractKeys, Keypair};
+use fat_types::encoding::{decode, encode};
+use fat_types::{ClusterId, ContractId};
+
+use crate::error::{Result, WorkerError};
+
+/// The file in the data directory holding the worker's sealed keys.
+pub const KEYS_FILE: &str = "keys.sealed";
+const KEYS_LABEL: &str = "fat/worker/keys/v1";
+/// The label cluster keys are sealed under in the store.
+pub(crate) const CLUSTER_KEY_LABEL: &str = "fat/worker/cluster-key/v1";
+
+#[derive(BorshSerialize, BorshDeserialize)]
+struct SealedKeys {
+    identity: [u8; 32],
+    ecdh: [u8; 32],
+}
+
+/// A worker's own keys: its ed25519 identity and its x25519 ECDH key.
+#[derive(Clone)]
+pub struct WorkerSecrets {
+    /// Signs receipts, responses and (as the worker id) is what the chain registers.
+    pub identity: Keypair,
+    /// Queries and provisioned cluster keys are sealed to its public key.
+    pub ecdh: EcdhSecret,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let clusters = self.clusters.read().expect("keyring lock").len();
+        write!(f, "Keyring({clusters} clusters)")
+    }
+}
+
+impl std::fmt::Debug for WorkerSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WorkerSecrets({})", self.identity.account_id())
+    }
+}
+
+impl WorkerSecrets {
+    /// The keys sealed in `dir`, or new ones sealed there on first start. With `identity`,
+    /// the first start uses that identity key instead of a new one, and later starts check
+    /// that the sealed identity is the same.
+    pub fn load_or_create(
+        dir: &Path,
+        sealer: &dyn Sealer,
+        identity: Option<&Keypair>,
+    ) -> Result<Self> {
+        let path = dir.join(KEYS_FILE);
+        let secrets = match std::fs::read(&path) {
+            Ok(sealed) => {
+                let plain = sealer
+                    .unseal(KEYS_LABEL, &sealed)
+                    .map_err(|e| WorkerError::Keys(format!("{}: {e}", path.display())))?;
+                let keys: SealedKeys = decode("worker keys", &plain)
+                    .map_err(|e| WorkerError::Keys(format!("{}: {e}", path.display())))?;
+                Self {
+                    identity: Keypair::from_seed(keys.identity),
+                    ecdh: EcdhSecret::from_bytes(keys.ecdh),
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let identity = match identity {
+                    Some(key) => key.clone(),
+                    None => Keypair::from_seed(random()?),
+                };
+                let secrets = Self {
+                    identity,
+                    ecdh: EcdhSecret::from_bytes(random()?),
+                };
+                let plain = encode(&SealedKeys {
+                    identity: secrets.identity.seed(),
+                    ecdh: secrets.ecdh.to_bytes(),
+                });
+                let sealed = sealer
+                    .seal(KEYS_LABEL, &plain)
+                    .map_err(|e| WorkerError::Keys(e.to_string()))?;
+                write_new(&path, &sealed)?;
+                secrets
+            }
+            Err(source) => {
+                return Err(WorkerError::DataDir {
+                    path: path.clone(),
+                    source,
+                });
+            }
+        };
+        if let Some(given) = identity
+            && given.account_id() != secrets.identity.account_id()
+        {
+            return Err(WorkerError::Keys(format!(
+                "{} holds the identity {}, not the requested {}",
+                path.display(),
+                secrets.identity.account_id(),
+                given.account_id()
+            )));
+        }
+        Ok(secrets)
+    }
+
+    /// The ECDH public key.
+    pub fn ecdh_public(&self) -> EcdhPublic {
+        self.ecdh.public()
+    }
+}
+
+fn random() -> Result<[u8; 32]> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| WorkerError::Keys(format!("no randomness: {e}")))?;
+    Ok(bytes)
+}
+
+/// Write a file that must not exist yet, durably (temp file, fsync, rename).
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let io = |source| WorkerError::DataDir {
+        path: path.into(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// A contract's keys and the cipher of its state at rest.
+pub(crate) struct ContractCrypt {
+    pub(crate) keys: ContractKeys,
+    at_rest: XChaCha20Poly1305,
+}
+
+fn aad(contract: &ContractId, key: &[u8]) -> Vec<u8> {
+    let mut aad = contract.as_bytes().to_vec();
+    aad.extend_from_slice(key);
+    aad
+}
+
+impl ContractCrypt {
+    fn new(keys: ContractKeys) -> Self {
+        let at_rest = XChaCha20Poly1305::new(&Key::from(keys.at_rest()));
+        Self { keys, at_rest }
+    }
+
+    /// Encrypt a state value stored under `key`: nonce ‖ ciphertext.
+    pub(crate) fn encrypt(
+        &self,
+        contract: &ContractId,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; 24];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| WorkerError::Keys(format!("no randomness: {e}")))?;
+        let ciphertext = self
+            .at_rest
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: value,
+                    aad: &aad(contract, key),
+                },
+            )
+            .map_err(|_| WorkerError::Keys("cannot encrypt a state value".into()))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ciphertext);
+        Ok(out)
+    }
+
+    /// Decrypt what [`ContractCrypt::encrypt`] stored under `key`.
+    pub(crate) fn decrypt(
+        &self,
+        contract: &ContractId,
+        key: &[u8],
+        stored: &[u8],
+    ) -> Result<Vec<u8>> {
+        if stored.len() < 24 + 16 {
+            return Err(WorkerError::Corrupt(format!(
+                "state value of {contract} is too short to be encrypted"
+            )));
+        }
+        let (nonce, ciphertext) = stored.split_at(24);
+        let nonce: [u8; 24] = nonce.try_into().expect("24 bytes");
+        self.at_rest
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: &aad(contract, key),
+                },
+            )
+            .map_err(|_| {
+                WorkerError::Corrupt(format!(
+                    "a state value of {contract} does not decrypt (changed on disk, or another key)"
+                ))
+            })
+    }
+}
+
+/// The cluster keys this worker holds, and the contract keys derived from them.
+#[derive(Default)]
+pub struct Keyring {
+    clusters: RwLock<HashMap<ClusterId, ClusterKey>>,
+    contracts: RwLock<HashMap<ContractId, Arc<ContractCrypt>>>,
+}
+
+impl Keyring {
+    /// Hold the key of `cluster`.
+    pub fn add_cluster(&self, cluster: ClusterId, key: ClusterKey) {
+        self.clusters
+            .write()
+            .expect("keyring lock")
+            .insert(cluster, key);
+    }
+
+    /// The key of `cluster`, if held.
+    pub fn cluster(&self, cluster: &ClusterId) -> Option<ClusterKey> {
+        self.clusters
+            .read()
+            .expect("keyring lock")
+            .get(cluster)
+            .cloned()
+    }
+
+    /// The keys of `contract` of `cluster`, if this worker holds the cluster's key.
+    pub(crate) fn contract(
+        &self,
+        contract: &ContractId,
+        cluster: &ClusterId,
+    ) -> Option<Arc<ContractCrypt>> {
+        if let Some(found) = self.contracts.read().expect("keyring lock").get(contract) {
+            return Some(found.clone());
+        }
+        let crypt = Arc::new(ContractCrypt::new(
+            self.cluster(cluster)?.contract(contract),
+        ));
+        self.contracts
+            .write()
+            .expect("keyring lock")
+            .insert(*contract, crypt.clone());
+        Some(crypt)
+    }
+
+    /// The keys of a contract already derived (see [`Keyring::contract`]).
+    pub(crate) fn cached(&self, contract: &ContractId) -> Option<Arc<ContractCrypt>> {
+        self.contracts
+            .read()
+            .expect("keyring lock")
+            .get(contract)
+            .cloned()
+    }
+}
