@@ -50,6 +50,11 @@ fn describe(error: &anyhow::Error) -> (String, String) {
                 Error::Rejected { .. } => ("rejected".into(), format!("{error:#}")),
                 Error::ExecFailed { .. } => ("failed".into(), format!("{error:#}")),
                 Error::Timeout { .. } => ("timeout".into(), format!("{error:#}")),
+                Error::ChainChanged { .. } => ("chain_changed".into(), format!("{error:#}")),
+                Error::KnownChains { .. } => ("known_chains".into(), format!("{error:#}")),
+                Error::UntrustedWorker { .. } => ("untrusted_worker".into(), format!("{error:#}")),
+                Error::NotProvisioned { .. } => ("not_provisioned".into(), format!("{error:#}")),
+                Error::Envelope { .. } => ("envelope".into(), format!("{error:#}")),
                 _ => ("error".into(), format!("{error:#}")),
             };
         }

@@ -1,6 +1,6 @@
 //! `fat dev` as a process: it prints `ready <url>`, serves the chain and its workers, stops
 //! cleanly on Ctrl-C (SIGINT) and resumes from its data directory; `fat worker` on its own
-//! follows it and replays the chain.
+//! follows it, and the client refuses to query it until it is registered.
 
 mod common;
 
@@ -8,12 +8,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fat_client::Client;
 use fat_crypto::dev_keypair;
-use fat_types::tx::{code_hash, contract_id};
-use fat_types::{Bytes, ClusterId, CommandPayload, ContractId, TxKind};
-use fat_worker::ChainClient;
-use fat_worker::dev::submit;
-use serde_json::{Value, json};
+use fat_types::ContractId;
+use serde_json::Value;
 
 use common::{free_port, read_ready};
 
@@ -49,16 +47,21 @@ fn interrupt(mut child: Child) {
     panic!("fat dev did not stop on SIGINT");
 }
 
-async fn query(chain: &ChainClient, worker: usize, contract: ContractId) -> Value {
-    let body = json!({"method": "get"}).to_string().into_bytes();
-    chain
-        .post_json(
-            &format!("/workers/{worker}/v1/contracts/{contract}/query"),
-            "application/json",
-            body,
-        )
+/// A client of the node at `url` whose queries and reads go to dev worker `worker`.
+fn client_of(url: &str, worker: usize) -> Client {
+    Client::new(url)
+        .unwrap()
+        .with_worker(&format!("{url}/workers/{worker}"))
+        .unwrap()
+}
+
+async fn get(client: &Client, counter: &ContractId) -> Value {
+    let alice = dev_keypair("alice");
+    client
+        .query(&alice, counter, "get", None)
         .await
         .unwrap()
+        .output
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,83 +70,74 @@ async fn dev_serves_workers_and_resumes() {
     let _ = std::fs::remove_dir_all(&dir);
     let port = free_port();
     let (child, url) = start(&dir, port);
-    let chain = ChainClient::new(&url).unwrap();
-    let info: Value = chain.get_json("/workers").await.unwrap();
-    let cluster: ClusterId = info["cluster"].as_str().unwrap().parse().unwrap();
+    let chain = Client::new(&url).unwrap();
+    let info = chain.dev_workers().await.unwrap();
     assert_eq!(info["workers"].as_array().unwrap().len(), 2);
+    assert!(chain.is_dev_network().await.unwrap());
 
     let alice = dev_keypair("alice");
     let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
-    let hash = code_hash(&wasm);
-    submit(&chain, &alice, TxKind::UploadCode { code: Bytes(wasm) })
+    let deployed = chain
+        .deploy(&alice, wasm, "", &[], None, &mut |_| {})
         .await
         .unwrap();
-    let instantiate = TxKind::Instantiate {
-        code_hash: hash,
-        cluster,
-        salt: Bytes(Vec::new()),
-        args: Bytes(Vec::new()),
-        gas_limit: 10_000_000_000,
-    };
-    submit(&chain, &alice, instantiate).await.unwrap();
-    let counter = contract_id(&alice.account_id(), &hash, &cluster, &[]);
-    let command = TxKind::Command {
-        contract: counter,
-        payload: Bytes(CommandPayload::new("increment", r#"{"by":3}"#).encode()),
-        gas_limit: 10_000_000_000,
-    };
-    let answer = submit(&chain, &alice, command).await.unwrap();
-    let height = answer["height"].as_u64().unwrap();
-    let tx = answer["id"].as_str().unwrap().to_string();
+    let counter = deployed.contract;
+    let result = chain
+        .command(&alice, &counter, "increment", r#"{"by":3}"#, true)
+        .await
+        .unwrap();
+    assert_eq!(result.output, 3);
+    let height = result.block.unwrap();
     for worker in 0..2 {
-        let receipt: Value = loop {
-            let status: Value = chain
-                .get_json(&format!("/workers/{worker}/v1/status"))
-                .await
-                .unwrap();
-            if status["height"].as_u64() >= Some(height) {
-                break chain
-                    .get_json(&format!("/workers/{worker}/v1/receipts/{tx}"))
-                    .await
-                    .unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        assert_eq!(receipt["receipt"]["output"], "3", "{receipt}");
-        assert_eq!(query(&chain, worker, counter).await["output"], 3);
+        let client = client_of(&url, worker);
+        let receipt = client.receipt(&result.tx, height).await.unwrap();
+        // The output is sealed to alice: nothing in plaintext.
+        assert_eq!(receipt["receipt"]["output"], "", "{receipt}");
+        assert!(receipt["receipt"]["sealed_output"].is_string(), "{receipt}");
+        assert_eq!(get(&client, &counter).await, 3);
     }
     interrupt(child);
 
     let (child, url) = start(&dir, port);
-    let chain = ChainClient::new(&url).unwrap();
     for worker in 0..2 {
-        assert_eq!(query(&chain, worker, counter).await["output"], 3);
+        assert_eq!(get(&client_of(&url, worker), &counter).await, 3);
     }
 
-    // `fat worker` on its own, with worker 1's key and an empty store, replays the chain.
+    // `fat worker` on its own, with an empty store, follows the chain; it is not registered,
+    // so the client sends it nothing.
     let mut alone = Command::new(env!("CARGO_BIN_EXE_fat"))
-        .args(["worker", "--dev-key", "1", "--chain", &url, "--api"])
+        .args(["worker", "--chain", &url, "--api"])
         .arg(format!("127.0.0.1:{}", free_port()))
         .arg("--data-dir")
         .arg(dir.join("alone"))
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let api = ChainClient::new(&read_ready(&mut alone)).unwrap();
-    let body = json!({"method": "get"}).to_string().into_bytes();
-    let path = format!("/v1/contracts/{counter}/query");
-    let mut answer = None;
-    for _ in 0..200 {
-        if let Ok(value) = api
-            .post_json::<Value>(&path, "application/json", body.clone())
-            .await
-        {
-            answer = Some(value);
+    let api = read_ready(&mut alone);
+    let tip = Client::new(&url).unwrap().status().await.unwrap()["height"]
+        .as_u64()
+        .unwrap();
+    let lone = fat_client::Http::new(&api).unwrap();
+    let mut followed = false;
+    for _ in 0..400 {
+        let status: Value = lone.get_json("/v1/status").await.unwrap();
+        if status["height"].as_u64() >= Some(tip) {
+            followed = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(answer.expect("the lone worker answers")["output"], 3);
+    assert!(followed, "the lone worker follows the chain to block {tip}");
+    let client = Client::new(&url).unwrap().with_worker(&api).unwrap();
+    let error = client
+        .query(&alice, &counter, "get", None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, fat_client::Error::UntrustedWorker { reason, .. }
+            if reason.contains("not registered")),
+        "{error:?}"
+    );
     interrupt(alone);
     interrupt(child);
     let _ = std::fs::remove_dir_all(&dir);

@@ -22,17 +22,25 @@ fn deploy_command_query_logs_status() {
         out.stderr.contains("waiting for the workers to run init"),
         "{out:?}"
     );
-    let deployed = dev
-        .fat(&[
-            "deploy",
-            counter,
-            "--args",
-            r#"{"start": 40}"#,
-            "--salt",
-            "two",
-            "--json",
-        ])
-        .json();
+    // A dev network says it protects nothing, once.
+    let warning = format!(
+        "warning: {} is a dev network: its workers use software attestation and protect nothing\n",
+        dev.url
+    );
+    assert!(out.stderr.starts_with(&warning), "{out:?}");
+    assert_eq!(out.stderr.matches("is a dev network").count(), 1, "{out:?}");
+    let deployed = dev.fat(&[
+        "deploy",
+        counter,
+        "--args",
+        r#"{"start": 40}"#,
+        "--salt",
+        "two",
+        "--json",
+    ]);
+    // On stderr even with --json, so stdout stays one JSON document.
+    assert_eq!(deployed.stderr, warning, "{deployed:?}");
+    let deployed = deployed.json();
     golden("deploy.json", &normalized(&deployed));
     let second = deployed["contract"].as_str().unwrap().to_string();
     assert_ne!(first, second);
@@ -43,7 +51,9 @@ fn deploy_command_query_logs_status() {
     let out = dev.fat(&["command", &first, "increment", r#"{"by": 2}"#]);
     assert_eq!(out.ok(), "2\n");
     assert!(out.stderr.contains("ok in block"), "{out:?}");
-    let result = dev.fat(&["command", &second, "increment", "--json"]).json();
+    let result = dev.fat(&["command", &second, "increment", "--json"]);
+    assert_eq!(result.stderr, warning, "{result:?}");
+    let result = result.json();
     assert_eq!(result["output"], 41);
     assert_eq!(result["status"], "ok");
     golden("command.json", &normalized(&result));
@@ -52,7 +62,9 @@ fn deploy_command_query_logs_status() {
         .json();
     assert_eq!(pending["status"], "pending");
     golden("command-no-wait.json", &normalized(&pending));
-    assert_eq!(dev.fat(&["query", &first, "get"]).ok(), "2\n");
+    let out = dev.fat(&["query", &first, "get"]);
+    assert_eq!(out.ok(), "2\n");
+    assert_eq!(out.stderr, warning, "{out:?}");
     // The no-wait command commits soon after.
     let mut value = serde_json::Value::Null;
     for _ in 0..100 {
@@ -89,6 +101,7 @@ fn deploy_command_query_logs_status() {
     golden("logs.json", &normalized(&logs));
     let human = dev.fat(&["logs", &probe]);
     assert_eq!(human.ok().lines().count(), 2);
+    assert_eq!(human.stderr, warning, "{human:?}");
     assert!(human.stdout.contains("INFO line 0 ---"), "{human:?}");
 
     // logs --follow: the lines so far, then new ones as blocks apply.
@@ -127,6 +140,7 @@ fn deploy_command_query_logs_status() {
     golden("status.json", &normalized(&status));
     let human = dev.fat(&["status"]);
     assert!(human.ok().contains("worker 0 "), "{human:?}");
+    assert_eq!(human.stderr, warning, "{human:?}");
 
     // Refusals a node is needed for.
     let unknown = "cd".repeat(32);
@@ -148,7 +162,9 @@ fn deploy_command_query_logs_status() {
         "--json",
         &format!(r#"{{"by": {}}}"#, u64::MAX),
     ]);
-    let error: serde_json::Value = serde_json::from_str(&out.stderr).unwrap();
+    // The warning, then the error as one line of JSON.
+    let last = out.stderr.lines().last().unwrap_or_default();
+    let error: serde_json::Value = serde_json::from_str(last).unwrap();
     assert_eq!(error["error"]["code"], "failed", "{out:?}");
     dev.fat(&[
         "deploy",
@@ -161,5 +177,31 @@ fn deploy_command_query_logs_status() {
     .refused("init failed in contract");
     dev.fat(&["deploy", counter, "--salt", "two"]).refused("");
     dev.fat(&["deploy", counter, "--cluster", &unknown])
-        .refused("the node refused");
+        .refused(&format!("cluster {unknown} not found"));
+    dev.fat(&["command", &unknown, "increment"])
+        .refused(&format!("contract {unknown} not found"));
+
+    // The chain's genesis is pinned on first use; another chain at the same URL is refused
+    // until its entry is removed.
+    let file = dev.dir.path().join("known_chains.json");
+    let known: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(known[&dev.url], status["genesis"], "{known}");
+    let other = serde_json::json!({ dev.url.as_str(): "ab".repeat(32) });
+    std::fs::write(&file, other.to_string()).unwrap();
+    let out = dev.fat(&["status"]);
+    out.refused(&format!(
+        "the chain at {} is not the one this machine knows",
+        dev.url
+    ));
+    out.refused(&format!(
+        "remove the \"{}\" entry from {}",
+        dev.url,
+        file.display()
+    ));
+    let out = dev.fat(&["status", "--json"]);
+    let error: serde_json::Value = serde_json::from_str(out.stderr.trim()).unwrap();
+    assert_eq!(error["error"]["code"], "chain_changed", "{out:?}");
+    std::fs::write(&file, "{}").unwrap();
+    dev.fat(&["status"]).ok();
 }

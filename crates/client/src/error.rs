@@ -84,6 +84,56 @@ pub enum Error {
     /// Arguments that cannot be sent.
     #[error("{0}")]
     Invalid(String),
+    /// The chain at a known URL is not the one pinned on first use.
+    #[error(
+        "the chain at {url} is not the one this machine knows: its genesis is {found}, but \
+         {file} pins {pinned}; if the chain was reset on purpose, remove the \"{url}\" entry \
+         from {file}"
+    )]
+    ChainChanged {
+        /// The chain node's URL.
+        url: String,
+        /// The genesis hash pinned on first use.
+        pinned: String,
+        /// The genesis hash the node has now.
+        found: String,
+        /// The file that pins it.
+        file: String,
+    },
+    /// The file of known chains cannot be read or written.
+    #[error("{file}: {message}")]
+    KnownChains {
+        /// The file.
+        file: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A worker whose registration does not satisfy the chain's attestation policy: the client
+    /// sends it nothing.
+    #[error("worker {worker} is not trusted: {reason}")]
+    UntrustedWorker {
+        /// The worker's id.
+        worker: String,
+        /// Why its registration was refused.
+        reason: String,
+    },
+    /// A cluster or contract whose key a gatekeeper has not published yet, so nothing can be
+    /// sealed to it.
+    #[error("{what} has no key yet: {hint}")]
+    NotProvisioned {
+        /// The cluster or contract.
+        what: String,
+        /// What to do.
+        hint: String,
+    },
+    /// An envelope could not be sealed or opened.
+    #[error("{what}")]
+    Envelope {
+        /// What was sealed or opened.
+        what: String,
+        /// Why it failed.
+        source: fat_crypto::EnvelopeError,
+    },
 }
 
 /// The client's result.

@@ -155,6 +155,25 @@ impl Http {
         self.json(path, response).await
     }
 
+    /// POST `body` with a content type to `path` and return the answer's bytes as they are.
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>> {
+        let response = self
+            .send(hyper::Method::POST, path, Some((content_type, body)))
+            .await?;
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| self.transport(path, e))?
+            .to_bytes();
+        Ok(body.to_vec())
+    }
+
     /// Open the Server-Sent Events stream at `path`.
     pub async fn events(&self, path: &str) -> Result<EventStream> {
         let response = self.send(hyper::Method::GET, path, None).await?;

@@ -35,6 +35,7 @@ impl CommandCommand {
             .map(|v| v.to_string())
             .unwrap_or_default();
         let result = ctx.block_on(async {
+            ctx.warn_if_insecure().await?;
             Ok(ctx
                 .client
                 .command(&key, &contract, &self.method, &args, !self.no_wait)

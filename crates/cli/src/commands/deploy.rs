@@ -69,6 +69,7 @@ impl DeployCommand {
         })?;
         check_component(&self.wasm, &wasm)?;
         let deployed = ctx.block_on(async {
+            ctx.warn_if_insecure().await?;
             let mut progress = |step: &str| ctx.progress(step);
             Ok(ctx
                 .client

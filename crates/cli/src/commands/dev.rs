@@ -10,10 +10,12 @@ use anyhow::{Context, bail};
 use axum::Json;
 use axum::routing::get;
 use clap::Args;
+use fat_attestation::seal::DevSealer;
 use fat_chain::{Consensus, Genesis, Node, NodeConfig, Sequencer, SystemClock};
+use fat_gatekeeper::{Gatekeeper, GatekeeperConfig};
 use fat_runtime::{HttpPolicy, RuntimeConfig};
 use fat_types::ClusterId;
-use fat_worker::dev::{create_dev_cluster, dev_worker_key};
+use fat_worker::dev::{create_dev_cluster, wait_for_cluster_key};
 use fat_worker::{ChainClient, Worker, WorkerConfig};
 use serde_json::json;
 use tokio::sync::watch;
@@ -91,10 +93,15 @@ impl DevCommand {
             Arc::new(SystemClock),
         )
         .context("cannot open the chain")?;
+        let gatekeeper = Gatekeeper::open(GatekeeperConfig {
+            data_dir: self.data_dir.join("gatekeeper"),
+            key: fat_crypto::dev_keypair(fat_chain::genesis::DEV_GATEKEEPER),
+            sealer: Arc::new(DevSealer),
+        })
+        .context("cannot open the gatekeeper")?;
         let mut workers = Vec::new();
         for i in 0..self.workers {
-            let mut config =
-                WorkerConfig::new(self.data_dir.join(format!("worker-{i}")), dev_worker_key(i));
+            let mut config = WorkerConfig::new(self.data_dir.join(format!("worker-{i}")), None);
             config.genesis = Some(node.genesis_hash());
             if self.allow_local_http {
                 config.runtime = RuntimeConfig {
@@ -145,6 +152,10 @@ impl DevCommand {
             block_time: Duration::from_millis(self.block_time),
         };
         let mut producing = tokio::spawn(sequencer.run(node.clone(), stopped(stop_rx.clone())));
+        let gatekeeping = tokio::spawn({
+            let (url, shutdown) = (url.clone(), stopped(stop_rx.clone()));
+            async move { gatekeeper.run(&url, shutdown).await }
+        });
         let mut following = Vec::new();
         for worker in &workers {
             let (worker, url, shutdown) = (worker.clone(), url.clone(), stopped(stop_rx.clone()));
@@ -154,19 +165,25 @@ impl DevCommand {
         }
 
         let ready = async {
-            if known.is_none() {
-                let client = ChainClient::new(&url)?;
-                let ids: Vec<_> = workers.iter().map(Worker::id).collect();
-                let cluster = create_dev_cluster(&client, &ids)
-                    .await
-                    .context("cannot create the dev cluster")?;
-                std::fs::write(
-                    self.data_dir.join(CLUSTER_FILE),
-                    format!("{cluster} {}\n", self.workers),
-                )
-                .context("cannot write the dev cluster's id")?;
-                cluster_tx.send_replace(Some(cluster));
-            }
+            let client = ChainClient::new(&url)?;
+            let cluster = match known {
+                Some((cluster, _)) => cluster,
+                None => {
+                    let cluster = create_dev_cluster(&client, &workers)
+                        .await
+                        .context("cannot create the dev cluster")?;
+                    std::fs::write(
+                        self.data_dir.join(CLUSTER_FILE),
+                        format!("{cluster} {}\n", self.workers),
+                    )
+                    .context("cannot write the dev cluster's id")?;
+                    cluster_tx.send_replace(Some(cluster));
+                    cluster
+                }
+            };
+            wait_for_cluster_key(&client, &cluster, Duration::from_secs(60))
+                .await
+                .context("the gatekeeper did not provision the dev cluster")?;
             let tip = node.tip().height;
             for worker in &workers {
                 if !worker.wait_for_height(tip, Duration::from_secs(600)).await {
@@ -206,6 +223,11 @@ impl DevCommand {
                 Err(e) => eprintln!("worker panicked: {e}"),
                 Ok(Ok(())) => {}
             }
+        }
+        match gatekeeping.await {
+            Ok(Err(e)) => eprintln!("gatekeeper stopped: {e:#}"),
+            Err(e) => eprintln!("gatekeeper panicked: {e}"),
+            Ok(Ok(())) => {}
         }
         let _ = server.await;
         if !producing.is_finished() {

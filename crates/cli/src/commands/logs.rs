@@ -40,8 +40,10 @@ impl LogsCommand {
         let ctx = self.client.ctx(global)?;
         let contract = parse_contract(&self.contract)?;
         if !self.follow {
-            let logs =
-                ctx.block_on(async { Ok(ctx.client.logs(&contract, self.from, 10_000).await?) })?;
+            let logs = ctx.block_on(async {
+                ctx.warn_if_insecure().await?;
+                Ok(ctx.client.logs(&contract, self.from, 10_000).await?)
+            })?;
             if ctx.json {
                 return print_json(&serde_json::json!({"contract": contract, "logs": logs}));
             }
@@ -51,6 +53,7 @@ impl LogsCommand {
             return Ok(());
         }
         ctx.block_on(async {
+            ctx.warn_if_insecure().await?;
             let mut stream = ctx.client.follow_logs(&contract, self.from).await?;
             loop {
                 let event = tokio::select! {

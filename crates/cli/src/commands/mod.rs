@@ -23,6 +23,8 @@ use serde_json::Value;
 
 /// The default chain node URL.
 pub const DEFAULT_RPC: &str = "http://127.0.0.1:8545";
+/// The file under [`fat_home`] that pins each node URL's genesis hash.
+pub const KNOWN_CHAINS: &str = "known_chains.json";
 /// The dev accounts every dev chain funds.
 pub const DEV_ACCOUNTS: [&str; 3] = ["alice", "bob", "charlie"];
 
@@ -141,7 +143,7 @@ impl ClientArgs {
             .clone()
             .or_else(|| global.rpc.clone())
             .unwrap_or_else(|| DEFAULT_RPC.into());
-        let mut client = Client::new(&rpc)?;
+        let mut client = Client::new(&rpc)?.with_known_chains(fat_home()?.join(KNOWN_CHAINS));
         if let Some(worker) = &self.worker {
             client = client.with_worker(worker)?;
         }
@@ -162,6 +164,22 @@ impl Ctx {
     /// The signing key.
     pub fn key(&self) -> anyhow::Result<Keypair> {
         account::keypair(&self.account)
+    }
+
+    /// Say on stderr (once per process, whatever the output format) when the chain's policy
+    /// accepts `dev` reports: its workers protect nothing. Checks the chain's genesis first.
+    pub async fn warn_if_insecure(&self) -> anyhow::Result<()> {
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if self.client.is_dev_network().await?
+            && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            eprintln!(
+                "warning: {} is a dev network: its workers use software attestation and \
+                 protect nothing",
+                self.client.chain().url()
+            );
+        }
+        Ok(())
     }
 
     /// Run a future on a small runtime.

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{ClientArgs, Global, account, human, parse_args, parse_contract, print_json};
+use super::{ClientArgs, Global, human, parse_args, parse_contract, print_json};
 
 /// Run a query on a worker: read-only, answers in milliseconds.
 ///
@@ -25,13 +25,14 @@ impl QueryCommand {
     /// Run the query and print its output.
     pub fn run(self, global: &Global) -> anyhow::Result<()> {
         let ctx = self.client.ctx(global)?;
-        let caller = account::keypair(&ctx.account)?.account_id();
+        let key = ctx.key()?;
         let contract = parse_contract(&self.contract)?;
         let args = parse_args(self.args.as_deref())?;
         let result = ctx.block_on(async {
+            ctx.warn_if_insecure().await?;
             Ok(ctx
                 .client
-                .query(&contract, &self.method, args, Some(caller))
+                .query(&key, &contract, &self.method, args)
                 .await?)
         })?;
         if ctx.json {

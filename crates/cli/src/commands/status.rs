@@ -2,6 +2,7 @@
 
 use clap::Args;
 use fat_client::Error;
+use fat_types::WorkerId;
 use serde_json::{Value, json};
 
 use super::{ClientArgs, Global, print_json};
@@ -22,11 +23,15 @@ impl StatusCommand {
         let ctx = self.client.ctx(global)?;
         let status = ctx.block_on(async {
             let chain = ctx.client.status().await?;
+            ctx.warn_if_insecure().await?;
             let (cluster, workers) = match ctx.client.dev_workers().await {
                 Ok(info) => {
                     let mut workers = Vec::new();
                     for worker in info["workers"].as_array().into_iter().flatten() {
                         let path = worker["path"].as_str().unwrap_or_default();
+                        let id: WorkerId = serde_json::from_value(worker["id"].clone())?;
+                        // Nothing goes to a worker the chain's policy does not vouch for.
+                        ctx.client.verify_worker(&id).await?;
                         let status: Value =
                             ctx.client.chain().join(path).get_json("/v1/status").await?;
                         workers.push(json!({

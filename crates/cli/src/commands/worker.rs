@@ -24,9 +24,10 @@ pub struct WorkerCommand {
     /// The address the worker's API listens on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8546")]
     api: SocketAddr,
-    /// Use dev worker `N`'s well-known key (the dev network has no other keys yet).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    dev_key: usize,
+    /// On first start, take dev worker `N`'s well-known identity key instead of a new one
+    /// (later starts use the identity sealed in the data directory).
+    #[arg(long, value_name = "N")]
+    dev_key: Option<usize>,
     /// Let contracts' queries reach loopback and private addresses (for local test services).
     #[arg(long)]
     allow_local_http: bool,
@@ -42,7 +43,7 @@ impl WorkerCommand {
     async fn serve(self) -> anyhow::Result<()> {
         let mut config = WorkerConfig::new(
             &self.data_dir,
-            fat_worker::dev::dev_worker_key(self.dev_key),
+            self.dev_key.map(fat_worker::dev::dev_worker_key),
         );
         if self.allow_local_http {
             config.runtime = RuntimeConfig {
