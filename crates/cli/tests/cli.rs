@@ -13,6 +13,7 @@ fn help_is_pinned() {
         &["dev"],
         &["chain"],
         &["worker"],
+        &["gatekeeper"],
         &["new"],
         &["build"],
         &["deploy"],
@@ -100,6 +101,7 @@ fn refusals_without_a_node() {
         .refused("'nope' is not a cluster id");
     fat_run(h, &["build", h.to_str().unwrap()]).refused("no Cargo.toml at");
     fat_run(h, &["dev", "--workers", "0"]).refused("--workers must be at least 1");
+    fat_run(h, &["gatekeeper"]).refused("only the dev gatekeeper can run here");
 
     // `fat new`.
     let project = h.join("p1");

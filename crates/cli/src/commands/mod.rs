@@ -6,6 +6,7 @@ mod chain;
 mod command;
 mod deploy;
 mod dev;
+mod gatekeeper;
 mod logs;
 mod new;
 mod query;
@@ -77,6 +78,7 @@ enum Sub {
     Dev(dev::DevCommand),
     Chain(chain::ChainCommand),
     Worker(worker::WorkerCommand),
+    Gatekeeper(gatekeeper::GatekeeperCommand),
     New(new::NewCommand),
     Build(build::BuildCommand),
     Deploy(deploy::DeployCommand),
@@ -99,7 +101,7 @@ impl Cli {
             Sub::Logs(c) => c.client.json,
             Sub::Status(c) => c.client.json,
             Sub::Account(c) => c.json(),
-            Sub::Dev(_) | Sub::Chain(_) | Sub::Worker(_) => false,
+            Sub::Dev(_) | Sub::Chain(_) | Sub::Worker(_) | Sub::Gatekeeper(_) => false,
         };
         self.global.json || sub
     }
@@ -111,6 +113,7 @@ impl Cli {
             Sub::Chain(command) => command.run(),
             Sub::Dev(command) => command.run(),
             Sub::Worker(command) => command.run(),
+            Sub::Gatekeeper(command) => command.run(),
             Sub::New(command) => command.run(global.json),
             Sub::Build(command) => command.run(global.json),
             Sub::Deploy(command) => command.run(&global),
