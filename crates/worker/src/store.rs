@@ -207,15 +207,25 @@ impl Store {
         })
     }
 
-    /// Commit a block's changes with its header, durably and atomically; sign its receipts.
+    /// Commit a block's changes with its header, atomically; sign its receipts. With
+    /// `durable`, the commit is on disk when this returns, and so is every commit before it;
+    /// without, it is visible at once but reaches the disk with the next durable commit (or
+    /// [`Store::flush`]). A crash loses only commits not yet durable, which the worker then
+    /// executes again, identically, from the last durable block.
     pub fn commit(
         &self,
         header: &BlockHeader,
         mut changes: BlockChanges,
         key: &Keypair,
+        durable: bool,
     ) -> Result<Vec<SignedExecReceipt>> {
         let mut wtx = self.db.begin_write().map_err(storage("begin write"))?;
-        wtx.set_durability(Durability::Immediate)
+        let durability = if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        wtx.set_durability(durability)
             .map_err(|e| corrupt("durability", e))?;
         let mut signed = Vec::with_capacity(changes.receipts.len());
         {
@@ -335,6 +345,16 @@ impl Store {
         self.keyring
             .contract(contract, &cluster)
             .ok_or(WorkerError::NoClusterKey(cluster))
+    }
+}
+
+impl Store {
+    /// Make every commit so far durable.
+    pub fn flush(&self) -> Result<()> {
+        let mut wtx = self.db.begin_write().map_err(storage("begin write"))?;
+        wtx.set_durability(Durability::Immediate)
+            .map_err(|e| corrupt("durability", e))?;
+        wtx.commit().map_err(storage("flush"))
     }
 }
 

@@ -28,6 +28,20 @@ use crate::store::{Snapshot, Store};
 
 /// How far (milliseconds, either way) an envelope's timestamp may be from the opener's time.
 pub const ENVELOPE_WINDOW_MS: u64 = 5 * 60 * 1000;
+/// At most this many blocks commit without waiting for the disk before one does.
+const GROUP_COMMIT_BLOCKS: u32 = 64;
+/// At most this long passes between durable commits while blocks keep coming.
+const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(50);
+/// When no block follows for this long, the commits so far are made durable.
+const IDLE_FLUSH: Duration = Duration::from_millis(5);
+
+/// Commits not yet durable: how many, and since when.
+#[derive(Debug, Default)]
+struct Unflushed {
+    blocks: u32,
+    since: Option<Instant>,
+}
+
 /// How many query nonces the replay guard remembers at most.
 const REPLAY_CAPACITY: usize = 1 << 20;
 
@@ -90,6 +104,7 @@ pub(crate) struct Inner {
     pub(crate) keyring: Arc<Keyring>,
     pub(crate) sealer: Arc<dyn Sealer>,
     replay: Mutex<ReplayGuard>,
+    unflushed: Mutex<Unflushed>,
     pub(crate) plaintext_queries: bool,
     pub(crate) cache: Arc<MemoryCache>,
     codes: Mutex<HashMap<CodeHash, Arc<Code>>>,
@@ -198,6 +213,7 @@ impl Worker {
                 keyring,
                 sealer: config.sealer,
                 replay: Mutex::new(ReplayGuard::new(ENVELOPE_WINDOW_MS, REPLAY_CAPACITY)),
+                unflushed: Mutex::new(Unflushed::default()),
                 plaintext_queries: config.plaintext_queries,
                 cache: Arc::new(MemoryCache::default()),
                 codes: Mutex::new(HashMap::new()),
@@ -307,6 +323,13 @@ impl Worker {
         let inner = &*self.inner;
         let mut store_changes = execute_block(inner, block, receipts).await?;
         let cache_ops = std::mem::take(&mut store_changes.cache_ops);
+        let durable = {
+            let unflushed = inner.unflushed.lock().expect("unflushed lock");
+            unflushed.blocks + 1 >= GROUP_COMMIT_BLOCKS
+                || unflushed
+                    .since
+                    .is_some_and(|t| t.elapsed() >= GROUP_COMMIT_WINDOW)
+        };
         let signed = {
             let worker = self.clone();
             let header = block.header.clone();
@@ -314,11 +337,20 @@ impl Worker {
                 worker
                     .inner
                     .store
-                    .commit(&header, store_changes, &worker.inner.key)
+                    .commit(&header, store_changes, &worker.inner.key, durable)
             })
             .await
             .map_err(|e| WorkerError::Corrupt(format!("commit task: {e}")))??
         };
+        {
+            let mut unflushed = inner.unflushed.lock().expect("unflushed lock");
+            if durable {
+                *unflushed = Unflushed::default();
+            } else {
+                unflushed.blocks += 1;
+                unflushed.since.get_or_insert_with(Instant::now);
+            }
+        }
         let now = block.header.timestamp_ms;
         for (contract, ops) in cache_ops {
             inner.cache.apply(&contract, &ops, now);
@@ -328,10 +360,38 @@ impl Worker {
         Ok(())
     }
 
+    /// Make every block applied so far durable on disk (blocks commit durably in groups:
+    /// see [`Store::commit`]).
+    pub async fn flush(&self) -> Result<()> {
+        let pending = std::mem::take(&mut *self.inner.unflushed.lock().expect("unflushed lock"));
+        if pending.blocks == 0 {
+            return Ok(());
+        }
+        let worker = self.clone();
+        tokio::task::spawn_blocking(move || worker.inner.store.flush())
+            .await
+            .map_err(|e| WorkerError::Corrupt(format!("flush task: {e}")))?
+    }
+
+    fn has_unflushed(&self) -> bool {
+        self.inner.unflushed.lock().expect("unflushed lock").blocks > 0
+    }
+
     /// Follow the chain at `url` until `shutdown` completes: verify each block, apply it,
     /// and reconnect when the stream breaks. Returns an error only when a block does not
-    /// verify or the store fails.
+    /// verify or the store fails. Blocks commit durably in groups; when no block follows
+    /// for a few milliseconds, and when following stops, what was applied is made durable.
     pub async fn follow(
+        &self,
+        url: &str,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        let result = self.follow_until(url, shutdown).await;
+        let flushed = self.flush().await;
+        result.and(flushed)
+    }
+
+    async fn follow_until(
         &self,
         url: &str,
         shutdown: impl std::future::Future<Output = ()>,
@@ -374,7 +434,19 @@ impl Worker {
         let mut events = client
             .events(&format!("/v1/stream/blocks?from={}", head.height + 1))
             .await?;
-        while let Some(event) = events.next().await? {
+        loop {
+            let event = if self.has_unflushed() {
+                match tokio::time::timeout(IDLE_FLUSH, events.next()).await {
+                    Ok(event) => event?,
+                    Err(_) => {
+                        self.flush().await?;
+                        continue;
+                    }
+                }
+            } else {
+                events.next().await?
+            };
+            let Some(event) = event else { break };
             if event.event != "block" {
                 continue;
             }

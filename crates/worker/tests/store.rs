@@ -67,6 +67,7 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
                 &header(1),
                 block(c, &[(b"a", Some(one)), (b"k", Some(one))], 2),
                 &key,
+                true,
             )
             .unwrap();
         let before = store.snapshot().unwrap();
@@ -76,6 +77,7 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
                 &header(2),
                 block(c, &[(b"k", Some(two)), (b"a", None)], 1),
                 &key,
+                false,
             )
             .unwrap();
         assert_eq!(before.head().unwrap().height, 1);
@@ -94,6 +96,8 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
         let record = after.contract(&c).unwrap().unwrap();
         assert_eq!(record.state_root, state_root(&c, [(&b"k"[..], &b"2"[..])]));
         assert!(after.receipt(&TxId([0; 32])).unwrap().is_none());
+        // The second commit was not durable; a flush makes it so.
+        store.flush().unwrap();
     }
     // Reopened: the same head, and a store of another chain is refused.
     let store = Store::open(&dir, keyring.clone()).unwrap();
@@ -118,7 +122,7 @@ fn state_values_are_encrypted_on_disk() {
         let store = Store::open(&dir, keyring.clone()).unwrap();
         store.start(&header(0)).unwrap();
         store
-            .commit(&header(1), block(c, &[(b"k", Some(secret))], 1), &key)
+            .commit(&header(1), block(c, &[(b"k", Some(secret))], 1), &key, true)
             .unwrap();
         let snapshot = store.snapshot().unwrap();
         assert_eq!(snapshot.get(&c, b"k").unwrap(), Some(secret.to_vec()));
