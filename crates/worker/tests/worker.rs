@@ -326,3 +326,37 @@ async fn queries_run_while_commands_apply_and_a_full_queue_is_busy() {
     chain.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_crashed_mid_stream_recovers_to_the_same_state() {
+    let dir = temp_dir("crash");
+    let chain = Chain::start(&dir).await;
+    let cluster = chain.dev_cluster(2).await;
+    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let counter = chain.deploy(&wasm, cluster, Value::Null).await;
+    let alice = dev_keypair("alice");
+    // Worker 1 crashes right after commands commit, before its group commit is durable at
+    // times; each restart resumes from its last durable block and executes the rest again.
+    let mut height = 0;
+    for _ in 0..3 {
+        let w1 = RunningWorker::restart(&chain.url, &dir, 1).await;
+        for _ in 0..5 {
+            height = chain
+                .command(&alice, counter, "increment", Value::Null)
+                .await
+                .1;
+        }
+        w1.crash().await;
+    }
+    let w1 = RunningWorker::restart(&chain.url, &dir, 1).await;
+    w0.wait_for(height).await;
+    w1.wait_for(height).await;
+    assert_eq!(w1.query(counter, "get", Value::Null).await["output"], 15);
+    let path = format!("/v1/contracts/{counter}");
+    assert_eq!(root(&w0.get(&path).await), root(&w1.get(&path).await));
+    w0.stop().await;
+    w1.stop().await;
+    chain.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -374,6 +374,30 @@ impl RunningWorker {
         self.worker
     }
 
+    /// Start worker `index` again after [`RunningWorker::crash`]: tasks still finishing
+    /// (a commit on a blocking thread, an open connection) may hold the store for a moment.
+    pub async fn restart(chain_url: &str, dir: &Path, index: usize) -> Self {
+        for _ in 0..500 {
+            match Worker::open(worker_config(dir, index)) {
+                Ok(worker) => return Self::serve(worker, chain_url).await,
+                Err(fat_worker::WorkerError::OpenStore { .. }) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(e) => panic!("cannot reopen worker {index}: {e}"),
+            }
+        }
+        panic!("worker {index}'s store stayed open");
+    }
+
+    /// Stop as a crash would: no flush of commits not yet durable.
+    pub async fn crash(self) {
+        self.follow.abort();
+        self.server.abort();
+        let _ = self.follow.await;
+        let _ = self.server.await;
+        drop(self.worker);
+    }
+
     pub async fn wait_for(&self, height: u64) {
         assert!(
             self.worker
