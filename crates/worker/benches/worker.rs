@@ -1,13 +1,21 @@
 //! Benchmark the worker: queries over its HTTP API, and commands from submission to applied.
 //!
-//! Each round starts an in-process dev chain (a block as soon as there is work) and a worker
-//! on loopback, in a data directory under the target directory, and deploys `counter`.
-//! `query_p50_us` / `query_p99_us`: one client querying `get` over HTTP (a new connection per
-//! query, as the test client does). `query_per_s`: 16 clients querying at once.
-//! `command_e2e_p50_ms`: a command submitted and waited for by the chain, until the worker has
-//! applied its block. `command_exec_per_s`: a second worker, paused while many `increment`
-//! commands are committed, resumes and replays them (fetch, verify, execute, commit). Figures are medians
-//! over rounds; `FAT_BENCH_QUICK=1` runs less.
+//! Each round starts an in-process dev chain (a block as soon as there is work) and two
+//! workers on loopback, in a data directory under the target directory, and deploys `counter`.
+//! Worker 0 answers both sealed and plaintext queries, so the two are measured side by side.
+//!
+//! - `query_p50_us` / `query_p99_us`: one client querying `get` sealed, as a real client does:
+//!   a fresh envelope per query (ephemeral ECDH, AEAD, signature), posted over a new
+//!   connection, the answer envelope verified and opened. `query_per_s`: 16 such clients at once.
+//! - `plain_query_p50_us` / `plain_query_p99_us` / `plain_query_per_s`: the same with plaintext
+//!   JSON queries to the same worker, interleaved with the sealed ones.
+//! - `sealed_vs_plain_p50_ratio` / `sealed_vs_plain_qps_ratio`: sealed over plain, per round.
+//! - `command_e2e_p50_ms`: a sealed command submitted and waited for by the chain, until the
+//!   worker has applied its block.
+//! - `command_exec_per_s`: worker 1, paused while many sealed `increment` commands are
+//!   committed, resumes and replays them (fetch, verify, open, execute, seal, commit).
+//!
+//! Figures are medians over rounds; `FAT_BENCH_QUICK=1` runs less.
 
 #[allow(unused_imports)]
 #[path = "../tests/common/mod.rs"]
@@ -18,10 +26,81 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Chain, RunningWorker};
-use fat_crypto::dev_keypair;
-use fat_types::{Bytes, CommandPayload, Transaction, TxKind};
+use common::{Chain, RunningWorker, now_ms};
+use fat_crypto::envelope::{Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness, seal};
+use fat_crypto::{Keypair, dev_keypair};
+use fat_types::{AccountId, Bytes, ContractId, Transaction, TxKind};
 use serde_json::{Value, json};
+
+/// A client querying `get` of one contract on one worker, sealed or in plaintext.
+#[derive(Clone)]
+struct Querier {
+    http: fat_client::Http,
+    path: String,
+    contract: ContractId,
+    caller: Keypair,
+    worker: AccountId,
+    worker_key: EcdhPublic,
+    body: Vec<u8>,
+}
+
+impl Querier {
+    fn new(w: &RunningWorker, contract: ContractId) -> Self {
+        Self {
+            http: fat_client::Http::new(&w.url).unwrap(),
+            path: format!("/v1/contracts/{contract}/query"),
+            contract,
+            caller: dev_keypair("alice"),
+            worker: AccountId(w.worker.id().0),
+            worker_key: EcdhPublic(w.worker.ecdh_public().0),
+            body: json!({"method": "get"}).to_string().into_bytes(),
+        }
+    }
+
+    /// Seal a fresh request, post it, verify and open the answer.
+    async fn sealed(&self) -> Value {
+        let (envelope, session) = seal(
+            &self.caller,
+            &self.worker_key,
+            self.contract,
+            Direction::Request,
+            &self.body,
+            now_ms(),
+            SealRandomness::generate().unwrap(),
+        )
+        .unwrap();
+        let bytes = self
+            .http
+            .post_bytes(&self.path, "application/octet-stream", envelope.to_bytes())
+            .await
+            .unwrap();
+        let response = Envelope::from_bytes(&bytes).unwrap();
+        let plain = session
+            .open_response(
+                &response,
+                &self.worker,
+                &mut ReplayGuard::new(300_000, 1),
+                now_ms(),
+            )
+            .unwrap();
+        serde_json::from_slice(&plain).unwrap()
+    }
+
+    async fn plain(&self) -> Value {
+        self.http
+            .post_json(&self.path, "application/json", self.body.clone())
+            .await
+            .unwrap()
+    }
+
+    async fn query(&self, sealed: bool) -> Value {
+        if sealed {
+            self.sealed().await
+        } else {
+            self.plain().await
+        }
+    }
+}
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -48,10 +127,49 @@ struct Sizes {
     commands_replayed: usize,
 }
 
-async fn round(dir: &std::path::Path, sizes: &Sizes) -> [f64; 5] {
+/// 16 clients querying for `duration`; answers per second.
+async fn throughput(querier: &Querier, sealed: bool, duration: Duration) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + duration;
+    let start = Instant::now();
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (querier, done) = (querier.clone(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let answer = querier.query(sealed).await;
+                    assert!(answer["output"].is_u64(), "{answer}");
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+const FIGURES: [&str; 10] = [
+    "query_p50_us",
+    "query_p99_us",
+    "query_per_s",
+    "plain_query_p50_us",
+    "plain_query_p99_us",
+    "plain_query_per_s",
+    "sealed_vs_plain_p50_ratio",
+    "sealed_vs_plain_qps_ratio",
+    "command_e2e_p50_ms",
+    "command_exec_per_s",
+];
+
+async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; 10] {
     let chain = Chain::start(dir).await;
     let cluster = chain.dev_cluster(2).await;
-    let w0 = RunningWorker::start(&chain.url, dir, 0).await;
+    let w0 = RunningWorker::start_with(&chain.url, dir, 0, |config| {
+        config.plaintext_queries = true;
+    })
+    .await;
     let w1 = RunningWorker::start(&chain.url, dir, 1).await;
     let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
     let counter = chain.deploy(&wasm, cluster, Value::Null).await;
@@ -70,20 +188,22 @@ async fn round(dir: &std::path::Path, sizes: &Sizes) -> [f64; 5] {
     // Worker 1 pauses; many commands go in; worker 1 resumes and replays them all.
     w1.wait_for(chain.height()).await;
     let w1 = w1.pause().await;
-    let mut nonce = chain.client.next_nonce(&alice.account_id()).await.unwrap();
+    let first = chain.client.next_nonce(&alice.account_id()).await.unwrap();
     let mut last = None;
-    for _ in 0..sizes.commands_replayed {
+    for nonce in first..first + sizes.commands_replayed as u64 {
+        let (envelope, _) = chain
+            .seal_command(&alice, nonce, counter, "increment", "")
+            .await;
         let tx = alice.sign_tx(Transaction {
             signer: alice.account_id(),
             nonce,
             fee: 10,
             kind: TxKind::Command {
                 contract: counter,
-                payload: Bytes(CommandPayload::new("increment", "").encode()),
+                payload: Bytes(envelope.to_bytes()),
                 gas_limit: 1_000_000_000,
             },
         });
-        nonce += 1;
         let _: Value = chain
             .client
             .post_json("/v1/txs", "application/octet-stream", tx.encode())
@@ -108,46 +228,46 @@ async fn round(dir: &std::path::Path, sizes: &Sizes) -> [f64; 5] {
         expected
     );
 
-    let mut latencies = Vec::new();
-    for _ in 0..sizes.queries {
-        let start = Instant::now();
-        let answer = w0.query(counter, "get", Value::Null).await;
-        latencies.push(start.elapsed().as_secs_f64() * 1e6);
-        assert!(answer["output"].is_u64());
+    // Sealed and plaintext queries, interleaved one by one (which goes first alternates).
+    let querier = Querier::new(&w0, counter);
+    let (mut sealed, mut plain) = (Vec::new(), Vec::new());
+    for i in 0..sizes.queries {
+        for is_sealed in [i.is_multiple_of(2), !i.is_multiple_of(2)] {
+            let start = Instant::now();
+            let answer = querier.query(is_sealed).await;
+            let micros = start.elapsed().as_secs_f64() * 1e6;
+            assert_eq!(answer["output"], expected, "{answer}");
+            if is_sealed {
+                sealed.push(micros);
+            } else {
+                plain.push(micros);
+            }
+        }
     }
 
-    let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + sizes.concurrent_for;
-    let start = Instant::now();
-    let clients: Vec<_> = (0..16)
-        .map(|_| {
-            let (client, done) = (w0.client.clone(), done.clone());
-            let body = json!({"method": "get"}).to_string().into_bytes();
-            let path = format!("/v1/contracts/{counter}/query");
-            tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    let answer: Value = client
-                        .post_json(&path, "application/json", body.clone())
-                        .await
-                        .unwrap();
-                    assert!(answer["output"].is_u64(), "{answer}");
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    for client in clients {
-        client.await.unwrap();
-    }
-    let per_s = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    // Throughput, one after the other; which goes first alternates between rounds.
+    let (sealed_per_s, plain_per_s) = if index.is_multiple_of(2) {
+        let s = throughput(&querier, true, sizes.concurrent_for).await;
+        (s, throughput(&querier, false, sizes.concurrent_for).await)
+    } else {
+        let p = throughput(&querier, false, sizes.concurrent_for).await;
+        (throughput(&querier, true, sizes.concurrent_for).await, p)
+    };
 
     w1.stop().await;
     w0.stop().await;
     chain.stop().await;
+    let sealed_p50 = percentile(&mut sealed, 0.5);
+    let plain_p50 = percentile(&mut plain, 0.5);
     [
-        percentile(&mut latencies.clone(), 0.5),
-        percentile(&mut latencies, 0.99),
-        per_s,
+        sealed_p50,
+        percentile(&mut sealed, 0.99),
+        sealed_per_s,
+        plain_p50,
+        percentile(&mut plain, 0.99),
+        plain_per_s,
+        sealed_p50 / plain_p50,
+        sealed_per_s / plain_per_s,
         median(&mut e2e),
         exec_per_s,
     ]
@@ -174,38 +294,36 @@ fn main() {
     };
     let bench_dir = target_dir().join("bench");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mut figures: [Vec<f64>; 5] = Default::default();
+    let mut figures: [Vec<f64>; FIGURES.len()] = Default::default();
     for r in 0..sizes.rounds {
         let dir = bench_dir.join(format!("worker-data-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let result = runtime.block_on(round(&dir, &sizes));
+        let result = runtime.block_on(round(&dir, &sizes, r));
         for (all, value) in figures.iter_mut().zip(result) {
             all.push(value);
         }
         let _ = std::fs::remove_dir_all(&dir);
         eprintln!("round {} of {}: {result:?}", r + 1, sizes.rounds);
     }
-    let names = [
-        "query_p50_us",
-        "query_p99_us",
-        "query_per_s",
-        "command_e2e_p50_ms",
-        "command_exec_per_s",
-    ];
     println!(
-        "worker: counter, {} rounds, {} sequential queries, 16 concurrent clients for {:?}, {} e2e commands, {} replayed",
+        "worker: counter, {} rounds, {} sequential queries each sealed and plain, 16 concurrent clients for {:?} each, {} e2e commands, {} replayed",
         sizes.rounds,
         sizes.queries,
         sizes.concurrent_for,
         sizes.commands_e2e,
         sizes.commands_replayed
     );
-    println!("{:<24} {:>14}", "figure", "median");
+    println!("{:<28} {:>14}", "figure", "median");
     let mut json = serde_json::Map::new();
-    for (name, values) in names.iter().zip(figures.iter_mut()) {
+    for (name, values) in FIGURES.iter().zip(figures.iter_mut()) {
         let value = median(values);
-        println!("{name:<24} {value:>14.1}");
-        json.insert(name.to_string(), json!((value * 10.0).round() / 10.0));
+        if name.ends_with("_ratio") {
+            println!("{name:<28} {value:>14.2}");
+            json.insert(name.to_string(), json!((value * 100.0).round() / 100.0));
+        } else {
+            println!("{name:<28} {value:>14.1}");
+            json.insert(name.to_string(), json!((value * 10.0).round() / 10.0));
+        }
     }
     std::fs::create_dir_all(&bench_dir).unwrap();
     std::fs::write(
