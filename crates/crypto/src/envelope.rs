@@ -17,6 +17,13 @@
 //! answer to a request goes back under the [`Direction::Response`] key of the same session
 //! ([`Session`]), which only the requester and the recipient can derive.
 //!
+//! A session outlives its first message: [`SessionMessage`]s carry further requests and
+//! responses under the same session keys, with a fresh random nonce each and no signature.
+//! Only the requester (who made the ephemeral key and signed the first envelope) and the
+//! recipient can derive those keys, so a message that decrypts comes from one of them, and
+//! the direction's own key tells which. This spares each further query a key exchange and
+//! two signatures.
+//!
 //! Time is always an argument (milliseconds since the Unix epoch): nothing here reads a clock.
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -129,6 +136,28 @@ impl Envelope {
     }
 }
 
+/// A further message of a session: the header (with the session's keys and a fresh nonce)
+/// and the ciphertext, no signature. Canonical encoding: borsh, header then ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SessionMessage {
+    /// The header, authenticated by the AEAD; `sender` names the session's requester.
+    pub header: EnvelopeHeader,
+    /// The XChaCha20-Poly1305 ciphertext with its tag.
+    pub ciphertext: Bytes,
+}
+
+impl SessionMessage {
+    /// The canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decode canonical bytes (trailing bytes are an error).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        decode("session message", bytes).map_err(|e| EnvelopeError::Decode(e.to_string()))
+    }
+}
+
 /// Both ends of one sealed message: derives the key of any direction of its session.
 #[derive(Clone)]
 pub struct Session {
@@ -226,6 +255,103 @@ impl Session {
                 &XNonce::from(header.nonce),
                 Payload {
                     msg: &envelope.ciphertext.0,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| EnvelopeError::Decrypt)?;
+        guard.admit(&header.sender, &header.nonce, header.timestamp_ms, now_ms)?;
+        Ok(plaintext)
+    }
+
+    /// The session's ephemeral key: with the recipient's key, it names the session.
+    pub fn ephemeral(&self) -> EcdhPublic {
+        self.ephemeral
+    }
+
+    /// The contract the session is bound to.
+    pub fn contract(&self) -> ContractId {
+        self.contract
+    }
+
+    /// Seal a further message of this session in `direction`, under a fresh random nonce.
+    /// `requester` is the account that opened the session (the header names it).
+    pub fn seal_message(
+        &self,
+        requester: AccountId,
+        direction: Direction,
+        plaintext: &[u8],
+        timestamp_ms: u64,
+    ) -> Result<SessionMessage> {
+        let nonce = SealRandomness::generate()?.nonce;
+        Ok(self.seal_message_with_nonce(requester, direction, plaintext, timestamp_ms, nonce))
+    }
+
+    /// [`Session::seal_message`] with a given nonce, for reproducible tests. A nonce must
+    /// never be used twice under a key: that would expose both plaintexts.
+    pub fn seal_message_with_nonce(
+        &self,
+        requester: AccountId,
+        direction: Direction,
+        plaintext: &[u8],
+        timestamp_ms: u64,
+        nonce: [u8; NONCE_LEN],
+    ) -> SessionMessage {
+        let header = EnvelopeHeader {
+            contract: self.contract,
+            direction,
+            sender: requester,
+            recipient: self.recipient,
+            ephemeral: self.ephemeral,
+            nonce,
+            timestamp_ms,
+        };
+        let aad = encode(&header);
+        let ciphertext = self
+            .cipher(direction)
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
+            .expect("XChaCha20-Poly1305 encrypts any message a session can hold");
+        SessionMessage {
+            header,
+            ciphertext: Bytes(ciphertext),
+        }
+    }
+
+    /// Open a further message of this session in `direction`, from `requester`'s session:
+    /// checks the session, contract and direction, the timestamp's freshness, the AEAD,
+    /// and that the nonce is new (which `guard` then records).
+    pub fn open_message(
+        &self,
+        message: &SessionMessage,
+        requester: &AccountId,
+        direction: Direction,
+        guard: &mut ReplayGuard,
+        now_ms: u64,
+    ) -> Result<Vec<u8>> {
+        let header = &message.header;
+        if header.recipient != self.recipient || header.ephemeral != self.ephemeral {
+            return Err(EnvelopeError::WrongSession);
+        }
+        if header.sender != *requester {
+            return Err(EnvelopeError::WrongSender {
+                expected: *requester,
+                found: header.sender,
+            });
+        }
+        expect_context(header, &self.contract, direction)?;
+        guard.check_time(header.timestamp_ms, now_ms)?;
+        let aad = encode(header);
+        let plaintext = self
+            .cipher(direction)
+            .decrypt(
+                &XNonce::from(header.nonce),
+                Payload {
+                    msg: &message.ciphertext.0,
                     aad: &aad,
                 },
             )

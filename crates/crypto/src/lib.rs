@@ -9,7 +9,10 @@ mod follow;
 mod keys;
 pub mod keytree;
 
-pub use envelope::{Direction, EcdhPublic, EcdhSecret, Envelope, EnvelopeError, ReplayGuard};
+pub use envelope::{
+    Direction, EcdhPublic, EcdhSecret, Envelope, EnvelopeError, ReplayGuard, Session,
+    SessionMessage,
+};
 pub use follow::{BlockVerifier, FollowError};
 pub use keys::{DEV_SEED_CONTEXT, Keypair, dev_keypair, verify, verify_tx};
 pub use keytree::{ClusterKey, ContractKeys, MasterKey};

@@ -351,3 +351,91 @@ fn os_randomness_round_trips() {
         assert_eq!(answer.unwrap(), b"1");
     }
 }
+
+#[test]
+fn session_messages_carry_further_requests_and_responses() {
+    let alice = dev_keypair("alice").account_id();
+    let (first, client) = sealed(Direction::Request, 7);
+    let mut worker_guard = guard();
+    let opened = open(&first, Direction::Request, &mut worker_guard).unwrap();
+    let server = opened.session;
+    assert_eq!(server.ephemeral(), client.ephemeral());
+
+    // A further request under the session: opened by the worker's copy of the session.
+    let request = client
+        .seal_message(alice, Direction::Request, b"second query", NOW)
+        .unwrap();
+    let bytes = request.to_bytes();
+    assert!(!bytes.windows(12).any(|w| w == b"second query"));
+    let request = fat_crypto::SessionMessage::from_bytes(&bytes).unwrap();
+    assert_eq!(
+        server
+            .open_message(&request, &alice, Direction::Request, &mut worker_guard, NOW)
+            .unwrap(),
+        b"second query"
+    );
+    // Replayed, it is refused.
+    assert!(matches!(
+        server.open_message(&request, &alice, Direction::Request, &mut worker_guard, NOW),
+        Err(EnvelopeError::Replayed)
+    ));
+    // The response goes back under the response key; a request key cannot open it.
+    let response = server
+        .seal_message(alice, Direction::Response, b"answer", NOW)
+        .unwrap();
+    let mut client_guard = guard();
+    assert_eq!(
+        client
+            .open_message(
+                &response,
+                &alice,
+                Direction::Response,
+                &mut client_guard,
+                NOW
+            )
+            .unwrap(),
+        b"answer"
+    );
+    assert!(matches!(
+        server.open_message(&response, &alice, Direction::Request, &mut guard(), NOW),
+        Err(EnvelopeError::WrongDirection { .. })
+    ));
+
+    // Changed bytes, another requester named, a stale time, another session: all refused.
+    let mut tampered = client
+        .seal_message(alice, Direction::Request, b"third", NOW)
+        .unwrap();
+    tampered.ciphertext.0[0] ^= 1;
+    assert!(matches!(
+        server.open_message(&tampered, &alice, Direction::Request, &mut guard(), NOW),
+        Err(EnvelopeError::Decrypt)
+    ));
+    let bob = dev_keypair("bob").account_id();
+    let mut renamed = client
+        .seal_message(alice, Direction::Request, b"fourth", NOW)
+        .unwrap();
+    renamed.header.sender = bob;
+    assert!(matches!(
+        server.open_message(&renamed, &bob, Direction::Request, &mut guard(), NOW),
+        Err(EnvelopeError::Decrypt)
+    ));
+    assert!(matches!(
+        server.open_message(&renamed, &alice, Direction::Request, &mut guard(), NOW),
+        Err(EnvelopeError::WrongSender { .. })
+    ));
+    let stale = client
+        .seal_message(alice, Direction::Request, b"fifth", NOW - 2 * WINDOW)
+        .unwrap();
+    assert!(matches!(
+        server.open_message(&stale, &alice, Direction::Request, &mut guard(), NOW),
+        Err(EnvelopeError::Expired { .. })
+    ));
+    let (_, other) = sealed(Direction::Request, 9);
+    let foreign = other
+        .seal_message(alice, Direction::Request, b"sixth", NOW)
+        .unwrap();
+    assert!(matches!(
+        server.open_message(&foreign, &alice, Direction::Request, &mut guard(), NOW),
+        Err(EnvelopeError::WrongSession)
+    ));
+}

@@ -105,3 +105,43 @@ fn response_encoding_is_pinned() {
     assert_eq!(bytes[32], 1, "Response is variant 1");
     assert_eq!(hex::encode(&bytes), RESPONSE);
 }
+
+/// A further request of the golden session: header then ciphertext, no signature.
+const SESSION_MESSAGE: &str = concat!(
+    "050505050505050505050505050505050505050505050505050505050505050500bde1bcf375e722",
+    "7257377167d779b3c2e10df4b4e75e1936b9a4de3cad271a49132c442be010fbd57e72603328aa76",
+    "e71fccc1503aae219327d14d9c9993f472a4e09292b651c278b9772c569f5fa9bb13d906b46ab68c",
+    "9df9dc2b4409f8a20904040404040404040404040404040404040404040404040402dc2074970100",
+    "001500000041625b05ec713c43f12566bd6332a7019c4839fbfc",
+);
+
+#[test]
+fn session_message_encoding_is_pinned() {
+    let worker = EcdhSecret::from_bytes([0x42; 32]);
+    let (_, session) = envelope::seal(
+        &dev_keypair("alice"),
+        &worker.public(),
+        ContractId([5; 32]),
+        Direction::Request,
+        b"hello",
+        NOW,
+        SealRandomness {
+            ephemeral: [1; 32],
+            nonce: [2; 24],
+        },
+    )
+    .unwrap();
+    let message = session.seal_message_with_nonce(
+        dev_keypair("alice").account_id(),
+        Direction::Request,
+        b"again",
+        NOW + 2,
+        [4; 24],
+    );
+    let bytes = hex::encode(message.to_bytes());
+    assert_eq!(bytes, SESSION_MESSAGE, "session message encoding changed");
+    assert_eq!(
+        fat_crypto::SessionMessage::from_bytes(&message.to_bytes()).unwrap(),
+        message
+    );
+}
