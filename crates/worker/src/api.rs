@@ -12,7 +12,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fat_crypto::{Envelope, EnvelopeError};
+use fat_crypto::{Envelope, EnvelopeError, SessionMessage};
 use fat_types::{AccountId, ContractId, TxId};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -20,6 +20,9 @@ use tokio::net::TcpListener;
 
 use crate::error::{Result, WorkerError};
 use crate::worker::Worker;
+
+/// The content type of a further query of a session (a [`SessionMessage`]) and its answer.
+pub const SESSION_CONTENT_TYPE: &str = "application/x-fat-session";
 
 /// Every route the API serves, as (method, path) in OpenAPI's template syntax.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -86,6 +89,7 @@ impl From<WorkerError> for ApiError {
             WorkerError::Busy => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", error),
             WorkerError::UnknownContract(_) => Self::new(StatusCode::NOT_FOUND, "not_found", error),
             WorkerError::NoClusterKey(_) => Self::new(StatusCode::NOT_FOUND, "not_found", error),
+            WorkerError::UnknownSession => Self::new(StatusCode::GONE, "unknown_session", error),
             WorkerError::Envelope(e) => {
                 let (status, code) = match &e {
                     EnvelopeError::Expired { .. } | EnvelopeError::FromFuture { .. } => {
@@ -207,6 +211,20 @@ async fn query(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    if content_type.starts_with(SESSION_CONTENT_TYPE) {
+        let message = SessionMessage::from_bytes(&body).map_err(WorkerError::from)?;
+        let sealed = worker
+            .query_session(&id, &message, |worker, answer| {
+                Ok(answer_json(worker, &answer?).1)
+            })
+            .await?;
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, SESSION_CONTENT_TYPE)],
+            sealed.to_bytes(),
+        )
+            .into_response());
+    }
     if content_type.starts_with("application/octet-stream") {
         let envelope = Envelope::from_bytes(&body).map_err(WorkerError::from)?;
         let sealed = worker

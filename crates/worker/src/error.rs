@@ -77,6 +77,10 @@ pub enum WorkerError {
     /// A query envelope was refused.
     #[error("envelope refused")]
     Envelope(#[from] fat_crypto::EnvelopeError),
+    /// A session message names no session this worker keeps (never opened, expired, or
+    /// forgotten): open a new one with a sealed envelope.
+    #[error("unknown or expired query session: seal the query in a new envelope")]
+    UnknownSession,
     /// The worker holds no key for the contract's cluster.
     #[error("this worker holds no key for cluster {0}")]
     NoClusterKey(fat_types::ClusterId),

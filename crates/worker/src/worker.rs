@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use fat_attestation::seal::{DevSealer, Sealer};
 use fat_attestation::{Quoter, WorkerKeys, report_data};
-use fat_crypto::envelope::{self, Direction, Envelope, ReplayGuard};
+use fat_crypto::envelope::{self, Direction, Envelope, ReplayGuard, Session, SessionMessage};
 use fat_crypto::{BlockVerifier, ClusterKey, Keypair};
 use fat_runtime::{
     BlockInfo, Cache, Call, Code, Entry, MemoryCache, Runtime, RuntimeConfig, SystemClock,
@@ -40,6 +40,18 @@ const IDLE_FLUSH: Duration = Duration::from_millis(5);
 struct Unflushed {
     blocks: u32,
     since: Option<Instant>,
+}
+
+/// How long a query session may carry further queries after its first.
+pub const SESSION_TTL_MS: u64 = 10 * 60 * 1000;
+/// How many query sessions a worker keeps at most.
+const MAX_SESSIONS: usize = 1 << 16;
+
+/// A query session a client opened with a sealed envelope.
+struct SessionEntry {
+    session: Session,
+    caller: AccountId,
+    expires_ms: u64,
 }
 
 /// How many query nonces the replay guard remembers at most.
@@ -104,6 +116,7 @@ pub(crate) struct Inner {
     pub(crate) keyring: Arc<Keyring>,
     pub(crate) sealer: Arc<dyn Sealer>,
     replay: Mutex<ReplayGuard>,
+    sessions: Mutex<HashMap<[u8; 32], SessionEntry>>,
     unflushed: Mutex<Unflushed>,
     pub(crate) plaintext_queries: bool,
     pub(crate) cache: Arc<MemoryCache>,
@@ -213,6 +226,7 @@ impl Worker {
                 keyring,
                 sealer: config.sealer,
                 replay: Mutex::new(ReplayGuard::new(ENVELOPE_WINDOW_MS, REPLAY_CAPACITY)),
+                sessions: Mutex::new(HashMap::new()),
                 unflushed: Mutex::new(Unflushed::default()),
                 plaintext_queries: config.plaintext_queries,
                 cache: Arc::new(MemoryCache::default()),
@@ -542,18 +556,97 @@ impl Worker {
         answer: impl FnOnce(&Worker, Result<QueryAnswer>) -> Result<serde_json::Value>,
     ) -> Result<SealedAnswer> {
         let now_ms = now_ms();
-        let opened = {
-            let mut guard = self.inner.replay.lock().expect("replay guard lock");
-            envelope::open(
-                envelope,
-                &self.inner.secrets.ecdh,
-                contract,
-                Direction::Request,
-                &mut guard,
-                now_ms,
-            )?
+        // Check and decrypt outside the shared guard's lock; only record the nonce under it.
+        let opened = envelope::open(
+            envelope,
+            &self.inner.secrets.ecdh,
+            contract,
+            Direction::Request,
+            &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
+            now_ms,
+        )?;
+        self.admit(&envelope.header)?;
+        self.keep_session(&opened.session, opened.sender, now_ms);
+        let plaintext = self
+            .run_sealed(contract, &opened.plaintext, opened.sender, answer)
+            .await?;
+        let envelope = opened
+            .session
+            .seal_response(&self.inner.key, &plaintext, now_ms)?;
+        Ok(SealedAnswer { envelope })
+    }
+
+    /// A further query of a session opened by [`Worker::query_sealed`]: opened with the
+    /// session's request key, run as the session's caller, answered under its response key.
+    pub async fn query_session(
+        &self,
+        contract: &ContractId,
+        message: &SessionMessage,
+        answer: impl FnOnce(&Worker, Result<QueryAnswer>) -> Result<serde_json::Value>,
+    ) -> Result<SessionMessage> {
+        let now_ms = now_ms();
+        let (session, caller) = {
+            let sessions = self.inner.sessions.lock().expect("sessions lock");
+            match sessions.get(&message.header.ephemeral.0) {
+                Some(entry) if entry.expires_ms > now_ms => (entry.session.clone(), entry.caller),
+                _ => return Err(WorkerError::UnknownSession),
+            }
         };
-        let query: SealedQuery = serde_json::from_slice(&opened.plaintext).map_err(|e| {
+        if session.contract() != *contract {
+            return Err(fat_crypto::EnvelopeError::WrongContract {
+                expected: *contract,
+                found: session.contract(),
+            }
+            .into());
+        }
+        let plaintext = session.open_message(
+            message,
+            &caller,
+            Direction::Request,
+            &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
+            now_ms,
+        )?;
+        self.admit(&message.header)?;
+        let body = self
+            .run_sealed(contract, &plaintext, caller, answer)
+            .await?;
+        Ok(session.seal_message(caller, Direction::Response, &body, now_ms)?)
+    }
+
+    /// Record a request's nonce in the worker's replay guard.
+    fn admit(&self, header: &fat_crypto::envelope::EnvelopeHeader) -> Result<()> {
+        let mut guard = self.inner.replay.lock().expect("replay guard lock");
+        guard.admit(&header.sender, &header.nonce, header.timestamp_ms, now_ms())?;
+        Ok(())
+    }
+
+    /// Keep a session for further queries (while there is room).
+    fn keep_session(&self, session: &Session, caller: AccountId, now_ms: u64) {
+        let mut sessions = self.inner.sessions.lock().expect("sessions lock");
+        if sessions.len() >= MAX_SESSIONS {
+            sessions.retain(|_, e| e.expires_ms > now_ms);
+        }
+        if sessions.len() < MAX_SESSIONS {
+            sessions.insert(
+                session.ephemeral().0,
+                SessionEntry {
+                    session: session.clone(),
+                    caller,
+                    expires_ms: now_ms + SESSION_TTL_MS,
+                },
+            );
+        }
+    }
+
+    /// Run a sealed query's plaintext (`{"method", "args"}`) as `caller`; the answer's JSON.
+    async fn run_sealed(
+        &self,
+        contract: &ContractId,
+        plaintext: &[u8],
+        caller: AccountId,
+        answer: impl FnOnce(&Worker, Result<QueryAnswer>) -> Result<serde_json::Value>,
+    ) -> Result<Vec<u8>> {
+        let query: SealedQuery = serde_json::from_slice(plaintext).map_err(|e| {
             WorkerError::Envelope(fat_crypto::EnvelopeError::Decode(format!(
                 "the query is not JSON {{\"method\", \"args\"}}: {e}"
             )))
@@ -562,15 +655,9 @@ impl Worker {
             serde_json::Value::Null => String::new(),
             other => other.to_string(),
         };
-        let result = self
-            .query(contract, &query.method, &args, opened.sender)
-            .await;
+        let result = self.query(contract, &query.method, &args, caller).await;
         let body = answer(self, result)?;
-        let plaintext = serde_json::to_vec(&body).expect("JSON values serialize");
-        let envelope = opened
-            .session
-            .seal_response(&self.inner.key, &plaintext, now_ms)?;
-        Ok(SealedAnswer { envelope })
+        Ok(serde_json::to_vec(&body).expect("JSON values serialize"))
     }
 }
 
