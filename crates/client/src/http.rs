@@ -1,6 +1,11 @@
 //! A small HTTP/1 transport: JSON reads and writes and Server-Sent Event streams.
 //!
-//! Plain `http://` only: a node and its workers on the same host or network.
+//! Plain `http://` only: a node and its workers on the same host or network. Requests reuse
+//! idle connections (kept at most [`IDLE_FOR`], [`POOL_SIZE`] of them per base URL);
+//! event streams get their own.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -10,11 +15,30 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
+/// How long an idle connection is kept for reuse (servers close idle ones after a while).
+pub const IDLE_FOR: Duration = Duration::from_secs(5);
+/// How many idle connections are kept.
+pub const POOL_SIZE: usize = 64;
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// Idle connections, with when each went idle.
+#[derive(Default)]
+struct Pool(Mutex<Vec<(Sender, Instant)>>);
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let idle = self.0.lock().map_or(0, |p| p.len());
+        write!(f, "Pool({idle} idle)")
+    }
+}
+
 /// An HTTP API at a base URL such as `http://127.0.0.1:8545`.
 #[derive(Debug, Clone)]
 pub struct Http {
     base: String,
     authority: String,
+    pool: Arc<Pool>,
 }
 
 impl Http {
@@ -29,7 +53,11 @@ impl Http {
         if authority.is_empty() || !authority.contains(':') {
             return Err(Error::BadUrl { url: url.into() });
         }
-        Ok(Self { base, authority })
+        Ok(Self {
+            base,
+            authority,
+            pool: Arc::default(),
+        })
     }
 
     /// The base URL.
@@ -42,6 +70,7 @@ impl Http {
         Self {
             base: format!("{}{suffix}", self.base),
             authority: self.authority.clone(),
+            pool: self.pool.clone(),
         }
     }
 
@@ -57,12 +86,7 @@ impl Http {
         }
     }
 
-    async fn send(
-        &self,
-        method: hyper::Method,
-        path: &str,
-        body: Option<(&str, Vec<u8>)>,
-    ) -> Result<hyper::Response<Incoming>> {
+    async fn connect(&self, path: &str) -> Result<Sender> {
         let stream = tokio::net::TcpStream::connect(&self.authority)
             .await
             .map_err(|source| Error::NoNode {
@@ -70,12 +94,32 @@ impl Http {
                 source,
             })?;
         let _ = stream.set_nodelay(true);
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| self.transport(path, e))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
+        Ok(sender)
+    }
+
+    /// An idle connection that is still open, if any.
+    fn idle(&self) -> Option<Sender> {
+        let mut pool = self.pool.0.lock().expect("connection pool lock");
+        while let Some((sender, since)) = pool.pop() {
+            if since.elapsed() < IDLE_FOR && sender.is_ready() && !sender.is_closed() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    fn request(
+        &self,
+        method: &hyper::Method,
+        path: &str,
+        body: Option<(&str, &[u8])>,
+    ) -> Result<hyper::Request<Full<Bytes>>> {
         let mut request = hyper::Request::builder()
             .method(method)
             .uri(self.path_of(path))
@@ -83,15 +127,92 @@ impl Http {
         let body = match body {
             Some((content_type, bytes)) => {
                 request = request.header(hyper::header::CONTENT_TYPE, content_type);
-                Full::new(Bytes::from(bytes))
+                Full::new(Bytes::copy_from_slice(bytes))
             }
             None => Full::new(Bytes::new()),
         };
-        let request = request.body(body).map_err(|e| self.transport(path, e))?;
+        request.body(body).map_err(|e| self.transport(path, e))
+    }
+
+    /// Send a request on a new connection and return the response as it streams.
+    async fn send(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<hyper::Response<Incoming>> {
+        let mut sender = self.connect(path).await?;
+        let request = self.request(
+            &method,
+            path,
+            body.as_ref().map(|(c, b)| (*c, b.as_slice())),
+        )?;
         let response = sender
             .send_request(request)
             .await
             .map_err(|e| self.transport(path, e))?;
+        self.check(path, response).await
+    }
+
+    /// Send a request, on an idle connection when there is one, and read the whole answer.
+    async fn exchange(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Bytes> {
+        let body = body.as_ref().map(|(c, b)| (*c, b.as_slice()));
+        let (mut sender, response) = match self.idle() {
+            Some(mut sender) => match sender
+                .send_request(self.request(&method, path, body)?)
+                .await
+            {
+                Ok(response) => (sender, response),
+                // The server closed the idle connection before it took the request (hyper
+                // says so only when nothing was sent): try once more on a new connection.
+                Err(e) if e.is_canceled() => {
+                    let mut sender = self.connect(path).await?;
+                    let request = self.request(&method, path, body)?;
+                    let response = sender
+                        .send_request(request)
+                        .await
+                        .map_err(|e| self.transport(path, e))?;
+                    (sender, response)
+                }
+                Err(e) => return Err(self.transport(path, e)),
+            },
+            None => {
+                let mut sender = self.connect(path).await?;
+                let request = self.request(&method, path, body)?;
+                let response = sender
+                    .send_request(request)
+                    .await
+                    .map_err(|e| self.transport(path, e))?;
+                (sender, response)
+            }
+        };
+        let response = self.check(path, response).await?;
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| self.transport(path, e))?
+            .to_bytes();
+        if sender.ready().await.is_ok() {
+            let mut pool = self.pool.0.lock().expect("connection pool lock");
+            if pool.len() < POOL_SIZE {
+                pool.push((sender, Instant::now()));
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Turn a response that is not a success into [`Error::Api`].
+    async fn check(
+        &self,
+        path: &str,
+        response: hyper::Response<Incoming>,
+    ) -> Result<hyper::Response<Incoming>> {
         if !response.status().is_success() {
             let status = response.status().as_u16();
             let bytes = response
@@ -119,18 +240,8 @@ impl Http {
         Ok(response)
     }
 
-    async fn json<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        response: hyper::Response<Incoming>,
-    ) -> Result<T> {
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| self.transport(path, e))?
-            .to_bytes();
-        serde_json::from_slice(&body).map_err(|e| Error::Decode {
+    fn json<T: DeserializeOwned>(&self, path: &str, body: &[u8]) -> Result<T> {
+        serde_json::from_slice(body).map_err(|e| Error::Decode {
             url: format!("{}{path}", self.base),
             message: e.to_string(),
         })
@@ -138,8 +249,8 @@ impl Http {
 
     /// GET `path` and parse the JSON answer.
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        let response = self.send(hyper::Method::GET, path, None).await?;
-        self.json(path, response).await
+        let body = self.exchange(hyper::Method::GET, path, None).await?;
+        self.json(path, &body)
     }
 
     /// POST `body` with a content type to `path` and parse the JSON answer.
@@ -149,10 +260,10 @@ impl Http {
         content_type: &str,
         body: Vec<u8>,
     ) -> Result<T> {
-        let response = self
-            .send(hyper::Method::POST, path, Some((content_type, body)))
+        let body = self
+            .exchange(hyper::Method::POST, path, Some((content_type, body)))
             .await?;
-        self.json(path, response).await
+        self.json(path, &body)
     }
 
     /// POST `body` with a content type to `path` and return the answer's bytes as they are.
@@ -162,15 +273,9 @@ impl Http {
         content_type: &str,
         body: Vec<u8>,
     ) -> Result<Vec<u8>> {
-        let response = self
-            .send(hyper::Method::POST, path, Some((content_type, body)))
+        let body = self
+            .exchange(hyper::Method::POST, path, Some((content_type, body)))
             .await?;
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| self.transport(path, e))?
-            .to_bytes();
         Ok(body.to_vec())
     }
 

@@ -18,13 +18,16 @@ mod http;
 mod known_chains;
 mod trust;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fat_attestation::VerifiedReport;
 use fat_crypto::Keypair;
-use fat_crypto::envelope::{Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness, seal};
+use fat_crypto::envelope::{
+    Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness, Session, SessionMessage, seal,
+};
 use fat_types::tx::{code_hash, contract_id};
 use fat_types::{
     AccountId, AttestationPolicy, Bytes, ClusterId, CodeHash, CommandPayload, ContractId, Hash32,
@@ -107,7 +110,15 @@ struct Cache {
     pinned: bool,
     policy: Option<AttestationPolicy>,
     worker: Option<TrustedWorker>,
+    /// Query sessions by (worker, contract, caller), with when they were opened.
+    sessions: HashMap<(WorkerId, ContractId, AccountId), (Session, u64)>,
 }
+
+/// How long the client sends further queries in a session before it opens a new one (the
+/// worker keeps a session 10 minutes).
+pub const SESSION_REUSE_MS: u64 = 5 * 60 * 1000;
+/// The content type of a further query of a session.
+const SESSION_CONTENT_TYPE: &str = "application/x-fat-session";
 
 /// A client of one node (and, through it or directly, one worker).
 #[derive(Debug, Clone)]
@@ -588,6 +599,59 @@ impl Client {
     ) -> Result<QueryResult> {
         let worker = self.trusted_worker().await?;
         let body = serde_json::json!({"method": method, "args": args}).to_string();
+        let caller = key.account_id();
+        let path = format!("/v1/contracts/{contract}/query");
+        let url = format!("{}{path}", worker.http.url());
+        let what = format!("the answer of worker {} to query {method}", worker.id);
+        let envelope_error = |source| Error::Envelope {
+            what: format!("cannot open {what}"),
+            source,
+        };
+        let slot = (worker.id, *contract, caller);
+        let cached = {
+            let cache = self.cache.lock().expect("client cache lock");
+            cache
+                .sessions
+                .get(&slot)
+                .filter(|(_, opened)| now_ms().saturating_sub(*opened) < SESSION_REUSE_MS)
+                .map(|(session, _)| session.clone())
+        };
+        if let Some(session) = cached {
+            let message = session
+                .seal_message(caller, Direction::Request, body.as_bytes(), now_ms())
+                .map_err(|source| Error::Envelope {
+                    what: format!("cannot seal query {method} to worker {}", worker.id),
+                    source,
+                })?;
+            match worker
+                .http
+                .post_bytes(&path, SESSION_CONTENT_TYPE, message.to_bytes())
+                .await
+            {
+                Ok(bytes) => {
+                    let answer = SessionMessage::from_bytes(&bytes).map_err(envelope_error)?;
+                    let plaintext = session
+                        .open_message(
+                            &answer,
+                            &caller,
+                            Direction::Response,
+                            &mut ReplayGuard::new(ANSWER_WINDOW_MS, 1),
+                            now_ms(),
+                        )
+                        .map_err(envelope_error)?;
+                    return query_result(&url, &what, &plaintext);
+                }
+                // The worker no longer keeps the session: open a new one below.
+                Err(Error::Api { status: 410, .. }) => {
+                    self.cache
+                        .lock()
+                        .expect("client cache lock")
+                        .sessions
+                        .remove(&slot);
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let (sealed, session) = seal(
             key,
             &EcdhPublic(worker.ecdh_public.0),
@@ -601,17 +665,11 @@ impl Client {
             what: format!("cannot seal query {method} to worker {}", worker.id),
             source,
         })?;
-        let path = format!("/v1/contracts/{contract}/query");
-        let url = format!("{}{path}", worker.http.url());
         let bytes = worker
             .http
             .post_bytes(&path, "application/octet-stream", sealed.to_bytes())
             .await?;
-        let what = format!("the answer of worker {} to query {method}", worker.id);
-        let envelope = Envelope::from_bytes(&bytes).map_err(|source| Error::Envelope {
-            what: format!("cannot open {what}"),
-            source,
-        })?;
+        let envelope = Envelope::from_bytes(&bytes).map_err(envelope_error)?;
         let plaintext = session
             .open_response(
                 &envelope,
@@ -619,28 +677,13 @@ impl Client {
                 &mut ReplayGuard::new(ANSWER_WINDOW_MS, 1),
                 now_ms(),
             )
-            .map_err(|source| Error::Envelope {
-                what: format!("cannot open {what}"),
-                source,
-            })?;
-        let answer: Value = serde_json::from_slice(&plaintext).map_err(|e| Error::Decode {
-            url: url.clone(),
-            message: format!("{what}: {e}"),
-        })?;
-        if let Some(code) = answer["code"].as_str() {
-            return Err(Error::Api {
-                url,
-                status: 422,
-                code: Some(code.into()),
-                message: answer["message"].as_str().unwrap_or_default().into(),
-                body: Box::new(answer),
-            });
-        }
-        Ok(QueryResult {
-            output: answer["output"].clone(),
-            worker: answer["worker"].as_str().unwrap_or_default().into(),
-            elapsed_ms: answer["elapsed_ms"].as_f64().unwrap_or_default(),
-        })
+            .map_err(envelope_error)?;
+        self.cache
+            .lock()
+            .expect("client cache lock")
+            .sessions
+            .insert(slot, (session, now_ms()));
+        query_result(&url, &what, &plaintext)
     }
 
     /// Up to `limit` log lines of `contract` from sequence number `from`: each
@@ -684,6 +727,28 @@ fn randomness() -> Result<SealRandomness> {
     SealRandomness::generate().map_err(|source| Error::Envelope {
         what: "cannot seal".into(),
         source,
+    })
+}
+
+/// The result of a query from its answer's plaintext JSON.
+fn query_result(url: &str, what: &str, plaintext: &[u8]) -> Result<QueryResult> {
+    let answer: Value = serde_json::from_slice(plaintext).map_err(|e| Error::Decode {
+        url: url.into(),
+        message: format!("{what}: {e}"),
+    })?;
+    if let Some(code) = answer["code"].as_str() {
+        return Err(Error::Api {
+            url: url.into(),
+            status: 422,
+            code: Some(code.into()),
+            message: answer["message"].as_str().unwrap_or_default().into(),
+            body: Box::new(answer),
+        });
+    }
+    Ok(QueryResult {
+        output: answer["output"].clone(),
+        worker: answer["worker"].as_str().unwrap_or_default().into(),
+        elapsed_ms: answer["elapsed_ms"].as_f64().unwrap_or_default(),
     })
 }
 
