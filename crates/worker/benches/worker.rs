@@ -4,12 +4,16 @@
 //! workers on loopback, in a data directory under the target directory, and deploys `counter`.
 //! Worker 0 answers both sealed and plaintext queries, so the two are measured side by side.
 //!
-//! - `query_p50_us` / `query_p99_us`: one client querying `get` sealed, as a real client does:
-//!   a fresh envelope per query (ephemeral ECDH, AEAD, signature), posted over a new
-//!   connection, the answer envelope verified and opened. `query_per_s`: 16 such clients at once.
+//! - `query_p50_us` / `query_p99_us`: one client querying `get` sealed through
+//!   `fat_client::Client::query`, as users do: the first query opens a session with a signed
+//!   envelope (ephemeral ECDH, AEAD, signature), and the next ones are session messages
+//!   (AEAD only), each over a new connection. `query_per_s`: 16 such clients at once.
+//! - `fresh_query_p50_us` / `fresh_query_per_s`: every query a new session (a fresh signed
+//!   envelope, the answer envelope verified and opened): what a first query costs.
 //! - `plain_query_p50_us` / `plain_query_p99_us` / `plain_query_per_s`: the same with plaintext
 //!   JSON queries to the same worker, interleaved with the sealed ones.
-//! - `sealed_vs_plain_p50_ratio` / `sealed_vs_plain_qps_ratio`: sealed over plain, per round.
+//! - `sealed_vs_plain_p50_ratio` / `sealed_vs_plain_qps_ratio`: sealed (sessions) over plain,
+//!   per round; `fresh_vs_plain_qps_ratio` likewise for fresh envelopes.
 //! - `command_e2e_p50_ms`: a sealed command submitted and waited for by the chain, until the
 //!   worker has applied its block.
 //! - `command_exec_per_s`: worker 1, paused while many sealed `increment` commands are
@@ -32,9 +36,23 @@ use fat_crypto::{Keypair, dev_keypair};
 use fat_types::{AccountId, Bytes, ContractId, Transaction, TxKind};
 use serde_json::{Value, json};
 
-/// A client querying `get` of one contract on one worker, sealed or in plaintext.
+/// How a query travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Through `fat_client::Client`: a session, opened once and reused.
+    Session,
+    /// A fresh signed envelope each time.
+    Fresh,
+    /// Plaintext JSON.
+    Plain,
+}
+
+const MODES: [Mode; 3] = [Mode::Session, Mode::Fresh, Mode::Plain];
+
+/// A client querying `get` of one contract on one worker.
 #[derive(Clone)]
 struct Querier {
+    client: fat_client::Client,
     http: fat_client::Http,
     path: String,
     contract: ContractId,
@@ -45,8 +63,12 @@ struct Querier {
 }
 
 impl Querier {
-    fn new(w: &RunningWorker, contract: ContractId) -> Self {
+    fn new(chain: &Chain, w: &RunningWorker, contract: ContractId) -> Self {
         Self {
+            client: fat_client::Client::new(&chain.url)
+                .unwrap()
+                .with_worker(&w.url)
+                .unwrap(),
             http: fat_client::Http::new(&w.url).unwrap(),
             path: format!("/v1/contracts/{contract}/query"),
             contract,
@@ -93,11 +115,20 @@ impl Querier {
             .unwrap()
     }
 
-    async fn query(&self, sealed: bool) -> Value {
-        if sealed {
-            self.sealed().await
-        } else {
-            self.plain().await
+    async fn session(&self) -> Value {
+        let answer = self
+            .client
+            .query(&self.caller, &self.contract, "get", None)
+            .await
+            .unwrap();
+        json!({"output": answer.output})
+    }
+
+    async fn query(&self, mode: Mode) -> Value {
+        match mode {
+            Mode::Session => self.session().await,
+            Mode::Fresh => self.sealed().await,
+            Mode::Plain => self.plain().await,
         }
     }
 }
@@ -128,7 +159,7 @@ struct Sizes {
 }
 
 /// 16 clients querying for `duration`; answers per second.
-async fn throughput(querier: &Querier, sealed: bool, duration: Duration) -> f64 {
+async fn throughput(querier: &Querier, mode: Mode, duration: Duration) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + duration;
     let start = Instant::now();
@@ -137,7 +168,7 @@ async fn throughput(querier: &Querier, sealed: bool, duration: Duration) -> f64 
             let (querier, done) = (querier.clone(), done.clone());
             tokio::spawn(async move {
                 while Instant::now() < deadline {
-                    let answer = querier.query(sealed).await;
+                    let answer = querier.query(mode).await;
                     assert!(answer["output"].is_u64(), "{answer}");
                     done.fetch_add(1, Ordering::Relaxed);
                 }
@@ -150,20 +181,23 @@ async fn throughput(querier: &Querier, sealed: bool, duration: Duration) -> f64 
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-const FIGURES: [&str; 10] = [
+const FIGURES: [&str; 13] = [
     "query_p50_us",
     "query_p99_us",
     "query_per_s",
+    "fresh_query_p50_us",
+    "fresh_query_per_s",
     "plain_query_p50_us",
     "plain_query_p99_us",
     "plain_query_per_s",
     "sealed_vs_plain_p50_ratio",
     "sealed_vs_plain_qps_ratio",
+    "fresh_vs_plain_qps_ratio",
     "command_e2e_p50_ms",
     "command_exec_per_s",
 ];
 
-async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; 10] {
+async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGURES.len()] {
     let chain = Chain::start(dir).await;
     let cluster = chain.dev_cluster(2).await;
     let w0 = RunningWorker::start_with(&chain.url, dir, 0, |config| {
@@ -228,31 +262,28 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; 10] 
         expected
     );
 
-    // Sealed and plaintext queries, interleaved one by one (which goes first alternates).
-    let querier = Querier::new(&w0, counter);
-    let (mut sealed, mut plain) = (Vec::new(), Vec::new());
+    // The three modes interleaved one by one (which goes first rotates).
+    let querier = Querier::new(&chain, &w0, counter);
+    let mut latencies: [Vec<f64>; 3] = Default::default();
     for i in 0..sizes.queries {
-        for is_sealed in [i.is_multiple_of(2), !i.is_multiple_of(2)] {
+        for k in 0..MODES.len() {
+            let m = (i + k) % MODES.len();
             let start = Instant::now();
-            let answer = querier.query(is_sealed).await;
+            let answer = querier.query(MODES[m]).await;
             let micros = start.elapsed().as_secs_f64() * 1e6;
             assert_eq!(answer["output"], expected, "{answer}");
-            if is_sealed {
-                sealed.push(micros);
-            } else {
-                plain.push(micros);
-            }
+            latencies[m].push(micros);
         }
     }
 
-    // Throughput, one after the other; which goes first alternates between rounds.
-    let (sealed_per_s, plain_per_s) = if index.is_multiple_of(2) {
-        let s = throughput(&querier, true, sizes.concurrent_for).await;
-        (s, throughput(&querier, false, sizes.concurrent_for).await)
-    } else {
-        let p = throughput(&querier, false, sizes.concurrent_for).await;
-        (throughput(&querier, true, sizes.concurrent_for).await, p)
-    };
+    // Throughput, one mode after the other; which goes first rotates between rounds.
+    let mut per_s = [0.0; 3];
+    for k in 0..MODES.len() {
+        let m = (index + k) % MODES.len();
+        per_s[m] = throughput(&querier, MODES[m], sizes.concurrent_for).await;
+    }
+    let [mut sealed, mut fresh, mut plain] = latencies;
+    let [sealed_per_s, fresh_per_s, plain_per_s] = per_s;
 
     w1.stop().await;
     w0.stop().await;
@@ -263,11 +294,14 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; 10] 
         sealed_p50,
         percentile(&mut sealed, 0.99),
         sealed_per_s,
+        percentile(&mut fresh, 0.5),
+        fresh_per_s,
         plain_p50,
         percentile(&mut plain, 0.99),
         plain_per_s,
         sealed_p50 / plain_p50,
         sealed_per_s / plain_per_s,
+        fresh_per_s / plain_per_s,
         median(&mut e2e),
         exec_per_s,
     ]
@@ -306,7 +340,7 @@ fn main() {
         eprintln!("round {} of {}: {result:?}", r + 1, sizes.rounds);
     }
     println!(
-        "worker: counter, {} rounds, {} sequential queries each sealed and plain, 16 concurrent clients for {:?} each, {} e2e commands, {} replayed",
+        "worker: counter, {} rounds, {} sequential queries in each mode (session, fresh, plain), 16 concurrent clients for {:?} each, {} e2e commands, {} replayed",
         sizes.rounds,
         sizes.queries,
         sizes.concurrent_for,
