@@ -12,7 +12,8 @@ use std::time::Duration;
 use common::{Chain, RunningWorker, now_ms, open_output, post_raw, temp_dir, worker_config};
 use fat_attestation::dev::DevQuoter;
 use fat_crypto::envelope::{
-    Direction, EcdhPublic, EcdhSecret, Envelope, ReplayGuard, SealRandomness, Session, seal,
+    Direction, EcdhPublic, EcdhSecret, Envelope, ReplayGuard, SealRandomness, Session,
+    SessionMessage, seal,
 };
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::tx::{code_hash, contract_id};
@@ -867,6 +868,153 @@ async fn an_unattested_worker_gets_nothing() {
     assert_eq!(answer["http_status"], 404, "{answer}");
 
     rogue.stop().await;
+    w0.stop().await;
+    chain.stop().await;
+    cleanup(&dir);
+}
+
+/// POST a session message; the status and body.
+async fn post_session(
+    w: &RunningWorker,
+    contract: ContractId,
+    message: &SessionMessage,
+) -> (u16, Vec<u8>) {
+    post_raw(
+        &w.url,
+        &format!("/v1/contracts/{contract}/query"),
+        fat_worker::api::SESSION_CONTENT_TYPE,
+        message.to_bytes(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn query_sessions_carry_further_queries_and_refuse_misuse() {
+    let dir = temp_dir("secure-sessions");
+    let chain = Chain::start(&dir).await;
+    let cluster = chain.dev_cluster(1).await;
+    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
+    let counter = chain
+        .deploy(
+            &fat_test_programs::read(fat_test_programs::COUNTER),
+            cluster,
+            json!({"start": 3}),
+        )
+        .await;
+    let probe = chain
+        .deploy(
+            &fat_test_programs::read(fat_test_programs::PROBE),
+            cluster,
+            json!("x"),
+        )
+        .await;
+    w0.wait_for(chain.height()).await;
+    let alice = dev_keypair("alice");
+    let me = alice.account_id();
+    let code = |body: &[u8]| -> Value { serde_json::from_slice(body).unwrap() };
+
+    // The first query opens the session; a further one rides it, as its caller.
+    let (first, session) = w0.seal_query(&alice, probe, "env", Value::Null).await;
+    assert_eq!(w0.post_envelope(probe, &first).await.0, 200);
+    let body = json!({"method": "env"}).to_string();
+    let further = session
+        .seal_message(me, Direction::Request, body.as_bytes(), now_ms())
+        .unwrap();
+    let (status, answer) = post_session(&w0, probe, &further).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let answer = SessionMessage::from_bytes(&answer).unwrap();
+    let plain = session
+        .open_message(
+            &answer,
+            &me,
+            Direction::Response,
+            &mut ReplayGuard::new(300_000, 4),
+            now_ms(),
+        )
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&plain).unwrap();
+    let env = answer["output"].as_str().unwrap();
+    assert!(
+        env.contains(&format!("caller={}", hex::encode(me.0))),
+        "{env}"
+    );
+
+    // The same message again: replayed.
+    let (status, body) = post_session(&w0, probe, &further).await;
+    assert_eq!(
+        (status, code(&body)["code"].clone()),
+        (409, json!("replayed"))
+    );
+    // A changed byte: refused.
+    let mut changed = session
+        .seal_message(me, Direction::Request, b"{\"method\":\"env\"}", now_ms())
+        .unwrap();
+    changed.ciphertext.0[3] ^= 1;
+    let (status, body) = post_session(&w0, probe, &changed).await;
+    assert_eq!(
+        (status, code(&body)["code"].clone()),
+        (400, json!("bad_envelope"))
+    );
+    // Bound to the probe: refused at the counter.
+    let elsewhere = session
+        .seal_message(me, Direction::Request, b"{\"method\":\"get\"}", now_ms())
+        .unwrap();
+    let (status, body) = post_session(&w0, counter, &elsewhere).await;
+    assert_eq!(
+        (status, code(&body)["code"].clone()),
+        (400, json!("bad_envelope"))
+    );
+    assert!(
+        code(&body)["message"]
+            .as_str()
+            .unwrap()
+            .contains("contract")
+    );
+    // Naming bob as the requester of alice's session: refused.
+    let mut renamed = session
+        .seal_message(me, Direction::Request, b"{\"method\":\"env\"}", now_ms())
+        .unwrap();
+    renamed.header.sender = dev_keypair("bob").account_id();
+    let (status, body) = post_session(&w0, probe, &renamed).await;
+    assert_eq!(
+        (status, code(&body)["code"].clone()),
+        (400, json!("bad_envelope"))
+    );
+    // A session the worker never saw: 410, open a new one.
+    let (_, unseen) = w0.seal_query(&alice, probe, "env", Value::Null).await;
+    let orphan = unseen
+        .seal_message(me, Direction::Request, b"{\"method\":\"env\"}", now_ms())
+        .unwrap();
+    let (status, body) = post_session(&w0, probe, &orphan).await;
+    assert_eq!(
+        (status, code(&body)["code"].clone()),
+        (410, json!("unknown_session"))
+    );
+    // Stale: refused like an envelope.
+    let stale = session
+        .seal_message(
+            me,
+            Direction::Request,
+            b"{\"method\":\"env\"}",
+            now_ms() - 600_000,
+        )
+        .unwrap();
+    let (status, body) = post_session(&w0, probe, &stale).await;
+    assert_eq!(
+        (status, code(&body)["code"].clone()),
+        (400, json!("stale_envelope"))
+    );
+
+    // The client library opens a session once and reuses it; answers stay right.
+    let client = fat_client::Client::new(&chain.url)
+        .unwrap()
+        .with_worker(&w0.url)
+        .unwrap();
+    for _ in 0..3 {
+        let answer = client.query(&alice, &counter, "get", None).await.unwrap();
+        assert_eq!(answer.output, 3);
+    }
+
     w0.stop().await;
     chain.stop().await;
     cleanup(&dir);
