@@ -31,7 +31,7 @@ use fat_crypto::envelope::{
 use fat_types::tx::{code_hash, contract_id};
 use fat_types::{
     AccountId, AttestationPolicy, Bytes, ClusterId, CodeHash, CommandPayload, ContractId, Hash32,
-    Transaction, TxKind, WorkerId, WorkerInfo,
+    SignedExecReceipt, Transaction, TxKind, WorkerId, WorkerInfo,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -355,13 +355,19 @@ impl Client {
     }
 
     /// The receipt a worker signed for `tx`, once the worker has applied block `height`.
+    ///
+    /// The receipt must be signed by that (attested) worker, for transaction `tx`: anything
+    /// else is [`Error::UntrustedWorker`].
     pub async fn receipt(&self, tx: &str, height: u64) -> Result<Value> {
-        let worker = self.worker().await?;
+        let trusted = self.trusted_worker().await?;
+        let worker = &trusted.http;
         let start = Instant::now();
         loop {
             let status: Value = worker.get_json("/v1/status").await?;
             if status["height"].as_u64().is_some_and(|h| h >= height) {
-                return worker.get_json(&format!("/v1/receipts/{tx}")).await;
+                let body: Value = worker.get_json(&format!("/v1/receipts/{tx}")).await?;
+                check_signed_receipt(&trusted.id, tx, &body)?;
+                return Ok(body);
             }
             if start.elapsed() > WAIT {
                 return Err(Error::Timeout {
@@ -730,6 +736,38 @@ fn randomness() -> Result<SealRandomness> {
     })
 }
 
+/// Check a receipt is `worker`'s signature over the receipt of transaction `tx`.
+fn check_signed_receipt(worker: &WorkerId, tx: &str, body: &Value) -> Result<()> {
+    let refuse = |reason: String| Error::UntrustedWorker {
+        worker: worker.to_string(),
+        reason,
+    };
+    let signed: SignedExecReceipt = serde_json::from_value(body.clone())
+        .map_err(|e| refuse(format!("its receipt of {tx} does not parse: {e}")))?;
+    if signed.worker != *worker {
+        return Err(refuse(format!(
+            "the receipt of {tx} is signed by another worker, {}",
+            signed.worker
+        )));
+    }
+    if signed.receipt.tx.to_string() != tx {
+        return Err(refuse(format!(
+            "asked for the receipt of {tx}, got that of {}",
+            signed.receipt.tx
+        )));
+    }
+    fat_crypto::verify(
+        &AccountId(worker.0),
+        signed.receipt.hash().as_bytes(),
+        &signed.signature,
+    )
+    .map_err(|_| {
+        refuse(format!(
+            "its signature of the receipt of {tx} does not verify"
+        ))
+    })
+}
+
 /// The result of a query from its answer's plaintext JSON.
 fn query_result(url: &str, what: &str, plaintext: &[u8]) -> Result<QueryResult> {
     let answer: Value = serde_json::from_slice(plaintext).map_err(|e| Error::Decode {
@@ -767,4 +805,53 @@ fn check_receipt(what: &str, contract: &str, receipt: &Value) -> Result<()> {
             .unwrap_or_else(|| status.to_string()),
         receipt: Box::new(receipt.clone()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fat_types::{ExecReceipt, ExecStatus, TxId};
+
+    fn signed(key: &Keypair, tx: TxId) -> Value {
+        let receipt = ExecReceipt {
+            tx,
+            contract: ContractId([2; 32]),
+            height: 3,
+            index: 0,
+            status: ExecStatus::Ok,
+            output: String::new(),
+            sealed_output: None,
+            events: Vec::new(),
+            gas_used: 7,
+            state_root: Hash32([4; 32]),
+        };
+        let signature = key.sign(receipt.hash().as_bytes());
+        serde_json::to_value(SignedExecReceipt {
+            receipt,
+            worker: WorkerId(key.account_id().0),
+            signature,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn receipts_must_be_the_trusted_workers_signature_for_the_asked_tx() {
+        let key = fat_crypto::dev_keypair("worker-0");
+        let worker = WorkerId(key.account_id().0);
+        let tx = TxId([1; 32]);
+        let body = signed(&key, tx);
+        check_signed_receipt(&worker, &tx.to_string(), &body).unwrap();
+
+        let other = fat_crypto::dev_keypair("worker-1");
+        let err = check_signed_receipt(&worker, &tx.to_string(), &signed(&other, tx)).unwrap_err();
+        assert!(err.to_string().contains("another worker"), "{err}");
+
+        let err = check_signed_receipt(&worker, &TxId([9; 32]).to_string(), &body).unwrap_err();
+        assert!(err.to_string().contains("got that of"), "{err}");
+
+        let mut forged = body.clone();
+        forged["receipt"]["gas_used"] = serde_json::json!(8);
+        let err = check_signed_receipt(&worker, &tx.to_string(), &forged).unwrap_err();
+        assert!(err.to_string().contains("does not verify"), "{err}");
+    }
 }

@@ -222,6 +222,7 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
     // Worker 1 pauses; many commands go in; worker 1 resumes and replays them all.
     w1.wait_for(chain.height()).await;
     let w1 = w1.pause().await;
+    let paused_at = chain.height();
     let first = chain.client.next_nonce(&alice.account_id()).await.unwrap();
     let mut last = None;
     for nonce in first..first + sizes.commands_replayed as u64 {
@@ -256,6 +257,11 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
     let w1 = RunningWorker::serve(w1, &chain.url).await;
     w1.wait_for(location.height).await;
     let exec_per_s = sizes.commands_replayed as f64 / start.elapsed().as_secs_f64();
+    eprintln!(
+        "replayed {} commands in {} blocks",
+        sizes.commands_replayed,
+        location.height - paused_at
+    );
     let expected = (sizes.commands_e2e + sizes.commands_replayed) as u64;
     assert_eq!(
         w1.query(counter, "get", Value::Null).await["output"],
