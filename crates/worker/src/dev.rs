@@ -23,6 +23,16 @@ pub fn dev_worker_key(index: usize) -> Keypair {
 /// and create one cluster of them, signed by the dev gatekeeper; returns the cluster's id.
 /// A registration the chain refuses is an error that says why, and is logged.
 pub async fn create_dev_cluster(client: &ChainClient, workers: &[Worker]) -> Result<ClusterId> {
+    create_dev_cluster_noting(client, workers, |_| Ok(())).await
+}
+
+/// [`create_dev_cluster`], calling `note` with the cluster's id before the transaction that
+/// creates it is submitted, so that a start interrupted after it can find the cluster.
+pub async fn create_dev_cluster_noting(
+    client: &ChainClient,
+    workers: &[Worker],
+    note: impl FnOnce(ClusterId) -> Result<()>,
+) -> Result<ClusterId> {
     let gatekeeper = dev_keypair(DEV_GATEKEEPER);
     let signer = gatekeeper.account_id();
     for worker in workers {
@@ -39,11 +49,25 @@ pub async fn create_dev_cluster(client: &ChainClient, workers: &[Worker]) -> Res
         }
     }
     let nonce = client.next_nonce(&signer).await?;
+    let cluster = cluster_id(&signer, nonce);
+    note(cluster)?;
     let kind = TxKind::CreateCluster {
         workers: workers.iter().map(Worker::id).collect(),
     };
-    submit(client, &gatekeeper, kind).await?;
-    Ok(cluster_id(&signer, nonce))
+    let tx = gatekeeper.sign_tx(Transaction {
+        signer,
+        nonce,
+        fee: 10,
+        kind,
+    });
+    let answer = client.submit_wait(&tx).await?;
+    if answer["status"] != "committed" || answer["receipt"]["outcome"].get("failed").is_some() {
+        return Err(WorkerError::Chain {
+            url: client.url().into(),
+            message: format!("the dev cluster was not created: {answer}"),
+        });
+    }
+    Ok(cluster)
 }
 
 /// Wait until a gatekeeper has provisioned `cluster` (its public key is on chain), for at

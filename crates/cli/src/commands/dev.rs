@@ -15,7 +15,7 @@ use fat_chain::{Consensus, Genesis, Node, NodeConfig, Sequencer, SystemClock};
 use fat_gatekeeper::{Gatekeeper, GatekeeperConfig};
 use fat_runtime::{HttpPolicy, RuntimeConfig};
 use fat_types::ClusterId;
-use fat_worker::dev::{create_dev_cluster, wait_for_cluster_key};
+use fat_worker::dev::{create_dev_cluster_noting, wait_for_cluster_key};
 use fat_worker::{ChainClient, Worker, WorkerConfig};
 use serde_json::json;
 use tokio::sync::watch;
@@ -49,21 +49,55 @@ pub struct DevCommand {
 /// The file in the data directory that names the dev cluster once it is created.
 const CLUSTER_FILE: &str = "dev-cluster";
 
-fn read_cluster(dir: &Path) -> anyhow::Result<Option<(ClusterId, usize)>> {
+/// What the data directory says of the dev cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// Created, with this many workers.
+    Created(ClusterId, usize),
+    /// About to be created by a start that may have been interrupted.
+    Pending(ClusterId, usize),
+}
+
+fn read_cluster(dir: &Path) -> anyhow::Result<Option<Known>> {
     let path = dir.join(CLUSTER_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let (id, n) = text
-        .trim()
-        .split_once(' ')
-        .with_context(|| format!("{} is not `<cluster> <workers>`", path.display()))?;
-    Ok(Some((id.parse()?, n.parse()?)))
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let bad = || format!("{} is not `[pending] <cluster> <workers>`", path.display());
+    let known = match words.as_slice() {
+        ["pending", id, n] => {
+            Known::Pending(id.parse().with_context(bad)?, n.parse().with_context(bad)?)
+        }
+        [id, n] => Known::Created(id.parse().with_context(bad)?, n.parse().with_context(bad)?),
+        _ => bail!(bad()),
+    };
+    Ok(Some(known))
+}
+
+fn write_cluster(dir: &Path, text: &str) -> std::io::Result<()> {
+    let path = dir.join(CLUSTER_FILE);
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, &path)
 }
 
 impl DevCommand {
+    /// Record the dev cluster as created and announce it.
+    fn adopt(
+        &self,
+        cluster: ClusterId,
+        announce: &watch::Sender<Option<ClusterId>>,
+    ) -> anyhow::Result<()> {
+        write_cluster(&self.data_dir, &format!("{cluster} {}\n", self.workers))
+            .context("cannot write the dev cluster's id")?;
+        announce.send_replace(Some(cluster));
+        Ok(())
+    }
+
     /// Run until Ctrl-C.
     pub fn run(self) -> anyhow::Result<()> {
         if self.workers == 0 {
@@ -75,7 +109,7 @@ impl DevCommand {
 
     async fn serve(self) -> anyhow::Result<()> {
         let known = read_cluster(&self.data_dir)?;
-        if let Some((_, n)) = known
+        if let Some(Known::Created(_, n) | Known::Pending(_, n)) = known
             && n != self.workers
         {
             bail!(
@@ -120,7 +154,11 @@ impl DevCommand {
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        let (cluster_tx, cluster_rx) = watch::channel(known.map(|(c, _)| c));
+        let created = match known {
+            Some(Known::Created(c, _)) => Some(c),
+            _ => None,
+        };
+        let (cluster_tx, cluster_rx) = watch::channel(created);
         let ids: Vec<_> = workers.iter().map(Worker::id).collect();
         let mut app = fat_chain::rpc::app(node.clone()).route(
             "/workers",
@@ -167,17 +205,31 @@ impl DevCommand {
         let ready = async {
             let client = ChainClient::new(&url)?;
             let cluster = match known {
-                Some((cluster, _)) => cluster,
-                None => {
-                    let cluster = create_dev_cluster(&client, &workers)
+                Some(Known::Created(cluster, _)) => cluster,
+                // A start interrupted after it created the cluster: adopt it.
+                Some(Known::Pending(cluster, _))
+                    if client
+                        .get_json::<serde_json::Value>(&format!("/v1/clusters/{cluster}"))
                         .await
-                        .context("cannot create the dev cluster")?;
-                    std::fs::write(
-                        self.data_dir.join(CLUSTER_FILE),
-                        format!("{cluster} {}\n", self.workers),
-                    )
-                    .context("cannot write the dev cluster's id")?;
-                    cluster_tx.send_replace(Some(cluster));
+                        .is_ok() =>
+                {
+                    self.adopt(cluster, &cluster_tx)?;
+                    cluster
+                }
+                _ => {
+                    let workers_n = self.workers;
+                    let dir = self.data_dir.clone();
+                    let cluster = create_dev_cluster_noting(&client, &workers, |cluster| {
+                        write_cluster(&dir, &format!("pending {cluster} {workers_n}\n")).map_err(
+                            |e| fat_worker::WorkerError::DataDir {
+                                path: dir.join(CLUSTER_FILE),
+                                source: e,
+                            },
+                        )
+                    })
+                    .await
+                    .context("cannot create the dev cluster")?;
+                    self.adopt(cluster, &cluster_tx)?;
                     cluster
                 }
             };
@@ -234,5 +286,26 @@ impl DevCommand {
             let _ = producing.await;
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cluster_file_says_created_or_pending() {
+        let dir = std::env::temp_dir().join(format!("fat-dev-cluster-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(read_cluster(&dir).unwrap(), None);
+        let id = ClusterId([7; 32]);
+        write_cluster(&dir, &format!("pending {id} 2\n")).unwrap();
+        assert_eq!(read_cluster(&dir).unwrap(), Some(Known::Pending(id, 2)));
+        write_cluster(&dir, &format!("{id} 2\n")).unwrap();
+        assert_eq!(read_cluster(&dir).unwrap(), Some(Known::Created(id, 2)));
+        write_cluster(&dir, "nonsense").unwrap();
+        let err = read_cluster(&dir).unwrap_err().to_string();
+        assert!(err.contains("is not `[pending] <cluster> <workers>`"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
