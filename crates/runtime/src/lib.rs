@@ -33,6 +33,7 @@ mod host;
 mod http;
 mod runtime;
 mod serve;
+mod state_hash;
 mod store;
 
 pub use cache::{Cache, CacheOp, MemoryCache};
@@ -44,4 +45,5 @@ pub use runtime::{
     SystemClock,
 };
 pub use serve::{HttpRequest, HttpResponseHead};
+pub use state_hash::StateHash;
 pub use store::{MemoryStore, StateChanges, StateStore, state_root};

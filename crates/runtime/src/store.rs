@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use fat_types::{ContractId, Hash32};
-use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
 
@@ -31,23 +30,17 @@ pub trait StateStore: Send + Sync {
     fn entry_count(&self, contract: &ContractId) -> Result<u64>;
 }
 
-/// The state root of a contract: SHA-256 over its entries in key order, each written as
-/// `len(key) u32 LE, key, len(value) u32 LE, value`, after the domain tag `fat/state-root/v1`
-/// and the contract id. Equal states give equal roots on every worker.
+/// The state root of a contract holding `entries` (in any order): see
+/// [`StateHash`](crate::StateHash), which keeps it up to date write by write.
 pub fn state_root<'a>(
     contract: &ContractId,
     entries: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
 ) -> Hash32 {
-    let mut hasher = Sha256::new();
-    hasher.update(b"fat/state-root/v1");
-    hasher.update(contract.as_bytes());
+    let mut hash = crate::StateHash::new(*contract);
     for (key, value) in entries {
-        hasher.update((key.len() as u32).to_le_bytes());
-        hasher.update(key);
-        hasher.update((value.len() as u32).to_le_bytes());
-        hasher.update(value);
+        hash.insert(key, value);
     }
-    Hash32(hasher.finalize().into())
+    hash.root()
 }
 
 /// One contract's entries, in key order.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use fat_crypto::Keypair;
-use fat_runtime::{StateChanges, StateStore};
+use fat_runtime::{StateChanges, StateHash, StateStore};
 use fat_types::encoding::{decode, encode};
 use fat_types::{
     BlockHeader, ClusterId, CodeHash, ContractId, ContractInfo, ExecReceipt, Hash32,
@@ -33,6 +33,8 @@ const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts")
 const LOGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("logs");
 const CLUSTERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("clusters");
 const CLUSTER_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("cluster_keys");
+/// Per contract, the running hash of its entries ([`StateHash`]), whose root is its state root.
+const STATE_HASHES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_hashes");
 
 /// The value of `meta["format"]`. Version 2 encrypts state values at rest.
 const FORMAT: &[u8] = b"fat-worker/2";
@@ -250,12 +252,36 @@ impl Store {
                     .map_err(storage("write cluster key"))?;
             }
             let mut state = wtx.open_table(STATE).map_err(storage("open state"))?;
+            let mut hashes = wtx
+                .open_table(STATE_HASHES)
+                .map_err(storage("open state hashes"))?;
+            let load_hash = |hashes: &redb::Table<&[u8], &[u8]>,
+                             id: &ContractId|
+             -> Result<StateHash> {
+                match hashes
+                    .get(id.as_bytes().as_slice())
+                    .map_err(storage("read state hash"))?
+                {
+                    Some(bytes) => StateHash::from_bytes(*id, bytes.value())
+                        .ok_or_else(|| corrupt("state hash", format!("of {id} is not 2048 bytes"))),
+                    None => Ok(StateHash::new(*id)),
+                }
+            };
             for (contract, writes) in &changes.writes {
                 let crypt = self.crypt_of(contract, &changes)?;
+                let mut hash = load_hash(&hashes, contract)?;
                 for (key, value) in writes {
                     let k = state_key(contract, key);
+                    let old = state
+                        .get(k.as_slice())
+                        .map_err(storage("read state"))?
+                        .map(|v| v.value().to_vec());
+                    if let Some(old) = old {
+                        hash.remove(key, &crypt.decrypt(contract, key, &old)?);
+                    }
                     match value {
                         Some(v) => {
+                            hash.insert(key, v);
                             let stored = crypt.encrypt(contract, key, v)?;
                             state.insert(k.as_slice(), stored.as_slice())
                         }
@@ -263,31 +289,15 @@ impl Store {
                     }
                     .map_err(storage("write state"))?;
                 }
+                hashes
+                    .insert(contract.as_bytes().as_slice(), hash.to_bytes().as_slice())
+                    .map_err(storage("write state hash"))?;
             }
             let mut contracts = wtx
                 .open_table(CONTRACTS)
                 .map_err(storage("open contracts"))?;
-            let mut roots = Vec::with_capacity(changes.contracts.len());
-            for id in changes.contracts.keys() {
-                let crypt = self.crypt_of(id, &changes)?;
-                let prefix = id.as_bytes().as_slice();
-                let mut entries = Vec::new();
-                for item in state.range(prefix..).map_err(storage("scan state"))? {
-                    let (k, v) = item.map_err(storage("scan state"))?;
-                    if !k.value().starts_with(prefix) {
-                        break;
-                    }
-                    let key = k.value()[32..].to_vec();
-                    let value = crypt.decrypt(id, &key, v.value())?;
-                    entries.push((key, value));
-                }
-                roots.push(fat_runtime::state_root(
-                    id,
-                    entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
-                ));
-            }
-            for ((id, record), root) in changes.contracts.iter_mut().zip(roots) {
-                record.state_root = root;
+            for (id, record) in changes.contracts.iter_mut() {
+                record.state_root = load_hash(&hashes, id)?.root();
                 contracts
                     .insert(id.as_bytes().as_slice(), encode(record).as_slice())
                     .map_err(storage("write contract"))?;

@@ -153,3 +153,48 @@ fn state_values_are_encrypted_on_disk() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_incremental_state_root_matches_one_computed_from_scratch() {
+    let dir = std::env::temp_dir().join(format!("fat-worker-roots-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let key = dev_keypair("worker-0");
+    let c = ContractId([7; 32]);
+    let keyring = Arc::new(Keyring::default());
+    keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes([5; 32]));
+    let store = Store::open(&dir, keyring).unwrap();
+    store.start(&header(0)).unwrap();
+    let mut x: u64 = 7;
+    for height in 1..=30u64 {
+        let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        for _ in 0..8 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let k = format!("k{}", (x >> 33) % 20).into_bytes();
+            let v = ((x >> 13) % 3 != 0).then(|| format!("v{}", x >> 40).into_bytes());
+            writes.push((k, v));
+        }
+        let refs: Vec<(&[u8], Option<&[u8]>)> = writes
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_deref()))
+            .collect();
+        let snapshot = store.snapshot().unwrap();
+        let entries = snapshot.entry_count(&c).unwrap();
+        drop(snapshot);
+        store
+            .commit(
+                &header(height),
+                block(c, &refs, entries),
+                &key,
+                height % 7 == 0,
+            )
+            .unwrap();
+        let snapshot = store.snapshot().unwrap();
+        let all = snapshot.scan(&c, b"", None, 1000).unwrap();
+        let expected = state_root(&c, all.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
+        assert_eq!(snapshot.contract(&c).unwrap().unwrap().state_root, expected);
+    }
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
