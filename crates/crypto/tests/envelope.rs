@@ -439,3 +439,47 @@ fn session_messages_carry_further_requests_and_responses() {
         Err(EnvelopeError::WrongSession)
     ));
 }
+
+#[test]
+fn carried_envelopes_skip_only_the_signature() {
+    let (mut env, _) = sealed(Direction::Command, 11);
+    env.signature = fat_types::Signature([0; 64]);
+    assert!(matches!(
+        open(&env, Direction::Command, &mut guard()),
+        Err(EnvelopeError::BadSignature(_))
+    ));
+    let opened = envelope::open_carried(
+        &env,
+        &worker(),
+        &CONTRACT,
+        Direction::Command,
+        &mut guard(),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(opened.plaintext, PLAINTEXT);
+    // Everything else is still checked.
+    env.ciphertext.0[0] ^= 1;
+    assert!(matches!(
+        envelope::open_carried(
+            &env,
+            &worker(),
+            &CONTRACT,
+            Direction::Command,
+            &mut guard(),
+            NOW
+        ),
+        Err(EnvelopeError::Decrypt)
+    ));
+    assert!(matches!(
+        envelope::open_carried(
+            &env,
+            &worker(),
+            &CONTRACT,
+            Direction::Request,
+            &mut guard(),
+            NOW
+        ),
+        Err(EnvelopeError::WrongDirection { .. })
+    ));
+}

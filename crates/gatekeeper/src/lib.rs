@@ -96,8 +96,13 @@ struct Seen {
     unpublished: BTreeSet<ContractId>,
 }
 
+/// A block as the chain's stream sends it with `receipts=true`.
 #[derive(Deserialize)]
-struct ReceiptsView {
+struct StreamedBlock {
+    header: fat_types::BlockHeader,
+    signature: fat_types::Signature,
+    txs: Vec<fat_types::SignedTransaction>,
+    #[serde(default)]
     receipts: Vec<Receipt>,
 }
 
@@ -137,19 +142,29 @@ impl Gatekeeper {
     }
 
     async fn follow(&self, http: &Http, seen: &mut Seen) -> Result<()> {
-        let mut blocks = http.events("/v1/stream/blocks?from=1").await?;
+        let mut blocks = http
+            .events("/v1/stream/blocks?from=1&receipts=true")
+            .await?;
         while let Some(event) = blocks.next().await? {
             if event.event != "block" {
                 continue;
             }
-            let block: Block = serde_json::from_str(&event.data)
+            let streamed: StreamedBlock = serde_json::from_str(&event.data)
                 .map_err(|e| GatekeeperError::Unexpected(format!("bad block: {e}")))?;
-            if !block.txs.is_empty() {
-                let view: ReceiptsView = http
-                    .get_json(&format!("/v1/blocks/{}/receipts", block.header.height))
-                    .await?;
-                note_block(seen, &block, &view.receipts);
+            if streamed.receipts.len() != streamed.txs.len() {
+                return Err(GatekeeperError::Unexpected(format!(
+                    "block {} came with {} receipts for {} transactions",
+                    streamed.header.height,
+                    streamed.receipts.len(),
+                    streamed.txs.len()
+                )));
             }
+            let block = Block {
+                header: streamed.header,
+                signature: streamed.signature,
+                txs: streamed.txs,
+            };
+            note_block(seen, &block, &streamed.receipts);
             let status: Value = http.get_json("/v1/status").await?;
             let tip = status["height"].as_u64().unwrap_or_default();
             if block.header.height >= tip {

@@ -18,8 +18,9 @@ use crate::store::{BlockChanges, ContractRecord, LogRecord, Snapshot};
 use crate::worker::{ENVELOPE_WINDOW_MS, Inner};
 
 /// Open an envelope of a transaction: sealed to `secret`, for `contract` and `direction`,
-/// signed by the transaction's signer, fresh at the block's time. Deterministic: every
-/// worker of the cluster reaches the same verdict.
+/// by the transaction's signer (whose transaction signature, checked by the chain, covers
+/// the envelope), fresh at the block's time. Deterministic: every worker of the cluster
+/// reaches the same verdict.
 fn open_tx_envelope(
     bytes: &[u8],
     secret: &fat_crypto::EcdhSecret,
@@ -36,7 +37,8 @@ fn open_tx_envelope(
         });
     }
     let mut guard = ReplayGuard::new(ENVELOPE_WINDOW_MS, 1);
-    let opened = envelope::open(&envelope, secret, contract, direction, &mut guard, block_ms)?;
+    let opened =
+        envelope::open_carried(&envelope, secret, contract, direction, &mut guard, block_ms)?;
     Ok((opened.plaintext, opened.session))
 }
 

@@ -184,6 +184,16 @@ struct ReceiptsView {
     receipts: Vec<Receipt>,
 }
 
+/// A block as the chain's stream sends it with `receipts=true`.
+#[derive(Deserialize)]
+struct StreamedBlock {
+    header: BlockHeader,
+    signature: fat_types::Signature,
+    txs: Vec<fat_types::SignedTransaction>,
+    #[serde(default)]
+    receipts: Option<Vec<Receipt>>,
+}
+
 impl Worker {
     /// Open the worker's store and runtime.
     pub fn open(config: WorkerConfig) -> Result<Self> {
@@ -446,7 +456,10 @@ impl Worker {
         self.inner.head.send_replace(Some(head.clone()));
         let mut verifier = BlockVerifier::new(head.clone(), genesis.header.producer);
         let mut events = client
-            .events(&format!("/v1/stream/blocks?from={}", head.height + 1))
+            .events(&format!(
+                "/v1/stream/blocks?from={}&receipts=true",
+                head.height + 1
+            ))
             .await?;
         loop {
             let event = if self.has_unflushed() {
@@ -464,13 +477,21 @@ impl Worker {
             if event.event != "block" {
                 continue;
             }
-            let block: Block =
+            let streamed: StreamedBlock =
                 serde_json::from_str(&event.data).map_err(|e| WorkerError::Chain {
                     url: client.url().into(),
                     message: format!("bad block: {e}"),
                 })?;
+            let receipts = streamed.receipts;
+            let block = Block {
+                header: streamed.header,
+                signature: streamed.signature,
+                txs: streamed.txs,
+            };
             verifier.accept(&block)?;
-            let receipts = if block.txs.is_empty() {
+            let receipts = if let Some(receipts) = receipts {
+                receipts
+            } else if block.txs.is_empty() {
                 Vec::new()
             } else {
                 let view: ReceiptsView = client

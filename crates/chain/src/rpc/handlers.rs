@@ -33,6 +33,10 @@ pub struct BlockView {
     pub signature: Signature,
     /// The transactions.
     pub txs: Vec<TxView>,
+    /// The receipts of the transactions, in order, when asked for (the block stream's
+    /// `receipts=true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipts: Option<Vec<fat_types::Receipt>>,
 }
 
 /// A signed transaction in JSON, with its id.
@@ -63,6 +67,7 @@ impl From<Block> for BlockView {
             header: block.header,
             signature: block.signature,
             txs: block.txs.into_iter().map(TxView::from).collect(),
+            receipts: None,
         }
     }
 }
