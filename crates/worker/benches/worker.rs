@@ -17,7 +17,10 @@
 //! - `command_e2e_p50_ms`: a sealed command submitted and waited for by the chain, until the
 //!   worker has applied its block.
 //! - `command_exec_per_s`: worker 1, paused while many sealed `increment` commands are
-//!   committed, resumes and replays them (fetch, verify, open, execute, seal, commit).
+//!   committed, resumes and replays them (fetch, verify, open, execute, seal, commit). With
+//!   block time 0 the chain cuts a block per command or two: the worst case per command.
+//! - `command_exec_batched_per_s`: the same on a chain that leaves 100 ms between blocks, so
+//!   the commands fill few blocks, as under load.
 //!
 //! Figures are medians over rounds; `FAT_BENCH_QUICK=1` runs less.
 
@@ -158,74 +161,22 @@ struct Sizes {
     commands_replayed: usize,
 }
 
-/// 16 clients querying for `duration`; answers per second.
-async fn throughput(querier: &Querier, mode: Mode, duration: Duration) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + duration;
-    let start = Instant::now();
-    let clients: Vec<_> = (0..16)
-        .map(|_| {
-            let (querier, done) = (querier.clone(), done.clone());
-            tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    let answer = querier.query(mode).await;
-                    assert!(answer["output"].is_u64(), "{answer}");
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    for client in clients {
-        client.await.unwrap();
-    }
-    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
-}
-
-const FIGURES: [&str; 13] = [
-    "query_p50_us",
-    "query_p99_us",
-    "query_per_s",
-    "fresh_query_p50_us",
-    "fresh_query_per_s",
-    "plain_query_p50_us",
-    "plain_query_p99_us",
-    "plain_query_per_s",
-    "sealed_vs_plain_p50_ratio",
-    "sealed_vs_plain_qps_ratio",
-    "fresh_vs_plain_qps_ratio",
-    "command_e2e_p50_ms",
-    "command_exec_per_s",
-];
-
-async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGURES.len()] {
-    let chain = Chain::start(dir).await;
-    let cluster = chain.dev_cluster(2).await;
-    let w0 = RunningWorker::start_with(&chain.url, dir, 0, |config| {
-        config.plaintext_queries = true;
-    })
-    .await;
-    let w1 = RunningWorker::start(&chain.url, dir, 1).await;
-    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
-    let counter = chain.deploy(&wasm, cluster, Value::Null).await;
+/// Pause `w`, commit `n` sealed `increment`s to `counter` as fast as the chain takes them,
+/// let the `others` catch up, then resume `w` and time its replay: commands per second.
+async fn replay(
+    chain: &Chain,
+    w: RunningWorker,
+    others: &[&RunningWorker],
+    counter: ContractId,
+    n: usize,
+) -> (f64, RunningWorker) {
     let alice = dev_keypair("alice");
-
-    let mut e2e = Vec::new();
-    for _ in 0..sizes.commands_e2e {
-        let start = Instant::now();
-        let (_, height) = chain
-            .command(&alice, counter, "increment", Value::Null)
-            .await;
-        w0.wait_for(height).await;
-        e2e.push(start.elapsed().as_secs_f64() * 1e3);
-    }
-
-    // Worker 1 pauses; many commands go in; worker 1 resumes and replays them all.
-    w1.wait_for(chain.height()).await;
-    let w1 = w1.pause().await;
+    w.wait_for(chain.height()).await;
+    let w = w.pause().await;
     let paused_at = chain.height();
     let first = chain.client.next_nonce(&alice.account_id()).await.unwrap();
     let mut last = None;
-    for nonce in first..first + sizes.commands_replayed as u64 {
+    for nonce in first..first + n as u64 {
         let (envelope, _) = chain
             .seal_command(&alice, nonce, counter, "increment", "")
             .await;
@@ -252,16 +203,84 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
         .await
         .unwrap()
         .expect("commands committed");
-    w0.wait_for(location.height).await;
+    for other in others {
+        other.wait_for(location.height).await;
+    }
     let start = Instant::now();
-    let w1 = RunningWorker::serve(w1, &chain.url).await;
-    w1.wait_for(location.height).await;
-    let exec_per_s = sizes.commands_replayed as f64 / start.elapsed().as_secs_f64();
+    let w = RunningWorker::serve(w, &chain.url).await;
+    w.wait_for(location.height).await;
+    let per_s = n as f64 / start.elapsed().as_secs_f64();
     eprintln!(
-        "replayed {} commands in {} blocks",
-        sizes.commands_replayed,
+        "replayed {n} commands in {} blocks: {per_s:.0}/s",
         location.height - paused_at
     );
+    (per_s, w)
+}
+
+/// 16 clients querying for `duration`; answers per second.
+async fn throughput(querier: &Querier, mode: Mode, duration: Duration) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + duration;
+    let start = Instant::now();
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (querier, done) = (querier.clone(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let answer = querier.query(mode).await;
+                    assert!(answer["output"].is_u64(), "{answer}");
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+const FIGURES: [&str; 14] = [
+    "query_p50_us",
+    "query_p99_us",
+    "query_per_s",
+    "fresh_query_p50_us",
+    "fresh_query_per_s",
+    "plain_query_p50_us",
+    "plain_query_p99_us",
+    "plain_query_per_s",
+    "sealed_vs_plain_p50_ratio",
+    "sealed_vs_plain_qps_ratio",
+    "fresh_vs_plain_qps_ratio",
+    "command_e2e_p50_ms",
+    "command_exec_per_s",
+    "command_exec_batched_per_s",
+];
+
+async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGURES.len()] {
+    let chain = Chain::start(dir).await;
+    let cluster = chain.dev_cluster(2).await;
+    let w0 = RunningWorker::start_with(&chain.url, dir, 0, |config| {
+        config.plaintext_queries = true;
+    })
+    .await;
+    let w1 = RunningWorker::start(&chain.url, dir, 1).await;
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let counter = chain.deploy(&wasm, cluster, Value::Null).await;
+    let alice = dev_keypair("alice");
+
+    let mut e2e = Vec::new();
+    for _ in 0..sizes.commands_e2e {
+        let start = Instant::now();
+        let (_, height) = chain
+            .command(&alice, counter, "increment", Value::Null)
+            .await;
+        w0.wait_for(height).await;
+        e2e.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+
+    // Worker 1 pauses; many commands go in; worker 1 resumes and replays them all.
+    let (exec_per_s, w1) = replay(&chain, w1, &[&w0], counter, sizes.commands_replayed).await;
     let expected = (sizes.commands_e2e + sizes.commands_replayed) as u64;
     assert_eq!(
         w1.query(counter, "get", Value::Null).await["output"],
@@ -294,6 +313,17 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
     w1.stop().await;
     w0.stop().await;
     chain.stop().await;
+
+    // The same replay on a chain that leaves 100 ms between blocks: blocks of many commands,
+    // as under load.
+    let dir = dir.join("batched");
+    let chain = Chain::start_with_block_time(&dir, Duration::from_millis(100)).await;
+    let cluster = chain.dev_cluster(1).await;
+    let w = RunningWorker::start(&chain.url, &dir, 0).await;
+    let counter = chain.deploy(&wasm, cluster, Value::Null).await;
+    let (batched_per_s, w) = replay(&chain, w, &[], counter, sizes.commands_replayed).await;
+    w.stop().await;
+    chain.stop().await;
     let sealed_p50 = percentile(&mut sealed, 0.5);
     let plain_p50 = percentile(&mut plain, 0.5);
     [
@@ -310,6 +340,7 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
         fresh_per_s / plain_per_s,
         median(&mut e2e),
         exec_per_s,
+        batched_per_s,
     ]
 }
 

@@ -62,6 +62,11 @@ pub struct Chain {
 
 impl Chain {
     pub async fn start(dir: &Path) -> Self {
+        Self::start_with_block_time(dir, Duration::ZERO).await
+    }
+
+    /// A chain whose sequencer leaves at least `block_time` between blocks.
+    pub async fn start_with_block_time(dir: &Path, block_time: Duration) -> Self {
         let config = NodeConfig {
             data_dir: dir.join("chain"),
             genesis: Genesis::dev(),
@@ -81,9 +86,7 @@ impl Chain {
                     .unwrap();
             }
         });
-        let sequencer = Sequencer {
-            block_time: Duration::ZERO,
-        };
+        let sequencer = Sequencer { block_time };
         let producer = tokio::spawn({
             let node = node.clone();
             let rx = rx.clone();
