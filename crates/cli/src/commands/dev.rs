@@ -305,7 +305,10 @@ mod tests {
         assert_eq!(read_cluster(&dir).unwrap(), Some(Known::Created(id, 2)));
         write_cluster(&dir, "nonsense").unwrap();
         let err = read_cluster(&dir).unwrap_err().to_string();
-        assert!(err.contains("is not `[pending] <cluster> <workers>`"), "{err}");
+        assert!(
+            err.contains("is not `[pending] <cluster> <workers>`"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
