@@ -172,7 +172,7 @@ fn the_incremental_state_root_matches_one_computed_from_scratch() {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let k = format!("k{}", (x >> 33) % 20).into_bytes();
-            let v = ((x >> 13) % 3 != 0).then(|| format!("v{}", x >> 40).into_bytes());
+            let v = (!(x >> 13).is_multiple_of(3)).then(|| format!("v{}", x >> 40).into_bytes());
             writes.push((k, v));
         }
         let refs: Vec<(&[u8], Option<&[u8]>)> = writes
