@@ -154,8 +154,8 @@ pub(crate) async fn execute_block(
     block: &Block,
     receipts: &[Receipt],
 ) -> Result<BlockChanges> {
-    let base = inner.store.snapshot()?;
     let overlay = Arc::new(BlockOverlay::new(inner.store.snapshot()?));
+    let base = &overlay.base;
     let me = inner.worker_id();
     let mut changes = BlockChanges::default();
     let info = BlockInfo {
