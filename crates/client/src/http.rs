@@ -162,25 +162,21 @@ impl Http {
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<Bytes> {
         let body = body.as_ref().map(|(c, b)| (*c, b.as_slice()));
-        let (mut sender, response) = match self.idle() {
+        let pooled = match self.idle() {
             Some(mut sender) => match sender
                 .send_request(self.request(&method, path, body)?)
                 .await
             {
-                Ok(response) => (sender, response),
+                Ok(response) => Some((sender, response)),
                 // The server closed the idle connection before it took the request (hyper
                 // says so only when nothing was sent): try once more on a new connection.
-                Err(e) if e.is_canceled() => {
-                    let mut sender = self.connect(path).await?;
-                    let request = self.request(&method, path, body)?;
-                    let response = sender
-                        .send_request(request)
-                        .await
-                        .map_err(|e| self.transport(path, e))?;
-                    (sender, response)
-                }
+                Err(e) if e.is_canceled() => None,
                 Err(e) => return Err(self.transport(path, e)),
             },
+            None => None,
+        };
+        let (mut sender, response) = match pooled {
+            Some(exchanged) => exchanged,
             None => {
                 let mut sender = self.connect(path).await?;
                 let request = self.request(&method, path, body)?;

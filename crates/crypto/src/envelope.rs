@@ -208,6 +208,62 @@ impl Session {
         XChaCha20Poly1305::new(&Key::from(key))
     }
 
+    fn header(
+        &self,
+        sender: AccountId,
+        direction: Direction,
+        timestamp_ms: u64,
+        nonce: [u8; NONCE_LEN],
+    ) -> EnvelopeHeader {
+        EnvelopeHeader {
+            contract: self.contract,
+            direction,
+            sender,
+            recipient: self.recipient,
+            ephemeral: self.ephemeral,
+            nonce,
+            timestamp_ms,
+        }
+    }
+
+    /// Encrypt under the header's direction key, the header as associated data.
+    fn encrypt(&self, header: &EnvelopeHeader, plaintext: &[u8]) -> Bytes {
+        let ciphertext = self
+            .cipher(header.direction)
+            .encrypt(
+                &XNonce::from(header.nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &encode(header),
+                },
+            )
+            .expect("XChaCha20-Poly1305 encrypts any message an envelope can hold");
+        Bytes(ciphertext)
+    }
+
+    /// Check the header's freshness, decrypt, then record its nonce in `guard`.
+    fn decrypt(
+        &self,
+        header: &EnvelopeHeader,
+        ciphertext: &Bytes,
+        guard: &mut ReplayGuard,
+        now_ms: u64,
+    ) -> Result<Vec<u8>> {
+        guard.check_time(header.timestamp_ms, now_ms)?;
+        let plaintext = self
+            .cipher(header.direction)
+            .decrypt(
+                &XNonce::from(header.nonce),
+                Payload {
+                    msg: &ciphertext.0,
+                    aad: &encode(header),
+                },
+            )
+            .map_err(|_| EnvelopeError::Decrypt)?;
+        guard.admit(&header.sender, &header.nonce, header.timestamp_ms, now_ms)?;
+        Ok(plaintext)
+    }
+
     fn seal(
         &self,
         sender: &Keypair,
@@ -216,27 +272,8 @@ impl Session {
         timestamp_ms: u64,
         nonce: [u8; NONCE_LEN],
     ) -> Envelope {
-        let header = EnvelopeHeader {
-            contract: self.contract,
-            direction,
-            sender: sender.account_id(),
-            recipient: self.recipient,
-            ephemeral: self.ephemeral,
-            nonce,
-            timestamp_ms,
-        };
-        let aad = encode(&header);
-        let ciphertext = self
-            .cipher(direction)
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
-            .expect("XChaCha20-Poly1305 encrypts any message an envelope can hold");
-        let ciphertext = Bytes(ciphertext);
+        let header = self.header(sender.account_id(), direction, timestamp_ms, nonce);
+        let ciphertext = self.encrypt(&header, plaintext);
         let signature = sender.sign(Envelope::signing_hash(&header, &ciphertext).as_bytes());
         Envelope {
             header,
@@ -246,21 +283,7 @@ impl Session {
     }
 
     fn open(&self, envelope: &Envelope, guard: &mut ReplayGuard, now_ms: u64) -> Result<Vec<u8>> {
-        let header = &envelope.header;
-        guard.check_time(header.timestamp_ms, now_ms)?;
-        let aad = encode(header);
-        let plaintext = self
-            .cipher(header.direction)
-            .decrypt(
-                &XNonce::from(header.nonce),
-                Payload {
-                    msg: &envelope.ciphertext.0,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| EnvelopeError::Decrypt)?;
-        guard.admit(&header.sender, &header.nonce, header.timestamp_ms, now_ms)?;
-        Ok(plaintext)
+        self.decrypt(&envelope.header, &envelope.ciphertext, guard, now_ms)
     }
 
     /// The session's ephemeral key: with the recipient's key, it names the session.
@@ -296,30 +319,9 @@ impl Session {
         timestamp_ms: u64,
         nonce: [u8; NONCE_LEN],
     ) -> SessionMessage {
-        let header = EnvelopeHeader {
-            contract: self.contract,
-            direction,
-            sender: requester,
-            recipient: self.recipient,
-            ephemeral: self.ephemeral,
-            nonce,
-            timestamp_ms,
-        };
-        let aad = encode(&header);
-        let ciphertext = self
-            .cipher(direction)
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
-            .expect("XChaCha20-Poly1305 encrypts any message a session can hold");
-        SessionMessage {
-            header,
-            ciphertext: Bytes(ciphertext),
-        }
+        let header = self.header(requester, direction, timestamp_ms, nonce);
+        let ciphertext = self.encrypt(&header, plaintext);
+        SessionMessage { header, ciphertext }
     }
 
     /// Open a further message of this session in `direction`, from `requester`'s session:
@@ -344,20 +346,7 @@ impl Session {
             });
         }
         expect_context(header, &self.contract, direction)?;
-        guard.check_time(header.timestamp_ms, now_ms)?;
-        let aad = encode(header);
-        let plaintext = self
-            .cipher(direction)
-            .decrypt(
-                &XNonce::from(header.nonce),
-                Payload {
-                    msg: &message.ciphertext.0,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| EnvelopeError::Decrypt)?;
-        guard.admit(&header.sender, &header.nonce, header.timestamp_ms, now_ms)?;
-        Ok(plaintext)
+        self.decrypt(header, &message.ciphertext, guard, now_ms)
     }
 
     /// The worker's side: seal `plaintext` as the response of this session, signed by the

@@ -54,19 +54,7 @@ pub async fn create_dev_cluster_noting(
     let kind = TxKind::CreateCluster {
         workers: workers.iter().map(Worker::id).collect(),
     };
-    let tx = gatekeeper.sign_tx(Transaction {
-        signer,
-        nonce,
-        fee: 10,
-        kind,
-    });
-    let answer = client.submit_wait(&tx).await?;
-    if answer["status"] != "committed" || answer["receipt"]["outcome"].get("failed").is_some() {
-        return Err(WorkerError::Chain {
-            url: client.url().into(),
-            message: format!("the dev cluster was not created: {answer}"),
-        });
-    }
+    submit_at(client, &gatekeeper, nonce, kind).await?;
     Ok(cluster)
 }
 
@@ -104,6 +92,16 @@ pub async fn submit(
     kind: TxKind,
 ) -> Result<serde_json::Value> {
     let nonce = client.next_nonce(&key.account_id()).await?;
+    submit_at(client, key, nonce, kind).await
+}
+
+/// [`submit`] with a given nonce.
+pub async fn submit_at(
+    client: &ChainClient,
+    key: &Keypair,
+    nonce: u64,
+    kind: TxKind,
+) -> Result<serde_json::Value> {
     let tx = key.sign_tx(Transaction {
         signer: key.account_id(),
         nonce,

@@ -5,23 +5,24 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Chain, RunningWorker, now_ms, open_output, post_raw, temp_dir, worker_config};
+use common::{
+    Chain, RunningWorker, command_tx, deploy_via, now_ms, open_output, post_raw, public_key,
+    temp_dir, worker_config,
+};
 use fat_attestation::dev::DevQuoter;
 use fat_crypto::envelope::{
     Direction, EcdhPublic, EcdhSecret, Envelope, ReplayGuard, SealRandomness, Session,
     SessionMessage, seal,
 };
 use fat_crypto::{Keypair, dev_keypair};
-use fat_types::tx::{code_hash, contract_id};
 use fat_types::{
-    AccountId, Bytes, ClusterId, CommandPayload, ContractId, Hash32, SignedTransaction,
-    Transaction, TxId, TxKind,
+    AccountId, CommandPayload, ContractId, Hash32, SignedTransaction, Transaction, TxId, TxKind,
 };
-use fat_worker::dev::{create_dev_cluster, submit, wait_for_cluster_key};
+use fat_worker::dev::{create_dev_cluster, wait_for_cluster_key};
 use fat_worker::{ChainClient, Worker};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -102,86 +103,6 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 // ---------------------------------------------------------------------------------------------
 // Deploying and commanding through any chain client (the harness's go to the node directly).
-
-/// The public key the chain publishes at `path`, waiting for it to appear.
-async fn public_key(client: &ChainClient, path: &str) -> EcdhPublic {
-    for _ in 0..1000 {
-        let value: Value = client.get_json(path).await.unwrap();
-        if let Some(key) = value["public_key"]
-            .as_str()
-            .and_then(|k| k.parse::<Hash32>().ok())
-        {
-            return EcdhPublic(key.0);
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("no public key at {path}");
-}
-
-/// Upload `wasm` (unless the chain has it) and instantiate it in `cluster` as alice with
-/// `salt` and the raw text `args`, sealed to the cluster's key; returns the contract id once
-/// its key is published.
-async fn deploy_via(
-    client: &ChainClient,
-    wasm: &[u8],
-    cluster: ClusterId,
-    salt: &[u8],
-    args: &str,
-) -> ContractId {
-    let alice = dev_keypair("alice");
-    let hash = code_hash(wasm);
-    if client
-        .get_json::<Value>(&format!("/v1/codes/{hash}"))
-        .await
-        .is_err()
-    {
-        let code = Bytes(wasm.to_vec());
-        submit(client, &alice, TxKind::UploadCode { code })
-            .await
-            .unwrap();
-    }
-    let contract = contract_id(&alice.account_id(), &hash, &cluster, salt);
-    let cluster_key = public_key(client, &format!("/v1/clusters/{cluster}")).await;
-    let (sealed, _) = seal(
-        &alice,
-        &cluster_key,
-        contract,
-        Direction::InitArgs,
-        args.as_bytes(),
-        now_ms(),
-        SealRandomness::generate().unwrap(),
-    )
-    .unwrap();
-    let kind = TxKind::Instantiate {
-        code_hash: hash,
-        cluster,
-        salt: Bytes(salt.to_vec()),
-        args: Bytes(sealed.to_bytes()),
-        gas_limit: 10_000_000_000,
-    };
-    submit(client, &alice, kind).await.unwrap();
-    public_key(client, &format!("/v1/contracts/{contract}")).await;
-    contract
-}
-
-/// A command transaction of `signer` with `nonce` carrying `envelope`.
-fn command_tx(
-    signer: &Keypair,
-    nonce: u64,
-    contract: ContractId,
-    envelope: &Envelope,
-) -> SignedTransaction {
-    signer.sign_tx(Transaction {
-        signer: signer.account_id(),
-        nonce,
-        fee: 10,
-        kind: TxKind::Command {
-            contract,
-            payload: Bytes(envelope.to_bytes()),
-            gas_limit: 10_000_000_000,
-        },
-    })
-}
 
 /// Seal a command payload to the contract's key, as `sealer`, at `timestamp_ms`.
 fn seal_command_at(
@@ -417,10 +338,9 @@ async fn nothing_private_crosses_the_wire_in_the_clear() {
     cleanup(&dir);
 }
 
-/// Query envelopes the worker's API refuses, each with a code and a message saying why.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_worker_refuses_bad_query_envelopes() {
-    let dir = temp_dir("secure-queries");
+/// A chain, one worker, `counter` (started at 3) and `probe`, all applied.
+async fn counter_and_probe(name: &str) -> (PathBuf, Chain, RunningWorker, ContractId, ContractId) {
+    let dir = temp_dir(name);
     let chain = Chain::start(&dir).await;
     let cluster = chain.dev_cluster(1).await;
     let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
@@ -439,6 +359,13 @@ async fn the_worker_refuses_bad_query_envelopes() {
         )
         .await;
     w0.wait_for(chain.height()).await;
+    (dir, chain, w0, counter, probe)
+}
+
+/// Query envelopes the worker's API refuses, each with a code and a message saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_worker_refuses_bad_query_envelopes() {
+    let (dir, chain, w0, counter, probe) = counter_and_probe("secure-queries").await;
     let alice = dev_keypair("alice");
     let worker_key = EcdhPublic(w0.worker.ecdh_public().0);
     let query = json!({"method": "get"}).to_string();
@@ -892,25 +819,7 @@ async fn post_session(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn query_sessions_carry_further_queries_and_refuse_misuse() {
-    let dir = temp_dir("secure-sessions");
-    let chain = Chain::start(&dir).await;
-    let cluster = chain.dev_cluster(1).await;
-    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
-    let counter = chain
-        .deploy(
-            &fat_test_programs::read(fat_test_programs::COUNTER),
-            cluster,
-            json!({"start": 3}),
-        )
-        .await;
-    let probe = chain
-        .deploy(
-            &fat_test_programs::read(fat_test_programs::PROBE),
-            cluster,
-            json!("x"),
-        )
-        .await;
-    w0.wait_for(chain.height()).await;
+    let (dir, chain, w0, counter, probe) = counter_and_probe("secure-sessions").await;
     let alice = dev_keypair("alice");
     let me = alice.account_id();
     let code = |body: &[u8]| -> Value { serde_json::from_slice(body).unwrap() };

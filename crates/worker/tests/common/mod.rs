@@ -42,10 +42,65 @@ pub fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// A hex key from a chain answer.
-fn public_key(value: &Value) -> Option<EcdhPublic> {
-    let key: Hash32 = value["public_key"].as_str()?.parse().ok()?;
-    Some(EcdhPublic(key.0))
+/// The public key the chain publishes at `path`, waiting for it to appear.
+pub async fn public_key(client: &ChainClient, path: &str) -> EcdhPublic {
+    for _ in 0..1000 {
+        let value: Value = client.get_json(path).await.unwrap();
+        if let Some(key) = value["public_key"]
+            .as_str()
+            .and_then(|k| k.parse::<Hash32>().ok())
+        {
+            return EcdhPublic(key.0);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no public key at {path}");
+}
+
+/// Upload `wasm` (unless the chain has it) and instantiate it in `cluster` as alice with
+/// `salt` and the raw text `args`, sealed to the cluster's key; returns the contract id once
+/// its key is published.
+pub async fn deploy_via(
+    client: &ChainClient,
+    wasm: &[u8],
+    cluster: ClusterId,
+    salt: &[u8],
+    args: &str,
+) -> ContractId {
+    let alice = dev_keypair("alice");
+    let hash = code_hash(wasm);
+    if client
+        .get_json::<Value>(&format!("/v1/codes/{hash}"))
+        .await
+        .is_err()
+    {
+        let code = Bytes(wasm.to_vec());
+        submit(client, &alice, TxKind::UploadCode { code })
+            .await
+            .unwrap();
+    }
+    let contract = contract_id(&alice.account_id(), &hash, &cluster, salt);
+    let cluster_key = public_key(client, &format!("/v1/clusters/{cluster}")).await;
+    let (sealed, _) = seal(
+        &alice,
+        &cluster_key,
+        contract,
+        Direction::InitArgs,
+        args.as_bytes(),
+        now_ms(),
+        SealRandomness::generate().unwrap(),
+    )
+    .unwrap();
+    let kind = TxKind::Instantiate {
+        code_hash: hash,
+        cluster,
+        salt: Bytes(salt.to_vec()),
+        args: Bytes(sealed.to_bytes()),
+        gas_limit: 10_000_000_000,
+    };
+    submit(client, &alice, kind).await.unwrap();
+    public_key(client, &format!("/v1/contracts/{contract}")).await;
+    contract
 }
 
 /// A dev chain node serving its API, producing a block whenever there is work, with the dev
@@ -142,14 +197,7 @@ impl Chain {
     /// The public key the registry publishes for a cluster or a contract (`path` is
     /// `/v1/clusters/{id}` or `/v1/contracts/{id}`), waiting for it to appear.
     pub async fn public_key(&self, path: &str) -> EcdhPublic {
-        for _ in 0..1000 {
-            let value: Value = self.client.get_json(path).await.unwrap();
-            if let Some(key) = public_key(&value) {
-                return key;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("no public key at {path}");
+        public_key(&self.client, path).await
     }
 
     pub fn height(&self) -> u64 {
@@ -158,45 +206,12 @@ impl Chain {
 
     /// Upload `wasm` and instantiate it in `cluster` as alice; returns the contract id.
     pub async fn deploy(&self, wasm: &[u8], cluster: ClusterId, args: Value) -> ContractId {
-        let alice = dev_keypair("alice");
-        let hash = code_hash(wasm);
-        submit(
-            &self.client,
-            &alice,
-            TxKind::UploadCode {
-                code: Bytes(wasm.to_vec()),
-            },
-        )
-        .await
-        .unwrap();
-        let salt = Bytes(b"salt".to_vec());
         let args = if args.is_null() {
             String::new()
         } else {
             args.to_string()
         };
-        let contract = contract_id(&alice.account_id(), &hash, &cluster, &salt.0);
-        let cluster_key = self.public_key(&format!("/v1/clusters/{cluster}")).await;
-        let (sealed, _) = seal(
-            &alice,
-            &cluster_key,
-            contract,
-            Direction::InitArgs,
-            args.as_bytes(),
-            now_ms(),
-            SealRandomness::generate().unwrap(),
-        )
-        .unwrap();
-        let kind = TxKind::Instantiate {
-            code_hash: hash,
-            cluster,
-            salt: salt.clone(),
-            args: Bytes(sealed.to_bytes()),
-            gas_limit: 10_000_000_000,
-        };
-        submit(&self.client, &alice, kind).await.unwrap();
-        self.public_key(&format!("/v1/contracts/{contract}")).await;
-        contract
+        deploy_via(&self.client, wasm, cluster, b"salt", &args).await
     }
 
     /// Seal a command of `key`'s transaction of `nonce` to the contract's key.
@@ -237,17 +252,7 @@ impl Chain {
         };
         let nonce = self.client.next_nonce(&key.account_id()).await.unwrap();
         let (envelope, session) = self.seal_command(key, nonce, contract, method, &args).await;
-        let tx = key.sign_tx(Transaction {
-            signer: key.account_id(),
-            nonce,
-            fee: 10,
-            kind: TxKind::Command {
-                contract,
-                payload: Bytes(envelope.to_bytes()),
-                gas_limit: 10_000_000_000,
-            },
-        });
-        (tx, session)
+        (command_tx(key, nonce, contract, &envelope), session)
     }
 
     /// Send a command as `key`; returns its id and block height.
@@ -276,6 +281,25 @@ impl Chain {
         let id: TxId = answer["id"].as_str().unwrap().parse().unwrap();
         (id, answer["height"].as_u64().unwrap(), session)
     }
+}
+
+/// A command transaction of `signer` with `nonce` carrying `envelope`.
+pub fn command_tx(
+    signer: &Keypair,
+    nonce: u64,
+    contract: ContractId,
+    envelope: &Envelope,
+) -> fat_types::SignedTransaction {
+    signer.sign_tx(Transaction {
+        signer: signer.account_id(),
+        nonce,
+        fee: 10,
+        kind: TxKind::Command {
+            contract,
+            payload: Bytes(envelope.to_bytes()),
+            gas_limit: 10_000_000_000,
+        },
+    })
 }
 
 /// The configuration of dev worker `index` with its store under `dir/worker-{index}`.
