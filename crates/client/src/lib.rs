@@ -547,7 +547,14 @@ impl Client {
         check_receipt(method, &contract.to_string(), &receipt)?;
         let inner = &receipt["receipt"];
         let text = match &inner["sealed_output"] {
-            Value::Null => inner["output"].as_str().unwrap_or_default().to_string(),
+            // The command was sealed, so its output must come back sealed: a plaintext output
+            // in its place is refused rather than believed.
+            Value::Null => {
+                return Err(Error::UntrustedWorker {
+                    worker: receipt["worker"].as_str().unwrap_or_default().into(),
+                    reason: format!("the receipt of {tx} carries no sealed output"),
+                });
+            }
             sealed => {
                 let session = session.expect("sealed when the transaction was built");
                 let what = format!("the output of command {method} (tx {tx})");
@@ -637,10 +644,9 @@ impl Client {
                 Ok(bytes) => {
                     let answer = SessionMessage::from_bytes(&bytes).map_err(envelope_error)?;
                     let plaintext = session
-                        .open_message(
+                        .open_reply(
                             &answer,
-                            &caller,
-                            Direction::Response,
+                            &message,
                             &mut ReplayGuard::new(ANSWER_WINDOW_MS, 1),
                             now_ms(),
                         )

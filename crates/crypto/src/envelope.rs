@@ -48,6 +48,8 @@ pub use replay::ReplayGuard;
 pub const ENVELOPE_KDF_LABEL: &[u8] = b"fat/envelope/kdf/v1";
 /// The domain tag of the hash an envelope's sender signs.
 pub const ENVELOPE_TAG: &str = "fat/envelope/v1";
+/// The BLAKE3 context the nonce of a reply is derived under ([`reply_nonce`]).
+pub const REPLY_NONCE_CONTEXT: &str = "fat/envelope/session-reply/v1";
 /// The length of an envelope nonce in bytes (XChaCha20-Poly1305: 192 bits).
 pub const NONCE_LEN: usize = 24;
 
@@ -156,6 +158,16 @@ impl SessionMessage {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         decode("session message", bytes).map_err(|e| EnvelopeError::Decode(e.to_string()))
     }
+}
+
+/// The nonce of the reply to a session message of nonce `request`: BLAKE3 under the context
+/// [`REPLY_NONCE_CONTEXT`], its first 24 bytes. Request nonces are random and never
+/// admitted twice, so reply nonces do not repeat under the response key either.
+pub fn reply_nonce(request: &[u8; NONCE_LEN]) -> [u8; NONCE_LEN] {
+    let digest = blake3::derive_key(REPLY_NONCE_CONTEXT, request);
+    let mut nonce = [0u8; NONCE_LEN];
+    nonce.copy_from_slice(&digest[..NONCE_LEN]);
+    nonce
 }
 
 /// Both ends of one sealed message: derives the key of any direction of its session.
@@ -322,6 +334,45 @@ impl Session {
         let header = self.header(requester, direction, timestamp_ms, nonce);
         let ciphertext = self.encrypt(&header, plaintext);
         SessionMessage { header, ciphertext }
+    }
+
+    /// Seal the reply to a session message `request`: under the response key, with a nonce
+    /// derived from the request's ([`reply_nonce`]), so that the reply answers this request
+    /// and no other, and one request gets one reply.
+    pub fn seal_reply(
+        &self,
+        request: &SessionMessage,
+        plaintext: &[u8],
+        timestamp_ms: u64,
+    ) -> SessionMessage {
+        self.seal_message_with_nonce(
+            request.header.sender,
+            Direction::Response,
+            plaintext,
+            timestamp_ms,
+            reply_nonce(&request.header.nonce),
+        )
+    }
+
+    /// Open the reply to `request` (see [`Session::seal_reply`]): a response of this session
+    /// whose nonce is the one derived from the request's.
+    pub fn open_reply(
+        &self,
+        reply: &SessionMessage,
+        request: &SessionMessage,
+        guard: &mut ReplayGuard,
+        now_ms: u64,
+    ) -> Result<Vec<u8>> {
+        if reply.header.nonce != reply_nonce(&request.header.nonce) {
+            return Err(EnvelopeError::NotTheReply);
+        }
+        self.open_message(
+            reply,
+            &request.header.sender,
+            Direction::Response,
+            guard,
+            now_ms,
+        )
     }
 
     /// Open a further message of this session in `direction`, from `requester`'s session:

@@ -483,3 +483,35 @@ fn carried_envelopes_skip_only_the_signature() {
         Err(EnvelopeError::WrongDirection { .. })
     ));
 }
+
+#[test]
+fn a_session_reply_answers_its_request_only() {
+    let alice = dev_keypair("alice").account_id();
+    let (first, client) = sealed(Direction::Request, 13);
+    let server = open(&first, Direction::Request, &mut guard())
+        .unwrap()
+        .session;
+    let one = client
+        .seal_message(alice, Direction::Request, b"one", NOW)
+        .unwrap();
+    let two = client
+        .seal_message(alice, Direction::Request, b"two", NOW)
+        .unwrap();
+    let reply = server.seal_reply(&one, b"answer to one", NOW);
+    assert_eq!(
+        client.open_reply(&reply, &one, &mut guard(), NOW).unwrap(),
+        b"answer to one"
+    );
+    assert!(matches!(
+        client.open_reply(&reply, &two, &mut guard(), NOW),
+        Err(EnvelopeError::NotTheReply)
+    ));
+    // A plain response message of the session is no reply to anything.
+    let unbound = server
+        .seal_message(alice, Direction::Response, b"unbound", NOW)
+        .unwrap();
+    assert!(matches!(
+        client.open_reply(&unbound, &one, &mut guard(), NOW),
+        Err(EnvelopeError::NotTheReply)
+    ));
+}

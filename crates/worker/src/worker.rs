@@ -631,7 +631,7 @@ impl Worker {
         let body = self
             .run_sealed(contract, &plaintext, caller, answer)
             .await?;
-        Ok(session.seal_message(caller, Direction::Response, &body, now_ms)?)
+        Ok(session.seal_reply(message, &body, now_ms))
     }
 
     /// Record a request's nonce in the worker's replay guard.

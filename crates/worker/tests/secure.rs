@@ -833,16 +833,23 @@ async fn query_sessions_carry_further_queries_and_refuse_misuse() {
         .unwrap();
     let (status, answer) = post_session(&w0, probe, &further).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
-    let answer = SessionMessage::from_bytes(&answer).unwrap();
+    let reply = SessionMessage::from_bytes(&answer).unwrap();
     let plain = session
-        .open_message(
-            &answer,
-            &me,
-            Direction::Response,
+        .open_reply(
+            &reply,
+            &further,
             &mut ReplayGuard::new(300_000, 4),
             now_ms(),
         )
         .unwrap();
+    // The reply answers this request and no other: offered for another, it is refused.
+    let other = session
+        .seal_message(me, Direction::Request, body.as_bytes(), now_ms())
+        .unwrap();
+    assert!(matches!(
+        session.open_reply(&reply, &other, &mut ReplayGuard::new(300_000, 4), now_ms()),
+        Err(fat_crypto::EnvelopeError::NotTheReply)
+    ));
     let answer: Value = serde_json::from_slice(&plain).unwrap();
     let env = answer["output"].as_str().unwrap();
     assert!(

@@ -24,6 +24,9 @@ pub enum EnvelopeError {
     /// Sealed to another key than the opener's.
     #[error("envelope is sealed to another recipient key")]
     WrongRecipient,
+    /// A session reply that answers another request than the one sent.
+    #[error("the reply answers another request of the session (replayed or swapped)")]
+    NotTheReply,
     /// A response that does not belong to this session.
     #[error("envelope belongs to another session")]
     WrongSession,
