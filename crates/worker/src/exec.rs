@@ -187,8 +187,22 @@ pub(crate) async fn execute_block(
                 let member = changes.clusters.contains(cluster) || base.is_member(cluster)?;
                 match keys.iter().find(|(w, _)| *w == me) {
                     Some((_, sealed)) => {
-                        let key =
-                            open_cluster_key(inner, cluster, cluster_public, sealed, &tx.signer)?;
+                        let key = match open_cluster_key(
+                            inner,
+                            cluster,
+                            cluster_public,
+                            sealed,
+                            &tx.signer,
+                        ) {
+                            Ok(key) => key,
+                            // Sealed to an ECDH key this worker no longer holds (its sealed
+                            // keys were lost), or not a valid provision: it runs nothing of
+                            // the cluster rather than stopping for good.
+                            Err(e) => {
+                                tracing::error!(%cluster, error = %e, "cannot open the provisioned cluster key");
+                                continue;
+                            }
+                        };
                         let sealed = inner
                             .sealer
                             .seal(CLUSTER_KEY_LABEL, &key.to_bytes())
@@ -252,7 +266,7 @@ pub(crate) async fn execute_block(
                     &tx.signer,
                     block.header.timestamp_ms,
                 ) {
-                    Ok((plain, _)) => match String::from_utf8(plain) {
+                    Ok((plain, session)) => match String::from_utf8(plain) {
                         Ok(args) => {
                             run.execute(
                                 inner,
@@ -260,7 +274,7 @@ pub(crate) async fn execute_block(
                                 &info,
                                 &mut changes,
                                 Entry::init(args),
-                                None,
+                                Some(session),
                             )
                             .await?;
                         }
@@ -449,10 +463,12 @@ impl Run<'_> {
         if let Some((session, key)) = sealer
             && matches!(receipt.status, ExecStatus::Ok)
         {
-            // One response per session, so a nonce derived from the transaction is never
-            // reused under a key; every worker of the cluster seals the same bytes.
-            let digest =
-                blake3::derive_key("fat/worker/receipt-nonce/v1", self.signed.id().as_bytes());
+            // One response per session and worker, so a nonce derived from the transaction and
+            // the worker is never reused under a key, and a restarted worker seals the same
+            // bytes again.
+            let mut material = self.signed.id().as_bytes().to_vec();
+            material.extend_from_slice(key.account_id().as_bytes());
+            let digest = blake3::derive_key("fat/worker/receipt-nonce/v2", &material);
             let mut nonce = [0u8; 24];
             nonce.copy_from_slice(&digest[..24]);
             let sealed = session.seal_response_with_nonce(

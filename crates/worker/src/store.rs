@@ -36,8 +36,9 @@ const CLUSTER_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("cluste
 /// Per contract, the running hash of its entries ([`StateHash`]), whose root is its state root.
 const STATE_HASHES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_hashes");
 
-/// The value of `meta["format"]`. Version 2 encrypts state values at rest.
-const FORMAT: &[u8] = b"fat-worker/2";
+/// The value of `meta["format"]`. Version 2 encrypts state values at rest; version 3 keeps
+/// each contract's state hash.
+const FORMAT: &[u8] = b"fat-worker/3";
 /// The database file inside the worker's data directory.
 pub const DB_FILE: &str = "worker.redb";
 
