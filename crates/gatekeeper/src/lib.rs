@@ -1,10 +1,14 @@
 //! Hold the master key and hand cluster keys to attested workers through the chain.
 //!
 //! A [`Gatekeeper`] generates its master key on first start and keeps it sealed in its data
-//! directory. It follows the chain's blocks and, once caught up with the tip:
+//! directory. It follows the chain's blocks, verifying each ([`fat_crypto::BlockVerifier`],
+//! from a genesis it pins in its data directory on first use, and the receipts against each
+//! block's receipts root), and learns registrations, clusters and contracts only from those
+//! verified blocks: nothing the node merely says. Once caught up with the tip:
 //!
 //! - for every cluster with members that hold no key yet, checks each member's registered
-//!   attestation report against the chain's policy ([`fat_attestation::check_registration`]),
+//!   attestation report against the gatekeeper's own policy
+//!   ([`fat_attestation::check_registration`]),
 //!   seals the cluster key to each accepted worker's ECDH key and submits one `ProvisionKey`
 //!   transaction, which also publishes the cluster's public key. A refused worker gets
 //!   nothing; the gatekeeper logs why.
@@ -14,7 +18,7 @@
 //! What it has done is read back from the chain on every start, so it keeps no state but
 //! its key.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,17 +27,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use fat_attestation::seal::Sealer;
 use fat_client::Http;
 use fat_crypto::envelope::{Direction, EcdhPublic, SealRandomness, seal};
-use fat_crypto::{ClusterKey, Keypair, MasterKey};
+use fat_crypto::{BlockVerifier, ClusterKey, Keypair, MasterKey};
+use fat_types::block::receipts_root;
 use fat_types::tx::{cluster_id, contract_id};
 use fat_types::{
-    AttestationPolicy, Block, Bytes, ClusterId, ClusterInfo, ContractId, ContractInfo, Hash32,
-    Outcome, Receipt, Transaction, TxKind, WorkerId, WorkerInfo,
+    Attestation, AttestationPolicy, Block, Bytes, ClusterId, ContractId, Hash32, Outcome, Receipt,
+    Transaction, TxKind, WorkerId,
 };
 use serde::Deserialize;
 use serde_json::Value;
 
 /// The file in the data directory holding the sealed master key.
 pub const MASTER_FILE: &str = "master.sealed";
+/// The file in the data directory naming the chain (its genesis hash) the gatekeeper serves.
+pub const GENESIS_FILE: &str = "genesis";
 const MASTER_LABEL: &str = "fat/gatekeeper/master/v1";
 /// The fee the gatekeeper's transactions offer.
 const FEE: u64 = 10;
@@ -73,12 +80,17 @@ pub struct GatekeeperConfig {
     pub key: Keypair,
     /// Seals the master key on disk.
     pub sealer: Arc<dyn Sealer>,
+    /// The attestation reports the gatekeeper accepts before it hands a worker a key. Its
+    /// own, not the node's: a node could claim any policy.
+    pub policy: AttestationPolicy,
 }
 
 /// The gatekeeper.
 pub struct Gatekeeper {
     master: MasterKey,
     key: Keypair,
+    policy: AttestationPolicy,
+    data_dir: PathBuf,
 }
 
 impl std::fmt::Debug for Gatekeeper {
@@ -87,13 +99,17 @@ impl std::fmt::Debug for Gatekeeper {
     }
 }
 
-/// What the chain has done so far, read from its blocks.
+/// What the chain has done so far, read from its verified blocks.
 #[derive(Debug, Default)]
 struct Seen {
-    clusters: BTreeSet<ClusterId>,
+    /// Registered workers: ECDH key and report.
+    workers: HashMap<WorkerId, (Hash32, Attestation)>,
+    /// Clusters and their members, in the order they joined.
+    clusters: BTreeMap<ClusterId, Vec<WorkerId>>,
     provisioned: HashSet<(WorkerId, ClusterId)>,
     refused: HashSet<(WorkerId, ClusterId)>,
-    unpublished: BTreeSet<ContractId>,
+    /// Contracts whose key is not published yet, with their cluster.
+    unpublished: BTreeMap<ContractId, ClusterId>,
 }
 
 /// A block as the chain's stream sends it with `receipts=true`.
@@ -113,6 +129,8 @@ impl Gatekeeper {
         Ok(Self {
             master,
             key: config.key,
+            policy: config.policy,
+            data_dir: config.data_dir,
         })
     }
 
@@ -141,7 +159,41 @@ impl Gatekeeper {
         }
     }
 
+    /// The chain's genesis block, checked against the one pinned in the data directory (or
+    /// pinned there on first use).
+    async fn genesis(&self, http: &Http) -> Result<Block> {
+        let genesis: Block = http.get_json("/v1/blocks/0").await?;
+        let found = genesis.hash();
+        let path = self.data_dir.join(GENESIS_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let pinned: Hash32 = text.trim().parse().map_err(|e| {
+                    GatekeeperError::Key(format!("{}: not a genesis hash: {e}", path.display()))
+                })?;
+                if pinned != found {
+                    return Err(GatekeeperError::Unexpected(format!(
+                        "the node serves chain {found}, but this gatekeeper serves {pinned} \
+                         ({}); point it at its own chain",
+                        path.display()
+                    )));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::write(&path, format!("{found}\n")).map_err(|source| {
+                    GatekeeperError::Io {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+            }
+            Err(source) => return Err(GatekeeperError::Io { path, source }),
+        }
+        Ok(genesis)
+    }
+
     async fn follow(&self, http: &Http, seen: &mut Seen) -> Result<()> {
+        let genesis = self.genesis(http).await?;
+        let mut verifier = BlockVerifier::new(genesis.header.clone(), genesis.header.producer);
         let mut blocks = http
             .events("/v1/stream/blocks?from=1&receipts=true")
             .await?;
@@ -151,19 +203,22 @@ impl Gatekeeper {
             }
             let streamed: StreamedBlock = serde_json::from_str(&event.data)
                 .map_err(|e| GatekeeperError::Unexpected(format!("bad block: {e}")))?;
-            if streamed.receipts.len() != streamed.txs.len() {
-                return Err(GatekeeperError::Unexpected(format!(
-                    "block {} came with {} receipts for {} transactions",
-                    streamed.header.height,
-                    streamed.receipts.len(),
-                    streamed.txs.len()
-                )));
-            }
             let block = Block {
                 header: streamed.header,
                 signature: streamed.signature,
                 txs: streamed.txs,
             };
+            verifier
+                .accept(&block)
+                .map_err(|e| GatekeeperError::Unexpected(format!("block does not verify: {e}")))?;
+            if streamed.receipts.len() != block.txs.len()
+                || receipts_root(&streamed.receipts) != block.header.receipts_root
+            {
+                return Err(GatekeeperError::Unexpected(format!(
+                    "the receipts of block {} do not match its receipts root",
+                    block.header.height
+                )));
+            }
             note_block(seen, &block, &streamed.receipts);
             let status: Value = http.get_json("/v1/status").await?;
             let tip = status["height"].as_u64().unwrap_or_default();
@@ -176,45 +231,33 @@ impl Gatekeeper {
 
     /// Provision the clusters and publish the contract keys that need it.
     async fn reconcile(&self, http: &Http, seen: &mut Seen) -> Result<()> {
-        let mut policy: Option<AttestationPolicy> = None;
-        for cluster in seen.clusters.clone() {
-            let info: ClusterInfo = http.get_json(&format!("/v1/clusters/{cluster}")).await?;
-            let waiting: Vec<WorkerId> = info
-                .workers
-                .iter()
+        for (cluster, members) in seen.clusters.clone() {
+            let waiting: Vec<WorkerId> = members
+                .into_iter()
                 .filter(|w| {
-                    !seen.provisioned.contains(&(**w, cluster))
-                        && !seen.refused.contains(&(**w, cluster))
+                    !seen.provisioned.contains(&(*w, cluster))
+                        && !seen.refused.contains(&(*w, cluster))
                 })
-                .copied()
                 .collect();
             if waiting.is_empty() {
                 continue;
             }
-            let policy = match &policy {
-                Some(p) => p.clone(),
-                None => {
-                    let params: Value = http.get_json("/v1/params").await?;
-                    let p: AttestationPolicy =
-                        serde_json::from_value(params["attestation"].clone())
-                            .map_err(|e| GatekeeperError::Unexpected(format!("bad policy: {e}")))?;
-                    policy.insert(p).clone()
-                }
-            };
             let key = self.master.cluster_key(&cluster);
             let mut keys = Vec::new();
             for worker in waiting {
-                let registered: WorkerInfo =
-                    http.get_json(&format!("/v1/workers/{worker}")).await?;
+                let Some((ecdh_public, attestation)) = seen.workers.get(&worker).cloned() else {
+                    continue;
+                };
                 match fat_attestation::check_registration(
-                    &policy,
+                    &self.policy,
                     &worker,
-                    &registered.ecdh_public,
-                    &registered.attestation,
+                    &ecdh_public,
+                    &attestation,
                     now_ms() / 1000,
                 ) {
                     Ok(report) => {
-                        let sealed = self.seal_cluster_key(&cluster, &key, &registered)?;
+                        let sealed =
+                            self.seal_cluster_key(&cluster, &key, &worker, &ecdh_public)?;
                         tracing::info!(%worker, %cluster, %report, "provisioning the cluster key");
                         keys.push((worker, Bytes(sealed)));
                     }
@@ -240,14 +283,10 @@ impl Gatekeeper {
             seen.provisioned
                 .extend(workers.into_iter().map(|w| (w, cluster)));
         }
-        for contract in std::mem::take(&mut seen.unpublished) {
-            let info: ContractInfo = http.get_json(&format!("/v1/contracts/{contract}")).await?;
-            if info.public_key.is_some() {
-                continue;
-            }
+        for (contract, cluster) in std::mem::take(&mut seen.unpublished) {
             let public = self
                 .master
-                .cluster_key(&info.cluster)
+                .cluster_key(&cluster)
                 .contract(&contract)
                 .ecdh()
                 .public();
@@ -267,20 +306,21 @@ impl Gatekeeper {
         &self,
         cluster: &ClusterId,
         key: &ClusterKey,
-        worker: &WorkerInfo,
+        worker: &WorkerId,
+        ecdh_public: &Hash32,
     ) -> Result<Vec<u8>> {
         let randomness =
             SealRandomness::generate().map_err(|e| GatekeeperError::Key(e.to_string()))?;
         let (envelope, _) = seal(
             &self.key,
-            &EcdhPublic(worker.ecdh_public.0),
+            &EcdhPublic(ecdh_public.0),
             ContractId(cluster.0),
             Direction::ClusterKey,
             &key.to_bytes(),
             now_ms(),
             randomness,
         )
-        .map_err(|e| GatekeeperError::Key(format!("cannot seal to worker {}: {e}", worker.id)))?;
+        .map_err(|e| GatekeeperError::Key(format!("cannot seal to worker {worker}: {e}")))?;
         Ok(envelope.to_bytes())
     }
 
@@ -318,11 +358,26 @@ fn note_block(seen: &mut Seen, block: &Block, receipts: &[Receipt]) {
         }
         let tx = &signed.tx;
         match &tx.kind {
-            TxKind::CreateCluster { .. } => {
-                seen.clusters.insert(cluster_id(&tx.signer, tx.nonce));
+            TxKind::RegisterWorker {
+                worker,
+                ecdh_public,
+                attestation,
+            } => {
+                seen.workers
+                    .insert(*worker, (*ecdh_public, attestation.clone()));
             }
-            TxKind::AddClusterWorker { cluster, .. } => {
-                seen.clusters.insert(*cluster);
+            TxKind::CreateCluster { workers } => {
+                let mut members: Vec<WorkerId> = Vec::new();
+                for w in workers {
+                    if !members.contains(w) {
+                        members.push(*w);
+                    }
+                }
+                seen.clusters
+                    .insert(cluster_id(&tx.signer, tx.nonce), members);
+            }
+            TxKind::AddClusterWorker { cluster, worker } => {
+                seen.clusters.entry(*cluster).or_default().push(*worker);
             }
             TxKind::ProvisionKey { cluster, keys, .. } => {
                 seen.provisioned
@@ -334,8 +389,10 @@ fn note_block(seen: &mut Seen, block: &Block, receipts: &[Receipt]) {
                 salt,
                 ..
             } => {
-                seen.unpublished
-                    .insert(contract_id(&tx.signer, code_hash, cluster, &salt.0));
+                seen.unpublished.insert(
+                    contract_id(&tx.signer, code_hash, cluster, &salt.0),
+                    *cluster,
+                );
             }
             TxKind::PublishContractKey { contract, .. } => {
                 seen.unpublished.remove(contract);
@@ -400,6 +457,7 @@ mod tests {
             data_dir: dir.clone(),
             key: fat_crypto::dev_keypair("gatekeeper"),
             sealer: Arc::new(DevSealer),
+            policy: fat_attestation::dev_chain_policy(),
         };
         let first = Gatekeeper::open(config.clone()).unwrap();
         let cluster = ClusterId([9; 32]);

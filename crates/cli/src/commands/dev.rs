@@ -131,6 +131,7 @@ impl DevCommand {
             data_dir: self.data_dir.join("gatekeeper"),
             key: fat_crypto::dev_keypair(fat_chain::genesis::DEV_GATEKEEPER),
             sealer: Arc::new(DevSealer),
+            policy: fat_attestation::dev_chain_policy(),
         })
         .context("cannot open the gatekeeper")?;
         let mut workers = Vec::new();

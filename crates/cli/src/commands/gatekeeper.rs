@@ -40,6 +40,7 @@ impl GatekeeperCommand {
             data_dir: self.data_dir.clone(),
             key: fat_crypto::dev_keypair(fat_chain::genesis::DEV_GATEKEEPER),
             sealer: Arc::new(DevSealer),
+            policy: fat_attestation::dev_chain_policy(),
         })
         .with_context(|| format!("cannot open the gatekeeper in {}", self.data_dir.display()))?;
         eprintln!(

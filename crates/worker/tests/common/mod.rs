@@ -154,6 +154,7 @@ impl Chain {
                 data_dir: dir.join("gatekeeper"),
                 key: dev_keypair(fat_chain::genesis::DEV_GATEKEEPER),
                 sealer: Arc::new(DevSealer),
+                policy: fat_attestation::dev_chain_policy(),
             })
             .unwrap(),
         );
