@@ -8,6 +8,7 @@
 //! | cluster key | master key | [`CLUSTER_KEY_LABEL`] ‖ cluster id |
 //! | cluster ECDH secret (init args are sealed to it) | cluster key | [`CLUSTER_ECDH_LABEL`] |
 //! | at-rest key of a contract's state | cluster key | [`AT_REST_LABEL`] ‖ contract id |
+//! | state-root key (keys the contract's state root) | cluster key | [`STATE_ROOT_LABEL`] ‖ contract id |
 //! | contract secret (`derive-key` starts from it) | cluster key | [`CONTRACT_SECRET_LABEL`] ‖ contract id |
 //! | contract ECDH secret (commands are sealed to it) | cluster key | [`CONTRACT_ECDH_LABEL`] ‖ contract id |
 //!
@@ -26,6 +27,8 @@ pub const CLUSTER_KEY_LABEL: &[u8] = b"fat/key-tree/cluster/v1";
 pub const CLUSTER_ECDH_LABEL: &[u8] = b"fat/key-tree/cluster-ecdh/v1";
 /// The label of a contract's at-rest key.
 pub const AT_REST_LABEL: &[u8] = b"fat/key-tree/at-rest/v1";
+/// The label of a contract's state-root key.
+pub const STATE_ROOT_LABEL: &[u8] = b"fat/key-tree/state-root/v1";
 /// The label of a contract's secret.
 pub const CONTRACT_SECRET_LABEL: &[u8] = b"fat/key-tree/contract-secret/v1";
 /// The label of a contract's ECDH secret.
@@ -110,6 +113,7 @@ impl ClusterKey {
             secret: derive(&self.0, CONTRACT_SECRET_LABEL, contract.as_bytes()),
             ecdh: EcdhSecret::from_bytes(derive(&self.0, CONTRACT_ECDH_LABEL, contract.as_bytes())),
             at_rest: derive(&self.0, AT_REST_LABEL, contract.as_bytes()),
+            state_root: derive(&self.0, STATE_ROOT_LABEL, contract.as_bytes()),
         }
     }
 }
@@ -120,6 +124,7 @@ pub struct ContractKeys {
     secret: [u8; 32],
     ecdh: EcdhSecret,
     at_rest: [u8; 32],
+    state_root: [u8; 32],
 }
 secret_debug!(ContractKeys);
 
@@ -138,6 +143,12 @@ impl ContractKeys {
     /// The key the contract's state is encrypted with on disk.
     pub fn at_rest(&self) -> [u8; 32] {
         self.at_rest
+    }
+
+    /// The key of the contract's state root: without it, a published root cannot be used
+    /// to test guesses of the state.
+    pub fn state_root(&self) -> [u8; 32] {
+        self.state_root
     }
 }
 
@@ -159,9 +170,11 @@ mod tests {
             a.secret(),
             a.ecdh().to_bytes(),
             a.at_rest(),
+            a.state_root(),
             b.secret(),
             b.ecdh().to_bytes(),
             b.at_rest(),
+            b.state_root(),
         ];
         for (i, x) in all.iter().enumerate() {
             for y in &all[i + 1..] {

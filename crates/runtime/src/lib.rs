@@ -46,4 +46,4 @@ pub use runtime::{
 };
 pub use serve::{HttpRequest, HttpResponseHead};
 pub use state_hash::StateHash;
-pub use store::{MemoryStore, StateChanges, StateStore, state_root};
+pub use store::{MemoryStore, StateChanges, StateStore, state_root, state_root_keyed};

@@ -7,6 +7,10 @@
 //! the root is BLAKE3 over that sum under [`ROOT_CONTEXT`]. Adding or removing an entry adds
 //! or subtracts its lanes, so a block costs what it writes, not what the contract holds,
 //! and the order entries are added in does not matter.
+//!
+//! Workers key both hashes with a secret of the contract ([`StateHash::keyed`]): a published
+//! root then says nothing to whoever lacks the key, who could otherwise hash guesses of a
+//! contract's small state and compare.
 
 use fat_types::{ContractId, Hash32};
 
@@ -21,6 +25,7 @@ pub const LANES: usize = 1024;
 #[derive(Clone, PartialEq, Eq)]
 pub struct StateHash {
     contract: ContractId,
+    key: Option<[u8; 32]>,
     lanes: Box<[u16; LANES]>,
 }
 
@@ -35,12 +40,21 @@ impl StateHash {
     pub fn new(contract: ContractId) -> Self {
         Self {
             contract,
+            key: None,
             lanes: Box::new([0; LANES]),
         }
     }
 
-    /// A hash saved with [`StateHash::to_bytes`].
-    pub fn from_bytes(contract: ContractId, bytes: &[u8]) -> Option<Self> {
+    /// The hash of a contract with no entries, keyed with `key`.
+    pub fn keyed(contract: ContractId, key: [u8; 32]) -> Self {
+        Self {
+            key: Some(key),
+            ..Self::new(contract)
+        }
+    }
+
+    /// A hash saved with [`StateHash::to_bytes`] (`key` as it was made with).
+    pub fn from_bytes(contract: ContractId, key: Option<[u8; 32]>, bytes: &[u8]) -> Option<Self> {
         if bytes.len() != LANES * 2 {
             return None;
         }
@@ -48,7 +62,18 @@ impl StateHash {
         for (lane, pair) in lanes.iter_mut().zip(bytes.chunks_exact(2)) {
             *lane = u16::from_le_bytes([pair[0], pair[1]]);
         }
-        Some(Self { contract, lanes })
+        Some(Self {
+            contract,
+            key,
+            lanes,
+        })
+    }
+
+    fn hasher(&self, context: &str) -> blake3::Hasher {
+        match &self.key {
+            Some(key) => blake3::Hasher::new_keyed(&blake3::derive_key(context, key)),
+            None => blake3::Hasher::new_derive_key(context),
+        }
     }
 
     /// The lanes as little-endian bytes (2048 of them).
@@ -57,7 +82,7 @@ impl StateHash {
     }
 
     fn element(&self, key: &[u8], value: &[u8]) -> [u16; LANES] {
-        let mut hasher = blake3::Hasher::new_derive_key(ELEMENT_CONTEXT);
+        let mut hasher = self.hasher(ELEMENT_CONTEXT);
         hasher.update(self.contract.as_bytes());
         hasher.update(&(key.len() as u64).to_le_bytes());
         hasher.update(key);
@@ -90,7 +115,7 @@ impl StateHash {
 
     /// The state root.
     pub fn root(&self) -> Hash32 {
-        let mut hasher = blake3::Hasher::new_derive_key(ROOT_CONTEXT);
+        let mut hasher = self.hasher(ROOT_CONTEXT);
         hasher.update(self.contract.as_bytes());
         hasher.update(&self.to_bytes());
         Hash32(*hasher.finalize().as_bytes())
@@ -114,10 +139,27 @@ mod tests {
         b.remove(b"z", b"9");
         assert_eq!(a.root(), b.root());
         assert_eq!(
-            StateHash::from_bytes(c, &a.to_bytes()).unwrap().root(),
+            StateHash::from_bytes(c, None, &a.to_bytes())
+                .unwrap()
+                .root(),
             a.root()
         );
-        assert_eq!(StateHash::from_bytes(c, &[0; 3]), None);
+        assert_eq!(StateHash::from_bytes(c, None, &[0; 3]), None);
+        // Keyed, the same entries give another root, and each key its own.
+        let mut k1 = StateHash::keyed(c, [1; 32]);
+        k1.insert(b"x", b"1");
+        k1.insert(b"y", b"2");
+        let mut k2 = StateHash::keyed(c, [2; 32]);
+        k2.insert(b"x", b"1");
+        k2.insert(b"y", b"2");
+        assert_ne!(k1.root(), a.root());
+        assert_ne!(k1.root(), k2.root());
+        assert_eq!(
+            StateHash::from_bytes(c, Some([1; 32]), &k1.to_bytes())
+                .unwrap()
+                .root(),
+            k1.root()
+        );
         // Boundaries, values and the contract all count.
         let mut c1 = StateHash::new(c);
         c1.insert(b"xy", b"");

@@ -43,6 +43,19 @@ pub fn state_root<'a>(
     hash.root()
 }
 
+/// [`state_root`] keyed with the contract's state-root key, as workers publish it.
+pub fn state_root_keyed<'a>(
+    contract: &ContractId,
+    key: [u8; 32],
+    entries: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+) -> Hash32 {
+    let mut hash = crate::StateHash::keyed(*contract, key);
+    for (key, value) in entries {
+        hash.insert(key, value);
+    }
+    hash.root()
+}
+
 /// One contract's entries, in key order.
 type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
 

@@ -257,20 +257,21 @@ impl Store {
                 .open_table(STATE_HASHES)
                 .map_err(storage("open state hashes"))?;
             let load_hash = |hashes: &redb::Table<&[u8], &[u8]>,
-                             id: &ContractId|
+                             id: &ContractId,
+                             key: [u8; 32]|
              -> Result<StateHash> {
                 match hashes
                     .get(id.as_bytes().as_slice())
                     .map_err(storage("read state hash"))?
                 {
-                    Some(bytes) => StateHash::from_bytes(*id, bytes.value())
+                    Some(bytes) => StateHash::from_bytes(*id, Some(key), bytes.value())
                         .ok_or_else(|| corrupt("state hash", format!("of {id} is not 2048 bytes"))),
-                    None => Ok(StateHash::new(*id)),
+                    None => Ok(StateHash::keyed(*id, key)),
                 }
             };
             for (contract, writes) in &changes.writes {
                 let crypt = self.crypt_of(contract, &changes)?;
-                let mut hash = load_hash(&hashes, contract)?;
+                let mut hash = load_hash(&hashes, contract, crypt.keys.state_root())?;
                 for (key, value) in writes {
                     let k = state_key(contract, key);
                     let old = state
@@ -297,8 +298,13 @@ impl Store {
             let mut contracts = wtx
                 .open_table(CONTRACTS)
                 .map_err(storage("open contracts"))?;
-            for (id, record) in changes.contracts.iter_mut() {
-                record.state_root = load_hash(&hashes, id)?.root();
+            let mut roots = Vec::with_capacity(changes.contracts.len());
+            for id in changes.contracts.keys() {
+                let key = self.crypt_of(id, &changes)?.keys.state_root();
+                roots.push(load_hash(&hashes, id, key)?.root());
+            }
+            for ((id, record), root) in changes.contracts.iter_mut().zip(roots) {
+                record.state_root = root;
                 contracts
                     .insert(id.as_bytes().as_slice(), encode(record).as_slice())
                     .map_err(storage("write contract"))?;

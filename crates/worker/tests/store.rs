@@ -2,7 +2,7 @@
 //! they were taken at, and state roots match the runtime's definition.
 
 use fat_crypto::dev_keypair;
-use fat_runtime::{StateChanges, StateStore, state_root};
+use fat_runtime::{StateChanges, StateStore, state_root, state_root_keyed};
 use fat_types::{
     AccountId, BlockHeader, ClusterId, CodeHash, ContractId, ContractInfo, Hash32, TxId,
 };
@@ -11,6 +11,11 @@ use std::sync::Arc;
 use fat_crypto::ClusterKey;
 use fat_worker::store::{BlockChanges, ContractRecord};
 use fat_worker::{Keyring, Store};
+
+/// The state-root key of contract `c` of the tests' cluster key.
+fn root_key(c: &ContractId) -> [u8; 32] {
+    ClusterKey::from_bytes([5; 32]).contract(c).state_root()
+}
 
 fn header(height: u64) -> BlockHeader {
     BlockHeader {
@@ -94,7 +99,12 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
         assert_eq!(after.get(&c, b"a").unwrap(), None);
         assert_eq!(after.entry_count(&c).unwrap(), 1);
         let record = after.contract(&c).unwrap().unwrap();
-        assert_eq!(record.state_root, state_root(&c, [(&b"k"[..], &b"2"[..])]));
+        assert_eq!(
+            record.state_root,
+            state_root_keyed(&c, root_key(&c), [(&b"k"[..], &b"2"[..])])
+        );
+        // Keyed: not the root anyone could compute from a guess of the state.
+        assert_ne!(record.state_root, state_root(&c, [(&b"k"[..], &b"2"[..])]));
         assert!(after.receipt(&TxId([0; 32])).unwrap().is_none());
         // The second commit was not durable; a flush makes it so.
         store.flush().unwrap();
@@ -127,7 +137,10 @@ fn state_values_are_encrypted_on_disk() {
         let snapshot = store.snapshot().unwrap();
         assert_eq!(snapshot.get(&c, b"k").unwrap(), Some(secret.to_vec()));
         let record = snapshot.contract(&c).unwrap().unwrap();
-        assert_eq!(record.state_root, state_root(&c, [(&b"k"[..], secret)]));
+        assert_eq!(
+            record.state_root,
+            state_root_keyed(&c, root_key(&c), [(&b"k"[..], secret)])
+        );
     }
     let mut found = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -192,7 +205,11 @@ fn the_incremental_state_root_matches_one_computed_from_scratch() {
             .unwrap();
         let snapshot = store.snapshot().unwrap();
         let all = snapshot.scan(&c, b"", None, 1000).unwrap();
-        let expected = state_root(&c, all.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
+        let expected = state_root_keyed(
+            &c,
+            root_key(&c),
+            all.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        );
         assert_eq!(snapshot.contract(&c).unwrap().unwrap().state_root, expected);
     }
     drop(store);
