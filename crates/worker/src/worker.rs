@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -117,6 +118,7 @@ pub(crate) struct Inner {
     pub(crate) sealer: Arc<dyn Sealer>,
     replay: Mutex<ReplayGuard>,
     sessions: Mutex<HashMap<[u8; 32], SessionEntry>>,
+    sessions_swept_ms: AtomicU64,
     unflushed: Mutex<Unflushed>,
     pub(crate) plaintext_queries: bool,
     pub(crate) cache: Arc<MemoryCache>,
@@ -237,6 +239,7 @@ impl Worker {
                 sealer: config.sealer,
                 replay: Mutex::new(ReplayGuard::new(ENVELOPE_WINDOW_MS, REPLAY_CAPACITY)),
                 sessions: Mutex::new(HashMap::new()),
+                sessions_swept_ms: AtomicU64::new(0),
                 unflushed: Mutex::new(Unflushed::default()),
                 plaintext_queries: config.plaintext_queries,
                 cache: Arc::new(MemoryCache::default()),
@@ -586,6 +589,8 @@ impl Worker {
             &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
             now_ms,
         )?;
+        // Nonces of queries to contracts this worker does not run are not worth remembering.
+        self.known_contract(contract)?;
         self.admit(&envelope.header)?;
         self.keep_session(&opened.session, opened.sender, now_ms);
         let plaintext = self
@@ -641,11 +646,29 @@ impl Worker {
         Ok(())
     }
 
-    /// Keep a session for further queries (while there is room).
+    /// Fail unless this worker runs `contract` (and holds its keys).
+    fn known_contract(&self, contract: &ContractId) -> Result<()> {
+        if self.inner.keyring.cached(contract).is_some() {
+            return Ok(());
+        }
+        match self.inner.store.snapshot()?.contract(contract)? {
+            Some(_) => Ok(()),
+            None => Err(WorkerError::UnknownContract(*contract)),
+        }
+    }
+
+    /// Keep a session for further queries (while there is room). When full, expired
+    /// sessions are swept at most once a second, not on every query.
     fn keep_session(&self, session: &Session, caller: AccountId, now_ms: u64) {
         let mut sessions = self.inner.sessions.lock().expect("sessions lock");
         if sessions.len() >= MAX_SESSIONS {
-            sessions.retain(|_, e| e.expires_ms > now_ms);
+            let swept = self.inner.sessions_swept_ms.load(Ordering::Relaxed);
+            if now_ms.saturating_sub(swept) >= 1000 {
+                sessions.retain(|_, e| e.expires_ms > now_ms);
+                self.inner
+                    .sessions_swept_ms
+                    .store(now_ms, Ordering::Relaxed);
+            }
         }
         if sessions.len() < MAX_SESSIONS {
             sessions.insert(
