@@ -7,11 +7,11 @@ use fat_types::ContractId;
 
 const NOW: u64 = 1_750_000_000_000;
 
-fn golden() -> (Envelope, Envelope) {
-    let worker = EcdhSecret::from_bytes([0x42; 32]);
-    let (request, _) = envelope::seal(
+/// The golden request and the requester's session.
+fn golden_request() -> (Envelope, envelope::Session) {
+    envelope::seal(
         &dev_keypair("alice"),
-        &worker.public(),
+        &EcdhSecret::from_bytes([0x42; 32]).public(),
         ContractId([5; 32]),
         Direction::Request,
         b"hello",
@@ -21,7 +21,12 @@ fn golden() -> (Envelope, Envelope) {
             nonce: [2; 24],
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+fn golden() -> (Envelope, Envelope) {
+    let worker = EcdhSecret::from_bytes([0x42; 32]);
+    let (request, _) = golden_request();
     let mut guard = ReplayGuard::new(60_000, 16);
     let opened = envelope::open(
         &request,
@@ -117,20 +122,7 @@ const SESSION_MESSAGE: &str = concat!(
 
 #[test]
 fn session_message_encoding_is_pinned() {
-    let worker = EcdhSecret::from_bytes([0x42; 32]);
-    let (_, session) = envelope::seal(
-        &dev_keypair("alice"),
-        &worker.public(),
-        ContractId([5; 32]),
-        Direction::Request,
-        b"hello",
-        NOW,
-        SealRandomness {
-            ephemeral: [1; 32],
-            nonce: [2; 24],
-        },
-    )
-    .unwrap();
+    let (_, session) = golden_request();
     let message = session.seal_message_with_nonce(
         dev_keypair("alice").account_id(),
         Direction::Request,
