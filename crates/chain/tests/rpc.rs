@@ -60,6 +60,11 @@ async fn call(
     )
 }
 
+/// `GET uri`.
+async fn get(router: &axum::Router, uri: &str) -> (StatusCode, Value) {
+    call(router, "GET", uri, Vec::new()).await
+}
+
 #[tokio::test]
 async fn openapi_lists_exactly_the_served_routes() {
     let mut documented = documented_routes();
@@ -91,7 +96,7 @@ async fn openapi_lists_exactly_the_served_routes() {
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
         assert_ne!(body["code"], "no_route", "{method} {uri} is not served");
     }
-    let (status, body) = call(&router, "GET", "/v1/nothing", Vec::new()).await;
+    let (status, body) = get(&router, "/v1/nothing").await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("no_route"))
@@ -159,28 +164,16 @@ async fn submit_wait_read_and_follow_the_stream() {
     );
 
     let (id, height) = ids[2];
-    let (status, body) = call(&router, "GET", &format!("/v1/txs/{id}"), Vec::new()).await;
+    let (status, body) = get(&router, &format!("/v1/txs/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["tx"]["id"], id.to_string());
     assert_eq!(body["height"].as_u64(), Some(height));
-    let (_, body) = call(
-        &router,
-        "GET",
-        &format!("/v1/accounts/{}", a.account_id()),
-        Vec::new(),
-    )
-    .await;
+    let (_, body) = get(&router, &format!("/v1/accounts/{}", a.account_id())).await;
     assert_eq!(body["nonce"].as_u64(), Some(3));
-    let (_, body) = call(&router, "GET", "/v1/blocks/latest", Vec::new()).await;
+    let (_, body) = get(&router, "/v1/blocks/latest").await;
     let latest: Block = serde_json::from_value(body.clone()).unwrap();
     assert_eq!(body["hash"], latest.hash().to_string());
-    let (_, body) = call(
-        &router,
-        "GET",
-        &format!("/v1/blocks/{height}/receipts"),
-        Vec::new(),
-    )
-    .await;
+    let (_, body) = get(&router, &format!("/v1/blocks/{height}/receipts")).await;
     assert_eq!(body["receipts"][0]["tx"], id.to_string());
 
     // The stream delivers genesis and every block since, which a follower verifies.
@@ -222,7 +215,7 @@ async fn params_and_published_keys_are_served() {
     let node = open(&dir);
     let router = app(node.clone());
 
-    let (status, body) = call(&router, "GET", "/v1/params", Vec::new()).await;
+    let (status, body) = get(&router, "/v1/params").await;
     assert_eq!(status, StatusCode::OK);
     let params: fat_chain::ChainParams = serde_json::from_value(body.clone()).unwrap();
     assert_eq!(&params, node.params());
@@ -252,13 +245,7 @@ async fn params_and_published_keys_are_served() {
         node.submit_tx(tx).unwrap();
     }
     produce(&node);
-    let (_, body) = call(
-        &router,
-        "GET",
-        &format!("/v1/clusters/{cluster}"),
-        Vec::new(),
-    )
-    .await;
+    let (_, body) = get(&router, &format!("/v1/clusters/{cluster}")).await;
     assert_eq!(body["public_key"], Value::Null, "{body}");
 
     let txs = [
@@ -287,21 +274,9 @@ async fn params_and_published_keys_are_served() {
         node.submit_tx(tx).unwrap();
     }
     assert_eq!(produce(&node)[1], Outcome::ContractCreated(contract));
-    let (_, body) = call(
-        &router,
-        "GET",
-        &format!("/v1/clusters/{cluster}"),
-        Vec::new(),
-    )
-    .await;
+    let (_, body) = get(&router, &format!("/v1/clusters/{cluster}")).await;
     assert_eq!(body["public_key"], "c1".repeat(32), "{body}");
-    let (_, body) = call(
-        &router,
-        "GET",
-        &format!("/v1/contracts/{contract}"),
-        Vec::new(),
-    )
-    .await;
+    let (_, body) = get(&router, &format!("/v1/contracts/{contract}")).await;
     assert_eq!(body["public_key"], Value::Null, "{body}");
 
     let publish = TxKind::PublishContractKey {
@@ -310,19 +285,11 @@ async fn params_and_published_keys_are_served() {
     };
     node.submit_tx(&sign(&g, 1, publish)).unwrap();
     produce(&node);
-    let (_, body) = call(
-        &router,
-        "GET",
-        &format!("/v1/contracts/{contract}"),
-        Vec::new(),
-    )
-    .await;
+    let (_, body) = get(&router, &format!("/v1/contracts/{contract}")).await;
     assert_eq!(body["public_key"], "c2".repeat(32), "{body}");
-    let (status, body) = call(
+    let (status, body) = get(
         &router,
-        "GET",
         &format!("/v1/provisions/{}/{cluster}", worker_id(1)),
-        Vec::new(),
     )
     .await;
     assert_eq!(

@@ -513,24 +513,13 @@ pub fn open(
     now_ms: u64,
 ) -> Result<Opened> {
     envelope.check_signature()?;
-    open_checked(envelope, recipient, contract, direction, guard, now_ms)
+    open_carried(envelope, recipient, contract, direction, guard, now_ms)
 }
 
 /// [`open`] for an envelope carried by a signed transaction of its sender: the transaction's
 /// signature already covers every byte of the envelope, so the envelope's own is not checked
 /// again. The caller must check that the header's `sender` is the transaction's signer.
 pub fn open_carried(
-    envelope: &Envelope,
-    recipient: &EcdhSecret,
-    contract: &ContractId,
-    direction: Direction,
-    guard: &mut ReplayGuard,
-    now_ms: u64,
-) -> Result<Opened> {
-    open_checked(envelope, recipient, contract, direction, guard, now_ms)
-}
-
-fn open_checked(
     envelope: &Envelope,
     recipient: &EcdhSecret,
     contract: &ContractId,
