@@ -5,7 +5,6 @@
 //! pending transactions into committed blocks; [`rpc::app`] serves the HTTP API; [`run`] wires
 //! them together.
 
-pub mod clock;
 pub mod consensus;
 pub mod error;
 mod exec;
@@ -21,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use fat_types::clock::{Clock, ManualClock, SystemClock};
 pub use consensus::{Consensus, Sequencer};
 pub use error::{ChainError, Result};
 pub use genesis::{ChainParams, Genesis};

@@ -13,7 +13,7 @@ use fat_types::{
 };
 use tokio::sync::{Notify, watch};
 
-use crate::clock::Clock;
+use fat_types::Clock;
 use crate::error::{ChainError, Result};
 use crate::exec::Executor;
 use crate::genesis::{ChainParams, Genesis};

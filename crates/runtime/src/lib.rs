@@ -40,10 +40,8 @@ pub use cache::{Cache, CacheOp, MemoryCache};
 pub use config::{HttpLimits, HttpPolicy, Limits, RuntimeConfig};
 pub use error::{CallError, Error, Limit, Result};
 pub use http::is_public;
-pub use runtime::{
-    BlockInfo, Call, Clock, Code, Entry, Event, LogLevel, LogLine, Mode, Outcome, Runtime,
-    SystemClock,
-};
+pub use fat_types::clock::{Clock, SystemClock};
+pub use runtime::{BlockInfo, Call, Code, Entry, Event, LogLevel, LogLine, Mode, Outcome, Runtime};
 pub use serve::{HttpRequest, HttpResponseHead};
 pub use state_hash::StateHash;
 pub use store::{MemoryStore, StateChanges, StateStore, state_root, state_root_keyed};

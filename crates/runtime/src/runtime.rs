@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use fat_types::clock::{Clock, SystemClock};
 use fat_types::{AccountId, CodeHash, ContractId, Hash32};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
@@ -253,24 +254,6 @@ impl Outcome {
             Err(CallError::LimitExceeded { limit }) => Some(*limit),
             _ => None,
         }
-    }
-}
-
-/// The worker's clock, for queries and jobs. Commands use the block's time instead.
-pub trait Clock: Send + Sync {
-    /// Milliseconds since the Unix epoch.
-    fn now_ms(&self) -> u64;
-}
-
-/// The operating system's clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
     }
 }
 

@@ -8,6 +8,7 @@ mod id;
 pub use id::{AccountId, CodeHash, ContractId, Hash32, ParseIdError};
 
 pub mod block;
+pub mod clock;
 pub mod encoding;
 pub mod execution;
 pub mod registry;
@@ -15,6 +16,7 @@ pub mod reject;
 pub mod tx;
 
 pub use block::{Block, BlockHeader, Outcome, Receipt, TxLocation};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use encoding::{Bytes, DecodeError, Signature};
 pub use execution::{CommandPayload, ExecEvent, ExecReceipt, ExecStatus, SignedExecReceipt};
 pub use id::{ClusterId, TxId, WorkerId};
