@@ -13,13 +13,13 @@ use fat_types::{
 };
 use tokio::sync::{Notify, watch};
 
-use fat_types::Clock;
 use crate::error::{ChainError, Result};
 use crate::exec::Executor;
 use crate::genesis::{ChainParams, Genesis};
 use crate::mempool::Mempool;
 use crate::state::{State, next_root};
 use crate::store::Store;
+use fat_types::Clock;
 
 /// How a node is set up.
 #[derive(Debug, Clone)]

@@ -71,7 +71,7 @@ async fn dev_serves_workers_and_resumes() {
     let port = free_port();
     let (child, url) = start(&dir, port);
     let chain = Client::new(&url).unwrap();
-    let info = chain.dev_workers().await.unwrap();
+    let info = serde_json::to_value(chain.dev_workers().await.unwrap()).unwrap();
     assert_eq!(info["workers"].as_array().unwrap().len(), 2);
     assert!(chain.is_dev_network().await.unwrap());
 
@@ -90,7 +90,8 @@ async fn dev_serves_workers_and_resumes() {
     let height = result.block.unwrap();
     for worker in 0..2 {
         let client = client_of(&url, worker);
-        let receipt = client.receipt(&result.tx, height).await.unwrap();
+        let tx = result.tx.parse().unwrap();
+        let receipt = serde_json::to_value(client.receipt(&tx, height).await.unwrap()).unwrap();
         // The output is sealed to alice: nothing in plaintext.
         assert_eq!(receipt["receipt"]["output"], "", "{receipt}");
         assert!(receipt["receipt"]["sealed_output"].is_string(), "{receipt}");
@@ -114,9 +115,10 @@ async fn dev_serves_workers_and_resumes() {
         .spawn()
         .unwrap();
     let api = read_ready(&mut alone);
-    let tip = Client::new(&url).unwrap().status().await.unwrap()["height"]
-        .as_u64()
-        .unwrap();
+    let tip =
+        serde_json::to_value(Client::new(&url).unwrap().status().await.unwrap()).unwrap()["height"]
+            .as_u64()
+            .unwrap();
     let lone = fat_client::Http::new(&api).unwrap();
     let mut followed = false;
     for _ in 0..400 {

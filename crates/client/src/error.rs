@@ -136,5 +136,32 @@ pub enum Error {
     },
 }
 
+impl From<fat_proto::Error> for Error {
+    fn from(error: fat_proto::Error) -> Self {
+        use fat_proto::Error as P;
+        match error {
+            P::NoNode { url, source } => Error::NoNode { url, source },
+            P::BadUrl { url } => Error::BadUrl { url },
+            P::Api {
+                url,
+                status,
+                code,
+                message,
+                body,
+            } => Error::Api {
+                url,
+                status,
+                code,
+                message,
+                body,
+            },
+            P::Transport { url, message } => Error::Transport { url, message },
+            P::Decode { url, message } => Error::Decode { url, message },
+            P::Rejected { tx, reason } => Error::Rejected { tx, reason },
+            P::Timeout { what, seconds } => Error::Timeout { what, seconds },
+        }
+    }
+}
+
 /// The client's result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,7 +1,7 @@
 //! Hold the master key and hand cluster keys to attested workers through the chain.
 //!
 //! A [`Gatekeeper`] generates its master key on first start and keeps it sealed in its data
-//! directory. It follows the chain's blocks, verifying each ([`fat_crypto::BlockVerifier`],
+//! directory. It follows the chain's blocks, verifying each ([`fat_proto::follow::Follower`],
 //! from a genesis it pins in its data directory on first use, and the receipts against each
 //! block's receipts root), and learns registrations, clusters and contracts only from those
 //! verified blocks: nothing the node merely says. Once caught up with the tip:
@@ -22,20 +22,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use fat_attestation::seal::Sealer;
-use fat_client::Http;
 use fat_crypto::envelope::{Direction, EcdhPublic, SealRandomness, seal};
-use fat_crypto::{BlockVerifier, ClusterKey, Keypair, MasterKey};
-use fat_types::block::receipts_root;
+use fat_crypto::{ClusterKey, Keypair, MasterKey};
+use fat_proto::ChainApi;
+use fat_proto::follow::{Follower, FollowerError};
 use fat_types::tx::{cluster_id, contract_id};
 use fat_types::{
-    Attestation, AttestationPolicy, Block, Bytes, ClusterId, ContractId, Hash32, Outcome, Receipt,
-    Transaction, TxKind, WorkerId,
+    Attestation, AttestationPolicy, Block, Bytes, Clock, ClusterId, ContractId, Hash32, Outcome,
+    Receipt, SystemClock, Transaction, TxKind, WorkerId,
 };
-use serde::Deserialize;
-use serde_json::Value;
 
 /// The file in the data directory holding the sealed master key.
 pub const MASTER_FILE: &str = "master.sealed";
@@ -62,7 +60,10 @@ pub enum GatekeeperError {
     Key(String),
     /// Talking to the chain failed.
     #[error("chain: {0}")]
-    Chain(#[from] fat_client::Error),
+    Chain(#[from] fat_proto::Error),
+    /// A block from the chain does not verify.
+    #[error("following the chain")]
+    Follow(#[from] FollowerError),
     /// The chain answered something unexpected.
     #[error("chain: {0}")]
     Unexpected(String),
@@ -91,6 +92,7 @@ pub struct Gatekeeper {
     key: Keypair,
     policy: AttestationPolicy,
     data_dir: PathBuf,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Gatekeeper {
@@ -112,16 +114,6 @@ struct Seen {
     unpublished: BTreeMap<ContractId, ClusterId>,
 }
 
-/// A block as the chain's stream sends it with `receipts=true`.
-#[derive(Deserialize)]
-struct StreamedBlock {
-    header: fat_types::BlockHeader,
-    signature: fat_types::Signature,
-    txs: Vec<fat_types::SignedTransaction>,
-    #[serde(default)]
-    receipts: Vec<Receipt>,
-}
-
 impl Gatekeeper {
     /// Open the gatekeeper: unseal its master key, or make and seal one on first start.
     pub fn open(config: GatekeeperConfig) -> Result<Self> {
@@ -131,7 +123,15 @@ impl Gatekeeper {
             key: config.key,
             policy: config.policy,
             data_dir: config.data_dir,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Read the time from `clock` (attestation freshness, envelope times) instead of the
+    /// system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The key of a cluster.
@@ -142,13 +142,13 @@ impl Gatekeeper {
     /// Follow the chain at `rpc` and provision keys until `shutdown` completes; reconnects
     /// when the stream breaks.
     pub async fn run(&self, rpc: &str, shutdown: impl Future<Output = ()>) -> Result<()> {
-        let http = Http::new(rpc)?;
+        let chain = ChainApi::new(rpc)?;
         tokio::pin!(shutdown);
         loop {
             let mut seen = Seen::default();
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
-                result = self.follow(&http, &mut seen) => if let Err(e) = result {
+                result = self.follow(&chain, &mut seen) => if let Err(e) = result {
                     tracing::warn!(error = %e, "gatekeeper lost the chain; reconnecting");
                 },
             }
@@ -161,8 +161,8 @@ impl Gatekeeper {
 
     /// The chain's genesis block, checked against the one pinned in the data directory (or
     /// pinned there on first use).
-    async fn genesis(&self, http: &Http) -> Result<Block> {
-        let genesis: Block = http.get_json("/v1/blocks/0").await?;
+    async fn genesis(&self, chain: &ChainApi) -> Result<Block> {
+        let genesis = chain.block(0).await?;
         let found = genesis.hash();
         let path = self.data_dir.join(GENESIS_FILE);
         match std::fs::read_to_string(&path) {
@@ -191,46 +191,25 @@ impl Gatekeeper {
         Ok(genesis)
     }
 
-    async fn follow(&self, http: &Http, seen: &mut Seen) -> Result<()> {
-        let genesis = self.genesis(http).await?;
-        let mut verifier = BlockVerifier::new(genesis.header.clone(), genesis.header.producer);
-        let mut blocks = http
-            .events("/v1/stream/blocks?from=1&receipts=true")
-            .await?;
-        while let Some(event) = blocks.next().await? {
-            if event.event != "block" {
-                continue;
-            }
-            let streamed: StreamedBlock = serde_json::from_str(&event.data)
-                .map_err(|e| GatekeeperError::Unexpected(format!("bad block: {e}")))?;
-            let block = Block {
-                header: streamed.header,
-                signature: streamed.signature,
-                txs: streamed.txs,
-            };
-            verifier
-                .accept(&block)
-                .map_err(|e| GatekeeperError::Unexpected(format!("block does not verify: {e}")))?;
-            if streamed.receipts.len() != block.txs.len()
-                || receipts_root(&streamed.receipts) != block.header.receipts_root
-            {
-                return Err(GatekeeperError::Unexpected(format!(
-                    "the receipts of block {} do not match its receipts root",
-                    block.header.height
-                )));
-            }
-            note_block(seen, &block, &streamed.receipts);
-            let status: Value = http.get_json("/v1/status").await?;
-            let tip = status["height"].as_u64().unwrap_or_default();
-            if block.header.height >= tip {
-                self.reconcile(http, seen).await?;
+    /// Follow the chain's verified blocks from genesis, noting what they do; once caught up
+    /// with the tip, act on it. Returns only when a block does not verify or the chain
+    /// refuses what the gatekeeper submits.
+    async fn follow(&self, chain: &ChainApi, seen: &mut Seen) -> Result<()> {
+        let genesis = self.genesis(chain).await?;
+        let producer = genesis.header.producer;
+        let mut follower = Follower::new(chain.clone(), genesis.header, producer);
+        loop {
+            let followed = follower.next().await?;
+            note_block(seen, &followed.block, &followed.receipts);
+            let tip = chain.status().await?.height;
+            if followed.block.header.height >= tip {
+                self.reconcile(chain, seen).await?;
             }
         }
-        Ok(())
     }
 
     /// Provision the clusters and publish the contract keys that need it.
-    async fn reconcile(&self, http: &Http, seen: &mut Seen) -> Result<()> {
+    async fn reconcile(&self, chain: &ChainApi, seen: &mut Seen) -> Result<()> {
         for (cluster, members) in seen.clusters.clone() {
             let waiting: Vec<WorkerId> = members
                 .into_iter()
@@ -253,7 +232,7 @@ impl Gatekeeper {
                     &worker,
                     &ecdh_public,
                     &attestation,
-                    now_ms() / 1000,
+                    self.clock.now_ms() / 1000,
                 ) {
                     Ok(report) => {
                         let sealed =
@@ -272,7 +251,7 @@ impl Gatekeeper {
             }
             let workers: Vec<WorkerId> = keys.iter().map(|(w, _)| *w).collect();
             self.submit(
-                http,
+                chain,
                 TxKind::ProvisionKey {
                     cluster,
                     cluster_public: Hash32(key.ecdh_public().0),
@@ -291,7 +270,7 @@ impl Gatekeeper {
                 .ecdh()
                 .public();
             self.submit(
-                http,
+                chain,
                 TxKind::PublishContractKey {
                     contract,
                     public_key: Hash32(public.0),
@@ -317,35 +296,22 @@ impl Gatekeeper {
             ContractId(cluster.0),
             Direction::ClusterKey,
             &key.to_bytes(),
-            now_ms(),
+            self.clock.now_ms(),
             randomness,
         )
         .map_err(|e| GatekeeperError::Key(format!("cannot seal to worker {worker}: {e}")))?;
         Ok(envelope.to_bytes())
     }
 
-    async fn submit(&self, http: &Http, kind: TxKind) -> Result<()> {
-        let account: Value = http
-            .get_json(&format!("/v1/accounts/{}", self.key.account_id()))
-            .await?;
-        let nonce = account["next_nonce"]
-            .as_u64()
-            .ok_or_else(|| GatekeeperError::Unexpected("no next_nonce in the account".into()))?;
+    async fn submit(&self, chain: &ChainApi, kind: TxKind) -> Result<()> {
+        let nonce = chain.next_nonce(&self.key.account_id()).await?;
         let tx = self.key.sign_tx(Transaction {
             signer: self.key.account_id(),
             nonce,
             fee: FEE,
             kind,
         });
-        let answer: Value = http
-            .post_json("/v1/txs?wait=true", "application/octet-stream", tx.encode())
-            .await?;
-        if answer["status"] != "committed" || answer["receipt"]["outcome"].get("failed").is_some() {
-            return Err(GatekeeperError::Unexpected(format!(
-                "transaction {} not committed successfully: {answer}",
-                tx.id()
-            )));
-        }
+        chain.submit_committed(&tx).await?;
         Ok(())
     }
 }
@@ -436,12 +402,6 @@ fn load_or_create_master(dir: &Path, sealer: &dyn Sealer) -> Result<MasterKey> {
         }
         Err(e) => Err(io(&path)(e)),
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -191,11 +191,7 @@ async fn replay(
                 gas_limit: 1_000_000_000,
             },
         });
-        let _: Value = chain
-            .client
-            .post_json("/v1/txs", "application/octet-stream", tx.encode())
-            .await
-            .unwrap();
+        chain.client.submit(&tx, false).await.unwrap();
         last = Some(tx.id());
     }
     let location = chain

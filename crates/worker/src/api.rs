@@ -13,34 +13,32 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use fat_crypto::{Envelope, EnvelopeError, SessionMessage};
+use fat_proto::worker::{
+    LogLine, LogsView, QueryReply, QueryRequest, ReceiptView, WorkerContract, WorkerStatus,
+};
+use fat_proto::{ErrorBody, content, paths};
 use fat_types::{AccountId, ContractId, TxId};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::error::{Result, WorkerError};
+use crate::store::LogRecord;
 use crate::worker::Worker;
 
 /// The content type of a further query of a session (a [`SessionMessage`]) and its answer.
-pub const SESSION_CONTENT_TYPE: &str = "application/x-fat-session";
+pub const SESSION_CONTENT_TYPE: &str = content::SESSION;
 
 /// Every route the API serves, as (method, path) in OpenAPI's template syntax.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/v1/status"),
-    ("GET", "/v1/contracts/{id}"),
-    ("POST", "/v1/contracts/{id}/query"),
-    ("GET", "/v1/contracts/{id}/logs"),
-    ("GET", "/v1/receipts/{tx}"),
-];
+pub use fat_proto::paths::worker::ROUTES;
 
 /// The API as a router, servable or callable directly in tests.
 pub fn app(worker: Worker) -> Router {
     Router::new()
-        .route("/v1/status", get(status))
-        .route("/v1/contracts/{id}", get(contract))
-        .route("/v1/contracts/{id}/query", post(query))
-        .route("/v1/contracts/{id}/logs", get(logs))
-        .route("/v1/receipts/{tx}", get(receipt))
+        .route(paths::worker::STATUS, get(status))
+        .route(paths::worker::CONTRACT, get(contract))
+        .route(paths::worker::QUERY, post(query))
+        .route(paths::worker::LOGS, get(logs))
+        .route(paths::worker::RECEIPT, get(receipt))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route") })
         .with_state(worker)
 }
@@ -65,14 +63,14 @@ pub async fn serve(
 #[derive(Debug)]
 struct ApiError {
     status: StatusCode,
-    body: Value,
+    body: Box<ErrorBody>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Self {
         Self {
             status,
-            body: json!({"code": code, "message": message.to_string()}),
+            body: Box::new(ErrorBody::new(code, message)),
         }
     }
 }
@@ -129,71 +127,73 @@ where
     })
 }
 
-async fn status(State(worker): State<Worker>) -> ApiResult<Json<Value>> {
+async fn status(State(worker): State<Worker>) -> ApiResult<Json<WorkerStatus>> {
     let snapshot = worker.snapshot()?;
     let head = if snapshot.started()? {
-        let head = snapshot.head()?;
-        json!({"height": head.height, "hash": head.hash(), "timestamp_ms": head.timestamp_ms})
+        Some(snapshot.head()?)
     } else {
-        json!({"height": null, "hash": null, "timestamp_ms": null})
+        None
     };
-    let contracts = snapshot.contracts()?.len();
-    let admitted = worker.inner.admission.admitted();
-    let mut body = json!({
-        "worker": worker.id(),
-        "ecdh_public": worker.ecdh_public(),
-        "contracts": contracts,
-        "queries_admitted": admitted,
-    });
-    if let (Value::Object(body), Value::Object(head)) = (&mut body, head) {
-        body.extend(head);
-    }
-    Ok(Json(body))
+    Ok(Json(WorkerStatus {
+        worker: worker.id(),
+        ecdh_public: worker.ecdh_public(),
+        contracts: snapshot.contracts()?.len(),
+        queries_admitted: worker.queries_admitted(),
+        height: head.as_ref().map(|h| h.height),
+        hash: head.as_ref().map(|h| h.hash()),
+        timestamp_ms: head.as_ref().map(|h| h.timestamp_ms),
+    }))
 }
 
-async fn contract(State(worker): State<Worker>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn contract(
+    State(worker): State<Worker>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WorkerContract>> {
     let id: ContractId = parse("contract", &id)?;
     let snapshot = worker.snapshot()?;
     let record = snapshot
         .contract(&id)?
         .ok_or(WorkerError::UnknownContract(id))?;
     let height = snapshot.head()?.height;
-    Ok(Json(json!({
-        "id": record.info.id,
-        "code_hash": record.info.code_hash,
-        "cluster": record.info.cluster,
-        "deployer": record.info.deployer,
-        "created": record.info.height,
-        "height": height,
-        "state_root": record.state_root,
-        "entries": record.entries,
-        "logs": record.logs,
-    })))
+    Ok(Json(WorkerContract {
+        id: record.info.id,
+        code_hash: record.info.code_hash,
+        cluster: record.info.cluster,
+        deployer: record.info.deployer,
+        created: record.info.height,
+        height,
+        state_root: record.state_root,
+        entries: record.entries,
+        logs: record.logs,
+    }))
 }
 
-/// The body of a plaintext query.
-#[derive(Debug, Deserialize)]
-struct QueryBody {
-    method: String,
-    #[serde(default)]
-    args: Value,
-}
-
-/// The JSON answer of a query: `{"worker", "height", "gas_used", "elapsed_ms"}` with
-/// `output`, or with `code`, `message` and `error` when the call failed.
-fn answer_json(worker: &Worker, answer: &crate::QueryAnswer) -> (StatusCode, Value) {
-    let elapsed_ms = answer.elapsed.as_secs_f64() * 1000.0;
-    let mut body = json!({"worker": worker.id(), "height": answer.height, "gas_used": answer.gas_used, "elapsed_ms": elapsed_ms});
+/// The answer of a query: who ran it, on which block, at what cost, with the output or, when
+/// the call failed, `code`, `message` and `error`.
+fn answer_json(worker: &Worker, answer: &crate::QueryAnswer) -> (StatusCode, QueryReply) {
+    let mut reply = QueryReply {
+        worker: worker.id(),
+        height: answer.height,
+        gas_used: answer.gas_used,
+        elapsed_ms: answer.elapsed.as_secs_f64() * 1000.0,
+        output: None,
+        code: None,
+        message: None,
+        error: None,
+    };
     match &answer.result {
         Ok(text) => {
-            body["output"] = serde_json::from_str(text).unwrap_or(Value::String(text.clone()));
-            (StatusCode::OK, body)
+            reply.output = Some(
+                serde_json::from_str(text)
+                    .unwrap_or_else(|_| serde_json::Value::String(text.clone())),
+            );
+            (StatusCode::OK, reply)
         }
         Err(e) => {
-            body["code"] = json!("call_failed");
-            body["message"] = json!(e.to_string());
-            body["error"] = serde_json::to_value(e).unwrap_or(Value::Null);
-            (StatusCode::UNPROCESSABLE_ENTITY, body)
+            reply.code = Some("call_failed".into());
+            reply.message = Some(e.to_string());
+            reply.error = serde_json::to_value(e).ok();
+            (StatusCode::UNPROCESSABLE_ENTITY, reply)
         }
     }
 }
@@ -211,7 +211,7 @@ async fn query(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if content_type.starts_with(SESSION_CONTENT_TYPE) {
+    if content_type.starts_with(content::SESSION) {
         let message = SessionMessage::from_bytes(&body).map_err(WorkerError::from)?;
         let sealed = worker
             .query_session(&id, &message, |worker, answer| {
@@ -220,12 +220,12 @@ async fn query(
             .await?;
         return Ok((
             StatusCode::OK,
-            [(header::CONTENT_TYPE, SESSION_CONTENT_TYPE)],
+            [(header::CONTENT_TYPE, content::SESSION)],
             sealed.to_bytes(),
         )
             .into_response());
     }
-    if content_type.starts_with("application/octet-stream") {
+    if content_type.starts_with(content::OCTET_STREAM) {
         let envelope = Envelope::from_bytes(&body).map_err(WorkerError::from)?;
         let sealed = worker
             .query_sealed(&id, &envelope, |worker, answer| {
@@ -234,7 +234,7 @@ async fn query(
             .await?;
         return Ok((
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/octet-stream")],
+            [(header::CONTENT_TYPE, content::OCTET_STREAM)],
             sealed.envelope.to_bytes(),
         )
             .into_response());
@@ -246,25 +246,24 @@ async fn query(
             "this worker answers only sealed queries (application/octet-stream envelopes sealed to its key; see docs/security.md)",
         ));
     }
-    let body: QueryBody = serde_json::from_slice(&body).map_err(|e| {
+    let body: QueryRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_request",
             format!("bad query body: {e}"),
         )
     })?;
-    let args = match &body.args {
-        Value::Null => String::new(),
-        other => other.to_string(),
-    };
     let answer = worker
-        .query(&id, &body.method, &args, AccountId::default())
+        .query(&id, &body.method, &body.args_text(), AccountId::default())
         .await?;
     let (status, body) = answer_json(&worker, &answer);
     Ok((status, Json(body)).into_response())
 }
 
-async fn receipt(State(worker): State<Worker>, Path(tx): Path<String>) -> ApiResult<Json<Value>> {
+async fn receipt(
+    State(worker): State<Worker>,
+    Path(tx): Path<String>,
+) -> ApiResult<Json<ReceiptView>> {
     let tx: TxId = parse("transaction", &tx)?;
     let signed = worker.snapshot()?.receipt(&tx)?.ok_or_else(|| {
         ApiError::new(
@@ -273,9 +272,8 @@ async fn receipt(State(worker): State<Worker>, Path(tx): Path<String>) -> ApiRes
             format!("receipt of {tx} not found"),
         )
     })?;
-    let mut body = serde_json::to_value(&signed).expect("serializable");
-    body["hash"] = json!(signed.receipt.hash());
-    Ok(Json(body))
+    let hash = signed.receipt.hash();
+    Ok(Json(ReceiptView { signed, hash }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -304,24 +302,20 @@ async fn logs(
         .ok_or(WorkerError::UnknownContract(id))?;
     if !q.follow {
         let lines = snapshot.logs(&id, q.from, q.limit.min(10_000))?;
-        return Ok(Json(json!({"contract": id, "logs": lines})).into_response());
+        let logs = lines.into_iter().map(log_line).collect();
+        return Ok(Json(LogsView { contract: id, logs }).into_response());
     }
     drop(snapshot);
     let heads = worker.subscribe();
     let stream = futures_util::stream::unfold(
-        (
-            worker,
-            heads,
-            q.from,
-            Vec::<crate::store::LogRecord>::new().into_iter(),
-        ),
+        (worker, heads, q.from, Vec::<LogRecord>::new().into_iter()),
         move |(worker, mut heads, next, mut buffered)| async move {
             loop {
                 if let Some(line) = buffered.next() {
                     let event = Event::default()
                         .event("log")
                         .id(line.seq.to_string())
-                        .json_data(&line)
+                        .json_data(log_line(line.clone()))
                         .unwrap_or_else(|e| Event::default().event("error").data(e.to_string()));
                     let next = line.seq + 1;
                     return Some((Ok::<_, Infallible>(event), (worker, heads, next, buffered)));
@@ -331,7 +325,7 @@ async fn logs(
                 match lines {
                     Ok(lines) if !lines.is_empty() => buffered = lines.into_iter(),
                     Ok(_) => {
-                        let mut closing = worker.inner.closing.subscribe();
+                        let mut closing = worker.closing();
                         tokio::select! {
                             changed = heads.changed() => changed.ok()?,
                             _ = closing.wait_for(|c| *c) => return None,
@@ -348,4 +342,16 @@ async fn logs(
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
+}
+
+/// A stored log line as the API sends it.
+fn log_line(record: LogRecord) -> LogLine {
+    LogLine {
+        seq: record.seq,
+        height: record.height,
+        index: record.index,
+        tx: record.tx,
+        level: record.level,
+        message: record.message,
+    }
 }

@@ -45,7 +45,7 @@ pub enum WorkerError {
         /// The genesis hash of the chain followed.
         expected: Hash32,
     },
-    /// Talking to the chain node failed.
+    /// The chain node cannot be reached at this URL.
     #[error("chain node {url}: {message}")]
     Chain {
         /// The URL requested.
@@ -54,8 +54,8 @@ pub enum WorkerError {
         message: String,
     },
     /// A block from the chain does not verify.
-    #[error("block does not verify")]
-    Follow(#[from] fat_crypto::FollowError),
+    #[error("following the chain")]
+    Follow(#[from] fat_proto::follow::FollowerError),
     /// The chain's receipts do not match the block's receipts root.
     #[error("receipts of block {height} do not match its receipts root")]
     ReceiptsMismatch {

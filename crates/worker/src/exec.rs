@@ -5,17 +5,18 @@ use std::sync::{Arc, RwLock};
 
 use fat_crypto::envelope::{self, Direction, Envelope, ReplayGuard, Session};
 use fat_crypto::{ClusterKey, EnvelopeError};
+use fat_proto::windows::ENVELOPE_WINDOW_MS;
 use fat_runtime::{BlockInfo, Call, Entry, LogLevel, Outcome, StateChanges, StateStore};
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
     Block, CommandPayload, ContractId, ContractInfo, ExecEvent, ExecReceipt, ExecStatus, Hash32,
-    Receipt, SignedTransaction, TxKind, WorkerId,
+    Receipt, SignedTransaction, TxKind,
 };
 
 use crate::error::{Result, WorkerError};
 use crate::keys::CLUSTER_KEY_LABEL;
+use crate::shared::Inner;
 use crate::store::{BlockChanges, ContractRecord, LogRecord, Snapshot};
-use crate::worker::{ENVELOPE_WINDOW_MS, Inner};
 
 /// Open an envelope of a transaction: sealed to `secret`, for `contract` and `direction`,
 /// by the transaction's signer (whose transaction signature, checked by the chain, covers
@@ -513,11 +514,6 @@ impl Run<'_> {
             state_root: Hash32::default(),
         }
     }
-}
-
-/// The worker id of a key pair.
-pub(crate) fn worker_id(key: &fat_crypto::Keypair) -> WorkerId {
-    WorkerId(key.account_id().0)
 }
 
 /// Open a cluster key provisioned to this worker: sealed to its ECDH key by the gatekeeper

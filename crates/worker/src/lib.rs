@@ -1,31 +1,38 @@
 //! Run the execution half of the platform: follow the chain, execute contracts, answer queries.
 //!
-//! A [`Worker`] follows a chain node's block stream ([`Worker::follow`]), checks each block
-//! with [`fat_crypto::BlockVerifier`] and the chain's receipts against the block's receipts
-//! root, and executes the uploads, instantiations and commands of the contracts of its
-//! clusters in block order with [`fat_runtime`]. Everything a block does is committed to the
-//! [`store::Store`] (redb) in one transaction together with the block's header, so a worker
-//! resumes after a crash from the last block it committed, and a new worker rebuilds every
-//! contract by replaying the chain.
+//! A [`Worker`] follows a chain node's block stream ([`Worker::follow`], through
+//! [`fat_proto::follow::Follower`], which checks each block and its receipts), and executes
+//! the uploads, instantiations and commands of the contracts of its clusters in block order
+//! with [`fat_runtime`]. Everything a block does is committed to the [`store::Store`] (redb)
+//! in one transaction together with the block's header, so a worker resumes after a crash
+//! from the last block it committed, and a new worker rebuilds every contract by replaying
+//! the chain.
 //!
 //! Per block and contract the worker records a state root ([`fat_runtime::state_root`]), and
 //! per transaction an [`fat_types::ExecReceipt`] it signs. Queries run on a snapshot of the
 //! last committed block (one read transaction) while blocks apply, behind admission control:
 //! a full queue answers "busy" at once. [`api::app`] serves all this over HTTP
 //! (`docs/openapi-worker.yaml`).
+//!
+//! The worker's jobs, one file each: [`worker`](Worker) (setup and handle), `identity` (keys
+//! and attestation), `follow` (the chain), `commit` (group commit of applied blocks), `exec`
+//! (executing a block), `query` (plain, sealed and session queries), `api` (HTTP).
 
 mod admission;
 pub mod api;
-pub mod client;
-pub mod dev;
+mod commit;
 mod error;
 mod exec;
+mod follow;
+mod identity;
 mod keys;
+mod query;
+mod shared;
 pub mod store;
 mod worker;
 
-pub use client::ChainClient;
 pub use error::{Result, WorkerError};
 pub use keys::{KEYS_FILE, Keyring, WorkerSecrets};
+pub use query::{QueryAnswer, SealedAnswer};
 pub use store::{ContractRecord, LogRecord, Snapshot, Store};
-pub use worker::{ENVELOPE_WINDOW_MS, QueryAnswer, SealedAnswer, Worker, WorkerConfig};
+pub use worker::{Worker, WorkerConfig};

@@ -64,7 +64,7 @@ async fn call(worker: &Worker, method: &str, uri: &str, body: &str) -> (StatusCo
 async fn errors_name_their_cause() {
     let dir = std::env::temp_dir().join(format!("fat-worker-api-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let key = fat_worker::dev::dev_worker_key(0);
+    let key = fat_devnet::bootstrap::dev_worker_key(0);
     let worker = Worker::open(WorkerConfig::new(&dir, Some(key))).unwrap();
 
     let (status, body) = call(&worker, "GET", "/v1/status", "").await;

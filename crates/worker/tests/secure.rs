@@ -13,17 +13,18 @@ use common::{
     Chain, RunningWorker, command_tx, deploy_via, now_ms, open_output, post_raw, public_key,
     temp_dir, worker_config,
 };
+use common::{ChainClient, RawChain};
 use fat_attestation::dev::DevQuoter;
 use fat_crypto::envelope::{
     Direction, EcdhPublic, EcdhSecret, Envelope, ReplayGuard, SealRandomness, Session,
     SessionMessage, seal,
 };
 use fat_crypto::{Keypair, dev_keypair};
+use fat_devnet::bootstrap::{create_dev_cluster, wait_for_cluster_key};
 use fat_types::{
     AccountId, CommandPayload, ContractId, Hash32, SignedTransaction, Transaction, TxId, TxKind,
 };
-use fat_worker::dev::{create_dev_cluster, wait_for_cluster_key};
-use fat_worker::{ChainClient, Worker};
+use fat_worker::Worker;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -697,7 +698,7 @@ async fn an_unattested_worker_gets_nothing() {
     let dir = temp_dir("secure-attestation");
     let chain = Chain::start(&dir).await;
     let cluster = chain.dev_cluster(1).await;
-    let gatekeeper = dev_keypair(fat_worker::dev::DEV_GATEKEEPER);
+    let gatekeeper = dev_keypair(fat_devnet::bootstrap::DEV_GATEKEEPER);
     let submit_raw = |kind: TxKind| {
         let client = chain.client.clone();
         let url = chain.url.clone();
@@ -725,7 +726,7 @@ async fn an_unattested_worker_gets_nothing() {
     // A worker claiming a measurement that is not on the allow-list.
     let rogue = Worker::open(worker_config(&dir, 5)).unwrap();
     let quoter = DevQuoter::new(
-        fat_worker::dev::dev_worker_key(5),
+        fat_devnet::bootstrap::dev_worker_key(5),
         b"a patched worker build".to_vec(),
     );
     let (status, body) = submit_raw(rogue.registration(&quoter).unwrap()).await;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::routing::{get, post};
-use common::{Chain, RunningWorker, open_output, post_raw, temp_dir};
+use common::{Chain, RawChain, RunningWorker, open_output, post_raw, temp_dir};
 use fat_crypto::{dev_keypair, verify};
 use fat_types::{AccountId, SignedExecReceipt};
 use serde_json::{Value, json};

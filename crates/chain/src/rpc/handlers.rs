@@ -1,76 +1,25 @@
 //! Request handlers.
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fat_types::{
-    AccountId, AccountState, Block, BlockHeader, ClusterId, CodeHash, ContractId, Hash32, Receipt,
-    Signature, SignedTransaction, Transaction, TxId, WorkerId,
+use fat_proto::chain::{
+    AccountView, BlockView, ChainStatus, ClusterInfo, CodeInfo, ContractInfo, KeyProvision,
+    ReceiptsView, SubmitAnswer, TxAnswer, TxStatus, TxView, WorkerInfo,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use fat_proto::{content, windows};
+use fat_types::{AccountId, AccountState, ClusterId, CodeHash, ContractId, TxId, WorkerId};
+use serde::Deserialize;
 
 use super::error::ApiError;
 use crate::genesis::ChainParams;
 use crate::node::Node;
 
 type ApiResult<T> = Result<T, ApiError>;
-
-/// A block in JSON: the [`Block`] fields plus its hash and each transaction's id.
-/// Deserializing it as a [`Block`] gives back the block exactly.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct BlockView {
-    /// The header's hash.
-    pub hash: Hash32,
-    /// The header.
-    pub header: BlockHeader,
-    /// The producer's signature.
-    pub signature: Signature,
-    /// The transactions.
-    pub txs: Vec<TxView>,
-    /// The receipts of the transactions, in order, when asked for (the block stream's
-    /// `receipts=true`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receipts: Option<Vec<fat_types::Receipt>>,
-}
-
-/// A signed transaction in JSON, with its id.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TxView {
-    /// The transaction id.
-    pub id: TxId,
-    /// The transaction.
-    pub tx: Transaction,
-    /// The signer's signature.
-    pub signature: Signature,
-}
-
-impl From<SignedTransaction> for TxView {
-    fn from(signed: SignedTransaction) -> Self {
-        Self {
-            id: signed.id(),
-            tx: signed.tx,
-            signature: signed.signature,
-        }
-    }
-}
-
-impl From<Block> for BlockView {
-    fn from(block: Block) -> Self {
-        Self {
-            hash: block.hash(),
-            header: block.header,
-            signature: block.signature,
-            txs: block.txs.into_iter().map(TxView::from).collect(),
-            receipts: None,
-        }
-    }
-}
 
 fn parse<T: FromStr>(what: &str, text: &str) -> ApiResult<T>
 where
@@ -84,17 +33,17 @@ pub(super) async fn no_route() -> ApiError {
     ApiError::no_route()
 }
 
-pub(super) async fn status(State(node): State<Node>) -> Json<Value> {
+pub(super) async fn status(State(node): State<Node>) -> Json<ChainStatus> {
     let tip = node.tip();
-    Json(json!({
-        "genesis": node.genesis_hash(),
-        "height": tip.height,
-        "hash": tip.hash(),
-        "timestamp_ms": tip.timestamp_ms,
-        "state_root": tip.state_root,
-        "producer": tip.producer,
-        "pending": node.pending(),
-    }))
+    Json(ChainStatus {
+        genesis: node.genesis_hash(),
+        height: tip.height,
+        hash: tip.hash(),
+        timestamp_ms: tip.timestamp_ms,
+        state_root: tip.state_root,
+        producer: tip.producer,
+        pending: node.pending(),
+    })
 }
 
 pub(super) async fn params(State(node): State<Node>) -> Json<ChainParams> {
@@ -114,32 +63,37 @@ pub(super) async fn submit(
 ) -> ApiResult<Response> {
     let id = node.submit(&body)?;
     if q.wait
-        && let Some(location) = node.wait_committed(&id, Duration::from_secs(30)).await?
+        && let Some(location) = node.wait_committed(&id, windows::COMMIT_WAIT).await?
     {
         let receipt = node.committed_tx(&id)?.map(|(_, _, r)| r);
-        let body = json!({"id": id, "status": "committed", "height": location.height, "index": location.index, "receipt": receipt});
-        return Ok((StatusCode::OK, Json(body)).into_response());
+        let answer = SubmitAnswer {
+            id,
+            status: TxStatus::Committed,
+            height: Some(location.height),
+            index: Some(location.index),
+            receipt,
+        };
+        return Ok((StatusCode::OK, Json(answer)).into_response());
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"id": id, "status": "pending"})),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, Json(SubmitAnswer::pending(id))).into_response())
 }
 
-pub(super) async fn tx(State(node): State<Node>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub(super) async fn tx(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TxAnswer>> {
     let id: TxId = parse("transaction id", &id)?;
     let (location, tx, receipt) = node
         .committed_tx(&id)?
         .ok_or_else(|| ApiError::not_found(format!("transaction {id}")))?;
-    Ok(Json(json!({
-        "id": id,
-        "status": "committed",
-        "height": location.height,
-        "index": location.index,
-        "tx": TxView::from(tx),
-        "receipt": receipt,
-    })))
+    Ok(Json(TxAnswer {
+        id,
+        status: TxStatus::Committed,
+        height: location.height,
+        index: location.index,
+        tx: TxView::from(tx),
+        receipt,
+    }))
 }
 
 fn height(node: &Node, text: &str) -> ApiResult<u64> {
@@ -162,12 +116,6 @@ pub(super) async fn block(
     Ok(Json(block.into()))
 }
 
-#[derive(Debug, Serialize)]
-pub(super) struct ReceiptsView {
-    height: u64,
-    receipts: Vec<Receipt>,
-}
-
 pub(super) async fn receipts(
     State(node): State<Node>,
     Path(h): Path<String>,
@@ -183,26 +131,29 @@ pub(super) async fn receipts(
 pub(super) async fn account(
     State(node): State<Node>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountView>> {
     let id: AccountId = parse("account", &id)?;
     let state = node
         .with_state(|s| s.accounts.get(&id).copied())
         .unwrap_or(AccountState::default());
     let next_nonce = node.next_nonce(&id);
-    Ok(Json(
-        json!({"id": id, "balance": state.balance, "nonce": state.nonce, "next_nonce": next_nonce}),
-    ))
+    Ok(Json(AccountView {
+        id,
+        balance: state.balance,
+        nonce: state.nonce,
+        next_nonce,
+    }))
 }
 
 pub(super) async fn code(
     State(node): State<Node>,
     Path(hash): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CodeInfo>> {
     let hash: CodeHash = parse("code hash", &hash)?;
     let info = node
         .with_state(|s| s.codes.get(&hash).cloned())
         .ok_or_else(|| ApiError::not_found(format!("code {hash}")))?;
-    Ok(Json(serde_json::to_value(info).expect("serializable")))
+    Ok(Json(info))
 }
 
 pub(super) async fn code_bytes(
@@ -214,46 +165,46 @@ pub(super) async fn code_bytes(
         .store()
         .code(&hash)?
         .ok_or_else(|| ApiError::not_found(format!("code {hash}")))?;
-    Ok(([(header::CONTENT_TYPE, "application/wasm")], bytes).into_response())
+    Ok(([(header::CONTENT_TYPE, content::WASM)], bytes).into_response())
 }
 
 pub(super) async fn contract(
     State(node): State<Node>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ContractInfo>> {
     let id: ContractId = parse("contract", &id)?;
     let info = node
         .with_state(|s| s.contracts.get(&id).cloned())
         .ok_or_else(|| ApiError::not_found(format!("contract {id}")))?;
-    Ok(Json(serde_json::to_value(info).expect("serializable")))
+    Ok(Json(info))
 }
 
 pub(super) async fn cluster(
     State(node): State<Node>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ClusterInfo>> {
     let id: ClusterId = parse("cluster", &id)?;
     let info = node
         .with_state(|s| s.clusters.get(&id).cloned())
         .ok_or_else(|| ApiError::not_found(format!("cluster {id}")))?;
-    Ok(Json(serde_json::to_value(info).expect("serializable")))
+    Ok(Json(info))
 }
 
 pub(super) async fn worker(
     State(node): State<Node>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WorkerInfo>> {
     let id: WorkerId = parse("worker", &id)?;
     let info = node
         .with_state(|s| s.workers.get(&id).cloned())
         .ok_or_else(|| ApiError::not_found(format!("worker {id}")))?;
-    Ok(Json(serde_json::to_value(info).expect("serializable")))
+    Ok(Json(info))
 }
 
 pub(super) async fn provision(
     State(node): State<Node>,
     Path((worker, cluster)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<KeyProvision>> {
     let worker: WorkerId = parse("worker", &worker)?;
     let cluster: ClusterId = parse("cluster", &cluster)?;
     let info = node
@@ -261,5 +212,5 @@ pub(super) async fn provision(
         .ok_or_else(|| {
             ApiError::not_found(format!("key of cluster {cluster} for worker {worker}"))
         })?;
-    Ok(Json(serde_json::to_value(info).expect("serializable")))
+    Ok(Json(info))
 }

@@ -15,50 +15,33 @@ use crate::error::{ChainError, Result};
 use crate::node::Node;
 
 pub use error::ApiError;
-pub use handlers::{BlockView, TxView};
+pub use fat_proto::chain::{BlockView, TxView};
 
 /// Every route the API serves, as (method, path) in OpenAPI's template syntax.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/v1/status"),
-    ("GET", "/v1/params"),
-    ("POST", "/v1/txs"),
-    ("GET", "/v1/txs/{id}"),
-    ("GET", "/v1/blocks/{height}"),
-    ("GET", "/v1/blocks/{height}/receipts"),
-    ("GET", "/v1/stream/blocks"),
-    ("GET", "/v1/accounts/{id}"),
-    ("GET", "/v1/codes/{hash}"),
-    ("GET", "/v1/codes/{hash}/wasm"),
-    ("GET", "/v1/contracts/{id}"),
-    ("GET", "/v1/clusters/{id}"),
-    ("GET", "/v1/workers/{id}"),
-    ("GET", "/v1/provisions/{worker}/{cluster}"),
-];
+pub use fat_proto::paths::chain::ROUTES;
 
 /// The API as a router, servable or callable directly in tests.
 pub fn app(node: Node) -> Router {
+    use fat_proto::paths::chain as path;
     let body_limit = node.params().max_tx_bytes as usize + 1;
     Router::new()
-        .route("/v1/status", get(handlers::status))
-        .route("/v1/params", get(handlers::params))
+        .route(path::STATUS, get(handlers::status))
+        .route(path::PARAMS, get(handlers::params))
         .route(
-            "/v1/txs",
+            path::TXS,
             post(handlers::submit).layer(DefaultBodyLimit::max(body_limit)),
         )
-        .route("/v1/txs/{id}", get(handlers::tx))
-        .route("/v1/blocks/{height}", get(handlers::block))
-        .route("/v1/blocks/{height}/receipts", get(handlers::receipts))
-        .route("/v1/stream/blocks", get(stream::blocks))
-        .route("/v1/accounts/{id}", get(handlers::account))
-        .route("/v1/codes/{hash}", get(handlers::code))
-        .route("/v1/codes/{hash}/wasm", get(handlers::code_bytes))
-        .route("/v1/contracts/{id}", get(handlers::contract))
-        .route("/v1/clusters/{id}", get(handlers::cluster))
-        .route("/v1/workers/{id}", get(handlers::worker))
-        .route(
-            "/v1/provisions/{worker}/{cluster}",
-            get(handlers::provision),
-        )
+        .route(path::TX, get(handlers::tx))
+        .route(path::BLOCK, get(handlers::block))
+        .route(path::BLOCK_RECEIPTS, get(handlers::receipts))
+        .route(path::STREAM_BLOCKS, get(stream::blocks))
+        .route(path::ACCOUNT, get(handlers::account))
+        .route(path::CODE, get(handlers::code))
+        .route(path::CODE_WASM, get(handlers::code_bytes))
+        .route(path::CONTRACT, get(handlers::contract))
+        .route(path::CLUSTER, get(handlers::cluster))
+        .route(path::WORKER, get(handlers::worker))
+        .route(path::PROVISION, get(handlers::provision))
         .fallback(handlers::no_route)
         .with_state(node)
 }

@@ -7,8 +7,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
 
-use super::handlers::BlockView;
 use crate::node::Node;
+use fat_proto::chain::BlockView;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct StreamQuery {

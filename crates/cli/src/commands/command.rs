@@ -50,7 +50,7 @@ impl CommandCommand {
                 println!("{}", human(&result.output));
                 ctx.progress(&format!("ok in block {block} (tx {})", result.tx));
                 for event in &result.events {
-                    ctx.progress(&format!("event {}", event));
+                    ctx.progress(&format!("event {}", serde_json::to_string(event)?));
                 }
             }
         }

@@ -12,12 +12,13 @@ use axum::routing::get;
 use clap::Args;
 use fat_attestation::seal::DevSealer;
 use fat_chain::{Consensus, Genesis, Node, NodeConfig, Sequencer, SystemClock};
+use fat_devnet::bootstrap::{create_dev_cluster_noting, wait_for_cluster_key};
 use fat_gatekeeper::{Gatekeeper, GatekeeperConfig};
+use fat_proto::chain::{DevWorker, DevWorkers};
+use fat_proto::{ChainApi, not_found_as_none, paths};
 use fat_runtime::{HttpPolicy, RuntimeConfig};
 use fat_types::ClusterId;
-use fat_worker::dev::{create_dev_cluster_noting, wait_for_cluster_key};
-use fat_worker::{ChainClient, Worker, WorkerConfig};
-use serde_json::json;
+use fat_worker::{Worker, WorkerConfig};
 use tokio::sync::watch;
 
 /// Run a chain node, the dev gatekeeper and workers in one process.
@@ -162,20 +163,23 @@ impl DevCommand {
         let (cluster_tx, cluster_rx) = watch::channel(created);
         let ids: Vec<_> = workers.iter().map(Worker::id).collect();
         let mut app = fat_chain::rpc::app(node.clone()).route(
-            "/workers",
+            paths::dev::WORKERS,
             get(move || {
                 let cluster = *cluster_rx.borrow();
                 let workers: Vec<_> = ids
                     .iter()
                     .enumerate()
-                    .map(|(i, id)| json!({"id": id, "path": format!("/workers/{i}")}))
+                    .map(|(i, id)| DevWorker {
+                        id: *id,
+                        path: paths::dev::worker_prefix(i),
+                    })
                     .collect();
-                async move { Json(json!({"cluster": cluster, "workers": workers})) }
+                async move { Json(DevWorkers { cluster, workers }) }
             }),
         );
         for (i, worker) in workers.iter().enumerate() {
             app = app.nest(
-                &format!("/workers/{i}"),
+                &paths::dev::worker_prefix(i),
                 fat_worker::api::app(worker.clone()),
             );
         }
@@ -204,15 +208,12 @@ impl DevCommand {
         }
 
         let ready = async {
-            let client = ChainClient::new(&url)?;
+            let client = ChainApi::new(&url)?;
             let cluster = match known {
                 Some(Known::Created(cluster, _)) => cluster,
                 // A start interrupted after it created the cluster: adopt it.
                 Some(Known::Pending(cluster, _))
-                    if client
-                        .get_json::<serde_json::Value>(&format!("/v1/clusters/{cluster}"))
-                        .await
-                        .is_ok() =>
+                    if not_found_as_none(client.cluster(&cluster).await)?.is_some() =>
                 {
                     self.adopt(cluster, &cluster_tx)?;
                     cluster
@@ -221,12 +222,7 @@ impl DevCommand {
                     let workers_n = self.workers;
                     let dir = self.data_dir.clone();
                     let cluster = create_dev_cluster_noting(&client, &workers, |cluster| {
-                        write_cluster(&dir, &format!("pending {cluster} {workers_n}\n")).map_err(
-                            |e| fat_worker::WorkerError::DataDir {
-                                path: dir.join(CLUSTER_FILE),
-                                source: e,
-                            },
-                        )
+                        write_cluster(&dir, &format!("pending {cluster} {workers_n}\n"))
                     })
                     .await
                     .context("cannot create the dev cluster")?;

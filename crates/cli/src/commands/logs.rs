@@ -1,7 +1,7 @@
 //! `fat logs`: a contract's log lines.
 
 use clap::Args;
-use serde_json::Value;
+use fat_proto::worker::LogLine;
 
 use super::{ClientArgs, Global, parse_contract, print_json};
 
@@ -24,13 +24,13 @@ pub struct LogsCommand {
     pub(super) client: ClientArgs,
 }
 
-fn human_line(line: &Value) -> String {
+fn human_line(line: &LogLine) -> String {
     format!(
         "[{}.{}] {} {}",
-        line["height"],
-        line["index"],
-        line["level"].as_str().unwrap_or("info").to_uppercase(),
-        line["message"].as_str().unwrap_or_default()
+        line.height,
+        line.index,
+        line.level.to_uppercase(),
+        line.message
     )
 }
 
@@ -64,7 +64,7 @@ impl LogsCommand {
                 if event.event != "log" {
                     continue;
                 }
-                let line: Value = serde_json::from_str(&event.data)?;
+                let line: LogLine = serde_json::from_str(&event.data)?;
                 if ctx.json {
                     print_json(&line)?;
                 } else {

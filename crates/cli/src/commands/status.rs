@@ -2,7 +2,7 @@
 
 use clap::Args;
 use fat_client::Error;
-use fat_types::WorkerId;
+use fat_proto::WorkerApi;
 use serde_json::{Value, json};
 
 use super::{ClientArgs, Global, print_json};
@@ -27,30 +27,28 @@ impl StatusCommand {
             let (cluster, workers) = match ctx.client.dev_workers().await {
                 Ok(info) => {
                     let mut workers = Vec::new();
-                    for worker in info["workers"].as_array().into_iter().flatten() {
-                        let path = worker["path"].as_str().unwrap_or_default();
-                        let id: WorkerId = serde_json::from_value(worker["id"].clone())?;
+                    for worker in &info.workers {
                         // Nothing goes to a worker the chain's policy does not vouch for.
-                        ctx.client.verify_worker(&id).await?;
-                        let status: Value =
-                            ctx.client.chain().join(path).get_json("/v1/status").await?;
+                        ctx.client.verify_worker(&worker.id).await?;
+                        let api = WorkerApi::from_http(ctx.client.chain().join(&worker.path));
+                        let status = api.status().await?;
                         workers.push(json!({
-                            "id": worker["id"],
-                            "url": format!("{}{path}", ctx.rpc.trim_end_matches('/')),
-                            "height": status["height"],
+                            "id": worker.id,
+                            "url": format!("{}{}", ctx.rpc.trim_end_matches('/'), worker.path),
+                            "height": status.height,
                         }));
                     }
-                    (info["cluster"].clone(), workers)
+                    (json!(info.cluster), workers)
                 }
                 Err(Error::NoWorkers { .. }) => (Value::Null, Vec::new()),
                 Err(e) => return Err(e.into()),
             };
             Ok(json!({
                 "rpc": ctx.rpc,
-                "genesis": chain["genesis"],
-                "height": chain["height"],
-                "hash": chain["hash"],
-                "timestamp_ms": chain["timestamp_ms"],
+                "genesis": chain.genesis,
+                "height": chain.height,
+                "hash": chain.hash,
+                "timestamp_ms": chain.timestamp_ms,
                 "cluster": cluster,
                 "workers": workers,
             }))

@@ -43,7 +43,7 @@ impl WorkerCommand {
     async fn serve(self) -> anyhow::Result<()> {
         let mut config = WorkerConfig::new(
             &self.data_dir,
-            self.dev_key.map(fat_worker::dev::dev_worker_key),
+            self.dev_key.map(fat_devnet::bootstrap::dev_worker_key),
         );
         if self.allow_local_http {
             config.runtime = RuntimeConfig {

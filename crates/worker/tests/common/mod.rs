@@ -11,17 +11,56 @@ use fat_crypto::envelope::{
     Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness, Session, seal,
 };
 use fat_crypto::{Keypair, dev_keypair};
+use fat_devnet::bootstrap::{create_dev_cluster, dev_worker_key, submit, wait_for_cluster_key};
 use fat_gatekeeper::{Gatekeeper, GatekeeperConfig};
 use fat_runtime::{HttpPolicy, RuntimeConfig};
 use fat_types::tx::{code_hash, contract_id};
 use fat_types::{
     AccountId, Bytes, ClusterId, CommandPayload, ContractId, Hash32, Transaction, TxId, TxKind,
 };
-use fat_worker::dev::{create_dev_cluster, dev_worker_key, submit, wait_for_cluster_key};
-use fat_worker::{ChainClient, Worker, WorkerConfig};
+use fat_worker::{Worker, WorkerConfig};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// The chain's API, typed; [`RawChain`] adds reads of any path as JSON, for tests.
+pub use fat_proto::ChainApi as ChainClient;
+
+/// What the tests read from the chain by path, as JSON, and submit without typing the answer.
+pub trait RawChain {
+    /// GET `path` and parse the JSON answer.
+    fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> impl std::future::Future<Output = fat_proto::Result<T>>;
+
+    /// Submit `tx` and wait until it is committed; the node's answer as JSON.
+    fn submit_wait(
+        &self,
+        tx: &fat_types::SignedTransaction,
+    ) -> impl std::future::Future<Output = fat_proto::Result<Value>>;
+
+    /// Open the Server-Sent Events stream at `path`.
+    fn events(
+        &self,
+        path: &str,
+    ) -> impl std::future::Future<Output = fat_proto::Result<fat_proto::EventStream>>;
+}
+
+impl RawChain for ChainClient {
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> fat_proto::Result<T> {
+        self.http().get_json(path).await
+    }
+
+    async fn submit_wait(&self, tx: &fat_types::SignedTransaction) -> fat_proto::Result<Value> {
+        let answer = self.submit(tx, true).await?;
+        Ok(serde_json::to_value(answer).expect("an answer serializes"))
+    }
+
+    async fn events(&self, path: &str) -> fat_proto::Result<fat_proto::EventStream> {
+        self.http().events(path).await
+    }
+}
 
 /// A fresh directory under the system's temp dir.
 pub fn temp_dir(name: &str) -> PathBuf {

@@ -19,6 +19,8 @@ use crate::error::{Error, Result};
 pub const IDLE_FOR: Duration = Duration::from_secs(5);
 /// How many idle connections are kept.
 pub const POOL_SIZE: usize = 64;
+/// The longest Server-Sent Event read (a block of the largest transactions fits).
+pub const MAX_EVENT_BYTES: usize = 256 << 20;
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
@@ -249,6 +251,14 @@ impl Http {
         self.json(path, &body)
     }
 
+    /// GET `path` and return the answer's bytes as they are.
+    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        Ok(self
+            .exchange(hyper::Method::GET, path, None)
+            .await?
+            .to_vec())
+    }
+
     /// POST `body` with a content type to `path` and parse the JSON answer.
     pub async fn post_json<T: DeserializeOwned>(
         &self,
@@ -282,6 +292,7 @@ impl Http {
             url: format!("{}{path}", self.base),
             body: response.into_body(),
             buf: Vec::new(),
+            scanned: 0,
         })
     }
 }
@@ -301,18 +312,32 @@ pub struct EventStream {
     url: String,
     body: Incoming,
     buf: Vec<u8>,
+    /// How much of `buf` is known to hold no event boundary.
+    scanned: usize,
 }
 
 impl EventStream {
     /// The next event; `None` when the server ends the stream.
+    ///
+    /// Each byte is scanned for the end of an event once, however the event is split into
+    /// chunks, and an event longer than [`MAX_EVENT_BYTES`] ends the stream with an error.
     pub async fn next(&mut self) -> Result<Option<SseEvent>> {
         loop {
-            if let Some(end) = find_blank_line(&self.buf) {
+            if let Some(end) = find_blank_line(&self.buf, self.scanned) {
                 let raw: Vec<u8> = self.buf.drain(..end.1).collect();
+                self.scanned = 0;
                 if let Some(event) = parse_event(&String::from_utf8_lossy(&raw[..end.0])) {
                     return Ok(Some(event));
                 }
                 continue;
+            }
+            // A blank line may straddle the next chunk: rescan only its last three bytes.
+            self.scanned = self.buf.len().saturating_sub(3);
+            if self.buf.len() > MAX_EVENT_BYTES {
+                return Err(Error::Transport {
+                    url: self.url.clone(),
+                    message: format!("an event is longer than {MAX_EVENT_BYTES} bytes"),
+                });
             }
             match self.body.frame().await {
                 Some(Ok(frame)) => {
@@ -357,9 +382,10 @@ fn parse_event(text: &str) -> Option<SseEvent> {
     has_data.then_some(event)
 }
 
-/// The end of the first event in `buf`: (end of its text, end including the blank line).
-fn find_blank_line(buf: &[u8]) -> Option<(usize, usize)> {
-    (0..buf.len()).find_map(|i| {
+/// The end of the first event in `buf`, looking from `from` on: (end of its text, end
+/// including the blank line).
+fn find_blank_line(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    (from..buf.len()).find_map(|i| {
         if buf[i..].starts_with(b"\n\n") {
             Some((i, i + 2))
         } else if buf[i..].starts_with(b"\r\n\r\n") {
@@ -376,9 +402,10 @@ mod tests {
 
     #[test]
     fn finds_event_boundaries() {
-        assert_eq!(find_blank_line(b"data: x\n\nrest"), Some((7, 9)));
-        assert_eq!(find_blank_line(b"data: x\r\n\r\n"), Some((7, 11)));
-        assert_eq!(find_blank_line(b"data: x\n"), None);
+        assert_eq!(find_blank_line(b"data: x\n\nrest", 0), Some((7, 9)));
+        assert_eq!(find_blank_line(b"data: x\r\n\r\n", 0), Some((7, 11)));
+        assert_eq!(find_blank_line(b"data: x\r\n\r\n", 5), Some((7, 11)));
+        assert_eq!(find_blank_line(b"data: x\n", 0), None);
     }
 
     #[test]

@@ -1,0 +1,161 @@
+//! Queries, sealed to an attested worker's key (further queries of a session under the
+//! session's keys), and contract logs.
+
+use fat_crypto::Keypair;
+use fat_crypto::envelope::{Direction, EcdhPublic, Envelope, ReplayGuard, SessionMessage, seal};
+use fat_proto::windows::{ANSWER_WINDOW_MS, SESSION_REUSE_MS};
+use fat_proto::worker::{LogLine, QueryReply, QueryRequest};
+use fat_proto::{EventStream, WorkerApi, paths};
+use fat_types::{AccountId, ContractId};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::{Client, TrustedWorker, randomness};
+
+/// A query's answer (`fat query --json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryResult {
+    /// The method's JSON result.
+    pub output: Value,
+    /// The worker that answered.
+    pub worker: String,
+    /// How long the call took on the worker.
+    pub elapsed_ms: f64,
+}
+
+impl Client {
+    /// Run query `method` with JSON `args` (`None` for none) on a worker, as `key`'s account:
+    /// sealed to the worker's registered key, the answer opened with the query's session.
+    pub async fn query(
+        &self,
+        key: &Keypair,
+        contract: &ContractId,
+        method: &str,
+        args: Option<Value>,
+    ) -> Result<QueryResult> {
+        let worker = self.trusted_worker().await?;
+        let api = worker.api();
+        let request = QueryRequest {
+            method: method.into(),
+            args: args.unwrap_or(Value::Null),
+        };
+        let body = serde_json::to_vec(&request).expect("a query serializes");
+        let caller = key.account_id();
+        let url = format!("{}{}", api.url(), paths::worker::query(contract));
+        let what = format!("the answer of worker {} to query {method}", worker.id);
+        let envelope_error = |source| Error::Envelope {
+            what: format!("cannot open {what}"),
+            source,
+        };
+        let slot = (worker.id, *contract, caller);
+        let cached = {
+            let cache = self.cache();
+            cache
+                .sessions
+                .get(&slot)
+                .filter(|(_, opened)| self.now_ms().saturating_sub(*opened) < SESSION_REUSE_MS)
+                .map(|(session, _)| session.clone())
+        };
+        if let Some(session) = cached {
+            let message = session
+                .seal_message(caller, Direction::Request, &body, self.now_ms())
+                .map_err(|source| Error::Envelope {
+                    what: format!("cannot seal query {method} to worker {}", worker.id),
+                    source,
+                })?;
+            match api.query_session(contract, message.to_bytes()).await {
+                Ok(bytes) => {
+                    let answer = SessionMessage::from_bytes(&bytes).map_err(envelope_error)?;
+                    let plaintext = session
+                        .open_reply(
+                            &answer,
+                            &message,
+                            &mut ReplayGuard::new(ANSWER_WINDOW_MS, 1),
+                            self.now_ms(),
+                        )
+                        .map_err(envelope_error)?;
+                    return query_result(&url, &what, &plaintext);
+                }
+                // The worker no longer keeps the session: open a new one below.
+                Err(e) if e.status() == Some(410) => {
+                    self.cache().sessions.remove(&slot);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let (sealed, session) = seal(
+            key,
+            &EcdhPublic(worker.ecdh_public.0),
+            *contract,
+            Direction::Request,
+            &body,
+            self.now_ms(),
+            randomness()?,
+        )
+        .map_err(|source| Error::Envelope {
+            what: format!("cannot seal query {method} to worker {}", worker.id),
+            source,
+        })?;
+        let bytes = api.query_sealed(contract, sealed.to_bytes()).await?;
+        let envelope = Envelope::from_bytes(&bytes).map_err(envelope_error)?;
+        let plaintext = session
+            .open_response(
+                &envelope,
+                &AccountId(worker.id.0),
+                &mut ReplayGuard::new(ANSWER_WINDOW_MS, 1),
+                self.now_ms(),
+            )
+            .map_err(envelope_error)?;
+        self.cache().sessions.insert(slot, (session, self.now_ms()));
+        query_result(&url, &what, &plaintext)
+    }
+
+    /// The trusted worker's API, typed.
+    async fn worker_api(&self) -> Result<WorkerApi> {
+        Ok(TrustedWorker::api(&self.trusted_worker().await?))
+    }
+
+    /// Up to `limit` log lines of `contract` from sequence number `from`.
+    pub async fn logs(
+        &self,
+        contract: &ContractId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<LogLine>> {
+        Ok(self
+            .worker_api()
+            .await?
+            .logs(contract, from, limit)
+            .await?
+            .logs)
+    }
+
+    /// The log lines of `contract` from `from` on, as they are written (one `log` event
+    /// each, data = the line as JSON).
+    pub async fn follow_logs(&self, contract: &ContractId, from: u64) -> Result<EventStream> {
+        Ok(self.worker_api().await?.follow_logs(contract, from).await?)
+    }
+}
+
+/// The result of a query from its answer's plaintext JSON.
+fn query_result(url: &str, what: &str, plaintext: &[u8]) -> Result<QueryResult> {
+    let reply: QueryReply = serde_json::from_slice(plaintext).map_err(|e| Error::Decode {
+        url: url.into(),
+        message: format!("{what}: {e}"),
+    })?;
+    if let Some(code) = reply.code.clone() {
+        return Err(Error::Api {
+            url: url.into(),
+            status: 422,
+            code: Some(code),
+            message: reply.message.clone().unwrap_or_default(),
+            body: Box::new(serde_json::to_value(&reply).unwrap_or_default()),
+        });
+    }
+    Ok(QueryResult {
+        output: reply.output.unwrap_or(Value::Null),
+        worker: reply.worker.to_string(),
+        elapsed_ms: reply.elapsed_ms,
+    })
+}

@@ -1,0 +1,221 @@
+//! The bodies of the chain node's API, as the node sends them and clients read them.
+//!
+//! The registry's records (`CodeInfo`, `ContractInfo`, `ClusterInfo`, `WorkerInfo`,
+//! `KeyProvision`) travel as they are defined in `fat-types`; what is only a view for the API
+//! is defined here.
+
+use fat_types::{
+    AccountId, AttestationPolicy, Block, BlockHeader, Hash32, Receipt, Signature,
+    SignedTransaction, Transaction, TxId,
+};
+use serde::{Deserialize, Serialize};
+
+pub use fat_types::{ClusterInfo, CodeInfo, ContractInfo, KeyProvision, WorkerInfo};
+
+/// `GET /v1/status`: the chain's tip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainStatus {
+    /// The genesis block's hash: the chain's name.
+    pub genesis: Hash32,
+    /// The last committed block's height.
+    pub height: u64,
+    /// Its hash.
+    pub hash: Hash32,
+    /// Its timestamp.
+    pub timestamp_ms: u64,
+    /// The registry state root after it.
+    pub state_root: Hash32,
+    /// Its producer.
+    pub producer: AccountId,
+    /// How many transactions wait for a block.
+    pub pending: usize,
+}
+
+/// The part of `GET /v1/params` a client needs before it trusts a worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestationParams {
+    /// What attestation reports workers may register with.
+    pub attestation: AttestationPolicy,
+}
+
+/// Where a submitted transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxStatus {
+    /// Admitted to the mempool, not in a block yet.
+    Pending,
+    /// In a committed block.
+    Committed,
+}
+
+/// `POST /v1/txs`: the transaction's id and, when waited for and committed in time, where it
+/// is and its receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitAnswer {
+    /// The transaction's id.
+    pub id: TxId,
+    /// `pending` (202) or `committed` (200).
+    pub status: TxStatus,
+    /// The block it is in, once committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
+    /// Its position in the block, once committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// What committing it did, once committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+}
+
+impl SubmitAnswer {
+    /// The answer for a transaction still pending.
+    pub fn pending(id: TxId) -> Self {
+        Self {
+            id,
+            status: TxStatus::Pending,
+            height: None,
+            index: None,
+            receipt: None,
+        }
+    }
+
+    /// The reason the chain gives for refusing the committed transaction, if it did.
+    pub fn failure(&self) -> Option<String> {
+        match &self.receipt {
+            Some(Receipt {
+                outcome: fat_types::Outcome::Failed(rejection),
+                ..
+            }) => Some(serde_json::to_string(rejection).unwrap_or_else(|_| rejection.to_string())),
+            _ => None,
+        }
+    }
+}
+
+/// `GET /v1/txs/{id}`: a committed transaction, where it is and its receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxAnswer {
+    /// The transaction's id.
+    pub id: TxId,
+    /// Always `committed`.
+    pub status: TxStatus,
+    /// The block it is in.
+    pub height: u64,
+    /// Its position in the block.
+    pub index: u32,
+    /// The transaction.
+    pub tx: TxView,
+    /// What committing it did.
+    pub receipt: Receipt,
+}
+
+/// A signed transaction in JSON, with its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxView {
+    /// The transaction id.
+    pub id: TxId,
+    /// The transaction.
+    pub tx: Transaction,
+    /// The signer's signature.
+    pub signature: Signature,
+}
+
+impl From<SignedTransaction> for TxView {
+    fn from(signed: SignedTransaction) -> Self {
+        Self {
+            id: signed.id(),
+            tx: signed.tx,
+            signature: signed.signature,
+        }
+    }
+}
+
+impl From<TxView> for SignedTransaction {
+    fn from(view: TxView) -> Self {
+        Self {
+            tx: view.tx,
+            signature: view.signature,
+        }
+    }
+}
+
+/// `GET /v1/blocks/{height}` and each event of the block stream: a block with its hash and
+/// each transaction's id, and (on the stream with `receipts=true`) its receipts. The ids and
+/// the hash are conveniences: a reader recomputes what it relies on from the block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    /// The header's hash.
+    pub hash: Hash32,
+    /// The header.
+    pub header: BlockHeader,
+    /// The producer's signature.
+    pub signature: Signature,
+    /// The transactions.
+    pub txs: Vec<TxView>,
+    /// The receipts of the transactions, in order, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipts: Option<Vec<Receipt>>,
+}
+
+impl From<Block> for BlockView {
+    fn from(block: Block) -> Self {
+        Self {
+            hash: block.hash(),
+            header: block.header,
+            signature: block.signature,
+            txs: block.txs.into_iter().map(TxView::from).collect(),
+            receipts: None,
+        }
+    }
+}
+
+impl BlockView {
+    /// The block, and its receipts when the view carries them.
+    pub fn into_parts(self) -> (Block, Option<Vec<Receipt>>) {
+        let block = Block {
+            header: self.header,
+            signature: self.signature,
+            txs: self.txs.into_iter().map(SignedTransaction::from).collect(),
+        };
+        (block, self.receipts)
+    }
+}
+
+/// `GET /v1/blocks/{height}/receipts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptsView {
+    /// The block.
+    pub height: u64,
+    /// Its transactions' receipts, in order.
+    pub receipts: Vec<Receipt>,
+}
+
+/// `GET /v1/accounts/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    /// The account.
+    pub id: AccountId,
+    /// What it holds.
+    pub balance: u64,
+    /// The nonce of its next transaction to commit.
+    pub nonce: u64,
+    /// The nonce its next transaction must carry, counting its pending ones.
+    pub next_nonce: u64,
+}
+
+/// One worker of a `fat dev` node, in `GET /workers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevWorker {
+    /// Its identity.
+    pub id: fat_types::WorkerId,
+    /// The prefix its API is served under (`/workers/0`).
+    pub path: String,
+}
+
+/// `GET /workers` of a `fat dev` node: the dev cluster (once created) and its workers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevWorkers {
+    /// The dev cluster.
+    pub cluster: Option<fat_types::ClusterId>,
+    /// Its workers.
+    pub workers: Vec<DevWorker>,
+}

@@ -1,0 +1,219 @@
+//! A typed client of the chain node's API.
+
+use fat_types::{
+    AccountId, AttestationPolicy, Block, ClusterId, CodeHash, ContractId, Receipt,
+    SignedTransaction, TxId, WorkerId,
+};
+
+use crate::chain::{
+    AccountView, AttestationParams, BlockView, ChainStatus, ClusterInfo, CodeInfo, ContractInfo,
+    DevWorkers, KeyProvision, ReceiptsView, SubmitAnswer, TxAnswer, TxStatus, WorkerInfo,
+};
+use crate::error::{Error, Result};
+use crate::http::{EventStream, Http};
+use crate::{content, paths, windows};
+
+/// The chain node's API at a base URL such as `http://127.0.0.1:8545`.
+#[derive(Debug, Clone)]
+pub struct ChainApi {
+    http: Http,
+}
+
+impl ChainApi {
+    /// A client of the node at `url` (`http://host:port`, optionally with a trailing `/`).
+    pub fn new(url: &str) -> Result<Self> {
+        Ok(Self {
+            http: Http::new(url)?,
+        })
+    }
+
+    /// A client over an existing transport.
+    pub fn from_http(http: Http) -> Self {
+        Self { http }
+    }
+
+    /// The transport.
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> &str {
+        self.http.url()
+    }
+
+    /// `GET /v1/status`.
+    pub async fn status(&self) -> Result<ChainStatus> {
+        self.http.get_json(paths::chain::STATUS).await
+    }
+
+    /// The chain's attestation policy, from `GET /v1/params`.
+    pub async fn attestation_policy(&self) -> Result<AttestationPolicy> {
+        let params: AttestationParams = self.http.get_json(paths::chain::PARAMS).await?;
+        Ok(params.attestation)
+    }
+
+    /// `POST /v1/txs`: submit `tx`; with `wait`, the node answers once it is committed (or
+    /// after [`windows::COMMIT_WAIT`], still pending).
+    pub async fn submit(&self, tx: &SignedTransaction, wait: bool) -> Result<SubmitAnswer> {
+        self.http
+            .post_json(
+                &paths::chain::submit(wait),
+                content::OCTET_STREAM,
+                tx.encode(),
+            )
+            .await
+    }
+
+    /// Submit `tx` and wait until it is committed successfully: [`Error::Timeout`] when it is
+    /// still pending after the node's wait, [`Error::Rejected`] when it committed but failed.
+    pub async fn submit_committed(&self, tx: &SignedTransaction) -> Result<SubmitAnswer> {
+        let answer = self.submit(tx, true).await?;
+        if answer.status != TxStatus::Committed {
+            return Err(Error::Timeout {
+                what: format!("transaction {} to commit", tx.id()),
+                seconds: windows::COMMIT_WAIT.as_secs(),
+            });
+        }
+        if let Some(reason) = answer.failure() {
+            return Err(Error::Rejected {
+                tx: tx.id().to_string(),
+                reason,
+            });
+        }
+        Ok(answer)
+    }
+
+    /// `GET /v1/txs/{id}`.
+    pub async fn tx(&self, id: &TxId) -> Result<TxAnswer> {
+        self.http.get_json(&paths::chain::tx(id)).await
+    }
+
+    /// `GET /v1/accounts/{id}`.
+    pub async fn account(&self, id: &AccountId) -> Result<AccountView> {
+        self.http.get_json(&paths::chain::account(id)).await
+    }
+
+    /// The nonce `account`'s next transaction must carry.
+    pub async fn next_nonce(&self, account: &AccountId) -> Result<u64> {
+        Ok(self.account(account).await?.next_nonce)
+    }
+
+    /// `GET /v1/blocks/{height}`, as the block itself.
+    pub async fn block(&self, height: u64) -> Result<Block> {
+        let view: BlockView = self.http.get_json(&paths::chain::block(height)).await?;
+        Ok(view.into_parts().0)
+    }
+
+    /// `GET /v1/blocks/{height}/receipts`.
+    pub async fn receipts(&self, height: u64) -> Result<Vec<Receipt>> {
+        let view: ReceiptsView = self
+            .http
+            .get_json(&paths::chain::block_receipts(height))
+            .await?;
+        Ok(view.receipts)
+    }
+
+    /// The block stream from `from` on, each block with its receipts.
+    pub async fn blocks(&self, from: u64) -> Result<BlockEvents> {
+        let path = paths::chain::stream_blocks(from, true);
+        let events = self.http.events(&path).await?;
+        Ok(BlockEvents {
+            api: self.clone(),
+            url: format!("{}{path}", self.url()),
+            events,
+            waiting: None,
+        })
+    }
+
+    /// `GET /v1/codes/{hash}`.
+    pub async fn code(&self, hash: &CodeHash) -> Result<CodeInfo> {
+        self.http.get_json(&paths::chain::code(hash)).await
+    }
+
+    /// `GET /v1/codes/{hash}/wasm`.
+    pub async fn code_bytes(&self, hash: &CodeHash) -> Result<Vec<u8>> {
+        self.http.get_bytes(&paths::chain::code_wasm(hash)).await
+    }
+
+    /// `GET /v1/contracts/{id}`.
+    pub async fn contract(&self, id: &ContractId) -> Result<ContractInfo> {
+        self.http.get_json(&paths::chain::contract(id)).await
+    }
+
+    /// `GET /v1/clusters/{id}`.
+    pub async fn cluster(&self, id: &ClusterId) -> Result<ClusterInfo> {
+        self.http.get_json(&paths::chain::cluster(id)).await
+    }
+
+    /// `GET /v1/workers/{id}`.
+    pub async fn worker(&self, id: &WorkerId) -> Result<WorkerInfo> {
+        self.http.get_json(&paths::chain::worker(id)).await
+    }
+
+    /// `GET /v1/provisions/{worker}/{cluster}`.
+    pub async fn provision(&self, worker: &WorkerId, cluster: &ClusterId) -> Result<KeyProvision> {
+        self.http
+            .get_json(&paths::chain::provision(worker, cluster))
+            .await
+    }
+
+    /// `GET /workers` of a `fat dev` node.
+    pub async fn dev_workers(&self) -> Result<DevWorkers> {
+        self.http.get_json(paths::dev::WORKERS).await
+    }
+}
+
+/// The chain's block stream: each committed block with its receipts, in order.
+#[derive(Debug)]
+pub struct BlockEvents {
+    api: ChainApi,
+    url: String,
+    events: EventStream,
+    /// A block whose receipts are being fetched: kept here so that a cancelled read loses
+    /// no block.
+    waiting: Option<Block>,
+}
+
+impl BlockEvents {
+    /// The next block and its receipts; `None` when the node ends the stream. The receipts are
+    /// what the node says: check them against the block's receipts root.
+    pub async fn next(&mut self) -> Result<Option<(Block, Vec<Receipt>)>> {
+        if let Some(block) = &self.waiting {
+            let receipts = self.api.receipts(block.header.height).await?;
+            let block = self.waiting.take().expect("a waiting block");
+            return Ok(Some((block, receipts)));
+        }
+        loop {
+            let Some(event) = self.events.next().await? else {
+                return Ok(None);
+            };
+            match event.event.as_str() {
+                "block" => {}
+                "error" => {
+                    return Err(Error::Transport {
+                        url: self.url.clone(),
+                        message: format!("the node reports: {}", event.data),
+                    });
+                }
+                _ => continue,
+            }
+            let view: BlockView = serde_json::from_str(&event.data).map_err(|e| Error::Decode {
+                url: self.url.clone(),
+                message: format!("bad block: {e}"),
+            })?;
+            let (block, receipts) = view.into_parts();
+            return match receipts {
+                Some(receipts) => Ok(Some((block, receipts))),
+                None if block.txs.is_empty() => Ok(Some((block, Vec::new()))),
+                None => {
+                    let height = block.header.height;
+                    self.waiting = Some(block);
+                    let receipts = self.api.receipts(height).await?;
+                    let block = self.waiting.take().expect("a waiting block");
+                    Ok(Some((block, receipts)))
+                }
+            };
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! Follow a chain: a source of blocks (the node's event stream, or an in-memory twin), checked
+//! block by block, reconnecting when the source breaks.
+//!
+//! A [`Follower`] starts from a header its user trusts (the genesis it pinned, or the last
+//! block it committed) and hands out [`FollowedBlock`]s in order: each extends the last,
+//! carries the producer's signature ([`fat_crypto::BlockVerifier`]) and comes with the
+//! receipts its header commits to. A source that fails or ends is reopened after a backoff
+//! from the next height, so only a block that does not verify ends following.
+
+use std::future::Future;
+use std::time::Duration;
+
+use fat_crypto::BlockVerifier;
+use fat_types::block::receipts_root;
+use fat_types::{AccountId, Block, BlockHeader, Receipt};
+
+use crate::chain_api::{BlockEvents, ChainApi};
+use crate::error::Result;
+
+/// Where blocks come from.
+pub trait BlockSource: Send + Sync {
+    /// The stream [`BlockSource::blocks`] opens.
+    type Stream: BlockStream;
+
+    /// The genesis block (height 0).
+    fn genesis(&self) -> impl Future<Output = Result<Block>> + Send;
+
+    /// The committed blocks from height `from` on, in order, each with its receipts.
+    fn blocks(&self, from: u64) -> impl Future<Output = Result<Self::Stream>> + Send;
+
+    /// Where the blocks come from, for logs.
+    fn describe(&self) -> String;
+}
+
+/// An open stream of blocks.
+pub trait BlockStream: Send {
+    /// The next block and its receipts, `None` when the source ends the stream. Cancelling
+    /// the future loses no block.
+    fn next(&mut self) -> impl Future<Output = Result<Option<(Block, Vec<Receipt>)>>> + Send;
+}
+
+impl BlockSource for ChainApi {
+    type Stream = BlockEvents;
+
+    async fn genesis(&self) -> Result<Block> {
+        self.block(0).await
+    }
+
+    async fn blocks(&self, from: u64) -> Result<BlockEvents> {
+        ChainApi::blocks(self, from).await
+    }
+
+    fn describe(&self) -> String {
+        self.url().to_string()
+    }
+}
+
+impl BlockStream for BlockEvents {
+    async fn next(&mut self) -> Result<Option<(Block, Vec<Receipt>)>> {
+        BlockEvents::next(self).await
+    }
+}
+
+/// Why following stopped: a block that does not extend the chain as it must.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowerError {
+    /// The block does not extend the last one, or is not signed by the producer.
+    #[error("block does not verify")]
+    Block(#[from] fat_crypto::FollowError),
+    /// The receipts that came with the block are not the ones its header commits to.
+    #[error("receipts of block {height} do not match its receipts root")]
+    ReceiptsMismatch {
+        /// The block height.
+        height: u64,
+    },
+}
+
+/// A verified block and the receipts its header commits to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowedBlock {
+    /// The block.
+    pub block: Block,
+    /// Its receipts, in the order of its transactions.
+    pub receipts: Vec<Receipt>,
+}
+
+/// Waits between attempts, doubling from 50 ms up to 2 s.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { next: Self::FIRST }
+    }
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(50);
+    const MOST: Duration = Duration::from_secs(2);
+
+    /// Sleep for the current delay, then double it.
+    pub async fn wait(&mut self) {
+        tokio::time::sleep(self.next).await;
+        self.next = (self.next * 2).min(Self::MOST);
+    }
+
+    /// Start again from the shortest delay.
+    pub fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
+/// Fetch the source's genesis block, retrying until it answers.
+pub async fn genesis_of<S: BlockSource>(source: &S) -> Block {
+    let mut backoff = Backoff::default();
+    loop {
+        match source.genesis().await {
+            Ok(genesis) => return genesis,
+            Err(e) => {
+                tracing::debug!(source = %source.describe(), error = %e, "no genesis yet; retrying");
+                backoff.wait().await;
+            }
+        }
+    }
+}
+
+/// Hands out verified blocks from a source, in order, reconnecting when it breaks.
+#[derive(Debug)]
+pub struct Follower<S: BlockSource> {
+    source: S,
+    verifier: BlockVerifier,
+    stream: Option<S::Stream>,
+    backoff: Backoff,
+}
+
+impl<S: BlockSource> Follower<S>
+where
+    S::Stream: std::fmt::Debug,
+{
+    /// Follow `source` from `trusted` (the genesis header, or the last block the user
+    /// committed), accepting blocks signed by `producer`.
+    pub fn new(source: S, trusted: BlockHeader, producer: AccountId) -> Self {
+        Self {
+            source,
+            verifier: BlockVerifier::new(trusted, producer),
+            stream: None,
+            backoff: Backoff::default(),
+        }
+    }
+
+    /// The source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The last block handed out (or the trusted header).
+    pub fn last(&self) -> &BlockHeader {
+        self.verifier.last()
+    }
+
+    /// The next block, once it verifies. Waits while there is none; reconnects, after a
+    /// backoff, when the source fails or ends. Cancelling the future loses no block.
+    pub async fn next(&mut self) -> Result<FollowedBlock, FollowerError> {
+        loop {
+            let stream = match &mut self.stream {
+                Some(stream) => stream,
+                None => {
+                    let from = self.verifier.last().height + 1;
+                    match self.source.blocks(from).await {
+                        Ok(stream) => self.stream.insert(stream),
+                        Err(e) => {
+                            tracing::debug!(source = %self.source.describe(), error = %e, "cannot open the block stream; retrying");
+                            self.backoff.wait().await;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let (block, receipts) = match stream.next().await {
+                Ok(Some(next)) => next,
+                Ok(None) => {
+                    tracing::debug!(source = %self.source.describe(), "the block stream ended; reconnecting");
+                    self.stream = None;
+                    self.backoff.wait().await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::debug!(source = %self.source.describe(), error = %e, "the block stream broke; reconnecting");
+                    self.stream = None;
+                    self.backoff.wait().await;
+                    continue;
+                }
+            };
+            let height = block.header.height;
+            if block.txs.len() != receipts.len()
+                || receipts_root(&receipts) != block.header.receipts_root
+            {
+                return Err(FollowerError::ReceiptsMismatch { height });
+            }
+            self.verifier.accept(&block)?;
+            self.backoff.reset();
+            return Ok(FollowedBlock { block, receipts });
+        }
+    }
+}
+
+#[cfg(any(test, feature = "test-utils"))]
+pub use memory::MemoryChain;
+
+#[cfg(any(test, feature = "test-utils"))]
+mod memory {
+    use std::sync::{Arc, Mutex};
+
+    use fat_types::{Block, Receipt};
+    use tokio::sync::watch;
+
+    use super::{BlockSource, BlockStream};
+    use crate::error::{Error, Result};
+
+    #[derive(Debug, Default)]
+    struct Blocks {
+        blocks: Vec<(Block, Vec<Receipt>)>,
+        /// Bumped to break every open stream once.
+        breaks: u64,
+    }
+
+    /// An in-memory twin of a node's block stream, for tests: blocks are pushed in, streams
+    /// see them as they come, and every open stream can be broken at once.
+    #[derive(Debug, Clone)]
+    pub struct MemoryChain {
+        blocks: Arc<Mutex<Blocks>>,
+        changed: watch::Sender<u64>,
+    }
+
+    impl MemoryChain {
+        /// A chain of `genesis` alone.
+        pub fn new(genesis: Block) -> Self {
+            let blocks = Blocks {
+                blocks: vec![(genesis, Vec::new())],
+                breaks: 0,
+            };
+            Self {
+                blocks: Arc::new(Mutex::new(blocks)),
+                changed: watch::channel(0).0,
+            }
+        }
+
+        /// Append a block (the twin checks nothing: that is the follower's job).
+        pub fn push(&self, block: Block, receipts: Vec<Receipt>) {
+            self.blocks
+                .lock()
+                .expect("memory chain lock")
+                .blocks
+                .push((block, receipts));
+            self.changed.send_modify(|n| *n += 1);
+        }
+
+        /// Make every open stream fail once, as a dropped connection would.
+        pub fn break_streams(&self) {
+            self.blocks.lock().expect("memory chain lock").breaks += 1;
+            self.changed.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// A stream of a [`MemoryChain`].
+    #[derive(Debug)]
+    pub struct MemoryStream {
+        chain: MemoryChain,
+        next: u64,
+        breaks: u64,
+        changed: watch::Receiver<u64>,
+    }
+
+    impl BlockSource for MemoryChain {
+        type Stream = MemoryStream;
+
+        async fn genesis(&self) -> Result<Block> {
+            Ok(self.blocks.lock().expect("memory chain lock").blocks[0]
+                .0
+                .clone())
+        }
+
+        async fn blocks(&self, from: u64) -> Result<MemoryStream> {
+            let breaks = self.blocks.lock().expect("memory chain lock").breaks;
+            Ok(MemoryStream {
+                chain: self.clone(),
+                next: from,
+                breaks,
+                changed: self.changed.subscribe(),
+            })
+        }
+
+        fn describe(&self) -> String {
+            "memory chain".into()
+        }
+    }
+
+    impl BlockStream for MemoryStream {
+        async fn next(&mut self) -> Result<Option<(Block, Vec<Receipt>)>> {
+            loop {
+                self.changed.borrow_and_update();
+                {
+                    let blocks = self.chain.blocks.lock().expect("memory chain lock");
+                    if blocks.breaks != self.breaks {
+                        return Err(Error::Transport {
+                            url: "memory chain".into(),
+                            message: "stream broken".into(),
+                        });
+                    }
+                    if let Some(found) = blocks.blocks.get(self.next as usize) {
+                        self.next += 1;
+                        return Ok(Some(found.clone()));
+                    }
+                }
+                if self.changed.changed().await.is_err() {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fat_crypto::{FollowError, Keypair, dev_keypair};
+    use fat_types::block::{receipts_root, tx_root};
+    use fat_types::{Hash32, Outcome, Transaction, TxKind};
+
+    fn genesis(producer: &Keypair) -> Block {
+        Block {
+            header: BlockHeader {
+                height: 0,
+                parent: Hash32([9; 32]),
+                timestamp_ms: 1_000,
+                tx_root: tx_root(&[]),
+                receipts_root: receipts_root(&[]),
+                state_root: Hash32::default(),
+                producer: producer.account_id(),
+            },
+            signature: Default::default(),
+            txs: Vec::new(),
+        }
+    }
+
+    /// A block on `parent` with one transfer, signed by `producer`, and its receipts.
+    fn child(parent: &BlockHeader, producer: &Keypair) -> (Block, Vec<Receipt>) {
+        let alice = dev_keypair("alice");
+        let tx = alice.sign_tx(Transaction {
+            signer: alice.account_id(),
+            nonce: parent.height,
+            fee: 10,
+            kind: TxKind::Transfer {
+                to: dev_keypair("bob").account_id(),
+                amount: 1,
+            },
+        });
+        let receipts = vec![Receipt {
+            tx: tx.id(),
+            fee: 10,
+            outcome: Outcome::Ok,
+        }];
+        let header = BlockHeader {
+            height: parent.height + 1,
+            parent: parent.hash(),
+            timestamp_ms: parent.timestamp_ms + 1,
+            tx_root: tx_root(std::slice::from_ref(&tx)),
+            receipts_root: receipts_root(&receipts),
+            state_root: Hash32::default(),
+            producer: producer.account_id(),
+        };
+        let signature = producer.sign(header.hash().as_bytes());
+        let block = Block {
+            header,
+            signature,
+            txs: vec![tx],
+        };
+        (block, receipts)
+    }
+
+    async fn next<S: BlockSource>(
+        follower: &mut Follower<S>,
+    ) -> Result<FollowedBlock, FollowerError>
+    where
+        S::Stream: std::fmt::Debug,
+    {
+        tokio::time::timeout(Duration::from_secs(10), follower.next())
+            .await
+            .expect("a block within 10 s")
+    }
+
+    #[tokio::test]
+    async fn follows_in_order_and_across_a_broken_stream() {
+        let producer = dev_keypair("sequencer");
+        let genesis = genesis(&producer);
+        let chain = MemoryChain::new(genesis.clone());
+        let (b1, r1) = child(&genesis.header, &producer);
+        let (b2, r2) = child(&b1.header, &producer);
+        chain.push(b1.clone(), r1.clone());
+        let mut follower =
+            Follower::new(chain.clone(), genesis.header.clone(), producer.account_id());
+        assert_eq!(next(&mut follower).await.unwrap().block, b1);
+        chain.break_streams();
+        chain.push(b2.clone(), r2.clone());
+        let followed = next(&mut follower).await.unwrap();
+        assert_eq!((followed.block, followed.receipts), (b2.clone(), r2));
+        assert_eq!(follower.last(), &b2.header);
+    }
+
+    #[tokio::test]
+    async fn a_block_by_another_producer_stops_following_and_keeps_the_last() {
+        let producer = dev_keypair("sequencer");
+        let genesis = genesis(&producer);
+        let chain = MemoryChain::new(genesis.clone());
+        let (forged, receipts) = child(&genesis.header, &dev_keypair("mallory"));
+        chain.push(forged, receipts);
+        let mut follower = Follower::new(chain, genesis.header.clone(), producer.account_id());
+        let err = next(&mut follower).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FollowerError::Block(FollowError::WrongProducer { height: 1, .. })
+            ),
+            "{err:?}"
+        );
+        assert_eq!(follower.last(), &genesis.header);
+    }
+
+    #[tokio::test]
+    async fn receipts_that_the_header_does_not_commit_to_are_refused() {
+        let producer = dev_keypair("sequencer");
+        let genesis = genesis(&producer);
+        let chain = MemoryChain::new(genesis.clone());
+        let (block, mut receipts) = child(&genesis.header, &producer);
+        receipts[0].fee = 11;
+        chain.push(block, receipts);
+        let mut follower = Follower::new(chain, genesis.header.clone(), producer.account_id());
+        let err = next(&mut follower).await.unwrap_err();
+        assert!(
+            matches!(err, FollowerError::ReceiptsMismatch { height: 1 }),
+            "{err:?}"
+        );
+        assert_eq!(follower.last(), &genesis.header);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_wait_loses_no_block() {
+        let producer = dev_keypair("sequencer");
+        let genesis = genesis(&producer);
+        let chain = MemoryChain::new(genesis.clone());
+        let mut follower =
+            Follower::new(chain.clone(), genesis.header.clone(), producer.account_id());
+        // Nothing to follow yet: the wait is cancelled, as a worker's idle flush does.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), follower.next())
+                .await
+                .is_err()
+        );
+        let (b1, r1) = child(&genesis.header, &producer);
+        chain.push(b1.clone(), r1);
+        assert_eq!(next(&mut follower).await.unwrap().block, b1);
+    }
+}

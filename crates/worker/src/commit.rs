@@ -1,0 +1,90 @@
+//! Applying verified blocks: execute, commit in groups, announce.
+//!
+//! A block commits atomically with its header, but only every [`GROUP_COMMIT_BLOCKS`]th
+//! block (or one after [`GROUP_COMMIT_WINDOW`]) waits for the disk; the follower makes the
+//! rest durable when no block follows for a few milliseconds, and when it stops. A crash loses
+//! only commits not yet durable, and they re-execute identically.
+
+use std::time::{Duration, Instant};
+
+use fat_runtime::Cache;
+use fat_types::block::receipts_root;
+use fat_types::{Block, Receipt};
+
+use crate::error::{Result, WorkerError};
+use crate::exec::execute_block;
+use crate::shared::Unflushed;
+use crate::worker::Worker;
+
+/// At most this many blocks commit without waiting for the disk before one does.
+const GROUP_COMMIT_BLOCKS: u32 = 64;
+/// At most this long passes between durable commits while blocks keep coming.
+const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(50);
+
+impl Worker {
+    /// Verify and apply one block with the chain's receipts of its transactions.
+    pub async fn apply_block(&self, block: &Block, receipts: &[Receipt]) -> Result<()> {
+        let height = block.header.height;
+        if block.txs.len() != receipts.len()
+            || receipts_root(receipts) != block.header.receipts_root
+        {
+            return Err(WorkerError::ReceiptsMismatch { height });
+        }
+        let inner = &*self.inner;
+        let mut store_changes = execute_block(inner, block, receipts).await?;
+        let cache_ops = std::mem::take(&mut store_changes.cache_ops);
+        let durable = {
+            let unflushed = inner.unflushed.lock().expect("unflushed lock");
+            unflushed.blocks + 1 >= GROUP_COMMIT_BLOCKS
+                || unflushed
+                    .since
+                    .is_some_and(|t| t.elapsed() >= GROUP_COMMIT_WINDOW)
+        };
+        let signed = {
+            let worker = self.clone();
+            let header = block.header.clone();
+            tokio::task::spawn_blocking(move || {
+                worker
+                    .inner
+                    .store
+                    .commit(&header, store_changes, &worker.inner.key, durable)
+            })
+            .await
+            .map_err(|e| WorkerError::Corrupt(format!("commit task: {e}")))??
+        };
+        {
+            let mut unflushed = inner.unflushed.lock().expect("unflushed lock");
+            if durable {
+                *unflushed = Unflushed::default();
+            } else {
+                unflushed.blocks += 1;
+                unflushed.since.get_or_insert_with(Instant::now);
+            }
+        }
+        let now = block.header.timestamp_ms;
+        for (contract, ops) in cache_ops {
+            inner.cache.apply(&contract, &ops, now);
+        }
+        tracing::debug!(height, receipts = signed.len(), "applied block");
+        inner.head.send_replace(Some(block.header.clone()));
+        Ok(())
+    }
+
+    /// Make every block applied so far durable on disk (blocks commit durably in groups:
+    /// see [`crate::Store::commit`]).
+    pub async fn flush(&self) -> Result<()> {
+        let pending = std::mem::take(&mut *self.inner.unflushed.lock().expect("unflushed lock"));
+        if pending.blocks == 0 {
+            return Ok(());
+        }
+        let worker = self.clone();
+        tokio::task::spawn_blocking(move || worker.inner.store.flush())
+            .await
+            .map_err(|e| WorkerError::Corrupt(format!("flush task: {e}")))?
+    }
+
+    /// Whether some applied blocks are not durable yet.
+    pub(crate) fn has_unflushed(&self) -> bool {
+        self.inner.unflushed.lock().expect("unflushed lock").blocks > 0
+    }
+}

@@ -1,0 +1,86 @@
+//! Following the chain: verified blocks from a [`BlockSource`], applied in order.
+
+use std::future::Future;
+use std::time::Duration;
+
+use fat_proto::ChainApi;
+use fat_proto::follow::{BlockSource, Follower, genesis_of};
+
+use crate::error::{Result, WorkerError};
+use crate::worker::Worker;
+
+/// When no block follows for this long, the commits so far are made durable.
+const IDLE_FLUSH: Duration = Duration::from_millis(5);
+
+impl Worker {
+    /// Follow the chain node at `url` until `shutdown` completes: verify each block, apply
+    /// it, and reconnect when the stream breaks. Returns an error only when a block does not
+    /// verify, the node serves another chain than the configured one, or the store fails.
+    /// Blocks commit durably in groups; when no block follows for a few milliseconds, and
+    /// when following stops, what was applied is made durable.
+    pub async fn follow(&self, url: &str, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let api = ChainApi::new(url).map_err(|e| WorkerError::Chain {
+            url: url.into(),
+            message: e.to_string(),
+        })?;
+        self.follow_source(api, shutdown).await
+    }
+
+    /// [`Worker::follow`] from any block source (the node's stream, or an in-memory twin).
+    pub async fn follow_source<S>(
+        &self,
+        source: S,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<()>
+    where
+        S: BlockSource,
+        S::Stream: std::fmt::Debug,
+    {
+        let result = self.follow_until(source, shutdown).await;
+        let flushed = self.flush().await;
+        result.and(flushed)
+    }
+
+    async fn follow_until<S>(&self, source: S, shutdown: impl Future<Output = ()>) -> Result<()>
+    where
+        S: BlockSource,
+        S::Stream: std::fmt::Debug,
+    {
+        tokio::pin!(shutdown);
+        let genesis = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            genesis = genesis_of(&source) => genesis,
+        };
+        if let Some(expected) = self.inner.genesis
+            && genesis.hash() != expected
+        {
+            return Err(WorkerError::ForeignChain {
+                found: genesis.hash(),
+                expected,
+            });
+        }
+        let head = self.inner.store.start(&genesis.header)?;
+        self.inner.head.send_replace(Some(head.clone()));
+        let mut follower = Follower::new(source, head, genesis.header.producer);
+        loop {
+            let next = tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                next = async {
+                    if self.has_unflushed() {
+                        tokio::time::timeout(IDLE_FLUSH, follower.next()).await.ok()
+                    } else {
+                        Some(follower.next().await)
+                    }
+                } => next,
+            };
+            match next {
+                Some(followed) => {
+                    let followed = followed?;
+                    self.apply_block(&followed.block, &followed.receipts)
+                        .await?;
+                }
+                None => self.flush().await?,
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Who a worker is: its identity and ECDH keys, the report that binds them, its cluster keys.
+
+use fat_attestation::{Quoter, WorkerKeys, report_data};
+use fat_crypto::Keypair;
+use fat_types::{ClusterId, Hash32, TxKind, WorkerId};
+
+use crate::error::{Result, WorkerError};
+use crate::shared::worker_id;
+use crate::worker::Worker;
+
+impl Worker {
+    /// The worker id of an identity key.
+    pub fn id_of(key: &Keypair) -> WorkerId {
+        worker_id(key)
+    }
+
+    /// The worker's identity.
+    pub fn id(&self) -> WorkerId {
+        self.inner.worker_id()
+    }
+
+    /// The worker's ECDH public key: queries and its cluster keys are sealed to it.
+    pub fn ecdh_public(&self) -> Hash32 {
+        Hash32(self.inner.secrets.ecdh_public().0)
+    }
+
+    /// The public keys an attestation report of this worker must commit to.
+    pub fn attested_keys(&self) -> WorkerKeys {
+        WorkerKeys {
+            identity: self.id().0,
+            ecdh: self.ecdh_public().0,
+        }
+    }
+
+    /// The `RegisterWorker` transaction kind of this worker, with a report from `quoter`
+    /// committing to its identity and ECDH keys.
+    pub fn registration(&self, quoter: &dyn Quoter) -> Result<TxKind> {
+        let attestation = quoter
+            .quote(&report_data(&self.attested_keys()))
+            .map_err(|e| WorkerError::Keys(format!("cannot make an attestation report: {e}")))?;
+        Ok(TxKind::RegisterWorker {
+            worker: self.id(),
+            ecdh_public: self.ecdh_public(),
+            attestation,
+        })
+    }
+
+    /// The registration with a `dev` report (insecure: for dev networks only).
+    pub fn dev_registration(&self) -> Result<TxKind> {
+        let quoter = fat_attestation::dev::DevQuoter::new(
+            self.inner.key.clone(),
+            fat_attestation::DEV_MEASUREMENT.to_vec(),
+        );
+        self.registration(&quoter)
+    }
+
+    /// Whether this worker holds the key of `cluster`.
+    pub fn has_cluster_key(&self, cluster: &ClusterId) -> bool {
+        self.inner.keyring.cluster(cluster).is_some()
+    }
+}

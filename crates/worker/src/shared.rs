@@ -1,0 +1,87 @@
+//! What every part of a worker shares: its store, runtime, keys, caches and the small state
+//! of group commit and query sessions.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use fat_attestation::seal::Sealer;
+use fat_crypto::Keypair;
+use fat_crypto::envelope::{ReplayGuard, Session};
+use fat_runtime::{Code, MemoryCache, Runtime};
+use fat_types::{AccountId, BlockHeader, Clock, CodeHash, Hash32, WorkerId};
+use tokio::sync::watch;
+
+use crate::admission::Admission;
+use crate::error::{Result, WorkerError};
+use crate::keys::{Keyring, WorkerSecrets};
+use crate::store::Store;
+
+/// Commits not yet durable: how many, and since when.
+#[derive(Debug, Default)]
+pub(crate) struct Unflushed {
+    pub(crate) blocks: u32,
+    pub(crate) since: Option<Instant>,
+}
+
+/// A query session a client opened with a sealed envelope.
+pub(crate) struct SessionEntry {
+    pub(crate) session: Session,
+    pub(crate) caller: AccountId,
+    pub(crate) expires_ms: u64,
+}
+
+/// The state behind a [`crate::Worker`] handle.
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) runtime: Runtime,
+    pub(crate) key: Keypair,
+    pub(crate) secrets: WorkerSecrets,
+    pub(crate) keyring: Arc<Keyring>,
+    pub(crate) sealer: Arc<dyn Sealer>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) replay: Mutex<ReplayGuard>,
+    pub(crate) sessions: Mutex<HashMap<[u8; 32], SessionEntry>>,
+    pub(crate) sessions_swept_ms: AtomicU64,
+    pub(crate) unflushed: Mutex<Unflushed>,
+    pub(crate) plaintext_queries: bool,
+    pub(crate) cache: Arc<MemoryCache>,
+    pub(crate) codes: Mutex<HashMap<CodeHash, Arc<Code>>>,
+    pub(crate) head: watch::Sender<Option<BlockHeader>>,
+    pub(crate) admission: Admission,
+    pub(crate) closing: watch::Sender<bool>,
+    pub(crate) genesis: Option<Hash32>,
+}
+
+impl Inner {
+    pub(crate) fn worker_id(&self) -> WorkerId {
+        worker_id(&self.key)
+    }
+
+    /// The compiled code of `hash`: from memory, else from `bytes` or the store.
+    pub(crate) fn code(&self, hash: &CodeHash, bytes: Option<Vec<u8>>) -> Result<Arc<Code>> {
+        if let Some(code) = self.codes.lock().expect("code cache lock").get(hash) {
+            return Ok(code.clone());
+        }
+        let bytes = match bytes {
+            Some(b) => b,
+            None => self
+                .store
+                .snapshot()?
+                .code(hash)?
+                .ok_or_else(|| WorkerError::Corrupt(format!("code {hash} missing")))?,
+        };
+        let code = self.runtime.load(&bytes)?;
+        self.codes
+            .lock()
+            .expect("code cache lock")
+            .insert(*hash, code.clone());
+        Ok(code)
+    }
+}
+
+/// The worker id of a key pair.
+pub(crate) fn worker_id(key: &Keypair) -> WorkerId {
+    WorkerId(key.account_id().0)
+}
