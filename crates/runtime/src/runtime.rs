@@ -9,7 +9,7 @@ use fat_types::clock::{Clock, SystemClock};
 use fat_types::{AccountId, CodeHash, ContractId, Hash32};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx};
 use wasmtime_wasi_http::WasiHttpCtx;
@@ -17,7 +17,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::cache::{Cache, CacheOp};
 use crate::config::{Limits, RuntimeConfig};
-use crate::error::{CallError, Error, Limit, LimitTrap, Result};
+use crate::error::{CallError, Error, Limit, Result, engine_error};
 use crate::host::{ContractKeys, ContractPre, HostState};
 use crate::http::{HttpHooks, tls_config};
 use crate::serve::{HttpRequest, HttpResponseHead};
@@ -662,35 +662,8 @@ async fn invoke(
     }
 }
 
-/// The [`CallError`] for an engine error: a limit when one caused it, otherwise a trap (or
-/// a failed instantiation).
-pub(crate) fn engine_error(error: &wasmtime::Error, instantiating: bool) -> CallError {
-    match classify(error) {
-        Some(limit) => CallError::LimitExceeded { limit },
-        None if instantiating => CallError::Instantiate {
-            message: format!("{error:#}"),
-        },
-        None => CallError::Trapped {
-            message: format!("{error:#}"),
-        },
-    }
-}
-
 fn text(result: std::result::Result<String, String>) -> std::result::Result<Vec<u8>, String> {
     result.map(String::into_bytes)
-}
-
-/// The limit behind an engine error, if it was one.
-fn classify(error: &wasmtime::Error) -> Option<Limit> {
-    if let Some(LimitTrap(limit)) = error.downcast_ref::<LimitTrap>() {
-        return Some(*limit);
-    }
-    match error.downcast_ref::<Trap>()? {
-        Trap::OutOfFuel => Some(Limit::Gas),
-        Trap::Interrupt => Some(Limit::Deadline),
-        Trap::StackOverflow => Some(Limit::Stack),
-        _ => None,
-    }
 }
 
 /// The seed of a command's randomness: SHA-256 over (block hash, contract id, tx index).
