@@ -9,7 +9,7 @@ use crate::error::{CallError, Limit};
 use crate::serve::{HttpRequest, HttpResponseHead};
 use crate::store::{StateChanges, StateStore};
 
-/// How a call runs (see DESIGN.md, "Execution modes").
+/// How a call runs (see `docs/architecture.md`, "Execution modes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
