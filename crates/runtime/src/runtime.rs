@@ -18,8 +18,8 @@ use crate::engine::{ModeEngine, spawn_epoch_ticker};
 use crate::error::{CallError, Error, Limit, Result, engine_error};
 use crate::host::{ContractKeys, HostState};
 use crate::http::{HttpHooks, tls_config};
+use crate::overlay::Overlay;
 use crate::serve::HttpResponseHead;
-use crate::store::Overlay;
 use crate::wasi::CallWasi;
 
 /// The runtime: two engines, a cache of compiled code and the settings of every call.

@@ -18,7 +18,7 @@ use crate::call::{BlockInfo, Event, LogLevel, LogLine, Mode};
 use crate::config::Limits;
 use crate::error::Limit;
 use crate::http::HttpHooks;
-use crate::store::Overlay;
+use crate::overlay::Overlay;
 
 pub(crate) use bindings::{Contract, ContractPre};
 pub(crate) use crypto::ContractKeys;
