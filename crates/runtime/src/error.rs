@@ -1,6 +1,7 @@
 //! The runtime's errors.
 
 use fat_types::CodeHash;
+use wasmtime::Trap;
 
 /// What went wrong in the runtime itself (as opposed to inside a contract call, which is
 /// reported in [`crate::Outcome`]).
@@ -141,4 +142,31 @@ pub enum CallError {
         /// What the engine reported.
         message: String,
     },
+}
+
+/// The [`CallError`] for an engine error: a limit when one caused it, otherwise a trap (or
+/// a failed instantiation).
+pub(crate) fn engine_error(error: &wasmtime::Error, instantiating: bool) -> CallError {
+    match classify(error) {
+        Some(limit) => CallError::LimitExceeded { limit },
+        None if instantiating => CallError::Instantiate {
+            message: format!("{error:#}"),
+        },
+        None => CallError::Trapped {
+            message: format!("{error:#}"),
+        },
+    }
+}
+
+/// The limit behind an engine error, if it was one.
+fn classify(error: &wasmtime::Error) -> Option<Limit> {
+    if let Some(LimitTrap(limit)) = error.downcast_ref::<LimitTrap>() {
+        return Some(*limit);
+    }
+    match error.downcast_ref::<Trap>()? {
+        Trap::OutOfFuel => Some(Limit::Gas),
+        Trap::Interrupt => Some(Limit::Deadline),
+        Trap::StackOverflow => Some(Limit::Stack),
+        _ => None,
+    }
 }

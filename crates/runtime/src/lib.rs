@@ -27,21 +27,29 @@
 //! ```
 
 mod cache;
+mod call;
+mod code;
 mod config;
+mod engine;
 mod error;
 mod host;
 mod http;
+mod overlay;
 mod runtime;
 mod serve;
 mod state_hash;
 mod store;
+mod wasi;
 
 pub use cache::{Cache, CacheOp, MemoryCache};
+pub use call::{BlockInfo, Call, Entry, Event, LogLevel, LogLine, Mode, Outcome};
+pub use code::Code;
 pub use config::{HttpLimits, HttpPolicy, Limits, RuntimeConfig};
 pub use error::{CallError, Error, Limit, Result};
 pub use fat_types::clock::{Clock, SystemClock};
 pub use http::is_public;
-pub use runtime::{BlockInfo, Call, Code, Entry, Event, LogLevel, LogLine, Mode, Outcome, Runtime};
+pub use overlay::OverlayStore;
+pub use runtime::Runtime;
 pub use serve::{HttpRequest, HttpResponseHead};
 pub use state_hash::StateHash;
 pub use store::{MemoryStore, StateChanges, StateStore, state_root, state_root_keyed};

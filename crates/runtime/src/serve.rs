@@ -7,9 +7,8 @@ use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
-use crate::error::{CallError, Limit};
+use crate::error::{CallError, Limit, engine_error};
 use crate::host::HostState;
-use crate::runtime::engine_error;
 
 /// An HTTP request to a contract.
 #[derive(Debug, Clone, PartialEq, Eq)]

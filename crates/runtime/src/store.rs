@@ -1,4 +1,4 @@
-//! Contract state: the storage seam, its in-memory twin and the write overlay of a call.
+//! Contract state: the storage seam, its in-memory twin and state roots.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -128,111 +128,6 @@ impl StateStore for MemoryStore {
     }
 }
 
-/// A call's view of state: the store underneath plus the call's own writes on top.
-pub(crate) struct Overlay {
-    base: Arc<dyn StateStore>,
-    contract: ContractId,
-    writes: StateChanges,
-    /// Entries the contract holds counting this call's writes.
-    entries: Option<u64>,
-}
-
-impl Overlay {
-    pub(crate) fn new(base: Arc<dyn StateStore>, contract: ContractId) -> Self {
-        Self {
-            base,
-            contract,
-            writes: StateChanges::new(),
-            entries: None,
-        }
-    }
-
-    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.writes.get(key) {
-            Some(value) => Ok(value.clone()),
-            None => self.base.get(&self.contract, key),
-        }
-    }
-
-    fn exists(&self, key: &[u8]) -> Result<bool> {
-        Ok(self.get(key)?.is_some())
-    }
-
-    fn entries(&mut self) -> Result<u64> {
-        match self.entries {
-            Some(n) => Ok(n),
-            None => {
-                let n = self.base.entry_count(&self.contract)?;
-                self.entries = Some(n);
-                Ok(n)
-            }
-        }
-    }
-
-    /// Store a value; returns the number of entries afterwards.
-    pub(crate) fn set(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<u64> {
-        let mut entries = self.entries()?;
-        if !self.exists(&key)? {
-            entries += 1;
-        }
-        self.entries = Some(entries);
-        self.writes.insert(key, Some(value));
-        Ok(entries)
-    }
-
-    pub(crate) fn remove(&mut self, key: Vec<u8>) -> Result<()> {
-        let mut entries = self.entries()?;
-        if self.exists(&key)? {
-            entries -= 1;
-        }
-        self.entries = Some(entries);
-        self.writes.insert(key, None);
-        Ok(())
-    }
-
-    /// Entries under `prefix` after `after`, merging the call's writes with the store.
-    pub(crate) fn scan(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        // At most `writes.len()` base entries can be hidden by this call's removals, so this
-        // many base entries always hold the first `limit` survivors.
-        let fetch = limit.saturating_add(self.writes.len());
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = self
-            .base
-            .scan(&self.contract, prefix, after, fetch)?
-            .into_iter()
-            .collect();
-        let complete = merged.len() < fetch;
-        let horizon = merged.keys().next_back().cloned();
-        for (key, value) in &self.writes {
-            let in_range = key.starts_with(prefix) && after.is_none_or(|a| key.as_slice() > a);
-            // Past the last base key fetched, the base may hold keys we did not see; only
-            // keep writes there when the base page was complete.
-            let seen = complete || horizon.as_ref().is_some_and(|h| key <= h);
-            if !in_range {
-                continue;
-            }
-            match value {
-                Some(v) if seen || merged.len() < limit => {
-                    merged.insert(key.clone(), v.clone());
-                }
-                Some(_) => {}
-                None => {
-                    merged.remove(key);
-                }
-            }
-        }
-        Ok(merged.into_iter().take(limit).collect())
-    }
-
-    pub(crate) fn into_writes(self) -> StateChanges {
-        self.writes
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,34 +168,6 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-    }
-
-    #[test]
-    fn overlay_merges_writes_and_removals_in_scans() {
-        let (store, contract) = store_with(&[("a/1", "x"), ("a/2", "y"), ("a/4", "z")]);
-        let mut overlay = Overlay::new(store.clone(), contract);
-        overlay.remove(b"a/1".to_vec()).unwrap();
-        overlay.set(b"a/3".to_vec(), b"new".to_vec()).unwrap();
-        overlay.set(b"a/9".to_vec(), b"late".to_vec()).unwrap();
-        assert_eq!(keys(overlay.scan(b"a/", None, 2).unwrap()), ["a/2", "a/3"]);
-        assert_eq!(
-            keys(overlay.scan(b"a/", None, 10).unwrap()),
-            ["a/2", "a/3", "a/4", "a/9"]
-        );
-        assert_eq!(overlay.get(b"a/1").unwrap(), None);
-        // The store underneath is untouched until the writes are applied.
-        assert_eq!(store.get(&contract, b"a/1").unwrap(), Some(b"x".to_vec()));
-    }
-
-    #[test]
-    fn overlay_counts_entries() {
-        let (store, contract) = store_with(&[("k", "v")]);
-        let mut overlay = Overlay::new(store, contract);
-        assert_eq!(overlay.set(b"k".to_vec(), b"v2".to_vec()).unwrap(), 1);
-        assert_eq!(overlay.set(b"k2".to_vec(), b"v".to_vec()).unwrap(), 2);
-        overlay.remove(b"k".to_vec()).unwrap();
-        overlay.remove(b"absent".to_vec()).unwrap();
-        assert_eq!(overlay.set(b"k3".to_vec(), b"v".to_vec()).unwrap(), 2);
     }
 
     #[test]

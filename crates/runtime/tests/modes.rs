@@ -1,4 +1,5 @@
-//! Each row of the mode table in DESIGN.md, for commands and for queries.
+//! Each row of the mode table in `docs/architecture.md` ("Execution modes"), for commands and
+//! for queries.
 
 mod common;
 

@@ -1,12 +1,11 @@
 //! Execute a block: the transactions of this worker's contracts, in order, deterministically.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use fat_crypto::envelope::{self, Direction, Envelope, ReplayGuard, Session};
 use fat_crypto::{ClusterKey, EnvelopeError};
 use fat_proto::windows::ENVELOPE_WINDOW_MS;
-use fat_runtime::{BlockInfo, Call, Entry, LogLevel, Outcome, StateChanges, StateStore};
+use fat_runtime::{BlockInfo, Call, Entry, LogLevel, Outcome, OverlayStore};
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
     Block, CommandPayload, ContractId, ContractInfo, ExecEvent, ExecReceipt, ExecStatus, Hash32,
@@ -44,100 +43,7 @@ fn open_tx_envelope(
 }
 
 /// The committed state under the writes of the block being executed.
-pub(crate) struct BlockOverlay {
-    base: Snapshot,
-    inner: RwLock<Pending>,
-}
-
-#[derive(Default)]
-struct Pending {
-    writes: BTreeMap<ContractId, StateChanges>,
-    counts: HashMap<ContractId, u64>,
-}
-
-impl BlockOverlay {
-    fn new(base: Snapshot) -> Self {
-        Self {
-            base,
-            inner: RwLock::new(Pending::default()),
-        }
-    }
-
-    fn apply(&self, contract: &ContractId, changes: &StateChanges) -> fat_runtime::Result<()> {
-        let mut count = self.entry_count(contract)?;
-        for (key, value) in changes {
-            let existed = self.get(contract, key)?.is_some();
-            match (existed, value.is_some()) {
-                (false, true) => count += 1,
-                (true, false) => count -= 1,
-                _ => {}
-            }
-            let mut pending = self.inner.write().expect("overlay lock");
-            pending
-                .writes
-                .entry(*contract)
-                .or_default()
-                .insert(key.clone(), value.clone());
-        }
-        self.inner
-            .write()
-            .expect("overlay lock")
-            .counts
-            .insert(*contract, count);
-        Ok(())
-    }
-}
-
-impl StateStore for BlockOverlay {
-    fn get(&self, contract: &ContractId, key: &[u8]) -> fat_runtime::Result<Option<Vec<u8>>> {
-        let pending = self.inner.read().expect("overlay lock");
-        if let Some(value) = pending.writes.get(contract).and_then(|w| w.get(key)) {
-            return Ok(value.clone());
-        }
-        drop(pending);
-        self.base.get(contract, key)
-    }
-
-    fn scan(
-        &self,
-        contract: &ContractId,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> fat_runtime::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let pending = self.inner.read().expect("overlay lock");
-        let empty = StateChanges::new();
-        let writes = pending.writes.get(contract).unwrap_or(&empty);
-        let in_range = |k: &[u8]| k.starts_with(prefix) && after.is_none_or(|a| k > a);
-        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = writes
-            .iter()
-            .filter(|(k, _)| in_range(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let removed = merged.values().filter(|v| v.is_none()).count();
-        for (k, v) in self.base.scan(contract, prefix, after, limit + removed)? {
-            merged.entry(k).or_insert(Some(v));
-        }
-        Ok(merged
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .take(limit)
-            .collect())
-    }
-
-    fn entry_count(&self, contract: &ContractId) -> fat_runtime::Result<u64> {
-        if let Some(count) = self
-            .inner
-            .read()
-            .expect("overlay lock")
-            .counts
-            .get(contract)
-        {
-            return Ok(*count);
-        }
-        self.base.entry_count(contract)
-    }
-}
+pub(crate) type BlockOverlay = OverlayStore<Snapshot>;
 
 fn level_name(level: LogLevel) -> &'static str {
     match level {
@@ -156,7 +62,7 @@ pub(crate) async fn execute_block(
     receipts: &[Receipt],
 ) -> Result<BlockChanges> {
     let overlay = Arc::new(BlockOverlay::new(inner.store.snapshot()?));
-    let base = &overlay.base;
+    let base = overlay.base();
     let me = inner.worker_id();
     let mut changes = BlockChanges::default();
     let info = BlockInfo {
@@ -343,13 +249,12 @@ pub(crate) async fn execute_block(
             _ => {}
         }
     }
-    let pending = overlay.inner.read().expect("overlay lock");
-    for (contract, count) in &pending.counts {
-        if let Some(record) = changes.contracts.get_mut(contract) {
-            record.entries = *count;
+    for (contract, count) in overlay.entry_counts()? {
+        if let Some(record) = changes.contracts.get_mut(&contract) {
+            record.entries = count;
         }
     }
-    changes.writes = pending.writes.clone();
+    changes.writes = overlay.writes()?;
     Ok(changes)
 }
 

@@ -6,7 +6,7 @@ use ed25519_dalek::Signer as _;
 use hkdf::Hkdf;
 use sha2::{Digest, Sha256};
 
-use super::fat::contract::crypto::{HashAlgorithm, SignatureScheme};
+use super::bindings::fat::contract::crypto::{HashAlgorithm, SignatureScheme};
 
 /// HKDF labels. Each use of the contract secret has its own, so no output of one use
 /// can be fed to another.

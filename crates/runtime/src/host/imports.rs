@@ -3,9 +3,9 @@
 use wasmtime::Result;
 
 use super::HostState;
-use super::fat::contract::{cache, crypto, env, events, log, storage, types};
+use super::bindings::fat::contract::{cache, crypto, env, events, log, storage, types};
+use crate::call::{Event, LogLevel, LogLine, Mode};
 use crate::error::Limit;
-use crate::{Event, LogLevel, LogLine, Mode};
 
 type Error = types::Error;
 
@@ -80,7 +80,7 @@ impl cache::Host for HostState {
         }
         let expires_at_ms = self.now_ms.saturating_add(ttl_ms);
         if self.mode == Mode::Command {
-            self.cache_ops.push(crate::CacheOp::Set {
+            self.cache_ops.push(crate::cache::CacheOp::Set {
                 key,
                 value,
                 expires_at_ms,
@@ -100,7 +100,7 @@ impl cache::Host for HostState {
 
     fn remove(&mut self, key: Vec<u8>) -> Result<Result<(), Error>> {
         if self.mode == Mode::Command {
-            self.cache_ops.push(crate::CacheOp::Remove { key });
+            self.cache_ops.push(crate::cache::CacheOp::Remove { key });
         } else {
             self.cache.remove(&self.contract, &key);
         }

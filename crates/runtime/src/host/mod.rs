@@ -1,5 +1,6 @@
 //! The host side of the contract world: what a call's store holds and how imports behave.
 
+mod bindings;
 mod crypto;
 mod imports;
 
@@ -13,20 +14,14 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::cache::{Cache, CacheOp};
+use crate::call::{BlockInfo, Event, LogLevel, LogLine, Mode};
 use crate::config::Limits;
 use crate::error::Limit;
 use crate::http::HttpHooks;
-use crate::store::Overlay;
-use crate::{BlockInfo, Event, LogLevel, LogLine, Mode};
+use crate::overlay::Overlay;
 
+pub(crate) use bindings::{Contract, ContractPre};
 pub(crate) use crypto::ContractKeys;
-
-wasmtime::component::bindgen!({
-    world: "contract",
-    path: "../../wit",
-    imports: { default: trappable },
-    exports: { default: async },
-});
 
 /// Everything a running call can reach. One per call; dropped with the call's store.
 pub(crate) struct HostState {

@@ -1,0 +1,77 @@
+//! Compiled code: a component validated and pre-linked for both engines.
+
+use fat_types::CodeHash;
+use wasmtime::component::{Component, InstancePre};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+use crate::call::Mode;
+use crate::engine::ModeEngine;
+use crate::error::{Error, Result};
+use crate::host::{ContractPre, HostState};
+
+/// Code compiled for both engines, ready to instantiate.
+pub struct Code {
+    hash: CodeHash,
+    command: ContractPre<HostState>,
+    query: ContractPre<HostState>,
+    /// Present when the component also exports `wasi:http/incoming-handler`.
+    http: Option<ProxyPre<HostState>>,
+}
+
+impl Code {
+    /// The hash of the code, as the chain names it.
+    pub fn hash(&self) -> CodeHash {
+        self.hash
+    }
+
+    /// Whether the contract serves HTTP itself (exports `wasi:http/incoming-handler`).
+    pub fn serves_http(&self) -> bool {
+        self.http.is_some()
+    }
+
+    /// Validate `wasm` (named `hash`) and pre-link it on both engines.
+    pub(crate) fn compile(
+        hash: CodeHash,
+        wasm: &[u8],
+        command: &ModeEngine,
+        query: &ModeEngine,
+    ) -> Result<Self> {
+        let prepare = |mode: &ModeEngine| -> Result<InstancePre<HostState>> {
+            let component = Component::new(&mode.engine, wasm)
+                .map_err(|source| Error::InvalidCode { code: hash, source })?;
+            mode.linker
+                .instantiate_pre(&component)
+                .map_err(|source| Error::NotAContract { code: hash, source })
+        };
+        let contract = |pre: InstancePre<HostState>| {
+            ContractPre::new(pre).map_err(|source| Error::NotAContract { code: hash, source })
+        };
+        let query = prepare(query)?;
+        Ok(Self {
+            hash,
+            command: contract(prepare(command)?)?,
+            // Serving HTTP is optional: no export, no HTTP entry.
+            http: ProxyPre::new(query.clone()).ok(),
+            query: contract(query)?,
+        })
+    }
+
+    /// The contract world pre-linked on the engine of `mode`.
+    pub(crate) fn contract(&self, mode: Mode) -> &ContractPre<HostState> {
+        match mode {
+            Mode::Command => &self.command,
+            Mode::Query | Mode::Job => &self.query,
+        }
+    }
+
+    /// The HTTP handler, when the contract serves HTTP (on the query engine).
+    pub(crate) fn http(&self) -> Option<&ProxyPre<HostState>> {
+        self.http.as_ref()
+    }
+}
+
+impl std::fmt::Debug for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Code").field("hash", &self.hash).finish()
+    }
+}

@@ -1,0 +1,85 @@
+//! The wasmtime engine of each mode: its configuration, its linker and the epoch ticker.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::call::Mode;
+use crate::config::RuntimeConfig;
+use crate::error::{Error, Result};
+use crate::host::{Contract, HostState};
+
+/// An engine and the linker of the contract world on it.
+pub(crate) struct ModeEngine {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+}
+
+impl ModeEngine {
+    /// The engine of `mode` (queries and jobs share one) with the host linked in.
+    pub(crate) fn new(config: &RuntimeConfig, mode: Mode) -> Result<Self> {
+        let name = if mode == Mode::Command {
+            "command"
+        } else {
+            "query"
+        };
+        let fail = |source| Error::Engine { mode: name, source };
+        let engine = Engine::new(&engine_config(config, mode)).map_err(fail)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(fail)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(fail)?;
+        Contract::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)
+            .map_err(fail)?;
+        Ok(Self { engine, linker })
+    }
+}
+
+fn engine_config(config: &RuntimeConfig, mode: Mode) -> Config {
+    let limits = &config.limits;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(config.pool_instances)
+        .total_core_instances(config.pool_instances * limits.instances as u32)
+        .total_memories(config.pool_instances * limits.memories as u32)
+        .total_tables(config.pool_instances * limits.tables as u32)
+        .max_memories_per_component(limits.memories as u32)
+        .max_tables_per_component(limits.tables as u32)
+        .max_core_instances_per_component(limits.instances as u32)
+        .table_elements(limits.table_elements)
+        .max_memory_size(limits.memory_bytes)
+        .total_stacks(config.pool_instances);
+    let mut c = Config::new();
+    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .wasm_component_model(true)
+        .max_wasm_stack(limits.stack_bytes)
+        .relaxed_simd_deterministic(true);
+    match mode {
+        Mode::Command => {
+            c.consume_fuel(true).cranelift_nan_canonicalization(true);
+        }
+        Mode::Query | Mode::Job => {
+            c.epoch_interruption(true)
+                .consume_fuel(limits.query_fuel.is_some());
+        }
+    }
+    c
+}
+
+/// Advance the epoch of `engine` every `tick` until `stop` is set or the engine is dropped.
+pub(crate) fn spawn_epoch_ticker(engine: &Engine, tick: Duration, stop: Arc<AtomicBool>) {
+    let engine = engine.weak();
+    std::thread::Builder::new()
+        .name("fat-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .expect("spawn the epoch thread");
+}

@@ -1,0 +1,108 @@
+//! The WASI context of a call: captured stdio, no sockets, and clocks and randomness by mode.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fat_types::clock::Clock;
+use fat_types::{ContractId, Hash32};
+use sha2::{Digest, Sha256};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx};
+
+use crate::call::{Call, Mode};
+
+/// A call's WASI context and the pipes that capture its stdout and stderr.
+pub(crate) struct CallWasi {
+    pub(crate) ctx: WasiCtx,
+    pub(crate) stdout: MemoryOutputPipe,
+    pub(crate) stderr: MemoryOutputPipe,
+}
+
+impl CallWasi {
+    /// The context of `call` in `mode`: a command sees the block's time and randomness
+    /// seeded by its transaction, a query or job the worker's `clock` and the OS's
+    /// randomness. Each pipe holds up to `log_bytes`.
+    pub(crate) fn new(call: &Call, mode: Mode, clock: &Arc<dyn Clock>, log_bytes: usize) -> Self {
+        let stdout = MemoryOutputPipe::new(log_bytes);
+        let stderr = MemoryOutputPipe::new(log_bytes);
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        if mode == Mode::Command {
+            let seed = command_seed(&call.block.hash, &call.contract, call.tx_index);
+            let insecure = Sha256::digest([&seed[..], b"insecure"].concat());
+            wasi.wall_clock(FixedWallClock(call.block.timestamp_ms))
+                .monotonic_clock(FixedMonotonicClock)
+                .secure_random(
+                    <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_seed(seed),
+                )
+                .insecure_random(
+                    <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_seed(
+                        insecure.into(),
+                    ),
+                )
+                .insecure_random_seed(u128::from_le_bytes(
+                    seed[..16].try_into().expect("16 bytes"),
+                ));
+        } else {
+            wasi.wall_clock(WorkerWallClock(clock.clone()));
+        }
+        Self {
+            ctx: wasi.build(),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+/// The seed of a command's randomness: SHA-256 over (block hash, contract id, tx index).
+fn command_seed(block: &Hash32, contract: &ContractId, tx_index: u32) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"fat/command-random/v1");
+    hasher.update(block.as_bytes());
+    hasher.update(contract.as_bytes());
+    hasher.update(tx_index.to_le_bytes());
+    hasher.finalize().into()
+}
+
+/// A command's wall clock: the block's timestamp, fixed for the whole call.
+struct FixedWallClock(u64);
+
+impl HostWallClock for FixedWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::from_millis(self.0)
+    }
+}
+
+/// A command's monotonic clock: it does not move during a call.
+struct FixedMonotonicClock;
+
+impl HostMonotonicClock for FixedMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1_000_000
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// A query's wall clock: the runtime's clock.
+struct WorkerWallClock(Arc<dyn Clock>);
+
+impl HostWallClock for WorkerWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::from_millis(self.0.now_ms())
+    }
+}
