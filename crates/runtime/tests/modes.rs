@@ -1,4 +1,4 @@
-//! Each row of the mode table in DESIGN.md, for commands and for queries.
+//! Each row of the mode table (docs/architecture.md, "Execution modes"), for commands and queries.
 
 mod common;
 
