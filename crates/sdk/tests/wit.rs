@@ -32,15 +32,17 @@ fn sdk_wit_is_the_host_wit() {
     let guest_files = wit_files(&guest);
     let host_files = wit_files(&host);
     assert!(!host_files.is_empty(), "no .wit file in {}", host.display());
-    for name in host_files.difference(&guest_files) {
-        panic!("wit/{name} has no copy in the SDK: copy wit/{name} to crates/sdk/wit/{name}");
-    }
-    for name in guest_files.difference(&host_files) {
-        panic!(
-            "crates/sdk/wit/{name} is not in the host's wit/: remove it, or add it to wit/ \
-             (the host's world) and keep both the same"
-        );
-    }
+    let missing: Vec<_> = host_files.difference(&guest_files).collect();
+    assert!(
+        missing.is_empty(),
+        "the SDK has no copy of {missing:?}: copy each wit/NAME to crates/sdk/wit/NAME"
+    );
+    let extra: Vec<_> = guest_files.difference(&host_files).collect();
+    assert!(
+        extra.is_empty(),
+        "crates/sdk/wit/ has {extra:?}, which the host's wit/ does not: remove them, or add \
+         them to wit/ (the host's world) and keep both the same"
+    );
     for name in &host_files {
         let host_text = fs::read(host.join(name)).expect("read the host's wit");
         let guest_text = fs::read(guest.join(name)).expect("read the SDK's wit");
