@@ -1,4 +1,4 @@
-//! Sign and verify what the platform signs: transactions, blocks, and the chain a follower reads.
+//! Sign, verify and seal: ed25519 keys, the key tree, envelopes and checking followed blocks.
 //!
 //! Keys are ed25519 ([`ed25519_dalek`]); verification is strict (no malleable signatures).
 //! Dev accounts (`alice`, `bob`, `charlie`, the dev gatekeeper and the dev sequencer) have

@@ -1,4 +1,4 @@
-//! Name the things the platform talks about: ids, accounts and their encodings.
+//! Name what the platform talks about: ids, transactions, blocks, receipts and their encoding.
 //!
 //! Every id is 32 bytes. In text (JSON, the command line, logs) an id is lower-case hex,
 //! 64 characters, with an optional `0x` prefix on input.
