@@ -1,0 +1,269 @@
+//! Golden tests: the JSON of every body the chain and the worker send, pinned in
+//! `tests/golden/NAME.json`. A change here is a change of the wire format: make it on purpose
+//! (`FAT_BLESS=1 cargo test -p fat-proto --test golden` rewrites the files) and name it in the
+//! commit.
+
+use fat_proto::ErrorBody;
+use fat_proto::chain::{
+    AccountView, BlockView, ChainStatus, DevWorker, DevWorkers, ReceiptsView, SubmitAnswer,
+    TxAnswer, TxStatus, TxView,
+};
+use fat_proto::worker::{
+    LogLine, LogsView, QueryReply, QueryRequest, ReceiptView, WorkerContract, WorkerStatus,
+};
+use fat_types::block::{receipts_root, tx_root};
+use fat_types::{
+    AccountId, Block, BlockHeader, Bytes, ClusterId, CodeHash, ContractId, ExecEvent, ExecReceipt,
+    ExecStatus, Hash32, Outcome, Receipt, Signature, SignedExecReceipt, SignedTransaction,
+    Transaction, TxId, TxKind, TxRejection, WorkerId,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+/// Compare the pretty JSON of `value` with `tests/golden/NAME.json`, and check it reads back
+/// as the same value.
+fn golden<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &str, value: &T) {
+    let actual = serde_json::to_string_pretty(value).unwrap() + "\n";
+    let back: T = serde_json::from_str(&actual).unwrap();
+    assert_eq!(&back, value, "{name} does not read back as itself");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.json"));
+    if std::env::var_os("FAT_BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no golden file {}: run with FAT_BLESS=1 to create it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual,
+        expected,
+        "{} changed: a wire format change must be deliberate (FAT_BLESS=1 rewrites it)",
+        path.display()
+    );
+}
+
+fn tx() -> SignedTransaction {
+    SignedTransaction {
+        tx: Transaction {
+            signer: AccountId([1; 32]),
+            nonce: 3,
+            fee: 10,
+            kind: TxKind::Transfer {
+                to: AccountId([2; 32]),
+                amount: 5,
+            },
+        },
+        signature: Signature([7; 64]),
+    }
+}
+
+fn receipt(outcome: Outcome) -> Receipt {
+    Receipt {
+        tx: tx().id(),
+        fee: 10,
+        outcome,
+    }
+}
+
+#[test]
+fn chain_bodies() {
+    golden(
+        "chain-status",
+        &ChainStatus {
+            genesis: Hash32([1; 32]),
+            height: 7,
+            hash: Hash32([2; 32]),
+            timestamp_ms: 1_767_225_600_000,
+            state_root: Hash32([3; 32]),
+            producer: AccountId([4; 32]),
+            pending: 2,
+        },
+    );
+    golden("submit-pending", &SubmitAnswer::pending(TxId([5; 32])));
+    golden(
+        "submit-committed",
+        &SubmitAnswer {
+            id: tx().id(),
+            status: TxStatus::Committed,
+            height: Some(7),
+            index: Some(0),
+            receipt: Some(receipt(Outcome::Failed(TxRejection::BadSignature))),
+        },
+    );
+    golden(
+        "tx",
+        &TxAnswer {
+            id: tx().id(),
+            status: TxStatus::Committed,
+            height: 7,
+            index: 0,
+            tx: TxView::from(tx()),
+            receipt: receipt(Outcome::Ok),
+        },
+    );
+    let receipts = vec![receipt(Outcome::Ok)];
+    let block = Block {
+        header: BlockHeader {
+            height: 7,
+            parent: Hash32([6; 32]),
+            timestamp_ms: 1_767_225_600_000,
+            tx_root: tx_root(&[tx()]),
+            receipts_root: receipts_root(&receipts),
+            state_root: Hash32([3; 32]),
+            producer: AccountId([4; 32]),
+        },
+        signature: Signature([8; 64]),
+        txs: vec![tx()],
+    };
+    let mut streamed = BlockView::from(block.clone());
+    golden("block", &streamed);
+    streamed.receipts = Some(receipts.clone());
+    golden("block-with-receipts", &streamed);
+    assert_eq!(streamed.into_parts(), (block, Some(receipts.clone())));
+    golden(
+        "receipts",
+        &ReceiptsView {
+            height: 7,
+            receipts,
+        },
+    );
+    golden(
+        "account",
+        &AccountView {
+            id: AccountId([1; 32]),
+            balance: 100,
+            nonce: 3,
+            next_nonce: 4,
+        },
+    );
+    golden(
+        "dev-workers",
+        &DevWorkers {
+            cluster: Some(ClusterId([9; 32])),
+            workers: vec![DevWorker {
+                id: WorkerId([10; 32]),
+                path: "/workers/0".into(),
+            }],
+        },
+    );
+    let mut error = ErrorBody::new("not_found", "contract 00 not found");
+    golden("error", &error);
+    error.details.insert("max".into(), json!(4));
+    golden("error-with-details", &error);
+}
+
+#[test]
+fn worker_bodies() {
+    golden(
+        "worker-status",
+        &WorkerStatus {
+            worker: WorkerId([10; 32]),
+            ecdh_public: Hash32([11; 32]),
+            contracts: 1,
+            queries_admitted: 0,
+            height: Some(7),
+            hash: Some(Hash32([2; 32])),
+            timestamp_ms: Some(1_767_225_600_000),
+        },
+    );
+    golden(
+        "worker-status-new",
+        &WorkerStatus {
+            worker: WorkerId([10; 32]),
+            ecdh_public: Hash32([11; 32]),
+            contracts: 0,
+            queries_admitted: 0,
+            height: None,
+            hash: None,
+            timestamp_ms: None,
+        },
+    );
+    golden(
+        "worker-contract",
+        &WorkerContract {
+            id: ContractId([12; 32]),
+            code_hash: CodeHash([13; 32]),
+            cluster: ClusterId([9; 32]),
+            deployer: AccountId([1; 32]),
+            created: 5,
+            height: 7,
+            state_root: Hash32([14; 32]),
+            entries: 1,
+            logs: 2,
+        },
+    );
+    golden(
+        "query-request",
+        &QueryRequest {
+            method: "get".into(),
+            args: json!({"key": "a"}),
+        },
+    );
+    let ok = QueryReply {
+        worker: WorkerId([10; 32]),
+        height: 7,
+        gas_used: 1234,
+        elapsed_ms: 0.5,
+        output: Some(json!(3)),
+        code: None,
+        message: None,
+        error: None,
+    };
+    golden("query-reply", &ok);
+    golden(
+        "query-reply-failed",
+        &QueryReply {
+            output: None,
+            code: Some("call_failed".into()),
+            message: Some("the contract trapped".into()),
+            error: Some(json!({"trap": "unreachable"})),
+            ..ok
+        },
+    );
+    let exec = ExecReceipt {
+        tx: tx().id(),
+        contract: ContractId([12; 32]),
+        height: 7,
+        index: 0,
+        status: ExecStatus::Ok,
+        output: String::new(),
+        sealed_output: Some(Bytes(vec![1, 2, 3])),
+        events: vec![ExecEvent {
+            topic: "counted".into(),
+            data: Bytes(vec![4]),
+        }],
+        gas_used: 99,
+        state_root: Hash32([14; 32]),
+    };
+    golden(
+        "receipt",
+        &ReceiptView {
+            hash: exec.hash(),
+            signed: SignedExecReceipt {
+                receipt: exec,
+                worker: WorkerId([10; 32]),
+                signature: Signature([15; 64]),
+            },
+        },
+    );
+    golden(
+        "logs",
+        &LogsView {
+            contract: ContractId([12; 32]),
+            logs: vec![LogLine {
+                seq: 0,
+                height: 7,
+                index: 0,
+                tx: tx().id(),
+                level: "info".into(),
+                message: "hello".into(),
+            }],
+        },
+    );
+}
