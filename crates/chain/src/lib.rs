@@ -7,11 +7,11 @@
 
 pub mod consensus;
 pub mod error;
-mod exec;
 pub mod genesis;
 pub mod mempool;
 pub mod node;
 pub mod rpc;
+mod rules;
 pub mod state;
 pub mod store;
 
@@ -20,9 +20,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use fat_types::clock::{Clock, ManualClock, SystemClock};
 pub use consensus::{Consensus, Sequencer};
 pub use error::{ChainError, Result};
+pub use fat_types::clock::{Clock, ManualClock, SystemClock};
 pub use genesis::{ChainParams, Genesis};
 pub use node::{Node, NodeConfig};
 

@@ -13,13 +13,13 @@ use fat_types::{
 };
 use tokio::sync::{Notify, watch};
 
-use fat_types::Clock;
 use crate::error::{ChainError, Result};
-use crate::exec::Executor;
 use crate::genesis::{ChainParams, Genesis};
 use crate::mempool::Mempool;
+use crate::rules::Rules;
 use crate::state::{State, next_root};
 use crate::store::Store;
+use fat_types::Clock;
 
 /// How a node is set up.
 #[derive(Debug, Clone)]
@@ -226,9 +226,9 @@ impl Node {
         let height = parent.height + 1;
         let timestamp_ms = inner.clock.now_ms().max(parent.timestamp_ms);
         let state = inner.state.read().expect("state lock");
-        let mut exec = Executor::new(&state, height, timestamp_ms);
-        let receipts: Vec<Receipt> = txs.iter().map(|tx| exec.execute(tx)).collect();
-        let mut changes = exec.changes;
+        let mut rules = Rules::new(&state, height, timestamp_ms);
+        let receipts: Vec<Receipt> = txs.iter().map(|tx| rules.execute(tx)).collect();
+        let mut changes = rules.changes;
         drop(state);
         let code = std::mem::take(&mut changes.code_bytes);
         let writes = changes.writes();
