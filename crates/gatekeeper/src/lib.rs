@@ -1,7 +1,7 @@
 //! Hold the master key and hand cluster keys to attested workers through the chain.
 //!
 //! A [`Gatekeeper`] generates its master key on first start and keeps it sealed in its data
-//! directory. It follows the chain's blocks, verifying each ([`fat_crypto::BlockVerifier`],
+//! directory. It follows the chain's blocks, verifying each ([`fat_consensus::BlockVerifier`],
 //! from a genesis it pins in its data directory on first use, and the receipts against each
 //! block's receipts root), and learns registrations, clusters and contracts only from those
 //! verified blocks: nothing the node merely says. Once caught up with the tip:
@@ -26,8 +26,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fat_attestation::seal::Sealer;
 use fat_client::Http;
+use fat_consensus::{BlockVerifier, ValidatorSet};
 use fat_crypto::envelope::{Direction, EcdhPublic, SealRandomness, seal};
-use fat_crypto::{BlockVerifier, ClusterKey, Keypair, MasterKey};
+use fat_crypto::{ClusterKey, Keypair, MasterKey};
 use fat_types::block::receipts_root;
 use fat_types::tx::{cluster_id, contract_id};
 use fat_types::{
@@ -116,7 +117,7 @@ struct Seen {
 #[derive(Deserialize)]
 struct StreamedBlock {
     header: fat_types::BlockHeader,
-    signature: fat_types::Signature,
+    certificate: fat_types::Certificate,
     txs: Vec<fat_types::SignedTransaction>,
     #[serde(default)]
     receipts: Vec<Receipt>,
@@ -193,7 +194,17 @@ impl Gatekeeper {
 
     async fn follow(&self, http: &Http, seen: &mut Seen) -> Result<()> {
         let genesis = self.genesis(http).await?;
-        let mut verifier = BlockVerifier::new(genesis.header.clone(), genesis.header.producer);
+        let config: fat_types::Genesis = http.get_json("/v1/genesis").await?;
+        if config.config_hash() != genesis.header.parent {
+            return Err(GatekeeperError::Unexpected(format!(
+                "the chain's genesis hashes to {}, but block 0 links to {}",
+                config.config_hash(),
+                genesis.header.parent
+            )));
+        }
+        let validators = ValidatorSet::new(config.validators)
+            .map_err(|e| GatekeeperError::Unexpected(format!("the chain's genesis: {e}")))?;
+        let mut verifier = BlockVerifier::new(genesis.header.clone(), validators);
         let mut blocks = http
             .events("/v1/stream/blocks?from=1&receipts=true")
             .await?;
@@ -205,7 +216,7 @@ impl Gatekeeper {
                 .map_err(|e| GatekeeperError::Unexpected(format!("bad block: {e}")))?;
             let block = Block {
                 header: streamed.header,
-                signature: streamed.signature,
+                certificate: streamed.certificate,
                 txs: streamed.txs,
             };
             verifier

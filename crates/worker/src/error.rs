@@ -53,9 +53,12 @@ pub enum WorkerError {
         /// What went wrong.
         message: String,
     },
+    /// The chain's genesis does not match its block 0, or names no usable validator set.
+    #[error("chain genesis: {0}")]
+    Genesis(String),
     /// A block from the chain does not verify.
     #[error("block does not verify")]
-    Follow(#[from] fat_crypto::FollowError),
+    Follow(#[from] fat_consensus::FollowError),
     /// The chain's receipts do not match the block's receipts root.
     #[error("receipts of block {height} do not match its receipts root")]
     ReceiptsMismatch {

@@ -1,7 +1,7 @@
 //! Run the execution half of the platform: follow the chain, execute contracts, answer queries.
 //!
 //! A [`Worker`] follows a chain node's block stream ([`Worker::follow`]), checks each block
-//! with [`fat_crypto::BlockVerifier`] and the chain's receipts against the block's receipts
+//! with [`fat_consensus::BlockVerifier`] and the chain's receipts against the block's receipts
 //! root, and executes the uploads, instantiations and commands of the contracts of its
 //! clusters in block order with [`fat_runtime`]. Everything a block does is committed to the
 //! [`store::Store`] (redb) in one transaction together with the block's header, so a worker

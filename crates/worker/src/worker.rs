@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use fat_attestation::seal::{DevSealer, Sealer};
 use fat_attestation::{Quoter, WorkerKeys, report_data};
+use fat_consensus::{BlockVerifier, ValidatorSet};
 use fat_crypto::envelope::{self, Direction, Envelope, ReplayGuard, Session, SessionMessage};
-use fat_crypto::{BlockVerifier, ClusterKey, Keypair};
+use fat_crypto::{ClusterKey, Keypair};
 use fat_runtime::{
     BlockInfo, Cache, Call, Code, Entry, MemoryCache, Runtime, RuntimeConfig, SystemClock,
 };
@@ -190,7 +191,7 @@ struct ReceiptsView {
 #[derive(Deserialize)]
 struct StreamedBlock {
     header: BlockHeader,
-    signature: fat_types::Signature,
+    certificate: fat_types::Certificate,
     txs: Vec<fat_types::SignedTransaction>,
     #[serde(default)]
     receipts: Option<Vec<Receipt>>,
@@ -457,7 +458,17 @@ impl Worker {
         }
         let head = self.inner.store.start(&genesis.header)?;
         self.inner.head.send_replace(Some(head.clone()));
-        let mut verifier = BlockVerifier::new(head.clone(), genesis.header.producer);
+        let config: fat_types::Genesis = client.get_json("/v1/genesis").await?;
+        if config.config_hash() != genesis.header.parent {
+            return Err(WorkerError::Genesis(format!(
+                "the chain's genesis hashes to {}, but block 0 links to {}",
+                config.config_hash(),
+                genesis.header.parent
+            )));
+        }
+        let validators = ValidatorSet::new(config.validators)
+            .map_err(|e| WorkerError::Genesis(e.to_string()))?;
+        let mut verifier = BlockVerifier::new(head.clone(), validators);
         let mut events = client
             .events(&format!(
                 "/v1/stream/blocks?from={}&receipts=true",
@@ -488,7 +499,7 @@ impl Worker {
             let receipts = streamed.receipts;
             let block = Block {
                 header: streamed.header,
-                signature: streamed.signature,
+                certificate: streamed.certificate,
                 txs: streamed.txs,
             };
             verifier.accept(&block)?;

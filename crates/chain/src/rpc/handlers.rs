@@ -9,14 +9,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fat_types::{
-    AccountId, AccountState, Block, BlockHeader, ClusterId, CodeHash, ContractId, Hash32, Receipt,
-    Signature, SignedTransaction, Transaction, TxId, WorkerId,
+    AccountId, AccountState, Block, BlockHeader, Certificate, ClusterId, CodeHash, ContractId,
+    Hash32, Receipt, Signature, SignedTransaction, Transaction, TxId, WorkerId,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use crate::genesis::ChainParams;
+use crate::genesis::{ChainParams, Genesis};
 use crate::node::Node;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -29,8 +29,8 @@ pub struct BlockView {
     pub hash: Hash32,
     /// The header.
     pub header: BlockHeader,
-    /// The producer's signature.
-    pub signature: Signature,
+    /// The certificate that finalized the block.
+    pub certificate: Certificate,
     /// The transactions.
     pub txs: Vec<TxView>,
     /// The receipts of the transactions, in order, when asked for (the block stream's
@@ -65,7 +65,7 @@ impl From<Block> for BlockView {
         Self {
             hash: block.hash(),
             header: block.header,
-            signature: block.signature,
+            certificate: block.certificate,
             txs: block.txs.into_iter().map(TxView::from).collect(),
             receipts: None,
         }
@@ -92,13 +92,16 @@ pub(super) async fn status(State(node): State<Node>) -> Json<Value> {
         "hash": tip.hash(),
         "timestamp_ms": tip.timestamp_ms,
         "state_root": tip.state_root,
-        "producer": tip.producer,
         "pending": node.pending(),
     }))
 }
 
 pub(super) async fn params(State(node): State<Node>) -> Json<ChainParams> {
     Json(node.params().clone())
+}
+
+pub(super) async fn genesis(State(node): State<Node>) -> Json<Genesis> {
+    Json(node.genesis().clone())
 }
 
 #[derive(Debug, Deserialize)]

@@ -21,6 +21,7 @@ pub use handlers::{BlockView, TxView};
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/status"),
     ("GET", "/v1/params"),
+    ("GET", "/v1/genesis"),
     ("POST", "/v1/txs"),
     ("GET", "/v1/txs/{id}"),
     ("GET", "/v1/blocks/{height}"),
@@ -41,6 +42,7 @@ pub fn app(node: Node) -> Router {
     Router::new()
         .route("/v1/status", get(handlers::status))
         .route("/v1/params", get(handlers::params))
+        .route("/v1/genesis", get(handlers::genesis))
         .route(
             "/v1/txs",
             post(handlers::submit).layer(DefaultBodyLimit::max(body_limit)),

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::routing::get;
 use clap::Args;
 use fat_attestation::seal::DevSealer;
-use fat_chain::{Consensus, Genesis, Node, NodeConfig, Sequencer, SystemClock};
+use fat_chain::{Consensus, Node, NodeConfig, Sequencer, SystemClock};
 use fat_gatekeeper::{Gatekeeper, GatekeeperConfig};
 use fat_runtime::{HttpPolicy, RuntimeConfig};
 use fat_types::ClusterId;
@@ -120,7 +120,7 @@ impl DevCommand {
         let node = Node::open(
             NodeConfig {
                 data_dir: self.data_dir.join("chain"),
-                genesis: Genesis::dev(),
+                genesis: fat_chain::genesis::dev(),
                 mempool_limit: 100_000,
             },
             Some(fat_crypto::dev_keypair(fat_chain::genesis::DEV_SEQUENCER)),
@@ -188,6 +188,7 @@ impl DevCommand {
             }
         });
         let sequencer = Sequencer {
+            key: fat_crypto::dev_keypair(fat_chain::genesis::DEV_SEQUENCER),
             block_time: Duration::from_millis(self.block_time),
         };
         let mut producing = tokio::spawn(sequencer.run(node.clone(), stopped(stop_rx.clone())));
