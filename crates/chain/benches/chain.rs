@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use fat_chain::genesis::DEV_SEQUENCER;
-use fat_chain::{Genesis, Node, NodeConfig, SystemClock};
+use fat_chain::genesis::{self, DEV_SEQUENCER};
+use fat_chain::{Node, NodeConfig, SystemClock};
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::{AccountId, Transaction, TxKind};
 
@@ -32,7 +32,7 @@ fn main() {
     let keys: Vec<Keypair> = (0..accounts)
         .map(|i| dev_keypair(&format!("bench-{i}")))
         .collect();
-    let mut genesis = Genesis::dev();
+    let mut genesis = genesis::dev();
     genesis
         .accounts
         .extend(keys.iter().map(|k| (k.account_id(), 1_000_000_000)));

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use fat_types::Hash32;
+use fat_consensus::{CertificateError, ConsensusError};
+use fat_types::{AccountId, Hash32, TxId, TxRejection};
 
 /// What can go wrong in the chain node.
 #[derive(Debug, thiserror::Error)]
@@ -59,9 +60,36 @@ pub enum ChainError {
         #[source]
         source: redb::Error,
     },
-    /// The node has no producer key but was asked to produce.
-    #[error("this node has no producer key")]
-    NotProducer,
+    /// The node was given a key that is not one of the genesis validators.
+    #[error("{account} is not a validator of this chain's genesis; pass a validator's key")]
+    NotValidator {
+        /// The key given.
+        account: AccountId,
+    },
+    /// The node has no validator key but was asked to sign a block.
+    #[error("this node has no validator key")]
+    NoValidatorKey,
+    /// A proposal breaks a rule of the chain.
+    #[error("invalid proposal at height {height}")]
+    Proposal {
+        /// The proposal's height.
+        height: u64,
+        /// The rule it breaks.
+        #[source]
+        reason: InvalidProposal,
+    },
+    /// A block to finalize does not carry a valid certificate.
+    #[error("block {height}: bad certificate")]
+    Certificate {
+        /// The block's height.
+        height: u64,
+        /// Why.
+        #[source]
+        source: CertificateError,
+    },
+    /// The consensus engine failed.
+    #[error("consensus")]
+    Consensus(#[from] ConsensusError),
     /// A block failed to commit earlier; the node must be restarted.
     #[error("the node stopped producing after a failed commit; restart it")]
     Halted,
@@ -80,6 +108,80 @@ pub enum ChainError {
     /// A background task panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(String),
+}
+
+/// The rule of the chain a proposed block breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidProposal {
+    /// The proposal does not build on the last final block.
+    #[error("parent {got}, but the last final block is {expected}")]
+    BadParent {
+        /// The last final block's hash.
+        expected: Hash32,
+        /// The proposal's parent.
+        got: Hash32,
+    },
+    /// The height is not one more than the parent's.
+    #[error("height {got}, expected {expected}")]
+    WrongHeight {
+        /// The next height.
+        expected: u64,
+        /// The proposal's height.
+        got: u64,
+    },
+    /// The timestamp is before the parent's.
+    #[error("timestamp {got} before the parent's {parent}")]
+    TimeWentBack {
+        /// The parent's timestamp.
+        parent: u64,
+        /// The proposal's timestamp.
+        got: u64,
+    },
+    /// More transactions than a block may hold.
+    #[error("{count} transactions, at most {max} in a block")]
+    TooManyTxs {
+        /// How many.
+        count: usize,
+        /// The chain's limit.
+        max: u32,
+    },
+    /// A transaction the mempool would have refused (size, signature, fee).
+    #[error("transaction {index} ({tx}) is refused: {rejection}")]
+    Tx {
+        /// Its position in the block.
+        index: u32,
+        /// Its id.
+        tx: TxId,
+        /// Why.
+        rejection: TxRejection,
+    },
+    /// A transaction that is already committed, or twice in the block.
+    #[error("transaction {index} ({tx}) is already committed or twice in the block")]
+    Replayed {
+        /// Its position in the block.
+        index: u32,
+        /// Its id.
+        tx: TxId,
+    },
+    /// The transactions are not the ones the header commits to.
+    #[error("transactions do not match the header's tx root")]
+    TxRootMismatch,
+    /// Executing the transactions gives other receipts than the header commits to.
+    #[error("receipts root {got}, executing the transactions gives {expected}")]
+    ReceiptsRootMismatch {
+        /// What execution gives.
+        expected: Hash32,
+        /// The header's.
+        got: Hash32,
+    },
+    /// Executing the transactions gives another state than the header commits to.
+    #[error("state root {got}, executing the transactions gives {expected}")]
+    StateRootMismatch {
+        /// What execution gives.
+        expected: Hash32,
+        /// The header's.
+        got: Hash32,
+    },
 }
 
 /// The result type of this crate.

@@ -1,17 +1,17 @@
 //! Run the chain node: order transactions into blocks, commit them durably, and serve them.
 //!
 //! The node is a library so tests and `fat dev` can embed it: [`Node`] holds the mempool, the
-//! registry and the [`store::Store`]; a [`Consensus`] (the single [`Sequencer`] for now) turns
-//! pending transactions into committed blocks; [`rpc::app`] serves the HTTP API; [`run`] wires
-//! them together.
+//! registry and the [`store::Store`], and is the [`fat_consensus::Application`] a consensus
+//! engine drives (propose, verify, finalize); a [`Consensus`] (the single [`Sequencer`] for
+//! now) turns pending transactions into final blocks; [`rpc::app`] serves the HTTP API; [`run`]
+//! wires them together.
 
-pub mod consensus;
 pub mod error;
-mod exec;
 pub mod genesis;
 pub mod mempool;
 pub mod node;
 pub mod rpc;
+mod rules;
 pub mod state;
 pub mod store;
 
@@ -20,8 +20,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use consensus::{Consensus, Sequencer};
-pub use error::{ChainError, Result};
+pub use error::{ChainError, InvalidProposal, Result};
+pub use fat_consensus::{Consensus, Sequencer};
 pub use fat_types::clock::{Clock, ManualClock, SystemClock};
 pub use genesis::{ChainParams, Genesis};
 pub use node::{Node, NodeConfig};
@@ -35,7 +35,7 @@ pub struct RunConfig {
     pub rpc: SocketAddr,
     /// The least time between blocks (zero: a block as soon as there is work).
     pub block_time: Duration,
-    /// Run the dev chain ([`Genesis::dev`]) with the dev sequencer key.
+    /// Run the dev chain ([`genesis::dev`]) with the dev sequencer key.
     pub dev: bool,
 }
 
@@ -47,14 +47,14 @@ pub async fn run(config: RunConfig, on_ready: impl FnOnce(&str)) -> Result<()> {
             "a chain other than the dev chain; pass --dev".into(),
         ));
     }
-    let genesis = Genesis::dev();
+    let genesis = genesis::dev();
     let key = fat_crypto::dev_keypair(genesis::DEV_SEQUENCER);
     let node_config = NodeConfig {
         data_dir: config.data_dir,
         genesis,
         mempool_limit: 100_000,
     };
-    let node = Node::open(node_config, Some(key), Arc::new(SystemClock))?;
+    let node = Node::open(node_config, Some(key.clone()), Arc::new(SystemClock))?;
     let listener = tokio::net::TcpListener::bind(config.rpc)
         .await
         .map_err(|source| ChainError::Serve {
@@ -71,6 +71,7 @@ pub async fn run(config: RunConfig, on_ready: impl FnOnce(&str)) -> Result<()> {
     };
     let server = tokio::spawn(rpc::serve(node.clone(), listener, stopped(stop_rx.clone())));
     let sequencer = Sequencer {
+        key,
         block_time: config.block_time,
     };
     let producing = tokio::spawn(sequencer.run(node, stopped(stop_rx)));

@@ -11,8 +11,8 @@ use fat_types::{
     TxRejection, WorkerId,
 };
 
-use crate::exec::{Created, View, check_kind, created, spend};
 use crate::genesis::ChainParams;
+use crate::rules::{Created, View, check_kind, created, spend};
 use crate::state::State;
 
 #[derive(Debug, Default, Clone, Copy)]

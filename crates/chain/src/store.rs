@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use fat_types::encoding::{decode, encode};
-use fat_types::{Block, BlockHeader, CodeHash, Hash32, Receipt, TxId, TxLocation};
+use fat_types::{Block, BlockHeader, Certificate, CodeHash, Hash32, Receipt, TxId, TxLocation};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::error::{ChainError, Result, storage};
@@ -22,7 +22,7 @@ const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const CODE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("code");
 
 /// The value of `meta["format"]`: what this file is and which layout it uses.
-const FORMAT: &[u8] = b"fat-chain/1";
+const FORMAT: &[u8] = b"fat-chain/2";
 /// The name of the database file inside the data directory.
 pub const DB_FILE: &str = "chain.redb";
 
@@ -60,12 +60,11 @@ pub fn genesis_block(genesis: &Genesis) -> (Block, Changes) {
         tx_root: fat_types::block::tx_root(&[]),
         receipts_root: fat_types::block::receipts_root(&[]),
         state_root: next_root(&Hash32::default(), &changes.writes()),
-        producer: genesis.producer,
     };
     (
         Block {
             header,
-            signature: Default::default(),
+            certificate: Certificate::Genesis,
             txs: Vec::new(),
         },
         changes,

@@ -9,7 +9,7 @@ use common::{
 };
 use fat_attestation::dev::{DEV_REPORT_TAG, DevReport};
 use fat_attestation::{DEV_MEASUREMENT, WorkerKeys};
-use fat_chain::{ChainParams, Genesis};
+use fat_chain::ChainParams;
 use fat_crypto::dev_keypair;
 use fat_types::encoding::{encode, tagged_hash};
 use fat_types::{AttestationPolicy, Bytes, Outcome, TxKind};
@@ -58,7 +58,7 @@ fn chains_without_dev_in_their_policy_refuse_dev_reports() {
     ];
     for (i, policy) in policies.into_iter().enumerate() {
         let dir = TempDir::new(&format!("attest-nodev-{i}"));
-        let mut genesis = Genesis::dev();
+        let mut genesis = fat_chain::genesis::dev();
         genesis.params.attestation = policy;
         let node = open_with(&dir, genesis, 10);
         assert!(!node.params().attestation.accepts_dev());

@@ -5,7 +5,6 @@ mod common;
 use common::{
     TempDir, alice, bob, gatekeeper, open, open_with, produce, register_worker, sign, worker_id,
 };
-use fat_chain::Genesis;
 use fat_crypto::dev_keypair;
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
@@ -94,7 +93,7 @@ fn refuses_malformed_bad_signature_duplicate_nonce_fee_and_balance() {
 #[test]
 fn refuses_too_large_size_fees_and_a_full_mempool() {
     let dir = TempDir::new("limits");
-    let mut genesis = Genesis::dev();
+    let mut genesis = fat_chain::genesis::dev();
     genesis.params.max_tx_bytes = 300;
     genesis.params.byte_fee = 2;
     let node = open_with(&dir, genesis, 2);

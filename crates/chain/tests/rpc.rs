@@ -9,7 +9,8 @@ use axum::http::{Request, StatusCode};
 use common::{TempDir, alice, gatekeeper, open, produce, register_worker, sign, worker_id};
 use fat_chain::rpc::{ROUTES, app};
 use fat_chain::{Consensus, Sequencer};
-use fat_crypto::{BlockVerifier, dev_keypair};
+use fat_consensus::{BlockVerifier, ValidatorSet};
+use fat_crypto::dev_keypair;
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{AccountId, Block, Bytes, Hash32, Outcome, TxKind};
 use http_body_util::BodyExt;
@@ -111,6 +112,7 @@ async fn submit_wait_read_and_follow_the_stream() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let sequencer = tokio::spawn(
         Sequencer {
+            key: dev_keypair(fat_chain::genesis::DEV_SEQUENCER),
             block_time: Duration::ZERO,
         }
         .run(node.clone(), async {
@@ -199,7 +201,7 @@ async fn submit_wait_read_and_follow_the_stream() {
     }
     let mut follower = BlockVerifier::new(
         blocks[0].header.clone(),
-        dev_keypair("sequencer").account_id(),
+        ValidatorSet::new(vec![dev_keypair("sequencer").account_id()]).unwrap(),
     );
     for block in &blocks[1..] {
         follower.accept(block).unwrap();

@@ -5,7 +5,8 @@ mod common;
 use common::{TempDir, alice, bob, open, open_with, sign};
 use fat_chain::store::DB_FILE;
 use fat_chain::{ChainError, Genesis};
-use fat_crypto::{BlockVerifier, dev_keypair};
+use fat_consensus::{BlockVerifier, ValidatorSet};
+use fat_crypto::dev_keypair;
 use fat_types::{AccountId, TxKind};
 
 fn transfer(amount: u64) -> TxKind {
@@ -55,7 +56,8 @@ fn restart_resumes_from_the_last_committed_block() {
     assert_eq!(next.height, 4);
 
     let genesis = node.store().block(0).unwrap().unwrap();
-    let mut follower = BlockVerifier::new(genesis.header, dev_keypair("sequencer").account_id());
+    let validators = ValidatorSet::new(node.genesis().validators.clone()).unwrap();
+    let mut follower = BlockVerifier::new(genesis.header, validators);
     for h in 1..=4 {
         follower
             .accept(&node.store().block(h).unwrap().unwrap())
@@ -96,7 +98,7 @@ fn refuses_corrupt_foreign_and_other_chains_directories() {
         b"this is not a database at all, just some bytes",
     )
     .unwrap();
-    let err = open_err(&dir, Genesis::dev());
+    let err = open_err(&dir, fat_chain::genesis::dev());
     assert!(matches!(err, ChainError::OpenStore { .. }), "{err}");
     assert_eq!(
         std::fs::read(dir.0.join(DB_FILE)).unwrap(),
@@ -115,18 +117,18 @@ fn refuses_corrupt_foreign_and_other_chains_directories() {
         }
         wtx.commit().unwrap();
     }
-    let err = open_err(&dir, Genesis::dev());
+    let err = open_err(&dir, fat_chain::genesis::dev());
     assert!(matches!(err, ChainError::ForeignStore { .. }), "{err}");
 
     let dir = TempDir::new("other-chain");
     drop(open(&dir));
-    let mut other = Genesis::dev();
+    let mut other = fat_chain::genesis::dev();
     other.chain_id = "other".into();
     let err = open_err(&dir, other);
     assert!(matches!(err, ChainError::ForeignChain { .. }), "{err}");
     assert!(err.to_string().contains("use another data directory"));
     // The directory still opens for its own chain.
-    drop(open_with(&dir, Genesis::dev(), 10));
+    drop(open_with(&dir, fat_chain::genesis::dev(), 10));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,6 +139,7 @@ async fn sequencer_batches_by_block_time_and_idles() {
     let node = open(&dir);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let sequencer = Sequencer {
+        key: dev_keypair(fat_chain::genesis::DEV_SEQUENCER),
         block_time: Duration::from_millis(300),
     };
     let running = tokio::spawn(sequencer.run(node.clone(), async {

@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use fat_crypto::{BlockVerifier, Keypair, dev_keypair};
-use fat_types::{AccountId, Block, Transaction, TxId, TxKind};
+use fat_consensus::{BlockVerifier, ValidatorSet};
+use fat_crypto::{Keypair, dev_keypair};
+use fat_types::{AccountId, Block, Genesis, Transaction, TxId, TxKind};
 use serde_json::Value;
 
 use common::free_port;
@@ -183,7 +184,8 @@ fn acknowledged_transactions_survive_sigkill() {
             "{id} moved"
         );
     }
-    // The whole chain links and is signed by the sequencer; acknowledged order is chain order.
+    // The whole chain links and is finalized by the genesis validators; acknowledged order is
+    // chain order.
     let (_, status) = http(&node.addr, "GET", "/v1/status", b"").unwrap();
     let tip = status["height"].as_u64().unwrap();
     let fetch = |h: u64| -> Block {
@@ -192,7 +194,11 @@ fn acknowledged_transactions_survive_sigkill() {
         serde_json::from_value(body).unwrap()
     };
     let genesis = fetch(0);
-    let mut follower = BlockVerifier::new(genesis.header, dev_keypair("sequencer").account_id());
+    let (_, config) = http(&node.addr, "GET", "/v1/genesis", b"").unwrap();
+    let config: Genesis = serde_json::from_value(config).unwrap();
+    assert_eq!(config.config_hash(), genesis.header.parent);
+    let validators = ValidatorSet::new(config.validators).unwrap();
+    let mut follower = BlockVerifier::new(genesis.header, validators);
     let mut order = Vec::new();
     for h in 1..=tip {
         let block = fetch(h);

@@ -1,11 +1,10 @@
-//! Sign, verify and seal: ed25519 keys, the key tree, envelopes and checking followed blocks.
+//! Sign and verify what the platform signs: transactions, envelopes, and the keys behind them.
 //!
 //! Keys are ed25519 ([`ed25519_dalek`]); verification is strict (no malleable signatures).
 //! Dev accounts (`alice`, `bob`, `charlie`, the dev gatekeeper and the dev sequencer) have
 //! well-known keys: see [`dev_keypair`].
 
 pub mod envelope;
-mod follow;
 mod keys;
 pub mod keytree;
 
@@ -13,7 +12,6 @@ pub use envelope::{
     Direction, EcdhPublic, EcdhSecret, Envelope, EnvelopeError, ReplayGuard, Session,
     SessionMessage,
 };
-pub use follow::{BlockVerifier, FollowError};
 pub use keys::{DEV_SEED_CONTEXT, Keypair, dev_keypair, verify, verify_tx};
 pub use keytree::{ClusterKey, ContractKeys, MasterKey};
 

@@ -28,7 +28,7 @@ use fat_attestation::seal::Sealer;
 use fat_crypto::envelope::{Direction, EcdhPublic, SealRandomness, seal};
 use fat_crypto::{ClusterKey, Keypair, MasterKey};
 use fat_proto::ChainApi;
-use fat_proto::follow::{Follower, FollowerError};
+use fat_proto::follow::{ChainGenesis, Follower, FollowerError, genesis_of};
 use fat_types::tx::{cluster_id, contract_id};
 use fat_types::{
     Attestation, AttestationPolicy, Block, Bytes, Clock, ClusterId, ContractId, Hash32, Outcome,
@@ -161,9 +161,9 @@ impl Gatekeeper {
 
     /// The chain's genesis block, checked against the one pinned in the data directory (or
     /// pinned there on first use).
-    async fn genesis(&self, chain: &ChainApi) -> Result<Block> {
-        let genesis = chain.block(0).await?;
-        let found = genesis.hash();
+    async fn genesis(&self, chain: &ChainApi) -> Result<ChainGenesis> {
+        let genesis = genesis_of(chain).await?;
+        let found = genesis.block.hash();
         let path = self.data_dir.join(GENESIS_FILE);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
@@ -196,8 +196,7 @@ impl Gatekeeper {
     /// refuses what the gatekeeper submits.
     async fn follow(&self, chain: &ChainApi, seen: &mut Seen) -> Result<()> {
         let genesis = self.genesis(chain).await?;
-        let producer = genesis.header.producer;
-        let mut follower = Follower::new(chain.clone(), genesis.header, producer);
+        let mut follower = Follower::new(chain.clone(), genesis.block.header, genesis.validators);
         loop {
             let followed = follower.next().await?;
             note_block(seen, &followed.block, &followed.receipts);

@@ -5,12 +5,12 @@
 //! is defined here.
 
 use fat_types::{
-    AccountId, AttestationPolicy, Block, BlockHeader, Hash32, Receipt, Signature,
+    AccountId, AttestationPolicy, Block, BlockHeader, Certificate, Hash32, Receipt, Signature,
     SignedTransaction, Transaction, TxId,
 };
 use serde::{Deserialize, Serialize};
 
-pub use fat_types::{ClusterInfo, CodeInfo, ContractInfo, KeyProvision, WorkerInfo};
+pub use fat_types::{ClusterInfo, CodeInfo, ContractInfo, Genesis, KeyProvision, WorkerInfo};
 
 /// `GET /v1/status`: the chain's tip.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,8 +25,6 @@ pub struct ChainStatus {
     pub timestamp_ms: u64,
     /// The registry state root after it.
     pub state_root: Hash32,
-    /// Its producer.
-    pub producer: AccountId,
     /// How many transactions wait for a block.
     pub pending: usize,
 }
@@ -147,8 +145,8 @@ pub struct BlockView {
     pub hash: Hash32,
     /// The header.
     pub header: BlockHeader,
-    /// The producer's signature.
-    pub signature: Signature,
+    /// The certificate that finalized the block.
+    pub certificate: Certificate,
     /// The transactions.
     pub txs: Vec<TxView>,
     /// The receipts of the transactions, in order, when asked for.
@@ -161,7 +159,7 @@ impl From<Block> for BlockView {
         Self {
             hash: block.hash(),
             header: block.header,
-            signature: block.signature,
+            certificate: block.certificate,
             txs: block.txs.into_iter().map(TxView::from).collect(),
             receipts: None,
         }
@@ -173,7 +171,7 @@ impl BlockView {
     pub fn into_parts(self) -> (Block, Option<Vec<Receipt>>) {
         let block = Block {
             header: self.header,
-            signature: self.signature,
+            certificate: self.certificate,
             txs: self.txs.into_iter().map(SignedTransaction::from).collect(),
         };
         (block, self.receipts)

@@ -7,7 +7,7 @@ use fat_types::{
 
 use crate::chain::{
     AccountView, AttestationParams, BlockView, ChainStatus, ClusterInfo, CodeInfo, ContractInfo,
-    DevWorkers, KeyProvision, ReceiptsView, SubmitAnswer, TxAnswer, TxStatus, WorkerInfo,
+    DevWorkers, Genesis, KeyProvision, ReceiptsView, SubmitAnswer, TxAnswer, TxStatus, WorkerInfo,
 };
 use crate::error::{Error, Result};
 use crate::http::{EventStream, Http};
@@ -45,6 +45,12 @@ impl ChainApi {
     /// `GET /v1/status`.
     pub async fn status(&self) -> Result<ChainStatus> {
         self.http.get_json(paths::chain::STATUS).await
+    }
+
+    /// `GET /v1/genesis`: the configuration the chain started from (check it against block 0
+    /// before trusting it: its hash is block 0's parent).
+    pub async fn genesis(&self) -> Result<Genesis> {
+        self.http.get_json(paths::chain::GENESIS).await
     }
 
     /// The chain's attestation policy, from `GET /v1/params`.

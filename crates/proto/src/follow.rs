@@ -1,18 +1,20 @@
 //! Follow a chain: a source of blocks (the node's event stream, or an in-memory twin), checked
 //! block by block, reconnecting when the source breaks.
 //!
-//! A [`Follower`] starts from a header its user trusts (the genesis it pinned, or the last
-//! block it committed) and hands out [`FollowedBlock`]s in order: each extends the last,
-//! carries the producer's signature ([`fat_crypto::BlockVerifier`]) and comes with the
-//! receipts its header commits to. A source that fails or ends is reopened after a backoff
+//! [`genesis_of`] reads a source's genesis block and configuration and checks that they agree
+//! (the configuration's hash is block 0's parent), giving the validator set named there. A
+//! [`Follower`] starts from a header its user trusts (that genesis, or the last block it
+//! committed) and hands out [`FollowedBlock`]s in order: each extends the last, carries a
+//! certificate of a quorum of those validators ([`fat_consensus::BlockVerifier`]) and comes
+//! with the receipts its header commits to. A source that fails or ends is reopened after a backoff
 //! from the next height, so only a block that does not verify ends following.
 
 use std::future::Future;
 use std::time::Duration;
 
-use fat_crypto::BlockVerifier;
+use fat_consensus::{BlockVerifier, ValidatorSet};
 use fat_types::block::receipts_root;
-use fat_types::{AccountId, Block, BlockHeader, Receipt};
+use fat_types::{Block, BlockHeader, Genesis, Hash32, Receipt};
 
 use crate::chain_api::{BlockEvents, ChainApi};
 use crate::error::Result;
@@ -24,6 +26,9 @@ pub trait BlockSource: Send + Sync {
 
     /// The genesis block (height 0).
     fn genesis(&self) -> impl Future<Output = Result<Block>> + Send;
+
+    /// The genesis configuration the chain says it started from.
+    fn genesis_config(&self) -> impl Future<Output = Result<Genesis>> + Send;
 
     /// The committed blocks from height `from` on, in order, each with its receipts.
     fn blocks(&self, from: u64) -> impl Future<Output = Result<Self::Stream>> + Send;
@@ -46,6 +51,10 @@ impl BlockSource for ChainApi {
         self.block(0).await
     }
 
+    async fn genesis_config(&self) -> Result<Genesis> {
+        ChainApi::genesis(self).await
+    }
+
     async fn blocks(&self, from: u64) -> Result<BlockEvents> {
         ChainApi::blocks(self, from).await
     }
@@ -61,12 +70,24 @@ impl BlockStream for BlockEvents {
     }
 }
 
-/// Why following stopped: a block that does not extend the chain as it must.
+/// Why following stopped: a genesis that does not hold together, or a block that does not
+/// extend the chain as it must.
 #[derive(Debug, thiserror::Error)]
 pub enum FollowerError {
-    /// The block does not extend the last one, or is not signed by the producer.
+    /// The genesis configuration is not the one block 0 commits to.
+    #[error("the chain's genesis configuration hashes to {config}, but block 0 links to {parent}")]
+    ForeignGenesis {
+        /// The configuration's hash.
+        config: Hash32,
+        /// Block 0's parent.
+        parent: Hash32,
+    },
+    /// The genesis names no usable validator set.
+    #[error("the genesis validator set")]
+    Validators(#[source] fat_consensus::ConsensusError),
+    /// The block does not extend the last one, or no quorum of validators finalized it.
     #[error("block does not verify")]
-    Block(#[from] fat_crypto::FollowError),
+    Block(#[from] fat_consensus::FollowError),
     /// The receipts that came with the block are not the ones its header commits to.
     #[error("receipts of block {height} do not match its receipts root")]
     ReceiptsMismatch {
@@ -112,18 +133,44 @@ impl Backoff {
     }
 }
 
-/// Fetch the source's genesis block, retrying until it answers.
-pub async fn genesis_of<S: BlockSource>(source: &S) -> Block {
+/// A chain's genesis, checked: block 0, the configuration it commits to, and the validators
+/// that configuration names.
+#[derive(Debug, Clone)]
+pub struct ChainGenesis {
+    /// Block 0.
+    pub block: Block,
+    /// The configuration, whose hash is block 0's parent.
+    pub config: Genesis,
+    /// The validators whose quorum finalizes every later block.
+    pub validators: ValidatorSet,
+}
+
+/// Fetch the source's genesis block and configuration, retrying until it answers, and check
+/// that they agree.
+pub async fn genesis_of<S: BlockSource>(source: &S) -> Result<ChainGenesis, FollowerError> {
     let mut backoff = Backoff::default();
-    loop {
-        match source.genesis().await {
-            Ok(genesis) => return genesis,
-            Err(e) => {
+    let (block, config) = loop {
+        match (source.genesis().await, source.genesis_config().await) {
+            (Ok(block), Ok(config)) => break (block, config),
+            (Err(e), _) | (_, Err(e)) => {
                 tracing::debug!(source = %source.describe(), error = %e, "no genesis yet; retrying");
                 backoff.wait().await;
             }
         }
+    };
+    if config.config_hash() != block.header.parent {
+        return Err(FollowerError::ForeignGenesis {
+            config: config.config_hash(),
+            parent: block.header.parent,
+        });
     }
+    let validators =
+        ValidatorSet::new(config.validators.clone()).map_err(FollowerError::Validators)?;
+    Ok(ChainGenesis {
+        block,
+        config,
+        validators,
+    })
 }
 
 /// Hands out verified blocks from a source, in order, reconnecting when it breaks.
@@ -140,11 +187,11 @@ where
     S::Stream: std::fmt::Debug,
 {
     /// Follow `source` from `trusted` (the genesis header, or the last block the user
-    /// committed), accepting blocks signed by `producer`.
-    pub fn new(source: S, trusted: BlockHeader, producer: AccountId) -> Self {
+    /// committed), accepting blocks finalized by a quorum of `validators`.
+    pub fn new(source: S, trusted: BlockHeader, validators: ValidatorSet) -> Self {
         Self {
             source,
-            verifier: BlockVerifier::new(trusted, producer),
+            verifier: BlockVerifier::new(trusted, validators),
             stream: None,
             backoff: Backoff::default(),
         }
@@ -213,14 +260,15 @@ pub use memory::MemoryChain;
 mod memory {
     use std::sync::{Arc, Mutex};
 
-    use fat_types::{Block, Receipt};
+    use fat_types::{Block, Genesis, Receipt};
     use tokio::sync::watch;
 
     use super::{BlockSource, BlockStream};
     use crate::error::{Error, Result};
 
-    #[derive(Debug, Default)]
+    #[derive(Debug)]
     struct Blocks {
+        config: Genesis,
         blocks: Vec<(Block, Vec<Receipt>)>,
         /// Bumped to break every open stream once.
         breaks: u64,
@@ -235,9 +283,10 @@ mod memory {
     }
 
     impl MemoryChain {
-        /// A chain of `genesis` alone.
-        pub fn new(genesis: Block) -> Self {
+        /// A chain of `genesis` alone, started from `config`.
+        pub fn new(genesis: Block, config: Genesis) -> Self {
             let blocks = Blocks {
+                config,
                 blocks: vec![(genesis, Vec::new())],
                 breaks: 0,
             };
@@ -279,6 +328,15 @@ mod memory {
         async fn genesis(&self) -> Result<Block> {
             Ok(self.blocks.lock().expect("memory chain lock").blocks[0]
                 .0
+                .clone())
+        }
+
+        async fn genesis_config(&self) -> Result<Genesis> {
+            Ok(self
+                .blocks
+                .lock()
+                .expect("memory chain lock")
+                .config
                 .clone())
         }
 
@@ -325,28 +383,38 @@ mod memory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fat_crypto::{FollowError, Keypair, dev_keypair};
+    use fat_consensus::{FollowError, sign_finalize};
+    use fat_crypto::{Keypair, dev_keypair};
     use fat_types::block::{receipts_root, tx_root};
-    use fat_types::{Hash32, Outcome, Transaction, TxKind};
+    use fat_types::{Certificate, ChainParams, Outcome, Transaction, TxKind};
 
-    fn genesis(producer: &Keypair) -> Block {
-        Block {
+    /// A genesis naming `validator` alone, and its block 0.
+    fn genesis(validator: &Keypair) -> (Block, Genesis) {
+        let config = Genesis {
+            chain_id: "test".into(),
+            timestamp_ms: 1_000,
+            validators: vec![validator.account_id()],
+            params: ChainParams::default(),
+            accounts: Vec::new(),
+            gatekeepers: Vec::new(),
+        };
+        let block = Block {
             header: BlockHeader {
                 height: 0,
-                parent: Hash32([9; 32]),
+                parent: config.config_hash(),
                 timestamp_ms: 1_000,
                 tx_root: tx_root(&[]),
                 receipts_root: receipts_root(&[]),
                 state_root: Hash32::default(),
-                producer: producer.account_id(),
             },
-            signature: Default::default(),
+            certificate: Certificate::Genesis,
             txs: Vec::new(),
-        }
+        };
+        (block, config)
     }
 
-    /// A block on `parent` with one transfer, signed by `producer`, and its receipts.
-    fn child(parent: &BlockHeader, producer: &Keypair) -> (Block, Vec<Receipt>) {
+    /// A block on `parent` with one transfer, finalized by `signer`, and its receipts.
+    fn child(parent: &BlockHeader, signer: &Keypair) -> (Block, Vec<Receipt>) {
         let alice = dev_keypair("alice");
         let tx = alice.sign_tx(Transaction {
             signer: alice.account_id(),
@@ -369,12 +437,15 @@ mod tests {
             tx_root: tx_root(std::slice::from_ref(&tx)),
             receipts_root: receipts_root(&receipts),
             state_root: Hash32::default(),
-            producer: producer.account_id(),
         };
-        let signature = producer.sign(header.hash().as_bytes());
+        let round = header.height;
+        let certificate = Certificate::Ed25519 {
+            round,
+            signatures: vec![(0, sign_finalize(signer, round, &header.hash()))],
+        };
         let block = Block {
             header,
-            signature,
+            certificate,
             txs: vec![tx],
         };
         (block, receipts)
@@ -391,16 +462,20 @@ mod tests {
             .expect("a block within 10 s")
     }
 
+    async fn start(chain: &MemoryChain) -> Follower<MemoryChain> {
+        let genesis = genesis_of(chain).await.unwrap();
+        Follower::new(chain.clone(), genesis.block.header, genesis.validators)
+    }
+
     #[tokio::test]
     async fn follows_in_order_and_across_a_broken_stream() {
-        let producer = dev_keypair("sequencer");
-        let genesis = genesis(&producer);
-        let chain = MemoryChain::new(genesis.clone());
-        let (b1, r1) = child(&genesis.header, &producer);
-        let (b2, r2) = child(&b1.header, &producer);
+        let validator = dev_keypair("sequencer");
+        let (block0, config) = genesis(&validator);
+        let chain = MemoryChain::new(block0.clone(), config);
+        let (b1, r1) = child(&block0.header, &validator);
+        let (b2, r2) = child(&b1.header, &validator);
         chain.push(b1.clone(), r1.clone());
-        let mut follower =
-            Follower::new(chain.clone(), genesis.header.clone(), producer.account_id());
+        let mut follower = start(&chain).await;
         assert_eq!(next(&mut follower).await.unwrap().block, b1);
         chain.break_streams();
         chain.push(b2.clone(), r2.clone());
@@ -410,55 +485,67 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_block_by_another_producer_stops_following_and_keeps_the_last() {
-        let producer = dev_keypair("sequencer");
-        let genesis = genesis(&producer);
-        let chain = MemoryChain::new(genesis.clone());
-        let (forged, receipts) = child(&genesis.header, &dev_keypair("mallory"));
+    async fn a_genesis_configuration_block_0_does_not_commit_to_is_refused() {
+        let validator = dev_keypair("sequencer");
+        let (block0, mut config) = genesis(&validator);
+        config.validators.push(dev_keypair("mallory").account_id());
+        let chain = MemoryChain::new(block0, config);
+        let err = genesis_of(&chain).await.unwrap_err();
+        assert!(
+            matches!(err, FollowerError::ForeignGenesis { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_block_finalized_by_a_key_outside_the_set_stops_following_and_keeps_the_last() {
+        let validator = dev_keypair("sequencer");
+        let (block0, config) = genesis(&validator);
+        let chain = MemoryChain::new(block0.clone(), config);
+        let (forged, receipts) = child(&block0.header, &dev_keypair("mallory"));
         chain.push(forged, receipts);
-        let mut follower = Follower::new(chain, genesis.header.clone(), producer.account_id());
+        let mut follower = start(&chain).await;
         let err = next(&mut follower).await.unwrap_err();
         assert!(
             matches!(
                 err,
-                FollowerError::Block(FollowError::WrongProducer { height: 1, .. })
+                FollowerError::Block(FollowError::Certificate { height: 1, .. })
             ),
             "{err:?}"
         );
-        assert_eq!(follower.last(), &genesis.header);
+        assert_eq!(follower.last(), &block0.header);
     }
 
     #[tokio::test]
     async fn receipts_that_the_header_does_not_commit_to_are_refused() {
-        let producer = dev_keypair("sequencer");
-        let genesis = genesis(&producer);
-        let chain = MemoryChain::new(genesis.clone());
-        let (block, mut receipts) = child(&genesis.header, &producer);
+        let validator = dev_keypair("sequencer");
+        let (block0, config) = genesis(&validator);
+        let chain = MemoryChain::new(block0.clone(), config);
+        let (block, mut receipts) = child(&block0.header, &validator);
         receipts[0].fee = 11;
         chain.push(block, receipts);
-        let mut follower = Follower::new(chain, genesis.header.clone(), producer.account_id());
+        let mut follower = start(&chain).await;
         let err = next(&mut follower).await.unwrap_err();
         assert!(
             matches!(err, FollowerError::ReceiptsMismatch { height: 1 }),
             "{err:?}"
         );
-        assert_eq!(follower.last(), &genesis.header);
+        assert_eq!(follower.last(), &block0.header);
     }
 
     #[tokio::test]
     async fn a_cancelled_wait_loses_no_block() {
-        let producer = dev_keypair("sequencer");
-        let genesis = genesis(&producer);
-        let chain = MemoryChain::new(genesis.clone());
-        let mut follower =
-            Follower::new(chain.clone(), genesis.header.clone(), producer.account_id());
+        let validator = dev_keypair("sequencer");
+        let (block0, config) = genesis(&validator);
+        let chain = MemoryChain::new(block0.clone(), config);
+        let mut follower = start(&chain).await;
         // Nothing to follow yet: the wait is cancelled, as a worker's idle flush does.
         assert!(
             tokio::time::timeout(Duration::from_millis(20), follower.next())
                 .await
                 .is_err()
         );
-        let (b1, r1) = child(&genesis.header, &producer);
+        let (b1, r1) = child(&block0.header, &validator);
         chain.push(b1.clone(), r1);
         assert_eq!(next(&mut follower).await.unwrap().block, b1);
     }

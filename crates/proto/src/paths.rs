@@ -9,6 +9,8 @@ pub mod chain {
     pub const STATUS: &str = "/v1/status";
     /// `GET`: the chain's parameters.
     pub const PARAMS: &str = "/v1/params";
+    /// `GET`: the chain's genesis configuration (its hash is block 0's parent).
+    pub const GENESIS: &str = "/v1/genesis";
     /// `POST`: submit an encoded signed transaction.
     pub const TXS: &str = "/v1/txs";
     /// `GET`: a committed transaction.
@@ -38,6 +40,7 @@ pub mod chain {
     pub const ROUTES: &[(&str, &str)] = &[
         ("GET", STATUS),
         ("GET", PARAMS),
+        ("GET", GENESIS),
         ("POST", TXS),
         ("GET", TX),
         ("GET", BLOCK),

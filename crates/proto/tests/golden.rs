@@ -13,9 +13,9 @@ use fat_proto::worker::{
 };
 use fat_types::block::{receipts_root, tx_root};
 use fat_types::{
-    AccountId, Block, BlockHeader, Bytes, ClusterId, CodeHash, ContractId, ExecEvent, ExecReceipt,
-    ExecStatus, Hash32, Outcome, Receipt, Signature, SignedExecReceipt, SignedTransaction,
-    Transaction, TxId, TxKind, TxRejection, WorkerId,
+    AccountId, Block, BlockHeader, Bytes, Certificate, ClusterId, CodeHash, ContractId, ExecEvent,
+    ExecReceipt, ExecStatus, Hash32, Outcome, Receipt, Signature, SignedExecReceipt,
+    SignedTransaction, Transaction, TxId, TxKind, TxRejection, WorkerId,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -81,7 +81,6 @@ fn chain_bodies() {
             hash: Hash32([2; 32]),
             timestamp_ms: 1_767_225_600_000,
             state_root: Hash32([3; 32]),
-            producer: AccountId([4; 32]),
             pending: 2,
         },
     );
@@ -116,9 +115,11 @@ fn chain_bodies() {
             tx_root: tx_root(&[tx()]),
             receipts_root: receipts_root(&receipts),
             state_root: Hash32([3; 32]),
-            producer: AccountId([4; 32]),
         },
-        signature: Signature([8; 64]),
+        certificate: Certificate::Ed25519 {
+            round: 7,
+            signatures: vec![(0, Signature([8; 64]))],
+        },
         txs: vec![tx()],
     };
     let mut streamed = BlockView::from(block.clone());

@@ -3,19 +3,20 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use crate::encoding::{Signature, tagged_hash};
+use crate::certificate::Certificate;
+use crate::encoding::tagged_hash;
 use crate::reject::TxRejection;
 use crate::tx::SignedTransaction;
-use crate::{AccountId, ClusterId, CodeHash, ContractId, Hash32, TxId};
+use crate::{ClusterId, CodeHash, ContractId, Hash32, TxId};
 
-/// The domain tag of a block header's hash, which the producer signs.
-pub const BLOCK_TAG: &str = "fat/block/v1";
+/// The domain tag of a block header's hash, which validators finalize.
+pub const BLOCK_TAG: &str = "fat/block/v2";
 /// The domain tag of [`BlockHeader::tx_root`].
 pub const TXS_TAG: &str = "fat/txs/v1";
 /// The domain tag of [`BlockHeader::receipts_root`].
 pub const RECEIPTS_TAG: &str = "fat/receipts/v1";
 
-/// What a block commits to; its hash is what the producer signs.
+/// What a block commits to (its content only, not who finalized it); its hash names the block.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct BlockHeader {
     /// 0 for genesis, then one more than the parent.
@@ -30,8 +31,6 @@ pub struct BlockHeader {
     pub receipts_root: Hash32,
     /// The registry state root after the block.
     pub state_root: Hash32,
-    /// The account that produced and signed the block.
-    pub producer: AccountId,
 }
 
 impl BlockHeader {
@@ -41,13 +40,13 @@ impl BlockHeader {
     }
 }
 
-/// A block: a signed header and the transactions it orders.
+/// A block: a header, the certificate that finalized it and the transactions it orders.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Block {
     /// What the block commits to.
     pub header: BlockHeader,
-    /// The producer's ed25519 signature over `header.hash()` (all zero for genesis).
-    pub signature: Signature,
+    /// Why the block is final ([`Certificate::Genesis`] for the genesis block).
+    pub certificate: Certificate,
     /// The transactions, in order.
     pub txs: Vec<SignedTransaction>,
 }

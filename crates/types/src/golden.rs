@@ -1,4 +1,5 @@
-//! Golden tests: the canonical encodings and hashes of transactions, blocks and receipts.
+//! Golden tests: the canonical encodings and hashes of transactions, blocks, certificates,
+//! receipts and the genesis.
 //! A change here is a change of the wire and disk format: bump the domain tags' versions.
 
 use crate::block::{receipts_root, tx_root};
@@ -161,11 +162,14 @@ fn block_and_receipt_encodings_are_pinned() {
         tx_root: tx_root(&txs),
         receipts_root: receipts_root(&receipts),
         state_root: Hash32([0x22; 32]),
-        producer: AccountId([0x33; 32]),
+    };
+    let certificate = Certificate::Ed25519 {
+        round: 9,
+        signatures: vec![(0, Signature([0x44; 64])), (2, Signature([0x55; 64]))],
     };
     let block = Block {
         header: header.clone(),
-        signature: Signature([0x44; 64]),
+        certificate: certificate.clone(),
         txs,
     };
     let golden = [
@@ -182,12 +186,27 @@ fn block_and_receipt_encodings_are_pinned() {
         (
             "header",
             hex::encode(encode(&header)),
-            "0700000000000000111111111111111111111111111111111111111111111111111111111111111100a8da769b010000ce21a0a26be9e30fabf4236eccb3537ea4db382d3fc516cdf589747e5400a59fc19eb4147e79dfd475ca74370c4cdb3510bc5cc18d328a9b0ce4d92aeb84d75e22222222222222222222222222222222222222222222222222222222222222223333333333333333333333333333333333333333333333333333333333333333",
+            "0700000000000000111111111111111111111111111111111111111111111111111111111111111100a8da769b010000ce21a0a26be9e30fabf4236eccb3537ea4db382d3fc516cdf589747e5400a59fc19eb4147e79dfd475ca74370c4cdb3510bc5cc18d328a9b0ce4d92aeb84d75e2222222222222222222222222222222222222222222222222222222222222222",
         ),
         (
             "block hash",
             block.hash().to_string(),
-            "296467737e8e16f7ced84f6289610b587cbe4608a5a82c7f5d596f0b5d8ff900",
+            "2a2983f0efb8565cbeaa6b79c40662396283b1f72287d66ac1735ea44383ead4",
+        ),
+        (
+            "certificate",
+            hex::encode(encode(&certificate)),
+            "0109000000000000000200000000000000444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444440200000055555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555",
+        ),
+        (
+            "genesis certificate",
+            hex::encode(encode(&Certificate::Genesis)),
+            "00",
+        ),
+        (
+            "finalize message",
+            finalize_message(9, &block.hash()).to_string(),
+            "96c51bb0b8950de66f43d2a0729f0b8a08d302fe12b5fe236b8317feee841729",
         ),
         (
             "receipts",
@@ -204,6 +223,48 @@ fn block_and_receipt_encodings_are_pinned() {
     }
     assert!(mismatches.is_empty(), "changed: {mismatches:?}");
     assert_eq!(decode::<Block>("block", &encode(&block)).unwrap(), block);
+    let block_bytes = encode(&block);
+    let header_bytes = encode(&header);
+    let certificate_bytes = encode(&certificate);
+    assert_eq!(
+        &block_bytes[..header_bytes.len() + certificate_bytes.len()],
+        [header_bytes, certificate_bytes].concat().as_slice(),
+        "a block is its header, its certificate, then its transactions"
+    );
+}
+
+#[test]
+fn genesis_encoding_is_pinned() {
+    let genesis = Genesis {
+        chain_id: "test".into(),
+        timestamp_ms: 1_767_225_600_000,
+        validators: vec![AccountId([1; 32]), AccountId([2; 32])],
+        params: ChainParams::default(),
+        accounts: vec![(AccountId([3; 32]), 100)],
+        gatekeepers: vec![AccountId([4; 32])],
+    };
+    let golden = [
+        (
+            "genesis",
+            hex::encode(encode(&genesis)),
+            "040000007465737400a8da769b0100000200000001010101010101010101010101010101010101010101010101010101010101010202020202020202020202020202020202020202020202020202020202020202000040000000000010270000010000000000000000000000000000000000000000000000000000000100000003030303030303030303030303030303030303030303030303030303030303036400000000000000010000000404040404040404040404040404040404040404040404040404040404040404",
+        ),
+        (
+            "config hash",
+            genesis.config_hash().to_string(),
+            "c560561b989ac8816f95d0cd656df20839f3ba139872804c24728b1d48bf6f82",
+        ),
+    ];
+    let mut mismatches = Vec::new();
+    for (what, actual, expected) in golden {
+        println!("GOLDEN {what} {actual}");
+        if actual != expected {
+            mismatches.push(what);
+        }
+    }
+    assert!(mismatches.is_empty(), "changed: {mismatches:?}");
+    let json = serde_json::to_string(&genesis).unwrap();
+    assert_eq!(serde_json::from_str::<Genesis>(&json).unwrap(), genesis);
 }
 
 #[test]
@@ -267,4 +328,21 @@ fn json_forms_are_hex_and_round_trip() {
     })
     .unwrap();
     assert_eq!(rejection["code"], "unknown_contract");
+    let certificate = Certificate::Ed25519 {
+        round: 3,
+        signatures: vec![(1, Signature([0xab; 64]))],
+    };
+    let json = serde_json::to_value(&certificate).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"scheme": "ed25519", "round": 3, "signatures": [[1, "ab".repeat(64)]]})
+    );
+    assert_eq!(
+        serde_json::from_value::<Certificate>(json).unwrap(),
+        certificate
+    );
+    assert_eq!(
+        serde_json::to_value(Certificate::Genesis).unwrap(),
+        serde_json::json!({"scheme": "genesis"})
+    );
 }

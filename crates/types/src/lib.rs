@@ -8,17 +8,21 @@ mod id;
 pub use id::{AccountId, CodeHash, ContractId, Hash32, ParseIdError};
 
 pub mod block;
+pub mod certificate;
 pub mod clock;
 pub mod encoding;
 pub mod execution;
+pub mod genesis;
 pub mod registry;
 pub mod reject;
 pub mod tx;
 
 pub use block::{Block, BlockHeader, Outcome, Receipt, TxLocation};
+pub use certificate::{Certificate, finalize_message};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use encoding::{Bytes, DecodeError, Signature};
 pub use execution::{CommandPayload, ExecEvent, ExecReceipt, ExecStatus, SignedExecReceipt};
+pub use genesis::{ChainParams, Genesis};
 pub use id::{ClusterId, TxId, WorkerId};
 pub use registry::{
     AccountState, AttestationPolicy, ClusterInfo, CodeInfo, ContractInfo, KeyProvision, WorkerInfo,

@@ -53,6 +53,9 @@ pub enum WorkerError {
         /// What went wrong.
         message: String,
     },
+    /// The chain's genesis does not match its block 0, or names no usable validator set.
+    #[error("chain genesis: {0}")]
+    Genesis(String),
     /// A block from the chain does not verify.
     #[error("following the chain")]
     Follow(#[from] fat_proto::follow::FollowerError),

@@ -49,19 +49,19 @@ impl Worker {
         tokio::pin!(shutdown);
         let genesis = tokio::select! {
             () = &mut shutdown => return Ok(()),
-            genesis = genesis_of(&source) => genesis,
+            genesis = genesis_of(&source) => genesis?,
         };
         if let Some(expected) = self.inner.genesis
-            && genesis.hash() != expected
+            && genesis.block.hash() != expected
         {
             return Err(WorkerError::ForeignChain {
-                found: genesis.hash(),
+                found: genesis.block.hash(),
                 expected,
             });
         }
-        let head = self.inner.store.start(&genesis.header)?;
+        let head = self.inner.store.start(&genesis.block.header)?;
         self.inner.head.send_replace(Some(head.clone()));
-        let mut follower = Follower::new(source, head, genesis.header.producer);
+        let mut follower = Follower::new(source, head, genesis.validators);
         loop {
             let next = tokio::select! {
                 () = &mut shutdown => return Ok(()),

@@ -38,7 +38,7 @@ const STATE_HASHES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_
 
 /// The value of `meta["format"]`. Version 2 encrypts state values at rest; version 3 keeps
 /// each contract's state hash.
-const FORMAT: &[u8] = b"fat-worker/3";
+const FORMAT: &[u8] = b"fat-worker/4";
 /// The database file inside the worker's data directory.
 pub const DB_FILE: &str = "worker.redb";
 

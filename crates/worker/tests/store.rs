@@ -25,7 +25,6 @@ fn header(height: u64) -> BlockHeader {
         tx_root: Hash32::default(),
         receipts_root: Hash32::default(),
         state_root: Hash32::default(),
-        producer: AccountId([9; 32]),
     }
 }
 

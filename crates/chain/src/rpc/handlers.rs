@@ -16,7 +16,7 @@ use fat_types::{AccountId, AccountState, ClusterId, CodeHash, ContractId, TxId, 
 use serde::Deserialize;
 
 use super::error::ApiError;
-use crate::genesis::ChainParams;
+use crate::genesis::{ChainParams, Genesis};
 use crate::node::Node;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -41,13 +41,16 @@ pub(super) async fn status(State(node): State<Node>) -> Json<ChainStatus> {
         hash: tip.hash(),
         timestamp_ms: tip.timestamp_ms,
         state_root: tip.state_root,
-        producer: tip.producer,
         pending: node.pending(),
     })
 }
 
 pub(super) async fn params(State(node): State<Node>) -> Json<ChainParams> {
     Json(node.params().clone())
+}
+
+pub(super) async fn genesis(State(node): State<Node>) -> Json<Genesis> {
+    Json(node.genesis().clone())
 }
 
 #[derive(Debug, Deserialize)]

@@ -27,6 +27,7 @@ pub fn app(node: Node) -> Router {
     Router::new()
         .route(path::STATUS, get(handlers::status))
         .route(path::PARAMS, get(handlers::params))
+        .route(path::GENESIS, get(handlers::genesis))
         .route(
             path::TXS,
             post(handlers::submit).layer(DefaultBodyLimit::max(body_limit)),

@@ -48,7 +48,7 @@ pub fn open_with(dir: &TempDir, genesis: Genesis, mempool_limit: usize) -> Node 
 }
 
 pub fn open(dir: &TempDir) -> Node {
-    open_with(dir, Genesis::dev(), 1000)
+    open_with(dir, fat_chain::genesis::dev(), 1000)
 }
 
 pub fn sign(key: &Keypair, nonce: u64, kind: TxKind) -> SignedTransaction {

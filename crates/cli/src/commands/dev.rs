@@ -11,7 +11,7 @@ use axum::Json;
 use axum::routing::get;
 use clap::Args;
 use fat_attestation::seal::DevSealer;
-use fat_chain::{Consensus, Genesis, Node, NodeConfig, Sequencer, SystemClock};
+use fat_chain::{Consensus, Node, NodeConfig, Sequencer, SystemClock};
 use fat_devnet::bootstrap::{create_dev_cluster_noting, wait_for_cluster_key};
 use fat_gatekeeper::{Gatekeeper, GatekeeperConfig};
 use fat_proto::chain::{DevWorker, DevWorkers};
@@ -121,7 +121,7 @@ impl DevCommand {
         let node = Node::open(
             NodeConfig {
                 data_dir: self.data_dir.join("chain"),
-                genesis: Genesis::dev(),
+                genesis: fat_chain::genesis::dev(),
                 mempool_limit: 100_000,
             },
             Some(fat_crypto::dev_keypair(fat_chain::genesis::DEV_SEQUENCER)),
@@ -192,6 +192,7 @@ impl DevCommand {
             }
         });
         let sequencer = Sequencer {
+            key: fat_crypto::dev_keypair(fat_chain::genesis::DEV_SEQUENCER),
             block_time: Duration::from_millis(self.block_time),
         };
         let mut producing = tokio::spawn(sequencer.run(node.clone(), stopped(stop_rx.clone())));

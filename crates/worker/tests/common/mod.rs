@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fat_attestation::seal::DevSealer;
-use fat_chain::{Consensus, Genesis, Node, NodeConfig, Sequencer, SystemClock};
+use fat_chain::{Consensus, Node, NodeConfig, Sequencer, SystemClock};
 use fat_crypto::envelope::{
     Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness, Session, seal,
 };
@@ -163,11 +163,11 @@ impl Chain {
     pub async fn start_with_block_time(dir: &Path, block_time: Duration) -> Self {
         let config = NodeConfig {
             data_dir: dir.join("chain"),
-            genesis: Genesis::dev(),
+            genesis: fat_chain::genesis::dev(),
             mempool_limit: 100_000,
         };
         let key = dev_keypair(fat_chain::genesis::DEV_SEQUENCER);
-        let node = Node::open(config, Some(key), Arc::new(SystemClock)).unwrap();
+        let node = Node::open(config, Some(key.clone()), Arc::new(SystemClock)).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, rx) = watch::channel(false);
@@ -180,7 +180,7 @@ impl Chain {
                     .unwrap();
             }
         });
-        let sequencer = Sequencer { block_time };
+        let sequencer = Sequencer { key, block_time };
         let producer = tokio::spawn({
             let node = node.clone();
             let rx = rx.clone();

@@ -225,15 +225,16 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
     }
 }
 
-/// Executes transactions on top of a state, collecting the changes of one block.
-pub(crate) struct Executor<'a> {
+/// Applies the registry's rules to transactions on top of a state, collecting the changes of
+/// one block.
+pub(crate) struct Rules<'a> {
     base: &'a State,
     height: u64,
     timestamp_ms: u64,
     pub(crate) changes: Changes,
 }
 
-impl View for Executor<'_> {
+impl View for Rules<'_> {
     fn params(&self) -> &ChainParams {
         &self.base.params
     }
@@ -272,8 +273,8 @@ impl View for Executor<'_> {
     }
 }
 
-impl<'a> Executor<'a> {
-    /// An executor for the block at `height` with timestamp `timestamp_ms`.
+impl<'a> Rules<'a> {
+    /// The rules of the block at `height` with timestamp `timestamp_ms`.
     pub(crate) fn new(base: &'a State, height: u64, timestamp_ms: u64) -> Self {
         Self {
             base,
@@ -476,10 +477,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn executor_checks_reports_at_the_block_time_in_seconds() {
+    fn rules_check_reports_at_the_block_time_in_seconds() {
         let state = State::default();
-        let exec = Executor::new(&state, 1, 1_767_225_600_999);
-        assert_eq!(exec.now_secs(), 1_767_225_600);
+        let rules = Rules::new(&state, 1, 1_767_225_600_999);
+        assert_eq!(rules.now_secs(), 1_767_225_600);
     }
 
     #[test]

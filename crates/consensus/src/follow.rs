@@ -1,9 +1,10 @@
-//! Follow a chain: check every block links to the last one and is signed by the producer.
+//! Follow a chain: check every block extends the last one and carries a quorum's certificate.
 
 use fat_types::block::tx_root;
-use fat_types::{AccountId, Block, BlockHeader, Hash32};
+use fat_types::{Block, BlockHeader, Hash32};
 
-use crate::verify;
+use crate::error::CertificateError;
+use crate::validators::ValidatorSet;
 
 /// Why a block does not extend the followed chain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +17,17 @@ pub enum FollowError {
         /// The block's height.
         got: u64,
     },
+    /// A certified block at a height already final with another block: the validators
+    /// finalized two blocks at one height, which more than a third of them must have signed.
+    #[error("block {height} is {got}, but {finalized} is final at that height")]
+    Conflict {
+        /// The height.
+        height: u64,
+        /// The block final at that height.
+        finalized: Hash32,
+        /// The other block's hash.
+        got: Hash32,
+    },
     /// The block's parent is not the last block followed.
     #[error("block {height} links to {got}, expected parent {expected}")]
     BrokenLink {
@@ -26,21 +38,14 @@ pub enum FollowError {
         /// The block's parent.
         got: Hash32,
     },
-    /// The block was produced by someone else.
-    #[error("block {height} produced by {got}, expected {expected}")]
-    WrongProducer {
+    /// The certificate does not prove the block final.
+    #[error("block {height}: bad certificate")]
+    Certificate {
         /// The block's height.
         height: u64,
-        /// The producer followed.
-        expected: AccountId,
-        /// The block's producer.
-        got: AccountId,
-    },
-    /// The producer's signature does not verify.
-    #[error("block {height} has a bad producer signature")]
-    BadSignature {
-        /// The block's height.
-        height: u64,
+        /// Why.
+        #[source]
+        source: CertificateError,
     },
     /// The transactions are not the ones the header commits to.
     #[error("block {height}: transactions do not match the header's tx root")]
@@ -62,21 +67,22 @@ pub enum FollowError {
 
 /// Checks each block a follower receives against the last one it accepted.
 ///
-/// Start it from a header the follower trusts (genesis, pinned by hash, or a checkpoint), and
-/// feed it blocks in order. It needs nothing from the node but the blocks.
+/// Start it from a header the follower trusts (genesis, pinned by hash, or a checkpoint) and
+/// the validator set of the genesis, and feed it blocks in order. It needs nothing from the
+/// node but the blocks. A refused block changes nothing.
 #[derive(Debug, Clone)]
 pub struct BlockVerifier {
-    producer: AccountId,
+    validators: ValidatorSet,
     last: BlockHeader,
     last_hash: Hash32,
 }
 
 impl BlockVerifier {
-    /// Follow from a trusted header, accepting blocks signed by `producer`.
-    pub fn new(trusted: BlockHeader, producer: AccountId) -> Self {
+    /// Follow from a trusted header, accepting blocks `validators` finalized.
+    pub fn new(trusted: BlockHeader, validators: ValidatorSet) -> Self {
         let last_hash = trusted.hash();
         Self {
-            producer,
+            validators,
             last: trusted,
             last_hash,
         }
@@ -92,11 +98,30 @@ impl BlockVerifier {
         self.last_hash
     }
 
+    /// The validators whose certificates are accepted.
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.validators
+    }
+
     /// Check `block` extends the chain; on success it becomes the last block and its hash is
     /// returned.
     pub fn accept(&mut self, block: &Block) -> Result<Hash32, FollowError> {
         let header = &block.header;
         let height = header.height;
+        let hash = header.hash();
+        let certified = |validators: &ValidatorSet| {
+            validators
+                .verify(&hash, &block.certificate)
+                .map_err(|source| FollowError::Certificate { height, source })
+        };
+        if height == self.last.height && hash != self.last_hash {
+            certified(&self.validators)?;
+            return Err(FollowError::Conflict {
+                height,
+                finalized: self.last_hash,
+                got: hash,
+            });
+        }
         let expected = self.last.height + 1;
         if height != expected {
             return Err(FollowError::WrongHeight {
@@ -111,13 +136,6 @@ impl BlockVerifier {
                 got: header.parent,
             });
         }
-        if header.producer != self.producer {
-            return Err(FollowError::WrongProducer {
-                height,
-                expected: self.producer,
-                got: header.producer,
-            });
-        }
         if header.timestamp_ms < self.last.timestamp_ms {
             return Err(FollowError::TimeWentBack {
                 height,
@@ -125,12 +143,10 @@ impl BlockVerifier {
                 got: header.timestamp_ms,
             });
         }
-        let hash = header.hash();
-        verify(&self.producer, hash.as_bytes(), &block.signature)
-            .map_err(|_| FollowError::BadSignature { height })?;
         if tx_root(&block.txs) != header.tx_root {
             return Err(FollowError::TxRootMismatch { height });
         }
+        certified(&self.validators)?;
         self.last = header.clone();
         self.last_hash = hash;
         Ok(hash)

@@ -1,0 +1,282 @@
+//! Quorums, certificates and the follower: what a valid certificate is, and every way one is
+//! refused.
+
+use fat_consensus::{
+    BlockVerifier, CertificateError, ConsensusError, FollowError, ValidatorSet, sign_finalize,
+};
+use fat_crypto::{Keypair, dev_keypair};
+use fat_types::block::{receipts_root, tx_root};
+use fat_types::{AccountId, Block, BlockHeader, Certificate, Hash32, Transaction, TxKind};
+
+fn keys(n: usize) -> Vec<Keypair> {
+    (0..n)
+        .map(|i| dev_keypair(&format!("validator-{i}")))
+        .collect()
+}
+
+fn set(keys: &[Keypair]) -> ValidatorSet {
+    ValidatorSet::new(keys.iter().map(Keypair::account_id).collect()).unwrap()
+}
+
+/// A certificate of `round` over `hash` signed by the validators at `signers`.
+fn certificate(keys: &[Keypair], signers: &[u32], round: u64, hash: &Hash32) -> Certificate {
+    Certificate::Ed25519 {
+        round,
+        signatures: signers
+            .iter()
+            .map(|i| (*i, sign_finalize(&keys[*i as usize], round, hash)))
+            .collect(),
+    }
+}
+
+#[test]
+fn quorum_is_two_thirds_plus_one() {
+    for (n, quorum) in [(1, 1), (2, 2), (3, 3), (4, 3), (5, 4), (7, 5), (10, 7)] {
+        assert_eq!(set(&keys(n)).quorum(), quorum, "n = {n}");
+    }
+}
+
+#[test]
+fn a_set_names_someone_and_no_one_twice() {
+    assert_eq!(
+        ValidatorSet::new(Vec::new()),
+        Err(ConsensusError::NoValidators)
+    );
+    let k = keys(2);
+    let twice = vec![k[0].account_id(), k[1].account_id(), k[0].account_id()];
+    assert_eq!(
+        ValidatorSet::new(twice),
+        Err(ConsensusError::DuplicateValidator {
+            validator: k[0].account_id()
+        })
+    );
+}
+
+#[test]
+fn a_quorum_certifies_and_anything_less_is_refused() {
+    let k = keys(4);
+    let validators = set(&k);
+    let hash = Hash32([7; 32]);
+    validators
+        .verify(&hash, &certificate(&k, &[0, 1, 2], 5, &hash))
+        .unwrap();
+    validators
+        .verify(&hash, &certificate(&k, &[3, 1, 0, 2], 5, &hash))
+        .unwrap();
+    assert_eq!(
+        validators.verify(&hash, &certificate(&k, &[0, 2], 5, &hash)),
+        Err(CertificateError::NoQuorum {
+            signed: 2,
+            needed: 3
+        })
+    );
+    // An index past the set.
+    let mut unknown = certificate(&k, &[0, 1, 2], 5, &hash);
+    if let Certificate::Ed25519 { signatures, .. } = &mut unknown {
+        signatures[2].0 = 4;
+    }
+    assert_eq!(
+        validators.verify(&hash, &unknown),
+        Err(CertificateError::UnknownValidator { index: 4 })
+    );
+    // One validator counted twice.
+    assert_eq!(
+        validators.verify(&hash, &certificate(&k, &[0, 1, 1], 5, &hash)),
+        Err(CertificateError::DuplicateSigner { index: 1 })
+    );
+    // A key outside the set signing in a validator's place.
+    let mallory = dev_keypair("mallory");
+    let mut outsider = certificate(&k, &[0, 1, 2], 5, &hash);
+    if let Certificate::Ed25519 { signatures, .. } = &mut outsider {
+        signatures[1].1 = sign_finalize(&mallory, 5, &hash);
+    }
+    assert_eq!(
+        validators.verify(&hash, &outsider),
+        Err(CertificateError::BadSignature { validator: 1 })
+    );
+    // Signatures over another block, or the same block in another round.
+    let other = Hash32([8; 32]);
+    assert_eq!(
+        validators.verify(&hash, &certificate(&k, &[0, 1, 2], 5, &other)),
+        Err(CertificateError::BadSignature { validator: 0 })
+    );
+    let mut replayed = certificate(&k, &[0, 1, 2], 5, &hash);
+    if let Certificate::Ed25519 { round, .. } = &mut replayed {
+        *round = 6;
+    }
+    assert_eq!(
+        validators.verify(&hash, &replayed),
+        Err(CertificateError::BadSignature { validator: 0 })
+    );
+    assert_eq!(
+        validators.verify(&hash, &Certificate::Genesis),
+        Err(CertificateError::GenesisCertificate)
+    );
+}
+
+fn genesis() -> BlockHeader {
+    BlockHeader {
+        height: 0,
+        parent: Hash32([1; 32]),
+        timestamp_ms: 1000,
+        tx_root: tx_root(&[]),
+        receipts_root: receipts_root(&[]),
+        state_root: Hash32([2; 32]),
+    }
+}
+
+/// A block on `parent` with one transfer by `name`, certified by validators 0..3 of `k`.
+fn child(k: &[Keypair], parent: &BlockHeader, name: &str, nonce: u64) -> Block {
+    let signer = dev_keypair(name);
+    let txs = vec![signer.sign_tx(Transaction {
+        signer: signer.account_id(),
+        nonce,
+        fee: 1,
+        kind: TxKind::Transfer {
+            to: AccountId([9; 32]),
+            amount: 1,
+        },
+    })];
+    let header = BlockHeader {
+        height: parent.height + 1,
+        parent: parent.hash(),
+        timestamp_ms: parent.timestamp_ms + 10,
+        tx_root: tx_root(&txs),
+        receipts_root: receipts_root(&[]),
+        state_root: Hash32([3; 32]),
+    };
+    let certificate = certificate(k, &[0, 1, 2], header.height, &header.hash());
+    Block {
+        header,
+        certificate,
+        txs,
+    }
+}
+
+#[test]
+fn follower_accepts_a_chain_and_refuses_forgeries() {
+    let k = keys(4);
+    let genesis = genesis();
+    let b1 = child(&k, &genesis, "alice", 0);
+    let b2 = child(&k, &b1.header, "alice", 1);
+
+    let mut follower = BlockVerifier::new(genesis.clone(), set(&k));
+    assert_eq!(follower.accept(&b1).unwrap(), b1.hash());
+    assert_eq!(follower.accept(&b2).unwrap(), b2.hash());
+    assert_eq!(follower.last().height, 2);
+
+    let mut f = BlockVerifier::new(genesis.clone(), set(&k));
+    // Transactions swapped after finalizing.
+    let mut forged = b1.clone();
+    forged.txs = child(&k, &genesis, "bob", 0).txs;
+    assert_eq!(
+        f.accept(&forged),
+        Err(FollowError::TxRootMismatch { height: 1 })
+    );
+
+    // A header changed after finalizing: the certificate is for another block.
+    let mut forged = b1.clone();
+    forged.header.state_root = Hash32([4; 32]);
+    assert_eq!(
+        f.accept(&forged),
+        Err(FollowError::Certificate {
+            height: 1,
+            source: CertificateError::BadSignature { validator: 0 }
+        })
+    );
+
+    // Too few signatures, and a genesis certificate on block 1.
+    let mut forged = b1.clone();
+    forged.certificate = certificate(&k, &[0, 1], 1, &b1.hash());
+    assert_eq!(
+        f.accept(&forged),
+        Err(FollowError::Certificate {
+            height: 1,
+            source: CertificateError::NoQuorum {
+                signed: 2,
+                needed: 3
+            }
+        })
+    );
+    forged.certificate = Certificate::Genesis;
+    assert_eq!(
+        f.accept(&forged),
+        Err(FollowError::Certificate {
+            height: 1,
+            source: CertificateError::GenesisCertificate
+        })
+    );
+
+    // A finalized block re-linked to another parent.
+    let other_genesis = BlockHeader {
+        state_root: Hash32([7; 32]),
+        ..genesis.clone()
+    };
+    let relinked = child(&k, &other_genesis, "alice", 0);
+    assert!(matches!(
+        f.accept(&relinked),
+        Err(FollowError::BrokenLink { height: 1, .. })
+    ));
+
+    // Skipping a block, or replaying an old one.
+    assert_eq!(
+        f.accept(&b2),
+        Err(FollowError::WrongHeight {
+            expected: 1,
+            got: 2
+        })
+    );
+    f.accept(&b1).unwrap();
+    assert_eq!(
+        f.accept(&child(&k, &b2.header, "alice", 2)),
+        Err(FollowError::WrongHeight {
+            expected: 2,
+            got: 3
+        })
+    );
+
+    // Time must not go back.
+    let mut early = child(&k, &b1.header, "alice", 1);
+    early.header.timestamp_ms = 5;
+    early.certificate = certificate(&k, &[0, 1, 2], 2, &early.hash());
+    assert!(matches!(
+        f.accept(&early),
+        Err(FollowError::TimeWentBack { .. })
+    ));
+    f.accept(&b2).unwrap();
+}
+
+#[test]
+fn follower_refuses_a_second_block_at_a_final_height_and_keeps_the_first() {
+    let k = keys(4);
+    let genesis = genesis();
+    let b1 = child(&k, &genesis, "alice", 0);
+    let mut f = BlockVerifier::new(genesis.clone(), set(&k));
+    f.accept(&b1).unwrap();
+    let (last, last_hash) = (f.last().clone(), f.last_hash());
+
+    // The same block again is only late; another certified block at height 1 is a fork.
+    assert!(matches!(
+        f.accept(&b1),
+        Err(FollowError::WrongHeight { .. })
+    ));
+    let fork = child(&k, &genesis, "bob", 0);
+    assert_eq!(
+        f.accept(&fork),
+        Err(FollowError::Conflict {
+            height: 1,
+            finalized: b1.hash(),
+            got: fork.hash()
+        })
+    );
+    // A second block at height 1 without a valid certificate is just a bad certificate.
+    let mut uncertified = fork.clone();
+    uncertified.certificate = certificate(&k, &[0], 1, &fork.hash());
+    assert!(matches!(
+        f.accept(&uncertified),
+        Err(FollowError::Certificate { height: 1, .. })
+    ));
+    assert_eq!(f.last(), &last);
+    assert_eq!(f.last_hash(), last_hash);
+    f.accept(&child(&k, &b1.header, "alice", 1)).unwrap();
+}

@@ -1,0 +1,34 @@
+//! Certificates: the proof that a block is final, carried next to it.
+//!
+//! A header commits to a block's content only; who finalized it is said by the certificate,
+//! so a block has one hash whatever certificate a follower receives it with. Checking a
+//! certificate needs the validator set, which lives in `fat-consensus`.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::Hash32;
+use crate::encoding::{Signature, tagged_hash};
+
+/// The domain tag of [`finalize_message`].
+pub const FINALIZE_TAG: &str = "fat/finalize/v1";
+
+/// Why a block is final. New schemes (BLS, threshold signatures) are new variants.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "scheme", rename_all = "snake_case")]
+pub enum Certificate {
+    /// The genesis block: final by configuration, signed by no one.
+    Genesis,
+    /// Ed25519 signatures of validators over [`finalize_message`]`(round, block hash)`.
+    Ed25519 {
+        /// The consensus round (view) the block was finalized in.
+        round: u64,
+        /// Each signer's index in the genesis validator set, with its signature.
+        signatures: Vec<(u32, Signature)>,
+    },
+}
+
+/// What a validator signs to finalize `block` in `round`: H([`FINALIZE_TAG`], (round, block)).
+pub fn finalize_message(round: u64, block: &Hash32) -> Hash32 {
+    tagged_hash(FINALIZE_TAG, &(round, block))
+}

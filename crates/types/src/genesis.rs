@@ -1,0 +1,71 @@
+//! The chain's genesis and parameters: what a chain starts from and the rules every node
+//! applies. Followers parse and hash it to learn the validator set.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::tagged_hash;
+use crate::{AccountId, AttestationPolicy, Hash32};
+
+/// The domain tag of [`Genesis::config_hash`].
+pub const GENESIS_TAG: &str = "fat/genesis/v2";
+
+/// Rules every node of a chain applies.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ChainParams {
+    /// The largest encoded signed transaction accepted.
+    pub max_tx_bytes: u64,
+    /// The most transactions in one block.
+    pub max_block_txs: u32,
+    /// The fee every transaction pays at least...
+    pub base_fee: u64,
+    /// ...plus this much per encoded byte.
+    pub byte_fee: u64,
+    /// What attestation reports workers may register with (`dev` only on dev chains).
+    pub attestation: AttestationPolicy,
+}
+
+impl ChainParams {
+    /// The minimum fee of a transaction of `size` encoded bytes.
+    pub fn min_fee(&self, size: u64) -> u64 {
+        self.base_fee
+            .saturating_add(self.byte_fee.saturating_mul(size))
+    }
+}
+
+/// Defaults that accept no attestation at all: a chain must name its policy.
+impl Default for ChainParams {
+    fn default() -> Self {
+        Self {
+            max_tx_bytes: 4 << 20,
+            max_block_txs: 10_000,
+            base_fee: 1,
+            byte_fee: 0,
+            attestation: AttestationPolicy::default(),
+        }
+    }
+}
+
+/// What a chain starts from; its hash names the chain.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Genesis {
+    /// A human name (`dev`, ...).
+    pub chain_id: String,
+    /// The genesis block's timestamp.
+    pub timestamp_ms: u64,
+    /// The validators' consensus keys, in order: a certificate names a signer by its index here.
+    pub validators: Vec<AccountId>,
+    /// The rules.
+    pub params: ChainParams,
+    /// Funded accounts.
+    pub accounts: Vec<(AccountId, u64)>,
+    /// Accounts allowed to provision cluster keys.
+    pub gatekeepers: Vec<AccountId>,
+}
+
+impl Genesis {
+    /// The hash of the configuration, which the genesis block links to as its parent.
+    pub fn config_hash(&self) -> Hash32 {
+        tagged_hash(GENESIS_TAG, self)
+    }
+}
