@@ -1,19 +1,22 @@
-//! Applying verified blocks: execute, commit in groups, announce.
+//! Applying verified blocks: execute (with [`fat_executor`]), seal the cluster keys a block
+//! provisions, commit in groups, announce.
 //!
 //! A block commits atomically with its header, but only every [`GROUP_COMMIT_BLOCKS`]th
 //! block (or one after [`GROUP_COMMIT_WINDOW`]) waits for the disk; the follower makes the
 //! rest durable when no block follows for a few milliseconds, and when it stops. A crash loses
 //! only commits not yet durable, and they re-execute identically.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fat_executor::{Executor, Keys};
 use fat_runtime::Cache;
-use fat_types::block::receipts_root;
 use fat_types::{Block, Receipt};
 
 use crate::error::{Result, WorkerError};
-use crate::exec::execute_block;
-use crate::shared::Unflushed;
+use crate::keys::CLUSTER_KEY_LABEL;
+use crate::shared::{Inner, Unflushed};
+use crate::store::BlockChanges;
 use crate::worker::Worker;
 
 /// At most this many blocks commit without waiting for the disk before one does.
@@ -25,13 +28,8 @@ impl Worker {
     /// Verify and apply one block with the chain's receipts of its transactions.
     pub async fn apply_block(&self, block: &Block, receipts: &[Receipt]) -> Result<()> {
         let height = block.header.height;
-        if block.txs.len() != receipts.len()
-            || receipts_root(receipts) != block.header.receipts_root
-        {
-            return Err(WorkerError::ReceiptsMismatch { height });
-        }
         let inner = &*self.inner;
-        let mut store_changes = execute_block(inner, block, receipts).await?;
+        let mut store_changes = execute(inner, block, receipts).await?;
         let cache_ops = std::mem::take(&mut store_changes.cache_ops);
         let durable = {
             let unflushed = inner.unflushed.lock().expect("unflushed lock");
@@ -87,4 +85,31 @@ impl Worker {
     pub(crate) fn has_unflushed(&self) -> bool {
         self.inner.unflushed.lock().expect("unflushed lock").blocks > 0
     }
+}
+
+/// Execute `block` on the committed state, then seal the cluster keys it provisioned and add
+/// them to the keyring (the store encrypts the new contracts' state with them).
+async fn execute(inner: &Inner, block: &Block, receipts: &[Receipt]) -> Result<BlockChanges> {
+    let keys = Keys {
+        identity: &inner.key,
+        ecdh: &inner.secrets.ecdh,
+        clusters: &*inner.keyring,
+    };
+    let snapshot = Arc::new(inner.store.snapshot()?);
+    let executed = Executor::new(&inner.runtime, inner, keys)
+        .apply_block(snapshot, block, receipts)
+        .await?;
+    let mut opened = Vec::new();
+    let changes = executed.map_keys(|cluster, key| {
+        let sealed = inner
+            .sealer
+            .seal(CLUSTER_KEY_LABEL, &key.to_bytes())
+            .map_err(|e| WorkerError::Keys(e.to_string()))?;
+        opened.push((*cluster, key));
+        Ok::<_, WorkerError>(sealed)
+    })?;
+    for (cluster, key) in opened {
+        inner.keyring.add_cluster(cluster, key);
+    }
+    Ok(changes)
 }

@@ -65,6 +65,9 @@ pub enum WorkerError {
         /// The block height.
         height: u64,
     },
+    /// A block could not be executed (not a contract call: those end in a receipt).
+    #[error("executing a block")]
+    Execute(#[source] fat_executor::ExecutorError),
     /// The runtime failed (not a contract call: those end in a receipt).
     #[error("runtime")]
     Runtime(#[from] fat_runtime::Error),
@@ -103,6 +106,17 @@ pub enum WorkerError {
 
 /// The result type of this crate.
 pub type Result<T, E = WorkerError> = std::result::Result<T, E>;
+
+impl From<fat_executor::ExecutorError> for WorkerError {
+    fn from(e: fat_executor::ExecutorError) -> Self {
+        use fat_executor::ExecutorError;
+        match e {
+            ExecutorError::ReceiptsMismatch { height } => Self::ReceiptsMismatch { height },
+            ExecutorError::NoClusterKey(cluster) => Self::NoClusterKey(cluster),
+            e => Self::Execute(e),
+        }
+    }
+}
 
 /// Map a redb error to [`WorkerError::Storage`].
 pub(crate) fn storage<E: Into<redb::Error>>(what: &'static str) -> impl FnOnce(E) -> WorkerError {

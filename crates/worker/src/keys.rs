@@ -263,3 +263,10 @@ impl Keyring {
             .cloned()
     }
 }
+
+/// The keys the executor starts a block with.
+impl fat_executor::ClusterKeys for Keyring {
+    fn cluster_key(&self, cluster: &ClusterId) -> Option<ClusterKey> {
+        self.cluster(cluster)
+    }
+}

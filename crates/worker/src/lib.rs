@@ -3,7 +3,7 @@
 //! A [`Worker`] follows a chain node's block stream ([`Worker::follow`], through
 //! [`fat_proto::follow::Follower`], which checks each block and its receipts), and executes
 //! the uploads, instantiations and commands of the contracts of its clusters in block order
-//! with [`fat_runtime`]. Everything a block does is committed to the [`store::Store`] (redb)
+//! with [`fat_executor`]. Everything a block does is committed to the [`store::Store`] (redb)
 //! in one transaction together with the block's header, so a worker resumes after a crash
 //! from the last block it committed, and a new worker rebuilds every contract by replaying
 //! the chain.
@@ -15,14 +15,14 @@
 //! (`docs/openapi-worker.yaml`).
 //!
 //! The worker's jobs, one file each: [`worker`](Worker) (setup and handle), `identity` (keys
-//! and attestation), `follow` (the chain), `commit` (group commit of applied blocks), `exec`
-//! (executing a block), `query` (plain, sealed and session queries), `api` (HTTP).
+//! and attestation), `follow` (the chain), `commit` (executing a block with
+//! [`fat_executor::Executor`] on a snapshot, sealing the cluster keys it provisioned, group
+//! commit), `query` (plain, sealed and session queries), `api` (HTTP).
 
 mod admission;
 pub mod api;
 mod commit;
 mod error;
-mod exec;
 mod follow;
 mod identity;
 mod keys;

@@ -50,7 +50,7 @@ impl Worker {
         let record = snapshot
             .contract(contract)?
             .ok_or(WorkerError::UnknownContract(*contract))?;
-        let code = self.inner.code(&record.info.code_hash, None)?;
+        let code = self.inner.code(&record.info.code_hash)?;
         let mut call = Call::new(
             Entry::query(method, args),
             Arc::new(snapshot),

@@ -9,6 +9,7 @@ use std::time::Instant;
 use fat_attestation::seal::Sealer;
 use fat_crypto::Keypair;
 use fat_crypto::envelope::{ReplayGuard, Session};
+use fat_executor::CodeProvider;
 use fat_runtime::{Code, MemoryCache, Runtime};
 use fat_types::{AccountId, BlockHeader, Clock, CodeHash, Hash32, WorkerId};
 use tokio::sync::watch;
@@ -59,20 +60,32 @@ impl Inner {
         worker_id(&self.key)
     }
 
-    /// The compiled code of `hash`: from memory, else from `bytes` or the store.
-    pub(crate) fn code(&self, hash: &CodeHash, bytes: Option<Vec<u8>>) -> Result<Arc<Code>> {
-        if let Some(code) = self.codes.lock().expect("code cache lock").get(hash) {
-            return Ok(code.clone());
+    /// The compiled code of `hash`: from memory, else compiled from the store.
+    pub(crate) fn code(&self, hash: &CodeHash) -> Result<Arc<Code>> {
+        if let Some(code) = self.cached(hash) {
+            return Ok(code);
         }
-        let bytes = match bytes {
-            Some(b) => b,
-            None => self
-                .store
-                .snapshot()?
-                .code(hash)?
-                .ok_or_else(|| WorkerError::Corrupt(format!("code {hash} missing")))?,
-        };
-        let code = self.runtime.load(&bytes)?;
+        let bytes = self
+            .store
+            .snapshot()?
+            .code(hash)?
+            .ok_or_else(|| WorkerError::Corrupt(format!("code {hash} missing")))?;
+        Ok(self.compile(hash, &bytes)?)
+    }
+}
+
+/// The worker's code cache, for the executor and for queries.
+impl CodeProvider for Inner {
+    fn cached(&self, hash: &CodeHash) -> Option<Arc<Code>> {
+        self.codes
+            .lock()
+            .expect("code cache lock")
+            .get(hash)
+            .cloned()
+    }
+
+    fn compile(&self, hash: &CodeHash, wasm: &[u8]) -> fat_runtime::Result<Arc<Code>> {
+        let code = self.runtime.load(wasm)?;
         self.codes
             .lock()
             .expect("code cache lock")

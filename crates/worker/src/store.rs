@@ -4,23 +4,19 @@
 //! A [`Snapshot`] is one read transaction: everything read through it (state, the head,
 //! contract records) is the same committed block, however many blocks commit meanwhile.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use borsh::{BorshDeserialize, BorshSerialize};
 use fat_crypto::Keypair;
-use fat_runtime::{StateChanges, StateHash, StateStore};
+use fat_runtime::{StateHash, StateStore};
 use fat_types::encoding::{decode, encode};
 use fat_types::{
-    BlockHeader, ClusterId, CodeHash, ContractId, ContractInfo, ExecReceipt, Hash32,
-    SignedExecReceipt, TxId, WorkerId,
+    BlockHeader, ClusterId, CodeHash, ContractId, Hash32, SignedExecReceipt, TxId, WorkerId,
 };
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     TableDefinition,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, WorkerError, corrupt, storage};
 use crate::keys::{ContractCrypt, Keyring};
@@ -42,56 +38,11 @@ const FORMAT: &[u8] = b"fat-worker/4";
 /// The database file inside the worker's data directory.
 pub const DB_FILE: &str = "worker.redb";
 
-/// A contract this worker runs.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct ContractRecord {
-    /// What the chain registered.
-    pub info: ContractInfo,
-    /// The state root after the last block.
-    pub state_root: Hash32,
-    /// How many state entries it holds.
-    pub entries: u64,
-    /// How many log lines it wrote (the next line's sequence number).
-    pub logs: u64,
-}
+pub use fat_executor::{ContractRecord, LogRecord};
 
-/// One line a contract logged while executing a transaction.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct LogRecord {
-    /// Position in the contract's log, from 0.
-    pub seq: u64,
-    /// The block.
-    pub height: u64,
-    /// The transaction's position in the block.
-    pub index: u32,
-    /// The transaction.
-    pub tx: TxId,
-    /// `trace`, `debug`, `info`, `warn` or `error`.
-    pub level: String,
-    /// The text.
-    pub message: String,
-}
-
-/// What one block did, ready to commit.
-#[derive(Debug, Default)]
-pub struct BlockChanges {
-    /// Uploaded code.
-    pub codes: Vec<(CodeHash, Vec<u8>)>,
-    /// Clusters this worker joined.
-    pub clusters: Vec<ClusterId>,
-    /// Contracts created or touched; their state roots are computed at commit.
-    pub contracts: BTreeMap<ContractId, ContractRecord>,
-    /// State writes per contract.
-    pub writes: BTreeMap<ContractId, StateChanges>,
-    /// Receipts to sign; their state roots are filled at commit.
-    pub receipts: Vec<ExecReceipt>,
-    /// Log lines, with their sequence numbers.
-    pub logs: Vec<(ContractId, LogRecord)>,
-    /// Cache writes of commands, applied to the worker's cache after the block commits.
-    pub cache_ops: Vec<(ContractId, Vec<fat_runtime::CacheOp>)>,
-    /// Cluster keys provisioned to this worker, sealed.
-    pub cluster_keys: Vec<(ClusterId, Vec<u8>)>,
-}
+/// What one block commits: the executor's [`fat_executor::BlockChanges`] with the cluster
+/// keys it opened sealed by the worker (see [`fat_executor::BlockChanges::map_keys`]).
+pub type BlockChanges = fat_executor::BlockChanges<Vec<u8>>;
 
 /// The worker's database.
 pub struct Store {
@@ -575,5 +526,20 @@ impl StateStore for Snapshot {
             .contract(contract)
             .map_err(runtime_error)?
             .map_or(0, |r| r.entries))
+    }
+}
+
+/// What the executor reads of a snapshot besides state entries.
+impl fat_executor::StateView for Snapshot {
+    fn is_member(&self, cluster: &ClusterId) -> fat_runtime::Result<bool> {
+        Snapshot::is_member(self, cluster).map_err(runtime_error)
+    }
+
+    fn contract(&self, id: &ContractId) -> fat_runtime::Result<Option<ContractRecord>> {
+        Snapshot::contract(self, id).map_err(runtime_error)
+    }
+
+    fn code(&self, hash: &CodeHash) -> fat_runtime::Result<Option<Vec<u8>>> {
+        Snapshot::code(self, hash).map_err(runtime_error)
     }
 }

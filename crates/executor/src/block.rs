@@ -1,0 +1,353 @@
+//! Applying one block: its transactions in order over an overlay of the committed state, with
+//! the cluster keys it provisions laid over the ones the worker held.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fat_crypto::envelope::{Direction, Session};
+use fat_crypto::{ClusterKey, ContractKeys};
+use fat_runtime::{BlockInfo, Code, Entry, OverlayStore, Runtime};
+use fat_types::tx::{cluster_id, code_hash, contract_id};
+use fat_types::{
+    BlockHeader, Bytes, ClusterId, CodeHash, CommandPayload, ContractId, ContractInfo, Hash32,
+    SignedTransaction, TxKind, WorkerId,
+};
+
+use crate::changes::{BlockChanges, ContractRecord};
+use crate::error::{ExecutorError, Result};
+use crate::inputs::{CodeProvider, Keys, StateView};
+use crate::open;
+use crate::run::Run;
+
+/// The state of one block being applied.
+pub(crate) struct BlockRun<'a, S: StateView + 'static> {
+    runtime: &'a Runtime,
+    codes: &'a dyn CodeProvider,
+    keys: Keys<'a>,
+    me: WorkerId,
+    /// The committed state under the block's writes so far.
+    overlay: Arc<OverlayStore<S>>,
+    info: BlockInfo,
+    changes: BlockChanges,
+    /// Cluster keys opened from the block's `ProvisionKey`s, over [`Keys::clusters`].
+    opened: BTreeMap<ClusterId, ClusterKey>,
+    /// Contract keys derived during the block.
+    contract_keys: BTreeMap<ContractId, ContractKeys>,
+}
+
+impl<'a, S: StateView + 'static> BlockRun<'a, S> {
+    pub(crate) fn new(
+        runtime: &'a Runtime,
+        codes: &'a dyn CodeProvider,
+        keys: Keys<'a>,
+        state: Arc<S>,
+        header: &BlockHeader,
+    ) -> Self {
+        Self {
+            runtime,
+            codes,
+            keys,
+            me: WorkerId(keys.identity.account_id().0),
+            overlay: Arc::new(OverlayStore::shared(state)),
+            info: BlockInfo {
+                number: header.height,
+                timestamp_ms: header.timestamp_ms,
+                hash: header.hash(),
+            },
+            changes: BlockChanges::default(),
+            opened: BTreeMap::new(),
+            contract_keys: BTreeMap::new(),
+        }
+    }
+
+    /// Apply one transaction the chain committed (its receipt is not a failure).
+    pub(crate) async fn transaction(
+        &mut self,
+        index: u32,
+        signed: &SignedTransaction,
+    ) -> Result<()> {
+        let tx = &signed.tx;
+        match &tx.kind {
+            TxKind::UploadCode { code } => {
+                self.changes
+                    .codes
+                    .push((code_hash(&code.0), code.0.clone()));
+            }
+            TxKind::CreateCluster { workers } if workers.contains(&self.me) => {
+                self.changes.clusters.push(cluster_id(&tx.signer, tx.nonce));
+            }
+            TxKind::AddClusterWorker { cluster, worker } if *worker == self.me => {
+                tracing::warn!(%cluster, "joined a cluster late: its earlier commands are not replayed");
+                self.changes.clusters.push(*cluster);
+            }
+            TxKind::ProvisionKey {
+                cluster,
+                cluster_public,
+                keys,
+            } => {
+                let mine = keys.iter().find(|(w, _)| *w == self.me).map(|(_, k)| k);
+                self.provision(cluster, cluster_public, mine, signed)?;
+            }
+            TxKind::Instantiate {
+                code_hash,
+                cluster,
+                salt,
+                args,
+                gas_limit,
+            } if self.is_member(cluster)? => {
+                let id = contract_id(&tx.signer, code_hash, cluster, &salt.0);
+                let run = self.run(signed, index, id, *gas_limit);
+                self.instantiate(&run, code_hash, cluster, args).await?;
+            }
+            TxKind::Command {
+                contract,
+                payload,
+                gas_limit,
+            } if self.known(contract)? => {
+                let run = self.run(signed, index, *contract, *gas_limit);
+                self.command(&run, payload).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Everything the block did.
+    pub(crate) fn finish(mut self) -> Result<BlockChanges> {
+        for (contract, count) in self.overlay.entry_counts()? {
+            if let Some(record) = self.changes.contracts.get_mut(&contract) {
+                record.entries = count;
+            }
+        }
+        self.changes.writes = self.overlay.writes()?;
+        self.changes.cluster_keys = self.opened.into_iter().collect();
+        Ok(self.changes)
+    }
+
+    fn run<'t>(
+        &self,
+        signed: &'t SignedTransaction,
+        index: u32,
+        contract: ContractId,
+        gas_limit: u64,
+    ) -> Run<'t> {
+        Run {
+            signed,
+            index,
+            contract,
+            gas_limit,
+            info: self.info.clone(),
+        }
+    }
+
+    fn is_member(&self, cluster: &ClusterId) -> Result<bool> {
+        Ok(self.changes.clusters.contains(cluster) || self.overlay.base().is_member(cluster)?)
+    }
+
+    /// Whether this worker runs `contract` (created earlier in the block, or committed).
+    fn known(&mut self, contract: &ContractId) -> Result<bool> {
+        if self.changes.contracts.contains_key(contract) {
+            return Ok(true);
+        }
+        match self.overlay.base().contract(contract)? {
+            Some(record) => {
+                self.changes.contracts.insert(*contract, record);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// The key of `cluster`: opened in this block, or held before it.
+    fn cluster_key(&self, cluster: &ClusterId) -> Option<ClusterKey> {
+        match self.opened.get(cluster) {
+            Some(key) => Some(key.clone()),
+            None => self.keys.clusters.cluster_key(cluster),
+        }
+    }
+
+    /// The keys of `contract` of `cluster`, if this worker holds the cluster's key.
+    fn contract_keys(
+        &mut self,
+        contract: &ContractId,
+        cluster: &ClusterId,
+    ) -> Option<ContractKeys> {
+        if let Some(keys) = self.contract_keys.get(contract) {
+            return Some(keys.clone());
+        }
+        let keys = self.cluster_key(cluster)?.contract(contract);
+        self.contract_keys.insert(*contract, keys.clone());
+        Some(keys)
+    }
+
+    fn provision(
+        &mut self,
+        cluster: &ClusterId,
+        cluster_public: &Hash32,
+        mine: Option<&Bytes>,
+        signed: &SignedTransaction,
+    ) -> Result<()> {
+        let Some(sealed) = mine else {
+            if self.is_member(cluster)? && self.cluster_key(cluster).is_none() {
+                tracing::error!(
+                    %cluster,
+                    "the gatekeeper provisioned the cluster key without this worker: \
+                     its attestation was not accepted; contracts of the cluster will not run here"
+                );
+            }
+            return Ok(());
+        };
+        match open::cluster_key(
+            self.keys.ecdh,
+            cluster,
+            cluster_public,
+            sealed,
+            &signed.tx.signer,
+        ) {
+            Ok(key) => {
+                // Contract keys derived from an earlier key of the cluster are stale now.
+                self.contract_keys.clear();
+                self.opened.insert(*cluster, key);
+                tracing::info!(%cluster, "received the cluster key");
+            }
+            // Sealed to an ECDH key this worker no longer holds (its sealed keys were lost),
+            // or not a valid provision: it runs nothing of the cluster rather than stopping
+            // for good.
+            Err(error) => {
+                tracing::error!(%cluster, %error, "cannot open the provisioned cluster key");
+            }
+        }
+        Ok(())
+    }
+
+    async fn instantiate(
+        &mut self,
+        run: &Run<'_>,
+        code_hash: &CodeHash,
+        cluster: &ClusterId,
+        args: &Bytes,
+    ) -> Result<()> {
+        let id = run.contract;
+        let Some(cluster_key) = self.cluster_key(cluster) else {
+            tracing::error!(
+                contract = %id,
+                %cluster,
+                "not running the contract: this worker holds no key of its cluster"
+            );
+            return Ok(());
+        };
+        let record = ContractRecord {
+            info: ContractInfo {
+                id,
+                code_hash: *code_hash,
+                cluster: *cluster,
+                deployer: run.signed.tx.signer,
+                height: self.info.number,
+                public_key: Some(Hash32(cluster_key.contract(&id).ecdh().public().0)),
+            },
+            state_root: Hash32::default(),
+            entries: 0,
+            logs: 0,
+        };
+        self.changes.contracts.insert(id, record);
+        let opened = open::tx_envelope(
+            &args.0,
+            &cluster_key.ecdh(),
+            &id,
+            Direction::InitArgs,
+            &run.signed.tx.signer,
+            self.info.timestamp_ms,
+        );
+        match opened {
+            Ok((plain, session)) => match String::from_utf8(plain) {
+                Ok(args) => self.execute(run, Entry::init(args), session).await,
+                Err(_) => {
+                    run.failed(&mut self.changes, "init args are not UTF-8 text".into());
+                    Ok(())
+                }
+            },
+            Err(e) => {
+                run.failed(&mut self.changes, format!("init args refused: {e}"));
+                Ok(())
+            }
+        }
+    }
+
+    async fn command(&mut self, run: &Run<'_>, payload: &Bytes) -> Result<()> {
+        let contract = run.contract;
+        let cluster = self.changes.contracts[&contract].info.cluster;
+        let keys = self
+            .contract_keys(&contract, &cluster)
+            .ok_or(ExecutorError::NoClusterKey(cluster))?;
+        let opened = open::tx_envelope(
+            &payload.0,
+            keys.ecdh(),
+            &contract,
+            Direction::Command,
+            &run.signed.tx.signer,
+            self.info.timestamp_ms,
+        );
+        let nonce = run.signed.tx.nonce;
+        let refused = match opened {
+            Ok((plain, session)) => match CommandPayload::decode(&plain) {
+                Ok(p) if p.tx_nonce == nonce => {
+                    let entry = Entry::command(p.method, p.args);
+                    return self.execute(run, entry, session).await;
+                }
+                Ok(p) => format!(
+                    "command refused: sealed for the transaction of nonce {}, carried by nonce {nonce} (a replay)",
+                    p.tx_nonce
+                ),
+                Err(e) => format!("command refused: {e}"),
+            },
+            Err(e) => format!("command refused: {e}"),
+        };
+        run.failed(&mut self.changes, refused);
+        Ok(())
+    }
+
+    /// Run `entry` of the contract and record its outcome, the output sealed to `session`.
+    async fn execute(&mut self, run: &Run<'_>, entry: Entry, session: Session) -> Result<()> {
+        let contract = run.contract;
+        let info = &self.changes.contracts[&contract].info;
+        let (code_hash, cluster) = (info.code_hash, info.cluster);
+        let code = match self.code(&code_hash) {
+            Ok(code) => code,
+            Err(e) => {
+                run.failed(&mut self.changes, format!("cannot load the code: {e}"));
+                return Ok(());
+            }
+        };
+        let secret = self
+            .contract_keys(&contract, &cluster)
+            .ok_or(ExecutorError::NoClusterKey(cluster))?
+            .secret();
+        let call = run.call(entry, self.overlay.clone(), secret);
+        let outcome = self.runtime.call(&code, call).await;
+        let overlay = &self.overlay;
+        run.record(
+            &mut self.changes,
+            outcome,
+            |writes| overlay.apply(&contract, writes),
+            (session, self.keys.identity),
+        )
+    }
+
+    /// The compiled code of `hash`: at hand, or compiled from the bytes uploaded in this
+    /// block or committed before it.
+    fn code(&self, hash: &CodeHash) -> std::result::Result<Arc<Code>, String> {
+        if let Some(code) = self.codes.cached(hash) {
+            return Ok(code);
+        }
+        let uploaded = self.changes.codes.iter().find(|(h, _)| h == hash);
+        let compiled = match uploaded {
+            Some((_, wasm)) => self.codes.compile(hash, wasm),
+            None => match self.overlay.base().code(hash) {
+                Ok(Some(wasm)) => self.codes.compile(hash, &wasm),
+                Ok(None) => return Err(format!("code {hash} is missing")),
+                Err(e) => Err(e),
+            },
+        };
+        compiled.map_err(|e| e.to_string())
+    }
+}

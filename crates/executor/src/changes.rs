@@ -1,0 +1,105 @@
+//! What applying a block did: everything the worker commits, as plain values.
+
+use std::collections::BTreeMap;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use fat_crypto::ClusterKey;
+use fat_runtime::{CacheOp, StateChanges};
+use fat_types::{ClusterId, CodeHash, ContractId, ContractInfo, ExecReceipt, Hash32, TxId};
+use serde::{Deserialize, Serialize};
+
+/// A contract this worker runs.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ContractRecord {
+    /// What the chain registered.
+    pub info: ContractInfo,
+    /// The state root after the last block.
+    pub state_root: Hash32,
+    /// How many state entries it holds.
+    pub entries: u64,
+    /// How many log lines it wrote (the next line's sequence number).
+    pub logs: u64,
+}
+
+/// One line a contract logged while executing a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// Position in the contract's log, from 0.
+    pub seq: u64,
+    /// The block.
+    pub height: u64,
+    /// The transaction's position in the block.
+    pub index: u32,
+    /// The transaction.
+    pub tx: TxId,
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// The text.
+    pub message: String,
+}
+
+/// What one block did, ready to commit.
+///
+/// `K` is how the cluster keys provisioned by the block are carried: the executor returns
+/// them opened ([`ClusterKey`]); the worker seals them ([`BlockChanges::map_keys`]) before
+/// its store commits them, so a store never receives a key in the clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockChanges<K = ClusterKey> {
+    /// Uploaded code.
+    pub codes: Vec<(CodeHash, Vec<u8>)>,
+    /// Clusters this worker joined.
+    pub clusters: Vec<ClusterId>,
+    /// Contracts created or touched, with their entry counts after the block; their state
+    /// roots are computed at commit.
+    pub contracts: BTreeMap<ContractId, ContractRecord>,
+    /// State writes per contract.
+    pub writes: BTreeMap<ContractId, StateChanges>,
+    /// Receipts to sign; their state roots are filled at commit.
+    pub receipts: Vec<ExecReceipt>,
+    /// Log lines, with their sequence numbers.
+    pub logs: Vec<(ContractId, LogRecord)>,
+    /// Cache writes of commands, applied to the worker's cache after the block commits.
+    pub cache_ops: Vec<(ContractId, Vec<CacheOp>)>,
+    /// Cluster keys provisioned to this worker by the block, one per cluster, by cluster id.
+    pub cluster_keys: Vec<(ClusterId, K)>,
+}
+
+impl<K> Default for BlockChanges<K> {
+    fn default() -> Self {
+        Self {
+            codes: Vec::new(),
+            clusters: Vec::new(),
+            contracts: BTreeMap::new(),
+            writes: BTreeMap::new(),
+            receipts: Vec::new(),
+            logs: Vec::new(),
+            cache_ops: Vec::new(),
+            cluster_keys: Vec::new(),
+        }
+    }
+}
+
+impl<K> BlockChanges<K> {
+    /// The same changes with each provisioned cluster key turned into `f(cluster, key)` (the
+    /// worker seals them); the first error stops.
+    pub fn map_keys<T, E>(
+        self,
+        mut f: impl FnMut(&ClusterId, K) -> Result<T, E>,
+    ) -> Result<BlockChanges<T>, E> {
+        let cluster_keys = self
+            .cluster_keys
+            .into_iter()
+            .map(|(cluster, key)| f(&cluster, key).map(|k| (cluster, k)))
+            .collect::<Result<_, E>>()?;
+        Ok(BlockChanges {
+            codes: self.codes,
+            clusters: self.clusters,
+            contracts: self.contracts,
+            writes: self.writes,
+            receipts: self.receipts,
+            logs: self.logs,
+            cache_ops: self.cache_ops,
+            cluster_keys,
+        })
+    }
+}

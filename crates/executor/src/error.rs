@@ -1,0 +1,24 @@
+//! The executor's errors: what stops a block from being applied (a contract's own failure
+//! never does: it ends in a failed receipt).
+
+use fat_types::ClusterId;
+
+/// Why a block could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    /// The receipts given are not the block's (count or receipts root).
+    #[error("receipts of block {height} do not match its receipts root")]
+    ReceiptsMismatch {
+        /// The block height.
+        height: u64,
+    },
+    /// A contract this worker runs belongs to a cluster whose key it does not hold.
+    #[error("this worker holds no key for cluster {0}")]
+    NoClusterKey(ClusterId),
+    /// Reading the committed state (or writing the block's overlay) failed.
+    #[error("state")]
+    State(#[from] fat_runtime::Error),
+}
+
+/// The result type of this crate.
+pub type Result<T, E = ExecutorError> = std::result::Result<T, E>;

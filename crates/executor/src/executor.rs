@@ -1,0 +1,85 @@
+//! The executor: what it is given once, and applying a block with it.
+
+use std::sync::Arc;
+
+use fat_runtime::Runtime;
+use fat_types::block::receipts_root;
+use fat_types::{Block, BlockHeader, Outcome, Receipt, SignedTransaction, WorkerId};
+
+use crate::block::BlockRun;
+use crate::changes::BlockChanges;
+use crate::error::{ExecutorError, Result};
+use crate::inputs::{CodeProvider, Keys, StateView};
+
+/// Applies blocks to the contracts of the clusters a worker is a member of.
+///
+/// It reads only what it is given: the committed state of one call's [`StateView`], the code
+/// through its [`CodeProvider`], the worker's [`Keys`]; it writes nothing, seals no key to
+/// disk and reads no clock (a block's time is its header's). The same inputs give the same
+/// [`BlockChanges`], byte for byte, which the worker then commits.
+pub struct Executor<'a> {
+    runtime: &'a Runtime,
+    codes: &'a dyn CodeProvider,
+    keys: Keys<'a>,
+}
+
+impl std::fmt::Debug for Executor<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Executor<'a> {
+    /// An executor running contracts on `runtime`, with code from `codes`, as the worker of
+    /// `keys`.
+    pub fn new(runtime: &'a Runtime, codes: &'a dyn CodeProvider, keys: Keys<'a>) -> Self {
+        Self {
+            runtime,
+            codes,
+            keys,
+        }
+    }
+
+    /// The worker it executes as.
+    pub fn worker(&self) -> WorkerId {
+        WorkerId(self.keys.identity.account_id().0)
+    }
+
+    /// [`Executor::apply`] to a block.
+    pub async fn apply_block<S: StateView + 'static>(
+        &self,
+        state: Arc<S>,
+        block: &Block,
+        receipts: &[Receipt],
+    ) -> Result<BlockChanges> {
+        self.apply(state, &block.header, &block.txs, receipts).await
+    }
+
+    /// Apply the block of `header` and `txs`, whose chain receipts are `receipts` (checked
+    /// against the header's receipts root), on top of `state`, the committed state of the
+    /// block before. Transactions the chain failed are skipped; so is anything of a cluster
+    /// this worker is not a member of.
+    pub async fn apply<S: StateView + 'static>(
+        &self,
+        state: Arc<S>,
+        header: &BlockHeader,
+        txs: &[SignedTransaction],
+        receipts: &[Receipt],
+    ) -> Result<BlockChanges> {
+        if txs.len() != receipts.len() || receipts_root(receipts) != header.receipts_root {
+            return Err(ExecutorError::ReceiptsMismatch {
+                height: header.height,
+            });
+        }
+        let mut block = BlockRun::new(self.runtime, self.codes, self.keys, state, header);
+        for (index, (signed, receipt)) in txs.iter().zip(receipts).enumerate() {
+            if matches!(receipt.outcome, Outcome::Failed(_)) {
+                continue;
+            }
+            block.transaction(index as u32, signed).await?;
+        }
+        block.finish()
+    }
+}

@@ -1,0 +1,464 @@
+//! The executor on an in-memory state: the counter contract uploaded, instantiated and
+//! incremented over two blocks; determinism; clusters this worker is not in; a cluster key
+//! provisioned and used in one block.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use fat_crypto::envelope::{
+    Direction, EcdhPublic, EcdhSecret, Envelope, ReplayGuard, SealRandomness, Session, seal,
+};
+use fat_crypto::{ClusterKey, Keypair, dev_keypair};
+use fat_executor::{BlockChanges, ContractRecord, Executor, Keys, StateView};
+use fat_runtime::{Call, Entry, MemoryCache, MemoryStore, Runtime, RuntimeConfig, StateStore};
+use fat_types::block::{receipts_root, tx_root};
+use fat_types::tx::{cluster_id, code_hash, contract_id};
+use fat_types::{
+    AccountId, BlockHeader, Bytes, ClusterId, CodeHash, CommandPayload, ContractId, ExecReceipt,
+    ExecStatus, Hash32, Receipt, SignedTransaction, Transaction, TxKind, WorkerId,
+};
+
+const T0: u64 = 1_700_000_000_000;
+
+/// The committed state of a worker, in memory.
+#[derive(Clone, Default)]
+struct Memory {
+    state: MemoryStore,
+    clusters: BTreeSet<ClusterId>,
+    contracts: BTreeMap<ContractId, ContractRecord>,
+    codes: BTreeMap<CodeHash, Vec<u8>>,
+}
+
+impl StateStore for Memory {
+    fn get(&self, contract: &ContractId, key: &[u8]) -> fat_runtime::Result<Option<Vec<u8>>> {
+        self.state.get(contract, key)
+    }
+
+    fn scan(
+        &self,
+        contract: &ContractId,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> fat_runtime::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.state.scan(contract, prefix, after, limit)
+    }
+
+    fn entry_count(&self, contract: &ContractId) -> fat_runtime::Result<u64> {
+        self.state.entry_count(contract)
+    }
+}
+
+impl StateView for Memory {
+    fn is_member(&self, cluster: &ClusterId) -> fat_runtime::Result<bool> {
+        Ok(self.clusters.contains(cluster))
+    }
+
+    fn contract(&self, id: &ContractId) -> fat_runtime::Result<Option<ContractRecord>> {
+        Ok(self.contracts.get(id).cloned())
+    }
+
+    fn code(&self, hash: &CodeHash) -> fat_runtime::Result<Option<Vec<u8>>> {
+        Ok(self.codes.get(hash).cloned())
+    }
+}
+
+impl Memory {
+    /// A copy with `changes` committed (the state entries are a new store).
+    fn commit(&self, changes: &BlockChanges) -> Self {
+        let state = MemoryStore::new();
+        for contract in self.contracts.keys() {
+            let entries = self.state.scan(contract, b"", None, usize::MAX).unwrap();
+            state.apply(
+                contract,
+                &entries.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+            );
+        }
+        for (contract, writes) in &changes.writes {
+            state.apply(contract, writes);
+        }
+        let mut next = Self {
+            state,
+            ..self.clone()
+        };
+        next.codes.extend(changes.codes.iter().cloned());
+        next.clusters.extend(changes.clusters.iter().copied());
+        next.contracts.extend(
+            changes
+                .contracts
+                .iter()
+                .map(|(id, record)| (*id, record.clone())),
+        );
+        next
+    }
+}
+
+/// The worker under test and the keys around it.
+struct World {
+    runtime: Runtime,
+    worker: Keypair,
+    ecdh: EcdhSecret,
+    alice: Keypair,
+    gatekeeper: Keypair,
+    cluster_key: ClusterKey,
+    wasm: Vec<u8>,
+}
+
+impl World {
+    fn new() -> Self {
+        let config = RuntimeConfig {
+            pool_instances: 4,
+            ..RuntimeConfig::default()
+        };
+        Self {
+            runtime: Runtime::new(config).unwrap(),
+            worker: Keypair::from_seed([1; 32]),
+            ecdh: EcdhSecret::from_bytes([2; 32]),
+            alice: dev_keypair("alice"),
+            gatekeeper: dev_keypair("gatekeeper"),
+            cluster_key: ClusterKey::from_bytes([5; 32]),
+            wasm: fat_test_programs::read(fat_test_programs::COUNTER),
+        }
+    }
+
+    fn me(&self) -> WorkerId {
+        WorkerId(self.worker.account_id().0)
+    }
+
+    /// Apply a block of `txs` at `height` (every receipt a success), holding `held` keys.
+    async fn apply(
+        &self,
+        state: &Memory,
+        held: &BTreeMap<ClusterId, ClusterKey>,
+        height: u64,
+        txs: &[SignedTransaction],
+    ) -> BlockChanges {
+        let receipts: Vec<Receipt> = txs
+            .iter()
+            .map(|tx| Receipt {
+                tx: tx.id(),
+                fee: 10,
+                outcome: fat_types::Outcome::Ok,
+            })
+            .collect();
+        let header = BlockHeader {
+            height,
+            parent: Hash32([height as u8; 32]),
+            timestamp_ms: block_ms(height),
+            tx_root: tx_root(txs),
+            receipts_root: receipts_root(&receipts),
+            state_root: Hash32::default(),
+            producer: AccountId([9; 32]),
+        };
+        let keys = Keys {
+            identity: &self.worker,
+            ecdh: &self.ecdh,
+            clusters: held,
+        };
+        Executor::new(&self.runtime, &self.runtime, keys)
+            .apply(Arc::new(state.clone()), &header, txs, &receipts)
+            .await
+            .unwrap()
+    }
+
+    fn contract(&self, cluster: ClusterId) -> ContractId {
+        contract_id(
+            &self.alice.account_id(),
+            &code_hash(&self.wasm),
+            &cluster,
+            b"salt",
+        )
+    }
+
+    fn upload(&self, nonce: u64) -> SignedTransaction {
+        tx(
+            &self.alice,
+            nonce,
+            TxKind::UploadCode {
+                code: Bytes(self.wasm.clone()),
+            },
+        )
+    }
+
+    /// Instantiate the counter in `cluster` with `args`, sealed to `cluster_key`.
+    fn instantiate(
+        &self,
+        nonce: u64,
+        cluster: ClusterId,
+        args: &str,
+        height: u64,
+    ) -> (SignedTransaction, Session) {
+        let contract = self.contract(cluster);
+        let (envelope, session) = sealed(
+            &self.alice,
+            &self.cluster_key.ecdh_public(),
+            contract,
+            Direction::InitArgs,
+            args.as_bytes(),
+            block_ms(height),
+        );
+        let kind = TxKind::Instantiate {
+            code_hash: code_hash(&self.wasm),
+            cluster,
+            salt: Bytes(b"salt".to_vec()),
+            args: Bytes(envelope.to_bytes()),
+            gas_limit: 10_000_000_000,
+        };
+        (tx(&self.alice, nonce, kind), session)
+    }
+
+    /// A command to `contract`, sealed to its key.
+    fn command(
+        &self,
+        nonce: u64,
+        contract: ContractId,
+        method: &str,
+        args: &str,
+        height: u64,
+    ) -> (SignedTransaction, Session) {
+        let payload = CommandPayload::new(method, args, nonce);
+        let (envelope, session) = sealed(
+            &self.alice,
+            &self.cluster_key.contract(&contract).ecdh().public(),
+            contract,
+            Direction::Command,
+            &payload.encode(),
+            block_ms(height),
+        );
+        let kind = TxKind::Command {
+            contract,
+            payload: Bytes(envelope.to_bytes()),
+            gas_limit: 10_000_000_000,
+        };
+        (tx(&self.alice, nonce, kind), session)
+    }
+
+    /// The gatekeeper's provision of the cluster key to this worker.
+    fn provision(&self, nonce: u64, cluster: ClusterId, height: u64) -> SignedTransaction {
+        let (envelope, _) = sealed(
+            &self.gatekeeper,
+            &self.ecdh.public(),
+            ContractId(cluster.0),
+            Direction::ClusterKey,
+            &self.cluster_key.to_bytes(),
+            block_ms(height),
+        );
+        let kind = TxKind::ProvisionKey {
+            cluster,
+            cluster_public: Hash32(self.cluster_key.ecdh_public().0),
+            keys: vec![(self.me(), Bytes(envelope.to_bytes()))],
+        };
+        tx(&self.gatekeeper, nonce, kind)
+    }
+
+    /// The counter's value in `state`, by a query.
+    async fn value(&self, state: &Memory, contract: ContractId) -> String {
+        let code = self.runtime.load(&self.wasm).unwrap();
+        let mut call = Call::new(
+            Entry::query("get", "{}"),
+            Arc::new(state.clone()),
+            Arc::new(MemoryCache::new(1 << 20)),
+        );
+        call.contract = contract;
+        let outcome = self.runtime.call(&code, call).await;
+        outcome.output_str().unwrap().to_owned()
+    }
+
+    /// The output of `receipt`, opened with the session of its transaction.
+    fn open(&self, receipt: &ExecReceipt, session: &Session) -> String {
+        assert_eq!(receipt.status, ExecStatus::Ok, "{receipt:?}");
+        assert!(receipt.output.is_empty(), "the output is sealed");
+        let sealed = receipt.sealed_output.as_ref().expect("a sealed output");
+        let envelope = Envelope::from_bytes(&sealed.0).unwrap();
+        let mut guard = ReplayGuard::new(u64::MAX / 4, 16);
+        let plain = session
+            .open_response(
+                &envelope,
+                &self.worker.account_id(),
+                &mut guard,
+                envelope.header.timestamp_ms,
+            )
+            .unwrap();
+        String::from_utf8(plain).unwrap()
+    }
+}
+
+fn block_ms(height: u64) -> u64 {
+    T0 + height * 1000
+}
+
+fn tx(signer: &Keypair, nonce: u64, kind: TxKind) -> SignedTransaction {
+    signer.sign_tx(Transaction {
+        signer: signer.account_id(),
+        nonce,
+        fee: 10,
+        kind,
+    })
+}
+
+fn sealed(
+    sender: &Keypair,
+    recipient: &EcdhPublic,
+    contract: ContractId,
+    direction: Direction,
+    plaintext: &[u8],
+    timestamp_ms: u64,
+) -> (Envelope, Session) {
+    let randomness = SealRandomness::generate().unwrap();
+    seal(
+        sender,
+        recipient,
+        contract,
+        direction,
+        plaintext,
+        timestamp_ms,
+        randomness,
+    )
+    .unwrap()
+}
+
+/// The first block: a cluster of this worker is created, the counter uploaded, instantiated
+/// at 10 and incremented. Returns the transactions, the sessions of the init and the command,
+/// the cluster and the contract.
+fn first_block(world: &World) -> (Vec<SignedTransaction>, [Session; 2], ClusterId, ContractId) {
+    let create = tx(
+        &world.alice,
+        0,
+        TxKind::CreateCluster {
+            workers: vec![WorkerId([3; 32]), world.me()],
+        },
+    );
+    let cluster = cluster_id(&world.alice.account_id(), 0);
+    let contract = world.contract(cluster);
+    let (init, init_session) = world.instantiate(2, cluster, r#"{"start": 10}"#, 1);
+    let (inc, inc_session) = world.command(3, contract, "increment", "", 1);
+    let txs = vec![create, world.upload(1), init, inc];
+    (txs, [init_session, inc_session], cluster, contract)
+}
+
+#[tokio::test]
+async fn the_counter_runs_over_two_blocks() {
+    let world = World::new();
+    let (txs, [init_session, inc_session], cluster, contract) = first_block(&world);
+    let held = BTreeMap::from([(cluster, world.cluster_key.clone())]);
+    let genesis = Memory::default();
+
+    let one = world.apply(&genesis, &held, 1, &txs).await;
+    assert_eq!(one.clusters, [cluster]);
+    assert_eq!(one.codes, [(code_hash(&world.wasm), world.wasm.clone())]);
+    assert!(one.cluster_keys.is_empty());
+    assert_eq!(one.receipts.len(), 2, "{:?}", one.receipts);
+    let (init, inc) = (&one.receipts[0], &one.receipts[1]);
+    assert_eq!((init.tx, init.index, init.height), (txs[2].id(), 2, 1));
+    assert_eq!(
+        (inc.tx, inc.index, inc.contract),
+        (txs[3].id(), 3, contract)
+    );
+    world.open(init, &init_session);
+    assert_eq!(world.open(inc, &inc_session), "11");
+    let record = &one.contracts[&contract];
+    assert_eq!(record.info.cluster, cluster);
+    assert_eq!(record.info.deployer, world.alice.account_id());
+    assert_eq!(
+        record.info.public_key,
+        Some(Hash32(
+            world.cluster_key.contract(&contract).ecdh().public().0
+        ))
+    );
+    assert!(record.entries > 0);
+    assert_eq!(
+        one.writes.keys().copied().collect::<Vec<_>>(),
+        [contract],
+        "only the counter writes"
+    );
+    assert_eq!(one.cache_ops.len(), 2);
+
+    let after_one = genesis.commit(&one);
+    assert_eq!(world.value(&after_one, contract).await, "11");
+    let (inc, session) = world.command(4, contract, "increment", r#"{"by": 2}"#, 2);
+    let two = world
+        .apply(&after_one, &held, 2, std::slice::from_ref(&inc))
+        .await;
+    assert!(two.codes.is_empty() && two.clusters.is_empty());
+    assert_eq!(two.receipts.len(), 1);
+    assert_eq!((two.receipts[0].tx, two.receipts[0].height), (inc.id(), 2));
+    assert_eq!(world.open(&two.receipts[0], &session), "13");
+    assert_eq!(two.contracts[&contract].entries, record.entries);
+    assert_ne!(two.writes[&contract], one.writes[&contract]);
+    assert_eq!(world.value(&after_one.commit(&two), contract).await, "13");
+}
+
+#[tokio::test]
+async fn the_same_blocks_give_the_same_changes() {
+    let world = World::new();
+    let (txs, _, cluster, contract) = first_block(&world);
+    let held = BTreeMap::from([(cluster, world.cluster_key.clone())]);
+    let genesis = Memory::default();
+    let one = world.apply(&genesis, &held, 1, &txs).await;
+    let (inc, _) = world.command(4, contract, "increment", "", 2);
+    let two = world
+        .apply(&genesis.commit(&one), &held, 2, std::slice::from_ref(&inc))
+        .await;
+
+    let again = world.apply(&Memory::default(), &held, 1, &txs).await;
+    assert_eq!(again, one);
+    assert_eq!(format!("{again:?}"), format!("{one:?}"));
+    let two_again = world.apply(&genesis.commit(&again), &held, 2, &[inc]).await;
+    assert_eq!(two_again, two);
+    let encoded = |c: &BlockChanges| fat_types::encoding::encode(&c.receipts);
+    assert_eq!(encoded(&two_again), encoded(&two));
+}
+
+#[tokio::test]
+async fn commands_of_other_clusters_are_skipped() {
+    let world = World::new();
+    // Alice's cluster without this worker; the worker holds its key even so.
+    let create = tx(
+        &world.alice,
+        0,
+        TxKind::CreateCluster {
+            workers: vec![WorkerId([3; 32])],
+        },
+    );
+    let cluster = cluster_id(&world.alice.account_id(), 0);
+    let held = BTreeMap::from([(cluster, world.cluster_key.clone())]);
+    let contract = world.contract(cluster);
+    let (init, _) = world.instantiate(2, cluster, "{}", 1);
+    let (inc, _) = world.command(3, contract, "increment", "", 1);
+    let txs = [create, world.upload(1), init, inc];
+
+    let changes = world.apply(&Memory::default(), &held, 1, &txs).await;
+    assert!(changes.clusters.is_empty());
+    assert!(changes.contracts.is_empty());
+    assert!(changes.writes.is_empty());
+    assert!(changes.receipts.is_empty());
+    assert!(changes.logs.is_empty());
+    assert_eq!(changes.codes.len(), 1, "code is recorded whoever runs it");
+}
+
+#[tokio::test]
+async fn a_key_provisioned_in_a_block_runs_the_init_that_follows() {
+    let world = World::new();
+    let cluster = ClusterId([7; 32]);
+    let genesis = Memory {
+        clusters: BTreeSet::from([cluster]),
+        ..Memory::default()
+    };
+    let contract = world.contract(cluster);
+    let (init, session) = world.instantiate(1, cluster, r#"{"start": 5}"#, 1);
+    let (inc, inc_session) = world.command(2, contract, "increment", "", 1);
+    let txs = [world.provision(0, cluster, 1), world.upload(0), init, inc];
+    let no_keys = BTreeMap::new();
+
+    let changes = world.apply(&genesis, &no_keys, 1, &txs).await;
+    assert_eq!(changes.cluster_keys, [(cluster, world.cluster_key.clone())]);
+    assert_eq!(changes.receipts.len(), 2, "{:?}", changes.receipts);
+    world.open(&changes.receipts[0], &session);
+    assert_eq!(world.open(&changes.receipts[1], &inc_session), "6");
+    assert!(changes.contracts.contains_key(&contract));
+
+    // Without the provision, the worker holds no key: the contract does not run here.
+    let without = world.apply(&genesis, &no_keys, 1, &txs[1..3]).await;
+    assert!(without.receipts.is_empty() && without.contracts.is_empty());
+    assert!(without.cluster_keys.is_empty());
+}
