@@ -16,21 +16,25 @@ use crate::{DevnetError, Result};
 pub struct RunningWorker {
     worker: Worker,
     url: Option<String>,
+    /// Its own signal, a child of the network's.
     shutdown: Shutdown,
+    /// The network's: held so that it does not fire (by being dropped) while this runs.
+    _network: Shutdown,
     follow: JoinHandle<fat_worker::Result<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl RunningWorker {
     /// Follow the chain at `chain_url` and, with a `listener`, serve the worker's API on it,
-    /// until `shutdown` fires or this worker is stopped.
+    /// until `shutdown` fires or this worker is stopped (a worker on its own can be given a
+    /// `Shutdown::new()`).
     pub fn start(
         worker: Worker,
         chain_url: &str,
         listener: Option<TcpListener>,
         shutdown: &Shutdown,
     ) -> Self {
-        let shutdown = shutdown.child();
+        let (network, shutdown) = (shutdown.clone(), shutdown.child());
         let (url, server) = match listener {
             Some(listener) => {
                 let url = listener.local_addr().ok().map(|a| format!("http://{a}"));
@@ -48,6 +52,7 @@ impl RunningWorker {
             worker,
             url,
             shutdown,
+            _network: network,
             follow,
             server,
         }
