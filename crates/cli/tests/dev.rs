@@ -13,7 +13,7 @@ use fat_crypto::dev_keypair;
 use fat_types::ContractId;
 use serde_json::Value;
 
-use common::{free_port, read_ready};
+use common::{free_port, read_ready, temp_dir};
 
 /// Start `fat dev`; returns the child and the URL it printed.
 fn start(dir: &Path, port: u16) -> (Child, String) {
@@ -66,8 +66,7 @@ async fn get(client: &Client, counter: &ContractId) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_serves_workers_and_resumes() {
-    let dir = std::env::temp_dir().join(format!("fat-dev-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = temp_dir("dev");
     let port = free_port();
     let (child, url) = start(&dir, port);
     let chain = Client::new(&url).unwrap();

@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -17,7 +17,7 @@ use fat_crypto::{Keypair, dev_keypair};
 use fat_types::{AccountId, Block, Genesis, Transaction, TxId, TxKind};
 use serde_json::Value;
 
-use common::free_port;
+use common::{free_port, temp_dir};
 
 /// A minimal HTTP/1.1 client: one request per connection, loopback only.
 fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Value)> {
@@ -126,12 +126,6 @@ fn submit_until_dead(
         ));
         nonce += 1;
     }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fat-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 #[test]

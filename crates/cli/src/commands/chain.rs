@@ -30,7 +30,7 @@ pub struct ChainCommand {
 impl ChainCommand {
     /// Run the node until Ctrl-C.
     pub fn run(self) -> anyhow::Result<()> {
-        let config = fat_chain::RunConfig {
+        let config = fat_devnet::chain::RunConfig {
             data_dir: self.data_dir,
             rpc: self.rpc,
             block_time: Duration::from_millis(self.block_time),
@@ -38,11 +38,14 @@ impl ChainCommand {
         };
         let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         runtime
-            .block_on(fat_chain::run(config, |url| {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "ready {url}");
-                let _ = out.flush();
-            }))
+            .block_on(async {
+                fat_devnet::chain::run(config, super::on_ctrl_c(), |url| {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "ready {url}");
+                    let _ = out.flush();
+                })
+                .await
+            })
             .context("chain node failed")
     }
 }

@@ -7,7 +7,6 @@ use anyhow::{Context, bail};
 use clap::Args;
 use fat_attestation::seal::DevSealer;
 use fat_gatekeeper::{Gatekeeper, GatekeeperConfig};
-use tokio::sync::watch;
 
 /// Run the gatekeeper on its own: keep the master key sealed, provision cluster keys to
 /// attested workers and publish contract keys, through the chain at `--chain`.
@@ -49,18 +48,11 @@ impl GatekeeperCommand {
         println!("ready");
         let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         runtime.block_on(async {
-            let (stop, mut rx) = watch::channel(false);
-            let run = gatekeeper.run(&self.chain, async move {
-                let _ = rx.wait_for(|s| *s).await;
-            });
-            tokio::pin!(run);
-            tokio::select! {
-                r = &mut run => r.context("the gatekeeper stopped"),
-                _ = tokio::signal::ctrl_c() => {
-                    let _ = stop.send(true);
-                    run.await.context("the gatekeeper stopped")
-                }
-            }
+            let shutdown = super::on_ctrl_c();
+            gatekeeper
+                .run(&self.chain, shutdown.wait())
+                .await
+                .context("the gatekeeper stopped")
         })
     }
 }

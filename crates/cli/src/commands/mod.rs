@@ -29,6 +29,19 @@ pub const KNOWN_CHAINS: &str = "known_chains.json";
 /// The dev accounts every dev chain funds.
 pub const DEV_ACCOUNTS: [&str; 3] = ["alice", "bob", "charlie"];
 
+/// A stop signal fired on Ctrl-C (SIGINT), for the commands that run nodes; call it within
+/// the async runtime.
+fn on_ctrl_c() -> fat_devnet::Shutdown {
+    let shutdown = fat_devnet::Shutdown::new();
+    let fire = shutdown.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            fire.trigger();
+        }
+    });
+    shutdown
+}
+
 /// The fat contract platform: from nothing to a running contract in two commands,
 /// `fat new NAME` and `fat dev`.
 #[derive(Debug, Parser)]

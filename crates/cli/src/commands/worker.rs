@@ -8,7 +8,6 @@ use anyhow::Context;
 use clap::Args;
 use fat_runtime::{HttpPolicy, RuntimeConfig};
 use fat_worker::{Worker, WorkerConfig};
-use tokio::sync::watch;
 
 /// Run a worker on its own, following a chain node.
 ///
@@ -56,16 +55,9 @@ impl WorkerCommand {
             .await
             .with_context(|| format!("cannot listen on {}", self.api))?;
         let url = format!("http://{}", listener.local_addr()?);
-        let (stop, rx) = watch::channel(false);
-        let stopped = |mut rx: watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
-        let server = tokio::spawn(fat_worker::api::serve(
-            worker.clone(),
-            listener,
-            stopped(rx.clone()),
-        ));
-        let follow = worker.follow(&self.chain, stopped(rx));
+        let shutdown = super::on_ctrl_c();
+        let server = fat_devnet::serve(listener, fat_worker::api::app(worker.clone()), &shutdown);
+        let follow = worker.follow(&self.chain, shutdown.wait());
         tokio::pin!(follow);
         {
             let mut out = std::io::stdout().lock();
@@ -73,11 +65,11 @@ impl WorkerCommand {
             let _ = out.flush();
         }
         let result = tokio::select! {
-            _ = tokio::signal::ctrl_c() => Ok(()),
+            () = shutdown.wait() => Ok(()),
             r = &mut follow => r.context("the worker stopped following the chain"),
         };
         worker.close_streams();
-        let _ = stop.send(true);
+        shutdown.trigger();
         let _ = server.await;
         result
     }

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -31,28 +31,9 @@ pub fn read_ready(child: &mut Child) -> String {
         .to_string()
 }
 
-/// A fresh directory under the system's temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// A new empty directory named after `name` and the process.
-    pub fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("fat-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// Fresh data directories, shared with the other crates' tests.
+#[allow(unused_imports)]
+pub use fat_devnet::testing::{TempDir, temp_dir};
 
 /// The `fat` binary with a clean environment: no FAT_RPC, FAT_SDK; FAT_HOME in `home`.
 pub fn fat(home: &Path) -> Command {

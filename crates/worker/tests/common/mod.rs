@@ -2,17 +2,15 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use fat_attestation::seal::DevSealer;
-use fat_chain::{Consensus, Node, NodeConfig, Sequencer, SystemClock};
+use fat_chain::Node;
 use fat_crypto::envelope::{
     Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness, Session, seal,
 };
 use fat_crypto::{Keypair, dev_keypair};
 use fat_devnet::bootstrap::{create_dev_cluster, dev_worker_key, submit, wait_for_cluster_key};
-use fat_gatekeeper::{Gatekeeper, GatekeeperConfig};
+use fat_devnet::{Devnet, Shutdown};
 use fat_runtime::{HttpPolicy, RuntimeConfig};
 use fat_types::tx::{code_hash, contract_id};
 use fat_types::{
@@ -20,8 +18,6 @@ use fat_types::{
 };
 use fat_worker::{Worker, WorkerConfig};
 use serde_json::{Value, json};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// The chain's API, typed; [`RawChain`] adds reads of any path as JSON, for tests.
 pub use fat_proto::ChainApi as ChainClient;
@@ -64,14 +60,7 @@ impl RawChain for ChainClient {
 
 /// A fresh directory under the system's temp dir.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fat-worker-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn stopped(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
+    fat_devnet::testing::temp_dir(&format!("worker-{name}"))
 }
 
 pub fn now_ms() -> u64 {
@@ -143,15 +132,13 @@ pub async fn deploy_via(
 }
 
 /// A dev chain node serving its API, producing a block whenever there is work, with the dev
-/// gatekeeper provisioning keys.
+/// gatekeeper provisioning keys: a [`Devnet`] without workers of its own nor a dev cluster.
 pub struct Chain {
     pub node: Node,
     pub url: String,
     pub client: ChainClient,
     pub dir: PathBuf,
-    pub gatekeeper: Arc<Gatekeeper>,
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    devnet: Devnet,
 }
 
 impl Chain {
@@ -161,63 +148,27 @@ impl Chain {
 
     /// A chain whose sequencer leaves at least `block_time` between blocks.
     pub async fn start_with_block_time(dir: &Path, block_time: Duration) -> Self {
-        let config = NodeConfig {
-            data_dir: dir.join("chain"),
-            genesis: fat_chain::genesis::dev(),
-            mempool_limit: 100_000,
-        };
-        let key = dev_keypair(fat_chain::genesis::DEV_SEQUENCER);
-        let node = Node::open(config, Some(key.clone()), Arc::new(SystemClock)).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, rx) = watch::channel(false);
-        let server = tokio::spawn({
-            let node = node.clone();
-            let rx = rx.clone();
-            async move {
-                fat_chain::rpc::serve(node, listener, stopped(rx))
-                    .await
-                    .unwrap();
-            }
-        });
-        let sequencer = Sequencer { key, block_time };
-        let producer = tokio::spawn({
-            let node = node.clone();
-            let rx = rx.clone();
-            async move {
-                sequencer.run(node, stopped(rx)).await.unwrap();
-            }
-        });
-        let gatekeeper = Arc::new(
-            Gatekeeper::open(GatekeeperConfig {
-                data_dir: dir.join("gatekeeper"),
-                key: dev_keypair(fat_chain::genesis::DEV_GATEKEEPER),
-                sealer: Arc::new(DevSealer),
-                policy: fat_attestation::dev_chain_policy(),
-            })
-            .unwrap(),
-        );
-        let gatekeeping = tokio::spawn({
-            let (gatekeeper, url) = (gatekeeper.clone(), url.clone());
-            async move {
-                gatekeeper.run(&url, stopped(rx)).await.unwrap();
-            }
-        });
+        let devnet = Devnet::builder(dir)
+            .workers(0)
+            .bootstrap(false)
+            .block_time(block_time)
+            .build()
+            .await
+            .unwrap();
         Self {
-            client: ChainClient::new(&url).unwrap(),
-            node,
-            url,
+            client: devnet.chain(),
+            node: devnet.node().clone(),
+            url: devnet.url().to_string(),
             dir: dir.to_path_buf(),
-            gatekeeper,
-            stop,
-            tasks: vec![server, producer, gatekeeping],
+            devnet,
         }
     }
 
+    /// Stop the node, its sequencer and the gatekeeper; what did not stop cleanly is only
+    /// reported (a test may leave a proxy holding a connection open).
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        if let Err(e) = self.devnet.stop().await {
+            eprintln!("the chain stopped uncleanly: {e}");
         }
     }
 
@@ -371,14 +322,12 @@ pub fn open_output(receipt: &Value, session: &Session) -> Value {
         .unwrap_or_else(|_| Value::String(String::from_utf8(plain).unwrap()))
 }
 
-/// A worker following the chain and serving its API.
+/// A worker following the chain and serving its API on its own loopback port.
 pub struct RunningWorker {
     pub worker: Worker,
     pub url: String,
     pub client: ChainClient,
-    stop: watch::Sender<bool>,
-    follow: JoinHandle<fat_worker::Result<()>>,
-    server: JoinHandle<()>,
+    running: fat_devnet::RunningWorker,
 }
 
 impl RunningWorker {
@@ -400,30 +349,19 @@ impl RunningWorker {
 
     /// Serve and follow with an already open worker (one stopped with [`Self::pause`]).
     pub async fn serve(worker: Worker, chain_url: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, rx) = watch::channel(false);
-        let server = tokio::spawn({
-            let worker = worker.clone();
-            let rx = rx.clone();
-            async move {
-                fat_worker::api::serve(worker, listener, stopped(rx))
-                    .await
-                    .unwrap();
-            }
-        });
-        let follow = tokio::spawn({
-            let worker = worker.clone();
-            let chain_url = chain_url.to_string();
-            async move { worker.follow(&chain_url, stopped(rx)).await }
-        });
+        let running = fat_devnet::RunningWorker::start_on_loopback(
+            worker.clone(),
+            chain_url,
+            &Shutdown::new(),
+        )
+        .await
+        .unwrap();
+        let url = running.url().expect("served on its own port").to_string();
         Self {
             client: ChainClient::new(&url).unwrap(),
             worker,
             url,
-            stop,
-            follow,
-            server,
+            running,
         }
     }
 
@@ -434,34 +372,22 @@ impl RunningWorker {
 
     /// Stop following and serving, keeping the worker (and its compiled code) open.
     pub async fn pause(self) -> Worker {
-        self.worker.close_streams();
-        let _ = self.stop.send(true);
-        self.follow.await.unwrap().unwrap();
-        let _ = self.server.await;
-        self.worker
+        self.running.pause().await.unwrap()
     }
 
     /// Start worker `index` again after [`RunningWorker::crash`]: tasks still finishing
     /// (a commit on a blocking thread, an open connection) may hold the store for a moment.
     pub async fn restart(chain_url: &str, dir: &Path, index: usize) -> Self {
-        for _ in 0..500 {
-            match Worker::open(worker_config(dir, index)) {
-                Ok(worker) => return Self::serve(worker, chain_url).await,
-                Err(fat_worker::WorkerError::OpenStore { .. }) => {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                Err(e) => panic!("cannot reopen worker {index}: {e}"),
-            }
-        }
-        panic!("worker {index}'s store stayed open");
+        let worker =
+            fat_devnet::reopen_worker(|| worker_config(dir, index), Duration::from_secs(5))
+                .await
+                .unwrap_or_else(|e| panic!("cannot reopen worker {index}: {e}"));
+        Self::serve(worker, chain_url).await
     }
 
     /// Stop as a crash would: no flush of commits not yet durable.
     pub async fn crash(self) {
-        self.follow.abort();
-        self.server.abort();
-        let _ = self.follow.await;
-        let _ = self.server.await;
+        self.running.crash().await;
         drop(self.worker);
     }
 

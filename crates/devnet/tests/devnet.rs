@@ -1,0 +1,104 @@
+//! The network builder: a devnet of two workers serves them at `/workers`, provisions its dev
+//! cluster, stops with one signal and, restarted on the same directory, adopts the same
+//! cluster.
+
+use std::time::Duration;
+
+use fat_devnet::testing::TempDir;
+use fat_devnet::{Devnet, DevnetError, Shutdown};
+use fat_proto::paths;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_serve_provision_stop_and_resume() {
+    let dir = TempDir::new("devnet-builder");
+    let devnet = Devnet::builder(dir.path())
+        .workers(2)
+        .build()
+        .await
+        .unwrap();
+    let cluster = devnet.cluster().expect("the dev cluster is bootstrapped");
+    let chain = devnet.chain();
+
+    let listed = chain.dev_workers().await.unwrap();
+    assert_eq!(listed.cluster, Some(cluster));
+    let ids: Vec<_> = devnet.workers().iter().map(|w| w.id()).collect();
+    assert_eq!(listed.workers.iter().map(|w| w.id).collect::<Vec<_>>(), ids);
+    for (i, worker) in listed.workers.iter().enumerate() {
+        assert_eq!(worker.path, paths::dev::worker_prefix(i));
+    }
+    let info = chain.cluster(&cluster).await.unwrap();
+    assert!(info.public_key.is_some(), "{info:?}");
+    assert_eq!(info.workers, ids);
+
+    // Each worker's API, nested under its prefix.
+    for (i, id) in ids.iter().enumerate() {
+        let api = fat_proto::WorkerApi::new(&devnet.worker_url(i)).unwrap();
+        assert_eq!(api.status().await.unwrap().worker, *id);
+    }
+    devnet.stop().await.unwrap();
+
+    // The same directory: the same workers and the same cluster, not a new one.
+    let devnet = Devnet::builder(dir.path())
+        .workers(2)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(devnet.cluster(), Some(cluster));
+    assert_eq!(
+        devnet.workers().iter().map(|w| w.id()).collect::<Vec<_>>(),
+        ids
+    );
+    assert_eq!(
+        devnet.chain().dev_workers().await.unwrap().cluster,
+        Some(cluster)
+    );
+    devnet.stop().await.unwrap();
+
+    // Another number of workers is refused.
+    let refused = Devnet::builder(dir.path()).workers(3).build().await;
+    assert!(
+        matches!(refused, Err(DevnetError::WorkerCount { created: 2, .. })),
+        "{:?}",
+        refused.err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_worker_catches_up_and_a_signal_interrupts_the_build() {
+    let dir = TempDir::new("devnet-pause");
+    let mut devnet = Devnet::builder(dir.path())
+        .workers(1)
+        .bootstrap(false)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(devnet.cluster(), None);
+    assert_eq!(devnet.chain().dev_workers().await.unwrap().cluster, None);
+    devnet.pause_worker(0).await.unwrap();
+    let cluster = fat_devnet::bootstrap::create_dev_cluster(&devnet.chain(), devnet.workers())
+        .await
+        .unwrap();
+    fat_devnet::bootstrap::wait_for_cluster_key(&devnet.chain(), &cluster, Duration::from_secs(30))
+        .await
+        .unwrap();
+    devnet.resume_worker(0);
+    devnet
+        .wait_caught_up(Duration::from_secs(30))
+        .await
+        .unwrap();
+    devnet.stop().await.unwrap();
+
+    // A signal fired before the network is ready stops the build.
+    let other = TempDir::new("devnet-interrupted");
+    let shutdown = Shutdown::new();
+    shutdown.trigger();
+    let built = Devnet::builder(other.path())
+        .shutdown(shutdown)
+        .build()
+        .await;
+    assert!(
+        matches!(built, Err(DevnetError::Interrupted)),
+        "{:?}",
+        built.err()
+    );
+}
