@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fat_chain::{Consensus, Genesis, Node, NodeConfig, Sequencer};
+use fat_chain::{Consensus, Node, NodeConfig, Sequencer};
 use fat_types::Clock;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -28,7 +28,7 @@ pub struct RunConfig {
     pub rpc: SocketAddr,
     /// The least time between blocks (zero: a block as soon as there is work).
     pub block_time: Duration,
-    /// Run the dev chain ([`Genesis::dev`]) with the dev sequencer key.
+    /// Run the dev chain ([`fat_chain::genesis::dev`]) with the dev sequencer key.
     pub dev: bool,
 }
 
@@ -36,7 +36,7 @@ pub struct RunConfig {
 pub fn open_dev_node(data_dir: PathBuf, clock: Arc<dyn Clock>) -> Result<Node> {
     let config = NodeConfig {
         data_dir,
-        genesis: Genesis::dev(),
+        genesis: fat_chain::genesis::dev(),
         mempool_limit: MEMPOOL_LIMIT,
     };
     let key = fat_crypto::dev_keypair(fat_chain::genesis::DEV_SEQUENCER);
@@ -63,7 +63,11 @@ pub(crate) fn produce(
     block_time: Duration,
     shutdown: &Shutdown,
 ) -> JoinHandle<fat_chain::Result<()>> {
-    tokio::spawn(Sequencer { block_time }.run(node.clone(), shutdown.wait()))
+    let sequencer = Sequencer {
+        key: fat_crypto::dev_keypair(fat_chain::genesis::DEV_SEQUENCER),
+        block_time,
+    };
+    tokio::spawn(sequencer.run(node.clone(), shutdown.wait()))
 }
 
 /// Wait for the sequencer: an error if it stopped making blocks or panicked.

@@ -14,8 +14,8 @@ use fat_runtime::{Call, Entry, MemoryCache, MemoryStore, Runtime, RuntimeConfig,
 use fat_types::block::{receipts_root, tx_root};
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
-    AccountId, BlockHeader, Bytes, ClusterId, CodeHash, CommandPayload, ContractId, ExecReceipt,
-    ExecStatus, Hash32, Receipt, SignedTransaction, Transaction, TxKind, WorkerId,
+    BlockHeader, Bytes, ClusterId, CodeHash, CommandPayload, ContractId, ExecReceipt, ExecStatus,
+    Hash32, Receipt, SignedTransaction, Transaction, TxKind, WorkerId,
 };
 
 const T0: u64 = 1_700_000_000_000;
@@ -148,7 +148,6 @@ impl World {
             tx_root: tx_root(txs),
             receipts_root: receipts_root(&receipts),
             state_root: Hash32::default(),
-            producer: AccountId([9; 32]),
         };
         let keys = Keys {
             identity: &self.worker,

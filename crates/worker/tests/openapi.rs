@@ -207,7 +207,7 @@ fn component_schemas_name_the_fields_rust_serializes() {
         output,
         code: failed.as_ref().map(|_| "call_failed".to_string()),
         message: failed.as_ref().map(|e| e.to_string()),
-        error: failed.map(|e| js(e)),
+        error: failed.map(js),
     };
     let errors = [
         CallError::Reverted {
