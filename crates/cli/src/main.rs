@@ -32,24 +32,17 @@ fn main() -> ExitCode {
 fn describe(error: &anyhow::Error) -> (String, String) {
     use fat_client::Error;
     for cause in error.chain() {
+        if let Some(e) = cause.downcast_ref::<fat_proto::Error>() {
+            return describe_wire(e, error);
+        }
         if let Some(e) = cause.downcast_ref::<Error>() {
             return match e {
-                Error::NoNode { url, .. } => (
-                    "no_node".into(),
-                    format!("no node at {url}: start one with 'fat dev'"),
-                ),
+                Error::Proto(wire) => describe_wire(wire, error),
                 Error::NoWorkers { .. } => (
                     "no_workers".into(),
                     format!("{e}: start one with 'fat dev', or pass --worker URL"),
                 ),
-                Error::Api { code, message, .. } => (
-                    code.clone().unwrap_or_else(|| "api".into()),
-                    hint(code.as_deref(), message),
-                ),
-                Error::BadUrl { .. } => ("bad_url".into(), format!("{error:#}")),
-                Error::Rejected { .. } => ("rejected".into(), format!("{error:#}")),
                 Error::ExecFailed { .. } => ("failed".into(), format!("{error:#}")),
-                Error::Timeout { .. } => ("timeout".into(), format!("{error:#}")),
                 Error::ChainChanged { .. } => ("chain_changed".into(), format!("{error:#}")),
                 Error::KnownChains { .. } => ("known_chains".into(), format!("{error:#}")),
                 Error::UntrustedWorker { .. } => ("untrusted_worker".into(), format!("{error:#}")),
@@ -60,6 +53,25 @@ fn describe(error: &anyhow::Error) -> (String, String) {
         }
     }
     ("error".into(), format!("{error:#}"))
+}
+
+/// [`describe`] for an error reaching a node or a worker, or one of their answers.
+fn describe_wire(e: &fat_proto::Error, error: &anyhow::Error) -> (String, String) {
+    use fat_proto::Error as Wire;
+    match e {
+        Wire::NoNode { url, .. } => (
+            "no_node".into(),
+            format!("no node at {url}: start one with 'fat dev'"),
+        ),
+        Wire::Api { code, message, .. } => (
+            code.clone().unwrap_or_else(|| "api".into()),
+            hint(code.as_deref(), message),
+        ),
+        Wire::BadUrl { .. } => ("bad_url".into(), format!("{error:#}")),
+        Wire::Rejected { .. } => ("rejected".into(), format!("{error:#}")),
+        Wire::Timeout { .. } => ("timeout".into(), format!("{error:#}")),
+        _ => ("error".into(), format!("{error:#}")),
+    }
 }
 
 fn hint(code: Option<&str>, message: &str) -> String {

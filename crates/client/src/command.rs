@@ -109,7 +109,7 @@ impl Client {
                 what: format!("cannot open {what}"),
                 source,
             })?;
-        let text = String::from_utf8(plaintext).map_err(|e| Error::Decode {
+        let text = String::from_utf8(plaintext).map_err(|e| fat_proto::Error::Decode {
             url: self.chain.url().into(),
             message: format!("{what}: {e}"),
         })?;

@@ -119,10 +119,11 @@ impl Client {
                 });
             }
             if start.elapsed() > WAIT {
-                return Err(Error::Timeout {
+                return Err(fat_proto::Error::Timeout {
                     what: format!("a gatekeeper to publish the key of contract {contract}"),
                     seconds: WAIT.as_secs(),
-                });
+                }
+                .into());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -3,58 +3,11 @@
 /// What went wrong talking to a node or a worker.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Nothing listens at the URL.
-    #[error("no node at {url}")]
-    NoNode {
-        /// The base URL.
-        url: String,
-        /// The connection error.
-        source: std::io::Error,
-    },
-    /// The URL is not `http://host:port`.
-    #[error("{url} is not a node URL: expected http://host:port")]
-    BadUrl {
-        /// What was given.
-        url: String,
-    },
-    /// The server answered with an error status.
-    #[error("{message} ({status} from {url})")]
-    Api {
-        /// The request's URL.
-        url: String,
-        /// The HTTP status.
-        status: u16,
-        /// The API's error code (`not_found`, `call_failed`, a rejection code, ...).
-        code: Option<String>,
-        /// The API's message.
-        message: String,
-        /// The whole error body.
-        body: Box<serde_json::Value>,
-    },
-    /// The connection failed half way.
-    #[error("{url}: {message}")]
-    Transport {
-        /// The request's URL.
-        url: String,
-        /// What failed.
-        message: String,
-    },
-    /// The answer is not what the API documents.
-    #[error("{url}: unexpected answer: {message}")]
-    Decode {
-        /// The request's URL.
-        url: String,
-        /// What did not parse.
-        message: String,
-    },
-    /// The chain committed the transaction but it failed (only the fee was charged).
-    #[error("transaction {tx} failed on chain: {reason}")]
-    Rejected {
-        /// The transaction.
-        tx: String,
-        /// The chain's outcome.
-        reason: String,
-    },
+    /// Reaching the node or the worker failed, or it answered with an error (no node at the
+    /// URL, a bad URL, an API error, a broken connection, an answer that does not parse, a
+    /// transaction refused or not committed in time).
+    #[error(transparent)]
+    Proto(#[from] fat_proto::Error),
     /// The contract ran the transaction and failed; nothing it wrote was applied.
     #[error("{what} failed in contract {contract}: {error}")]
     ExecFailed {
@@ -134,33 +87,6 @@ pub enum Error {
         /// Why it failed.
         source: fat_crypto::EnvelopeError,
     },
-}
-
-impl From<fat_proto::Error> for Error {
-    fn from(error: fat_proto::Error) -> Self {
-        use fat_proto::Error as P;
-        match error {
-            P::NoNode { url, source } => Error::NoNode { url, source },
-            P::BadUrl { url } => Error::BadUrl { url },
-            P::Api {
-                url,
-                status,
-                code,
-                message,
-                body,
-            } => Error::Api {
-                url,
-                status,
-                code,
-                message,
-                body,
-            },
-            P::Transport { url, message } => Error::Transport { url, message },
-            P::Decode { url, message } => Error::Decode { url, message },
-            P::Rejected { tx, reason } => Error::Rejected { tx, reason },
-            P::Timeout { what, seconds } => Error::Timeout { what, seconds },
-        }
-    }
 }
 
 /// The client's result.

@@ -311,10 +311,11 @@ impl Client {
                 return Ok(view);
             }
             if start.elapsed() > WAIT {
-                return Err(Error::Timeout {
+                return Err(fat_proto::Error::Timeout {
                     what: format!("worker {} to reach block {height}", worker.url()),
                     seconds: WAIT.as_secs(),
-                });
+                }
+                .into());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

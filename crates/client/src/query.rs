@@ -140,18 +140,20 @@ impl Client {
 
 /// The result of a query from its answer's plaintext JSON.
 fn query_result(url: &str, what: &str, plaintext: &[u8]) -> Result<QueryResult> {
-    let reply: QueryReply = serde_json::from_slice(plaintext).map_err(|e| Error::Decode {
-        url: url.into(),
-        message: format!("{what}: {e}"),
-    })?;
+    let reply: QueryReply =
+        serde_json::from_slice(plaintext).map_err(|e| fat_proto::Error::Decode {
+            url: url.into(),
+            message: format!("{what}: {e}"),
+        })?;
     if let Some(code) = reply.code.clone() {
-        return Err(Error::Api {
+        return Err(fat_proto::Error::Api {
             url: url.into(),
             status: 422,
             code: Some(code),
             message: reply.message.clone().unwrap_or_default(),
             body: Box::new(serde_json::to_value(&reply).unwrap_or_default()),
-        });
+        }
+        .into());
     }
     Ok(QueryResult {
         output: reply.output.unwrap_or(Value::Null),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use borsh::{BorshDeserialize, BorshSerialize};
 use fat_crypto::ClusterKey;
 use fat_runtime::{CacheOp, StateChanges};
-use fat_types::{ClusterId, CodeHash, ContractId, ContractInfo, ExecReceipt, Hash32, TxId};
+use fat_types::{ClusterId, CodeHash, ContractId, ContractInfo, ExecReceipt, Hash32};
 use serde::{Deserialize, Serialize};
 
 /// A contract this worker runs.
@@ -21,22 +21,9 @@ pub struct ContractRecord {
     pub logs: u64,
 }
 
-/// One line a contract logged while executing a transaction.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct LogRecord {
-    /// Position in the contract's log, from 0.
-    pub seq: u64,
-    /// The block.
-    pub height: u64,
-    /// The transaction's position in the block.
-    pub index: u32,
-    /// The transaction.
-    pub tx: TxId,
-    /// `trace`, `debug`, `info`, `warn` or `error`.
-    pub level: String,
-    /// The text.
-    pub message: String,
-}
+/// One line a contract logged while executing a transaction: stored by the worker as it is
+/// served (`GET /v1/contracts/{id}/logs`).
+pub type LogRecord = fat_proto::worker::LogLine;
 
 /// What one block did, ready to commit.
 ///

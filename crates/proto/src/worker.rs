@@ -104,8 +104,17 @@ pub struct ReceiptView {
     pub hash: Hash32,
 }
 
-/// One line a contract logged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One line a contract logged. Workers also keep it on disk in this shape (borsh).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    borsh::BorshSerialize,
+    borsh::BorshDeserialize,
+)]
 pub struct LogLine {
     /// Position in the contract's log, from 0.
     pub seq: u64,

@@ -22,7 +22,6 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 
 use crate::error::{Result, WorkerError};
-use crate::store::LogRecord;
 use crate::worker::Worker;
 
 /// The content type of a further query of a session (a [`SessionMessage`]) and its answer.
@@ -302,20 +301,23 @@ async fn logs(
         .ok_or(WorkerError::UnknownContract(id))?;
     if !q.follow {
         let lines = snapshot.logs(&id, q.from, q.limit.min(10_000))?;
-        let logs = lines.into_iter().map(log_line).collect();
-        return Ok(Json(LogsView { contract: id, logs }).into_response());
+        return Ok(Json(LogsView {
+            contract: id,
+            logs: lines,
+        })
+        .into_response());
     }
     drop(snapshot);
     let heads = worker.subscribe();
     let stream = futures_util::stream::unfold(
-        (worker, heads, q.from, Vec::<LogRecord>::new().into_iter()),
+        (worker, heads, q.from, Vec::<LogLine>::new().into_iter()),
         move |(worker, mut heads, next, mut buffered)| async move {
             loop {
                 if let Some(line) = buffered.next() {
                     let event = Event::default()
                         .event("log")
                         .id(line.seq.to_string())
-                        .json_data(log_line(line.clone()))
+                        .json_data(&line)
                         .unwrap_or_else(|e| Event::default().event("error").data(e.to_string()));
                     let next = line.seq + 1;
                     return Some((Ok::<_, Infallible>(event), (worker, heads, next, buffered)));
@@ -342,16 +344,4 @@ async fn logs(
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
-}
-
-/// A stored log line as the API sends it.
-fn log_line(record: LogRecord) -> LogLine {
-    LogLine {
-        seq: record.seq,
-        height: record.height,
-        index: record.index,
-        tx: record.tx,
-        level: record.level,
-        message: record.message,
-    }
 }
