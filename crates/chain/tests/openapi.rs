@@ -543,6 +543,22 @@ fn component_schemas_name_the_fields_rust_serializes() {
             }),
         ),
         (
+            "Certificate".into(),
+            js(Certificate::Simplex {
+                view: 12,
+                parent_view: 11,
+                signatures: vec![(2, Signature([9; 64]))],
+                descendants: vec![fat_types::BlockHeader {
+                    height: 4,
+                    parent: Hash32([1; 32]),
+                    timestamp_ms: 5,
+                    tx_root: Hash32([2; 32]),
+                    receipts_root: Hash32([3; 32]),
+                    state_root: Hash32([4; 32]),
+                }],
+            }),
+        ),
+        (
             "AttestationPolicy".into(),
             js(AttestationPolicy {
                 providers: vec!["dev".into()],

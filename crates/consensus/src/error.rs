@@ -14,6 +14,12 @@ pub enum ConsensusError {
         /// The key listed twice.
         validator: AccountId,
     },
+    /// A validator key the engine cannot use (not a valid ed25519 point).
+    #[error("validator key {validator} is not a valid ed25519 key")]
+    BadValidatorKey {
+        /// The key.
+        validator: AccountId,
+    },
     /// The engine's key is not one of the validators.
     #[error("{account} is not a validator of this chain")]
     NotValidator {
@@ -69,6 +75,12 @@ pub enum CertificateError {
     BadSignature {
         /// The validator's index.
         validator: u32,
+    },
+    /// A simplex certificate's descendant headers do not link back to the block.
+    #[error("descendant header {at} does not link to the one before it")]
+    BrokenDescendants {
+        /// The position of the header that breaks the chain.
+        at: usize,
     },
     /// A genesis certificate on a block other than the genesis block.
     #[error("a genesis certificate on a block that is not the genesis block")]

@@ -59,18 +59,46 @@ impl ValidatorSet {
     }
 
     /// Check `certificate` proves the block `block_hash` final: every signer index in range,
-    /// no signer twice, every signature valid over [`finalize_message`], at least a quorum.
-    /// A [`Certificate::Genesis`] is refused: the genesis block is trusted by configuration,
-    /// never by certificate.
+    /// no signer twice, every signature valid over what its scheme signs ([`finalize_message`]
+    /// for [`Certificate::Ed25519`], simplex's finalize vote for [`Certificate::Simplex`]), at
+    /// least a quorum. A simplex certificate over a descendant must link back to `block_hash`
+    /// header by header. A [`Certificate::Genesis`] is refused: the genesis block is trusted by
+    /// configuration, never by certificate.
     pub fn verify(
         &self,
         block_hash: &Hash32,
         certificate: &Certificate,
     ) -> Result<(), CertificateError> {
-        let (round, signatures) = match certificate {
-            Certificate::Genesis => return Err(CertificateError::GenesisCertificate),
-            Certificate::Ed25519 { round, signatures } => (*round, signatures),
-        };
+        match certificate {
+            Certificate::Genesis => Err(CertificateError::GenesisCertificate),
+            Certificate::Ed25519 { round, signatures } => {
+                let message = finalize_message(*round, block_hash);
+                self.check_signatures(message.as_bytes(), signatures)
+            }
+            Certificate::Simplex {
+                view,
+                parent_view,
+                signatures,
+                descendants,
+            } => {
+                let mut finalized = *block_hash;
+                for (at, header) in descendants.iter().enumerate() {
+                    if header.parent != finalized {
+                        return Err(CertificateError::BrokenDescendants { at });
+                    }
+                    finalized = header.hash();
+                }
+                let message = simplex_finalize_message(*view, *parent_view, &finalized);
+                self.check_signatures(&message, signatures)
+            }
+        }
+    }
+
+    fn check_signatures(
+        &self,
+        message: &[u8],
+        signatures: &[(u32, Signature)],
+    ) -> Result<(), CertificateError> {
         let needed = self.quorum();
         if signatures.len() < needed {
             return Err(CertificateError::NoQuorum {
@@ -78,7 +106,6 @@ impl ValidatorSet {
                 needed,
             });
         }
-        let message = finalize_message(round, block_hash);
         let mut signed = vec![false; self.validators.len()];
         for (index, signature) in signatures {
             let key = self
@@ -88,11 +115,42 @@ impl ValidatorSet {
             if std::mem::replace(&mut signed[*index as usize], true) {
                 return Err(CertificateError::DuplicateSigner { index: *index });
             }
-            verify(key, message.as_bytes(), signature)
+            verify(key, message, signature)
                 .map_err(|_| CertificateError::BadSignature { validator: *index })?;
         }
         Ok(())
     }
+}
+
+/// The namespace under which the validators of every chain run commonware's simplex engine.
+/// It need not name the chain: what they sign is a block hash, which links to the genesis.
+pub const SIMPLEX_NAMESPACE: &[u8] = b"fat/simplex/v1";
+
+/// The bytes a validator's ed25519 key signs in simplex's finalize vote for the block
+/// `block_hash` proposed in `view` on a parent proposed in `parent_view` (epoch 0), under
+/// [`SIMPLEX_NAMESPACE`]: `varint(len(ns)) ‖ ns ‖ varint(epoch) ‖ varint(view) ‖
+/// varint(parent_view) ‖ block_hash`, where `ns` is the namespace followed by `_FINALIZE`.
+/// The simplex module's tests check it against the engine's own verification.
+pub fn simplex_finalize_message(view: u64, parent_view: u64, block_hash: &Hash32) -> Vec<u8> {
+    let mut namespace = SIMPLEX_NAMESPACE.to_vec();
+    namespace.extend_from_slice(b"_FINALIZE");
+    let mut message = Vec::with_capacity(namespace.len() + 64);
+    write_varint(&mut message, namespace.len() as u64);
+    message.extend_from_slice(&namespace);
+    write_varint(&mut message, 0);
+    write_varint(&mut message, view);
+    write_varint(&mut message, parent_view);
+    message.extend_from_slice(block_hash.as_bytes());
+    message
+}
+
+/// Unsigned LEB128, as commonware's codec writes integers.
+fn write_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
 }
 
 /// A validator's signature finalizing the block `block_hash` in `round`.

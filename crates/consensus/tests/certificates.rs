@@ -280,3 +280,82 @@ fn follower_refuses_a_second_block_at_a_final_height_and_keeps_the_first() {
     assert_eq!(f.last_hash(), last_hash);
     f.accept(&child(&k, &b1.header, "alice", 1)).unwrap();
 }
+
+/// A simplex certificate of `view` over `hash` signed by the validators at `signers`, through
+/// `descendants` when the signed block is a descendant.
+fn simplex(
+    keys: &[Keypair],
+    signers: &[u32],
+    view: u64,
+    signed: &Hash32,
+    descendants: Vec<BlockHeader>,
+) -> Certificate {
+    let message = fat_consensus::simplex_finalize_message(view, view - 1, signed);
+    Certificate::Simplex {
+        view,
+        parent_view: view - 1,
+        signatures: signers
+            .iter()
+            .map(|i| (*i, keys[*i as usize].sign(&message)))
+            .collect(),
+        descendants,
+    }
+}
+
+#[test]
+fn simplex_certificates_finalize_a_block_or_its_ancestors_through_linked_headers() {
+    let k = keys(4);
+    let validators = set(&k);
+    let parent = genesis();
+    let block = child(&k, &parent, "a", 0);
+    let grandchild = child(&k, &block.header, "b", 1);
+    let hash = block.hash();
+    // Its own finalization, by a quorum.
+    validators
+        .verify(&hash, &simplex(&k, &[0, 1, 3], 9, &hash, Vec::new()))
+        .unwrap();
+    // Final through a finalized child that links to it.
+    let through_child = simplex(
+        &k,
+        &[0, 1, 2],
+        10,
+        &grandchild.hash(),
+        vec![grandchild.header.clone()],
+    );
+    validators.verify(&hash, &through_child).unwrap();
+    // A child that links elsewhere proves nothing about this block.
+    let unrelated = child(&k, &parent, "c", 2);
+    let elsewhere = simplex(
+        &k,
+        &[0, 1, 2],
+        10,
+        &unrelated.hash(),
+        vec![unrelated.header.clone()],
+    );
+    assert_eq!(
+        validators.verify(&hash, &elsewhere),
+        Err(CertificateError::BrokenDescendants { at: 0 })
+    );
+    // Less than a quorum, a signature over another view, an outsider.
+    assert!(matches!(
+        validators.verify(&hash, &simplex(&k, &[0, 1], 9, &hash, Vec::new())),
+        Err(CertificateError::NoQuorum {
+            signed: 2,
+            needed: 3
+        })
+    ));
+    let mut other_view = simplex(&k, &[0, 1, 2], 9, &hash, Vec::new());
+    if let Certificate::Simplex { view, .. } = &mut other_view {
+        *view = 8;
+    }
+    assert!(matches!(
+        validators.verify(&hash, &other_view),
+        Err(CertificateError::BadSignature { .. })
+    ));
+    let outsiders = keys(5);
+    let forged = simplex(&outsiders[1..], &[0, 1, 2], 9, &hash, Vec::new());
+    assert!(matches!(
+        validators.verify(&hash, &forged),
+        Err(CertificateError::BadSignature { .. })
+    ));
+}

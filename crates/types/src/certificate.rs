@@ -8,6 +8,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::Hash32;
+use crate::block::BlockHeader;
 use crate::encoding::{Signature, tagged_hash};
 
 /// The domain tag of [`finalize_message`].
@@ -25,6 +26,25 @@ pub enum Certificate {
         round: u64,
         /// Each signer's index in the genesis validator set, with its signature.
         signatures: Vec<(u32, Signature)>,
+    },
+    /// A finalization of commonware's simplex engine (ed25519 scheme): a quorum of validators
+    /// signed simplex's finalize vote for a proposal in `view` whose payload is the hash of the
+    /// finalized block.
+    ///
+    /// The finalized block is this block when `descendants` is empty. Otherwise it is the last
+    /// of `descendants`, the headers of this block's child, grandchild, ... up to a block the
+    /// quorum finalized: simplex finalizes a block's ancestors with it, and a follower checks
+    /// that each header links to the one before, down to this block.
+    Simplex {
+        /// The consensus view of the finalized proposal.
+        view: u64,
+        /// The view of its parent proposal (part of what simplex signs).
+        parent_view: u64,
+        /// Each signer's index in the genesis validator set, with its signature.
+        signatures: Vec<(u32, Signature)>,
+        /// The headers from this block's child up to the finalized block; empty when this
+        /// block is the finalized one.
+        descendants: Vec<BlockHeader>,
     },
 }
 
