@@ -93,6 +93,35 @@ pub enum ChainError {
     /// A block failed to commit earlier; the node must be restarted.
     #[error("the node stopped producing after a failed commit; restart it")]
     Halted,
+    /// A genesis file that cannot be used.
+    #[error("genesis file {}: {reason}", path.display())]
+    GenesisFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A validator key file that cannot be used.
+    #[error("key file {}: {reason}", path.display())]
+    KeyFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The data directory belongs to another validator.
+    #[error(
+        "{} holds the chain of validator {expected}, but the key given is {got}'s; use its key or another data dir",
+        dir.display()
+    )]
+    WrongValidator {
+        /// The data directory.
+        dir: std::path::PathBuf,
+        /// The validator whose directory it is.
+        expected: fat_types::AccountId,
+        /// The key given.
+        got: fat_types::AccountId,
+    },
     /// The RPC address cannot be bound or served.
     #[error("cannot serve RPC on {addr}")]
     Serve {

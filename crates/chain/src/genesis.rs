@@ -36,3 +36,103 @@ pub fn dev() -> Genesis {
         gatekeepers: vec![gatekeeper],
     }
 }
+
+/// What `fat genesis new` writes and `fat chain --genesis` reads: the genesis and each
+/// validator's p2p address (in the order of [`Genesis::validators`]). The addresses are not
+/// part of the genesis hash: a validator can move without making another chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GenesisFile {
+    /// The chain.
+    pub genesis: Genesis,
+    /// Where each validator's p2p network listens.
+    pub p2p: Vec<std::net::SocketAddr>,
+}
+
+impl GenesisFile {
+    /// Read and check a genesis file: one p2p address per validator.
+    pub fn read(path: &std::path::Path) -> crate::Result<Self> {
+        let bad = |reason: String| crate::ChainError::GenesisFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let file: Self = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        if file.p2p.len() != file.genesis.validators.len() {
+            return Err(bad(format!(
+                "{} validators but {} p2p addresses",
+                file.genesis.validators.len(),
+                file.p2p.len()
+            )));
+        }
+        Ok(file)
+    }
+
+    /// The validators with their p2p addresses.
+    pub fn validators(&self) -> Vec<(AccountId, std::net::SocketAddr)> {
+        self.genesis
+            .validators
+            .iter()
+            .copied()
+            .zip(self.p2p.iter().copied())
+            .collect()
+    }
+}
+
+/// A validator's key file: its account (public key) and the secret seed, hex.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ValidatorKeyFile {
+    /// The validator's public key.
+    pub validator: AccountId,
+    /// The ed25519 seed, 32 bytes in hex.
+    pub seed: String,
+}
+
+impl ValidatorKeyFile {
+    /// The file of `key`.
+    pub fn new(key: &fat_crypto::Keypair) -> Self {
+        Self {
+            validator: key.account_id(),
+            seed: hex::encode(key.seed()),
+        }
+    }
+
+    /// Write it to `path`, readable by its owner only from the moment it exists.
+    pub fn write(&self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(path)?;
+        file.write_all(serde_json::to_string_pretty(self)?.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()
+    }
+
+    /// Read a key file; refuses a seed that is not 32 bytes of hex or does not give the
+    /// public key the file names.
+    pub fn read(path: &std::path::Path) -> crate::Result<fat_crypto::Keypair> {
+        let bad = |reason: String| crate::ChainError::KeyFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let file: Self = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let seed: [u8; 32] = hex::decode(file.seed.trim())
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| bad("the seed is not 32 bytes of hex".into()))?;
+        let key = fat_crypto::Keypair::from_seed(seed);
+        if key.account_id() != file.validator {
+            return Err(bad(format!(
+                "the seed is the key of {}, not of {}",
+                key.account_id(),
+                file.validator
+            )));
+        }
+        Ok(key)
+    }
+}

@@ -24,7 +24,7 @@ struct Pending {
 /// Transactions waiting for a block.
 #[derive(Debug)]
 pub struct Mempool {
-    queue: VecDeque<SignedTransaction>,
+    queue: VecDeque<(TxId, SignedTransaction)>,
     pending: HashMap<AccountId, Pending>,
     ids: HashSet<TxId>,
     created: HashMap<Created, u32>,
@@ -121,21 +121,37 @@ impl Mempool {
             *self.created.entry(entry).or_default() += 1;
         }
         self.ids.insert(id);
-        self.queue.push_back(tx);
+        self.queue.push_back((id, tx));
         Ok(id)
     }
 
-    /// Take up to `max` transactions for a block; they stay accounted until [`Self::committed`].
-    pub fn take(&mut self, max: usize) -> Vec<SignedTransaction> {
-        let n = max.min(self.queue.len());
-        self.queue.drain(..n).collect()
+    /// Up to `max` transactions for a block, in admission order, leaving out `exclude` (those
+    /// in the pending blocks the new one builds on). They stay queued and accounted until
+    /// [`Self::committed`]: a proposal may never be final.
+    pub fn select(&self, max: usize, exclude: &HashSet<TxId>) -> Vec<SignedTransaction> {
+        self.queue
+            .iter()
+            .filter(|(id, _)| !exclude.contains(id))
+            .take(max)
+            .map(|(_, tx)| tx.clone())
+            .collect()
     }
 
-    /// Forget transactions that are now committed (their effects are in the state).
-    pub fn committed(&mut self, txs: &[SignedTransaction]) {
+    /// Forget transactions that are now committed (their effects are in `state`, the state
+    /// after the block). A block may hold transactions this mempool never saw (another
+    /// validator's); then what is left is checked again against `state`, and what no longer
+    /// fits (a nonce used by another transaction, funds spent) is dropped.
+    pub fn committed(&mut self, txs: &[SignedTransaction], state: &State, now_secs: u64) {
+        let mut done = HashSet::with_capacity(txs.len());
+        let mut foreign = false;
         for tx in txs {
+            let id = tx.id();
+            done.insert(id);
+            if !self.ids.remove(&id) {
+                foreign = true;
+                continue;
+            }
             let t = &tx.tx;
-            self.ids.remove(&tx.id());
             if let Some(p) = self.pending.get_mut(&t.signer) {
                 p.count -= 1;
                 p.spend -= spend(t);
@@ -150,6 +166,17 @@ impl Mempool {
                 if *n == 0 {
                     self.created.remove(&entry);
                 }
+            }
+        }
+        self.queue.retain(|(id, _)| !done.contains(id));
+        if foreign {
+            let queue = std::mem::take(&mut self.queue);
+            self.pending.clear();
+            self.ids.clear();
+            self.created.clear();
+            for (_, tx) in queue {
+                let size = fat_types::encoding::encode(&tx).len() as u64;
+                let _ = self.admit(state, tx, size, now_secs);
             }
         }
     }

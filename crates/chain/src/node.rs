@@ -1,6 +1,6 @@
 //! The node: mempool, registry state and block store behind one handle.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,10 +12,10 @@ use fat_crypto::{Keypair, verify_tx};
 use fat_types::block::{receipts_root, tx_root};
 use fat_types::encoding::{decode, encode};
 use fat_types::{
-    BlockHeader, Certificate, Clock, CodeHash, Hash32, Receipt, SignedTransaction, TxId,
+    Block, BlockHeader, Certificate, Clock, CodeHash, Hash32, Receipt, SignedTransaction, TxId,
     TxLocation, TxRejection,
 };
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, broadcast, watch};
 
 use crate::error::{ChainError, InvalidProposal, Result};
 use crate::genesis::{ChainParams, Genesis};
@@ -47,8 +47,10 @@ struct Inner {
     tip: watch::Sender<BlockHeader>,
     work: Notify,
     /// Held by propose, verify and finalize, so the tip and the state they read agree; keeps
-    /// the executions of the proposals seen at the current height.
-    consensus: Mutex<ExecutedCache>,
+    /// the executions of the proposals not yet final.
+    consensus: Mutex<PendingTree>,
+    /// Transactions admitted from clients, for the consensus engine to pass to its peers.
+    gossip: broadcast::Sender<Arc<Vec<u8>>>,
     halted: AtomicBool,
     genesis_hash: Hash32,
 }
@@ -96,7 +98,8 @@ impl Node {
                 clock,
                 tip,
                 work: Notify::new(),
-                consensus: Mutex::new(ExecutedCache::default()),
+                consensus: Mutex::new(PendingTree::default()),
+                gossip: broadcast::channel(GOSSIP_BACKLOG).0,
                 halted: AtomicBool::new(false),
                 genesis_hash: opened.genesis_hash,
             }),
@@ -123,8 +126,29 @@ impl Node {
         self.inner.tip.subscribe()
     }
 
-    /// Check and admit an encoded signed transaction.
+    /// Check and admit an encoded signed transaction from a client; once admitted it is
+    /// offered to the consensus engine's peers (see [`Self::subscribe_admitted`]).
     pub fn submit(&self, bytes: &[u8]) -> Result<TxId, TxRejection> {
+        let id = self.admit(bytes)?;
+        if self.inner.gossip.receiver_count() > 0 {
+            let _ = self.inner.gossip.send(Arc::new(bytes.to_vec()));
+        }
+        Ok(id)
+    }
+
+    /// Check and admit an encoded signed transaction a peer passed on (not passed on again).
+    pub fn submit_from_peer(&self, bytes: &[u8]) -> Result<TxId, TxRejection> {
+        self.admit(bytes)
+    }
+
+    /// The encoded transactions clients submit from now on, as they are admitted. A receiver
+    /// that falls more than a few thousand behind misses some (its peers order them anyway
+    /// when this node proposes).
+    pub fn subscribe_admitted(&self) -> broadcast::Receiver<Arc<Vec<u8>>> {
+        self.inner.gossip.subscribe()
+    }
+
+    fn admit(&self, bytes: &[u8]) -> Result<TxId, TxRejection> {
         let size = bytes.len() as u64;
         let max = self.inner.params.max_tx_bytes;
         if size > max {
@@ -238,21 +262,22 @@ impl Node {
         sequencer.step(self)
     }
 
-    /// Check `proposal` against the last final block and execute it on its state, or say
-    /// which rule it breaks. Call with the consensus lock held.
-    fn check(&self, proposal: &Proposal) -> Result<Executed> {
+    /// Check `proposal` against its parent (the last final block or a pending proposal) and
+    /// execute it on the parent's state, or say which rule it breaks. Call with the consensus
+    /// lock held.
+    fn check(&self, tree: &PendingTree, proposal: &Proposal) -> Result<Executed> {
         let inner = &*self.inner;
         let header = &proposal.header;
         let height = header.height;
         let invalid = |reason| ChainError::Proposal { height, reason };
-        let parent = self.tip();
-        let parent_hash = parent.hash();
-        if header.parent != parent_hash {
-            return Err(invalid(InvalidProposal::BadParent {
-                expected: parent_hash,
+        let tip = self.tip();
+        let ancestors = tree.ancestors(&header.parent, &tip.hash()).ok_or_else(|| {
+            invalid(InvalidProposal::BadParent {
+                expected: tip.hash(),
                 got: header.parent,
-            }));
-        }
+            })
+        })?;
+        let parent = ancestors.last().map_or(&tip, |p| &p.proposal.header);
         if height != parent.height + 1 {
             return Err(invalid(InvalidProposal::WrongHeight {
                 expected: parent.height + 1,
@@ -275,7 +300,7 @@ impl Node {
         if tx_root(&proposal.txs) != header.tx_root {
             return Err(invalid(InvalidProposal::TxRootMismatch));
         }
-        let mut ids = HashSet::with_capacity(proposal.txs.len());
+        let mut ids: HashSet<TxId> = ancestors.iter().flat_map(|p| p.tx_ids()).collect();
         for (index, signed) in proposal.txs.iter().enumerate() {
             let index = index as u32;
             let tx = signed.id();
@@ -307,7 +332,13 @@ impl Node {
                 return Err(invalid(InvalidProposal::Replayed { index, tx }));
             }
         }
-        let executed = self.execute(&parent, height, header.timestamp_ms, &proposal.txs);
+        let executed = self.execute(
+            &ancestors,
+            parent,
+            height,
+            header.timestamp_ms,
+            &proposal.txs,
+        );
         let receipts_root = receipts_root(&executed.receipts);
         if receipts_root != header.receipts_root {
             return Err(invalid(InvalidProposal::ReceiptsRootMismatch {
@@ -324,19 +355,33 @@ impl Node {
         Ok(executed)
     }
 
-    /// Execute `txs` as the block at `height` on the committed state (`parent`'s).
+    /// Execute `txs` as the block at `height` on the state after `parent`: the committed state
+    /// with the changes of `ancestors` (the pending proposals from the last final block up to
+    /// `parent`, oldest first; empty when `parent` is the last final block) on top.
     fn execute(
         &self,
+        ancestors: &[&Pending],
         parent: &BlockHeader,
         height: u64,
         timestamp_ms: u64,
         txs: &[SignedTransaction],
     ) -> Executed {
-        let state = self.inner.state.read().expect("state lock");
-        let mut rules = Rules::new(&state, height, timestamp_ms);
+        let committed = self.inner.state.read().expect("state lock");
+        let speculative;
+        let state = if ancestors.is_empty() {
+            &*committed
+        } else {
+            let mut state = committed.clone();
+            for ancestor in ancestors {
+                state.apply(ancestor.executed.changes.clone());
+            }
+            speculative = state;
+            &speculative
+        };
+        let mut rules = Rules::new(state, height, timestamp_ms);
         let receipts: Vec<Receipt> = txs.iter().map(|tx| rules.execute(tx)).collect();
         let mut changes = rules.changes;
-        drop(state);
+        drop(committed);
         let code = std::mem::take(&mut changes.code_bytes);
         let writes = changes.writes();
         let state_root = next_root(&parent.state_root, &writes);
@@ -360,40 +405,74 @@ struct Executed {
     state_root: Hash32,
 }
 
-/// The most executed proposals kept for one height (an engine may see several per height, one
-/// per round).
-const EXECUTED_CACHE: usize = 8;
-
-/// Executed proposals by block hash, all on the current tip; emptied when a block is final.
-#[derive(Debug, Default)]
-struct ExecutedCache {
-    entries: VecDeque<(Hash32, Executed)>,
+/// A proposal executed on its parent's state, not yet final.
+#[derive(Debug)]
+struct Pending {
+    proposal: Proposal,
+    executed: Executed,
 }
 
-impl ExecutedCache {
-    fn contains(&self, hash: &Hash32) -> bool {
-        self.entries.iter().any(|(h, _)| h == hash)
+impl Pending {
+    fn tx_ids(&self) -> impl Iterator<Item = TxId> + '_ {
+        self.proposal.txs.iter().map(SignedTransaction::id)
     }
+}
 
-    fn insert(&mut self, hash: Hash32, executed: Executed) {
-        if self.contains(&hash) {
+/// The most executed proposals kept while none is final (an engine sees one per view, and a
+/// proposal may build on another that is not final yet).
+const PENDING_LIMIT: usize = 64;
+
+/// How many admitted transactions wait for the consensus engine to pass them on.
+const GOSSIP_BACKLOG: usize = 8192;
+
+/// Executed proposals not yet final, by block hash: each builds on the last final block or on
+/// another of them. Emptied of what a final block makes obsolete.
+#[derive(Debug, Default)]
+struct PendingTree {
+    entries: BTreeMap<Hash32, Pending>,
+}
+
+impl PendingTree {
+    fn insert(&mut self, hash: Hash32, pending: Pending) {
+        if self.entries.contains_key(&hash) {
             return;
         }
-        if self.entries.len() == EXECUTED_CACHE {
-            self.entries.pop_front();
+        if self.entries.len() >= PENDING_LIMIT {
+            let lowest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, p)| p.proposal.header.height)
+                .map(|(h, _)| *h);
+            if let Some(lowest) = lowest {
+                self.entries.remove(&lowest);
+            }
         }
-        self.entries.push_back((hash, executed));
+        self.entries.insert(hash, pending);
     }
 
-    /// The execution of `hash`, if kept; forgets every other (they build on the old tip).
-    fn finalize(&mut self, hash: &Hash32) -> Option<Executed> {
-        let found = self
-            .entries
-            .iter()
-            .position(|(h, _)| h == hash)
-            .and_then(|i| self.entries.remove(i))
-            .map(|(_, executed)| executed);
-        self.entries.clear();
+    /// The pending proposals from the child of `tip` up to `parent`, oldest first: empty when
+    /// `parent` is `tip`, `None` when `parent` neither is `tip` nor leads back to it.
+    fn ancestors(&self, parent: &Hash32, tip: &Hash32) -> Option<Vec<&Pending>> {
+        let mut chain = Vec::new();
+        let mut at = *parent;
+        while at != *tip {
+            let pending = self.entries.get(&at)?;
+            at = pending.proposal.header.parent;
+            chain.push(pending);
+            if chain.len() > PENDING_LIMIT {
+                return None;
+            }
+        }
+        chain.reverse();
+        Some(chain)
+    }
+
+    /// Take the execution of the final block `hash`; forget every proposal at its height or
+    /// below (final now, or on a branch that can no longer be).
+    fn finalize(&mut self, hash: &Hash32, height: u64) -> Option<Pending> {
+        let found = self.entries.remove(hash);
+        self.entries
+            .retain(|_, p| p.proposal.header.height > height);
         found
     }
 }
@@ -403,6 +482,22 @@ impl Application for Node {
 
     fn validators(&self) -> &ValidatorSet {
         &self.inner.validators
+    }
+
+    fn genesis_hash(&self) -> Hash32 {
+        self.inner.genesis_hash
+    }
+
+    fn is_invalid_proposal(error: &ChainError) -> bool {
+        matches!(error, ChainError::Proposal { .. })
+    }
+
+    fn submit_from_peer(&self, bytes: &[u8]) -> bool {
+        Node::submit_from_peer(self, bytes).is_ok()
+    }
+
+    fn subscribe_admitted(&self) -> broadcast::Receiver<Arc<Vec<u8>>> {
+        Node::subscribe_admitted(self)
     }
 
     fn last_finalized(&self) -> BlockHeader {
@@ -419,48 +514,56 @@ impl Application for Node {
 
     fn propose(&self, parent: &BlockHeader) -> Result<Option<Proposal>> {
         let inner = &*self.inner;
-        let mut cache = inner.consensus.lock().expect("consensus lock");
+        let mut tree = inner.consensus.lock().expect("consensus lock");
         if inner.halted.load(Ordering::SeqCst) {
             return Err(ChainError::Halted);
         }
         let tip = self.tip();
-        if parent.hash() != tip.hash() {
+        let parent_hash = parent.hash();
+        let Some(ancestors) = tree.ancestors(&parent_hash, &tip.hash()) else {
             return Err(ChainError::Proposal {
                 height: parent.height + 1,
                 reason: InvalidProposal::BadParent {
                     expected: tip.hash(),
-                    got: parent.hash(),
+                    got: parent_hash,
                 },
             });
-        }
+        };
+        let included: HashSet<TxId> = ancestors.iter().flat_map(|p| p.tx_ids()).collect();
         let txs = inner
             .mempool
             .lock()
             .expect("mempool lock")
-            .take(inner.params.max_block_txs as usize);
+            .select(inner.params.max_block_txs as usize, &included);
         if txs.is_empty() {
             return Ok(None);
         }
-        let height = tip.height + 1;
-        let timestamp_ms = inner.clock.now_ms().max(tip.timestamp_ms);
-        let executed = self.execute(&tip, height, timestamp_ms, &txs);
+        let height = parent.height + 1;
+        let timestamp_ms = inner.clock.now_ms().max(parent.timestamp_ms);
+        let executed = self.execute(&ancestors, parent, height, timestamp_ms, &txs);
         let header = BlockHeader {
             height,
-            parent: tip.hash(),
+            parent: parent_hash,
             timestamp_ms,
             tx_root: tx_root(&txs),
             receipts_root: receipts_root(&executed.receipts),
             state_root: executed.state_root,
         };
         let proposal = Proposal { header, txs };
-        cache.insert(proposal.hash(), executed);
+        tree.insert(
+            proposal.hash(),
+            Pending {
+                proposal: proposal.clone(),
+                executed,
+            },
+        );
         Ok(Some(proposal))
     }
 
     fn verify(&self, proposal: &Proposal) -> Result<()> {
-        let mut cache = self.inner.consensus.lock().expect("consensus lock");
+        let mut tree = self.inner.consensus.lock().expect("consensus lock");
         let hash = proposal.hash();
-        if cache.contains(&hash) {
+        if tree.entries.contains_key(&hash) {
             // Executed when proposed or verified: only the transactions are left to match.
             if tx_root(&proposal.txs) != proposal.header.tx_root {
                 return Err(ChainError::Proposal {
@@ -470,26 +573,51 @@ impl Application for Node {
             }
             return Ok(());
         }
-        let executed = self.check(proposal)?;
-        cache.insert(hash, executed);
+        let executed = self.check(&tree, proposal)?;
+        tree.insert(
+            hash,
+            Pending {
+                proposal: proposal.clone(),
+                executed,
+            },
+        );
         Ok(())
+    }
+
+    fn pending_proposal(&self, hash: &Hash32) -> Option<Proposal> {
+        let tree = self.inner.consensus.lock().expect("consensus lock");
+        tree.entries.get(hash).map(|p| p.proposal.clone())
+    }
+
+    fn final_block(&self, height: u64) -> Result<Option<Block>> {
+        self.inner.store.block(height)
     }
 
     fn finalize(&self, proposal: Proposal, certificate: Certificate) -> Result<BlockHeader> {
         let inner = &*self.inner;
-        let mut cache = inner.consensus.lock().expect("consensus lock");
+        let mut tree = inner.consensus.lock().expect("consensus lock");
         if inner.halted.load(Ordering::SeqCst) {
             return Err(ChainError::Halted);
         }
         let hash = proposal.hash();
         let height = proposal.header.height;
+        let tip = self.tip();
+        if proposal.header.parent != tip.hash() {
+            return Err(ChainError::Proposal {
+                height,
+                reason: InvalidProposal::BadParent {
+                    expected: tip.hash(),
+                    got: proposal.header.parent,
+                },
+            });
+        }
         inner
             .validators
             .verify(&hash, &certificate)
             .map_err(|source| ChainError::Certificate { height, source })?;
-        let executed = match cache.finalize(&hash) {
-            Some(executed) if tx_root(&proposal.txs) == proposal.header.tx_root => executed,
-            _ => self.check(&proposal)?,
+        let executed = match tree.finalize(&hash, height) {
+            Some(pending) if tx_root(&proposal.txs) == proposal.header.tx_root => pending.executed,
+            _ => self.check(&tree, &proposal)?,
         };
         let block = proposal.into_block(certificate);
         if let Err(e) =
@@ -502,12 +630,9 @@ impl Application for Node {
         }
         {
             let mut mempool = inner.mempool.lock().expect("mempool lock");
-            inner
-                .state
-                .write()
-                .expect("state lock")
-                .apply(executed.changes);
-            mempool.committed(&block.txs);
+            let mut state = inner.state.write().expect("state lock");
+            state.apply(executed.changes);
+            mempool.committed(&block.txs, &state, block.header.timestamp_ms / 1000);
         }
         inner.tip.send_replace(block.header.clone());
         Ok(block.header)

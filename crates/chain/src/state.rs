@@ -61,7 +61,7 @@ pub struct State {
 }
 
 /// What a block changes, on top of a [`State`].
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Changes {
     /// New chain parameters.
     pub params: Option<ChainParams>,

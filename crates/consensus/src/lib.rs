@@ -14,10 +14,12 @@ mod application;
 mod error;
 mod follow;
 mod sequencer;
+#[cfg(feature = "simplex")]
+pub mod simplex;
 mod validators;
 
 pub use application::{Application, Proposal};
 pub use error::{CertificateError, ConsensusError, Result};
 pub use follow::{BlockVerifier, FollowError};
 pub use sequencer::{Consensus, Sequencer};
-pub use validators::{ValidatorSet, sign_finalize};
+pub use validators::{SIMPLEX_NAMESPACE, ValidatorSet, sign_finalize, simplex_finalize_message};

@@ -57,6 +57,22 @@ impl Application for Memory {
         &self.validators
     }
 
+    fn genesis_hash(&self) -> Hash32 {
+        self.chain.lock().unwrap()[0].0.hash()
+    }
+
+    fn is_invalid_proposal(_: &ConsensusError) -> bool {
+        true
+    }
+
+    fn submit_from_peer(&self, _: &[u8]) -> bool {
+        false
+    }
+
+    fn subscribe_admitted(&self) -> tokio::sync::broadcast::Receiver<Arc<Vec<u8>>> {
+        tokio::sync::broadcast::channel(1).1
+    }
+
     fn last_finalized(&self) -> BlockHeader {
         self.chain.lock().unwrap().last().unwrap().0.clone()
     }
@@ -88,6 +104,14 @@ impl Application for Memory {
     fn verify(&self, proposal: &Proposal) -> Result<(), ConsensusError> {
         assert_eq!(proposal.header.parent, self.last_finalized().hash());
         Ok(())
+    }
+
+    fn pending_proposal(&self, _: &Hash32) -> Option<Proposal> {
+        None
+    }
+
+    fn final_block(&self, _: u64) -> Result<Option<fat_types::Block>, ConsensusError> {
+        Ok(None)
     }
 
     fn finalize(

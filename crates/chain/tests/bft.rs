@@ -1,0 +1,67 @@
+//! Four validators on commonware's simplex engine under faults: a crash and a restart from
+//! disk, a partition that heals, lossy links. Safety: no two validators hold different blocks
+//! at one height. Liveness: with three of four reachable, transfers keep committing.
+
+mod sim;
+
+use std::time::Duration;
+
+use commonware_runtime::Runner as _;
+
+use sim::{Sim, VALIDATORS, runner, traffic, users};
+
+#[test]
+fn three_of_four_keep_committing_and_a_crashed_validator_restarts_from_its_disk() {
+    runner(11).start(|context| async move {
+        let users = users();
+        let mut sim = Sim::new(context, "crash", &users).await;
+        for i in 0..VALIDATORS {
+            sim.start(i).await;
+        }
+        traffic(&sim, &users, &[0, 1, 2, 3], 2).await;
+        sim.crash(3);
+        let during = traffic(&sim, &users, &[0, 1, 2], 4).await;
+        sim.start(3).await;
+        let after = traffic(&sim, &users, &[0, 1, 2, 3], 2).await;
+        sim.until_committed(&during, Duration::from_secs(30)).await;
+        sim.until_committed(&after, Duration::from_secs(30)).await;
+        sim.agreed_chain();
+    });
+}
+
+#[test]
+fn a_partitioned_validator_catches_up_after_the_partition_heals() {
+    runner(23).start(|context| async move {
+        let users = users();
+        let mut sim = Sim::new(context, "partition", &users).await;
+        for i in 0..VALIDATORS {
+            sim.start(i).await;
+        }
+        traffic(&sim, &users, &[0, 1, 2, 3], 1).await;
+        sim.isolate(2).await;
+        let during = traffic(&sim, &users, &[0, 1, 3], 4).await;
+        assert!(
+            sim.node(2).tip().height < sim.node(0).tip().height,
+            "the isolated validator must not follow while cut off"
+        );
+        sim.link_all(1.0).await;
+        sim.until_committed(&during, Duration::from_secs(30)).await;
+        traffic(&sim, &users, &[0, 1, 2, 3], 2).await;
+        sim.agreed_chain();
+    });
+}
+
+#[test]
+fn lossy_links_delay_but_do_not_fork_or_stop_the_chain() {
+    runner(31).start(|context| async move {
+        let users = users();
+        let mut sim = Sim::new(context, "lossy", &users).await;
+        sim.link_all(0.8).await;
+        for i in 0..VALIDATORS {
+            sim.start(i).await;
+        }
+        let txs = traffic(&sim, &users, &[0, 1, 2, 3], 4).await;
+        sim.until_committed(&txs, Duration::from_secs(30)).await;
+        sim.agreed_chain();
+    });
+}
