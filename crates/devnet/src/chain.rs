@@ -110,3 +110,121 @@ pub async fn run(config: RunConfig, shutdown: Shutdown, on_ready: impl FnOnce(&s
     }
     result
 }
+
+/// How `fat chain --genesis FILE --key FILE` runs one validator of a network.
+#[derive(Debug, Clone)]
+pub struct ValidatorRunConfig {
+    /// The genesis file (`fat genesis new` writes it).
+    pub genesis: PathBuf,
+    /// This validator's key file.
+    pub key: PathBuf,
+    /// Where the chain's database and the engine's journal live.
+    pub data_dir: PathBuf,
+    /// The RPC address to bind.
+    pub rpc: SocketAddr,
+    /// The least time between blocks (zero: a block as soon as there is work).
+    pub block_time: Duration,
+}
+
+/// The file in a validator's data directory that names the validator it belongs to.
+const VALIDATOR_FILE: &str = "validator";
+
+/// Open validator `config.key`'s node of the chain `config.genesis`, serve its API and run the
+/// BFT engine with its peers until `shutdown` fires. Refuses a data directory made for another
+/// chain or another validator, saying which.
+pub async fn run_validator(
+    config: ValidatorRunConfig,
+    shutdown: Shutdown,
+    on_ready: impl FnOnce(&str),
+) -> Result<()> {
+    let open_error = |what: &str| {
+        let what = what.to_string();
+        move |e: fat_chain::ChainError| DevnetError::Open {
+            what,
+            source: Box::new(e),
+        }
+    };
+    let file = fat_chain::genesis::GenesisFile::read(&config.genesis)
+        .map_err(open_error("the genesis file"))?;
+    let key = fat_chain::genesis::ValidatorKeyFile::read(&config.key)
+        .map_err(open_error("the validator key"))?;
+    let index = file
+        .genesis
+        .validators
+        .iter()
+        .position(|v| *v == key.account_id())
+        .ok_or_else(|| {
+            open_error("the validator key")(fat_chain::ChainError::NotValidator {
+                account: key.account_id(),
+            })
+        })?;
+    claim_data_dir(&config.data_dir, &key).map_err(open_error("the data directory"))?;
+    let node = Node::open(
+        NodeConfig {
+            data_dir: config.data_dir.clone(),
+            genesis: file.genesis.clone(),
+            mempool_limit: MEMPOOL_LIMIT,
+        },
+        Some(key.clone()),
+        Arc::new(fat_types::SystemClock),
+    )
+    .map_err(open_error("the chain"))?;
+    let (listener, url) = listen(config.rpc).await?;
+    let mut tasks = Tasks::default();
+    tasks.add(
+        "RPC server",
+        serve(listener, fat_chain::rpc::app(node.clone()), &shutdown),
+    );
+    let network = fat_consensus::simplex::NetworkConfig {
+        listen: file.p2p[index],
+        validators: file.validators(),
+        storage_dir: config.data_dir.join("consensus"),
+        engine: fat_consensus::simplex::EngineConfig {
+            block_time: config.block_time,
+            ..Default::default()
+        },
+    };
+    let validator = fat_consensus::simplex::spawn_validator(node, &key, network)
+        .map_err(|e| open_error("the consensus engine")(e.into()))?;
+    on_ready(&url);
+    shutdown.wait().await;
+    tokio::task::spawn_blocking(move || validator.stop())
+        .await
+        .map_err(|e| DevnetError::ProductionPanicked(e.to_string()))?;
+    for failure in &tasks.join(GRACE).await {
+        tracing::warn!(%failure, "the validator stopped uncleanly");
+    }
+    Ok(())
+}
+
+/// Note in `dir` which validator it belongs to, or check it is `key`'s.
+fn claim_data_dir(dir: &std::path::Path, key: &fat_crypto::Keypair) -> fat_chain::Result<()> {
+    let data_dir = |source| fat_chain::ChainError::DataDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(data_dir)?;
+    let path = dir.join(VALIDATOR_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let expected: fat_types::AccountId = text.trim().parse().map_err(|_| {
+                fat_chain::ChainError::Corrupt(format!(
+                    "{} does not name a validator",
+                    path.display()
+                ))
+            })?;
+            if expected != key.account_id() {
+                return Err(fat_chain::ChainError::WrongValidator {
+                    dir: dir.to_path_buf(),
+                    expected,
+                    got: key.account_id(),
+                });
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::write(&path, format!("{}\n", key.account_id())).map_err(data_dir)
+        }
+        Err(e) => Err(data_dir(e)),
+    }
+}

@@ -7,6 +7,7 @@ mod command;
 mod deploy;
 mod dev;
 mod gatekeeper;
+mod genesis;
 mod logs;
 mod new;
 mod query;
@@ -90,6 +91,7 @@ pub struct ClientArgs {
 enum Sub {
     Dev(dev::DevCommand),
     Chain(chain::ChainCommand),
+    Genesis(genesis::GenesisCommand),
     Worker(worker::WorkerCommand),
     Gatekeeper(gatekeeper::GatekeeperCommand),
     New(new::NewCommand),
@@ -114,6 +116,7 @@ impl Cli {
             Sub::Logs(c) => c.client.json,
             Sub::Status(c) => c.client.json,
             Sub::Account(c) => c.json(),
+            Sub::Genesis(_) => false,
             Sub::Dev(_) | Sub::Chain(_) | Sub::Worker(_) | Sub::Gatekeeper(_) => false,
         };
         self.global.json || sub
@@ -124,6 +127,7 @@ impl Cli {
         let global = self.global;
         match self.command {
             Sub::Chain(command) => command.run(),
+            Sub::Genesis(command) => command.run(global.json),
             Sub::Dev(command) => command.run(),
             Sub::Worker(command) => command.run(),
             Sub::Gatekeeper(command) => command.run(),

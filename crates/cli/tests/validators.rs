@@ -1,0 +1,210 @@
+//! Four `fat chain` validator processes on loopback, made by `fat genesis new`: transfers
+//! commit through any of them; with one killed (SIGKILL) the other three keep committing; with
+//! all killed and restarted from their disks, every acknowledged transfer is at the same height
+//! and index on every validator, and every block's certificate checks against the genesis.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use fat_consensus::{BlockVerifier, ValidatorSet};
+use fat_crypto::{Keypair, dev_keypair};
+use fat_types::{AccountId, Block, Genesis, Transaction, TxId, TxKind};
+
+use common::{free_port, http, temp_dir};
+
+const VALIDATORS: usize = 4;
+
+struct Validator {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Validator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start validator `i` of the network in `net` on `rpc`, its data in `data`.
+fn start(net: &Path, data: &Path, i: usize, rpc: &str) -> Validator {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fat"))
+        .arg("chain")
+        .arg("--genesis")
+        .arg(net.join("genesis.json"))
+        .arg("--key")
+        .arg(net.join(format!("validator-{i}.key")))
+        .arg("--data-dir")
+        .arg(data.join(format!("v{i}")))
+        .args(["--rpc", rpc, "--block-time", "0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start fat chain");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("validator prints ready within 30 s");
+    assert_eq!(line.trim(), format!("ready http://{rpc}"));
+    Validator {
+        child,
+        addr: rpc.to_string(),
+    }
+}
+
+/// Submit a transfer from `key` with `nonce` through `addr` and wait for its commit: its
+/// (height, index).
+fn transfer(addr: &str, key: &Keypair, nonce: u64) -> (TxId, u64, u64) {
+    let tx = key.sign_tx(Transaction {
+        signer: key.account_id(),
+        nonce,
+        fee: 1,
+        kind: TxKind::Transfer {
+            to: AccountId([7; 32]),
+            amount: 1,
+        },
+    });
+    let id = tx.id();
+    let (status, body) = http(addr, "POST", "/v1/txs?wait=true", &tx.encode())
+        .unwrap_or_else(|e| panic!("submit to {addr}: {e}"));
+    assert_eq!(
+        status, 200,
+        "transfer {nonce} through {addr} refused: {body}"
+    );
+    assert_eq!(body["status"], "committed", "{body}");
+    (
+        id,
+        body["height"].as_u64().unwrap(),
+        body["index"].as_u64().unwrap(),
+    )
+}
+
+fn genesis_new(net: &Path, ports: &[u16]) {
+    let p2p: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_fat"))
+        .args([
+            "genesis",
+            "new",
+            "--validators",
+            "4",
+            "--dev-accounts",
+            "--p2p",
+        ])
+        .arg(p2p.join(","))
+        .arg("--out")
+        .arg(net)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    #[cfg(unix)]
+    for i in 0..VALIDATORS {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(net.join(format!("validator-{i}.key")))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "key files are for their owner only");
+    }
+}
+
+#[test]
+fn four_validator_processes_survive_sigkill_of_one_and_then_of_all() {
+    let net: PathBuf = temp_dir("validators-net").to_path_buf();
+    let data: PathBuf = temp_dir("validators-data").to_path_buf();
+    let p2p: Vec<u16> = (0..VALIDATORS).map(|_| free_port()).collect();
+    let rpc: Vec<String> = (0..VALIDATORS)
+        .map(|_| format!("127.0.0.1:{}", free_port()))
+        .collect();
+    genesis_new(&net, &p2p);
+    let mut validators: Vec<Option<Validator>> = (0..VALIDATORS)
+        .map(|i| Some(start(&net, &data, i, &rpc[i])))
+        .collect();
+
+    let alice = dev_keypair("alice");
+    let mut nonce = 0;
+    let mut acked = Vec::new();
+    // Through every validator in turn.
+    for round in 0..8 {
+        let i = round % VALIDATORS;
+        acked.push(transfer(&rpc[i], &alice, nonce));
+        nonce += 1;
+    }
+    // One validator dies: the other three keep committing.
+    let mut dead = validators[3].take().unwrap();
+    dead.child.kill().unwrap();
+    dead.child.wait().unwrap();
+    for round in 0..6 {
+        let i = round % 3;
+        acked.push(transfer(&rpc[i], &alice, nonce));
+        nonce += 1;
+    }
+    // Every validator dies at once, and all restart from their disks.
+    for validator in validators.iter_mut() {
+        if let Some(mut v) = validator.take() {
+            v.child.kill().unwrap();
+            v.child.wait().unwrap();
+        }
+    }
+    let validators: Vec<Validator> = (0..VALIDATORS)
+        .map(|i| start(&net, &data, i, &rpc[i]))
+        .collect();
+    acked.push(transfer(&rpc[3], &alice, nonce));
+
+    // Every acknowledged transfer, at the same place on every validator (the one that was down
+    // catches up from its peers).
+    for validator in &validators {
+        for (id, height, index) in &acked {
+            let mut found = None;
+            for _ in 0..100 {
+                let (status, body) =
+                    http(&validator.addr, "GET", &format!("/v1/txs/{id}"), b"").unwrap();
+                if status == 200 {
+                    found = Some((
+                        body["height"].as_u64().unwrap(),
+                        body["index"].as_u64().unwrap(),
+                    ));
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert_eq!(found, Some((*height, *index)), "{id} on {}", validator.addr);
+        }
+    }
+    // Each validator's chain links and every certificate is a quorum of the genesis set.
+    for validator in &validators {
+        let addr = &validator.addr;
+        let fetch = |h: u64| -> Block {
+            let (code, body) = http(addr, "GET", &format!("/v1/blocks/{h}"), b"").unwrap();
+            assert_eq!(code, 200, "{body}");
+            serde_json::from_value(body).unwrap()
+        };
+        let (_, config) = http(addr, "GET", "/v1/genesis", b"").unwrap();
+        let config: Genesis = serde_json::from_value(config).unwrap();
+        let mut follower = BlockVerifier::new(
+            fetch(0).header,
+            ValidatorSet::new(config.validators).unwrap(),
+        );
+        let top = acked.iter().map(|(_, h, _)| *h).max().unwrap();
+        for h in 1..=top {
+            follower
+                .accept(&fetch(h))
+                .unwrap_or_else(|e| panic!("block {h} on {addr}: {e}"));
+        }
+    }
+}
