@@ -12,7 +12,7 @@ use fat_crypto::{Keypair, verify_tx};
 use fat_types::block::{receipts_root, tx_root};
 use fat_types::encoding::{decode, encode};
 use fat_types::{
-    BlockHeader, Certificate, Clock, CodeHash, Hash32, Receipt, SignedTransaction, TxId,
+    BlockHeader, Certificate, ChainReceipt, Clock, CodeHash, Hash32, SignedTransaction, TxId,
     TxLocation, TxRejection,
 };
 use tokio::sync::{Notify, watch};
@@ -180,7 +180,7 @@ impl Node {
     pub fn committed_tx(
         &self,
         id: &TxId,
-    ) -> Result<Option<(TxLocation, SignedTransaction, Receipt)>> {
+    ) -> Result<Option<(TxLocation, SignedTransaction, ChainReceipt)>> {
         let Some(location) = self.inner.store.tx_location(id)? else {
             return Ok(None);
         };
@@ -334,7 +334,7 @@ impl Node {
     ) -> Executed {
         let state = self.inner.state.read().expect("state lock");
         let mut rules = Rules::new(&state, height, timestamp_ms);
-        let receipts: Vec<Receipt> = txs.iter().map(|tx| rules.execute(tx)).collect();
+        let receipts: Vec<ChainReceipt> = txs.iter().map(|tx| rules.execute(tx)).collect();
         let mut changes = rules.changes;
         drop(state);
         let code = std::mem::take(&mut changes.code_bytes);
@@ -353,7 +353,7 @@ impl Node {
 /// What executing a proposal gave, kept until it is finalized or its height is.
 #[derive(Debug)]
 struct Executed {
-    receipts: Vec<Receipt>,
+    receipts: Vec<ChainReceipt>,
     changes: Changes,
     writes: Writes,
     code: Vec<(CodeHash, Vec<u8>)>,
