@@ -131,12 +131,6 @@ pub enum ChainError {
         #[source]
         source: std::io::Error,
     },
-    /// The configuration asks for something not supported yet.
-    #[error("not supported: {0}")]
-    Unsupported(String),
-    /// A background task panicked or was cancelled.
-    #[error("background task failed: {0}")]
-    Task(String),
 }
 
 /// The rule of the chain a proposed block breaks.

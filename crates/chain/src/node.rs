@@ -12,8 +12,8 @@ use fat_crypto::{Keypair, verify_tx};
 use fat_types::block::{receipts_root, tx_root};
 use fat_types::encoding::{decode, encode};
 use fat_types::{
-    Block, BlockHeader, Certificate, Clock, CodeHash, Hash32, Receipt, SignedTransaction, TxId,
-    TxLocation, TxRejection,
+    Block, BlockHeader, Certificate, ChainReceipt, Clock, CodeHash, Hash32, SignedTransaction,
+    TxId, TxLocation, TxRejection,
 };
 use tokio::sync::{Notify, broadcast, watch};
 
@@ -204,7 +204,7 @@ impl Node {
     pub fn committed_tx(
         &self,
         id: &TxId,
-    ) -> Result<Option<(TxLocation, SignedTransaction, Receipt)>> {
+    ) -> Result<Option<(TxLocation, SignedTransaction, ChainReceipt)>> {
         let Some(location) = self.inner.store.tx_location(id)? else {
             return Ok(None);
         };
@@ -379,7 +379,7 @@ impl Node {
             &speculative
         };
         let mut rules = Rules::new(state, height, timestamp_ms);
-        let receipts: Vec<Receipt> = txs.iter().map(|tx| rules.execute(tx)).collect();
+        let receipts: Vec<ChainReceipt> = txs.iter().map(|tx| rules.execute(tx)).collect();
         let mut changes = rules.changes;
         drop(committed);
         let code = std::mem::take(&mut changes.code_bytes);
@@ -398,7 +398,7 @@ impl Node {
 /// What executing a proposal gave, kept until it is finalized or its height is.
 #[derive(Debug)]
 struct Executed {
-    receipts: Vec<Receipt>,
+    receipts: Vec<ChainReceipt>,
     changes: Changes,
     writes: Writes,
     code: Vec<(CodeHash, Vec<u8>)>,

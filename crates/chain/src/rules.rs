@@ -2,9 +2,9 @@
 
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
-    AccountId, AccountState, ClusterId, ClusterInfo, CodeHash, CodeInfo, ContractId, ContractInfo,
-    KeyProvision, Outcome, Receipt, SignedTransaction, Transaction, TxKind, TxRejection, WorkerId,
-    WorkerInfo,
+    AccountId, AccountState, ChainReceipt, ClusterId, ClusterInfo, CodeHash, CodeInfo, ContractId,
+    ContractInfo, KeyProvision, Outcome, SignedTransaction, Transaction, TxKind, TxRejection,
+    WorkerId, WorkerInfo,
 };
 
 use crate::genesis::ChainParams;
@@ -294,7 +294,7 @@ impl<'a> Rules<'a> {
     }
 
     /// Execute one transaction (already checked for signature and size).
-    pub(crate) fn execute(&mut self, signed: &SignedTransaction) -> Receipt {
+    pub(crate) fn execute(&mut self, signed: &SignedTransaction) -> ChainReceipt {
         let tx = &signed.tx;
         let id = signed.id();
         let mut payer = self.account(&tx.signer);
@@ -305,7 +305,7 @@ impl<'a> Rules<'a> {
                 expected: payer.nonce,
                 got: tx.nonce,
             };
-            return Receipt {
+            return ChainReceipt {
                 tx: id,
                 fee: 0,
                 outcome: Outcome::Failed(rejection),
@@ -316,7 +316,7 @@ impl<'a> Rules<'a> {
                 needed: tx.fee,
                 available: payer.balance,
             };
-            return Receipt {
+            return ChainReceipt {
                 tx: id,
                 fee: 0,
                 outcome: Outcome::Failed(rejection),
@@ -329,7 +329,7 @@ impl<'a> Rules<'a> {
             Ok(()) => self.apply(tx),
             Err(rejection) => Outcome::Failed(rejection),
         };
-        Receipt {
+        ChainReceipt {
             tx: id,
             fee: tx.fee,
             outcome,

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use fat_types::encoding::{decode, encode};
-use fat_types::{Block, BlockHeader, Certificate, CodeHash, Hash32, Receipt, TxId, TxLocation};
+use fat_types::{
+    Block, BlockHeader, Certificate, ChainReceipt, CodeHash, Hash32, TxId, TxLocation,
+};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::error::{ChainError, Result, storage};
@@ -154,7 +156,7 @@ impl Store {
     pub fn commit(
         &self,
         block: &Block,
-        receipts: &[Receipt],
+        receipts: &[ChainReceipt],
         writes: &Writes,
         code: &[(CodeHash, Vec<u8>)],
     ) -> Result<()> {
@@ -164,7 +166,7 @@ impl Store {
     fn write_block(
         &self,
         block: &Block,
-        receipts: &[Receipt],
+        receipts: &[ChainReceipt],
         writes: &Writes,
         code: &[(CodeHash, Vec<u8>)],
         meta_entries: &[(&str, &[u8])],
@@ -242,7 +244,7 @@ impl Store {
     }
 
     /// The receipts of a committed block.
-    pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>> {
+    pub fn receipts(&self, height: u64) -> Result<Option<Vec<ChainReceipt>>> {
         let rtx = self.db.begin_read().map_err(storage("begin read"))?;
         let table = rtx.open_table(RECEIPTS).map_err(storage("open receipts"))?;
         let Some(bytes) = table.get(height).map_err(storage("read receipts"))? else {

@@ -18,10 +18,10 @@ use fat_proto::chain::{
 };
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
-    AccountId, Attestation, AttestationPolicy, Block, BlockHeader, Bytes, Certificate, ClusterId,
-    ClusterInfo, CodeHash, CodeInfo, ContractId, ContractInfo, Hash32, KeyProvision, Outcome,
-    Receipt, Signature, SignedTransaction, Transaction, TxId, TxKind, TxRejection, WorkerId,
-    WorkerInfo,
+    AccountId, Attestation, AttestationPolicy, Block, BlockHeader, Bytes, Certificate,
+    ChainReceipt, ClusterId, ClusterInfo, CodeHash, CodeInfo, ContractId, ContractInfo, Hash32,
+    KeyProvision, Outcome, Signature, SignedTransaction, Transaction, TxId, TxKind, TxRejection,
+    WorkerId, WorkerInfo,
 };
 use openapi::{Checker, Spec, assert_none, route_differences, route_set};
 use serde_json::{Value, json};
@@ -476,8 +476,8 @@ fn signed() -> SignedTransaction {
     }
 }
 
-fn receipt(outcome: Outcome) -> Receipt {
-    Receipt {
+fn receipt(outcome: Outcome) -> ChainReceipt {
+    ChainReceipt {
         tx: TxId([1; 32]),
         fee: 1,
         outcome,
@@ -707,7 +707,7 @@ fn component_schemas_name_the_fields_rust_serializes() {
     ];
     outcomes.extend(rejections().into_iter().map(Outcome::Failed));
     for outcome in outcomes {
-        samples.push(("Receipt".into(), js(receipt(outcome.clone()))));
+        samples.push(("ChainReceipt".into(), js(receipt(outcome.clone()))));
         samples.push(("Outcome".into(), js(outcome)));
     }
     let samples: Vec<(&str, Value)> = samples

@@ -53,10 +53,10 @@ pub(crate) fn check_ok(what: &str, contract: &str, view: &ReceiptView) -> Result
 mod tests {
     use super::*;
     use fat_crypto::Keypair;
-    use fat_types::{ContractId, ExecReceipt, Hash32, SignedExecReceipt};
+    use fat_types::{ContractId, ExecutionReceipt, Hash32, SignedExecutionReceipt};
 
     fn signed(key: &Keypair, tx: TxId) -> ReceiptView {
-        let receipt = ExecReceipt {
+        let receipt = ExecutionReceipt {
             tx,
             contract: ContractId([2; 32]),
             height: 3,
@@ -71,7 +71,7 @@ mod tests {
         let signature = key.sign(receipt.hash().as_bytes());
         let hash = receipt.hash();
         ReceiptView {
-            signed: SignedExecReceipt {
+            signed: SignedExecutionReceipt {
                 receipt,
                 worker: WorkerId(key.account_id().0),
                 signature,

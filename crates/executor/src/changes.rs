@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use borsh::{BorshDeserialize, BorshSerialize};
 use fat_crypto::ClusterKey;
 use fat_runtime::{CacheOp, StateChanges};
-use fat_types::{ClusterId, CodeHash, ContractId, ContractInfo, ExecReceipt, Hash32};
+use fat_types::{ClusterId, CodeHash, ContractId, ContractInfo, ExecutionReceipt, Hash32};
 use serde::{Deserialize, Serialize};
 
 /// A contract this worker runs.
@@ -42,7 +42,7 @@ pub struct BlockChanges<K = ClusterKey> {
     /// State writes per contract.
     pub writes: BTreeMap<ContractId, StateChanges>,
     /// Receipts to sign; their state roots are filled at commit.
-    pub receipts: Vec<ExecReceipt>,
+    pub receipts: Vec<ExecutionReceipt>,
     /// Log lines, with their sequence numbers.
     pub logs: Vec<(ContractId, LogRecord)>,
     /// Cache writes of commands, applied to the worker's cache after the block commits.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use fat_runtime::Runtime;
 use fat_types::block::receipts_root;
-use fat_types::{Block, BlockHeader, Outcome, Receipt, SignedTransaction, WorkerId};
+use fat_types::{Block, BlockHeader, ChainReceipt, Outcome, SignedTransaction, WorkerId};
 
 use crate::block::BlockRun;
 use crate::changes::BlockChanges;
@@ -52,7 +52,7 @@ impl<'a> Executor<'a> {
         &self,
         state: Arc<S>,
         block: &Block,
-        receipts: &[Receipt],
+        receipts: &[ChainReceipt],
     ) -> Result<BlockChanges> {
         self.apply(state, &block.header, &block.txs, receipts).await
     }
@@ -66,7 +66,7 @@ impl<'a> Executor<'a> {
         state: Arc<S>,
         header: &BlockHeader,
         txs: &[SignedTransaction],
-        receipts: &[Receipt],
+        receipts: &[ChainReceipt],
     ) -> Result<BlockChanges> {
         if txs.len() != receipts.len() || receipts_root(receipts) != header.receipts_root {
             return Err(ExecutorError::ReceiptsMismatch {

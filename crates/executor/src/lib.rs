@@ -19,7 +19,7 @@
 //! #     keys: fat_executor::Keys<'_>,
 //! #     state: std::sync::Arc<impl fat_executor::StateView + 'static>,
 //! #     block: &fat_types::Block,
-//! #     receipts: &[fat_types::Receipt],
+//! #     receipts: &[fat_types::ChainReceipt],
 //! # ) -> fat_executor::Result<()> {
 //! use fat_executor::Executor;
 //!

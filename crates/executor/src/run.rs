@@ -6,7 +6,7 @@ use std::sync::Arc;
 use fat_crypto::Keypair;
 use fat_crypto::envelope::Session;
 use fat_runtime::{BlockInfo, Cache, CacheOp, Call, Entry, LogLevel, Outcome, StateStore};
-use fat_types::{ContractId, ExecEvent, ExecReceipt, ExecStatus, Hash32, SignedTransaction};
+use fat_types::{ContractId, ExecEvent, ExecStatus, ExecutionReceipt, Hash32, SignedTransaction};
 
 use crate::changes::{BlockChanges, LogRecord};
 use crate::error::Result;
@@ -161,8 +161,8 @@ impl Run<'_> {
         output: String,
         events: Vec<ExecEvent>,
         gas_used: u64,
-    ) -> ExecReceipt {
-        ExecReceipt {
+    ) -> ExecutionReceipt {
+        ExecutionReceipt {
             tx: self.signed.id(),
             contract: self.contract,
             height: self.info.number,

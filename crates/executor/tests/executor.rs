@@ -14,8 +14,8 @@ use fat_runtime::{Call, Entry, MemoryCache, MemoryStore, Runtime, RuntimeConfig,
 use fat_types::block::{receipts_root, tx_root};
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
-    BlockHeader, Bytes, ClusterId, CodeHash, CommandPayload, ContractId, ExecReceipt, ExecStatus,
-    Hash32, Receipt, SignedTransaction, Transaction, TxKind, WorkerId,
+    BlockHeader, Bytes, ChainReceipt, ClusterId, CodeHash, CommandPayload, ContractId, ExecStatus,
+    ExecutionReceipt, Hash32, SignedTransaction, Transaction, TxKind, WorkerId,
 };
 
 const T0: u64 = 1_700_000_000_000;
@@ -133,9 +133,9 @@ impl World {
         height: u64,
         txs: &[SignedTransaction],
     ) -> BlockChanges {
-        let receipts: Vec<Receipt> = txs
+        let receipts: Vec<ChainReceipt> = txs
             .iter()
-            .map(|tx| Receipt {
+            .map(|tx| ChainReceipt {
                 tx: tx.id(),
                 fee: 10,
                 outcome: fat_types::Outcome::Ok,
@@ -264,7 +264,7 @@ impl World {
     }
 
     /// The output of `receipt`, opened with the session of its transaction.
-    fn open(&self, receipt: &ExecReceipt, session: &Session) -> String {
+    fn open(&self, receipt: &ExecutionReceipt, session: &Session) -> String {
         assert_eq!(receipt.status, ExecStatus::Ok, "{receipt:?}");
         assert!(receipt.output.is_empty(), "the output is sealed");
         let sealed = receipt.sealed_output.as_ref().expect("a sealed output");

@@ -31,8 +31,8 @@ use fat_proto::ChainApi;
 use fat_proto::follow::{ChainGenesis, Follower, FollowerError, genesis_of};
 use fat_types::tx::{cluster_id, contract_id};
 use fat_types::{
-    Attestation, AttestationPolicy, Block, Bytes, Clock, ClusterId, ContractId, Hash32, Outcome,
-    Receipt, SystemClock, Transaction, TxKind, WorkerId,
+    Attestation, AttestationPolicy, Block, Bytes, ChainReceipt, Clock, ClusterId, ContractId,
+    Hash32, Outcome, SystemClock, Transaction, TxKind, WorkerId,
 };
 
 /// The file in the data directory holding the sealed master key.
@@ -316,7 +316,7 @@ impl Gatekeeper {
 }
 
 /// Record what a block did that the gatekeeper acts on.
-fn note_block(seen: &mut Seen, block: &Block, receipts: &[Receipt]) {
+fn note_block(seen: &mut Seen, block: &Block, receipts: &[ChainReceipt]) {
     for (signed, receipt) in block.txs.iter().zip(receipts) {
         if matches!(receipt.outcome, Outcome::Failed(_)) {
             continue;

@@ -5,7 +5,7 @@
 //! is defined here.
 
 use fat_types::{
-    AccountId, AttestationPolicy, Block, BlockHeader, Certificate, Hash32, Receipt, Signature,
+    AccountId, AttestationPolicy, Block, BlockHeader, Certificate, ChainReceipt, Hash32, Signature,
     SignedTransaction, Transaction, TxId,
 };
 use serde::{Deserialize, Serialize};
@@ -62,7 +62,7 @@ pub struct SubmitAnswer {
     pub index: Option<u32>,
     /// What committing it did, once committed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receipt: Option<Receipt>,
+    pub receipt: Option<ChainReceipt>,
 }
 
 impl SubmitAnswer {
@@ -80,7 +80,7 @@ impl SubmitAnswer {
     /// The reason the chain gives for refusing the committed transaction, if it did.
     pub fn failure(&self) -> Option<String> {
         match &self.receipt {
-            Some(Receipt {
+            Some(ChainReceipt {
                 outcome: fat_types::Outcome::Failed(rejection),
                 ..
             }) => Some(serde_json::to_string(rejection).unwrap_or_else(|_| rejection.to_string())),
@@ -103,7 +103,7 @@ pub struct TxAnswer {
     /// The transaction.
     pub tx: TxView,
     /// What committing it did.
-    pub receipt: Receipt,
+    pub receipt: ChainReceipt,
 }
 
 /// A signed transaction in JSON, with its id.
@@ -151,7 +151,7 @@ pub struct BlockView {
     pub txs: Vec<TxView>,
     /// The receipts of the transactions, in order, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receipts: Option<Vec<Receipt>>,
+    pub receipts: Option<Vec<ChainReceipt>>,
 }
 
 impl From<Block> for BlockView {
@@ -168,7 +168,7 @@ impl From<Block> for BlockView {
 
 impl BlockView {
     /// The block, and its receipts when the view carries them.
-    pub fn into_parts(self) -> (Block, Option<Vec<Receipt>>) {
+    pub fn into_parts(self) -> (Block, Option<Vec<ChainReceipt>>) {
         let block = Block {
             header: self.header,
             certificate: self.certificate,
@@ -184,7 +184,7 @@ pub struct ReceiptsView {
     /// The block.
     pub height: u64,
     /// Its transactions' receipts, in order.
-    pub receipts: Vec<Receipt>,
+    pub receipts: Vec<ChainReceipt>,
 }
 
 /// `GET /v1/accounts/{id}`.

@@ -1,7 +1,7 @@
 //! A typed client of the chain node's API.
 
 use fat_types::{
-    AccountId, AttestationPolicy, Block, ClusterId, CodeHash, ContractId, Receipt,
+    AccountId, AttestationPolicy, Block, ChainReceipt, ClusterId, CodeHash, ContractId,
     SignedTransaction, TxId, WorkerId,
 };
 
@@ -112,7 +112,7 @@ impl ChainApi {
     }
 
     /// `GET /v1/blocks/{height}/receipts`.
-    pub async fn receipts(&self, height: u64) -> Result<Vec<Receipt>> {
+    pub async fn receipts(&self, height: u64) -> Result<Vec<ChainReceipt>> {
         let view: ReceiptsView = self
             .http
             .get_json(&paths::chain::block_receipts(height))
@@ -184,7 +184,7 @@ pub struct BlockEvents {
 impl BlockEvents {
     /// The next block and its receipts; `None` when the node ends the stream. The receipts are
     /// what the node says: check them against the block's receipts root.
-    pub async fn next(&mut self) -> Result<Option<(Block, Vec<Receipt>)>> {
+    pub async fn next(&mut self) -> Result<Option<(Block, Vec<ChainReceipt>)>> {
         if let Some(block) = &self.waiting {
             let receipts = self.api.receipts(block.header.height).await?;
             let block = self.waiting.take().expect("a waiting block");

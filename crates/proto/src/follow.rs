@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use fat_consensus::{BlockVerifier, ValidatorSet};
 use fat_types::block::receipts_root;
-use fat_types::{Block, BlockHeader, Genesis, Hash32, Receipt};
+use fat_types::{Block, BlockHeader, ChainReceipt, Genesis, Hash32};
 
 use crate::chain_api::{BlockEvents, ChainApi};
 use crate::error::Result;
@@ -41,7 +41,7 @@ pub trait BlockSource: Send + Sync {
 pub trait BlockStream: Send {
     /// The next block and its receipts, `None` when the source ends the stream. Cancelling
     /// the future loses no block.
-    fn next(&mut self) -> impl Future<Output = Result<Option<(Block, Vec<Receipt>)>>> + Send;
+    fn next(&mut self) -> impl Future<Output = Result<Option<(Block, Vec<ChainReceipt>)>>> + Send;
 }
 
 impl BlockSource for ChainApi {
@@ -65,7 +65,7 @@ impl BlockSource for ChainApi {
 }
 
 impl BlockStream for BlockEvents {
-    async fn next(&mut self) -> Result<Option<(Block, Vec<Receipt>)>> {
+    async fn next(&mut self) -> Result<Option<(Block, Vec<ChainReceipt>)>> {
         BlockEvents::next(self).await
     }
 }
@@ -102,7 +102,7 @@ pub struct FollowedBlock {
     /// The block.
     pub block: Block,
     /// Its receipts, in the order of its transactions.
-    pub receipts: Vec<Receipt>,
+    pub receipts: Vec<ChainReceipt>,
 }
 
 /// Waits between attempts, doubling from 50 ms up to 2 s.
@@ -260,7 +260,7 @@ pub use memory::MemoryChain;
 mod memory {
     use std::sync::{Arc, Mutex};
 
-    use fat_types::{Block, Genesis, Receipt};
+    use fat_types::{Block, ChainReceipt, Genesis};
     use tokio::sync::watch;
 
     use super::{BlockSource, BlockStream};
@@ -269,7 +269,7 @@ mod memory {
     #[derive(Debug)]
     struct Blocks {
         config: Genesis,
-        blocks: Vec<(Block, Vec<Receipt>)>,
+        blocks: Vec<(Block, Vec<ChainReceipt>)>,
         /// Bumped to break every open stream once.
         breaks: u64,
     }
@@ -297,7 +297,7 @@ mod memory {
         }
 
         /// Append a block (the twin checks nothing: that is the follower's job).
-        pub fn push(&self, block: Block, receipts: Vec<Receipt>) {
+        pub fn push(&self, block: Block, receipts: Vec<ChainReceipt>) {
             self.blocks
                 .lock()
                 .expect("memory chain lock")
@@ -356,7 +356,7 @@ mod memory {
     }
 
     impl BlockStream for MemoryStream {
-        async fn next(&mut self) -> Result<Option<(Block, Vec<Receipt>)>> {
+        async fn next(&mut self) -> Result<Option<(Block, Vec<ChainReceipt>)>> {
             loop {
                 self.changed.borrow_and_update();
                 {
@@ -414,7 +414,7 @@ mod tests {
     }
 
     /// A block on `parent` with one transfer, finalized by `signer`, and its receipts.
-    fn child(parent: &BlockHeader, signer: &Keypair) -> (Block, Vec<Receipt>) {
+    fn child(parent: &BlockHeader, signer: &Keypair) -> (Block, Vec<ChainReceipt>) {
         let alice = dev_keypair("alice");
         let tx = alice.sign_tx(Transaction {
             signer: alice.account_id(),
@@ -425,7 +425,7 @@ mod tests {
                 amount: 1,
             },
         });
-        let receipts = vec![Receipt {
+        let receipts = vec![ChainReceipt {
             tx: tx.id(),
             fee: 10,
             outcome: Outcome::Ok,

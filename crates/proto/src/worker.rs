@@ -1,7 +1,7 @@
 //! The bodies of a worker's API, as the worker sends them and clients read them.
 
 use fat_types::{
-    AccountId, ClusterId, CodeHash, ContractId, Hash32, SignedExecReceipt, TxId, WorkerId,
+    AccountId, ClusterId, CodeHash, ContractId, Hash32, SignedExecutionReceipt, TxId, WorkerId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -99,7 +99,7 @@ pub struct QueryReply {
 pub struct ReceiptView {
     /// The signed receipt.
     #[serde(flatten)]
-    pub signed: SignedExecReceipt,
+    pub signed: SignedExecutionReceipt,
     /// The receipt's hash (what the signature is over).
     pub hash: Hash32,
 }

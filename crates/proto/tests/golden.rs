@@ -13,9 +13,9 @@ use fat_proto::worker::{
 };
 use fat_types::block::{receipts_root, tx_root};
 use fat_types::{
-    AccountId, Block, BlockHeader, Bytes, Certificate, ClusterId, CodeHash, ContractId, ExecEvent,
-    ExecReceipt, ExecStatus, Hash32, Outcome, Receipt, Signature, SignedExecReceipt,
-    SignedTransaction, Transaction, TxId, TxKind, TxRejection, WorkerId,
+    AccountId, Block, BlockHeader, Bytes, Certificate, ChainReceipt, ClusterId, CodeHash,
+    ContractId, ExecEvent, ExecStatus, ExecutionReceipt, Hash32, Outcome, Signature,
+    SignedExecutionReceipt, SignedTransaction, Transaction, TxId, TxKind, TxRejection, WorkerId,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -63,8 +63,8 @@ fn tx() -> SignedTransaction {
     }
 }
 
-fn receipt(outcome: Outcome) -> Receipt {
-    Receipt {
+fn receipt(outcome: Outcome) -> ChainReceipt {
+    ChainReceipt {
         tx: tx().id(),
         fee: 10,
         outcome,
@@ -227,7 +227,7 @@ fn worker_bodies() {
             ..ok
         },
     );
-    let exec = ExecReceipt {
+    let exec = ExecutionReceipt {
         tx: tx().id(),
         contract: ContractId([12; 32]),
         height: 7,
@@ -246,7 +246,7 @@ fn worker_bodies() {
         "receipt",
         &ReceiptView {
             hash: exec.hash(),
-            signed: SignedExecReceipt {
+            signed: SignedExecutionReceipt {
                 receipt: exec,
                 worker: WorkerId([10; 32]),
                 signature: Signature([15; 64]),

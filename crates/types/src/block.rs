@@ -64,13 +64,16 @@ pub fn tx_root(txs: &[SignedTransaction]) -> Hash32 {
 }
 
 /// The commitment to a block's receipts: H([`RECEIPTS_TAG`], the receipts).
-pub fn receipts_root(receipts: &[Receipt]) -> Hash32 {
+pub fn receipts_root(receipts: &[ChainReceipt]) -> Hash32 {
     tagged_hash(RECEIPTS_TAG, &receipts)
 }
 
-/// What committing one transaction did.
+/// What committing one transaction did to the chain's registry: the fee charged and the
+/// [`Outcome`]. The chain keeps one per transaction in its blocks ([`receipts_root`]); it never
+/// runs a contract, so what a worker's execution of a command did is another receipt, the
+/// worker's signed [`ExecutionReceipt`](crate::ExecutionReceipt).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct Receipt {
+pub struct ChainReceipt {
     /// The transaction.
     pub tx: TxId,
     /// The fee charged (charged even when the transaction failed).

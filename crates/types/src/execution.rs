@@ -2,7 +2,7 @@
 //!
 //! The chain treats a command's payload as opaque bytes; workers decode it as a
 //! [`CommandPayload`]: the method name and its JSON arguments, borsh-encoded. A worker that
-//! executed a transaction for a contract signs an [`ExecReceipt`]; its hash under
+//! executed a transaction for a contract signs an [`ExecutionReceipt`]; its hash under
 //! [`EXEC_RECEIPT_TAG`] is what the worker signs.
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::encoding::{DecodeError, Signature, decode, encode, tagged_hash};
 use crate::{ContractId, Hash32, TxId, WorkerId};
 
-/// The domain tag of the hash a worker signs over an [`ExecReceipt`].
+/// The domain tag of the hash a worker signs over an [`ExecutionReceipt`].
 pub const EXEC_RECEIPT_TAG: &str = "fat/exec-receipt/v1";
 
 /// What a `Command` transaction asks: a method and its JSON arguments. Clients seal it to
@@ -70,9 +70,11 @@ pub struct ExecEvent {
     pub data: crate::Bytes,
 }
 
-/// What executing one transaction (an instantiation or a command) did to a contract.
+/// What a worker's execution of one transaction (an instantiation or a command) did to a
+/// contract; the worker signs it ([`SignedExecutionReceipt`]). What committing the transaction
+/// did to the chain's registry (fee, outcome) is the chain's [`ChainReceipt`](crate::ChainReceipt).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct ExecReceipt {
+pub struct ExecutionReceipt {
     /// The transaction.
     pub tx: TxId,
     /// The contract.
@@ -96,18 +98,18 @@ pub struct ExecReceipt {
     pub state_root: Hash32,
 }
 
-impl ExecReceipt {
+impl ExecutionReceipt {
     /// The hash a worker signs: H([`EXEC_RECEIPT_TAG`], receipt).
     pub fn hash(&self) -> Hash32 {
         tagged_hash(EXEC_RECEIPT_TAG, self)
     }
 }
 
-/// An [`ExecReceipt`] signed by the worker that executed it.
+/// An [`ExecutionReceipt`] signed by the worker that executed it.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct SignedExecReceipt {
+pub struct SignedExecutionReceipt {
     /// The receipt.
-    pub receipt: ExecReceipt,
+    pub receipt: ExecutionReceipt,
     /// The worker.
     pub worker: WorkerId,
     /// The worker's ed25519 signature over `receipt.hash()`.
@@ -132,7 +134,7 @@ mod tests {
 
     #[test]
     fn exec_receipt_hash_is_pinned() {
-        let receipt = ExecReceipt {
+        let receipt = ExecutionReceipt {
             tx: TxId([1; 32]),
             contract: ContractId([2; 32]),
             height: 3,

@@ -141,12 +141,12 @@ fn block_and_receipt_encodings_are_pinned() {
         amount: 5,
     })];
     let receipts = vec![
-        Receipt {
+        ChainReceipt {
             tx: txs[0].id(),
             fee: 10,
             outcome: Outcome::Ok,
         },
-        Receipt {
+        ChainReceipt {
             tx: TxId([9; 32]),
             fee: 1,
             outcome: Outcome::Failed(TxRejection::StaleNonce {

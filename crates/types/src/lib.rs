@@ -17,11 +17,13 @@ pub mod registry;
 pub mod reject;
 pub mod tx;
 
-pub use block::{Block, BlockHeader, Outcome, Receipt, TxLocation};
+pub use block::{Block, BlockHeader, ChainReceipt, Outcome, TxLocation};
 pub use certificate::{Certificate, finalize_message};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use encoding::{Bytes, DecodeError, Signature};
-pub use execution::{CommandPayload, ExecEvent, ExecReceipt, ExecStatus, SignedExecReceipt};
+pub use execution::{
+    CommandPayload, ExecEvent, ExecStatus, ExecutionReceipt, SignedExecutionReceipt,
+};
 pub use genesis::{ChainParams, Genesis};
 pub use id::{ClusterId, TxId, WorkerId};
 pub use registry::{

@@ -4,10 +4,11 @@
 //! workers on loopback, in a data directory under the target directory, and deploys `counter`.
 //! Worker 0 answers both sealed and plaintext queries, so the two are measured side by side.
 //!
-//! - `query_p50_us` / `query_p99_us`: one client querying `get` sealed through
-//!   `fat_client::Client::query`, as users do: the first query opens a session with a signed
+//! - `query_p50_us` / `query_p99_us`: one client querying `get` sealed, as the client library
+//!   (`fat_client::Client::query`) does: the first query opens a session with a signed
 //!   envelope (ephemeral ECDH, AEAD, signature), and the next ones are session messages
-//!   (AEAD only), each over a new connection. `query_per_s`: 16 such clients at once.
+//!   (AEAD only), all through `fat_proto::WorkerApi` (which reuses idle connections).
+//!   `query_per_s`: 16 such clients at once, sharing the session as clones of one client do.
 //! - `fresh_query_p50_us` / `fresh_query_per_s`: every query a new session (a fresh signed
 //!   envelope, the answer envelope verified and opened): what a first query costs.
 //! - `plain_query_p50_us` / `plain_query_p99_us` / `plain_query_per_s`: the same with plaintext
@@ -30,20 +31,25 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Chain, RunningWorker, now_ms};
-use fat_crypto::envelope::{Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness, seal};
+use fat_crypto::envelope::{
+    Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness, Session, SessionMessage, seal,
+};
 use fat_crypto::{Keypair, dev_keypair};
+use fat_proto::WorkerApi;
+use fat_proto::windows::{ANSWER_WINDOW_MS, SESSION_REUSE_MS};
+use fat_proto::worker::QueryRequest;
 use fat_types::{AccountId, Bytes, ContractId, Transaction, TxKind};
 use serde_json::{Value, json};
 
 /// How a query travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// Through `fat_client::Client`: a session, opened once and reused.
+    /// A session, opened once and reused (as `fat_client::Client` does).
     Session,
     /// A fresh signed envelope each time.
     Fresh,
@@ -53,38 +59,40 @@ enum Mode {
 
 const MODES: [Mode; 3] = [Mode::Session, Mode::Fresh, Mode::Plain];
 
-/// A client querying `get` of one contract on one worker.
+/// A client querying `get` of one contract on one worker. Clones share the query session.
 #[derive(Clone)]
 struct Querier {
-    client: fat_client::Client,
-    http: fat_client::Http,
-    path: String,
+    api: WorkerApi,
     contract: ContractId,
     caller: Keypair,
     worker: AccountId,
     worker_key: EcdhPublic,
+    request: QueryRequest,
     body: Vec<u8>,
+    /// The session of [`Mode::Session`] and when it was opened.
+    session: Arc<Mutex<Option<(Session, u64)>>>,
 }
 
 impl Querier {
-    fn new(chain: &Chain, w: &RunningWorker, contract: ContractId) -> Self {
+    fn new(w: &RunningWorker, contract: ContractId) -> Self {
+        let request = QueryRequest {
+            method: "get".into(),
+            args: Value::Null,
+        };
         Self {
-            client: fat_client::Client::new(&chain.url)
-                .unwrap()
-                .with_worker(&w.url)
-                .unwrap(),
-            http: fat_client::Http::new(&w.url).unwrap(),
-            path: format!("/v1/contracts/{contract}/query"),
+            api: WorkerApi::new(&w.url).unwrap(),
             contract,
             caller: dev_keypair("alice"),
             worker: AccountId(w.worker.id().0),
             worker_key: EcdhPublic(w.worker.ecdh_public().0),
-            body: json!({"method": "get"}).to_string().into_bytes(),
+            body: serde_json::to_vec(&request).unwrap(),
+            request,
+            session: Arc::default(),
         }
     }
 
-    /// Seal a fresh request, post it, verify and open the answer.
-    async fn sealed(&self) -> Value {
+    /// Seal a fresh request, post it, verify and open the answer; the answer and the session.
+    async fn sealed(&self) -> (Value, Session) {
         let (envelope, session) = seal(
             &self.caller,
             &self.worker_key,
@@ -96,8 +104,8 @@ impl Querier {
         )
         .unwrap();
         let bytes = self
-            .http
-            .post_bytes(&self.path, "application/octet-stream", envelope.to_bytes())
+            .api
+            .query_sealed(&self.contract, envelope.to_bytes())
             .await
             .unwrap();
         let response = Envelope::from_bytes(&bytes).unwrap();
@@ -105,33 +113,67 @@ impl Querier {
             .open_response(
                 &response,
                 &self.worker,
-                &mut ReplayGuard::new(300_000, 1),
+                &mut ReplayGuard::new(ANSWER_WINDOW_MS, 1),
                 now_ms(),
             )
             .unwrap();
-        serde_json::from_slice(&plain).unwrap()
+        (serde_json::from_slice(&plain).unwrap(), session)
     }
 
     async fn plain(&self) -> Value {
-        self.http
-            .post_json(&self.path, "application/json", self.body.clone())
-            .await
-            .unwrap()
-    }
-
-    async fn session(&self) -> Value {
-        let answer = self
-            .client
-            .query(&self.caller, &self.contract, "get", None)
+        let reply = self
+            .api
+            .query_plain(&self.contract, &self.request)
             .await
             .unwrap();
-        json!({"output": answer.output})
+        serde_json::to_value(reply).unwrap()
+    }
+
+    /// A further query of the session while it is young enough; else a new session.
+    async fn session(&self) -> Value {
+        let young =
+            |(_, opened): &(Session, u64)| now_ms().saturating_sub(*opened) < SESSION_REUSE_MS;
+        let cached = self.session.lock().unwrap().clone().filter(young);
+        if let Some((session, _)) = cached {
+            let message = session
+                .seal_message(
+                    self.caller.account_id(),
+                    Direction::Request,
+                    &self.body,
+                    now_ms(),
+                )
+                .unwrap();
+            match self
+                .api
+                .query_session(&self.contract, message.to_bytes())
+                .await
+            {
+                Ok(bytes) => {
+                    let answer = SessionMessage::from_bytes(&bytes).unwrap();
+                    let plain = session
+                        .open_reply(
+                            &answer,
+                            &message,
+                            &mut ReplayGuard::new(ANSWER_WINDOW_MS, 1),
+                            now_ms(),
+                        )
+                        .unwrap();
+                    return serde_json::from_slice(&plain).unwrap();
+                }
+                // The worker no longer keeps the session: open a new one.
+                Err(e) if e.status() == Some(410) => {}
+                Err(e) => panic!("session query: {e}"),
+            }
+        }
+        let (answer, session) = self.sealed().await;
+        *self.session.lock().unwrap() = Some((session, now_ms()));
+        answer
     }
 
     async fn query(&self, mode: Mode) -> Value {
         match mode {
             Mode::Session => self.session().await,
-            Mode::Fresh => self.sealed().await,
+            Mode::Fresh => self.sealed().await.0,
             Mode::Plain => self.plain().await,
         }
     }
@@ -286,7 +328,7 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
     );
 
     // The three modes interleaved one by one (which goes first rotates).
-    let querier = Querier::new(&chain, &w0, counter);
+    let querier = Querier::new(&w0, counter);
     let mut latencies: [Vec<f64>; 3] = Default::default();
     for i in 0..sizes.queries {
         for k in 0..MODES.len() {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use fat_executor::{Executor, Keys};
 use fat_runtime::Cache;
-use fat_types::{Block, Receipt};
+use fat_types::{Block, ChainReceipt};
 
 use crate::error::{Result, WorkerError};
 use crate::keys::CLUSTER_KEY_LABEL;
@@ -26,7 +26,7 @@ const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(50);
 
 impl Worker {
     /// Verify and apply one block with the chain's receipts of its transactions.
-    pub async fn apply_block(&self, block: &Block, receipts: &[Receipt]) -> Result<()> {
+    pub async fn apply_block(&self, block: &Block, receipts: &[ChainReceipt]) -> Result<()> {
         let height = block.header.height;
         let inner = &*self.inner;
         let mut store_changes = execute(inner, block, receipts).await?;
@@ -89,7 +89,7 @@ impl Worker {
 
 /// Execute `block` on the committed state, then seal the cluster keys it provisioned and add
 /// them to the keyring (the store encrypts the new contracts' state with them).
-async fn execute(inner: &Inner, block: &Block, receipts: &[Receipt]) -> Result<BlockChanges> {
+async fn execute(inner: &Inner, block: &Block, receipts: &[ChainReceipt]) -> Result<BlockChanges> {
     let keys = Keys {
         identity: &inner.key,
         ecdh: &inner.secrets.ecdh,

@@ -9,7 +9,7 @@
 //! the chain.
 //!
 //! Per block and contract the worker records a state root ([`fat_runtime::state_root`]), and
-//! per transaction an [`fat_types::ExecReceipt`] it signs. Queries run on a snapshot of the
+//! per transaction an [`fat_types::ExecutionReceipt`] it signs. Queries run on a snapshot of the
 //! last committed block (one read transaction) while blocks apply, behind admission control:
 //! a full queue answers "busy" at once. [`api::app`] serves all this over HTTP
 //! (`docs/openapi-worker.yaml`).

@@ -11,7 +11,7 @@ use fat_crypto::Keypair;
 use fat_runtime::{StateHash, StateStore};
 use fat_types::encoding::{decode, encode};
 use fat_types::{
-    BlockHeader, ClusterId, CodeHash, ContractId, Hash32, SignedExecReceipt, TxId, WorkerId,
+    BlockHeader, ClusterId, CodeHash, ContractId, Hash32, SignedExecutionReceipt, TxId, WorkerId,
 };
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
@@ -172,7 +172,7 @@ impl Store {
         mut changes: BlockChanges,
         key: &Keypair,
         durable: bool,
-    ) -> Result<Vec<SignedExecReceipt>> {
+    ) -> Result<Vec<SignedExecutionReceipt>> {
         let mut wtx = self.db.begin_write().map_err(storage("begin write"))?;
         let durability = if durable {
             Durability::Immediate
@@ -266,7 +266,7 @@ impl Store {
                     receipt.state_root = record.state_root;
                 }
                 let signature = key.sign(receipt.hash().as_bytes());
-                let one = SignedExecReceipt {
+                let one = SignedExecutionReceipt {
                     receipt,
                     worker: WorkerId(key.account_id().0),
                     signature,
@@ -402,7 +402,7 @@ impl Snapshot {
     }
 
     /// The signed receipt of a transaction this worker executed.
-    pub fn receipt(&self, tx: &TxId) -> Result<Option<SignedExecReceipt>> {
+    pub fn receipt(&self, tx: &TxId) -> Result<Option<SignedExecutionReceipt>> {
         get(&self.receipts, tx.as_bytes())?
             .map(|b| decode("receipt", &b).map_err(|e| corrupt("receipt", e)))
             .transpose()

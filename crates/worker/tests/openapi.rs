@@ -14,8 +14,8 @@ use fat_proto::worker::{
 };
 use fat_runtime::{CallError, Limit};
 use fat_types::{
-    Bytes, ClusterId, CodeHash, ContractId, ExecEvent, ExecReceipt, ExecStatus, Hash32, Signature,
-    SignedExecReceipt, TxId, WorkerId,
+    Bytes, ClusterId, CodeHash, ContractId, ExecEvent, ExecStatus, ExecutionReceipt, Hash32,
+    Signature, SignedExecutionReceipt, TxId, WorkerId,
 };
 use fat_worker::api::{ROUTES, app};
 use fat_worker::{Worker, WorkerConfig};
@@ -178,8 +178,8 @@ fn js(value: impl serde::Serialize) -> Value {
     serde_json::to_value(value).unwrap()
 }
 
-fn exec_receipt(status: ExecStatus, sealed_output: Option<Bytes>) -> ExecReceipt {
-    ExecReceipt {
+fn exec_receipt(status: ExecStatus, sealed_output: Option<Bytes>) -> ExecutionReceipt {
+    ExecutionReceipt {
         tx: TxId([1; 32]),
         contract: ContractId([2; 32]),
         height: 3,
@@ -221,7 +221,7 @@ fn component_schemas_name_the_fields_rust_serializes() {
             message: "import".into(),
         },
     ];
-    let signed = SignedExecReceipt {
+    let signed = SignedExecutionReceipt {
         receipt: exec_receipt(ExecStatus::Ok, Some(Bytes(vec![1]))),
         worker: WorkerId([8; 32]),
         signature: Signature([9; 64]),
@@ -274,12 +274,12 @@ fn component_schemas_name_the_fields_rust_serializes() {
                 signed: signed.clone(),
             }),
         ),
-        ("SignedExecReceipt", js(&signed)),
+        ("SignedExecutionReceipt", js(&signed)),
         (
-            "ExecReceipt",
+            "ExecutionReceipt",
             js(exec_receipt(ExecStatus::Ok, Some(Bytes(vec![1])))),
         ),
-        ("ExecReceipt", js(exec_receipt(ExecStatus::Ok, None))),
+        ("ExecutionReceipt", js(exec_receipt(ExecStatus::Ok, None))),
         ("ExecStatus", js(ExecStatus::Ok)),
         ("ExecStatus", js(ExecStatus::Failed { error: "no".into() })),
         (

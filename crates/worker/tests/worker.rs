@@ -9,7 +9,7 @@ use axum::Json;
 use axum::routing::{get, post};
 use common::{Chain, RawChain, RunningWorker, open_output, post_raw, temp_dir};
 use fat_crypto::{dev_keypair, verify};
-use fat_types::{AccountId, SignedExecReceipt};
+use fat_types::{AccountId, SignedExecutionReceipt};
 use serde_json::{Value, json};
 
 fn root(value: &Value) -> String {
@@ -39,7 +39,7 @@ async fn counter_replicas_agree_restart_and_catch_up() {
         assert_eq!(body["receipt"]["status"]["status"], "ok", "{body}");
         assert_eq!(body["receipt"]["output"], "");
         assert_eq!(open_output(&body, &session), 7);
-        let signed: SignedExecReceipt = serde_json::from_value(body.clone()).unwrap();
+        let signed: SignedExecutionReceipt = serde_json::from_value(body.clone()).unwrap();
         assert_eq!(signed.worker, w.worker.id());
         verify(
             &AccountId(signed.worker.0),

@@ -1,0 +1,36 @@
+//! The client library against a dev network in the process: it opens a query session once and
+//! reuses it, and the answers stay right.
+
+use fat_client::Client;
+use fat_crypto::dev_keypair;
+use fat_devnet::Devnet;
+use fat_devnet::testing::TempDir;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_sessions_are_reused() {
+    let dir = TempDir::new("client-sessions");
+    let devnet = Devnet::builder(dir.path()).build().await.unwrap();
+    let client = Client::new(devnet.url())
+        .unwrap()
+        .with_worker(&devnet.worker_url(0))
+        .unwrap();
+    let alice = dev_keypair("alice");
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let counter = client
+        .deploy(&alice, wasm, "", &[], None, &mut |_| {})
+        .await
+        .unwrap()
+        .contract;
+    let result = client
+        .command(&alice, &counter, "increment", r#"{"by":3}"#, true)
+        .await
+        .unwrap();
+    assert_eq!(result.output, 3);
+
+    // The client library opens a session once and reuses it; answers stay right.
+    for _ in 0..3 {
+        let answer = client.query(&alice, &counter, "get", None).await.unwrap();
+        assert_eq!(answer.output, 3);
+    }
+    devnet.stop().await.unwrap();
+}
