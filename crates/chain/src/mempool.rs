@@ -12,7 +12,7 @@ use fat_types::{
 };
 
 use crate::genesis::ChainParams;
-use crate::rules::{Created, View, check_kind, created, spend};
+use crate::rules::{Created, View, check_kind, check_limits, created, spend};
 use crate::state::State;
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -73,10 +73,7 @@ impl Mempool {
             return Err(TxRejection::AlreadyKnown);
         }
         let t = &tx.tx;
-        let min = state.params.min_fee(size);
-        if t.fee < min {
-            return Err(TxRejection::FeeTooLow { fee: t.fee, min });
-        }
+        check_limits(&state.params, t, size)?;
         let expected = self.next_nonce(state, &t.signer);
         if t.nonce < expected {
             return Err(TxRejection::StaleNonce {
@@ -125,9 +122,19 @@ impl Mempool {
         Ok(id)
     }
 
-    /// Take up to `max` transactions for a block; they stay accounted until [`Self::committed`].
-    pub fn take(&mut self, max: usize) -> Vec<SignedTransaction> {
-        let n = max.min(self.queue.len());
+    /// Take up to `max` transactions for a block, in order, asking for at most `max_gas`
+    /// together; they stay accounted until [`Self::committed`].
+    pub fn take(&mut self, max: usize, max_gas: u64) -> Vec<SignedTransaction> {
+        let mut gas = 0u64;
+        let n = self
+            .queue
+            .iter()
+            .take(max)
+            .take_while(|tx| {
+                gas = gas.saturating_add(tx.tx.kind.gas_limit());
+                gas <= max_gas
+            })
+            .count();
         self.queue.drain(..n).collect()
     }
 
@@ -194,5 +201,41 @@ impl View for MempoolView<'_> {
     }
     fn is_gatekeeper(&self, id: &AccountId) -> bool {
         self.state.gatekeepers.contains(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fat_types::{Bytes, Signature, Transaction, TxKind};
+
+    use super::*;
+
+    fn command(nonce: u64, gas_limit: u64) -> SignedTransaction {
+        SignedTransaction {
+            tx: Transaction {
+                signer: AccountId([1; 32]),
+                nonce,
+                fee: 1,
+                kind: TxKind::Command {
+                    contract: ContractId([2; 32]),
+                    payload: Bytes::default(),
+                    gas_limit,
+                },
+            },
+            signature: Signature([0; 64]),
+        }
+    }
+
+    #[test]
+    fn a_block_takes_only_the_gas_it_may_hold_in_order() {
+        let mut mempool = Mempool::new(10);
+        mempool
+            .queue
+            .extend([command(0, 600), command(1, 600), command(2, 1)]);
+        let first = mempool.take(10, 1000);
+        assert_eq!(first.len(), 1, "the second would pass the block's gas");
+        assert_eq!(mempool.take(1, 1000).len(), 1, "and the count");
+        assert_eq!(mempool.take(10, 1000).len(), 1);
+        assert!(mempool.is_empty());
     }
 }

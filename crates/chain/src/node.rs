@@ -20,7 +20,7 @@ use tokio::sync::{Notify, watch};
 use crate::error::{ChainError, InvalidProposal, Result};
 use crate::genesis::{ChainParams, Genesis};
 use crate::mempool::Mempool;
-use crate::rules::Rules;
+use crate::rules::{Rules, check_limits};
 use crate::state::{Changes, State, Writes, next_root};
 use crate::store::Store;
 
@@ -293,19 +293,23 @@ impl Node {
                     max: params.max_tx_bytes,
                 }));
             }
-            let min = params.min_fee(size);
-            if signed.tx.fee < min {
-                return Err(refused(TxRejection::FeeTooLow {
-                    fee: signed.tx.fee,
-                    min,
-                }));
-            }
+            check_limits(params, &signed.tx, size).map_err(refused)?;
             if verify_tx(signed).is_err() {
                 return Err(refused(TxRejection::BadSignature));
             }
             if !ids.insert(tx) || inner.store.tx_location(&tx)?.is_some() {
                 return Err(invalid(InvalidProposal::Replayed { index, tx }));
             }
+        }
+        let gas = proposal
+            .txs
+            .iter()
+            .fold(0u64, |sum, tx| sum.saturating_add(tx.tx.kind.gas_limit()));
+        if gas > params.max_block_gas {
+            return Err(invalid(InvalidProposal::TooMuchGas {
+                gas,
+                max: params.max_block_gas,
+            }));
         }
         let executed = self.execute(&parent, height, header.timestamp_ms, &proposal.txs);
         let receipts_root = receipts_root(&executed.receipts);
@@ -433,11 +437,10 @@ impl Application for Node {
                 },
             });
         }
-        let txs = inner
-            .mempool
-            .lock()
-            .expect("mempool lock")
-            .take(inner.params.max_block_txs as usize);
+        let txs = inner.mempool.lock().expect("mempool lock").take(
+            inner.params.max_block_txs as usize,
+            inner.params.max_block_gas,
+        );
         if txs.is_empty() {
             return Ok(None);
         }
