@@ -569,3 +569,39 @@ fn a_block_asking_for_all_the_gas_runs_within_the_chain_cap() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_output_nonce_is_bound_to_the_output() {
+    let world = World::new();
+    let (txs, _, cluster, contract) = first_block(&world);
+    let held = BTreeMap::from([(cluster, world.cluster_key.clone())]);
+    let genesis = Memory::default();
+    let after_one = genesis.commit(&world.apply(&genesis, &held, 1, &txs).await);
+    let (inc, session) = world.command(4, contract, "increment", "", 2);
+    let nonce = |changes: &BlockChanges| {
+        let sealed = changes.receipts[0].sealed_output.as_ref().unwrap();
+        Envelope::from_bytes(&sealed.0).unwrap().header.nonce
+    };
+    // The same transaction by the same worker, on two states: two outputs.
+    let two = world
+        .apply(&after_one, &held, 2, std::slice::from_ref(&inc))
+        .await;
+    let (other_txs, _, _, _) = first_block(&world);
+    let mut other_state = genesis.commit(&world.apply(&genesis, &held, 1, &other_txs).await);
+    other_state = other_state.commit(&two);
+    let again = world
+        .apply(&other_state, &held, 2, std::slice::from_ref(&inc))
+        .await;
+    assert_eq!(world.open(&two.receipts[0], &session), "12");
+    assert_eq!(world.open(&again.receipts[0], &session), "13");
+    assert_ne!(
+        nonce(&two),
+        nonce(&again),
+        "a nonce reused for another output"
+    );
+    // The same output seals the same bytes.
+    let replay = world
+        .apply(&after_one, &held, 2, std::slice::from_ref(&inc))
+        .await;
+    assert_eq!(nonce(&replay), nonce(&two));
+}

@@ -152,20 +152,20 @@ impl Runtime {
                 .fuel_async_yield_interval(Some(YIELD_FUEL))
                 .expect("fuel is enabled on this engine");
         }
-        let deadline = match mode {
-            Mode::Command => self.limits.command_deadline,
-            Mode::Query | Mode::Job => self.limits.query_deadline,
-        };
-
-        let run = tokio::time::timeout(
-            deadline,
-            invoke(&mut store, code, call.entry, self.limits.output_bytes),
-        );
-        let result = match run.await {
-            Err(_elapsed) => Err(CallError::LimitExceeded {
-                limit: Limit::Deadline,
-            }),
-            Ok(result) => result,
+        let run = invoke(&mut store, code, call.entry, self.limits.output_bytes);
+        let result = match mode {
+            // A command is bounded by its gas alone, never by the wall clock: whether a
+            // deadline hits depends on the worker, and workers must agree on every outcome.
+            // It waits for nothing in real time (its pollables are ready at once).
+            Mode::Command => run.await,
+            Mode::Query | Mode::Job => {
+                match tokio::time::timeout(self.limits.query_deadline, run).await {
+                    Err(_elapsed) => Err(CallError::LimitExceeded {
+                        limit: Limit::Deadline,
+                    }),
+                    Ok(result) => result,
+                }
+            }
         };
         let gas_used = gas_limit.map_or(0, |limit| limit - store.get_fuel().unwrap_or(0));
         let mut state = store.into_data();
