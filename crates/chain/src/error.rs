@@ -168,7 +168,15 @@ pub enum InvalidProposal {
         /// The chain's limit.
         max: u32,
     },
-    /// A transaction the mempool would have refused (size, signature, fee).
+    /// The transactions ask for more gas together than a block may (`max_block_gas`).
+    #[error("the transactions ask for {gas} gas, at most {max} in a block (max_block_gas)")]
+    TooMuchGas {
+        /// The gas they ask for together.
+        gas: u64,
+        /// The chain's `max_block_gas`.
+        max: u64,
+    },
+    /// A transaction the mempool would have refused (size, signature, fee, gas).
     #[error("transaction {index} ({tx}) is refused: {rejection}")]
     Tx {
         /// Its position in the block.

@@ -12,7 +12,7 @@ use fat_types::{
 };
 
 use crate::genesis::ChainParams;
-use crate::rules::{Created, View, check_kind, created, spend};
+use crate::rules::{Created, View, check_kind, check_limits, created, spend};
 use crate::state::State;
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -73,10 +73,7 @@ impl Mempool {
             return Err(TxRejection::AlreadyKnown);
         }
         let t = &tx.tx;
-        let min = state.params.min_fee(size);
-        if t.fee < min {
-            return Err(TxRejection::FeeTooLow { fee: t.fee, min });
-        }
+        check_limits(&state.params, t, size)?;
         let expected = self.next_nonce(state, &t.signer);
         if t.nonce < expected {
             return Err(TxRejection::StaleNonce {
@@ -125,14 +122,24 @@ impl Mempool {
         Ok(id)
     }
 
-    /// Up to `max` transactions for a block, in admission order, leaving out `exclude` (those
-    /// in the pending blocks the new one builds on). They stay queued and accounted until
-    /// [`Self::committed`]: a proposal may never be final.
-    pub fn select(&self, max: usize, exclude: &HashSet<TxId>) -> Vec<SignedTransaction> {
+    /// Up to `max` transactions for a block, in admission order, asking for at most `max_gas`
+    /// together, leaving out `exclude` (those in the pending blocks the new one builds on).
+    /// They stay queued and accounted until [`Self::committed`]: a proposal may never be final.
+    pub fn select(
+        &self,
+        max: usize,
+        max_gas: u64,
+        exclude: &HashSet<TxId>,
+    ) -> Vec<SignedTransaction> {
+        let mut gas = 0u64;
         self.queue
             .iter()
             .filter(|(id, _)| !exclude.contains(id))
             .take(max)
+            .take_while(|(_, tx)| {
+                gas = gas.saturating_add(tx.tx.kind.gas_limit());
+                gas <= max_gas
+            })
             .map(|(_, tx)| tx.clone())
             .collect()
     }
@@ -221,5 +228,48 @@ impl View for MempoolView<'_> {
     }
     fn is_gatekeeper(&self, id: &AccountId) -> bool {
         self.state.gatekeepers.contains(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fat_types::{Bytes, Signature, Transaction, TxKind};
+
+    use super::*;
+
+    fn command(nonce: u64, gas_limit: u64) -> SignedTransaction {
+        SignedTransaction {
+            tx: Transaction {
+                signer: AccountId([1; 32]),
+                nonce,
+                fee: 1,
+                kind: TxKind::Command {
+                    contract: ContractId([2; 32]),
+                    payload: Bytes::default(),
+                    gas_limit,
+                },
+            },
+            signature: Signature([0; 64]),
+        }
+    }
+
+    #[test]
+    fn a_block_takes_only_the_gas_it_may_hold_in_order() {
+        let mut mempool = Mempool::new(10);
+        let txs = [command(0, 600), command(1, 600), command(2, 1)];
+        mempool
+            .queue
+            .extend(txs.iter().map(|tx| (tx.id(), tx.clone())));
+        let none = HashSet::new();
+        let first = mempool.select(10, 1000, &none);
+        assert_eq!(first, txs[..1], "the second would pass the block's gas");
+        assert_eq!(mempool.select(1, 1000, &none).len(), 1, "and the count");
+        let proposed: HashSet<TxId> = [txs[0].id()].into();
+        assert_eq!(
+            mempool.select(10, 1000, &proposed),
+            txs[1..],
+            "what a pending block holds is left out"
+        );
+        assert_eq!(mempool.len(), 3, "selected transactions stay until committed");
     }
 }

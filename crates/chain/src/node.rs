@@ -20,7 +20,7 @@ use tokio::sync::{Notify, broadcast, watch};
 use crate::error::{ChainError, InvalidProposal, Result};
 use crate::genesis::{ChainParams, Genesis};
 use crate::mempool::Mempool;
-use crate::rules::Rules;
+use crate::rules::{Rules, check_limits};
 use crate::state::{Changes, State, Writes, next_root};
 use crate::store::Store;
 
@@ -318,19 +318,23 @@ impl Node {
                     max: params.max_tx_bytes,
                 }));
             }
-            let min = params.min_fee(size);
-            if signed.tx.fee < min {
-                return Err(refused(TxRejection::FeeTooLow {
-                    fee: signed.tx.fee,
-                    min,
-                }));
-            }
+            check_limits(params, &signed.tx, size).map_err(refused)?;
             if verify_tx(signed).is_err() {
                 return Err(refused(TxRejection::BadSignature));
             }
             if !ids.insert(tx) || inner.store.tx_location(&tx)?.is_some() {
                 return Err(invalid(InvalidProposal::Replayed { index, tx }));
             }
+        }
+        let gas = proposal
+            .txs
+            .iter()
+            .fold(0u64, |sum, tx| sum.saturating_add(tx.tx.kind.gas_limit()));
+        if gas > params.max_block_gas {
+            return Err(invalid(InvalidProposal::TooMuchGas {
+                gas,
+                max: params.max_block_gas,
+            }));
         }
         let executed = self.execute(
             &ancestors,
@@ -530,11 +534,11 @@ impl Application for Node {
             });
         };
         let included: HashSet<TxId> = ancestors.iter().flat_map(|p| p.tx_ids()).collect();
-        let txs = inner
-            .mempool
-            .lock()
-            .expect("mempool lock")
-            .select(inner.params.max_block_txs as usize, &included);
+        let txs = inner.mempool.lock().expect("mempool lock").select(
+            inner.params.max_block_txs as usize,
+            inner.params.max_block_gas,
+            &included,
+        );
         if txs.is_empty() {
             return Ok(None);
         }

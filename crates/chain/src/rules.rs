@@ -70,6 +70,27 @@ pub(crate) fn spend(tx: &Transaction) -> u64 {
     }
 }
 
+/// Check what the chain's parameters bound in any transaction of `size` encoded bytes: its
+/// gas (at most `max_tx_gas`) and its fee (at least the minimum for its size and gas). The
+/// mempool checks this at admission and every node again for each transaction of a proposal.
+pub(crate) fn check_limits(
+    params: &ChainParams,
+    tx: &Transaction,
+    size: u64,
+) -> Result<(), TxRejection> {
+    let gas = tx.kind.gas_limit();
+    // A transaction no block could hold would block its signer's later ones for good.
+    let max = params.max_tx_gas.min(params.max_block_gas);
+    if gas > max {
+        return Err(TxRejection::GasLimitTooHigh { gas, max });
+    }
+    let min = params.min_fee(size, gas);
+    if tx.fee < min {
+        return Err(TxRejection::FeeTooLow { fee: tx.fee, min });
+    }
+    Ok(())
+}
+
 /// Check the kind-specific rules of `tx` against `view`.
 pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRejection> {
     match &tx.kind {

@@ -399,6 +399,7 @@ fn rejections() -> Vec<TxRejection> {
         TxRejection::ContractKeyMissing { contract },
         TxRejection::KeyMismatch { what: "w".into() },
         TxRejection::MempoolFull { limit: 1 },
+        TxRejection::GasLimitTooHigh { gas: 2, max: 1 },
     ]
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::{Client, DEFAULT_GAS, committed_height, randomness, receipt};
+use crate::{Client, committed_height, randomness, receipt};
 
 /// A command's result (`fat command --json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,7 +62,7 @@ impl Client {
                     Ok(TxKind::Command {
                         contract: *contract,
                         payload: Bytes(sealed.to_bytes()),
-                        gas_limit: DEFAULT_GAS,
+                        gas_limit: self.gas_limit,
                     })
                 },
                 wait,

@@ -11,7 +11,7 @@ use fat_types::{Bytes, ClusterId, CodeHash, ContractId, Hash32, TxKind};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::{Client, DEFAULT_GAS, WAIT, committed_height, randomness, receipt};
+use crate::{Client, WAIT, committed_height, randomness, receipt};
 
 /// A deployed contract (`fat deploy --json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,7 +81,7 @@ impl Client {
             cluster,
             salt: Bytes(salt.to_vec()),
             args: Bytes(sealed.to_bytes()),
-            gas_limit: DEFAULT_GAS,
+            gas_limit: self.gas_limit,
         };
         let answer = self.submit(key, kind, true).await?;
         let block = committed_height(&answer);

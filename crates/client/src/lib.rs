@@ -33,6 +33,7 @@ use fat_crypto::envelope::{SealRandomness, Session};
 use fat_proto::chain::{AccountView, ChainStatus, DevWorkers, SubmitAnswer, TxStatus};
 use fat_proto::worker::ReceiptView;
 use fat_proto::{ChainApi, WorkerApi, windows};
+use fat_types::genesis::ChainParams;
 use fat_types::{
     AccountId, AttestationPolicy, Clock, ClusterId, ContractId, Hash32, SystemClock, Transaction,
     TxId, TxKind, WorkerId, WorkerInfo,
@@ -46,10 +47,12 @@ pub use known_chains::check as check_known_chain;
 pub use query::QueryResult;
 pub use trust::check_worker;
 
-/// The fee every transaction offers.
+/// The fee every transaction offers at least (more when the chain's minimum for its size and
+/// gas is more: see [`fat_types::genesis::ChainParams::min_fee`]).
 pub const DEFAULT_FEE: u64 = 10;
-/// The fuel a command or an `init` may spend unless told otherwise.
-pub const DEFAULT_GAS: u64 = 10_000_000_000;
+/// The fuel a command or an `init` may spend unless told otherwise ([`Client::with_gas_limit`]):
+/// a tenth of the default chain's `max_tx_gas`.
+pub const DEFAULT_GAS: u64 = 100_000_000;
 /// How long to wait for a worker's receipt or a published key.
 pub const WAIT: Duration = windows::CLIENT_WAIT;
 /// How long the client sends further queries in a session before it opens a new one.
@@ -82,6 +85,7 @@ impl TrustedWorker {
 struct Cache {
     pinned: bool,
     policy: Option<AttestationPolicy>,
+    params: Option<ChainParams>,
     worker: Option<TrustedWorker>,
     /// Query sessions by (worker, contract, caller), with when they were opened.
     sessions: HashMap<(WorkerId, ContractId, AccountId), (Session, u64)>,
@@ -95,6 +99,7 @@ pub struct Client {
     known_chains: Option<PathBuf>,
     cache: Arc<Mutex<Cache>>,
     clock: Arc<dyn Clock>,
+    gas_limit: u64,
 }
 
 impl std::fmt::Debug for Client {
@@ -115,7 +120,21 @@ impl Client {
             known_chains: None,
             cache: Arc::default(),
             clock: Arc::new(SystemClock),
+            gas_limit: DEFAULT_GAS,
         })
+    }
+
+    /// Let each command and `init` this client sends spend at most `gas` (fuel); the
+    /// default is [`DEFAULT_GAS`]. The chain refuses more than its `max_tx_gas`, and the fee
+    /// offered grows with it.
+    pub fn with_gas_limit(mut self, gas: u64) -> Self {
+        self.gas_limit = gas;
+        self
+    }
+
+    /// The gas each command and `init` this client sends may spend.
+    pub fn gas_limit(&self) -> u64 {
+        self.gas_limit
     }
 
     /// Send queries, receipt and log reads to the worker API at `url` instead of the node's
@@ -176,6 +195,16 @@ impl Client {
     /// The chain's status.
     pub async fn status(&self) -> Result<ChainStatus> {
         Ok(self.checked().await?.status().await?)
+    }
+
+    /// The chain's parameters (`GET /v1/params`), read once per client.
+    pub async fn params(&self) -> Result<ChainParams> {
+        if let Some(params) = &self.cache().params {
+            return Ok(params.clone());
+        }
+        let params = self.checked().await?.params().await?;
+        self.cache().params = Some(params.clone());
+        Ok(params)
     }
 
     /// The chain's attestation policy (`GET /v1/params`), read once per client.
@@ -283,12 +312,17 @@ impl Client {
         wait: bool,
     ) -> Result<SubmitAnswer> {
         let nonce = self.account(&key.account_id()).await?.next_nonce;
-        let tx = key.sign_tx(Transaction {
+        let params = self.params().await?;
+        let mut tx = Transaction {
             signer: key.account_id(),
             nonce,
             fee: DEFAULT_FEE,
             kind: kind(nonce)?,
-        });
+        };
+        // The fee's encoding has a fixed width, so the size is known before the fee is.
+        let size = key.sign_tx(tx.clone()).encode().len() as u64;
+        tx.fee = tx.fee.max(params.min_fee(size, tx.kind.gas_limit()));
+        let tx = key.sign_tx(tx);
         if wait {
             Ok(self.chain.submit_committed(&tx).await?)
         } else {

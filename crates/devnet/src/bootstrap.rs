@@ -96,11 +96,17 @@ pub async fn submit_at(
     nonce: u64,
     kind: TxKind,
 ) -> Result<SubmitAnswer> {
-    let tx = key.sign_tx(Transaction {
+    let mut tx = Transaction {
         signer: key.account_id(),
         nonce,
         fee: FEE,
         kind,
-    });
-    Ok(chain.submit_committed(&tx).await?)
+    };
+    let gas = tx.kind.gas_limit();
+    if gas > 0 {
+        // The fee grows with the gas asked: offer the chain's minimum when it is more.
+        let size = key.sign_tx(tx.clone()).encode().len() as u64;
+        tx.fee = tx.fee.max(chain.params().await?.min_fee(size, gas));
+    }
+    Ok(chain.submit_committed(&key.sign_tx(tx)).await?)
 }

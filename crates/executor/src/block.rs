@@ -60,11 +60,13 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         }
     }
 
-    /// Apply one transaction the chain committed (its receipt is not a failure).
+    /// Apply one transaction the chain committed (its receipt is not a failure), its calls
+    /// bounded by `gas` (its gas limit, capped by the executor).
     pub(crate) async fn transaction(
         &mut self,
         index: u32,
         signed: &SignedTransaction,
+        gas: u64,
     ) -> Result<()> {
         let tx = &signed.tx;
         match &tx.kind {
@@ -93,18 +95,16 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
                 cluster,
                 salt,
                 args,
-                gas_limit,
+                ..
             } if self.is_member(cluster)? => {
                 let id = contract_id(&tx.signer, code_hash, cluster, &salt.0);
-                let run = self.run(signed, index, id, *gas_limit);
+                let run = self.run(signed, index, id, gas);
                 self.instantiate(&run, code_hash, cluster, args).await?;
             }
             TxKind::Command {
-                contract,
-                payload,
-                gas_limit,
+                contract, payload, ..
             } if self.known(contract)? => {
-                let run = self.run(signed, index, *contract, *gas_limit);
+                let run = self.run(signed, index, *contract, gas);
                 self.command(&run, payload).await?;
             }
             _ => {}

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use fat_runtime::Runtime;
 use fat_types::block::receipts_root;
+use fat_types::genesis::ChainParams;
 use fat_types::{Block, BlockHeader, ChainReceipt, Outcome, SignedTransaction, WorkerId};
 
 use crate::block::BlockRun;
@@ -21,6 +22,9 @@ pub struct Executor<'a> {
     runtime: &'a Runtime,
     codes: &'a dyn CodeProvider,
     keys: Keys<'a>,
+    /// The chain's `max_tx_gas` and `max_block_gas`.
+    max_tx_gas: u64,
+    max_block_gas: u64,
 }
 
 impl std::fmt::Debug for Executor<'_> {
@@ -35,11 +39,25 @@ impl<'a> Executor<'a> {
     /// An executor running contracts on `runtime`, with code from `codes`, as the worker of
     /// `keys`.
     pub fn new(runtime: &'a Runtime, codes: &'a dyn CodeProvider, keys: Keys<'a>) -> Self {
+        let params = ChainParams::default();
         Self {
             runtime,
             codes,
             keys,
+            max_tx_gas: params.max_tx_gas,
+            max_block_gas: params.max_block_gas,
         }
+    }
+
+    /// Bound the gas of calls by the chain's `params` (by default, [`ChainParams::default`]'s).
+    /// The chain refuses transactions asking for more, but the executor does not trust a
+    /// block to hold only what the chain allows: a call gets at most `max_tx_gas`, and the
+    /// calls of a block at most `max_block_gas` together (counted, in block order, over the
+    /// gas each transaction the chain committed asks for, so every worker counts the same).
+    pub fn with_params(mut self, params: &ChainParams) -> Self {
+        self.max_tx_gas = params.max_tx_gas;
+        self.max_block_gas = params.max_block_gas;
+        self
     }
 
     /// The worker it executes as.
@@ -74,11 +92,19 @@ impl<'a> Executor<'a> {
             });
         }
         let mut block = BlockRun::new(self.runtime, self.codes, self.keys, state, header);
+        let mut block_gas = self.max_block_gas;
         for (index, (signed, receipt)) in txs.iter().zip(receipts).enumerate() {
             if matches!(receipt.outcome, Outcome::Failed(_)) {
                 continue;
             }
-            block.transaction(index as u32, signed).await?;
+            let gas = signed
+                .tx
+                .kind
+                .gas_limit()
+                .min(self.max_tx_gas)
+                .min(block_gas);
+            block_gas -= gas;
+            block.transaction(index as u32, signed, gas).await?;
         }
         block.finish()
     }

@@ -123,12 +123,14 @@ impl Run<'_> {
         let mut receipt = self.receipt(status, output, events, outcome.gas_used);
         if matches!(receipt.status, ExecStatus::Ok) {
             let (session, key) = sealer;
-            // One response per session and worker, so a nonce derived from the transaction and
-            // the worker is never reused under a key, and a restarted worker seals the same
-            // bytes again.
+            // The nonce derives from the transaction, the worker and the output itself: a
+            // re-run that seals the same output seals the same bytes (a restarted worker
+            // agrees with itself), and one that seals another output (another code, a bug, a
+            // diverging state) never reuses a nonce under the session's key.
             let mut material = self.signed.id().as_bytes().to_vec();
             material.extend_from_slice(key.account_id().as_bytes());
-            let digest = blake3::derive_key("fat/worker/receipt-nonce/v2", &material);
+            material.extend_from_slice(blake3::hash(receipt.output.as_bytes()).as_bytes());
+            let digest = blake3::derive_key("fat/worker/receipt-nonce/v3", &material);
             let mut nonce = [0u8; 24];
             nonce.copy_from_slice(&digest[..24]);
             let sealed = session.seal_response_with_nonce(

@@ -12,6 +12,7 @@ use fat_crypto::{ClusterKey, Keypair, dev_keypair};
 use fat_executor::{BlockChanges, ContractRecord, Executor, Keys, StateView};
 use fat_runtime::{Call, Entry, MemoryCache, MemoryStore, Runtime, RuntimeConfig, StateStore};
 use fat_types::block::{receipts_root, tx_root};
+use fat_types::genesis::ChainParams;
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
     BlockHeader, Bytes, ChainReceipt, ClusterId, CodeHash, CommandPayload, ContractId, ExecStatus,
@@ -106,6 +107,11 @@ struct World {
 
 impl World {
     fn new() -> Self {
+        Self::with_contract(fat_test_programs::COUNTER)
+    }
+
+    /// The world with the contract built at `path` in place of the counter.
+    fn with_contract(path: &str) -> Self {
         let config = RuntimeConfig {
             pool_instances: 4,
             ..RuntimeConfig::default()
@@ -117,7 +123,7 @@ impl World {
             alice: dev_keypair("alice"),
             gatekeeper: dev_keypair("gatekeeper"),
             cluster_key: ClusterKey::from_bytes([5; 32]),
-            wasm: fat_test_programs::read(fat_test_programs::COUNTER),
+            wasm: fat_test_programs::read(path),
         }
     }
 
@@ -128,6 +134,19 @@ impl World {
     /// Apply a block of `txs` at `height` (every receipt a success), holding `held` keys.
     async fn apply(
         &self,
+        state: &Memory,
+        held: &BTreeMap<ClusterId, ClusterKey>,
+        height: u64,
+        txs: &[SignedTransaction],
+    ) -> BlockChanges {
+        self.apply_with(&ChainParams::default(), state, held, height, txs)
+            .await
+    }
+
+    /// [`World::apply`] on a chain of `params`.
+    async fn apply_with(
+        &self,
+        params: &ChainParams,
         state: &Memory,
         held: &BTreeMap<ClusterId, ClusterKey>,
         height: u64,
@@ -155,6 +174,7 @@ impl World {
             clusters: held,
         };
         Executor::new(&self.runtime, &self.runtime, keys)
+            .with_params(params)
             .apply(Arc::new(state.clone()), &header, txs, &receipts)
             .await
             .unwrap()
@@ -215,6 +235,19 @@ impl World {
         args: &str,
         height: u64,
     ) -> (SignedTransaction, Session) {
+        self.command_with_gas(nonce, contract, method, args, height, 10_000_000_000)
+    }
+
+    /// [`World::command`] asking for `gas_limit`.
+    fn command_with_gas(
+        &self,
+        nonce: u64,
+        contract: ContractId,
+        method: &str,
+        args: &str,
+        height: u64,
+        gas_limit: u64,
+    ) -> (SignedTransaction, Session) {
         let payload = CommandPayload::new(method, args, nonce);
         let (envelope, session) = sealed(
             &self.alice,
@@ -227,7 +260,7 @@ impl World {
         let kind = TxKind::Command {
             contract,
             payload: Bytes(envelope.to_bytes()),
-            gas_limit: 10_000_000_000,
+            gas_limit,
         };
         (tx(&self.alice, nonce, kind), session)
     }
@@ -460,4 +493,115 @@ async fn a_key_provisioned_in_a_block_runs_the_init_that_follows() {
     let without = world.apply(&genesis, &no_keys, 1, &txs[1..3]).await;
     assert!(without.receipts.is_empty() && without.contracts.is_empty());
     assert!(without.cluster_keys.is_empty());
+}
+
+/// Run `future` on a runtime of its own, in a thread, and panic if it takes longer than
+/// `seconds` (a call that never yields cannot be stopped by a timer on its own thread).
+fn within<T: Send + 'static>(
+    seconds: u64,
+    future: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _ = send.send(runtime.block_on(future));
+    });
+    receive
+        .recv_timeout(std::time::Duration::from_secs(seconds))
+        .unwrap_or_else(|_| panic!("still running after {seconds} s: the call was not bounded"))
+}
+
+/// The probe's contract instantiated in a cluster of this worker, committed.
+async fn probe_world() -> (World, BTreeMap<ClusterId, ClusterKey>, Memory, ContractId) {
+    let world = World::with_contract(fat_test_programs::PROBE);
+    let cluster = ClusterId([7; 32]);
+    let genesis = Memory {
+        clusters: BTreeSet::from([cluster]),
+        ..Memory::default()
+    };
+    let held = BTreeMap::from([(cluster, world.cluster_key.clone())]);
+    let (init, _) = world.instantiate(1, cluster, "ready", 1);
+    let changes = world
+        .apply(&genesis, &held, 1, &[world.upload(0), init])
+        .await;
+    assert_eq!(changes.receipts[0].status, ExecStatus::Ok, "{changes:?}");
+    let state = genesis.commit(&changes);
+    let contract = world.contract(cluster);
+    (world, held, state, contract)
+}
+
+/// A chain whose transactions may ask for little gas, so the tests run in milliseconds.
+fn small_gas() -> ChainParams {
+    ChainParams {
+        max_tx_gas: 20_000_000,
+        max_block_gas: 30_000_000,
+        ..ChainParams::default()
+    }
+}
+
+#[test]
+fn a_block_asking_for_all_the_gas_runs_within_the_chain_cap() {
+    let receipts = within(60, async {
+        let (world, held, state, contract) = probe_world().await;
+        // A block no honest chain would make: endless loops asking for all the gas there is.
+        let txs: Vec<_> = (0..3)
+            .map(|i| {
+                world
+                    .command_with_gas(2 + i, contract, "loop", "", 2, u64::MAX)
+                    .0
+            })
+            .collect();
+        let changes = world.apply_with(&small_gas(), &state, &held, 2, &txs).await;
+        changes.receipts
+    });
+    let spent: Vec<_> = receipts.iter().map(|r| r.gas_used).collect();
+    // Each call gets at most max_tx_gas, the block at most max_block_gas together.
+    assert_eq!(spent, [20_000_000, 10_000_000, 0], "{receipts:?}");
+    for receipt in &receipts {
+        assert_eq!(
+            receipt.status,
+            ExecStatus::Failed {
+                error: "limit exceeded: gas".into()
+            }
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_output_nonce_is_bound_to_the_output() {
+    let world = World::new();
+    let (txs, _, cluster, contract) = first_block(&world);
+    let held = BTreeMap::from([(cluster, world.cluster_key.clone())]);
+    let genesis = Memory::default();
+    let after_one = genesis.commit(&world.apply(&genesis, &held, 1, &txs).await);
+    let (inc, session) = world.command(4, contract, "increment", "", 2);
+    let nonce = |changes: &BlockChanges| {
+        let sealed = changes.receipts[0].sealed_output.as_ref().unwrap();
+        Envelope::from_bytes(&sealed.0).unwrap().header.nonce
+    };
+    // The same transaction by the same worker, on two states: two outputs.
+    let two = world
+        .apply(&after_one, &held, 2, std::slice::from_ref(&inc))
+        .await;
+    let (other_txs, _, _, _) = first_block(&world);
+    let mut other_state = genesis.commit(&world.apply(&genesis, &held, 1, &other_txs).await);
+    other_state = other_state.commit(&two);
+    let again = world
+        .apply(&other_state, &held, 2, std::slice::from_ref(&inc))
+        .await;
+    assert_eq!(world.open(&two.receipts[0], &session), "12");
+    assert_eq!(world.open(&again.receipts[0], &session), "13");
+    assert_ne!(
+        nonce(&two),
+        nonce(&again),
+        "a nonce reused for another output"
+    );
+    // The same output seals the same bytes.
+    let replay = world
+        .apply(&after_one, &held, 2, std::slice::from_ref(&inc))
+        .await;
+    assert_eq!(nonce(&replay), nonce(&two));
 }

@@ -53,6 +53,11 @@ impl ChainApi {
         self.http.get_json(paths::chain::GENESIS).await
     }
 
+    /// `GET /v1/params`: the chain's parameters (fees, limits, attestation policy).
+    pub async fn params(&self) -> Result<fat_types::genesis::ChainParams> {
+        self.http.get_json(paths::chain::PARAMS).await
+    }
+
     /// The chain's attestation policy, from `GET /v1/params`.
     pub async fn attestation_policy(&self) -> Result<AttestationPolicy> {
         let params: AttestationParams = self.http.get_json(paths::chain::PARAMS).await?;

@@ -40,9 +40,6 @@ pub struct Limits {
     pub cache_value_bytes: usize,
     /// Wall-clock deadline of a query or a job.
     pub query_deadline: Duration,
-    /// Wall-clock safety net of a command (commands are metered by gas; this only bounds
-    /// time spent waiting in the host).
-    pub command_deadline: Duration,
     /// Fuel of a query or job, on top of its deadline; `None` meters queries by their
     /// deadline only (about 7 % faster on tight loops; see the runtime benchmark).
     pub query_fuel: Option<u64>,
@@ -68,7 +65,6 @@ impl Default for Limits {
             event_bytes: 16 << 10,
             cache_value_bytes: 1 << 20,
             query_deadline: Duration::from_secs(10),
-            command_deadline: Duration::from_secs(30),
             query_fuel: Some(50_000_000_000),
         }
     }

@@ -11,6 +11,8 @@ use crate::call::Mode;
 use crate::config::RuntimeConfig;
 use crate::error::{Error, Result};
 use crate::host::{Contract, HostState};
+use crate::wasi::{CommandClock, CommandClockData};
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 
 /// An engine and the linker of the contract world on it.
 pub(crate) struct ModeEngine {
@@ -31,6 +33,18 @@ impl ModeEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(fail)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(fail)?;
+        if mode == Mode::Command {
+            // A command's clock stands still and its pollables are ready at once (see
+            // `CommandClock`): it replaces the WASI clock that sleeps in real time.
+            linker.allow_shadowing(true);
+            monotonic_clock::add_to_linker::<HostState, CommandClockData>(&mut linker, |state| {
+                CommandClock {
+                    table: &mut state.table,
+                }
+            })
+            .map_err(fail)?;
+            linker.allow_shadowing(false);
+        }
         Contract::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)
             .map_err(fail)?;
         Ok(Self { engine, linker })

@@ -3,24 +3,27 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fat_types::CodeHash;
 use fat_types::clock::{Clock, SystemClock};
-use wasmtime::Store;
 use wasmtime::component::ResourceTable;
+use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::call::{Call, Entry, Mode, Outcome};
 use crate::code::Code;
 use crate::config::{Limits, RuntimeConfig};
 use crate::engine::{ModeEngine, spawn_epoch_ticker};
-use crate::error::{CallError, Error, Limit, Result, engine_error};
+use crate::error::{CallError, Error, Limit, LimitTrap, Result, engine_error};
 use crate::host::{ContractKeys, HostState};
 use crate::http::{HttpHooks, tls_config};
 use crate::overlay::Overlay;
 use crate::serve::HttpResponseHead;
 use crate::wasi::CallWasi;
+
+/// How much fuel a call burns between two yields to the async runtime (about a millisecond).
+const YIELD_FUEL: u64 = 1_000_000;
 
 /// The runtime: two engines, a cache of compiled code and the settings of every call.
 pub struct Runtime {
@@ -32,8 +35,6 @@ pub struct Runtime {
     tls: Arc<rustls::ClientConfig>,
     clock: Arc<dyn Clock>,
     ticker_stop: Arc<AtomicBool>,
-    /// Deadline in epoch ticks.
-    query_ticks: u64,
 }
 
 impl Drop for Runtime {
@@ -61,8 +62,6 @@ impl Runtime {
         let command = ModeEngine::new(&config, Mode::Command)?;
         let query = ModeEngine::new(&config, Mode::Query)?;
         let tick = config.epoch_tick.max(Duration::from_millis(1));
-        let query_ticks =
-            (config.limits.query_deadline.as_micros() / tick.as_micros()).max(1) as u64;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(&query.engine, tick, ticker_stop.clone());
         Ok(Self {
@@ -74,7 +73,6 @@ impl Runtime {
             tls: tls_config(),
             clock,
             ticker_stop,
-            query_ticks,
         })
     }
 
@@ -129,8 +127,18 @@ impl Runtime {
         let gas_limit = match mode {
             Mode::Command => Some(call.gas_limit),
             Mode::Query | Mode::Job => {
-                store.set_epoch_deadline(self.query_ticks);
-                store.epoch_deadline_trap();
+                // Every epoch tick the call yields to the async runtime, so other calls on
+                // the same thread go on and the deadline's timer can fire; past the deadline
+                // it traps.
+                let deadline = self.limits.query_deadline;
+                let started = Instant::now();
+                store.epoch_deadline_callback(move |_| {
+                    if started.elapsed() >= deadline {
+                        return Err(wasmtime::Error::new(LimitTrap(Limit::Deadline)));
+                    }
+                    Ok(UpdateDeadline::Yield(1))
+                });
+                store.set_epoch_deadline(1);
                 self.limits.query_fuel
             }
         };
@@ -138,21 +146,26 @@ impl Runtime {
             store
                 .set_fuel(fuel)
                 .expect("fuel is enabled on this engine");
+            // Wasm never waits on the host by itself: without yielding, a long call would hold
+            // its thread of the async runtime (and every task queued on it) until it ends.
+            store
+                .fuel_async_yield_interval(Some(YIELD_FUEL))
+                .expect("fuel is enabled on this engine");
         }
-        let deadline = match mode {
-            Mode::Command => self.limits.command_deadline,
-            Mode::Query | Mode::Job => self.limits.query_deadline,
-        };
-
-        let run = tokio::time::timeout(
-            deadline,
-            invoke(&mut store, code, call.entry, self.limits.output_bytes),
-        );
-        let result = match run.await {
-            Err(_elapsed) => Err(CallError::LimitExceeded {
-                limit: Limit::Deadline,
-            }),
-            Ok(result) => result,
+        let run = invoke(&mut store, code, call.entry, self.limits.output_bytes);
+        let result = match mode {
+            // A command is bounded by its gas alone, never by the wall clock: whether a
+            // deadline hits depends on the worker, and workers must agree on every outcome.
+            // It waits for nothing in real time (its pollables are ready at once).
+            Mode::Command => run.await,
+            Mode::Query | Mode::Job => {
+                match tokio::time::timeout(self.limits.query_deadline, run).await {
+                    Err(_elapsed) => Err(CallError::LimitExceeded {
+                        limit: Limit::Deadline,
+                    }),
+                    Ok(result) => result,
+                }
+            }
         };
         let gas_used = gas_limit.map_or(0, |limit| limit - store.get_fuel().unwrap_or(0));
         let mut state = store.into_data();

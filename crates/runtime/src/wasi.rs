@@ -6,7 +6,10 @@ use std::time::Duration;
 use fat_types::clock::Clock;
 use fat_types::{ContractId, Hash32};
 use sha2::{Digest, Sha256};
+use wasmtime::component::{HasData, Resource, ResourceTable};
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx};
 
 use crate::call::{Call, Mode};
@@ -104,5 +107,58 @@ impl HostWallClock for WorkerWallClock {
 
     fn now(&self) -> Duration {
         Duration::from_millis(self.0.now_ms())
+    }
+}
+
+/// `wasi:clocks/monotonic-clock` in a command: the clock stands still and every pollable it
+/// makes is ready at once. A command waits for nothing in real time, so it cannot stall its
+/// cluster for free, and no worker's scheduling can change what it computes.
+pub(crate) struct CommandClock<'a> {
+    pub(crate) table: &'a mut ResourceTable,
+}
+
+/// The [`HasData`] of [`CommandClock`], to link it.
+pub(crate) struct CommandClockData;
+
+impl HasData for CommandClockData {
+    type Data<'a> = CommandClock<'a>;
+}
+
+/// A pollable that is ready at once.
+struct Ready;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Ready {
+    async fn ready(&mut self) {}
+}
+
+impl CommandClock<'_> {
+    fn ready(&mut self) -> wasmtime::Result<Resource<DynPollable>> {
+        let ready = self.table.push(Ready)?;
+        subscribe(self.table, ready)
+    }
+}
+
+impl monotonic_clock::Host for CommandClock<'_> {
+    fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
+        Ok(FixedMonotonicClock.now())
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Duration> {
+        Ok(FixedMonotonicClock.resolution())
+    }
+
+    fn subscribe_instant(
+        &mut self,
+        _when: monotonic_clock::Instant,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.ready()
+    }
+
+    fn subscribe_duration(
+        &mut self,
+        _duration: monotonic_clock::Duration,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.ready()
     }
 }

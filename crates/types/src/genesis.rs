@@ -8,7 +8,7 @@ use crate::encoding::tagged_hash;
 use crate::{AccountId, AttestationPolicy, Hash32};
 
 /// The domain tag of [`Genesis::config_hash`].
-pub const GENESIS_TAG: &str = "fat/genesis/v2";
+pub const GENESIS_TAG: &str = "fat/genesis/v3";
 
 /// Rules every node of a chain applies.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -19,19 +19,32 @@ pub struct ChainParams {
     pub max_block_txs: u32,
     /// The fee every transaction pays at least...
     pub base_fee: u64,
-    /// ...plus this much per encoded byte.
+    /// ...plus this much per encoded byte...
     pub byte_fee: u64,
+    /// ...plus this much per million gas (fuel) a command or an instantiation asks for,
+    /// rounded down: the fee grows with the gas asked, whether or not it is spent.
+    pub gas_fee: u64,
+    /// The most gas one transaction may ask for. Workers never run a call longer, whatever a
+    /// block says: a contract that loops forever stops here on every worker.
+    pub max_tx_gas: u64,
+    /// The most gas the transactions of one block may ask for together.
+    pub max_block_gas: u64,
     /// What attestation reports workers may register with (`dev` only on dev chains).
     pub attestation: AttestationPolicy,
 }
 
 impl ChainParams {
-    /// The minimum fee of a transaction of `size` encoded bytes.
-    pub fn min_fee(&self, size: u64) -> u64 {
+    /// The minimum fee of a transaction of `size` encoded bytes asking for `gas`.
+    pub fn min_fee(&self, size: u64, gas: u64) -> u64 {
+        let mgas = gas / GAS_PER_FEE_UNIT;
         self.base_fee
             .saturating_add(self.byte_fee.saturating_mul(size))
+            .saturating_add(self.gas_fee.saturating_mul(mgas))
     }
 }
+
+/// [`ChainParams::gas_fee`] is paid per this much gas.
+pub const GAS_PER_FEE_UNIT: u64 = 1_000_000;
 
 /// Defaults that accept no attestation at all: a chain must name its policy.
 impl Default for ChainParams {
@@ -41,6 +54,10 @@ impl Default for ChainParams {
             max_block_txs: 10_000,
             base_fee: 1,
             byte_fee: 0,
+            gas_fee: 1,
+            // About a second of a busy loop on a worker.
+            max_tx_gas: 1_000_000_000,
+            max_block_gas: 10_000_000_000,
             attestation: AttestationPolicy::default(),
         }
     }

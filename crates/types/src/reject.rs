@@ -156,6 +156,15 @@ pub enum TxRejection {
         /// The mempool's capacity.
         limit: u64,
     },
+    // New variants go last: the borsh encoding of receipts numbers them in order.
+    /// The transaction asks for more gas than one transaction may (`max_tx_gas`).
+    #[error("gas limit too high: {gas}, at most {max} (max_tx_gas)")]
+    GasLimitTooHigh {
+        /// The gas asked for.
+        gas: u64,
+        /// The chain's `max_tx_gas`.
+        max: u64,
+    },
 }
 
 impl TxRejection {
@@ -184,6 +193,7 @@ impl TxRejection {
             Self::ContractKeyMissing { .. } => "contract_key_missing",
             Self::KeyMismatch { .. } => "key_mismatch",
             Self::MempoolFull { .. } => "mempool_full",
+            Self::GasLimitTooHigh { .. } => "gas_limit_too_high",
         }
     }
 }

@@ -100,6 +100,17 @@ pub enum TxKind {
     },
 }
 
+impl TxKind {
+    /// The gas (fuel) the transaction asks for: an instantiation's or a command's gas limit,
+    /// none for every other kind.
+    pub fn gas_limit(&self) -> u64 {
+        match self {
+            TxKind::Instantiate { gas_limit, .. } | TxKind::Command { gas_limit, .. } => *gas_limit,
+            _ => 0,
+        }
+    }
+}
+
 /// An attestation report as the chain stores it.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Attestation {

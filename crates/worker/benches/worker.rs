@@ -226,11 +226,11 @@ async fn replay(
         let tx = alice.sign_tx(Transaction {
             signer: alice.account_id(),
             nonce,
-            fee: 10,
+            fee: 1_000,
             kind: TxKind::Command {
                 contract: counter,
                 payload: Bytes(envelope.to_bytes()),
-                gas_limit: 1_000_000_000,
+                gas_limit: 100_000_000,
             },
         });
         chain.client.submit(&tx, false).await.unwrap();

@@ -96,7 +96,9 @@ async fn execute(inner: &Inner, block: &Block, receipts: &[ChainReceipt]) -> Res
         clusters: &*inner.keyring,
     };
     let snapshot = Arc::new(inner.store.snapshot()?);
+    let params = inner.params.lock().expect("params lock").clone();
     let executed = Executor::new(&inner.runtime, inner, keys)
+        .with_params(&params)
         .apply_block(snapshot, block, receipts)
         .await?;
     let mut opened = Vec::new();

@@ -59,6 +59,7 @@ impl Worker {
                 expected,
             });
         }
+        *self.inner.params.lock().expect("params lock") = genesis.config.params.clone();
         let head = self.inner.store.start(&genesis.block.header)?;
         self.inner.head.send_replace(Some(head.clone()));
         let mut follower = Follower::new(source, head, genesis.validators);

@@ -11,6 +11,7 @@ use fat_crypto::Keypair;
 use fat_crypto::envelope::{ReplayGuard, Session};
 use fat_executor::CodeProvider;
 use fat_runtime::{Code, MemoryCache, Runtime};
+use fat_types::genesis::ChainParams;
 use fat_types::{AccountId, BlockHeader, Clock, CodeHash, Hash32, WorkerId};
 use tokio::sync::watch;
 
@@ -53,6 +54,9 @@ pub(crate) struct Inner {
     pub(crate) admission: Admission,
     pub(crate) closing: watch::Sender<bool>,
     pub(crate) genesis: Option<Hash32>,
+    /// The parameters of the chain followed (its genesis's; the defaults until it is read):
+    /// the executor bounds gas by them.
+    pub(crate) params: Mutex<ChainParams>,
 }
 
 impl Inner {

@@ -143,6 +143,7 @@ impl Worker {
                 admission: Admission::new(config.query_concurrency, config.query_queue),
                 closing: watch::channel(false).0,
                 genesis: config.genesis,
+                params: Mutex::new(Default::default()),
             }),
         })
     }

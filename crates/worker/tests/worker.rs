@@ -247,11 +247,11 @@ async fn queries_run_while_commands_apply_and_a_full_queue_is_busy() {
         txs.push(alice.sign_tx(fat_types::Transaction {
             signer: alice.account_id(),
             nonce,
-            fee: 10,
+            fee: 1_000,
             kind: fat_types::TxKind::Command {
                 contract: counter,
                 payload: fat_types::Bytes(envelope.to_bytes()),
-                gas_limit: 1_000_000_000,
+                gas_limit: 100_000_000,
             },
         }));
     }

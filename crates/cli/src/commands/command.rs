@@ -21,6 +21,10 @@ pub struct CommandCommand {
     /// Return once the node admitted the transaction, without waiting for its block.
     #[arg(long)]
     no_wait: bool,
+    /// The most gas (fuel) the command may spend [default: 100000000]; the fee grows with it and the
+    /// chain refuses more than its `max_tx_gas`.
+    #[arg(long, value_name = "N")]
+    gas_limit: Option<u64>,
     #[command(flatten)]
     pub(super) client: ClientArgs,
 }
@@ -28,7 +32,10 @@ pub struct CommandCommand {
 impl CommandCommand {
     /// Send the command and print its result.
     pub fn run(self, global: &Global) -> anyhow::Result<()> {
-        let ctx = self.client.ctx(global)?;
+        let mut ctx = self.client.ctx(global)?;
+        if let Some(gas) = self.gas_limit {
+            ctx.client = ctx.client.with_gas_limit(gas);
+        }
         let key = ctx.key()?;
         let contract = parse_contract(&self.contract)?;
         let args = parse_args(self.args.as_deref())?

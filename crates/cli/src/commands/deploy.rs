@@ -25,6 +25,10 @@ pub struct DeployCommand {
     /// The cluster to run in [default: the dev cluster].
     #[arg(long, value_name = "ID")]
     cluster: Option<String>,
+    /// The most gas (fuel) `init` may spend [default: 100000000]; the fee grows with it and the
+    /// chain refuses more than its `max_tx_gas`.
+    #[arg(long, value_name = "N")]
+    gas_limit: Option<u64>,
     #[command(flatten)]
     pub(super) client: ClientArgs,
 }
@@ -50,7 +54,10 @@ pub fn check_component(path: &std::path::Path, wasm: &[u8]) -> anyhow::Result<()
 impl DeployCommand {
     /// Deploy and print the contract.
     pub fn run(self, global: &Global) -> anyhow::Result<()> {
-        let ctx = self.client.ctx(global)?;
+        let mut ctx = self.client.ctx(global)?;
+        if let Some(gas) = self.gas_limit {
+            ctx.client = ctx.client.with_gas_limit(gas);
+        }
         let key = ctx.key()?;
         let args = parse_args(self.args.as_deref())?
             .map(|v| v.to_string())

@@ -124,7 +124,7 @@ pub async fn deploy_via(
         cluster,
         salt: Bytes(salt.to_vec()),
         args: Bytes(sealed.to_bytes()),
-        gas_limit: 10_000_000_000,
+        gas_limit: 100_000_000,
     };
     submit(client, &alice, kind).await.unwrap();
     public_key(client, &format!("/v1/contracts/{contract}")).await;
@@ -284,11 +284,11 @@ pub fn command_tx(
     signer.sign_tx(Transaction {
         signer: signer.account_id(),
         nonce,
-        fee: 10,
+        fee: 1_000,
         kind: TxKind::Command {
             contract,
             payload: Bytes(envelope.to_bytes()),
-            gas_limit: 10_000_000_000,
+            gas_limit: 100_000_000,
         },
     })
 }

@@ -1,0 +1,64 @@
+//! No cheap call stops a worker: a long command yields to the calls beside it, a command
+//! cannot sleep, and host calls cost gas by the byte within caps of their own.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Harness, ok};
+use fat_runtime::Entry;
+use fat_test_programs::PROBE;
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_command_yields_to_a_query_on_its_thread() {
+    let h = Arc::new(Harness::new(PROBE));
+    let long = tokio::spawn({
+        let h = h.clone();
+        async move {
+            let mut call = h.call(Entry::command("loop", ""));
+            call.gas_limit = 300_000_000;
+            let outcome = h.run(call).await;
+            assert_eq!(outcome.gas_used, 300_000_000);
+            Instant::now()
+        }
+    });
+    // Let the command start, then ask on the same (only) thread.
+    tokio::task::yield_now().await;
+    assert_eq!(ok(&h.query("get", "x").await), "none");
+    let answered = Instant::now();
+    let finished = long.await.unwrap();
+    assert!(
+        answered < finished,
+        "the query waited {:?} for the command to end",
+        answered - finished
+    );
+}
+
+#[tokio::test]
+async fn a_query_that_yields_still_hits_its_deadline() {
+    let mut config = fat_runtime::RuntimeConfig::default();
+    config.limits.query_deadline = Duration::from_millis(200);
+    config.limits.query_fuel = None;
+    let h = Harness::with_config(PROBE, config);
+    let started = Instant::now();
+    let outcome = h.query("loop", "").await;
+    assert_eq!(outcome.limit(), Some(fat_runtime::Limit::Deadline));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_command_cannot_sleep() {
+    let h = Harness::new(PROBE);
+    // A minute's sleep through wasi:clocks and wasi:io: ready at once in a command.
+    let started = Instant::now();
+    let slept = tokio::time::timeout(Duration::from_secs(5), h.command("sleep", "60000"))
+        .await
+        .expect("a command waits for nothing in real time");
+    assert_eq!(ok(&slept), "slept");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Queries still wait in real time, up to their deadline.
+    let started = Instant::now();
+    assert_eq!(ok(&h.query("sleep", "50").await), "slept");
+    assert!(started.elapsed() >= Duration::from_millis(50));
+}
