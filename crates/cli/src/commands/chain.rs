@@ -8,10 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-/// Run a chain node on its own: the dev chain (`--dev`), or one validator of a network
-/// (`--genesis FILE --key FILE`, from `fat genesis new`).
+/// Run a chain node on its own.
 ///
-/// Prints `ready <rpc-url>` on stdout once it serves; stops on Ctrl-C.
+/// The dev chain (`--dev`), or one validator of a network (`--genesis FILE --key FILE`, from
+/// `fat genesis new`). Prints `ready <rpc-url>` on stdout once it serves; stops on Ctrl-C.
 #[derive(Debug, Args)]
 pub struct ChainCommand {
     /// Where the chain's database lives; a restart with the same directory resumes.

@@ -523,8 +523,11 @@ impl<A: Application, E: Spawner + Clock> Automaton for Glue<A, E> {
         let (reply, receiver) = oneshot::channel();
         let inner = self.inner.clone();
         let parent = hash(&context.parent.1);
+        // Building a block executes it: off the engine's async threads (inline in the
+        // deterministic runtime).
         self.context
             .child("propose")
+            .shared(true)
             .spawn(move |ctx| async move { inner.propose(ctx, parent, reply).await });
         receiver
     }
@@ -535,6 +538,7 @@ impl<A: Application, E: Spawner + Clock> Automaton for Glue<A, E> {
         let payload = hash(&payload);
         self.context
             .child("verify")
+            .shared(true)
             .spawn(move |ctx| async move { inner.verify(ctx, context, payload, reply).await });
         receiver
     }
