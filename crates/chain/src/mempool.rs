@@ -270,6 +270,10 @@ mod tests {
             txs[1..],
             "what a pending block holds is left out"
         );
-        assert_eq!(mempool.len(), 3, "selected transactions stay until committed");
+        assert_eq!(
+            mempool.len(),
+            3,
+            "selected transactions stay until committed"
+        );
     }
 }
