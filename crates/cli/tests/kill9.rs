@@ -4,18 +4,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fat_consensus::{BlockVerifier, ValidatorSet};
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::{AccountId, Block, Genesis, Transaction, TxId, TxKind};
 
-use common::{free_port, http, temp_dir};
+use common::{free_port, http, spawn_ready, temp_dir};
 
 struct NodeProcess {
     child: Child,
@@ -25,32 +24,20 @@ struct NodeProcess {
 fn start(dir: &Path) -> NodeProcess {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fat"))
-        .args([
-            "chain",
-            "--dev",
-            "--block-time",
-            "0",
-            "--rpc",
-            &addr,
-            "--data-dir",
-        ])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start fat chain");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("node prints ready within 30 s");
-    assert_eq!(line.trim(), format!("ready http://{addr}"));
+    let child = spawn_ready(
+        Command::new(env!("CARGO_BIN_EXE_fat"))
+            .args([
+                "chain",
+                "--dev",
+                "--block-time",
+                "0",
+                "--rpc",
+                &addr,
+                "--data-dir",
+            ])
+            .arg(dir),
+        &addr,
+    );
     NodeProcess { child, addr }
 }
 

@@ -5,17 +5,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use fat_consensus::{BlockVerifier, ValidatorSet};
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::{AccountId, Block, Genesis, Transaction, TxId, TxKind};
 
-use common::{free_port, http, temp_dir};
+use common::{free_port, http, spawn_ready, temp_dir};
 
 const VALIDATORS: usize = 4;
 
@@ -33,31 +31,19 @@ impl Drop for Validator {
 
 /// Start validator `i` of the network in `net` on `rpc`, its data in `data`.
 fn start(net: &Path, data: &Path, i: usize, rpc: &str) -> Validator {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fat"))
-        .arg("chain")
-        .arg("--genesis")
-        .arg(net.join("genesis.json"))
-        .arg("--key")
-        .arg(net.join(format!("validator-{i}.key")))
-        .arg("--data-dir")
-        .arg(data.join(format!("v{i}")))
-        .args(["--rpc", rpc, "--block-time", "0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start fat chain");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("validator prints ready within 30 s");
-    assert_eq!(line.trim(), format!("ready http://{rpc}"));
+    let child = spawn_ready(
+        Command::new(env!("CARGO_BIN_EXE_fat"))
+            .arg("chain")
+            .arg("--genesis")
+            .arg(net.join("genesis.json"))
+            .arg("--key")
+            .arg(net.join(format!("validator-{i}.key")))
+            .arg("--data-dir")
+            .arg(data.join(format!("v{i}")))
+            .args(["--rpc", rpc, "--block-time", "0"])
+            .env("RUST_LOG", "warn"),
+        rpc,
+    );
     Validator {
         child,
         addr: rpc.to_string(),

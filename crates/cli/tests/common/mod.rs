@@ -232,3 +232,25 @@ pub fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Resul
     let value = serde_json::from_str(body).unwrap_or(Value::Null);
     Ok((status, value))
 }
+
+/// Spawn `command` with stdout piped and wait up to 30 s for its first line, which must be
+/// `ready http://{addr}`; the running child.
+pub fn spawn_ready(command: &mut Command, addr: &str) -> Child {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start fat");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the node prints ready within 30 s");
+    assert_eq!(line.trim(), format!("ready http://{addr}"));
+    child
+}
