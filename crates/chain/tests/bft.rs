@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use commonware_runtime::Runner as _;
 
+use fat_consensus::simplex::Wire;
+use fat_types::block::{receipts_root, tx_root};
+use fat_types::{Block, BlockHeader, Certificate};
 use sim::{Sim, VALIDATORS, runner, traffic, users};
 
 #[test]
@@ -63,5 +66,59 @@ fn lossy_links_delay_but_do_not_fork_or_stop_the_chain() {
         let txs = traffic(&sim, &users, &[0, 1, 2, 3], 4).await;
         sim.until_committed(&txs, Duration::from_secs(30)).await;
         sim.agreed_chain();
+    });
+}
+
+/// A block at the next height that only validator `signer` finalized.
+fn forged_block(sim: &Sim, signer: usize, parent: &BlockHeader) -> Block {
+    let header = BlockHeader {
+        height: parent.height + 1,
+        parent: parent.hash(),
+        timestamp_ms: parent.timestamp_ms + 1,
+        tx_root: tx_root(&[]),
+        receipts_root: receipts_root(&[]),
+        // What an empty block on `parent` really leaves: only the certificate is false.
+        state_root: fat_chain::state::next_root(&parent.state_root, &Vec::new()),
+    };
+    let message = fat_consensus::simplex_finalize_message(1_000, 999, &header.hash());
+    Block {
+        certificate: Certificate::Simplex {
+            view: 1_000,
+            parent_view: 999,
+            signatures: vec![(signer as u32, sim.key(signer).sign(&message))],
+            descendants: Vec::new(),
+        },
+        header,
+        txs: Vec::new(),
+    }
+}
+
+#[test]
+fn a_byzantine_validator_cannot_forge_final_blocks_or_stop_the_others() {
+    runner(41).start(|context| async move {
+        let users = users();
+        let mut sim = Sim::new(context, "byzantine", &users).await;
+        for i in 0..VALIDATORS {
+            sim.start(i).await;
+        }
+        traffic(&sim, &users, &[0, 1, 2, 3], 1).await;
+        sim.crash(3);
+        let forged = forged_block(&sim, 3, &sim.node(0).tip());
+        let mut attack = vec![
+            Wire::Final(forged.clone()).encode(),
+            vec![0xff; 64],
+            Vec::new(),
+            vec![1, 0, 0, 0],
+        ];
+        attack.extend((0..5_000u64).map(|height| Wire::WantFinal(height % 8).encode()));
+        attack.extend((0..5_000).map(|i| Wire::Txs(vec![vec![i as u8; 32]]).encode()));
+        sim.byzantine(3, attack).await;
+        let txs = traffic(&sim, &users, &[0, 1, 2], 3).await;
+        sim.until_committed(&txs, Duration::from_secs(30)).await;
+        let chain = sim.agreed_chain();
+        assert!(
+            !chain.contains(&forged.hash()),
+            "a block one validator signed must never be final"
+        );
     });
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use commonware_p2p::simulated::{Config, Link, Network, Oracle};
+use commonware_p2p::{Recipients, Sender as _};
 use commonware_runtime::{Clock as _, Handle, Quota, Spawner as _, Supervisor as _, deterministic};
 use commonware_utils::{NZU32, NZUsize, Probability};
 use fat_chain::{Node, NodeConfig};
@@ -194,6 +195,30 @@ impl Sim {
             });
         self.nodes[i] = Some(node);
         self.running[i] = Some(handle);
+    }
+
+    /// Take over validator `i`'s identity (crash it first) and send `messages` to every other
+    /// validator on the validators' own channel, as a faulty or malicious validator would.
+    pub async fn byzantine(&mut self, i: usize, messages: Vec<Vec<u8>>) {
+        let control = self.oracle.control(self.peers[i].clone());
+        let (mut sender, receiver) = control
+            .register(CHANNELS[3], Quota::per_second(NZU32!(1_000_000)))
+            .await
+            .unwrap();
+        self.context
+            .child("byzantine")
+            .spawn(move |context| async move {
+                for message in messages {
+                    sender.send(Recipients::All, message, false);
+                }
+                context.sleep(Duration::from_secs(3600)).await;
+                drop(receiver);
+            });
+    }
+
+    /// The key of validator `i`.
+    pub fn key(&self, i: usize) -> &Keypair {
+        &self.keys[i]
     }
 
     /// Stop validator `i` at once, as a crash would: its tasks end, its disk stays.
