@@ -37,6 +37,19 @@ pub fn dev() -> Genesis {
     }
 }
 
+/// The dev chain run by `n` validators on commonware's simplex engine instead of the dev
+/// sequencer: their keys are [`dev_validator`]`(i)`, well known like every dev key.
+pub fn dev_with_validators(n: usize) -> Genesis {
+    let mut genesis = dev();
+    genesis.validators = (0..n).map(|i| dev_validator(i).account_id()).collect();
+    genesis
+}
+
+/// The well-known key of dev validator `i` (for [`dev_with_validators`]).
+pub fn dev_validator(i: usize) -> fat_crypto::Keypair {
+    dev_keypair(&format!("dev-validator-{i}"))
+}
+
 /// What `fat genesis new` writes and `fat chain --genesis` reads: the genesis and each
 /// validator's p2p address (in the order of [`Genesis::validators`]). The addresses are not
 /// part of the genesis hash: a validator can move without making another chain.

@@ -46,6 +46,78 @@ pub fn open_dev_node(data_dir: PathBuf, clock: Arc<dyn Clock>) -> Result<Node> {
     })
 }
 
+/// Open the nodes of the dev chain run by `n` validators
+/// ([`fat_chain::genesis::dev_with_validators`]), validator 0 in `data_dir/chain`, validator
+/// `i` in `data_dir/chain-{i}`, and start each one's simplex engine on a free loopback p2p
+/// port; validator 0's node, and the running validators.
+pub(crate) fn open_dev_validators(
+    data_dir: &std::path::Path,
+    n: usize,
+    clock: &Arc<dyn Clock>,
+) -> Result<(Node, Vec<fat_consensus::simplex::RunningValidator>)> {
+    let genesis = fat_chain::genesis::dev_with_validators(n);
+    let mut p2p = Vec::with_capacity(n);
+    for _ in 0..n {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|source| {
+            DevnetError::Listen {
+                addr: "127.0.0.1:0".into(),
+                source,
+            }
+        })?;
+        p2p.push(
+            listener
+                .local_addr()
+                .map_err(|source| DevnetError::Listen {
+                    addr: "127.0.0.1:0".into(),
+                    source,
+                })?,
+        );
+    }
+    let peers: Vec<_> = genesis
+        .validators
+        .iter()
+        .copied()
+        .zip(p2p.iter().copied())
+        .collect();
+    let open_error = |what: String| {
+        move |e: fat_chain::ChainError| DevnetError::Open {
+            what,
+            source: Box::new(e),
+        }
+    };
+    let mut first = None;
+    let mut running = Vec::with_capacity(n);
+    for (i, listen) in p2p.iter().enumerate() {
+        let dir = match i {
+            0 => data_dir.join("chain"),
+            i => data_dir.join(format!("chain-{i}")),
+        };
+        let key = fat_chain::genesis::dev_validator(i);
+        let node = Node::open(
+            NodeConfig {
+                data_dir: dir.clone(),
+                genesis: genesis.clone(),
+                mempool_limit: MEMPOOL_LIMIT,
+            },
+            Some(key.clone()),
+            clock.clone(),
+        )
+        .map_err(open_error(format!("the chain of validator {i}")))?;
+        let network = fat_consensus::simplex::NetworkConfig {
+            listen: *listen,
+            validators: peers.clone(),
+            storage_dir: dir.join("consensus"),
+            engine: fat_consensus::simplex::EngineConfig::default(),
+        };
+        let validator = fat_consensus::simplex::spawn_validator(node.clone(), &key, network)
+            .map_err(|e| open_error(format!("validator {i}"))(e.into()))?;
+        running.push(validator);
+        first.get_or_insert(node);
+    }
+    let node = first.expect("at least one validator");
+    Ok((node, running))
+}
+
 /// Bind `addr`; the listener and its URL.
 pub(crate) async fn listen(addr: SocketAddr) -> Result<(TcpListener, String)> {
     let listen_error = |source| DevnetError::Listen {

@@ -43,9 +43,18 @@ pub struct DevnetBuilder {
     gatekeeper: bool,
     bootstrap: bool,
     shutdown: Shutdown,
+    validators: usize,
 }
 
 impl DevnetBuilder {
+    /// How many validators order the chain (1 by default: the dev sequencer). With more, each
+    /// runs commonware's simplex engine in this process, over loopback p2p, on its own data
+    /// directory (`chain/` for validator 0, whose API is served, `chain-{i}/` for the others).
+    pub fn validators(mut self, n: usize) -> Self {
+        self.validators = n.max(1);
+        self
+    }
+
     /// How many workers run (1 by default); the dev cluster is made of all of them.
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = n;
@@ -122,7 +131,14 @@ impl DevnetBuilder {
         } else {
             None
         };
-        let node = open_dev_node(self.data_dir.join("chain"), self.clock.clone())?;
+        let (node, validators) = if self.validators > 1 {
+            let (nodes, validators) =
+                crate::chain::open_dev_validators(&self.data_dir, self.validators, &self.clock)?;
+            (nodes, validators)
+        } else {
+            let node = open_dev_node(self.data_dir.join("chain"), self.clock.clone())?;
+            (node, Vec::new())
+        };
         let gatekeeper = match self.gatekeeper {
             true => Some(Arc::new(
                 Gatekeeper::open(GatekeeperConfig {
@@ -165,7 +181,9 @@ impl DevnetBuilder {
         let app = dev_app(&node, &workers, announced);
         let mut tasks = Tasks::default();
         tasks.add("RPC server", serve(listener, app, &shutdown));
-        let producing = produce(&node, self.block_time, &shutdown);
+        let producing = validators
+            .is_empty()
+            .then(|| produce(&node, self.block_time, &shutdown));
         if let Some(gatekeeper) = &gatekeeper {
             let (gatekeeper, url, stop) = (gatekeeper.clone(), url.clone(), shutdown.wait());
             tasks.spawn(
@@ -186,7 +204,8 @@ impl DevnetBuilder {
             running,
             cluster: created,
             shutdown,
-            producing: Some(producing),
+            producing,
+            validators,
             tasks,
         };
         if !self.bootstrap {
@@ -256,6 +275,7 @@ pub struct Devnet {
     cluster: Option<ClusterId>,
     shutdown: Shutdown,
     producing: Option<JoinHandle<fat_chain::Result<()>>>,
+    validators: Vec<fat_consensus::simplex::RunningValidator>,
     tasks: Tasks,
 }
 
@@ -274,6 +294,7 @@ impl Devnet {
             gatekeeper: true,
             bootstrap: true,
             shutdown: Shutdown::new(),
+            validators: 1,
         }
     }
 
@@ -395,6 +416,14 @@ impl Devnet {
         failures.extend(self.tasks.join(GRACE).await);
         if let Some(producing) = self.producing.take() {
             failures.extend(join("sequencer", producing, GRACE).await);
+        }
+        for validator in std::mem::take(&mut self.validators) {
+            if let Err(e) = tokio::task::spawn_blocking(move || validator.stop()).await {
+                failures.push(crate::TaskFailure {
+                    task: "validator".into(),
+                    error: e.to_string(),
+                });
+            }
         }
         failures
     }

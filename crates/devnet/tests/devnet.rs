@@ -102,3 +102,37 @@ async fn a_paused_worker_catches_up_and_a_signal_interrupts_the_build() {
         built.err()
     );
 }
+
+/// Four validators on the simplex engine in one process: the dev cluster is bootstrapped
+/// through them (registrations, the cluster, its key), so the gatekeeper and the worker follow
+/// a chain whose blocks carry simplex certificates, and a restart resumes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_validators_run_the_dev_network() {
+    let dir = TempDir::new("devnet-validators");
+    let devnet = Devnet::builder(dir.path())
+        .validators(4)
+        .build()
+        .await
+        .unwrap();
+    let cluster = devnet.cluster().expect("the dev cluster is bootstrapped");
+    let chain = devnet.chain();
+    let genesis = chain.genesis().await.unwrap();
+    assert_eq!(genesis.validators.len(), 4);
+    let tip = devnet.node().tip().height;
+    assert!(tip > 0);
+    let block = devnet.node().store().block(tip).unwrap().unwrap();
+    assert!(
+        matches!(block.certificate, fat_types::Certificate::Simplex { .. }),
+        "{:?}",
+        block.certificate
+    );
+    devnet.stop().await.unwrap();
+
+    let devnet = Devnet::builder(dir.path())
+        .validators(4)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(devnet.cluster(), Some(cluster));
+    devnet.stop().await.unwrap();
+}

@@ -33,6 +33,10 @@ pub struct DevCommand {
     /// Let contracts' queries reach loopback and private addresses (for local test services).
     #[arg(long)]
     allow_local_http: bool,
+    /// How many validators order the chain: 1 is the dev sequencer; more run commonware's
+    /// simplex BFT engine in this process over loopback (a data directory keeps its number).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    validators: usize,
 }
 
 impl DevCommand {
@@ -41,6 +45,9 @@ impl DevCommand {
         if self.workers == 0 {
             bail!("--workers must be at least 1");
         }
+        if self.validators == 0 {
+            bail!("--validators must be at least 1");
+        }
         let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         runtime.block_on(self.serve())
     }
@@ -48,6 +55,7 @@ impl DevCommand {
     async fn serve(self) -> anyhow::Result<()> {
         let built = Devnet::builder(&self.data_dir)
             .workers(self.workers)
+            .validators(self.validators)
             .block_time(Duration::from_millis(self.block_time))
             .allow_local_http(self.allow_local_http)
             .rpc(self.rpc)
