@@ -63,8 +63,8 @@ struct Inner<A> {
     /// The genesis index of each validator, by its index in the engine's (sorted) order.
     genesis_index: Vec<u32>,
     block_time: Duration,
-    /// Proposals received from peers, oldest first.
-    seen: Mutex<VecDeque<Proposal>>,
+    /// Proposals received from peers, with their hashes, oldest first.
+    seen: Mutex<VecDeque<(Hash32, Proposal)>>,
     /// Bumped when a proposal arrives or a block is committed: waiting tasks look again.
     changed: watch::Sender<u64>,
     outbound: mpsc::UnboundedSender<(Recipients<PublicKey>, Vec<u8>)>,
@@ -133,8 +133,8 @@ impl<A: Application> Inner<A> {
     fn proposal(&self, hash: &Hash32) -> Option<Proposal> {
         let seen = self.seen.lock().expect("seen lock");
         seen.iter()
-            .find(|p| p.hash() == *hash)
-            .cloned()
+            .find(|(h, _)| h == hash)
+            .map(|(_, p)| p.clone())
             .or_else(|| {
                 drop(seen);
                 self.app.pending_proposal(hash)
@@ -144,13 +144,13 @@ impl<A: Application> Inner<A> {
     fn remember(&self, proposal: Proposal) {
         let mut seen = self.seen.lock().expect("seen lock");
         let hash = proposal.hash();
-        if seen.iter().any(|p| p.hash() == hash) {
+        if seen.iter().any(|(h, _)| *h == hash) {
             return;
         }
         if seen.len() >= SEEN_LIMIT {
             seen.pop_front();
         }
-        seen.push_back(proposal);
+        seen.push_back((hash, proposal));
         drop(seen);
         self.bump();
     }
