@@ -3,8 +3,15 @@
 //! It keeps, per signer, what its pending transactions (queued or in a block being committed)
 //! use up: their count (so the next nonce is the committed nonce plus the count) and what they
 //! may spend. A transaction is admitted only if it fits on top of both.
+//!
+//! A transaction whose nonce is a little ahead of its signer's next nonce (at most
+//! [`MAX_NONCE_AHEAD`]) waits aside until the transactions before it arrive: with several
+//! validators, a client's next transaction may reach one before the previous one has (it was
+//! sent through another validator, which may also have committed it first). It is checked in
+//! full, and queued for a block, only when its turn comes; if its turn never comes it is
+//! dropped once its nonce is used.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use fat_types::{
     AccountId, ClusterId, ClusterInfo, CodeHash, ContractId, ContractInfo, SignedTransaction, TxId,
@@ -14,6 +21,9 @@ use fat_types::{
 use crate::genesis::ChainParams;
 use crate::rules::{Created, View, check_kind, check_limits, created, spend};
 use crate::state::State;
+
+/// How far ahead of its signer's next nonce a transaction may wait for the ones before it.
+pub const MAX_NONCE_AHEAD: u64 = 16;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Pending {
@@ -25,6 +35,8 @@ struct Pending {
 #[derive(Debug)]
 pub struct Mempool {
     queue: VecDeque<(TxId, SignedTransaction)>,
+    /// Transactions ahead of their signer's next nonce.
+    ahead: BTreeMap<(AccountId, u64), (TxId, SignedTransaction)>,
     pending: HashMap<AccountId, Pending>,
     ids: HashSet<TxId>,
     created: HashMap<Created, u32>,
@@ -36,6 +48,7 @@ impl Mempool {
     pub fn new(limit: usize) -> Self {
         Self {
             queue: VecDeque::new(),
+            ahead: BTreeMap::new(),
             pending: HashMap::new(),
             ids: HashSet::new(),
             created: HashMap::new(),
@@ -53,6 +66,11 @@ impl Mempool {
         self.queue.is_empty()
     }
 
+    /// How many transactions wait for the ones before them (their nonce is ahead).
+    pub fn ahead(&self) -> usize {
+        self.ahead.len()
+    }
+
     /// The nonce the signer's next transaction must carry.
     pub fn next_nonce(&self, state: &State, signer: &AccountId) -> u64 {
         let committed = state.accounts.get(signer).map(|a| a.nonce).unwrap_or(0);
@@ -60,7 +78,9 @@ impl Mempool {
     }
 
     /// Admit a transaction whose size and signature were checked, or say why not.
-    /// `now_secs` (Unix seconds) is the time attestation reports are checked at.
+    /// `now_secs` (Unix seconds) is the time attestation reports are checked at. A
+    /// transaction at most [`MAX_NONCE_AHEAD`] ahead of its signer's next nonce waits for the
+    /// ones before it; it is checked in full when they have come.
     pub fn admit(
         &mut self,
         state: &State,
@@ -82,11 +102,69 @@ impl Mempool {
             });
         }
         if t.nonce > expected {
-            return Err(TxRejection::NonceGap {
-                expected,
-                got: t.nonce,
+            let key = (t.signer, t.nonce);
+            if t.nonce - expected > MAX_NONCE_AHEAD || self.ahead.contains_key(&key) {
+                return Err(TxRejection::NonceGap {
+                    expected,
+                    got: t.nonce,
+                });
+            }
+            self.check_room()?;
+            self.ids.insert(id);
+            self.ahead.insert(key, (id, tx));
+            return Ok(id);
+        }
+        let signer = t.signer;
+        self.admit_next(state, id, tx, now_secs)?;
+        self.promote(state, &signer, now_secs);
+        Ok(id)
+    }
+
+    fn check_room(&self) -> Result<(), TxRejection> {
+        if self.ids.len() >= self.limit {
+            return Err(TxRejection::MempoolFull {
+                limit: self.limit as u64,
             });
         }
+        Ok(())
+    }
+
+    /// Queue the signer's waiting transactions whose turn has come, and drop those whose
+    /// nonce is used.
+    fn promote(&mut self, state: &State, signer: &AccountId, now_secs: u64) {
+        loop {
+            let expected = self.next_nonce(state, signer);
+            let used: Vec<(AccountId, u64)> = self
+                .ahead
+                .range((*signer, 0)..(*signer, expected))
+                .map(|(key, _)| *key)
+                .collect();
+            for key in used {
+                if let Some((id, _)) = self.ahead.remove(&key) {
+                    self.ids.remove(&id);
+                }
+            }
+            let Some((id, tx)) = self.ahead.remove(&(*signer, expected)) else {
+                return;
+            };
+            self.ids.remove(&id);
+            if self.admit_next(state, id, tx, now_secs).is_err() {
+                // It no longer fits (funds, a name taken): the ones after it cannot come
+                // either until the signer sends another transaction with this nonce.
+                return;
+            }
+        }
+    }
+
+    /// Queue a transaction carrying its signer's next nonce, after checking it in full.
+    fn admit_next(
+        &mut self,
+        state: &State,
+        id: TxId,
+        tx: SignedTransaction,
+        now_secs: u64,
+    ) -> Result<(), TxRejection> {
+        let t = &tx.tx;
         let pending = self.pending.get(&t.signer).copied().unwrap_or_default();
         let balance = state
             .accounts
@@ -106,11 +184,7 @@ impl Mempool {
             },
             t,
         )?;
-        if self.ids.len() >= self.limit {
-            return Err(TxRejection::MempoolFull {
-                limit: self.limit as u64,
-            });
-        }
+        self.check_room()?;
         let entry = self.pending.entry(t.signer).or_default();
         entry.count += 1;
         entry.spend += needed;
@@ -119,7 +193,7 @@ impl Mempool {
         }
         self.ids.insert(id);
         self.queue.push_back((id, tx));
-        Ok(id)
+        Ok(())
     }
 
     /// Up to `max` transactions for a block, in admission order, asking for at most `max_gas`
@@ -150,15 +224,22 @@ impl Mempool {
     /// fits (a nonce used by another transaction, funds spent) is dropped.
     pub fn committed(&mut self, txs: &[SignedTransaction], state: &State, now_secs: u64) {
         let mut done = HashSet::with_capacity(txs.len());
+        let mut signers = HashSet::new();
         let mut foreign = false;
         for tx in txs {
             let id = tx.id();
             done.insert(id);
+            let t = &tx.tx;
+            signers.insert(t.signer);
+            if let Some((waiting, _)) = self.ahead.remove(&(t.signer, t.nonce)) {
+                // This nonce is used now: what waited with it never has its turn (if it was
+                // this very transaction, the queue never counted it, as for a foreign one).
+                self.ids.remove(&waiting);
+            }
             if !self.ids.remove(&id) {
                 foreign = true;
                 continue;
             }
-            let t = &tx.tx;
             if let Some(p) = self.pending.get_mut(&t.signer) {
                 p.count -= 1;
                 p.spend -= spend(t);
@@ -179,12 +260,15 @@ impl Mempool {
         if foreign {
             let queue = std::mem::take(&mut self.queue);
             self.pending.clear();
-            self.ids.clear();
             self.created.clear();
+            self.ids = self.ahead.values().map(|(id, _)| *id).collect();
             for (_, tx) in queue {
                 let size = fat_types::encoding::encode(&tx).len() as u64;
                 let _ = self.admit(state, tx, size, now_secs);
             }
+        }
+        for signer in signers {
+            self.promote(state, &signer, now_secs);
         }
     }
 }

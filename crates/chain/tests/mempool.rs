@@ -5,6 +5,7 @@ mod common;
 use common::{
     TempDir, alice, bob, gatekeeper, open, open_with, produce, register_worker, sign, worker_id,
 };
+use fat_chain::mempool::MAX_NONCE_AHEAD;
 use fat_crypto::dev_keypair;
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
@@ -42,11 +43,12 @@ fn refuses_malformed_bad_signature_duplicate_nonce_fee_and_balance() {
             got: 0
         })
     );
+    let far = 2 + MAX_NONCE_AHEAD;
     assert_eq!(
-        node.submit_tx(&sign(&a, 5, transfer(2))),
+        node.submit_tx(&sign(&a, far, transfer(2))),
         Err(TxRejection::NonceGap {
             expected: 1,
-            got: 5
+            got: far
         })
     );
     let free = a.sign_tx(Transaction {
@@ -88,6 +90,51 @@ fn refuses_malformed_bad_signature_duplicate_nonce_fee_and_balance() {
         })
     );
     node.submit_tx(&sign(&a, 1, transfer(3))).unwrap();
+}
+
+#[test]
+fn a_transaction_ahead_of_its_nonce_waits_for_the_ones_before_it() {
+    let dir = TempDir::new("ahead");
+    let node = open(&dir);
+    let a = alice();
+    // Nonces 2 and 1 come before 0 (sent through other validators, say).
+    let second = sign(&a, 2, transfer(1));
+    let first = sign(&a, 1, transfer(1));
+    node.submit_tx(&second).unwrap();
+    node.submit_tx(&first).unwrap();
+    assert_eq!(node.submit_tx(&second), Err(TxRejection::AlreadyKnown));
+    assert_eq!(
+        node.submit_tx(&sign(&a, 2, transfer(5))),
+        Err(TxRejection::NonceGap {
+            expected: 0,
+            got: 2
+        }),
+        "one transaction waits per nonce"
+    );
+    assert_eq!(node.pending(), 0, "nothing is ready for a block");
+    assert_eq!(node.next_nonce(&a.account_id()), 0);
+    assert!(
+        node.produce_block().unwrap().is_none(),
+        "no block without ready transactions"
+    );
+
+    node.submit_tx(&sign(&a, 0, transfer(1))).unwrap();
+    assert_eq!(node.pending(), 3, "all three are queued in order");
+    assert_eq!(node.next_nonce(&a.account_id()), 3);
+    assert_eq!(produce(&node).len(), 3);
+    assert_eq!(node.with_state(|s| s.accounts[&a.account_id()].nonce), 3);
+
+    // A waiting transaction that can no longer pay is dropped when its turn comes, and the
+    // ones after it wait for a replacement.
+    let balance = node.with_state(|s| s.accounts[&a.account_id()].balance);
+    node.submit_tx(&sign(&a, 5, transfer(1))).unwrap();
+    node.submit_tx(&sign(&a, 4, transfer(balance))).unwrap();
+    node.submit_tx(&sign(&a, 3, transfer(1))).unwrap();
+    assert_eq!(node.pending(), 1, "nonce 4 cannot pay on top of nonce 3");
+    assert_eq!(node.next_nonce(&a.account_id()), 4);
+    node.submit_tx(&sign(&a, 4, transfer(2))).unwrap();
+    assert_eq!(node.pending(), 3, "its replacement lets nonce 5 follow");
+    assert_eq!(produce(&node).len(), 3);
 }
 
 #[test]
