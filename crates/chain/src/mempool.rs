@@ -324,6 +324,7 @@ mod tests {
     fn command(nonce: u64, gas_limit: u64) -> SignedTransaction {
         SignedTransaction {
             tx: Transaction {
+                chain: fat_types::Hash32([0xc1; 32]),
                 signer: AccountId([1; 32]),
                 nonce,
                 fee: 1,

@@ -507,6 +507,7 @@ mod tests {
     #[test]
     fn key_publications_are_what_they_create() {
         let tx = |kind| Transaction {
+            chain: fat_types::Hash32([0xc1; 32]),
             signer: AccountId([1; 32]),
             nonce: 0,
             fee: 1,

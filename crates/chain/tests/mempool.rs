@@ -3,7 +3,8 @@
 mod common;
 
 use common::{
-    TempDir, alice, bob, gatekeeper, open, open_with, produce, register_worker, sign, worker_id,
+    TempDir, alice, bob, dev_chain, gatekeeper, open, open_with, produce, register_worker, sign,
+    sign_for, worker_id,
 };
 use fat_chain::mempool::MAX_NONCE_AHEAD;
 use fat_crypto::dev_keypair;
@@ -29,6 +30,19 @@ fn refuses_malformed_bad_signature_duplicate_nonce_fee_and_balance() {
     let err = node.submit(b"not a transaction").unwrap_err();
     assert!(matches!(err, TxRejection::Malformed { .. }), "{err}");
 
+    // Signed properly, but for another network (same accounts, another genesis).
+    let mut elsewhere = fat_chain::genesis::dev();
+    elsewhere.chain_id = "elsewhere".into();
+    let elsewhere = fat_chain::genesis::chain_id(&elsewhere);
+    assert_eq!(
+        node.submit_tx(&sign_for(elsewhere, &a, 0, transfer(1))),
+        Err(TxRejection::WrongChain {
+            expected: dev_chain(),
+            got: elsewhere
+        })
+    );
+    assert_eq!(node.genesis_hash(), dev_chain());
+
     let mut forged = sign(&a, 0, transfer(1));
     forged.tx.fee = 2;
     assert_eq!(node.submit_tx(&forged), Err(TxRejection::BadSignature));
@@ -52,6 +66,7 @@ fn refuses_malformed_bad_signature_duplicate_nonce_fee_and_balance() {
         })
     );
     let free = a.sign_tx(Transaction {
+        chain: dev_chain(),
         signer: a.account_id(),
         nonce: 1,
         fee: 0,
@@ -145,7 +160,9 @@ fn refuses_too_large_size_fees_and_a_full_mempool() {
     genesis.params.byte_fee = 2;
     let node = open_with(&dir, genesis, 2);
     let a = alice();
+    let chain = node.genesis_hash();
     let big = a.sign_tx(Transaction {
+        chain,
         signer: a.account_id(),
         nonce: 0,
         fee: 10_000,
@@ -159,7 +176,7 @@ fn refuses_too_large_size_fees_and_a_full_mempool() {
         Err(TxRejection::TooLarge { size, max: 300 })
     );
 
-    let tx = sign(&a, 0, transfer(1));
+    let tx = sign_for(chain, &a, 0, transfer(1));
     let min = 1 + 2 * tx.encode().len() as u64;
     assert_eq!(
         node.submit_tx(&tx),
@@ -169,6 +186,7 @@ fn refuses_too_large_size_fees_and_a_full_mempool() {
     for (i, name) in ["alice", "bob", "charlie"].into_iter().enumerate() {
         let key = dev_keypair(name);
         let tx = key.sign_tx(Transaction {
+            chain,
             signer: key.account_id(),
             nonce: 0,
             fee: 1000,

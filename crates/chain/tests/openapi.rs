@@ -14,7 +14,7 @@ use common::{
 use fat_chain::rpc::{ROUTES, app};
 use fat_proto::chain::{
     AccountView, BlockView, ChainStatus, DevWorker, DevWorkers, ReceiptsView, SubmitAnswer,
-    TxAnswer, TxStatus, TxView,
+    TxAnswer, TxStatus, TxView, ValidatorView, ValidatorsView,
 };
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
@@ -287,6 +287,7 @@ async fn answers_fit_the_openapi_schemas() {
     c.get(p::STATUS, p::STATUS, 200).await;
     c.get(p::PARAMS, p::PARAMS, 200).await;
     c.get(p::GENESIS, p::GENESIS, 200).await;
+    c.get(p::VALIDATORS, p::VALIDATORS, 200).await;
     for id in &ids {
         c.get(p::TX, &p::tx(id), 200).await;
     }
@@ -400,6 +401,10 @@ fn rejections() -> Vec<TxRejection> {
         TxRejection::KeyMismatch { what: "w".into() },
         TxRejection::MempoolFull { limit: 1 },
         TxRejection::GasLimitTooHigh { gas: 2, max: 1 },
+        TxRejection::WrongChain {
+            expected: Hash32([5; 32]),
+            got: Hash32([6; 32]),
+        },
     ]
 }
 
@@ -468,6 +473,7 @@ fn header() -> BlockHeader {
 fn signed() -> SignedTransaction {
     SignedTransaction {
         tx: Transaction {
+            chain: Hash32([0xc1; 32]),
             signer: AccountId([1; 32]),
             nonce: 0,
             fee: 1,
@@ -606,6 +612,17 @@ fn component_schemas_name_the_fields_rust_serializes() {
             js(ReceiptsView {
                 height: 1,
                 receipts: vec![receipt(Outcome::Ok)],
+            }),
+        ),
+        (
+            "ValidatorsView".into(),
+            js(ValidatorsView {
+                height: 2,
+                validators: vec![ValidatorView {
+                    index: 0,
+                    account: AccountId([1; 32]),
+                    last_signed: Some(2),
+                }],
             }),
         ),
         (

@@ -84,6 +84,7 @@ impl TrustedWorker {
 #[derive(Debug, Default)]
 struct Cache {
     pinned: bool,
+    chain_id: Option<Hash32>,
     policy: Option<AttestationPolicy>,
     params: Option<ChainParams>,
     worker: Option<TrustedWorker>,
@@ -163,6 +164,12 @@ impl Client {
         self.chain.http()
     }
 
+    /// The chain node's typed API, for reads the client has no method of its own for. Call
+    /// [`Client::check_chain`] first to check the node's genesis against the known chains.
+    pub fn chain_api(&self) -> &ChainApi {
+        &self.chain
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -190,6 +197,17 @@ impl Client {
         known_chains::check(file, self.chain.url(), &genesis)?;
         self.cache().pinned = true;
         Ok(())
+    }
+
+    /// The chain's id, which every transaction carries: its genesis block hash (checked
+    /// against the known chains file when the client has one). Read once per client.
+    pub async fn chain_id(&self) -> Result<Hash32> {
+        if let Some(id) = self.cache().chain_id {
+            return Ok(id);
+        }
+        let id = self.status().await?.genesis;
+        self.cache().chain_id = Some(id);
+        Ok(id)
     }
 
     /// The chain's status.
@@ -314,6 +332,7 @@ impl Client {
         let nonce = self.account(&key.account_id()).await?.next_nonce;
         let params = self.params().await?;
         let mut tx = Transaction {
+            chain: self.chain_id().await?,
             signer: key.account_id(),
             nonce,
             fee: DEFAULT_FEE,

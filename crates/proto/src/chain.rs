@@ -200,6 +200,41 @@ pub struct AccountView {
     pub next_nonce: u64,
 }
 
+/// `GET /v1/validators`: the genesis validator set, and the last block whose certificate
+/// each validator signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorsView {
+    /// The last finalized height.
+    pub height: u64,
+    /// Each validator of the genesis, in order: a certificate names a signer by this index.
+    pub validators: Vec<ValidatorView>,
+}
+
+impl ValidatorsView {
+    /// Whether validator `v` is live: it signed one of the certificates of the last
+    /// [`LIVENESS_WINDOW`] blocks. (The chain makes no empty blocks: on an idle chain this
+    /// says who signed the last ones.)
+    pub fn is_live(&self, v: &ValidatorView) -> bool {
+        v.last_signed
+            .is_some_and(|h| h + LIVENESS_WINDOW > self.height)
+    }
+}
+
+/// How many of the last blocks' certificates say that a validator is live.
+pub const LIVENESS_WINDOW: u64 = 64;
+
+/// One validator in [`ValidatorsView`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorView {
+    /// Its index in the genesis validator set.
+    pub index: u32,
+    /// Its consensus key.
+    pub account: AccountId,
+    /// The last height whose certificate it signed, as far as the node knows (it reads the
+    /// last [`LIVENESS_WINDOW`] blocks when it starts); `null` when none.
+    pub last_signed: Option<u64>,
+}
+
 /// One worker of a `fat dev` node, in `GET /workers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevWorker {

@@ -35,6 +35,8 @@ pub mod chain {
     pub const WORKER: &str = "/v1/workers/{id}";
     /// `GET`: a cluster key provisioned to a worker.
     pub const PROVISION: &str = "/v1/provisions/{worker}/{cluster}";
+    /// `GET`: the validator set and which validators signed the last certificates.
+    pub const VALIDATORS: &str = "/v1/validators";
 
     /// Every route the chain serves, as (method, path template).
     pub const ROUTES: &[(&str, &str)] = &[
@@ -53,6 +55,7 @@ pub mod chain {
         ("GET", CLUSTER),
         ("GET", WORKER),
         ("GET", PROVISION),
+        ("GET", VALIDATORS),
     ];
 
     /// `POST /v1/txs`, holding the answer until the transaction commits when `wait`.

@@ -9,7 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fat_proto::chain::{
     AccountView, BlockView, ChainStatus, ClusterInfo, CodeInfo, ContractInfo, KeyProvision,
-    ReceiptsView, SubmitAnswer, TxAnswer, TxStatus, TxView, WorkerInfo,
+    ReceiptsView, SubmitAnswer, TxAnswer, TxStatus, TxView, ValidatorView, ValidatorsView,
+    WorkerInfo,
 };
 use fat_proto::{content, windows};
 use fat_types::{AccountId, AccountState, ClusterId, CodeHash, ContractId, TxId, WorkerId};
@@ -42,6 +43,25 @@ pub(super) async fn status(State(node): State<Node>) -> Json<ChainStatus> {
         timestamp_ms: tip.timestamp_ms,
         state_root: tip.state_root,
         pending: node.pending(),
+    })
+}
+
+pub(super) async fn validators(State(node): State<Node>) -> Json<ValidatorsView> {
+    let validators = node
+        .genesis()
+        .validators
+        .iter()
+        .zip(node.last_signed())
+        .enumerate()
+        .map(|(index, (account, last_signed))| ValidatorView {
+            index: index as u32,
+            account: *account,
+            last_signed,
+        })
+        .collect();
+    Json(ValidatorsView {
+        height: node.tip().height,
+        validators,
     })
 }
 

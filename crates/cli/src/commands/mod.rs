@@ -12,6 +12,7 @@ mod logs;
 mod new;
 mod query;
 mod status;
+mod transfer;
 mod worker;
 
 use std::path::PathBuf;
@@ -102,6 +103,7 @@ enum Sub {
     Logs(logs::LogsCommand),
     Status(status::StatusCommand),
     Account(account::AccountCommand),
+    Transfer(transfer::TransferCommand),
 }
 
 impl Cli {
@@ -116,6 +118,7 @@ impl Cli {
             Sub::Logs(c) => c.client.json,
             Sub::Status(c) => c.client.json,
             Sub::Account(c) => c.json(),
+            Sub::Transfer(c) => c.client.json,
             Sub::Genesis(_) => false,
             Sub::Dev(_) | Sub::Chain(_) | Sub::Worker(_) | Sub::Gatekeeper(_) => false,
         };
@@ -139,6 +142,7 @@ impl Cli {
             Sub::Logs(command) => command.run(&global),
             Sub::Status(command) => command.run(&global),
             Sub::Account(command) => command.run(&global),
+            Sub::Transfer(command) => command.run(&global),
         }
     }
 }

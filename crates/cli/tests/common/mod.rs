@@ -254,3 +254,13 @@ pub fn spawn_ready(command: &mut Command, addr: &str) -> Child {
     assert_eq!(line.trim(), format!("ready http://{addr}"));
     child
 }
+
+/// The chain id (genesis block hash) of the node at `addr`, which its transactions carry.
+pub fn chain_id(addr: &str) -> fat_types::Hash32 {
+    let (status, body) = http(addr, "GET", "/v1/status", b"").expect("GET /v1/status");
+    assert_eq!(status, 200, "{body}");
+    body["genesis"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no genesis hash in {body}"))
+}
