@@ -176,6 +176,11 @@ impl Node {
                 reason: e.to_string(),
             })?;
         check_signed(self.inner.genesis_hash, &tx)?;
+        // Committed already (perhaps as a failure, its nonce unused): proposing it again
+        // would only make every peer refuse the proposal as a replay.
+        if matches!(self.inner.store.tx_location(&tx.id()), Ok(Some(_))) {
+            return Err(TxRejection::AlreadyKnown);
+        }
         let id = {
             let mut mempool = self.inner.mempool.lock().expect("mempool lock");
             let state = self.inner.state.read().expect("state lock");

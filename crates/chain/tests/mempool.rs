@@ -139,17 +139,56 @@ fn a_transaction_ahead_of_its_nonce_waits_for_the_ones_before_it() {
     assert_eq!(produce(&node).len(), 3);
     assert_eq!(node.with_state(|s| s.accounts[&a.account_id()].nonce), 3);
 
-    // A waiting transaction that can no longer pay is dropped when its turn comes, and the
-    // ones after it wait for a replacement.
+    // Only what the signer can pay waits: beside what it has pending and waiting.
     let balance = node.with_state(|s| s.accounts[&a.account_id()].balance);
     node.submit_tx(&sign(&a, 5, transfer(1))).unwrap();
-    node.submit_tx(&sign(&a, 4, transfer(balance))).unwrap();
-    node.submit_tx(&sign(&a, 3, transfer(1))).unwrap();
+    assert_eq!(
+        node.submit_tx(&sign(&a, 4, transfer(balance - 1))),
+        Err(TxRejection::InsufficientBalance {
+            needed: balance,
+            available: balance - 2
+        })
+    );
+    let nobody = dev_keypair("nobody");
+    assert_eq!(
+        node.submit_tx(&sign(&nobody, 1, transfer(0))),
+        Err(TxRejection::InsufficientBalance {
+            needed: 1,
+            available: 0
+        }),
+        "an unfunded account has nothing waiting"
+    );
+    // A waiting transaction that can no longer pay when its turn comes is dropped, and the
+    // ones after it wait for a replacement.
+    node.submit_tx(&sign(&a, 4, transfer(balance - 10)))
+        .unwrap();
+    node.submit_tx(&sign(&a, 3, transfer(20))).unwrap();
     assert_eq!(node.pending(), 1, "nonce 4 cannot pay on top of nonce 3");
     assert_eq!(node.next_nonce(&a.account_id()), 4);
     node.submit_tx(&sign(&a, 4, transfer(2))).unwrap();
     assert_eq!(node.pending(), 3, "its replacement lets nonce 5 follow");
     assert_eq!(produce(&node).len(), 3);
+}
+
+#[test]
+fn waiting_transactions_have_room_of_their_own() {
+    let dir = TempDir::new("ahead-room");
+    let node = open_with(&dir, fat_chain::genesis::dev(), 16);
+    let (a, b) = (alice(), bob());
+    // An eighth of 16: two may wait, the third is refused, and ready ones still come in.
+    node.submit_tx(&sign(&a, 1, transfer(1))).unwrap();
+    node.submit_tx(&sign(&a, 2, transfer(1))).unwrap();
+    assert_eq!(
+        node.submit_tx(&sign(&b, 1, transfer(1))),
+        Err(TxRejection::MempoolFull { limit: 2 })
+    );
+    node.submit_tx(&sign(&b, 0, transfer(1))).unwrap();
+    assert_eq!(node.pending(), 1);
+    // A committed transaction does not come back, even once its nonce is free again.
+    let first = sign(&a, 0, transfer(1));
+    node.submit_tx(&first).unwrap();
+    assert_eq!(produce(&node).len(), 4);
+    assert_eq!(node.submit_tx(&first), Err(TxRejection::AlreadyKnown));
 }
 
 #[test]

@@ -197,7 +197,7 @@ fn show(account: Option<String>, client: &ClientArgs, global: &Global) -> anyhow
         println!(
             "nonce    {} ({} pending)",
             view.nonce,
-            view.next_nonce - view.nonce
+            view.next_nonce.saturating_sub(view.nonce)
         );
     }
     Ok(())
