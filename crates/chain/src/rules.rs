@@ -58,7 +58,10 @@ pub(crate) fn created(tx: &Transaction) -> Option<Created> {
         TxKind::RegisterWorker { worker, .. } => Some(Created::Worker(*worker)),
         TxKind::ProvisionKey { cluster, .. } => Some(Created::ClusterKey(*cluster)),
         TxKind::PublishContractKey { contract, .. } => Some(Created::ContractKey(*contract)),
-        TxKind::Transfer { .. } | TxKind::Command { .. } | TxKind::AddClusterWorker { .. } => None,
+        TxKind::Transfer { .. }
+        | TxKind::Command { .. }
+        | TxKind::AddClusterWorker { .. }
+        | TxKind::RemoveClusterWorker { .. } => None,
     }
 }
 
@@ -153,6 +156,23 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
                     return Err(TxRejection::NotClusterOwner { cluster: *cluster });
                 }
                 if info.workers.contains(worker) {
+                    return Err(TxRejection::Membership {
+                        worker: *worker,
+                        cluster: *cluster,
+                    });
+                }
+            }
+            Ok(())
+        }
+        TxKind::RemoveClusterWorker { cluster, worker } => {
+            if !view.has_cluster(cluster) {
+                return Err(TxRejection::UnknownCluster { cluster: *cluster });
+            }
+            if let Some(info) = view.cluster(cluster) {
+                if info.owner != tx.signer {
+                    return Err(TxRejection::NotClusterOwner { cluster: *cluster });
+                }
+                if !info.workers.contains(worker) {
                     return Err(TxRejection::Membership {
                         worker: *worker,
                         cluster: *cluster,
@@ -434,6 +454,15 @@ impl<'a> Rules<'a> {
                     .cloned()
                     .expect("checked by check_kind");
                 info.workers.push(*worker);
+                self.changes.clusters.insert(*cluster, info);
+                Outcome::Ok
+            }
+            TxKind::RemoveClusterWorker { cluster, worker } => {
+                let mut info = self
+                    .cluster(cluster)
+                    .cloned()
+                    .expect("checked by check_kind");
+                info.workers.retain(|w| w != worker);
                 self.changes.clusters.insert(*cluster, info);
                 Outcome::Ok
             }

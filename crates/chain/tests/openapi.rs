@@ -13,8 +13,8 @@ use common::{
 };
 use fat_chain::rpc::{ROUTES, app};
 use fat_proto::chain::{
-    AccountView, BlockView, ChainStatus, DevWorker, DevWorkers, ReceiptsView, SubmitAnswer,
-    TxAnswer, TxStatus, TxView, ValidatorView, ValidatorsView,
+    AccountView, BlockView, ChainStatus, ClusterSummary, ClustersView, DevWorker, DevWorkers,
+    ReceiptsView, SubmitAnswer, TxAnswer, TxStatus, TxView, ValidatorView, ValidatorsView,
 };
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
@@ -288,6 +288,7 @@ async fn answers_fit_the_openapi_schemas() {
     c.get(p::PARAMS, p::PARAMS, 200).await;
     c.get(p::GENESIS, p::GENESIS, 200).await;
     c.get(p::VALIDATORS, p::VALIDATORS, 200).await;
+    c.get(p::CLUSTERS, p::CLUSTERS, 200).await;
     for id in &ids {
         c.get(p::TX, &p::tx(id), 200).await;
     }
@@ -449,6 +450,7 @@ fn kinds() -> Vec<TxKind> {
             contract: ContractId([2; 32]),
             public_key: Hash32([5; 32]),
         },
+        TxKind::RemoveClusterWorker { cluster, worker },
     ]
 }
 
@@ -612,6 +614,20 @@ fn component_schemas_name_the_fields_rust_serializes() {
             js(ReceiptsView {
                 height: 1,
                 receipts: vec![receipt(Outcome::Ok)],
+            }),
+        ),
+        (
+            "ClustersView".into(),
+            js(ClustersView {
+                clusters: vec![ClusterSummary {
+                    info: ClusterInfo {
+                        id: ClusterId([1; 32]),
+                        owner: AccountId([2; 32]),
+                        workers: vec![WorkerId([3; 32])],
+                        public_key: Some(Hash32([4; 32])),
+                    },
+                    contracts: 5,
+                }],
             }),
         ),
         (

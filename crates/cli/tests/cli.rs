@@ -26,6 +26,11 @@ fn help_is_pinned() {
         &["account", "list"],
         &["account", "show"],
         &["transfer"],
+        &["cluster"],
+        &["cluster", "create"],
+        &["cluster", "add-worker"],
+        &["cluster", "remove-worker"],
+        &["cluster", "list"],
     ];
     for command in commands {
         let mut args = command.to_vec();

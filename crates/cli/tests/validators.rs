@@ -13,7 +13,7 @@ use fat_consensus::{BlockVerifier, ValidatorSet};
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::{AccountId, Block, Genesis, Transaction, TxId, TxKind};
 
-use common::{fat_run, free_port, http, spawn_ready, temp_dir};
+use common::{fat_run, free_ports, http, spawn_ready, temp_dir};
 
 const VALIDATORS: usize = 4;
 
@@ -114,9 +114,11 @@ fn genesis_new(net: &Path, ports: &[u16]) {
 fn four_validator_processes_survive_sigkill_of_one_and_then_of_all() {
     let net: PathBuf = temp_dir("validators-net").to_path_buf();
     let data: PathBuf = temp_dir("validators-data").to_path_buf();
-    let p2p: Vec<u16> = (0..VALIDATORS).map(|_| free_port()).collect();
-    let rpc: Vec<String> = (0..VALIDATORS)
-        .map(|_| format!("127.0.0.1:{}", free_port()))
+    let ports = free_ports(2 * VALIDATORS);
+    let p2p: Vec<u16> = ports[..VALIDATORS].to_vec();
+    let rpc: Vec<String> = ports[VALIDATORS..]
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
         .collect();
     genesis_new(&net, &p2p);
     let mut validators: Vec<Option<Validator>> = (0..VALIDATORS)

@@ -354,6 +354,13 @@ fn note_block(seen: &mut Seen, block: &Block, receipts: &[ChainReceipt]) {
             TxKind::AddClusterWorker { cluster, worker } => {
                 seen.clusters.entry(*cluster).or_default().push(*worker);
             }
+            TxKind::RemoveClusterWorker { cluster, worker } => {
+                if let Some(members) = seen.clusters.get_mut(cluster) {
+                    members.retain(|w| w != worker);
+                }
+                // Back in later, it is provisioned again.
+                seen.provisioned.remove(&(*worker, *cluster));
+            }
             TxKind::ProvisionKey { cluster, keys, .. } => {
                 seen.provisioned
                     .extend(keys.iter().map(|(w, _)| (*w, *cluster)));

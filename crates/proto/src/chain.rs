@@ -178,6 +178,35 @@ impl BlockView {
     }
 }
 
+/// `GET /v1/clusters`: every cluster, in id order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClustersView {
+    /// The clusters.
+    pub clusters: Vec<ClusterSummary>,
+}
+
+/// A cluster in [`ClustersView`]: its record and how many contracts it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterSummary {
+    /// What the registry holds.
+    #[serde(flatten)]
+    pub info: ClusterInfo,
+    /// How many contracts were instantiated in it.
+    pub contracts: u64,
+}
+
+impl ClustersView {
+    /// Where a new contract goes when the deployer names no cluster: of the clusters whose
+    /// key a gatekeeper provisioned and that have members, the one with the fewest contracts
+    /// (the lowest id among equals).
+    pub fn placement(&self) -> Option<&ClusterSummary> {
+        self.clusters
+            .iter()
+            .filter(|c| c.info.public_key.is_some() && !c.info.workers.is_empty())
+            .min_by_key(|c| (c.contracts, c.info.id))
+    }
+}
+
 /// `GET /v1/blocks/{height}/receipts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptsView {

@@ -29,6 +29,8 @@ pub mod chain {
     pub const CODE_WASM: &str = "/v1/codes/{hash}/wasm";
     /// `GET`: a contract.
     pub const CONTRACT: &str = "/v1/contracts/{id}";
+    /// `GET`: every cluster.
+    pub const CLUSTERS: &str = "/v1/clusters";
     /// `GET`: a cluster.
     pub const CLUSTER: &str = "/v1/clusters/{id}";
     /// `GET`: a worker's registration.
@@ -56,6 +58,7 @@ pub mod chain {
         ("GET", WORKER),
         ("GET", PROVISION),
         ("GET", VALIDATORS),
+        ("GET", CLUSTERS),
     ];
 
     /// `POST /v1/txs`, holding the answer until the transaction commits when `wait`.

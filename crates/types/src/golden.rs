@@ -52,6 +52,10 @@ fn sample_kinds() -> Vec<TxKind> {
             contract: ContractId([3; 32]),
             public_key: Hash32([8; 32]),
         },
+        TxKind::RemoveClusterWorker {
+            cluster: ClusterId([6; 32]),
+            worker: WorkerId([4; 32]),
+        },
     ]
 }
 
@@ -70,7 +74,7 @@ fn sample_tx(kind: TxKind) -> SignedTransaction {
 
 /// Per kind: the canonical encoding of the unsigned transaction after the common prefix
 /// (signer `01..`, nonce 3, fee 10), and its id.
-const GOLDEN_KINDS: [(&str, &str); 9] = [
+const GOLDEN_KINDS: [(&str, &str); 10] = [
     (
         "0002020202020202020202020202020202020202020202020202020202020202020500000000000000",
         "d9aaac14ca88e9ce82a7457b3dd0f04124c2d96b2ac53636638f05c6165948a9",
@@ -106,6 +110,10 @@ const GOLDEN_KINDS: [(&str, &str); 9] = [
     (
         "0803030303030303030303030303030303030303030303030303030303030303030808080808080808080808080808080808080808080808080808080808080808",
         "701afea94ebd52302eaf77c97ed5e9f906e48c8580243a307a75e5d648596437",
+    ),
+    (
+        "0906060606060606060606060606060606060606060606060606060606060606060404040404040404040404040404040404040404040404040404040404040404",
+        "3d2452240ca029f27949d9508c5bb500629d3be70a21fd17e9e75b7cb6c66af0",
     ),
 ];
 

@@ -102,6 +102,15 @@ pub enum TxKind {
         /// Its public key (commands are sealed to it).
         public_key: Hash32,
     },
+    // New variants go last: the borsh encoding numbers them in order.
+    /// Remove a worker from a cluster the signer owns: it stops running the cluster's
+    /// contracts from the next block.
+    RemoveClusterWorker {
+        /// The cluster.
+        cluster: ClusterId,
+        /// The worker.
+        worker: WorkerId,
+    },
 }
 
 impl TxKind {

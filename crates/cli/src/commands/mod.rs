@@ -3,6 +3,7 @@
 mod account;
 mod build;
 mod chain;
+mod cluster;
 mod command;
 mod deploy;
 mod dev;
@@ -104,6 +105,7 @@ enum Sub {
     Status(status::StatusCommand),
     Account(account::AccountCommand),
     Transfer(transfer::TransferCommand),
+    Cluster(cluster::ClusterCommand),
 }
 
 impl Cli {
@@ -119,6 +121,7 @@ impl Cli {
             Sub::Status(c) => c.client.json,
             Sub::Account(c) => c.json(),
             Sub::Transfer(c) => c.client.json,
+            Sub::Cluster(c) => c.json(),
             Sub::Genesis(_) => false,
             Sub::Dev(_) | Sub::Chain(_) | Sub::Worker(_) | Sub::Gatekeeper(_) => false,
         };
@@ -143,6 +146,7 @@ impl Cli {
             Sub::Status(command) => command.run(&global),
             Sub::Account(command) => command.run(&global),
             Sub::Transfer(command) => command.run(&global),
+            Sub::Cluster(command) => command.run(&global),
         }
     }
 }
