@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use fat_types::{
     AccountId, ClusterId, ClusterInfo, CodeHash, ContractId, ContractInfo, SignedTransaction, TxId,
-    TxRejection, WorkerId,
+    TxRejection, WorkerId, WorkerInfo,
 };
 
 use crate::genesis::ChainParams;
@@ -350,6 +350,9 @@ impl View for MempoolView<'_> {
     }
     fn contract(&self, id: &ContractId) -> Option<&ContractInfo> {
         self.state.contracts.get(id)
+    }
+    fn worker(&self, id: &WorkerId) -> Option<&WorkerInfo> {
+        self.state.workers.get(id)
     }
     fn key_pending(&self, key: Created) -> bool {
         self.created.contains_key(&key)

@@ -24,6 +24,8 @@ pub(crate) trait View {
     fn cluster(&self, id: &ClusterId) -> Option<&ClusterInfo>;
     /// The contract's details, when they are known (not for contracts still pending).
     fn contract(&self, id: &ContractId) -> Option<&ContractInfo>;
+    /// The worker's registration, when it is known (not for workers still pending).
+    fn worker(&self, id: &WorkerId) -> Option<&WorkerInfo>;
     /// Whether a pending transaction publishes this key (so its absence is not final yet).
     fn key_pending(&self, key: Created) -> bool;
     fn is_gatekeeper(&self, id: &AccountId) -> bool;
@@ -61,7 +63,8 @@ pub(crate) fn created(tx: &Transaction) -> Option<Created> {
         TxKind::Transfer { .. }
         | TxKind::Command { .. }
         | TxKind::AddClusterWorker { .. }
-        | TxKind::RemoveClusterWorker { .. } => None,
+        | TxKind::RemoveClusterWorker { .. }
+        | TxKind::SetWorkerEndpoint { .. } => None,
     }
 }
 
@@ -163,6 +166,22 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
                 }
             }
             Ok(())
+        }
+        TxKind::SetWorkerEndpoint { worker, endpoint } => {
+            if let Some(problem) = fat_types::tx::endpoint_problem(endpoint) {
+                return Err(TxRejection::Malformed {
+                    reason: format!("worker endpoint {endpoint:?}: {problem}"),
+                });
+            }
+            // A worker registered in a block not committed yet is unknown here: its operator
+            // is known once it is.
+            match view.worker(worker) {
+                None => Err(TxRejection::UnknownWorker { worker: *worker }),
+                Some(info) if info.operator != tx.signer => {
+                    Err(TxRejection::NotOperator { worker: *worker })
+                }
+                Some(_) => Ok(()),
+            }
         }
         TxKind::RemoveClusterWorker { cluster, worker } => {
             if !view.has_cluster(cluster) {
@@ -305,6 +324,12 @@ impl View for Rules<'_> {
             .contracts
             .get(id)
             .or_else(|| self.base.contracts.get(id))
+    }
+    fn worker(&self, id: &WorkerId) -> Option<&WorkerInfo> {
+        self.changes
+            .workers
+            .get(id)
+            .or_else(|| self.base.workers.get(id))
     }
     fn key_pending(&self, _key: Created) -> bool {
         false
@@ -457,6 +482,12 @@ impl<'a> Rules<'a> {
                 self.changes.clusters.insert(*cluster, info);
                 Outcome::Ok
             }
+            TxKind::SetWorkerEndpoint { worker, endpoint } => {
+                let mut info = self.worker(worker).cloned().expect("checked by check_kind");
+                info.endpoint = Some(endpoint.clone());
+                self.changes.workers.insert(*worker, info);
+                Outcome::Ok
+            }
             TxKind::RemoveClusterWorker { cluster, worker } => {
                 let mut info = self
                     .cluster(cluster)
@@ -477,6 +508,7 @@ impl<'a> Rules<'a> {
                     operator: signer,
                     attestation: attestation.clone(),
                     height,
+                    endpoint: None,
                 };
                 self.changes.workers.insert(*worker, info);
                 Outcome::Ok

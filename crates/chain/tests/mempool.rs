@@ -397,3 +397,48 @@ fn registry_flow_and_its_refusals() {
         ]
     );
 }
+
+#[test]
+fn only_a_workers_operator_sets_its_endpoint_and_only_to_a_url() {
+    let dir = TempDir::new("endpoint");
+    let node = open(&dir);
+    let (a, b) = (alice(), bob());
+    let w1 = worker_id(1);
+    let endpoint = |url: &str| TxKind::SetWorkerEndpoint {
+        worker: w1,
+        endpoint: url.into(),
+    };
+    assert_eq!(
+        node.submit_tx(&sign(&a, 0, endpoint("http://10.1.2.3:8546"))),
+        Err(TxRejection::UnknownWorker { worker: w1 })
+    );
+    node.submit_tx(&sign(&a, 0, register_worker(1))).unwrap();
+    assert_eq!(
+        node.submit_tx(&sign(&a, 1, endpoint("http://10.1.2.3:8546"))),
+        Err(TxRejection::UnknownWorker { worker: w1 }),
+        "its operator is known once the registration is committed"
+    );
+    produce(&node);
+    for bad in [
+        "ftp://x",
+        "http://",
+        "http://a b",
+        &format!("http://{}", "a".repeat(300)),
+    ] {
+        let err = node.submit_tx(&sign(&a, 1, endpoint(bad))).unwrap_err();
+        assert!(
+            matches!(&err, TxRejection::Malformed { reason } if reason.contains("worker endpoint")),
+            "{bad}: {err:?}"
+        );
+    }
+    assert_eq!(
+        node.submit_tx(&sign(&b, 0, endpoint("http://10.1.2.3:8546"))),
+        Err(TxRejection::NotOperator { worker: w1 })
+    );
+    node.submit_tx(&sign(&a, 1, endpoint("https://w1.example:8546")))
+        .unwrap();
+    produce(&node);
+    let info = node.with_state(|s| s.workers[&w1].clone());
+    assert_eq!(info.endpoint.as_deref(), Some("https://w1.example:8546"));
+    assert_eq!(info.operator, a.account_id());
+}

@@ -406,6 +406,9 @@ fn rejections() -> Vec<TxRejection> {
             expected: Hash32([5; 32]),
             got: Hash32([6; 32]),
         },
+        TxRejection::NotOperator {
+            worker: WorkerId([7; 32]),
+        },
     ]
 }
 
@@ -451,6 +454,10 @@ fn kinds() -> Vec<TxKind> {
             public_key: Hash32([5; 32]),
         },
         TxKind::RemoveClusterWorker { cluster, worker },
+        TxKind::SetWorkerEndpoint {
+            worker,
+            endpoint: "http://127.0.0.1:8546".into(),
+        },
     ]
 }
 
@@ -667,6 +674,7 @@ fn component_schemas_name_the_fields_rust_serializes() {
                 operator: AccountId([3; 32]),
                 attestation: attestation(),
                 height: 4,
+                endpoint: Some("http://127.0.0.1:8546".into()),
             }),
         ),
         (

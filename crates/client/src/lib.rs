@@ -34,7 +34,7 @@ use fat_proto::chain::{
     AccountView, ChainStatus, ClustersView, DevWorkers, SubmitAnswer, TxStatus,
 };
 use fat_proto::worker::ReceiptView;
-use fat_proto::{ChainApi, WorkerApi, windows};
+use fat_proto::{ChainApi, WorkerApi, not_found_as_none, windows};
 use fat_types::genesis::ChainParams;
 use fat_types::{
     AccountId, AttestationPolicy, Clock, ClusterId, ContractId, Hash32, SystemClock, Transaction,
@@ -89,8 +89,8 @@ struct Cache {
     chain_id: Option<Hash32>,
     policy: Option<AttestationPolicy>,
     params: Option<ChainParams>,
-    /// Trusted workers by the cluster they answer for (`None`: any).
-    workers: HashMap<Option<ClusterId>, TrustedWorker>,
+    /// Trusted workers by the cluster they answer for (`None`: any), in the order tried.
+    workers: HashMap<Option<ClusterId>, Vec<TrustedWorker>>,
     /// The cluster of each contract asked about.
     clusters: HashMap<ContractId, ClusterId>,
     /// Query sessions by (worker, contract, caller), with when they were opened.
@@ -278,46 +278,84 @@ impl Client {
         self.trusted_worker_for(None).await
     }
 
-    /// The worker that answers for contracts of `cluster` (any worker without one), checked
-    /// against the chain's policy: the one given with [`Client::with_worker`], or the first
-    /// of the node's dev workers that the registry lists as a member. Checked once per
-    /// cluster and client.
+    /// The worker that answers for contracts of `cluster` (any worker without one): the
+    /// first of [`Client::trusted_workers_for`].
     pub async fn trusted_worker_for(&self, cluster: Option<ClusterId>) -> Result<TrustedWorker> {
-        if let Some(worker) = self.cache().workers.get(&cluster) {
-            return Ok(worker.clone());
+        Ok(self
+            .trusted_workers_for(cluster)
+            .await?
+            .into_iter()
+            .next()
+            .expect("trusted_workers_for returns at least one worker"))
+    }
+
+    /// The workers that answer for contracts of `cluster`, in the order a client tries them,
+    /// each checked against the chain's policy: the one given with [`Client::with_worker`];
+    /// else, for a cluster, its members in the registry's order, each reached under the
+    /// node's dev prefix when the node serves it, else at the endpoint its operator
+    /// registered (members with neither are skipped); without a cluster, the node's first dev
+    /// worker. Never empty. Read once per cluster and client.
+    pub async fn trusted_workers_for(
+        &self,
+        cluster: Option<ClusterId>,
+    ) -> Result<Vec<TrustedWorker>> {
+        if let Some(workers) = self.cache().workers.get(&cluster) {
+            return Ok(workers.clone());
         }
-        let (http, id) = match &self.worker {
-            Some(api) => (api.http().clone(), api.status().await?.worker),
-            None => {
-                let info = self.dev_workers().await?;
-                let pick = match &cluster {
-                    None => info.workers.first().ok_or_else(|| Error::NoWorkers {
+        let mut reachable: Vec<(Http, WorkerId)> = Vec::new();
+        if let Some(api) = &self.worker {
+            reachable.push((api.http().clone(), api.status().await?.worker));
+        } else {
+            let dev = match self.dev_workers().await {
+                Ok(info) => info.workers,
+                Err(Error::NoWorkers { .. }) => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            match &cluster {
+                None => {
+                    let first = dev.first().ok_or_else(|| Error::NoWorkers {
                         url: self.chain.url().into(),
-                    })?,
-                    Some(cluster) => {
-                        let members = self.checked().await?.cluster(cluster).await?.workers;
-                        info.workers
-                            .iter()
-                            .find(|w| members.contains(&w.id))
-                            .ok_or_else(|| Error::NoClusterWorker {
-                                url: self.chain.url().into(),
-                                cluster: cluster.to_string(),
-                            })?
+                    })?;
+                    reachable.push((self.chain.http().join(&first.path), first.id));
+                }
+                Some(cluster) => {
+                    let chain = self.checked().await?;
+                    for member in chain.cluster(cluster).await?.workers {
+                        if let Some(w) = dev.iter().find(|w| w.id == member) {
+                            reachable.push((self.chain.http().join(&w.path), member));
+                        } else if let Some(endpoint) =
+                            not_found_as_none(chain.worker(&member).await)?.and_then(|i| i.endpoint)
+                        {
+                            match Http::new(&endpoint) {
+                                Ok(http) => reachable.push((http, member)),
+                                Err(e) => {
+                                    tracing::warn!(worker = %member, %endpoint, error = %e, "skipping a member whose endpoint is not a URL")
+                                }
+                            }
+                        }
                     }
-                };
-                (self.chain.http().join(&pick.path), pick.id)
+                    if reachable.is_empty() {
+                        return Err(Error::NoClusterWorker {
+                            url: self.chain.url().into(),
+                            cluster: cluster.to_string(),
+                        });
+                    }
+                }
             }
-        };
-        let (info, report) = self.verify_worker(&id).await?;
-        let worker = TrustedWorker {
-            http,
-            id,
-            ecdh_public: info.ecdh_public,
-            report: report.to_string(),
-            insecure: report.is_insecure(),
-        };
-        self.cache().workers.insert(cluster, worker.clone());
-        Ok(worker)
+        }
+        let mut workers = Vec::with_capacity(reachable.len());
+        for (http, id) in reachable {
+            let (info, report) = self.verify_worker(&id).await?;
+            workers.push(TrustedWorker {
+                http,
+                id,
+                ecdh_public: info.ecdh_public,
+                report: report.to_string(),
+                insecure: report.is_insecure(),
+            });
+        }
+        self.cache().workers.insert(cluster, workers.clone());
+        Ok(workers)
     }
 
     /// The cluster `contract` runs in (read once per contract and client).
@@ -334,6 +372,13 @@ impl Client {
     pub async fn worker_for_contract(&self, contract: &ContractId) -> Result<TrustedWorker> {
         let cluster = self.cluster_of(contract).await?;
         self.trusted_worker_for(Some(cluster)).await
+    }
+
+    /// The workers that answer for `contract`, in the order tried (see
+    /// [`Client::trusted_workers_for`]).
+    pub async fn workers_for_contract(&self, contract: &ContractId) -> Result<Vec<TrustedWorker>> {
+        let cluster = self.cluster_of(contract).await?;
+        self.trusted_workers_for(Some(cluster)).await
     }
 
     /// Every cluster, with its members and contract count (`GET /v1/clusters`).
@@ -423,14 +468,39 @@ impl Client {
         tx: &TxId,
         height: u64,
     ) -> Result<ReceiptView> {
-        let trusted = self.trusted_worker_for(cluster).await?;
+        let mut failure = None;
+        for trusted in self.trusted_workers_for(cluster).await? {
+            match self.receipt_from(&trusted, tx, height).await {
+                Err(e) if unreachable(&e) => {
+                    tracing::warn!(worker = %trusted.id, error = %e, "worker unreachable; trying the next member");
+                    failure = Some(e);
+                }
+                other => return other,
+            }
+        }
+        Err(failure.expect("at least one worker was tried"))
+    }
+
+    /// [`Client::receipt`] from one worker.
+    async fn receipt_from(
+        &self,
+        trusted: &TrustedWorker,
+        tx: &TxId,
+        height: u64,
+    ) -> Result<ReceiptView> {
+        self.wait_for_height(trusted, height).await?;
+        let view = trusted.api().receipt(tx).await?;
+        receipt::check_signed(&trusted.id, tx, &view)?;
+        Ok(view)
+    }
+
+    /// Wait (at most [`WAIT`]) until `trusted` has applied block `height`.
+    pub(crate) async fn wait_for_height(&self, trusted: &TrustedWorker, height: u64) -> Result<()> {
         let worker = trusted.api();
         let start = Instant::now();
         loop {
             if worker.status().await?.height.is_some_and(|h| h >= height) {
-                let view = worker.receipt(tx).await?;
-                receipt::check_signed(&trusted.id, tx, &view)?;
-                return Ok(view);
+                return Ok(());
             }
             if start.elapsed() > WAIT {
                 return Err(fat_proto::Error::Timeout {
@@ -441,6 +511,21 @@ impl Client {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+}
+
+/// Whether `e` says a worker is down, overloaded or stuck (so another member may answer)
+/// rather than answering: nothing listens, the connection broke, it timed out, or it said
+/// 502, 503 (busy) or 504.
+pub(crate) fn unreachable(e: &Error) -> bool {
+    match e {
+        Error::Proto(
+            fat_proto::Error::NoNode { .. }
+            | fat_proto::Error::Transport { .. }
+            | fat_proto::Error::Timeout { .. },
+        ) => true,
+        Error::Proto(e) => matches!(e.status(), Some(502..=504)),
+        _ => false,
     }
 }
 

@@ -27,6 +27,10 @@ pub struct QueryResult {
 impl Client {
     /// Run query `method` with JSON `args` (`None` for none) on a worker, as `key`'s account:
     /// sealed to the worker's registered key, the answer opened with the query's session.
+    ///
+    /// The query goes to the first member of the contract's cluster the client can reach;
+    /// when one is down, busy or stuck it goes to the next
+    /// ([`Client::trusted_workers_for`]).
     pub async fn query(
         &self,
         key: &Keypair,
@@ -34,7 +38,51 @@ impl Client {
         method: &str,
         args: Option<Value>,
     ) -> Result<QueryResult> {
-        let worker = self.worker_for_contract(contract).await?;
+        let mut failure = None;
+        for worker in self.workers_for_contract(contract).await? {
+            let mut answer = self
+                .query_on(&worker, key, contract, method, args.clone())
+                .await;
+            if matches!(&answer, Err(Error::Proto(e)) if e.is_not_found()) {
+                // A member still catching up does not know a contract created after its
+                // head: wait for it to reach the contract's block, then ask again.
+                let created = self.checked().await?.contract(contract).await?.height;
+                answer = match self.wait_for_height(&worker, created).await {
+                    Ok(()) => {
+                        self.query_on(&worker, key, contract, method, args.clone())
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Err(Error::Proto(e)) = &answer
+                    && e.is_not_found()
+                {
+                    // Caught up and still without it: a broken member; try the next.
+                    tracing::warn!(worker = %worker.id, error = %e, "a member does not run the contract; trying the next");
+                    failure = answer.err();
+                    continue;
+                }
+            }
+            match answer {
+                Err(e) if crate::unreachable(&e) => {
+                    tracing::warn!(worker = %worker.id, error = %e, "worker unreachable; trying the next member");
+                    failure = Some(e);
+                }
+                other => return other,
+            }
+        }
+        Err(failure.expect("at least one worker was tried"))
+    }
+
+    /// [`Client::query`] on one worker.
+    async fn query_on(
+        &self,
+        worker: &TrustedWorker,
+        key: &Keypair,
+        contract: &ContractId,
+        method: &str,
+        args: Option<Value>,
+    ) -> Result<QueryResult> {
         let api = worker.api();
         let request = QueryRequest {
             method: method.into(),

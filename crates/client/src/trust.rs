@@ -61,6 +61,7 @@ mod tests {
             operator: AccountId([1; 32]),
             attestation,
             height: 3,
+            endpoint: None,
         }
     }
 

@@ -56,6 +56,10 @@ fn sample_kinds() -> Vec<TxKind> {
             cluster: ClusterId([6; 32]),
             worker: WorkerId([4; 32]),
         },
+        TxKind::SetWorkerEndpoint {
+            worker: WorkerId([4; 32]),
+            endpoint: "http://w".into(),
+        },
     ]
 }
 
@@ -74,7 +78,7 @@ fn sample_tx(kind: TxKind) -> SignedTransaction {
 
 /// Per kind: the canonical encoding of the unsigned transaction after the common prefix
 /// (signer `01..`, nonce 3, fee 10), and its id.
-const GOLDEN_KINDS: [(&str, &str); 10] = [
+const GOLDEN_KINDS: [(&str, &str); 11] = [
     (
         "0002020202020202020202020202020202020202020202020202020202020202020500000000000000",
         "d9aaac14ca88e9ce82a7457b3dd0f04124c2d96b2ac53636638f05c6165948a9",
@@ -114,6 +118,10 @@ const GOLDEN_KINDS: [(&str, &str); 10] = [
     (
         "0906060606060606060606060606060606060606060606060606060606060606060404040404040404040404040404040404040404040404040404040404040404",
         "3d2452240ca029f27949d9508c5bb500629d3be70a21fd17e9e75b7cb6c66af0",
+    ),
+    (
+        "0a040404040404040404040404040404040404040404040404040404040404040408000000687474703a2f2f77",
+        "e26e6cabfa0b87d85f5b69e2d8c10faa7e7e86cb67a50829495149cdabdd56ed",
     ),
 ];
 

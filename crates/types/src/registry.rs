@@ -85,6 +85,9 @@ pub struct WorkerInfo {
     pub attestation: Attestation,
     /// The block that registered it.
     pub height: u64,
+    /// Where its API serves, as its operator last said (`SetWorkerEndpoint`); `None` until
+    /// then.
+    pub endpoint: Option<String>,
 }
 
 /// A cluster key provisioned to a worker by a gatekeeper.

@@ -174,6 +174,12 @@ pub enum TxRejection {
         /// The transaction's chain id.
         got: crate::Hash32,
     },
+    /// Only the account that registered a worker may speak for it.
+    #[error("not the operator of worker {worker}")]
+    NotOperator {
+        /// The worker.
+        worker: crate::WorkerId,
+    },
 }
 
 impl TxRejection {
@@ -204,6 +210,7 @@ impl TxRejection {
             Self::MempoolFull { .. } => "mempool_full",
             Self::GasLimitTooHigh { .. } => "gas_limit_too_high",
             Self::WrongChain { .. } => "wrong_chain",
+            Self::NotOperator { .. } => "not_operator",
         }
     }
 }

@@ -111,6 +111,35 @@ pub enum TxKind {
         /// The worker.
         worker: WorkerId,
     },
+    /// The operator of a registered worker says where its API serves (routing only: clients
+    /// check the worker's attested keys, never the address).
+    SetWorkerEndpoint {
+        /// The worker.
+        worker: WorkerId,
+        /// Its API's base URL, `http://` or `https://`, at most [`MAX_ENDPOINT_BYTES`].
+        endpoint: String,
+    },
+}
+
+/// The longest worker endpoint URL the chain keeps.
+pub const MAX_ENDPOINT_BYTES: usize = 256;
+
+/// Why `endpoint` is not a worker endpoint the chain keeps, if it is not.
+pub fn endpoint_problem(endpoint: &str) -> Option<&'static str> {
+    if endpoint.len() > MAX_ENDPOINT_BYTES {
+        return Some("longer than 256 bytes");
+    }
+    let rest = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"));
+    match rest {
+        None => Some("not an http:// or https:// URL"),
+        Some("") => Some("no host"),
+        Some(rest) if rest.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Some("whitespace or control characters")
+        }
+        Some(_) => None,
+    }
 }
 
 impl TxKind {

@@ -11,7 +11,13 @@ use fat_worker::{Worker, WorkerConfig};
 
 /// Run a worker on its own, following a chain node.
 ///
-/// Prints `ready <api-url>` on stdout once its API serves; stops on Ctrl-C.
+/// With `--operator`, the worker registers itself on its first start (a `dev` attestation
+/// report bound to its keys, accepted only by chains whose policy accepts dev reports) and
+/// writes its API's URL to the registry, so clients find it; restarted with the same data
+/// directory it keeps its identity and only updates the URL if it changed. A cluster owner
+/// then adds it to a cluster (`fat cluster add-worker`) and a gatekeeper provisions the key.
+/// Prints `ready <api-url>` on stdout once its API serves (and it is registered); stops on
+/// Ctrl-C.
 #[derive(Debug, Args)]
 pub struct WorkerCommand {
     /// The chain node to follow.
@@ -30,6 +36,13 @@ pub struct WorkerCommand {
     /// Let contracts' queries reach loopback and private addresses (for local test services).
     #[arg(long)]
     allow_local_http: bool,
+    /// Register this worker and its URL, signed (and paid for) by this account: a dev
+    /// account or one made with `fat account new`.
+    #[arg(long, value_name = "ACCOUNT")]
+    operator: Option<String>,
+    /// The URL clients reach this worker's API at [default: http://<the --api address>].
+    #[arg(long, value_name = "URL", requires = "operator")]
+    public_url: Option<String>,
 }
 
 impl WorkerCommand {
@@ -57,6 +70,14 @@ impl WorkerCommand {
         let url = format!("http://{}", listener.local_addr()?);
         let shutdown = super::on_ctrl_c();
         let server = fat_devnet::serve(listener, fat_worker::api::app(worker.clone()), &shutdown);
+        if let Some(operator) = &self.operator {
+            let public = self.public_url.clone().unwrap_or_else(|| url.clone());
+            if let Err(e) = register(&worker, &self.chain, operator, &public).await {
+                shutdown.trigger();
+                let _ = server.await;
+                return Err(e);
+            }
+        }
         let follow = worker.follow(&self.chain, shutdown.wait());
         tokio::pin!(follow);
         {
@@ -73,4 +94,46 @@ impl WorkerCommand {
         let _ = server.await;
         result
     }
+}
+
+/// Register `worker` on the chain at `chain` (unless it is), signed by `operator`, and make
+/// its registered endpoint `public`.
+async fn register(
+    worker: &Worker,
+    chain: &str,
+    operator: &str,
+    public: &str,
+) -> anyhow::Result<()> {
+    if let Some(problem) = fat_types::tx::endpoint_problem(public) {
+        anyhow::bail!("--public-url {public}: {problem}");
+    }
+    let key = super::account::keypair(operator)?;
+    let api = fat_proto::ChainApi::new(chain)
+        .with_context(|| format!("cannot reach the chain at {chain}"))?;
+    let id = worker.id();
+    let known = fat_proto::not_found_as_none(api.worker(&id).await)
+        .with_context(|| format!("cannot ask the chain at {chain} about worker {id}"))?;
+    let known = match known {
+        Some(info) => info,
+        None => {
+            let kind = worker
+                .dev_registration()
+                .context("cannot make the registration")?;
+            fat_devnet::bootstrap::submit(&api, &key, kind)
+                .await
+                .with_context(|| format!("the chain refused to register worker {id}"))?;
+            eprintln!("registered worker {id} (operator {})", key.account_id());
+            api.worker(&id).await?
+        }
+    };
+    if known.endpoint.as_deref() != Some(public) {
+        let kind = fat_types::TxKind::SetWorkerEndpoint {
+            worker: id,
+            endpoint: public.to_string(),
+        };
+        fat_devnet::bootstrap::submit(&api, &key, kind)
+            .await
+            .with_context(|| format!("the chain refused the endpoint of worker {id}"))?;
+    }
+    Ok(())
 }

@@ -1,0 +1,157 @@
+//! Workers as their own processes: two `fat worker --operator alice` register themselves and
+//! their URLs beside a `fat dev` node, form a cluster, run a contract; one is killed
+//! (SIGKILL): queries and commands go on through the other member; restarted from its data
+//! directory it keeps its identity, registers nothing again and catches up.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use common::{Dev, fat, free_ports, http, spawn_ready};
+use serde_json::Value;
+
+/// A `fat worker` process, killed on drop.
+struct WorkerProcess(Child);
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_worker(home: &Path, chain: &str, data: &Path, api: &str) -> WorkerProcess {
+    let mut command: Command = fat(home);
+    command
+        .args([
+            "worker",
+            "--chain",
+            chain,
+            "--operator",
+            "alice",
+            "--api",
+            api,
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .env("RUST_LOG", "warn");
+    WorkerProcess(spawn_ready(&mut command, api))
+}
+
+/// `GET {addr}{path}` as JSON, with its status.
+fn get(addr: &str, path: &str) -> (u16, Value) {
+    http(addr, "GET", path, b"").unwrap()
+}
+
+#[test]
+fn worker_processes_register_serve_fail_over_and_catch_up() {
+    let dev = Dev::start("workers", &[]);
+    let chain = dev.url.clone();
+    let chain_addr = chain.strip_prefix("http://").unwrap().to_string();
+    let home = dev.dir.path().to_path_buf();
+    let ports = free_ports(2);
+    let apis: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let data: Vec<_> = (0..2).map(|i| home.join(format!("worker-{i}"))).collect();
+    let mut workers: Vec<Option<WorkerProcess>> = (0..2)
+        .map(|i| Some(start_worker(&home, &chain, &data[i], &apis[i])))
+        .collect();
+
+    // Each registered itself, operated by alice, its URL in the registry.
+    let alice = fat_crypto::dev_keypair("alice").account_id().to_string();
+    let mut ids = Vec::new();
+    for api in &apis {
+        let (code, status) = get(api, "/v1/status");
+        assert_eq!(code, 200, "{status}");
+        let id = status["worker"].as_str().unwrap().to_string();
+        let (code, info) = get(&chain_addr, &format!("/v1/workers/{id}"));
+        assert_eq!(code, 200, "{info}");
+        assert_eq!(info["operator"], alice.as_str(), "{info}");
+        assert_eq!(info["endpoint"], format!("http://{api}"), "{info}");
+        ids.push(id);
+    }
+
+    // A cluster of the two; the dev gatekeeper provisions it; a contract runs on both.
+    let cluster = dev
+        .fat(&["cluster", "create", "--workers", &ids.join(","), "--json"])
+        .json()["cluster"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut provisioned = false;
+    for _ in 0..200 {
+        let (_, info) = get(&chain_addr, &format!("/v1/clusters/{cluster}"));
+        if !info["public_key"].is_null() {
+            provisioned = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(provisioned, "the gatekeeper never provisioned {cluster}");
+    let contract = dev
+        .fat(&[
+            "deploy",
+            fat_test_programs::COUNTER,
+            "--cluster",
+            &cluster,
+            "--json",
+        ])
+        .json()["contract"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = dev
+        .fat(&["command", &contract, "increment", "--json"])
+        .json();
+    assert_eq!(out["output"], 1, "{out}");
+    let query = dev.fat(&["query", &contract, "get", "--json"]).json();
+    assert_eq!(query["output"], 1, "{query}");
+    assert_eq!(
+        query["worker"],
+        ids[0].as_str(),
+        "the first member answers: {query}"
+    );
+
+    // The first member dies: the second answers queries and commands go on.
+    let mut first = workers[0].take().unwrap();
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    std::mem::forget(first);
+    let query = dev.fat(&["query", &contract, "get", "--json"]).json();
+    assert_eq!(query["output"], 1, "{query}");
+    assert_eq!(query["worker"], ids[1].as_str(), "failed over: {query}");
+    let out = dev
+        .fat(&["command", &contract, "increment", "--json"])
+        .json();
+    assert_eq!(out["output"], 2, "{out}");
+
+    // Restarted from its data directory: the same identity, registered once, and it
+    // catches up with the block it missed.
+    let restarted = start_worker(&home, &chain, &data[0], &apis[0]);
+    let (_, status) = get(&apis[0], "/v1/status");
+    assert_eq!(status["worker"], ids[0].as_str(), "{status}");
+    let mut answer = Value::Null;
+    for _ in 0..200 {
+        answer = dev
+            .fat(&[
+                "query",
+                &contract,
+                "get",
+                "--json",
+                "--worker",
+                &format!("http://{}", apis[0]),
+            ])
+            .json();
+        if answer["output"] == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        answer["output"], 2,
+        "the restarted worker caught up: {answer}"
+    );
+    assert_eq!(answer["worker"], ids[0].as_str(), "{answer}");
+    workers[0] = Some(restarted);
+}
