@@ -4,7 +4,8 @@
 use fat_crypto::Keypair;
 use fat_crypto::envelope::{Direction, Envelope, ReplayGuard, seal};
 use fat_proto::windows::ANSWER_WINDOW_MS;
-use fat_types::{AccountId, Bytes, CommandPayload, ContractId, ExecEvent, TxKind};
+use fat_proto::worker::ReceiptView;
+use fat_types::{AccountId, Bytes, ClusterId, CommandPayload, ContractId, ExecEvent, TxId, TxKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -24,6 +25,10 @@ pub struct CommandResult {
     pub output: Value,
     /// The events the command emitted: `{"topic", "data"}` with data in hex.
     pub events: Vec<ExecEvent>,
+    /// The workers whose signed receipts agree on this result (one unless more
+    /// confirmations were asked for; none when not waited for).
+    #[serde(default)]
+    pub confirmed_by: Vec<String>,
 }
 
 impl Client {
@@ -38,6 +43,25 @@ impl Client {
         args: &str,
         wait: bool,
     ) -> Result<CommandResult> {
+        let confirmations = usize::from(wait);
+        self.command_confirmed(key, contract, method, args, confirmations)
+            .await
+    }
+
+    /// [`Client::command`], waiting for the receipts of `confirmations` members of the
+    /// contract's cluster (0: do not wait for the block) and refusing a result they do not
+    /// all agree on ([`Error::Disagreement`], naming two workers that differ): the status, the
+    /// output (each opened from its own sealing), the events, the gas used and the contract's
+    /// state root after the block.
+    pub async fn command_confirmed(
+        &self,
+        key: &Keypair,
+        contract: &ContractId,
+        method: &str,
+        args: &str,
+        confirmations: usize,
+    ) -> Result<CommandResult> {
+        let wait = confirmations > 0;
         let contract_key = self.contract_key(contract, false).await?;
         let mut session = None;
         let answer = self
@@ -76,13 +100,112 @@ impl Client {
                 status: "pending".into(),
                 output: Value::Null,
                 events: Vec::new(),
+                confirmed_by: Vec::new(),
             });
         }
         let block = committed_height(&answer);
         let cluster = self.cluster_of(contract).await?;
-        let view = self.receipt_in(Some(cluster), &answer.id, block).await?;
-        receipt::check_ok(method, &contract.to_string(), &view)?;
+        let session = session.expect("sealed when the transaction was built");
+        let what = format!("the output of command {method} (tx {tx})");
+        let views = if confirmations == 1 {
+            vec![self.receipt_in(Some(cluster), &answer.id, block).await?]
+        } else {
+            self.receipts_of_members(cluster, &answer.id, block, confirmations)
+                .await?
+        };
+        if views.len() > 1 {
+            let outputs = views
+                .iter()
+                .map(|v| self.open_output(&session, v, &tx, &what))
+                .collect::<Result<Vec<_>>>()?;
+            let (first, first_output) = (&views[0].signed, &outputs[0]);
+            for (other, output) in views.iter().map(|v| &v.signed).zip(&outputs).skip(1) {
+                let (a, b) = (&first.receipt, &other.receipt);
+                let differs = [
+                    ("status", a.status != b.status),
+                    ("output", first_output != output),
+                    ("events", a.events != b.events),
+                    ("gas used", a.gas_used != b.gas_used),
+                    ("state root", a.state_root != b.state_root),
+                ]
+                .into_iter()
+                .find(|(_, differs)| *differs);
+                if let Some((what, _)) = differs {
+                    return Err(Error::Disagreement {
+                        tx: tx.clone(),
+                        what: what.into(),
+                        workers: [first.worker.to_string(), other.worker.to_string()],
+                    });
+                }
+            }
+        }
+        let view = &views[0];
+        receipt::check_ok(method, &contract.to_string(), view)?;
         let signed = &view.signed;
+        let text = self.open_output(&session, view, &tx, &what)?;
+        let output = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok(CommandResult {
+            tx,
+            block: Some(block),
+            status: "ok".into(),
+            output,
+            events: signed.receipt.events.clone(),
+            confirmed_by: views.iter().map(|v| v.signed.worker.to_string()).collect(),
+        })
+    }
+
+    /// The receipts of `tx` (committed in block `height`) from `wanted` members of
+    /// `cluster`, each checked as signed by its worker; skipping members that are down;
+    /// [`Error::Unconfirmed`] when fewer answer.
+    async fn receipts_of_members(
+        &self,
+        cluster: ClusterId,
+        tx: &TxId,
+        height: u64,
+        wanted: usize,
+    ) -> Result<Vec<ReceiptView>> {
+        let members = self.trusted_workers_for(Some(cluster)).await?;
+        let mut views = Vec::with_capacity(wanted);
+        let mut missing = Vec::new();
+        for worker in &members {
+            if views.len() == wanted {
+                break;
+            }
+            match self.receipt_from(worker, tx, height).await {
+                Ok(view) => views.push(view),
+                Err(e) if crate::unreachable(&e) => missing.push(format!("{}: {e}", worker.id)),
+                Err(e) => return Err(e),
+            }
+        }
+        if views.len() < wanted {
+            return Err(Error::Unconfirmed {
+                tx: tx.to_string(),
+                wanted,
+                got: views.len(),
+                members: members.len(),
+                missing: missing.join("; "),
+            });
+        }
+        Ok(views)
+    }
+
+    /// The plaintext output of a command's receipt, opened with the command's session
+    /// (empty when the command failed, which has no output).
+    fn open_output(
+        &self,
+        session: &fat_crypto::envelope::Session,
+        view: &ReceiptView,
+        tx: &str,
+        what: &str,
+    ) -> Result<String> {
+        let signed = &view.signed;
+        if signed.receipt.status != fat_types::ExecStatus::Ok {
+            return Ok(String::new());
+        }
         // The command was sealed, so its output must come back sealed: a plaintext output in
         // its place is refused rather than believed.
         let Some(sealed) = &signed.receipt.sealed_output else {
@@ -91,8 +214,6 @@ impl Client {
                 reason: format!("the receipt of {tx} carries no sealed output"),
             });
         };
-        let session = session.expect("sealed when the transaction was built");
-        let what = format!("the output of command {method} (tx {tx})");
         let envelope = Envelope::from_bytes(&sealed.0).map_err(|source| Error::Envelope {
             what: format!("cannot open {what}"),
             source,
@@ -110,21 +231,11 @@ impl Client {
                 what: format!("cannot open {what}"),
                 source,
             })?;
-        let text = String::from_utf8(plaintext).map_err(|e| fat_proto::Error::Decode {
-            url: self.chain.url().into(),
-            message: format!("{what}: {e}"),
-        })?;
-        let output = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Ok(CommandResult {
-            tx,
-            block: Some(block),
-            status: "ok".into(),
-            output,
-            events: signed.receipt.events.clone(),
-        })
+        Ok(
+            String::from_utf8(plaintext).map_err(|e| fat_proto::Error::Decode {
+                url: self.chain.url().into(),
+                message: format!("{what}: {e}"),
+            })?,
+        )
     }
 }

@@ -36,6 +36,36 @@ pub enum Error {
         /// The cluster.
         cluster: String,
     },
+    /// Members of a cluster disagree on a command's result: a replica has diverged.
+    #[error(
+        "workers {} and {} disagree on the {what} of transaction {tx}: a replica has diverged",
+        workers[0],
+        workers[1]
+    )]
+    Disagreement {
+        /// The transaction.
+        tx: String,
+        /// What differs: `status`, `output`, `events`, `gas used` or `state root`.
+        what: String,
+        /// The two workers, the first one asked first.
+        workers: [String; 2],
+    },
+    /// Fewer members of the cluster than asked for confirmed a command.
+    #[error(
+        "only {got} of the {wanted} confirmations asked for transaction {tx} ({members} members; unreachable: {missing})"
+    )]
+    Unconfirmed {
+        /// The transaction.
+        tx: String,
+        /// How many receipts were asked for.
+        wanted: usize,
+        /// How many agreeing receipts came.
+        got: usize,
+        /// How many members the cluster has that the client can reach.
+        members: usize,
+        /// The members that did not answer, and why.
+        missing: String,
+    },
     /// No cluster can take a new contract.
     #[error(
         "no cluster at {url} can take a contract (none has members and a provisioned key): \

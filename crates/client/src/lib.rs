@@ -482,7 +482,7 @@ impl Client {
     }
 
     /// [`Client::receipt`] from one worker.
-    async fn receipt_from(
+    pub(crate) async fn receipt_from(
         &self,
         trusted: &TrustedWorker,
         tx: &TxId,

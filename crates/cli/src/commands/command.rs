@@ -7,8 +7,8 @@ use super::{ClientArgs, Global, human, parse_args, parse_contract, print_json};
 /// Send a command (a signed transaction) to a contract and wait for its result.
 ///
 /// Sends command METHOD with JSON arguments to CONTRACT, signed by `--as`, and waits for its
-/// block and a worker's receipt. Prints the output; `--json` prints
-/// `{"tx","block","status","output","events"}`.
+/// block and a worker's receipt (with `--confirmations N`, N members' agreeing receipts).
+/// Prints the output; `--json` prints `{"tx","block","status","output","events","confirmed_by"}`.
 #[derive(Debug, Args)]
 pub struct CommandCommand {
     /// The contract's id.
@@ -19,8 +19,13 @@ pub struct CommandCommand {
     #[arg(value_name = "JSON")]
     args: Option<String>,
     /// Return once the node admitted the transaction, without waiting for its block.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "confirmations")]
     no_wait: bool,
+    /// Wait for the receipts of N members of the contract's cluster and refuse the result
+    /// unless all agree (status, output, events, gas, state root), naming two workers that
+    /// differ.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    confirmations: u64,
     /// The most gas (fuel) the command may spend [default: 100000000]; the fee grows with it and the
     /// chain refuses more than its `max_tx_gas`.
     #[arg(long, value_name = "N")]
@@ -45,7 +50,17 @@ impl CommandCommand {
             ctx.warn_if_insecure().await?;
             Ok(ctx
                 .client
-                .command(&key, &contract, &self.method, &args, !self.no_wait)
+                .command_confirmed(
+                    &key,
+                    &contract,
+                    &self.method,
+                    &args,
+                    if self.no_wait {
+                        0
+                    } else {
+                        self.confirmations as usize
+                    },
+                )
                 .await?)
         })?;
         if ctx.json {

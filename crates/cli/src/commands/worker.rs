@@ -36,6 +36,11 @@ pub struct WorkerCommand {
     /// Let contracts' queries reach loopback and private addresses (for local test services).
     #[arg(long)]
     allow_local_http: bool,
+    /// The most linear memory one call of a contract may use, in MiB [default: the
+    /// runtime's]. Every member of a cluster must use the same: a command that fits on one
+    /// and not on another makes their results differ.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_memory_mib: Option<u64>,
     /// Register this worker and its URL, signed (and paid for) by this account: a dev
     /// account or one made with `fat account new`.
     #[arg(long, value_name = "ACCOUNT")]
@@ -62,6 +67,9 @@ impl WorkerCommand {
                 http_policy: HttpPolicy::allow_local(),
                 ..RuntimeConfig::default()
             };
+        }
+        if let Some(mib) = self.max_memory_mib {
+            config.runtime.limits.memory_bytes = (mib as usize) << 20;
         }
         let worker = Worker::open(config).context("cannot open the worker")?;
         let listener = tokio::net::TcpListener::bind(self.api)

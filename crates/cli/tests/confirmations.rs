@@ -1,0 +1,134 @@
+//! Replicas that diverge are caught: two `fat worker` processes in one cluster, one of them
+//! misconfigured with less memory per call than the other. A command that fits both is
+//! confirmed by both; one that fits only one is refused under `--confirmations 2`, naming
+//! both workers, while a single confirmation believes whichever answers first.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use common::{Dev, fat, free_ports, http, spawn_ready};
+
+/// A `fat worker` process, killed on drop.
+struct WorkerProcess(Child);
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_worker(home: &Path, chain: &str, data: &Path, api: &str, extra: &[&str]) -> WorkerProcess {
+    let mut command: Command = fat(home);
+    command
+        .args([
+            "worker",
+            "--chain",
+            chain,
+            "--operator",
+            "alice",
+            "--api",
+            api,
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .args(extra)
+        .env("RUST_LOG", "error");
+    WorkerProcess(spawn_ready(&mut command, api))
+}
+
+#[test]
+fn a_diverging_replica_is_refused_under_two_confirmations() {
+    let dev = Dev::start("confirmations", &[]);
+    let chain_addr = dev.url.strip_prefix("http://").unwrap().to_string();
+    let home = dev.dir.path().to_path_buf();
+    let ports = free_ports(2);
+    let apis: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let _good = start_worker(&home, &dev.url, &home.join("good"), &apis[0], &[]);
+    let _small = start_worker(
+        &home,
+        &dev.url,
+        &home.join("small"),
+        &apis[1],
+        &["--max-memory-mib", "2"],
+    );
+    let ids: Vec<String> = apis
+        .iter()
+        .map(|api| {
+            let (_, status) = http(api, "GET", "/v1/status", b"").unwrap();
+            status["worker"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let cluster = dev
+        .fat(&["cluster", "create", "--workers", &ids.join(","), "--json"])
+        .json()["cluster"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut provisioned = false;
+    for _ in 0..200 {
+        let (_, info) = http(&chain_addr, "GET", &format!("/v1/clusters/{cluster}"), b"").unwrap();
+        if !info["public_key"].is_null() {
+            provisioned = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(provisioned, "the gatekeeper never provisioned {cluster}");
+    let probe = dev
+        .fat(&[
+            "deploy",
+            fat_test_programs::PROBE,
+            "--args",
+            r#""hello""#,
+            "--cluster",
+            &cluster,
+            "--json",
+        ])
+        .json()["contract"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // What fits both: both confirm it.
+    let out = dev
+        .fat(&[
+            "command",
+            &probe,
+            "output",
+            "1000",
+            "--confirmations",
+            "2",
+            "--json",
+        ])
+        .json();
+    assert_eq!(out["output"], "x".repeat(1000), "{out}");
+    assert_eq!(out["confirmed_by"], serde_json::json!(ids), "{out}");
+
+    // 3 MB of output fits the 64 MiB of the first worker, not the 2 MiB of the second.
+    let refused = dev.fat(&[
+        "command",
+        &probe,
+        "output",
+        "3000000",
+        "--confirmations",
+        "2",
+    ]);
+    refused.refused("disagree on the status");
+    assert!(
+        refused.stderr.contains(&ids[0]) && refused.stderr.contains(&ids[1]),
+        "both workers are named: {refused:?}"
+    );
+    // One confirmation believes the first member, which ran it.
+    let out = dev
+        .fat(&["command", &probe, "output", "3000000", "--json"])
+        .json();
+    assert_eq!(out["confirmed_by"], serde_json::json!([ids[0]]), "{out:?}");
+
+    // More confirmations than members: refused, saying how many came.
+    dev.fat(&["command", &probe, "get", r#""k""#, "--confirmations", "3"])
+        .refused("only 2 of the 3 confirmations");
+}
