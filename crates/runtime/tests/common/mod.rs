@@ -34,8 +34,12 @@ impl Harness {
     }
 
     pub fn with_config(wasm_path: &str, config: RuntimeConfig) -> Self {
-        let runtime =
-            Runtime::with_clock(config, Arc::new(FixedClock(WORKER_CLOCK_MS))).expect("runtime");
+        Self::with_clock(wasm_path, config, Arc::new(FixedClock(WORKER_CLOCK_MS)))
+    }
+
+    /// A harness whose queries see `clock` as the worker's clock.
+    pub fn with_clock(wasm_path: &str, config: RuntimeConfig, clock: Arc<dyn Clock>) -> Self {
+        let runtime = Runtime::with_clock(config, clock).expect("runtime");
         let code = runtime
             .load(&fat_test_programs::read(wasm_path))
             .expect("load contract");

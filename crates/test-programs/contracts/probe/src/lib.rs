@@ -102,6 +102,20 @@ fn dispatch(method: &str, args: &str) -> Result<String, String> {
                 x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
             }
         }
+        "spin-until" => {
+            // Busy in wasm until the worker's clock reads `args` milliseconds: a loop the host
+            // can watch (each turn reads the clock) and end (by moving the clock).
+            let until = number(args);
+            loop {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_err(|e| e.to_string())?
+                    .as_millis() as u64;
+                if now >= until {
+                    return Ok(now.to_string());
+                }
+            }
+        }
         "alloc" => {
             let mut hoard: Vec<Vec<u8>> = Vec::new();
             loop {
