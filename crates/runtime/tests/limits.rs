@@ -241,18 +241,25 @@ async fn event_count_is_capped() {
 #[tokio::test]
 async fn a_trap_is_reported_and_changes_nothing() {
     let h = Harness::new(PROBE);
-    let outcome = h.command("panic", "").await;
+    assert_eq!(ok(&h.command("set", "k=before").await), "ok");
+    // The probe writes a key and emits an event, then panics.
+    let outcome = h.command("set-then-panic", "k=after").await;
     let message = common::err(&outcome);
     assert!(message.contains("trapped"), "{message}");
+    let logs: Vec<&str> = outcome.logs.iter().map(|l| l.message.as_str()).collect();
     assert!(
-        outcome
-            .logs
-            .iter()
-            .any(|l| l.message.contains("panics on purpose")),
-        "{:?}",
-        outcome.logs
+        logs.iter().any(|l| l.contains("wrote, now panicking")),
+        "the write came first: {logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("panics on purpose after writing")),
+        "{logs:?}"
     );
     assert_eq!(outcome.limit(), None);
+    assert!(outcome.changes.is_empty(), "{:?}", outcome.changes);
+    assert!(outcome.events.is_empty(), "{:?}", outcome.events);
+    assert_eq!(ok(&h.query("get", "k").await), "before");
 }
 
 #[tokio::test]
