@@ -3,12 +3,12 @@
 
 mod common;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use common::{Harness, err, ok};
+use common::{Harness, Offline, err, ok};
 use fat_runtime::{HttpLimits, HttpPolicy, RuntimeConfig};
 use fat_test_programs::PROBE;
 
@@ -65,15 +65,27 @@ async fn a_query_fetches_from_a_local_server_when_the_policy_allows_it() {
     assert!(text.starts_with("200"), "{text}");
 }
 
+// Through a network with no route off the machine: were the policy to let one of these
+// through, the connection would reach the test's loopback listener, not the address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_default_policy_refuses_loopback_private_and_metadata_addresses() {
-    let address = serve().await;
-    let h = Harness::new(PROBE);
+    let metadata = IpAddr::from([169, 254, 169, 254]);
+    let network = Offline::start(&[
+        ("localhost", IpAddr::from([127, 0, 0, 1])),
+        ("metadata.test", metadata),
+        ("private.test", IpAddr::from([10, 0, 0, 1])),
+        ("v6-loopback.test", IpAddr::from(Ipv6Addr::LOCALHOST)),
+    ])
+    .await;
+    let h = Harness::with_network(PROBE, RuntimeConfig::default(), network.clone());
     for url in [
-        format!("http://{address}/price"),
-        format!("http://localhost:{}/price", address.port()),
+        format!("http://{}/price", network.listener),
+        format!("http://localhost:{}/price", network.listener.port()),
+        "http://metadata.test/latest/meta-data/".to_string(),
         "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://private.test/".to_string(),
         "http://10.0.0.1/".to_string(),
+        "http://v6-loopback.test/".to_string(),
         "http://[::1]/".to_string(),
     ] {
         let message = err(&h.query("http-get", &url).await);
@@ -82,6 +94,21 @@ async fn the_default_policy_refuses_loopback_private_and_metadata_addresses() {
             "{url}: {message}"
         );
     }
+    assert_eq!(network.dialled(), []);
+    assert_eq!(network.connections(), 0);
+    // The same network under a policy that allows non-public addresses: the name of the
+    // metadata address is dialled, and the listener sees it.
+    let allowing = Harness::with_network(
+        PROBE,
+        allowing_local(HttpLimits::default()),
+        network.clone(),
+    );
+    let text = ok(&allowing
+        .query("http-get", "http://metadata.test/latest/meta-data/")
+        .await);
+    assert_eq!(text, "200 reached");
+    assert_eq!(network.dialled(), [SocketAddr::new(metadata, 80)]);
+    assert_eq!(network.connections(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Harness, WORKER_CLOCK_MS, err, ok};
+use common::{Harness, Offline, WORKER_CLOCK_MS, err, ok};
 use fat_runtime::{CacheOp, CallError, Entry, HttpRequest, Mode};
 use fat_test_programs::PROBE;
 
@@ -81,12 +81,29 @@ async fn cache_writes_in_commands_are_recorded_and_reads_are_empty() {
     );
 }
 
+// Through a network with no route off the machine (see `Offline`), and under a policy that
+// allows every address: a command is refused before any name is looked up or address dialled.
 #[tokio::test]
 async fn outbound_http_is_refused_in_commands() {
-    let h = Harness::new(PROBE);
-    let outcome = h.command("http-get", "http://203.0.113.9/").await;
-    let message = err(&outcome);
-    assert!(message.contains("HttpRequestDenied"), "{message}");
+    let public = std::net::IpAddr::from([203, 0, 113, 9]);
+    let network = Offline::start(&[("public.test", public)]).await;
+    let config = fat_runtime::RuntimeConfig {
+        http_policy: fat_runtime::HttpPolicy::allow_local(),
+        ..Default::default()
+    };
+    let h = Harness::with_network(PROBE, config, network.clone());
+    for url in ["http://203.0.113.9/", "http://public.test/"] {
+        let message = err(&h.command("http-get", url).await);
+        assert!(message.contains("HttpRequestDenied"), "{url}: {message}");
+    }
+    assert_eq!(network.dialled(), []);
+    assert_eq!(network.connections(), 0);
+    // The same request as a query goes out (to the listener).
+    assert_eq!(
+        ok(&h.query("http-get", "http://public.test/").await),
+        "200 reached"
+    );
+    assert_eq!(network.connections(), 1);
 }
 
 #[tokio::test]
