@@ -179,7 +179,15 @@ impl WasiHttpHooks for HttpHooks {
         Box::new(async move {
             let (response, permit) =
                 send(request, &policy, &limits, tls, &*network, permit).await?;
-            drop(permit);
+            // A request is in flight until its response body is dropped: its slot goes
+            // with the body.
+            let response = response.map(|body| {
+                body.map_frame(move |frame| {
+                    let _slot = &permit;
+                    frame
+                })
+                .boxed_unsync()
+            });
             Ok((
                 response,
                 Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,

@@ -147,6 +147,8 @@ async fn several_requests_run_concurrently_up_to_the_cap() {
         )
         .await);
     assert_eq!(text, "200|200|200|200");
+    // The probe starts all five before it reads any answer, and a request holds its slot
+    // until its body is dropped: the fifth finds four in flight, whenever it starts.
     let text = ok(&h
         .query("http-many", &format!("5=http://{address}/together"))
         .await);
