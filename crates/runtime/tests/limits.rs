@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Harness, WORKER_CLOCK_MS, ok};
 use fat_runtime::{Entry, Limit, Limits, RuntimeConfig};
@@ -40,13 +40,9 @@ async fn an_infinite_loop_in_a_command_runs_out_of_gas() {
 #[tokio::test]
 async fn an_infinite_loop_in_a_query_hits_the_deadline() {
     let h = Harness::with_config(PROBE, config(short_deadline()));
-    let started = Instant::now();
+    // Stopped by its deadline: its fuel would last far longer, and end it as Gas.
     let outcome = h.query("loop", "").await;
     assert_eq!(outcome.limit(), Some(Limit::Deadline));
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "stopped long after the deadline"
-    );
     assert_eq!(ok(&h.query("get", "x").await), "none");
 }
 
