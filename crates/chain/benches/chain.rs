@@ -36,6 +36,7 @@ fn main() {
     genesis
         .accounts
         .extend(keys.iter().map(|k| (k.account_id(), 1_000_000_000)));
+    let chain = genesis::chain_id(&genesis);
     let mut txs = Vec::with_capacity(accounts * per_account);
     for nonce in 0..per_account as u64 {
         for key in &keys {
@@ -45,6 +46,7 @@ fn main() {
             };
             txs.push(
                 key.sign_tx(Transaction {
+                    chain,
                     signer: key.account_id(),
                     nonce,
                     fee: 1,

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use fat_chain::{Consensus as _, Genesis, Node, NodeConfig, Sequencer, SystemClock};
 use fat_consensus::simplex::{EngineConfig, NetworkConfig, RunningValidator, spawn_validator};
 use fat_crypto::{Keypair, dev_keypair};
-use fat_types::{AccountId, Transaction, TxKind};
+use fat_types::{AccountId, Hash32, Transaction, TxKind};
 use tokio::runtime::Runtime;
 
 /// The validators of the BFT network.
@@ -121,8 +121,9 @@ fn open(dir: &std::path::Path, genesis: &Genesis, key: &Keypair) -> Node {
     Node::open(config, Some(key.clone()), Arc::new(SystemClock)).unwrap()
 }
 
-fn transfer(key: &Keypair, nonce: u64) -> Vec<u8> {
+fn transfer(chain: Hash32, key: &Keypair, nonce: u64) -> Vec<u8> {
     let tx = Transaction {
+        chain,
         signer: key.account_id(),
         nonce,
         fee: 1,
@@ -135,8 +136,8 @@ fn transfer(key: &Keypair, nonce: u64) -> Vec<u8> {
 }
 
 /// Each account's transfers, nonces 0.., encoded; signed on two threads before anything runs.
-/// Transactions name no chain, so both chains of the run take the same ones.
-fn sign_load(users: &[Keypair], per_account: usize) -> Arc<Vec<Vec<Vec<u8>>>> {
+/// Transactions name their chain, so each chain of the run gets its own.
+fn sign_load(chain: Hash32, users: &[Keypair], per_account: usize) -> Arc<Vec<Vec<Vec<u8>>>> {
     let half = users.len().div_ceil(2);
     let signed = std::thread::scope(|s| {
         let parts: Vec<_> = users
@@ -145,7 +146,11 @@ fn sign_load(users: &[Keypair], per_account: usize) -> Arc<Vec<Vec<Vec<u8>>>> {
                 s.spawn(move || {
                     chunk
                         .iter()
-                        .map(|key| (0..per_account as u64).map(|n| transfer(key, n)).collect())
+                        .map(|key| {
+                            (0..per_account as u64)
+                                .map(|n| transfer(chain, key, n))
+                                .collect()
+                        })
                         .collect::<Vec<Vec<Vec<u8>>>>()
                 })
             })
@@ -186,7 +191,7 @@ fn finality(
     let mut to_commit = Vec::with_capacity(samples);
     runtime.block_on(async {
         for round in 0..warmup + samples {
-            let tx = transfer(key, node.next_nonce(&key.account_id()));
+            let tx = transfer(node.genesis_hash(), key, node.next_nonce(&key.account_id()));
             let submitted_ms = now_ms();
             let start = Instant::now();
             let id = node.submit(&tx).expect("the probe transfer is admitted");
@@ -384,11 +389,15 @@ fn main() {
     let prober = dev_keypair("bench-finality");
     let mut funded: Vec<AccountId> = users.iter().map(Keypair::account_id).collect();
     funded.push(prober.account_id());
-    let load = sign_load(&users, settings.per_account);
 
     // Four validators on loopback, in this process.
     let validators: Vec<AccountId> = keys.iter().map(Keypair::account_id).collect();
     let bft_genesis = genesis("bench-bft", &validators, &funded);
+    let load = sign_load(
+        fat_chain::genesis::chain_id(&bft_genesis),
+        &users,
+        settings.per_account,
+    );
     let dirs = TempDirs::new("bft", VALIDATORS);
     let addrs: Vec<SocketAddr> = (0..VALIDATORS).map(|_| free_addr()).collect();
     let peers: Vec<(AccountId, SocketAddr)> = validators
@@ -432,6 +441,11 @@ fn main() {
 
     // The single sequencer: one node, the only validator of its genesis.
     let sequencer_genesis = genesis("bench-sequencer", &validators[..1], &funded);
+    let load = sign_load(
+        fat_chain::genesis::chain_id(&sequencer_genesis),
+        &users,
+        settings.per_account,
+    );
     let dirs = TempDirs::new("sequencer", 1);
     let node = open(&dirs.0[0], &sequencer_genesis, &keys[0]);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -2,8 +2,8 @@
 //! them without this crate), and the dev genesis.
 
 use fat_crypto::dev_keypair;
-use fat_types::AccountId;
 pub use fat_types::genesis::{ChainParams, Genesis};
+use fat_types::{AccountId, Hash32};
 
 /// The dev accounts funded by [`dev`], by name.
 pub const DEV_ACCOUNTS: [&str; 3] = ["alice", "bob", "charlie"];
@@ -13,6 +13,12 @@ pub const DEV_GATEKEEPER: &str = "gatekeeper";
 pub const DEV_SEQUENCER: &str = "sequencer";
 /// What each dev account holds at genesis.
 pub const DEV_BALANCE: u64 = 1_000_000_000_000;
+
+/// The id of the chain `genesis` starts: the hash of its genesis block, which every
+/// transaction for it carries ([`fat_types::Transaction::chain`]).
+pub fn chain_id(genesis: &Genesis) -> Hash32 {
+    crate::store::genesis_block(genesis).0.hash()
+}
 
 /// The dev chain: alice, bob, charlie and the gatekeeper funded, the dev sequencer the one
 /// validator, `dev` attestation accepted ([`fat_attestation::dev_chain_policy`]). Every key is

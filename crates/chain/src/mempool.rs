@@ -9,7 +9,10 @@
 //! validators, a client's next transaction may reach one before the previous one has (it was
 //! sent through another validator, which may also have committed it first). It is checked in
 //! full, and queued for a block, only when its turn comes; if its turn never comes it is
-//! dropped once its nonce is used.
+//! dropped once its nonce is used. Waiting costs the signer nothing until then, so only a
+//! funded account may have transactions waiting, their spending must fit its balance beside
+//! its pending ones, and all waiting transactions together hold at most an eighth of the
+//! mempool's count and [`MAX_AHEAD_BYTES`].
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -24,6 +27,8 @@ use crate::state::State;
 
 /// How far ahead of its signer's next nonce a transaction may wait for the ones before it.
 pub const MAX_NONCE_AHEAD: u64 = 16;
+/// The most bytes all transactions waiting for earlier nonces may hold together.
+pub const MAX_AHEAD_BYTES: u64 = 64 << 20;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Pending {
@@ -35,8 +40,10 @@ struct Pending {
 #[derive(Debug)]
 pub struct Mempool {
     queue: VecDeque<(TxId, SignedTransaction)>,
-    /// Transactions ahead of their signer's next nonce.
-    ahead: BTreeMap<(AccountId, u64), (TxId, SignedTransaction)>,
+    /// Transactions ahead of their signer's next nonce, with their encoded size.
+    ahead: BTreeMap<(AccountId, u64), (TxId, SignedTransaction, u64)>,
+    /// The bytes of the transactions in `ahead`.
+    ahead_bytes: u64,
     pending: HashMap<AccountId, Pending>,
     ids: HashSet<TxId>,
     created: HashMap<Created, u32>,
@@ -49,6 +56,7 @@ impl Mempool {
         Self {
             queue: VecDeque::new(),
             ahead: BTreeMap::new(),
+            ahead_bytes: 0,
             pending: HashMap::new(),
             ids: HashSet::new(),
             created: HashMap::new(),
@@ -109,9 +117,30 @@ impl Mempool {
                     got: t.nonce,
                 });
             }
-            self.check_room()?;
+            // It must be able to pay on top of what the signer has pending and waiting.
+            let waiting: u64 = self
+                .ahead
+                .range((t.signer, 0)..=(t.signer, u64::MAX))
+                .map(|(_, (_, w, _))| spend(&w.tx))
+                .fold(0, u64::saturating_add);
+            let pending = self.pending.get(&t.signer).map_or(0, |p| p.spend);
+            let balance = state.accounts.get(&t.signer).map_or(0, |a| a.balance);
+            let available = balance.saturating_sub(pending).saturating_sub(waiting);
+            let needed = spend(t);
+            if needed > available {
+                return Err(TxRejection::InsufficientBalance { needed, available });
+            }
+            let max_ahead = (self.limit / 8).max(1);
+            if self.ahead.len() >= max_ahead
+                || self.ahead_bytes.saturating_add(size) > MAX_AHEAD_BYTES
+            {
+                return Err(TxRejection::MempoolFull {
+                    limit: max_ahead as u64,
+                });
+            }
             self.ids.insert(id);
-            self.ahead.insert(key, (id, tx));
+            self.ahead_bytes += size;
+            self.ahead.insert(key, (id, tx, size));
             return Ok(id);
         }
         let signer = t.signer;
@@ -120,8 +149,10 @@ impl Mempool {
         Ok(id)
     }
 
+    /// Whether a transaction may be queued for a block: the queue holds `limit` at most
+    /// (waiting transactions have their own room).
     fn check_room(&self) -> Result<(), TxRejection> {
-        if self.ids.len() >= self.limit {
+        if self.queue.len() >= self.limit {
             return Err(TxRejection::MempoolFull {
                 limit: self.limit as u64,
             });
@@ -140,20 +171,25 @@ impl Mempool {
                 .map(|(key, _)| *key)
                 .collect();
             for key in used {
-                if let Some((id, _)) = self.ahead.remove(&key) {
-                    self.ids.remove(&id);
-                }
+                self.take_ahead(&key);
             }
-            let Some((id, tx)) = self.ahead.remove(&(*signer, expected)) else {
+            let Some((id, tx)) = self.take_ahead(&(*signer, expected)) else {
                 return;
             };
-            self.ids.remove(&id);
             if self.admit_next(state, id, tx, now_secs).is_err() {
                 // It no longer fits (funds, a name taken): the ones after it cannot come
                 // either until the signer sends another transaction with this nonce.
                 return;
             }
         }
+    }
+
+    /// Take a waiting transaction out of `ahead`, forgetting its id.
+    fn take_ahead(&mut self, key: &(AccountId, u64)) -> Option<(TxId, SignedTransaction)> {
+        let (id, tx, size) = self.ahead.remove(key)?;
+        self.ids.remove(&id);
+        self.ahead_bytes -= size;
+        Some((id, tx))
     }
 
     /// Queue a transaction carrying its signer's next nonce, after checking it in full.
@@ -231,10 +267,18 @@ impl Mempool {
             done.insert(id);
             let t = &tx.tx;
             signers.insert(t.signer);
-            if let Some((waiting, _)) = self.ahead.remove(&(t.signer, t.nonce)) {
-                // This nonce is used now: what waited with it never has its turn (if it was
-                // this very transaction, the queue never counted it, as for a foreign one).
-                self.ids.remove(&waiting);
+            let key = (t.signer, t.nonce);
+            if self
+                .ahead
+                .get(&key)
+                .is_some_and(|(waiting, _, _)| *waiting == id)
+            {
+                // It waited here and another validator's block had it first: the queue
+                // never counted it, as for a foreign one. (Another transaction waiting at
+                // this nonce is dropped by `promote` if the nonce is used.)
+                self.take_ahead(&key);
+                foreign = true;
+                continue;
             }
             if !self.ids.remove(&id) {
                 foreign = true;
@@ -261,7 +305,7 @@ impl Mempool {
             let queue = std::mem::take(&mut self.queue);
             self.pending.clear();
             self.created.clear();
-            self.ids = self.ahead.values().map(|(id, _)| *id).collect();
+            self.ids = self.ahead.values().map(|(id, _, _)| *id).collect();
             for (_, tx) in queue {
                 let size = fat_types::encoding::encode(&tx).len() as u64;
                 let _ = self.admit(state, tx, size, now_secs);
@@ -324,6 +368,7 @@ mod tests {
     fn command(nonce: u64, gas_limit: u64) -> SignedTransaction {
         SignedTransaction {
             tx: Transaction {
+                chain: fat_types::Hash32([0xc1; 32]),
                 signer: AccountId([1; 32]),
                 nonce,
                 fee: 1,

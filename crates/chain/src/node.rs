@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use fat_consensus::{Application, Proposal, Sequencer, ValidatorSet};
 use fat_crypto::{Keypair, verify_tx};
+use fat_proto::chain::LIVENESS_WINDOW;
 use fat_types::block::{receipts_root, tx_root};
 use fat_types::encoding::{decode, encode};
 use fat_types::{
@@ -53,6 +54,8 @@ struct Inner {
     gossip: broadcast::Sender<Arc<Vec<u8>>>,
     halted: AtomicBool,
     genesis_hash: Hash32,
+    /// Per validator, the last height whose certificate it signed (see [`Node::last_signed`]).
+    signed: Mutex<Vec<Option<u64>>>,
 }
 
 /// A handle to a running node; cheap to clone.
@@ -85,6 +88,13 @@ impl Node {
         }
         let opened = Store::open(&config.data_dir, &config.genesis)?;
         let params = opened.state.params.clone();
+        let mut signed = vec![None; validators.len()];
+        let top = opened.tip.height;
+        for height in top.saturating_sub(LIVENESS_WINDOW - 1).max(1)..=top {
+            if let Some(block) = opened.store.block(height)? {
+                note_signers(&mut signed, &block);
+            }
+        }
         let (tip, _) = watch::channel(opened.tip);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -102,6 +112,7 @@ impl Node {
                 gossip: broadcast::channel(GOSSIP_BACKLOG).0,
                 halted: AtomicBool::new(false),
                 genesis_hash: opened.genesis_hash,
+                signed: Mutex::new(signed),
             }),
         })
     }
@@ -114,6 +125,12 @@ impl Node {
     /// The genesis block's hash.
     pub fn genesis_hash(&self) -> Hash32 {
         self.inner.genesis_hash
+    }
+
+    /// Per genesis validator, in order, the last height whose certificate it signed: of
+    /// the blocks committed since the node opened and the last [`LIVENESS_WINDOW`] before.
+    pub fn last_signed(&self) -> Vec<Option<u64>> {
+        self.inner.signed.lock().expect("signed lock").clone()
     }
 
     /// The last committed block's header.
@@ -158,7 +175,12 @@ impl Node {
             decode("signed transaction", bytes).map_err(|e| TxRejection::Malformed {
                 reason: e.to_string(),
             })?;
-        verify_tx(&tx).map_err(|_| TxRejection::BadSignature)?;
+        check_signed(self.inner.genesis_hash, &tx)?;
+        // Committed already (perhaps as a failure, its nonce unused): proposing it again
+        // would only make every peer refuse the proposal as a replay.
+        if matches!(self.inner.store.tx_location(&tx.id()), Ok(Some(_))) {
+            return Err(TxRejection::AlreadyKnown);
+        }
         let id = {
             let mut mempool = self.inner.mempool.lock().expect("mempool lock");
             let state = self.inner.state.read().expect("state lock");
@@ -319,9 +341,7 @@ impl Node {
                 }));
             }
             check_limits(params, &signed.tx, size).map_err(refused)?;
-            if verify_tx(signed).is_err() {
-                return Err(refused(TxRejection::BadSignature));
-            }
+            check_signed(inner.genesis_hash, signed).map_err(refused)?;
             if !ids.insert(tx) || inner.store.tx_location(&tx)?.is_some() {
                 return Err(invalid(InvalidProposal::Replayed { index, tx }));
             }
@@ -425,6 +445,27 @@ impl Pending {
 /// The most executed proposals kept while none is final (an engine sees one per view, and a
 /// proposal may build on another that is not final yet).
 const PENDING_LIMIT: usize = 64;
+
+/// Note who signed `block`'s certificate.
+fn note_signers(signed: &mut [Option<u64>], block: &Block) {
+    for signer in block.certificate.signers() {
+        if let Some(slot) = signed.get_mut(signer as usize) {
+            *slot = Some(block.header.height);
+        }
+    }
+}
+
+/// Check a transaction is for the chain `chain` (its genesis block hash) and signed by its
+/// signer.
+fn check_signed(chain: Hash32, signed: &SignedTransaction) -> Result<(), TxRejection> {
+    if signed.tx.chain != chain {
+        return Err(TxRejection::WrongChain {
+            expected: chain,
+            got: signed.tx.chain,
+        });
+    }
+    verify_tx(signed).map_err(|_| TxRejection::BadSignature)
+}
 
 /// How many admitted transactions wait for the consensus engine to pass them on.
 const GOSSIP_BACKLOG: usize = 8192;
@@ -638,6 +679,7 @@ impl Application for Node {
             state.apply(executed.changes);
             mempool.committed(&block.txs, &state, block.header.timestamp_ms / 1000);
         }
+        note_signers(&mut inner.signed.lock().expect("signed lock"), &block);
         inner.tip.send_replace(block.header.clone());
         Ok(block.header)
     }

@@ -58,7 +58,10 @@ pub(crate) fn created(tx: &Transaction) -> Option<Created> {
         TxKind::RegisterWorker { worker, .. } => Some(Created::Worker(*worker)),
         TxKind::ProvisionKey { cluster, .. } => Some(Created::ClusterKey(*cluster)),
         TxKind::PublishContractKey { contract, .. } => Some(Created::ContractKey(*contract)),
-        TxKind::Transfer { .. } | TxKind::Command { .. } | TxKind::AddClusterWorker { .. } => None,
+        TxKind::Transfer { .. }
+        | TxKind::Command { .. }
+        | TxKind::AddClusterWorker { .. }
+        | TxKind::RemoveClusterWorker { .. } => None,
     }
 }
 
@@ -153,6 +156,23 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
                     return Err(TxRejection::NotClusterOwner { cluster: *cluster });
                 }
                 if info.workers.contains(worker) {
+                    return Err(TxRejection::Membership {
+                        worker: *worker,
+                        cluster: *cluster,
+                    });
+                }
+            }
+            Ok(())
+        }
+        TxKind::RemoveClusterWorker { cluster, worker } => {
+            if !view.has_cluster(cluster) {
+                return Err(TxRejection::UnknownCluster { cluster: *cluster });
+            }
+            if let Some(info) = view.cluster(cluster) {
+                if info.owner != tx.signer {
+                    return Err(TxRejection::NotClusterOwner { cluster: *cluster });
+                }
+                if !info.workers.contains(worker) {
                     return Err(TxRejection::Membership {
                         worker: *worker,
                         cluster: *cluster,
@@ -437,6 +457,15 @@ impl<'a> Rules<'a> {
                 self.changes.clusters.insert(*cluster, info);
                 Outcome::Ok
             }
+            TxKind::RemoveClusterWorker { cluster, worker } => {
+                let mut info = self
+                    .cluster(cluster)
+                    .cloned()
+                    .expect("checked by check_kind");
+                info.workers.retain(|w| w != worker);
+                self.changes.clusters.insert(*cluster, info);
+                Outcome::Ok
+            }
             TxKind::RegisterWorker {
                 worker,
                 ecdh_public,
@@ -507,6 +536,7 @@ mod tests {
     #[test]
     fn key_publications_are_what_they_create() {
         let tx = |kind| Transaction {
+            chain: fat_types::Hash32([0xc1; 32]),
             signer: AccountId([1; 32]),
             nonce: 0,
             fee: 1,

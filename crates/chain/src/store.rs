@@ -24,7 +24,7 @@ const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const CODE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("code");
 
 /// The value of `meta["format"]`: what this file is and which layout it uses.
-const FORMAT: &[u8] = b"fat-chain/2";
+const FORMAT: &[u8] = b"fat-chain/3";
 /// The name of the database file inside the data directory.
 pub const DB_FILE: &str = "chain.redb";
 

@@ -5,7 +5,7 @@ mod common;
 use borsh::BorshDeserialize;
 use common::{
     TempDir, alice, attestation_reason, dev_report, open, open_with, produce, register_worker,
-    sign, worker_ecdh, worker_id, worker_key,
+    sign, sign_for, worker_ecdh, worker_id, worker_key,
 };
 use fat_attestation::dev::{DEV_REPORT_TAG, DevReport};
 use fat_attestation::{DEV_MEASUREMENT, WorkerKeys};
@@ -62,7 +62,12 @@ fn chains_without_dev_in_their_policy_refuse_dev_reports() {
         genesis.params.attestation = policy;
         let node = open_with(&dir, genesis, 10);
         assert!(!node.params().attestation.accepts_dev());
-        let reason = attestation_reason(node.submit_tx(&sign(&alice(), 0, register_worker(1))));
+        let reason = attestation_reason(node.submit_tx(&sign_for(
+            node.genesis_hash(),
+            &alice(),
+            0,
+            register_worker(1),
+        )));
         assert!(reason.contains("not accepted"), "{reason}");
     }
 }

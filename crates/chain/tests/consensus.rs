@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{TempDir, alice, open, sign};
+use common::{TempDir, alice, open};
 use fat_chain::{ChainError, InvalidProposal, ManualClock, Node, NodeConfig};
 use fat_consensus::{Application, CertificateError, ConsensusError, Proposal, sign_finalize};
 use fat_crypto::{Keypair, dev_keypair};
@@ -13,7 +13,12 @@ use fat_types::block::tx_root;
 use fat_types::{AccountId, Certificate, Hash32, Signature, TxKind, TxRejection};
 
 fn transfer(nonce: u64) -> fat_types::SignedTransaction {
-    sign(
+    transfer_on(common::dev_chain(), nonce)
+}
+
+fn transfer_on(chain: Hash32, nonce: u64) -> fat_types::SignedTransaction {
+    common::sign_for(
+        chain,
         &alice(),
         nonce,
         TxKind::Transfer {
@@ -25,7 +30,8 @@ fn transfer(nonce: u64) -> fat_types::SignedTransaction {
 
 /// A proposal of `node` with one transfer by alice.
 fn proposal(node: &Node) -> Proposal {
-    node.submit_tx(&transfer(0)).unwrap();
+    node.submit_tx(&transfer_on(node.genesis_hash(), 0))
+        .unwrap();
     node.propose(&node.tip()).unwrap().unwrap()
 }
 
@@ -100,6 +106,20 @@ fn verify_refuses_a_tampered_proposal_with_its_reason() {
             rejection: TxRejection::BadSignature,
             ..
         }
+    ));
+
+    // Properly signed, for another chain.
+    let mut forged = honest.clone();
+    let elsewhere = Hash32([8; 32]);
+    forged.txs[0] = common::sign_for(elsewhere, &alice(), 0, forged.txs[0].tx.kind.clone());
+    forged.header.tx_root = tx_root(&forged.txs);
+    assert!(matches!(
+        reason(b.verify(&forged)),
+        InvalidProposal::Tx {
+            index: 0,
+            rejection: TxRejection::WrongChain { got, .. },
+            ..
+        } if got == elsewhere
     ));
 
     let parent = b.tip();
@@ -205,7 +225,8 @@ fn three_of_four_validators_finalize_and_two_do_not() {
         certificate(&[0, 2, 3])
     );
     // One validator of four cannot finalize alone.
-    node.submit_tx(&transfer(1)).unwrap();
+    node.submit_tx(&transfer_on(node.genesis_hash(), 1))
+        .unwrap();
     assert!(matches!(
         node.produce_block(),
         Err(ChainError::Consensus(ConsensusError::NotSoleValidator {

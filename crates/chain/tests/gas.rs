@@ -4,15 +4,26 @@
 
 mod common;
 
-use common::{TempDir, alice, open, open_with};
+use common::{TempDir, alice, dev_chain, open, open_with};
 use fat_chain::{ChainError, InvalidProposal};
 use fat_consensus::{Application, Proposal};
 use fat_crypto::Keypair;
 use fat_types::block::tx_root;
-use fat_types::{Bytes, ContractId, SignedTransaction, Transaction, TxKind, TxRejection};
+use fat_types::{Bytes, ContractId, Hash32, SignedTransaction, Transaction, TxKind, TxRejection};
 
 fn command(key: &Keypair, nonce: u64, fee: u64, gas_limit: u64) -> SignedTransaction {
+    command_for(dev_chain(), key, nonce, fee, gas_limit)
+}
+
+fn command_for(
+    chain: Hash32,
+    key: &Keypair,
+    nonce: u64,
+    fee: u64,
+    gas_limit: u64,
+) -> SignedTransaction {
     key.sign_tx(Transaction {
+        chain,
         signer: key.account_id(),
         nonce,
         fee,
@@ -48,6 +59,7 @@ fn the_mempool_refuses_gas_above_the_cap_and_gas_not_paid_for() {
         },
     ] {
         let tx = a.sign_tx(Transaction {
+            chain: dev_chain(),
             signer: a.account_id(),
             nonce: 0,
             fee: u64::MAX / 2,
@@ -90,6 +102,7 @@ fn a_peer_refuses_a_proposal_asking_for_too_much_gas() {
     genesis.params.max_tx_gas = 1_000_000;
     genesis.params.max_block_gas = 1_500_000;
     let node = open_with(&dir, genesis, 1000);
+    let chain = node.genesis_hash();
     let a = alice();
     let proposal = |txs: Vec<SignedTransaction>| {
         let tip = node.tip();
@@ -105,7 +118,7 @@ fn a_peer_refuses_a_proposal_asking_for_too_much_gas() {
     };
 
     // One transaction over the cap, as a proposer that skipped the mempool would build it.
-    let greedy = command(&a, 0, u64::MAX / 2, u64::MAX);
+    let greedy = command_for(chain, &a, 0, u64::MAX / 2, u64::MAX);
     assert!(matches!(
         reason(&proposal(vec![greedy])),
         InvalidProposal::Tx {
@@ -119,8 +132,8 @@ fn a_peer_refuses_a_proposal_asking_for_too_much_gas() {
     ));
     // Each within the cap, too much together.
     let txs = vec![
-        command(&a, 0, 100, 1_000_000),
-        command(&a, 1, 100, 1_000_000),
+        command_for(chain, &a, 0, 100, 1_000_000),
+        command_for(chain, &a, 1, 100, 1_000_000),
     ];
     assert_eq!(
         reason(&proposal(txs)),

@@ -3,7 +3,8 @@
 mod common;
 
 use common::{
-    TempDir, alice, bob, gatekeeper, open, open_with, produce, register_worker, sign, worker_id,
+    TempDir, alice, bob, dev_chain, gatekeeper, open, open_with, produce, register_worker, sign,
+    sign_for, worker_id,
 };
 use fat_chain::mempool::MAX_NONCE_AHEAD;
 use fat_crypto::dev_keypair;
@@ -29,6 +30,19 @@ fn refuses_malformed_bad_signature_duplicate_nonce_fee_and_balance() {
     let err = node.submit(b"not a transaction").unwrap_err();
     assert!(matches!(err, TxRejection::Malformed { .. }), "{err}");
 
+    // Signed properly, but for another network (same accounts, another genesis).
+    let mut elsewhere = fat_chain::genesis::dev();
+    elsewhere.chain_id = "elsewhere".into();
+    let elsewhere = fat_chain::genesis::chain_id(&elsewhere);
+    assert_eq!(
+        node.submit_tx(&sign_for(elsewhere, &a, 0, transfer(1))),
+        Err(TxRejection::WrongChain {
+            expected: dev_chain(),
+            got: elsewhere
+        })
+    );
+    assert_eq!(node.genesis_hash(), dev_chain());
+
     let mut forged = sign(&a, 0, transfer(1));
     forged.tx.fee = 2;
     assert_eq!(node.submit_tx(&forged), Err(TxRejection::BadSignature));
@@ -52,6 +66,7 @@ fn refuses_malformed_bad_signature_duplicate_nonce_fee_and_balance() {
         })
     );
     let free = a.sign_tx(Transaction {
+        chain: dev_chain(),
         signer: a.account_id(),
         nonce: 1,
         fee: 0,
@@ -124,17 +139,56 @@ fn a_transaction_ahead_of_its_nonce_waits_for_the_ones_before_it() {
     assert_eq!(produce(&node).len(), 3);
     assert_eq!(node.with_state(|s| s.accounts[&a.account_id()].nonce), 3);
 
-    // A waiting transaction that can no longer pay is dropped when its turn comes, and the
-    // ones after it wait for a replacement.
+    // Only what the signer can pay waits: beside what it has pending and waiting.
     let balance = node.with_state(|s| s.accounts[&a.account_id()].balance);
     node.submit_tx(&sign(&a, 5, transfer(1))).unwrap();
-    node.submit_tx(&sign(&a, 4, transfer(balance))).unwrap();
-    node.submit_tx(&sign(&a, 3, transfer(1))).unwrap();
+    assert_eq!(
+        node.submit_tx(&sign(&a, 4, transfer(balance - 1))),
+        Err(TxRejection::InsufficientBalance {
+            needed: balance,
+            available: balance - 2
+        })
+    );
+    let nobody = dev_keypair("nobody");
+    assert_eq!(
+        node.submit_tx(&sign(&nobody, 1, transfer(0))),
+        Err(TxRejection::InsufficientBalance {
+            needed: 1,
+            available: 0
+        }),
+        "an unfunded account has nothing waiting"
+    );
+    // A waiting transaction that can no longer pay when its turn comes is dropped, and the
+    // ones after it wait for a replacement.
+    node.submit_tx(&sign(&a, 4, transfer(balance - 10)))
+        .unwrap();
+    node.submit_tx(&sign(&a, 3, transfer(20))).unwrap();
     assert_eq!(node.pending(), 1, "nonce 4 cannot pay on top of nonce 3");
     assert_eq!(node.next_nonce(&a.account_id()), 4);
     node.submit_tx(&sign(&a, 4, transfer(2))).unwrap();
     assert_eq!(node.pending(), 3, "its replacement lets nonce 5 follow");
     assert_eq!(produce(&node).len(), 3);
+}
+
+#[test]
+fn waiting_transactions_have_room_of_their_own() {
+    let dir = TempDir::new("ahead-room");
+    let node = open_with(&dir, fat_chain::genesis::dev(), 16);
+    let (a, b) = (alice(), bob());
+    // An eighth of 16: two may wait, the third is refused, and ready ones still come in.
+    node.submit_tx(&sign(&a, 1, transfer(1))).unwrap();
+    node.submit_tx(&sign(&a, 2, transfer(1))).unwrap();
+    assert_eq!(
+        node.submit_tx(&sign(&b, 1, transfer(1))),
+        Err(TxRejection::MempoolFull { limit: 2 })
+    );
+    node.submit_tx(&sign(&b, 0, transfer(1))).unwrap();
+    assert_eq!(node.pending(), 1);
+    // A committed transaction does not come back, even once its nonce is free again.
+    let first = sign(&a, 0, transfer(1));
+    node.submit_tx(&first).unwrap();
+    assert_eq!(produce(&node).len(), 4);
+    assert_eq!(node.submit_tx(&first), Err(TxRejection::AlreadyKnown));
 }
 
 #[test]
@@ -145,7 +199,9 @@ fn refuses_too_large_size_fees_and_a_full_mempool() {
     genesis.params.byte_fee = 2;
     let node = open_with(&dir, genesis, 2);
     let a = alice();
+    let chain = node.genesis_hash();
     let big = a.sign_tx(Transaction {
+        chain,
         signer: a.account_id(),
         nonce: 0,
         fee: 10_000,
@@ -159,7 +215,7 @@ fn refuses_too_large_size_fees_and_a_full_mempool() {
         Err(TxRejection::TooLarge { size, max: 300 })
     );
 
-    let tx = sign(&a, 0, transfer(1));
+    let tx = sign_for(chain, &a, 0, transfer(1));
     let min = 1 + 2 * tx.encode().len() as u64;
     assert_eq!(
         node.submit_tx(&tx),
@@ -169,6 +225,7 @@ fn refuses_too_large_size_fees_and_a_full_mempool() {
     for (i, name) in ["alice", "bob", "charlie"].into_iter().enumerate() {
         let key = dev_keypair(name);
         let tx = key.sign_tx(Transaction {
+            chain,
             signer: key.account_id(),
             nonce: 0,
             fee: 1000,

@@ -13,8 +13,8 @@ use common::{
 };
 use fat_chain::rpc::{ROUTES, app};
 use fat_proto::chain::{
-    AccountView, BlockView, ChainStatus, DevWorker, DevWorkers, ReceiptsView, SubmitAnswer,
-    TxAnswer, TxStatus, TxView,
+    AccountView, BlockView, ChainStatus, ClusterSummary, ClustersView, DevWorker, DevWorkers,
+    ReceiptsView, SubmitAnswer, TxAnswer, TxStatus, TxView, ValidatorView, ValidatorsView,
 };
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
@@ -287,6 +287,8 @@ async fn answers_fit_the_openapi_schemas() {
     c.get(p::STATUS, p::STATUS, 200).await;
     c.get(p::PARAMS, p::PARAMS, 200).await;
     c.get(p::GENESIS, p::GENESIS, 200).await;
+    c.get(p::VALIDATORS, p::VALIDATORS, 200).await;
+    c.get(p::CLUSTERS, p::CLUSTERS, 200).await;
     for id in &ids {
         c.get(p::TX, &p::tx(id), 200).await;
     }
@@ -400,6 +402,10 @@ fn rejections() -> Vec<TxRejection> {
         TxRejection::KeyMismatch { what: "w".into() },
         TxRejection::MempoolFull { limit: 1 },
         TxRejection::GasLimitTooHigh { gas: 2, max: 1 },
+        TxRejection::WrongChain {
+            expected: Hash32([5; 32]),
+            got: Hash32([6; 32]),
+        },
     ]
 }
 
@@ -444,6 +450,7 @@ fn kinds() -> Vec<TxKind> {
             contract: ContractId([2; 32]),
             public_key: Hash32([5; 32]),
         },
+        TxKind::RemoveClusterWorker { cluster, worker },
     ]
 }
 
@@ -468,6 +475,7 @@ fn header() -> BlockHeader {
 fn signed() -> SignedTransaction {
     SignedTransaction {
         tx: Transaction {
+            chain: Hash32([0xc1; 32]),
             signer: AccountId([1; 32]),
             nonce: 0,
             fee: 1,
@@ -606,6 +614,31 @@ fn component_schemas_name_the_fields_rust_serializes() {
             js(ReceiptsView {
                 height: 1,
                 receipts: vec![receipt(Outcome::Ok)],
+            }),
+        ),
+        (
+            "ClustersView".into(),
+            js(ClustersView {
+                clusters: vec![ClusterSummary {
+                    info: ClusterInfo {
+                        id: ClusterId([1; 32]),
+                        owner: AccountId([2; 32]),
+                        workers: vec![WorkerId([3; 32])],
+                        public_key: Some(Hash32([4; 32])),
+                    },
+                    contracts: 5,
+                }],
+            }),
+        ),
+        (
+            "ValidatorsView".into(),
+            js(ValidatorsView {
+                height: 2,
+                validators: vec![ValidatorView {
+                    index: 0,
+                    account: AccountId([1; 32]),
+                    last_signed: Some(2),
+                }],
             }),
         ),
         (

@@ -139,6 +139,7 @@ async fn submit_wait_read_and_follow_the_stream() {
         }
     }
     let mut follower = BlockVerifier::new(
+        blocks[0].hash(),
         blocks[0].header.clone(),
         ValidatorSet::new(vec![dev_keypair("sequencer").account_id()]).unwrap(),
     );

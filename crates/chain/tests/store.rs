@@ -57,7 +57,7 @@ fn restart_resumes_from_the_last_committed_block() {
 
     let genesis = node.store().block(0).unwrap().unwrap();
     let validators = ValidatorSet::new(node.genesis().validators.clone()).unwrap();
-    let mut follower = BlockVerifier::new(genesis.header, validators);
+    let mut follower = BlockVerifier::new(genesis.hash(), genesis.header, validators);
     for h in 1..=4 {
         follower
             .accept(&node.store().block(h).unwrap().unwrap())

@@ -24,6 +24,13 @@ fn help_is_pinned() {
         &["account"],
         &["account", "new"],
         &["account", "list"],
+        &["account", "show"],
+        &["transfer"],
+        &["cluster"],
+        &["cluster", "create"],
+        &["cluster", "add-worker"],
+        &["cluster", "remove-worker"],
+        &["cluster", "list"],
     ];
     for command in commands {
         let mut args = command.to_vec();
@@ -120,6 +127,13 @@ fn refusals_without_a_node() {
     // Accounts.
     fat_run(h, &["account", "new", "alice"]).refused("'alice' is a dev account already");
     fat_run(h, &["account", "new", "a/b"]).refused("is not an account name");
+    fat_run(h, &["account", "show", "dave"]).refused("or give an account id (64 hex digits)");
+    fat_run(h, &["transfer", "dave", "5"]).refused("unknown account 'dave'");
+    let out = fat_run(h, &["transfer", "bob", "-5"]);
+    assert_eq!(out.code, 2, "a negative amount is a usage error: {out:?}");
+    let out = fat_run(h, &["transfer", "bob", "many"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("invalid value 'many'"), "{out:?}");
 }
 
 #[test]

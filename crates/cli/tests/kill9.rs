@@ -62,8 +62,10 @@ fn submit_until_killed(
 ) {
     let signer = key.account_id();
     let mut nonce = next_nonce(&addr, &signer);
+    let chain = common::chain_id(&addr);
     while !killed.load(Ordering::SeqCst) {
         let tx = key.sign_tx(Transaction {
+            chain,
             signer,
             nonce,
             fee: 1,
@@ -175,7 +177,7 @@ fn acknowledged_transactions_survive_sigkill() {
     let config: Genesis = serde_json::from_value(config).unwrap();
     assert_eq!(config.config_hash(), genesis.header.parent);
     let validators = ValidatorSet::new(config.validators).unwrap();
-    let mut follower = BlockVerifier::new(genesis.header, validators);
+    let mut follower = BlockVerifier::new(genesis.hash(), genesis.header, validators);
     let mut order = Vec::new();
     for h in 1..=tip {
         let block = fetch(h);

@@ -13,7 +13,7 @@ use fat_consensus::{BlockVerifier, ValidatorSet};
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::{AccountId, Block, Genesis, Transaction, TxId, TxKind};
 
-use common::{free_port, http, spawn_ready, temp_dir};
+use common::{fat_run, free_ports, http, spawn_ready, temp_dir};
 
 const VALIDATORS: usize = 4;
 
@@ -54,6 +54,7 @@ fn start(net: &Path, data: &Path, i: usize, rpc: &str) -> Validator {
 /// (height, index).
 fn transfer(addr: &str, key: &Keypair, nonce: u64) -> (TxId, u64, u64) {
     let tx = key.sign_tx(Transaction {
+        chain: common::chain_id(addr),
         signer: key.account_id(),
         nonce,
         fee: 1,
@@ -113,9 +114,11 @@ fn genesis_new(net: &Path, ports: &[u16]) {
 fn four_validator_processes_survive_sigkill_of_one_and_then_of_all() {
     let net: PathBuf = temp_dir("validators-net").to_path_buf();
     let data: PathBuf = temp_dir("validators-data").to_path_buf();
-    let p2p: Vec<u16> = (0..VALIDATORS).map(|_| free_port()).collect();
-    let rpc: Vec<String> = (0..VALIDATORS)
-        .map(|_| format!("127.0.0.1:{}", free_port()))
+    let ports = free_ports(2 * VALIDATORS);
+    let p2p: Vec<u16> = ports[..VALIDATORS].to_vec();
+    let rpc: Vec<String> = ports[VALIDATORS..]
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
         .collect();
     genesis_new(&net, &p2p);
     let mut validators: Vec<Option<Validator>> = (0..VALIDATORS)
@@ -140,6 +143,83 @@ fn four_validator_processes_survive_sigkill_of_one_and_then_of_all() {
         acked.push(transfer(&rpc[i], &alice, nonce));
         nonce += 1;
     }
+    // What a user sees meanwhile: `fat status` shows the certificate checked against the
+    // genesis set and that validator 3 signed none of the blocks since it died; `fat
+    // transfer` and `fat account show` move and show tokens through any validator.
+    let home = temp_dir("validators-home");
+    let down_since = acked[7].1;
+    let status = fat_run(
+        &home,
+        &["status", "--json", "--rpc", &format!("http://{}", rpc[0])],
+    )
+    .json();
+    let height = status["height"].as_u64().unwrap();
+    assert!(height >= acked.last().unwrap().1, "{status}");
+    let certificate = &status["certificate"];
+    assert_eq!(certificate["scheme"], "simplex", "{status}");
+    assert_eq!(certificate["verified"], true, "{status}");
+    let signers: Vec<u64> = certificate["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .collect();
+    assert!(signers.len() >= 3 && !signers.contains(&3), "{status}");
+    let listed = status["validators"].as_array().unwrap();
+    assert_eq!(listed.len(), VALIDATORS, "{status}");
+    let last_signed = |i: usize| listed[i]["last_signed"].as_u64();
+    assert!(
+        last_signed(3).is_some_and(|h| h <= down_since),
+        "validator 3 signs nothing after its death: {status}"
+    );
+    for &i in &signers {
+        assert!(
+            last_signed(i as usize).is_some_and(|h| h >= height),
+            "{status}"
+        );
+    }
+    let charlie = dev_keypair("charlie").account_id().to_string();
+    let sent = fat_run(
+        &home,
+        &[
+            "transfer",
+            "charlie",
+            "7",
+            "--as",
+            "bob",
+            "--json",
+            "--rpc",
+            &format!("http://{}", rpc[1]),
+        ],
+    )
+    .json();
+    assert_eq!(sent["to"], charlie.as_str(), "{sent}");
+    assert!(sent["block"].as_u64().is_some(), "{sent}");
+    let mut shown = serde_json::Value::Null;
+    for _ in 0..100 {
+        shown = fat_run(
+            &home,
+            &[
+                "account",
+                "show",
+                &charlie,
+                "--json",
+                "--rpc",
+                &format!("http://{}", rpc[2]),
+            ],
+        )
+        .json();
+        if shown["balance"] == fat_chain::genesis::DEV_BALANCE + 7 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        shown["balance"],
+        fat_chain::genesis::DEV_BALANCE + 7,
+        "{shown}"
+    );
+    assert_eq!(shown["nonce"], 0, "{shown}");
     // Every validator dies at once, and all restart from their disks.
     for validator in validators.iter_mut() {
         if let Some(mut v) = validator.take() {
@@ -184,8 +264,10 @@ fn four_validator_processes_survive_sigkill_of_one_and_then_of_all() {
         };
         let (_, config) = http(addr, "GET", "/v1/genesis", b"").unwrap();
         let config: Genesis = serde_json::from_value(config).unwrap();
+        let genesis = fetch(0);
         let mut follower = BlockVerifier::new(
-            fetch(0).header,
+            genesis.hash(),
+            genesis.header,
             ValidatorSet::new(config.validators).unwrap(),
         );
         let top = acked.iter().map(|(_, h, _)| *h).max().unwrap();

@@ -79,7 +79,8 @@ impl Client {
             });
         }
         let block = committed_height(&answer);
-        let view = self.receipt(&answer.id, block).await?;
+        let cluster = self.cluster_of(contract).await?;
+        let view = self.receipt_in(Some(cluster), &answer.id, block).await?;
         receipt::check_ok(method, &contract.to_string(), &view)?;
         let signed = &view.signed;
         // The command was sealed, so its output must come back sealed: a plaintext output in

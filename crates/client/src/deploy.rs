@@ -42,7 +42,7 @@ impl Client {
         let hash = code_hash(&wasm);
         let cluster = match cluster {
             Some(cluster) => cluster,
-            None => self.dev_cluster().await?,
+            None => self.placement().await?,
         };
         let chain = self.checked().await?;
         let cluster_key = public(chain.cluster(&cluster).await?.public_key).ok_or_else(|| {
@@ -89,7 +89,7 @@ impl Client {
             "waiting for the workers to run init (block {block})"
         ));
         self.contract_key(&contract, true).await?;
-        let receipt = self.receipt(&answer.id, block).await?;
+        let receipt = self.receipt_in(Some(cluster), &answer.id, block).await?;
         receipt::check_ok("init", &contract.to_string(), &receipt)?;
         Ok(Deployed {
             contract,

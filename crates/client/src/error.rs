@@ -26,6 +26,25 @@ pub enum Error {
         /// The node.
         url: String,
     },
+    /// No worker this node lists is a member of the cluster a contract runs in.
+    #[error(
+        "no worker of cluster {cluster} is served by {url}: give one of its members with --worker URL"
+    )]
+    NoClusterWorker {
+        /// The node.
+        url: String,
+        /// The cluster.
+        cluster: String,
+    },
+    /// No cluster can take a new contract.
+    #[error(
+        "no cluster at {url} can take a contract (none has members and a provisioned key): \
+         create one with `fat cluster create --workers ID,...`"
+    )]
+    NoCluster {
+        /// The node.
+        url: String,
+    },
     /// Something did not happen in time.
     #[error("timed out after {seconds} s waiting for {what}")]
     Timeout {

@@ -30,7 +30,9 @@ use std::time::{Duration, Instant};
 use fat_attestation::VerifiedReport;
 use fat_crypto::Keypair;
 use fat_crypto::envelope::{SealRandomness, Session};
-use fat_proto::chain::{AccountView, ChainStatus, DevWorkers, SubmitAnswer, TxStatus};
+use fat_proto::chain::{
+    AccountView, ChainStatus, ClustersView, DevWorkers, SubmitAnswer, TxStatus,
+};
 use fat_proto::worker::ReceiptView;
 use fat_proto::{ChainApi, WorkerApi, windows};
 use fat_types::genesis::ChainParams;
@@ -84,9 +86,13 @@ impl TrustedWorker {
 #[derive(Debug, Default)]
 struct Cache {
     pinned: bool,
+    chain_id: Option<Hash32>,
     policy: Option<AttestationPolicy>,
     params: Option<ChainParams>,
-    worker: Option<TrustedWorker>,
+    /// Trusted workers by the cluster they answer for (`None`: any).
+    workers: HashMap<Option<ClusterId>, TrustedWorker>,
+    /// The cluster of each contract asked about.
+    clusters: HashMap<ContractId, ClusterId>,
     /// Query sessions by (worker, contract, caller), with when they were opened.
     sessions: HashMap<(WorkerId, ContractId, AccountId), (Session, u64)>,
 }
@@ -163,6 +169,12 @@ impl Client {
         self.chain.http()
     }
 
+    /// The chain node's typed API, for reads the client has no method of its own for. Call
+    /// [`Client::check_chain`] first to check the node's genesis against the known chains.
+    pub fn chain_api(&self) -> &ChainApi {
+        &self.chain
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -190,6 +202,17 @@ impl Client {
         known_chains::check(file, self.chain.url(), &genesis)?;
         self.cache().pinned = true;
         Ok(())
+    }
+
+    /// The chain's id, which every transaction carries: its genesis block hash (checked
+    /// against the known chains file when the client has one). Read once per client.
+    pub async fn chain_id(&self) -> Result<Hash32> {
+        if let Some(id) = self.cache().chain_id {
+            return Ok(id);
+        }
+        let id = self.status().await?.genesis;
+        self.cache().chain_id = Some(id);
+        Ok(id)
     }
 
     /// The chain's status.
@@ -252,17 +275,37 @@ impl Client {
     /// The worker queries go to, checked against the chain's policy: the one given, or the
     /// node's first dev worker. Checked once per client.
     pub async fn trusted_worker(&self) -> Result<TrustedWorker> {
-        if let Some(worker) = &self.cache().worker {
+        self.trusted_worker_for(None).await
+    }
+
+    /// The worker that answers for contracts of `cluster` (any worker without one), checked
+    /// against the chain's policy: the one given with [`Client::with_worker`], or the first
+    /// of the node's dev workers that the registry lists as a member. Checked once per
+    /// cluster and client.
+    pub async fn trusted_worker_for(&self, cluster: Option<ClusterId>) -> Result<TrustedWorker> {
+        if let Some(worker) = self.cache().workers.get(&cluster) {
             return Ok(worker.clone());
         }
         let (http, id) = match &self.worker {
             Some(api) => (api.http().clone(), api.status().await?.worker),
             None => {
                 let info = self.dev_workers().await?;
-                let first = info.workers.first().ok_or_else(|| Error::NoWorkers {
-                    url: self.chain.url().into(),
-                })?;
-                (self.chain.http().join(&first.path), first.id)
+                let pick = match &cluster {
+                    None => info.workers.first().ok_or_else(|| Error::NoWorkers {
+                        url: self.chain.url().into(),
+                    })?,
+                    Some(cluster) => {
+                        let members = self.checked().await?.cluster(cluster).await?.workers;
+                        info.workers
+                            .iter()
+                            .find(|w| members.contains(&w.id))
+                            .ok_or_else(|| Error::NoClusterWorker {
+                                url: self.chain.url().into(),
+                                cluster: cluster.to_string(),
+                            })?
+                    }
+                };
+                (self.chain.http().join(&pick.path), pick.id)
             }
         };
         let (info, report) = self.verify_worker(&id).await?;
@@ -273,8 +316,40 @@ impl Client {
             report: report.to_string(),
             insecure: report.is_insecure(),
         };
-        self.cache().worker = Some(worker.clone());
+        self.cache().workers.insert(cluster, worker.clone());
         Ok(worker)
+    }
+
+    /// The cluster `contract` runs in (read once per contract and client).
+    pub async fn cluster_of(&self, contract: &ContractId) -> Result<ClusterId> {
+        if let Some(cluster) = self.cache().clusters.get(contract) {
+            return Ok(*cluster);
+        }
+        let cluster = self.checked().await?.contract(contract).await?.cluster;
+        self.cache().clusters.insert(*contract, cluster);
+        Ok(cluster)
+    }
+
+    /// The worker that answers for `contract` (see [`Client::trusted_worker_for`]).
+    pub async fn worker_for_contract(&self, contract: &ContractId) -> Result<TrustedWorker> {
+        let cluster = self.cluster_of(contract).await?;
+        self.trusted_worker_for(Some(cluster)).await
+    }
+
+    /// Every cluster, with its members and contract count (`GET /v1/clusters`).
+    pub async fn clusters(&self) -> Result<ClustersView> {
+        Ok(self.checked().await?.clusters().await?)
+    }
+
+    /// Where a new contract goes when no cluster is named: [`ClustersView::placement`].
+    pub async fn placement(&self) -> Result<ClusterId> {
+        self.clusters()
+            .await?
+            .placement()
+            .map(|c| c.info.id)
+            .ok_or_else(|| Error::NoCluster {
+                url: self.chain.url().into(),
+            })
     }
 
     /// The API of the worker queries go to (see [`Client::trusted_worker`]).
@@ -314,6 +389,7 @@ impl Client {
         let nonce = self.account(&key.account_id()).await?.next_nonce;
         let params = self.params().await?;
         let mut tx = Transaction {
+            chain: self.chain_id().await?,
             signer: key.account_id(),
             nonce,
             fee: DEFAULT_FEE,
@@ -335,7 +411,19 @@ impl Client {
     /// The receipt must be signed by that (attested) worker, for transaction `tx`: anything
     /// else is [`Error::UntrustedWorker`].
     pub async fn receipt(&self, tx: &TxId, height: u64) -> Result<ReceiptView> {
-        let trusted = self.trusted_worker().await?;
+        self.receipt_in(None, tx, height).await
+    }
+
+    /// [`Client::receipt`] from the worker that answers for `cluster` (see
+    /// [`Client::trusted_worker_for`]): a transaction to a contract is executed only by the
+    /// workers of the contract's cluster.
+    pub async fn receipt_in(
+        &self,
+        cluster: Option<ClusterId>,
+        tx: &TxId,
+        height: u64,
+    ) -> Result<ReceiptView> {
+        let trusted = self.trusted_worker_for(cluster).await?;
         let worker = trusted.api();
         let start = Instant::now();
         loop {

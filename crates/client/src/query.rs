@@ -34,7 +34,7 @@ impl Client {
         method: &str,
         args: Option<Value>,
     ) -> Result<QueryResult> {
-        let worker = self.trusted_worker().await?;
+        let worker = self.worker_for_contract(contract).await?;
         let api = worker.api();
         let request = QueryRequest {
             method: method.into(),
@@ -111,9 +111,11 @@ impl Client {
         query_result(&url, &what, &plaintext)
     }
 
-    /// The trusted worker's API, typed.
-    async fn worker_api(&self) -> Result<WorkerApi> {
-        Ok(TrustedWorker::api(&self.trusted_worker().await?))
+    /// The API of the worker that answers for `contract`, typed.
+    async fn worker_api(&self, contract: &ContractId) -> Result<WorkerApi> {
+        Ok(TrustedWorker::api(
+            &self.worker_for_contract(contract).await?,
+        ))
     }
 
     /// Up to `limit` log lines of `contract` from sequence number `from`.
@@ -124,7 +126,7 @@ impl Client {
         limit: usize,
     ) -> Result<Vec<LogLine>> {
         Ok(self
-            .worker_api()
+            .worker_api(contract)
             .await?
             .logs(contract, from, limit)
             .await?
@@ -134,7 +136,11 @@ impl Client {
     /// The log lines of `contract` from `from` on, as they are written (one `log` event
     /// each, data = the line as JSON).
     pub async fn follow_logs(&self, contract: &ContractId, from: u64) -> Result<EventStream> {
-        Ok(self.worker_api().await?.follow_logs(contract, from).await?)
+        Ok(self
+            .worker_api(contract)
+            .await?
+            .follow_logs(contract, from)
+            .await?)
     }
 }
 

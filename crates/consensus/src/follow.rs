@@ -1,7 +1,8 @@
 //! Follow a chain: check every block extends the last one and carries a quorum's certificate.
 
+use fat_crypto::verify_tx;
 use fat_types::block::tx_root;
-use fat_types::{Block, BlockHeader, Hash32};
+use fat_types::{Block, BlockHeader, Hash32, TxId, TxRejection};
 
 use crate::error::CertificateError;
 use crate::validators::ValidatorSet;
@@ -53,6 +54,19 @@ pub enum FollowError {
         /// The block's height.
         height: u64,
     },
+    /// A transaction in the block is not for this chain, or not signed by its signer: the
+    /// block's producer made it up (or a quorum of validators let it through).
+    #[error("block {height}: transaction {index} ({tx}): {rejection}")]
+    Transaction {
+        /// The block's height.
+        height: u64,
+        /// The transaction's position in the block.
+        index: u32,
+        /// Its id.
+        tx: TxId,
+        /// `bad_signature` or `wrong_chain`.
+        rejection: TxRejection,
+    },
     /// The timestamp goes backwards.
     #[error("block {height}: timestamp {got} before the parent's {parent}")]
     TimeWentBack {
@@ -67,21 +81,26 @@ pub enum FollowError {
 
 /// Checks each block a follower receives against the last one it accepted.
 ///
-/// Start it from a header the follower trusts (genesis, pinned by hash, or a checkpoint) and
-/// the validator set of the genesis, and feed it blocks in order. It needs nothing from the
-/// node but the blocks. A refused block changes nothing.
+/// Start it from the chain's id (its genesis block hash), a header the follower trusts
+/// (genesis, pinned by hash, or a checkpoint) and the validator set of the genesis, and feed
+/// it blocks in order. It needs nothing from the node but the blocks. Besides the links and
+/// the certificate it checks every transaction's chain id and signature: a follower never
+/// takes a caller's word from the block producer alone. A refused block changes nothing.
 #[derive(Debug, Clone)]
 pub struct BlockVerifier {
+    chain: Hash32,
     validators: ValidatorSet,
     last: BlockHeader,
     last_hash: Hash32,
 }
 
 impl BlockVerifier {
-    /// Follow from a trusted header, accepting blocks `validators` finalized.
-    pub fn new(trusted: BlockHeader, validators: ValidatorSet) -> Self {
+    /// Follow the chain `chain` (its genesis block hash) from a trusted header, accepting
+    /// blocks `validators` finalized.
+    pub fn new(chain: Hash32, trusted: BlockHeader, validators: ValidatorSet) -> Self {
         let last_hash = trusted.hash();
         Self {
+            chain,
             validators,
             last: trusted,
             last_hash,
@@ -147,6 +166,23 @@ impl BlockVerifier {
             return Err(FollowError::TxRootMismatch { height });
         }
         certified(&self.validators)?;
+        for (index, signed) in block.txs.iter().enumerate() {
+            let refused = |rejection| FollowError::Transaction {
+                height,
+                index: index as u32,
+                tx: signed.id(),
+                rejection,
+            };
+            if signed.tx.chain != self.chain {
+                return Err(refused(TxRejection::WrongChain {
+                    expected: self.chain,
+                    got: signed.tx.chain,
+                }));
+            }
+            if verify_tx(signed).is_err() {
+                return Err(refused(TxRejection::BadSignature));
+            }
+        }
         self.last = header.clone();
         self.last_hash = hash;
         Ok(hash)

@@ -6,7 +6,10 @@ use fat_consensus::{
 };
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::block::{receipts_root, tx_root};
-use fat_types::{AccountId, Block, BlockHeader, Certificate, Hash32, Transaction, TxKind};
+use fat_types::{
+    AccountId, Block, BlockHeader, Certificate, Hash32, SignedTransaction, Transaction, TxKind,
+    TxRejection,
+};
 
 fn keys(n: usize) -> Vec<Keypair> {
     (0..n)
@@ -125,10 +128,14 @@ fn genesis() -> BlockHeader {
     }
 }
 
+/// The id of the chain the tests follow.
+const CHAIN: Hash32 = Hash32([0xc1; 32]);
+
 /// A block on `parent` with one transfer by `name`, certified by validators 0..3 of `k`.
 fn child(k: &[Keypair], parent: &BlockHeader, name: &str, nonce: u64) -> Block {
     let signer = dev_keypair(name);
     let txs = vec![signer.sign_tx(Transaction {
+        chain: CHAIN,
         signer: signer.account_id(),
         nonce,
         fee: 1,
@@ -137,6 +144,11 @@ fn child(k: &[Keypair], parent: &BlockHeader, name: &str, nonce: u64) -> Block {
             amount: 1,
         },
     })];
+    certified(k, parent, txs)
+}
+
+/// A block on `parent` holding `txs`, certified by validators 0..3 of `k`.
+fn certified(k: &[Keypair], parent: &BlockHeader, txs: Vec<SignedTransaction>) -> Block {
     let header = BlockHeader {
         height: parent.height + 1,
         parent: parent.hash(),
@@ -160,12 +172,12 @@ fn follower_accepts_a_chain_and_refuses_forgeries() {
     let b1 = child(&k, &genesis, "alice", 0);
     let b2 = child(&k, &b1.header, "alice", 1);
 
-    let mut follower = BlockVerifier::new(genesis.clone(), set(&k));
+    let mut follower = BlockVerifier::new(CHAIN, genesis.clone(), set(&k));
     assert_eq!(follower.accept(&b1).unwrap(), b1.hash());
     assert_eq!(follower.accept(&b2).unwrap(), b2.hash());
     assert_eq!(follower.last().height, 2);
 
-    let mut f = BlockVerifier::new(genesis.clone(), set(&k));
+    let mut f = BlockVerifier::new(CHAIN, genesis.clone(), set(&k));
     // Transactions swapped after finalizing.
     let mut forged = b1.clone();
     forged.txs = child(&k, &genesis, "bob", 0).txs;
@@ -235,6 +247,33 @@ fn follower_accepts_a_chain_and_refuses_forgeries() {
         })
     );
 
+    // A certified block whose transaction was signed for another chain, or whose signature
+    // the producer made up: a follower takes no caller's word from the block alone.
+    let mut elsewhere = child(&k, &b1.header, "alice", 1);
+    let alice = dev_keypair("alice");
+    let mut tx = elsewhere.txs[0].tx.clone();
+    tx.chain = Hash32([0xd2; 32]);
+    let foreign = certified(&k, &b1.header, vec![alice.sign_tx(tx)]);
+    assert!(matches!(
+        f.accept(&foreign),
+        Err(FollowError::Transaction {
+            height: 2,
+            index: 0,
+            rejection: TxRejection::WrongChain { got, expected },
+            ..
+        }) if got == Hash32([0xd2; 32]) && expected == CHAIN
+    ));
+    elsewhere.txs[0].tx.signer = dev_keypair("bob").account_id();
+    let posing = certified(&k, &b1.header, elsewhere.txs);
+    assert!(matches!(
+        f.accept(&posing),
+        Err(FollowError::Transaction {
+            height: 2,
+            rejection: TxRejection::BadSignature,
+            ..
+        })
+    ));
+
     // Time must not go back.
     let mut early = child(&k, &b1.header, "alice", 1);
     early.header.timestamp_ms = 5;
@@ -251,7 +290,7 @@ fn follower_refuses_a_second_block_at_a_final_height_and_keeps_the_first() {
     let k = keys(4);
     let genesis = genesis();
     let b1 = child(&k, &genesis, "alice", 0);
-    let mut f = BlockVerifier::new(genesis.clone(), set(&k));
+    let mut f = BlockVerifier::new(CHAIN, genesis.clone(), set(&k));
     f.accept(&b1).unwrap();
     let (last, last_hash) = (f.last().clone(), f.last_hash());
 

@@ -97,6 +97,7 @@ pub async fn submit_at(
     kind: TxKind,
 ) -> Result<SubmitAnswer> {
     let mut tx = Transaction {
+        chain: chain.status().await?.genesis,
         signer: key.account_id(),
         nonce,
         fee: FEE,

@@ -80,7 +80,13 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             }
             TxKind::AddClusterWorker { cluster, worker } if *worker == self.me => {
                 tracing::warn!(%cluster, "joined a cluster late: its earlier commands are not replayed");
+                self.changes.left.retain(|c| c != cluster);
                 self.changes.clusters.push(*cluster);
+            }
+            TxKind::RemoveClusterWorker { cluster, worker } if *worker == self.me => {
+                tracing::info!(%cluster, "removed from a cluster: its contracts run elsewhere now");
+                self.changes.clusters.retain(|c| c != cluster);
+                self.changes.left.push(*cluster);
             }
             TxKind::ProvisionKey {
                 cluster,
@@ -141,20 +147,25 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
     }
 
     fn is_member(&self, cluster: &ClusterId) -> Result<bool> {
+        if self.changes.left.contains(cluster) {
+            return Ok(false);
+        }
         Ok(self.changes.clusters.contains(cluster) || self.overlay.base().is_member(cluster)?)
     }
 
-    /// Whether this worker runs `contract` (created earlier in the block, or committed).
+    /// Whether this worker runs `contract` (created earlier in the block, or committed), in
+    /// a cluster it is still a member of.
     fn known(&mut self, contract: &ContractId) -> Result<bool> {
-        if self.changes.contracts.contains_key(contract) {
-            return Ok(true);
+        if let Some(record) = self.changes.contracts.get(contract) {
+            let cluster = record.info.cluster;
+            return self.is_member(&cluster);
         }
         match self.overlay.base().contract(contract)? {
-            Some(record) => {
+            Some(record) if self.is_member(&record.info.cluster)? => {
                 self.changes.contracts.insert(*contract, record);
                 Ok(true)
             }
-            None => Ok(false),
+            _ => Ok(false),
         }
     }
 

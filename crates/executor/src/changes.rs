@@ -36,6 +36,8 @@ pub struct BlockChanges<K = ClusterKey> {
     pub codes: Vec<(CodeHash, Vec<u8>)>,
     /// Clusters this worker joined.
     pub clusters: Vec<ClusterId>,
+    /// Clusters this worker was removed from (after joining any in this block).
+    pub left: Vec<ClusterId>,
     /// Contracts created or touched, with their entry counts after the block; their state
     /// roots are computed at commit.
     pub contracts: BTreeMap<ContractId, ContractRecord>,
@@ -56,6 +58,7 @@ impl<K> Default for BlockChanges<K> {
         Self {
             codes: Vec::new(),
             clusters: Vec::new(),
+            left: Vec::new(),
             contracts: BTreeMap::new(),
             writes: BTreeMap::new(),
             receipts: Vec::new(),
@@ -81,6 +84,7 @@ impl<K> BlockChanges<K> {
         Ok(BlockChanges {
             codes: self.codes,
             clusters: self.clusters,
+            left: self.left,
             contracts: self.contracts,
             writes: self.writes,
             receipts: self.receipts,

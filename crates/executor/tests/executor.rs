@@ -321,6 +321,7 @@ fn block_ms(height: u64) -> u64 {
 
 fn tx(signer: &Keypair, nonce: u64, kind: TxKind) -> SignedTransaction {
     signer.sign_tx(Transaction {
+        chain: Hash32([0xc1; 32]),
         signer: signer.account_id(),
         nonce,
         fee: 10,

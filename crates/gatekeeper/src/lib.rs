@@ -196,19 +196,26 @@ impl Gatekeeper {
     /// refuses what the gatekeeper submits.
     async fn follow(&self, chain: &ChainApi, seen: &mut Seen) -> Result<()> {
         let genesis = self.genesis(chain).await?;
-        let mut follower = Follower::new(chain.clone(), genesis.block.header, genesis.validators);
+        let chain_id = genesis.block.hash();
+        let mut follower = Follower::new(
+            chain.clone(),
+            chain_id,
+            genesis.block.header,
+            genesis.validators,
+        );
         loop {
             let followed = follower.next().await?;
             note_block(seen, &followed.block, &followed.receipts);
             let tip = chain.status().await?.height;
             if followed.block.header.height >= tip {
-                self.reconcile(chain, seen).await?;
+                self.reconcile(chain, chain_id, seen).await?;
             }
         }
     }
 
-    /// Provision the clusters and publish the contract keys that need it.
-    async fn reconcile(&self, chain: &ChainApi, seen: &mut Seen) -> Result<()> {
+    /// Provision the clusters and publish the contract keys that need it, with transactions
+    /// for the chain `chain_id`.
+    async fn reconcile(&self, chain: &ChainApi, chain_id: Hash32, seen: &mut Seen) -> Result<()> {
         for (cluster, members) in seen.clusters.clone() {
             let waiting: Vec<WorkerId> = members
                 .into_iter()
@@ -251,6 +258,7 @@ impl Gatekeeper {
             let workers: Vec<WorkerId> = keys.iter().map(|(w, _)| *w).collect();
             self.submit(
                 chain,
+                chain_id,
                 TxKind::ProvisionKey {
                     cluster,
                     cluster_public: Hash32(key.ecdh_public().0),
@@ -270,6 +278,7 @@ impl Gatekeeper {
                 .public();
             self.submit(
                 chain,
+                chain_id,
                 TxKind::PublishContractKey {
                     contract,
                     public_key: Hash32(public.0),
@@ -302,9 +311,10 @@ impl Gatekeeper {
         Ok(envelope.to_bytes())
     }
 
-    async fn submit(&self, chain: &ChainApi, kind: TxKind) -> Result<()> {
+    async fn submit(&self, chain: &ChainApi, chain_id: Hash32, kind: TxKind) -> Result<()> {
         let nonce = chain.next_nonce(&self.key.account_id()).await?;
         let tx = self.key.sign_tx(Transaction {
+            chain: chain_id,
             signer: self.key.account_id(),
             nonce,
             fee: FEE,
@@ -343,6 +353,13 @@ fn note_block(seen: &mut Seen, block: &Block, receipts: &[ChainReceipt]) {
             }
             TxKind::AddClusterWorker { cluster, worker } => {
                 seen.clusters.entry(*cluster).or_default().push(*worker);
+            }
+            TxKind::RemoveClusterWorker { cluster, worker } => {
+                if let Some(members) = seen.clusters.get_mut(cluster) {
+                    members.retain(|w| w != worker);
+                }
+                // Back in later, it is provisioned again.
+                seen.provisioned.remove(&(*worker, *cluster));
             }
             TxKind::ProvisionKey { cluster, keys, .. } => {
                 seen.provisioned

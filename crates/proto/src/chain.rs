@@ -178,6 +178,35 @@ impl BlockView {
     }
 }
 
+/// `GET /v1/clusters`: every cluster, in id order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClustersView {
+    /// The clusters.
+    pub clusters: Vec<ClusterSummary>,
+}
+
+/// A cluster in [`ClustersView`]: its record and how many contracts it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterSummary {
+    /// What the registry holds.
+    #[serde(flatten)]
+    pub info: ClusterInfo,
+    /// How many contracts were instantiated in it.
+    pub contracts: u64,
+}
+
+impl ClustersView {
+    /// Where a new contract goes when the deployer names no cluster: of the clusters whose
+    /// key a gatekeeper provisioned and that have members, the one with the fewest contracts
+    /// (the lowest id among equals).
+    pub fn placement(&self) -> Option<&ClusterSummary> {
+        self.clusters
+            .iter()
+            .filter(|c| c.info.public_key.is_some() && !c.info.workers.is_empty())
+            .min_by_key(|c| (c.contracts, c.info.id))
+    }
+}
+
 /// `GET /v1/blocks/{height}/receipts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptsView {
@@ -198,6 +227,41 @@ pub struct AccountView {
     pub nonce: u64,
     /// The nonce its next transaction must carry, counting its pending ones.
     pub next_nonce: u64,
+}
+
+/// `GET /v1/validators`: the genesis validator set, and the last block whose certificate
+/// each validator signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorsView {
+    /// The last finalized height.
+    pub height: u64,
+    /// Each validator of the genesis, in order: a certificate names a signer by this index.
+    pub validators: Vec<ValidatorView>,
+}
+
+impl ValidatorsView {
+    /// Whether validator `v` is live: it signed one of the certificates of the last
+    /// [`LIVENESS_WINDOW`] blocks. (The chain makes no empty blocks: on an idle chain this
+    /// says who signed the last ones.)
+    pub fn is_live(&self, v: &ValidatorView) -> bool {
+        v.last_signed
+            .is_some_and(|h| h + LIVENESS_WINDOW > self.height)
+    }
+}
+
+/// How many of the last blocks' certificates say that a validator is live.
+pub const LIVENESS_WINDOW: u64 = 64;
+
+/// One validator in [`ValidatorsView`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorView {
+    /// Its index in the genesis validator set.
+    pub index: u32,
+    /// Its consensus key.
+    pub account: AccountId,
+    /// The last height whose certificate it signed, as far as the node knows (it reads the
+    /// last [`LIVENESS_WINDOW`] blocks when it starts); `null` when none.
+    pub last_signed: Option<u64>,
 }
 
 /// One worker of a `fat dev` node, in `GET /workers`.

@@ -6,8 +6,9 @@ use fat_types::{
 };
 
 use crate::chain::{
-    AccountView, AttestationParams, BlockView, ChainStatus, ClusterInfo, CodeInfo, ContractInfo,
-    DevWorkers, Genesis, KeyProvision, ReceiptsView, SubmitAnswer, TxAnswer, TxStatus, WorkerInfo,
+    AccountView, AttestationParams, BlockView, ChainStatus, ClusterInfo, ClustersView, CodeInfo,
+    ContractInfo, DevWorkers, Genesis, KeyProvision, ReceiptsView, SubmitAnswer, TxAnswer,
+    TxStatus, ValidatorsView, WorkerInfo,
 };
 use crate::error::{Error, Result};
 use crate::http::{EventStream, Http};
@@ -103,6 +104,16 @@ impl ChainApi {
     /// `GET /v1/accounts/{id}`.
     pub async fn account(&self, id: &AccountId) -> Result<AccountView> {
         self.http.get_json(&paths::chain::account(id)).await
+    }
+
+    /// `GET /v1/clusters`.
+    pub async fn clusters(&self) -> Result<ClustersView> {
+        self.http.get_json(paths::chain::CLUSTERS).await
+    }
+
+    /// `GET /v1/validators`.
+    pub async fn validators(&self) -> Result<ValidatorsView> {
+        self.http.get_json(paths::chain::VALIDATORS).await
     }
 
     /// The nonce `account`'s next transaction must carry.

@@ -186,12 +186,13 @@ impl<S: BlockSource> Follower<S>
 where
     S::Stream: std::fmt::Debug,
 {
-    /// Follow `source` from `trusted` (the genesis header, or the last block the user
-    /// committed), accepting blocks finalized by a quorum of `validators`.
-    pub fn new(source: S, trusted: BlockHeader, validators: ValidatorSet) -> Self {
+    /// Follow `source`, the chain `chain` (its genesis block hash), from `trusted` (the
+    /// genesis header, or the last block the user committed), accepting blocks finalized by a
+    /// quorum of `validators`.
+    pub fn new(source: S, chain: Hash32, trusted: BlockHeader, validators: ValidatorSet) -> Self {
         Self {
             source,
-            verifier: BlockVerifier::new(trusted, validators),
+            verifier: BlockVerifier::new(chain, trusted, validators),
             stream: None,
             backoff: Backoff::default(),
         }
@@ -417,6 +418,7 @@ mod tests {
     fn child(parent: &BlockHeader, signer: &Keypair) -> (Block, Vec<ChainReceipt>) {
         let alice = dev_keypair("alice");
         let tx = alice.sign_tx(Transaction {
+            chain: genesis(signer).0.hash(),
             signer: alice.account_id(),
             nonce: parent.height,
             fee: 10,
@@ -464,7 +466,12 @@ mod tests {
 
     async fn start(chain: &MemoryChain) -> Follower<MemoryChain> {
         let genesis = genesis_of(chain).await.unwrap();
-        Follower::new(chain.clone(), genesis.block.header, genesis.validators)
+        Follower::new(
+            chain.clone(),
+            genesis.block.hash(),
+            genesis.block.header,
+            genesis.validators,
+        )
     }
 
     #[tokio::test]

@@ -29,12 +29,16 @@ pub mod chain {
     pub const CODE_WASM: &str = "/v1/codes/{hash}/wasm";
     /// `GET`: a contract.
     pub const CONTRACT: &str = "/v1/contracts/{id}";
+    /// `GET`: every cluster.
+    pub const CLUSTERS: &str = "/v1/clusters";
     /// `GET`: a cluster.
     pub const CLUSTER: &str = "/v1/clusters/{id}";
     /// `GET`: a worker's registration.
     pub const WORKER: &str = "/v1/workers/{id}";
     /// `GET`: a cluster key provisioned to a worker.
     pub const PROVISION: &str = "/v1/provisions/{worker}/{cluster}";
+    /// `GET`: the validator set and which validators signed the last certificates.
+    pub const VALIDATORS: &str = "/v1/validators";
 
     /// Every route the chain serves, as (method, path template).
     pub const ROUTES: &[(&str, &str)] = &[
@@ -53,6 +57,8 @@ pub mod chain {
         ("GET", CLUSTER),
         ("GET", WORKER),
         ("GET", PROVISION),
+        ("GET", VALIDATORS),
+        ("GET", CLUSTERS),
     ];
 
     /// `POST /v1/txs`, holding the answer until the transaction commits when `wait`.

@@ -51,6 +51,7 @@ fn golden<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &
 fn tx() -> SignedTransaction {
     SignedTransaction {
         tx: Transaction {
+            chain: Hash32([0xc1; 32]),
             signer: AccountId([1; 32]),
             nonce: 3,
             fee: 10,

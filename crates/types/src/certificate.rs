@@ -48,6 +48,19 @@ pub enum Certificate {
     },
 }
 
+impl Certificate {
+    /// The indices (in the genesis validator set) of the validators whose signatures it
+    /// carries, as it carries them (checking them is `fat-consensus`'s job).
+    pub fn signers(&self) -> Vec<u32> {
+        match self {
+            Certificate::Genesis => Vec::new(),
+            Certificate::Ed25519 { signatures, .. } | Certificate::Simplex { signatures, .. } => {
+                signatures.iter().map(|(i, _)| *i).collect()
+            }
+        }
+    }
+}
+
 /// What a validator signs to finalize `block` in `round`: H([`FINALIZE_TAG`], (round, block)).
 pub fn finalize_message(round: u64, block: &Hash32) -> Hash32 {
     tagged_hash(FINALIZE_TAG, &(round, block))

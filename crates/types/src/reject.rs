@@ -165,6 +165,15 @@ pub enum TxRejection {
         /// The chain's `max_tx_gas`.
         max: u64,
     },
+    /// The transaction is signed for another chain (its `chain` is not this chain's genesis
+    /// block hash).
+    #[error("transaction for another chain: {got}, this chain is {expected}")]
+    WrongChain {
+        /// This chain's id (its genesis block hash).
+        expected: crate::Hash32,
+        /// The transaction's chain id.
+        got: crate::Hash32,
+    },
 }
 
 impl TxRejection {
@@ -194,6 +203,7 @@ impl TxRejection {
             Self::KeyMismatch { .. } => "key_mismatch",
             Self::MempoolFull { .. } => "mempool_full",
             Self::GasLimitTooHigh { .. } => "gas_limit_too_high",
+            Self::WrongChain { .. } => "wrong_chain",
         }
     }
 }

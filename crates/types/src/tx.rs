@@ -6,12 +6,16 @@ use serde::{Deserialize, Serialize};
 use crate::encoding::{Bytes, Signature, encode, tagged_hash};
 use crate::{AccountId, ClusterId, CodeHash, ContractId, Hash32, TxId, WorkerId};
 
-/// The domain tag of the hash a transaction's signer signs (its [`TxId`]).
-pub const TX_TAG: &str = "fat/tx/v1";
+/// The domain tag of the hash a transaction's signer signs (its [`TxId`]). Version 2 added
+/// the chain id.
+pub const TX_TAG: &str = "fat/tx/v2";
 
 /// A transaction before it is signed.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Transaction {
+    /// The chain the transaction is for: the hash of its genesis block. Every other chain
+    /// refuses it, so a signed transaction cannot be replayed on another network.
+    pub chain: Hash32,
     /// The account that signs and pays.
     pub signer: AccountId,
     /// The signer's next nonce: its count of committed transactions.
@@ -97,6 +101,15 @@ pub enum TxKind {
         contract: ContractId,
         /// Its public key (commands are sealed to it).
         public_key: Hash32,
+    },
+    // New variants go last: the borsh encoding numbers them in order.
+    /// Remove a worker from a cluster the signer owns: it stops running the cluster's
+    /// contracts from the next block.
+    RemoveClusterWorker {
+        /// The cluster.
+        cluster: ClusterId,
+        /// The worker.
+        worker: WorkerId,
     },
 }
 

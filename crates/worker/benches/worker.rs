@@ -218,12 +218,14 @@ async fn replay(
     let w = w.pause().await;
     let paused_at = chain.height();
     let first = chain.client.next_nonce(&alice.account_id()).await.unwrap();
+    let chain_id = chain.client.status().await.unwrap().genesis;
     let mut last = None;
     for nonce in first..first + n as u64 {
         let (envelope, _) = chain
             .seal_command(&alice, nonce, counter, "increment", "")
             .await;
         let tx = alice.sign_tx(Transaction {
+            chain: chain_id,
             signer: alice.account_id(),
             nonce,
             fee: 1_000,

@@ -62,7 +62,7 @@ impl Worker {
         *self.inner.params.lock().expect("params lock") = genesis.config.params.clone();
         let head = self.inner.store.start(&genesis.block.header)?;
         self.inner.head.send_replace(Some(head.clone()));
-        let mut follower = Follower::new(source, head, genesis.validators);
+        let mut follower = Follower::new(source, genesis.block.hash(), head, genesis.validators);
         loop {
             let next = tokio::select! {
                 () = &mut shutdown => return Ok(()),

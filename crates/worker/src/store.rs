@@ -195,6 +195,11 @@ impl Store {
                     .insert(cluster.as_bytes().as_slice(), [].as_slice())
                     .map_err(storage("write cluster"))?;
             }
+            for cluster in &changes.left {
+                clusters
+                    .remove(cluster.as_bytes().as_slice())
+                    .map_err(storage("remove cluster"))?;
+            }
             let mut sealed_keys = wtx
                 .open_table(CLUSTER_KEYS)
                 .map_err(storage("open cluster keys"))?;

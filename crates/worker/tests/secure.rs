@@ -706,6 +706,7 @@ async fn an_unattested_worker_gets_nothing() {
         async move {
             let nonce = client.next_nonce(&gatekeeper.account_id()).await.unwrap();
             let tx = gatekeeper.sign_tx(Transaction {
+                chain: common::dev_chain(),
                 signer: gatekeeper.account_id(),
                 nonce,
                 fee: 10,

@@ -245,6 +245,7 @@ async fn queries_run_while_commands_apply_and_a_full_queue_is_busy() {
             .seal_command(&alice, nonce, counter, "increment", "")
             .await;
         txs.push(alice.sign_tx(fat_types::Transaction {
+            chain: common::dev_chain(),
             signer: alice.account_id(),
             nonce,
             fee: 1_000,

@@ -8,8 +8,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fat_proto::chain::{
-    AccountView, BlockView, ChainStatus, ClusterInfo, CodeInfo, ContractInfo, KeyProvision,
-    ReceiptsView, SubmitAnswer, TxAnswer, TxStatus, TxView, WorkerInfo,
+    AccountView, BlockView, ChainStatus, ClusterInfo, ClusterSummary, ClustersView, CodeInfo,
+    ContractInfo, KeyProvision, ReceiptsView, SubmitAnswer, TxAnswer, TxStatus, TxView,
+    ValidatorView, ValidatorsView, WorkerInfo,
 };
 use fat_proto::{content, windows};
 use fat_types::{AccountId, AccountState, ClusterId, CodeHash, ContractId, TxId, WorkerId};
@@ -42,6 +43,45 @@ pub(super) async fn status(State(node): State<Node>) -> Json<ChainStatus> {
         timestamp_ms: tip.timestamp_ms,
         state_root: tip.state_root,
         pending: node.pending(),
+    })
+}
+
+pub(super) async fn clusters(State(node): State<Node>) -> Json<ClustersView> {
+    let clusters = node.with_state(|state| {
+        let mut counts: std::collections::HashMap<ClusterId, u64> = Default::default();
+        for contract in state.contracts.values() {
+            *counts.entry(contract.cluster).or_default() += 1;
+        }
+        let mut clusters: Vec<ClusterSummary> = state
+            .clusters
+            .values()
+            .map(|info| ClusterSummary {
+                info: info.clone(),
+                contracts: counts.get(&info.id).copied().unwrap_or(0),
+            })
+            .collect();
+        clusters.sort_by_key(|c| c.info.id);
+        clusters
+    });
+    Json(ClustersView { clusters })
+}
+
+pub(super) async fn validators(State(node): State<Node>) -> Json<ValidatorsView> {
+    let validators = node
+        .genesis()
+        .validators
+        .iter()
+        .zip(node.last_signed())
+        .enumerate()
+        .map(|(index, (account, last_signed))| ValidatorView {
+            index: index as u32,
+            account: *account,
+            last_signed,
+        })
+        .collect();
+    Json(ValidatorsView {
+        height: node.tip().height,
+        validators,
     })
 }
 

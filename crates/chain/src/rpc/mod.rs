@@ -43,6 +43,8 @@ pub fn app(node: Node) -> Router {
         .route(path::CLUSTER, get(handlers::cluster))
         .route(path::WORKER, get(handlers::worker))
         .route(path::PROVISION, get(handlers::provision))
+        .route(path::VALIDATORS, get(handlers::validators))
+        .route(path::CLUSTERS, get(handlers::clusters))
         .fallback(handlers::no_route)
         .with_state(node)
 }

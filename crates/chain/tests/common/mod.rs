@@ -51,8 +51,21 @@ pub fn open(dir: &TempDir) -> Node {
     open_with(dir, fat_chain::genesis::dev(), 1000)
 }
 
+/// The dev chain's id.
+pub fn dev_chain() -> Hash32 {
+    static ID: std::sync::OnceLock<Hash32> = std::sync::OnceLock::new();
+    *ID.get_or_init(|| fat_chain::genesis::chain_id(&fat_chain::genesis::dev()))
+}
+
+/// A transaction for the dev chain.
 pub fn sign(key: &Keypair, nonce: u64, kind: TxKind) -> SignedTransaction {
+    sign_for(dev_chain(), key, nonce, kind)
+}
+
+/// A transaction for the chain `chain`.
+pub fn sign_for(chain: Hash32, key: &Keypair, nonce: u64, kind: TxKind) -> SignedTransaction {
     key.sign_tx(Transaction {
+        chain,
         signer: key.account_id(),
         nonce,
         fee: 1,

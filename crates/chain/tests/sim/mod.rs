@@ -237,6 +237,7 @@ impl Sim {
     pub fn transfer(&self, via: usize, user: &Keypair, to: AccountId) -> TxId {
         let node = self.node(via);
         let tx = Transaction {
+            chain: node.genesis_hash(),
             signer: user.account_id(),
             nonce: node.next_nonce(&user.account_id()),
             fee: 1_000,

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use fat_crypto::{Keypair, dev_keypair};
+use fat_types::AccountId;
 use serde_json::json;
 
-use super::{DEV_ACCOUNTS, Global, fat_home, print_json};
+use super::{ClientArgs, DEV_ACCOUNTS, Global, fat_home, print_json};
 
-/// Create and list signing accounts.
+/// Create, list and show accounts.
 ///
 /// Dev accounts (alice, bob, charlie) exist on every dev
 /// chain; others are kept in `$FAT_HOME/accounts` (default `~/.fat/accounts`).
@@ -35,6 +36,18 @@ enum Action {
         #[arg(long)]
         json: bool,
     },
+    /// Show an account's balance and nonce on the chain.
+    ///
+    /// ACCOUNT is an account name or id [default: the `--as` account, alice]. `--json` prints
+    /// `{"account","balance","nonce","next_nonce"}`: `nonce` counts the committed
+    /// transactions, `next_nonce` the pending ones too.
+    Show {
+        /// An account name (dev or made with `fat account new`) or id (64 hex digits).
+        #[arg(value_name = "ACCOUNT")]
+        who: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 fn accounts_dir() -> anyhow::Result<PathBuf> {
@@ -47,6 +60,17 @@ fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The account `text` names: an account id (64 hex digits), a dev account, or one made with
+/// `fat account new`.
+pub fn resolve(text: &str) -> anyhow::Result<AccountId> {
+    if let Ok(id) = text.parse::<AccountId>() {
+        return Ok(id);
+    }
+    keypair(text)
+        .map(|k| k.account_id())
+        .map_err(|e| anyhow::anyhow!("{e}; or give an account id (64 hex digits)"))
 }
 
 /// The key of account `name`: a dev account, or one made with `fat account new`.
@@ -73,8 +97,9 @@ pub fn keypair(name: &str) -> anyhow::Result<Keypair> {
 impl AccountCommand {
     /// Whether the output is JSON.
     pub fn json(&self) -> bool {
-        match self.action {
-            Action::New { json, .. } | Action::List { json } => json,
+        match &self.action {
+            Action::New { json, .. } | Action::List { json } => *json,
+            Action::Show { client, .. } => client.json,
         }
     }
 
@@ -82,6 +107,7 @@ impl AccountCommand {
     pub fn run(self, global: &Global) -> anyhow::Result<()> {
         let json_out = global.json || self.json();
         match self.action {
+            Action::Show { who, client } => show(who, &client, global),
             Action::New { name, .. } => {
                 if !valid_name(&name) {
                     bail!("'{name}' is not an account name: use letters, digits, '-' and '_'");
@@ -145,6 +171,36 @@ impl AccountCommand {
             }
         }
     }
+}
+
+/// `fat account show`.
+fn show(account: Option<String>, client: &ClientArgs, global: &Global) -> anyhow::Result<()> {
+    let ctx = client.ctx(global)?;
+    let id = match &account {
+        Some(text) => resolve(text)?,
+        None => ctx.key()?.account_id(),
+    };
+    let view = ctx.block_on(async { Ok(ctx.client.account(&id).await?) })?;
+    if ctx.json {
+        return print_json(&json!({
+            "account": view.id,
+            "balance": view.balance,
+            "nonce": view.nonce,
+            "next_nonce": view.next_nonce,
+        }));
+    }
+    println!("account  {}", view.id);
+    println!("balance  {}", view.balance);
+    if view.next_nonce == view.nonce {
+        println!("nonce    {}", view.nonce);
+    } else {
+        println!(
+            "nonce    {} ({} pending)",
+            view.nonce,
+            view.next_nonce.saturating_sub(view.nonce)
+        );
+    }
+    Ok(())
 }
 
 #[cfg(unix)]

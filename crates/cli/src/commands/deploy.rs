@@ -8,7 +8,7 @@ use fat_types::ClusterId;
 
 use super::{ClientArgs, Global, parse_args, print_json};
 
-/// Upload a contract's code and instantiate it in the dev cluster.
+/// Upload a contract's code and instantiate it in a cluster.
 ///
 /// Uploads WASM (unless the chain has it), instantiates it and waits for the workers to run
 /// `init`. Prints the contract id (details on stderr); `--json` prints `{"contract","code_hash","cluster","block"}`.
@@ -22,7 +22,8 @@ pub struct DeployCommand {
     /// Makes the contract id unique among instances of the same code by the same account.
     #[arg(long, value_name = "S", default_value = "")]
     salt: String,
-    /// The cluster to run in [default: the dev cluster].
+    /// The cluster to run in [default: of the clusters with members and a provisioned key,
+    /// the one with the fewest contracts].
     #[arg(long, value_name = "ID")]
     cluster: Option<String>,
     /// The most gas (fuel) `init` may spend [default: 100000000]; the fee grows with it and the

@@ -3,6 +3,7 @@
 mod account;
 mod build;
 mod chain;
+mod cluster;
 mod command;
 mod deploy;
 mod dev;
@@ -12,6 +13,7 @@ mod logs;
 mod new;
 mod query;
 mod status;
+mod transfer;
 mod worker;
 
 use std::path::PathBuf;
@@ -102,6 +104,8 @@ enum Sub {
     Logs(logs::LogsCommand),
     Status(status::StatusCommand),
     Account(account::AccountCommand),
+    Transfer(transfer::TransferCommand),
+    Cluster(cluster::ClusterCommand),
 }
 
 impl Cli {
@@ -116,6 +120,8 @@ impl Cli {
             Sub::Logs(c) => c.client.json,
             Sub::Status(c) => c.client.json,
             Sub::Account(c) => c.json(),
+            Sub::Transfer(c) => c.client.json,
+            Sub::Cluster(c) => c.json(),
             Sub::Genesis(_) => false,
             Sub::Dev(_) | Sub::Chain(_) | Sub::Worker(_) | Sub::Gatekeeper(_) => false,
         };
@@ -139,6 +145,8 @@ impl Cli {
             Sub::Logs(command) => command.run(&global),
             Sub::Status(command) => command.run(&global),
             Sub::Account(command) => command.run(&global),
+            Sub::Transfer(command) => command.run(&global),
+            Sub::Cluster(command) => command.run(&global),
         }
     }
 }

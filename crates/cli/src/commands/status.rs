@@ -1,16 +1,21 @@
-//! `fat status`: the chain's tip and the dev workers.
+//! `fat status`: the chain's tip, its validators and the dev workers.
 
+use anyhow::bail;
 use clap::Args;
 use fat_client::Error;
-use fat_proto::WorkerApi;
+use fat_consensus::ValidatorSet;
+use fat_proto::{ChainApi, WorkerApi};
+use fat_types::Certificate;
 use serde_json::{Value, json};
 
 use super::{ClientArgs, Global, print_json};
 
-/// Show the chain's tip and the dev workers.
+/// Show the chain's tip, its validators and the dev workers.
 ///
-/// Shows the chain's last block and, on a `fat dev` node, its cluster and workers. `--json`
-/// prints `{"rpc","genesis","height","hash","timestamp_ms","cluster","workers"}`.
+/// Shows the chain's last finalized block and its certificate (checked here against the
+/// genesis validator set), which validators are live (signed one of the last 64 blocks),
+/// and, on a `fat dev` node, its cluster and workers. `--json` prints
+/// `{"rpc","genesis","height","hash","timestamp_ms","certificate","validators","cluster","workers"}`.
 #[derive(Debug, Args)]
 pub struct StatusCommand {
     #[command(flatten)]
@@ -24,6 +29,21 @@ impl StatusCommand {
         let status = ctx.block_on(async {
             let chain = ctx.client.status().await?;
             ctx.warn_if_insecure().await?;
+            let certificate =
+                last_certificate(ctx.client.chain_api(), chain.genesis, chain.height).await?;
+            let view = ctx.client.chain_api().validators().await?;
+            let validators: Vec<Value> = view
+                .validators
+                .iter()
+                .map(|v| {
+                    json!({
+                        "index": v.index,
+                        "account": v.account,
+                        "live": view.is_live(v),
+                        "last_signed": v.last_signed,
+                    })
+                })
+                .collect();
             let (cluster, workers) = match ctx.client.dev_workers().await {
                 Ok(info) => {
                     let mut workers = Vec::new();
@@ -49,6 +69,8 @@ impl StatusCommand {
                 "height": chain.height,
                 "hash": chain.hash,
                 "timestamp_ms": chain.timestamp_ms,
+                "certificate": certificate,
+                "validators": validators,
                 "cluster": cluster,
                 "workers": workers,
             }))
@@ -57,9 +79,29 @@ impl StatusCommand {
             return print_json(&status);
         }
         println!("node     {}", ctx.rpc);
-        println!("height   {}", status["height"]);
+        println!("height   {} (finalized)", status["height"]);
         println!("block    {}", status["hash"].as_str().unwrap_or("-"));
         println!("genesis  {}", status["genesis"].as_str().unwrap_or("-"));
+        println!("cert     {}", describe(&status["certificate"]));
+        let validators = status["validators"].as_array().cloned().unwrap_or_default();
+        let live = validators.iter().filter(|v| v["live"] == true).count();
+        println!("validators {live} of {} live", validators.len());
+        for v in &validators {
+            let seen = match v["last_signed"].as_u64() {
+                Some(h) => format!("last signed block {h}"),
+                None => "no signature seen".into(),
+            };
+            println!(
+                "  {} {} {} ({seen})",
+                v["index"],
+                v["account"].as_str().unwrap_or("-"),
+                if v["live"] == true {
+                    "live"
+                } else {
+                    "NOT LIVE"
+                },
+            );
+        }
         println!(
             "cluster  {}",
             status["cluster"].as_str().unwrap_or("- (not a dev node)")
@@ -79,4 +121,64 @@ impl StatusCommand {
         }
         Ok(())
     }
+}
+
+/// The certificate of block `height`, checked against the validator set of the genesis the
+/// node serves (whose block 0 must be `genesis`, the hash the client pinned).
+async fn last_certificate(
+    chain: &ChainApi,
+    genesis: fat_types::Hash32,
+    height: u64,
+) -> anyhow::Result<Value> {
+    let config = chain.genesis().await?;
+    let block0 = chain.block(0).await?;
+    if block0.header.parent != config.config_hash() || block0.hash() != genesis {
+        bail!(
+            "the node's genesis configuration does not match its genesis block {genesis}: \
+             it is not the chain it claims"
+        );
+    }
+    let block = chain.block(height).await?;
+    let validators = ValidatorSet::new(config.validators)?;
+    let verified = validators.verify(&block.hash(), &block.certificate);
+    let signers = block.certificate.signers();
+    let (scheme, round) = match &block.certificate {
+        Certificate::Genesis => ("genesis", None),
+        Certificate::Ed25519 { round, .. } => ("ed25519", Some(*round)),
+        Certificate::Simplex { view, .. } => ("simplex", Some(*view)),
+    };
+    Ok(json!({
+        "height": height,
+        "scheme": scheme,
+        "round": round,
+        "signers": signers,
+        "validators": validators.len(),
+        "verified": verified.is_ok(),
+        "error": verified.err().map(|e| e.to_string()),
+    }))
+}
+
+/// One line about a certificate (as [`last_certificate`] describes it).
+fn describe(certificate: &Value) -> String {
+    if certificate["scheme"] == "genesis" {
+        return "genesis (final by configuration)".into();
+    }
+    let signers: Vec<String> = certificate["signers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(Value::to_string)
+        .collect();
+    let check = match certificate["error"].as_str() {
+        None => "verified against the genesis validators".to_string(),
+        Some(e) => format!("DOES NOT VERIFY: {e}"),
+    };
+    format!(
+        "{}, round {}, signed by {} of {} ({}): {check}",
+        certificate["scheme"].as_str().unwrap_or("-"),
+        certificate["round"],
+        signers.len(),
+        certificate["validators"],
+        signers.join(","),
+    )
 }

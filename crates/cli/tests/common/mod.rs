@@ -19,6 +19,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `n` distinct free loopback ports (each listener is held until all are chosen, so the
+/// system cannot hand out one twice).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
 /// The URL a `fat` node prints on its first stdout line, `ready <url>`.
 pub fn read_ready(child: &mut Child) -> String {
     let mut line = String::new();
@@ -102,9 +114,21 @@ pub struct Dev {
 impl Dev {
     /// Start `fat dev --workers 1` with `extra` flags; wait for `ready <url>`.
     pub fn start(name: &str, extra: &[&str]) -> Self {
+        Self::start_workers(name, 1, extra)
+    }
+
+    /// Start `fat dev --workers N` with `extra` flags; wait for `ready <url>`.
+    pub fn start_workers(name: &str, workers: usize, extra: &[&str]) -> Self {
         let dir = TempDir::new(name);
         let mut child = fat(dir.path())
-            .args(["dev", "--workers", "1", "--block-time", "0", "--rpc"])
+            .args([
+                "dev",
+                "--workers",
+                &workers.to_string(),
+                "--block-time",
+                "0",
+            ])
+            .arg("--rpc")
             .arg(format!("127.0.0.1:{}", free_port()))
             .arg("--data-dir")
             .arg(dir.path().join("dev"))
@@ -190,6 +214,8 @@ pub fn normalized(value: &Value) -> String {
                     "seq",
                     "size",
                     "index",
+                    "round",
+                    "last_signed",
                 ]
                 .contains(&key) =>
             {
@@ -253,4 +279,14 @@ pub fn spawn_ready(command: &mut Command, addr: &str) -> Child {
         .expect("the node prints ready within 30 s");
     assert_eq!(line.trim(), format!("ready http://{addr}"));
     child
+}
+
+/// The chain id (genesis block hash) of the node at `addr`, which its transactions carry.
+pub fn chain_id(addr: &str) -> fat_types::Hash32 {
+    let (status, body) = http(addr, "GET", "/v1/status", b"").expect("GET /v1/status");
+    assert_eq!(status, 200, "{body}");
+    body["genesis"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no genesis hash in {body}"))
 }

@@ -274,6 +274,11 @@ impl Chain {
     }
 }
 
+/// The dev chain's id (every test chain here runs the dev genesis).
+pub fn dev_chain() -> fat_types::Hash32 {
+    fat_chain::genesis::chain_id(&fat_chain::genesis::dev())
+}
+
 /// A command transaction of `signer` with `nonce` carrying `envelope`.
 pub fn command_tx(
     signer: &Keypair,
@@ -282,6 +287,7 @@ pub fn command_tx(
     envelope: &Envelope,
 ) -> fat_types::SignedTransaction {
     signer.sign_tx(Transaction {
+        chain: dev_chain(),
         signer: signer.account_id(),
         nonce,
         fee: 1_000,

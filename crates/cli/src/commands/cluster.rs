@@ -1,0 +1,210 @@
+//! `fat cluster`: create clusters of registered workers and change their members.
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use fat_types::{ClusterId, Outcome, TxKind, WorkerId};
+use serde_json::json;
+
+use super::{ClientArgs, Global, print_json};
+
+/// Create clusters of workers, change their members, list them.
+///
+/// A cluster is the small group of workers that runs a contract. Its creator owns it: only
+/// the owner adds and removes workers. A gatekeeper provisions the cluster's key to each
+/// attested member; `fat deploy` without `--cluster` picks the provisioned cluster with the
+/// fewest contracts.
+#[derive(Debug, Args)]
+pub struct ClusterCommand {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Create a cluster owned by the `--as` account and print its id.
+    ///
+    /// `--json` prints `{"cluster","block","workers"}`.
+    Create {
+        /// Its first members: registered worker ids, comma-separated.
+        #[arg(long, value_name = "ID,...", value_delimiter = ',')]
+        workers: Vec<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Add a registered worker to a cluster the `--as` account owns.
+    ///
+    /// `--json` prints `{"cluster","worker","block"}`.
+    AddWorker {
+        /// The cluster's id.
+        #[arg(value_name = "CLUSTER")]
+        cluster_id: String,
+        /// The worker's id.
+        #[arg(value_name = "WORKER")]
+        worker_id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Remove a worker from a cluster the `--as` account owns.
+    ///
+    /// The worker stops running the cluster's contracts from the next block. It keeps the
+    /// cluster key it was given (keys are not rotated yet: see docs/security.md).
+    /// `--json` prints `{"cluster","worker","block"}`.
+    RemoveWorker {
+        /// The cluster's id.
+        #[arg(value_name = "CLUSTER")]
+        cluster_id: String,
+        /// The worker's id.
+        #[arg(value_name = "WORKER")]
+        worker_id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List the clusters: members, whether a gatekeeper provisioned the key, contracts.
+    ///
+    /// `--json` prints `{"clusters":[{"id","owner","workers","public_key","contracts"}]}`.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+fn parse_cluster(text: &str) -> anyhow::Result<ClusterId> {
+    text.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "'{text}' is not a cluster id: expected 64 hex digits, as `fat cluster list` prints"
+        )
+    })
+}
+
+fn parse_worker(text: &str) -> anyhow::Result<WorkerId> {
+    text.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "'{text}' is not a worker id: expected 64 hex digits, as a worker's /v1/status names it"
+        )
+    })
+}
+
+impl ClusterCommand {
+    /// Whether the output is JSON.
+    pub fn json(&self) -> bool {
+        match &self.action {
+            Action::Create { client, .. }
+            | Action::AddWorker { client, .. }
+            | Action::RemoveWorker { client, .. }
+            | Action::List { client } => client.json,
+        }
+    }
+
+    /// Run the action.
+    pub fn run(self, global: &Global) -> anyhow::Result<()> {
+        match self.action {
+            Action::Create { workers, client } => {
+                let workers = workers
+                    .iter()
+                    .map(|w| parse_worker(w))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let ctx = client.ctx(global)?;
+                let key = ctx.key()?;
+                let answer = ctx.block_on(async {
+                    Ok(ctx
+                        .client
+                        .submit(
+                            &key,
+                            TxKind::CreateCluster {
+                                workers: workers.clone(),
+                            },
+                            true,
+                        )
+                        .await?)
+                })?;
+                let cluster = match answer.receipt.as_ref().map(|r| &r.outcome) {
+                    Some(Outcome::ClusterCreated(id)) => *id,
+                    other => bail!("the chain did not say which cluster it created: {other:?}"),
+                };
+                if ctx.json {
+                    return print_json(&json!({
+                        "cluster": cluster,
+                        "block": answer.height,
+                        "workers": workers,
+                    }));
+                }
+                println!("{cluster}");
+                ctx.progress(&format!(
+                    "created in block {} with {} worker(s); a gatekeeper provisions its key next",
+                    answer.height.unwrap_or_default(),
+                    workers.len()
+                ));
+                Ok(())
+            }
+            Action::AddWorker {
+                cluster_id,
+                worker_id,
+                client,
+            } => membership(global, &client, &cluster_id, &worker_id, true),
+            Action::RemoveWorker {
+                cluster_id,
+                worker_id,
+                client,
+            } => membership(global, &client, &cluster_id, &worker_id, false),
+            Action::List { client } => {
+                let ctx = client.ctx(global)?;
+                let list = ctx.block_on(async { Ok(ctx.client.clusters().await?) })?;
+                if ctx.json {
+                    return print_json(&list);
+                }
+                if list.clusters.is_empty() {
+                    println!("no clusters");
+                }
+                for c in &list.clusters {
+                    let key = if c.info.public_key.is_some() {
+                        "key provisioned"
+                    } else {
+                        "key not provisioned yet"
+                    };
+                    println!(
+                        "{} owner {} contracts {} ({key})",
+                        c.info.id, c.info.owner, c.contracts
+                    );
+                    for w in &c.info.workers {
+                        println!("  worker {w}");
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Add (`add`) or remove a worker.
+fn membership(
+    global: &Global,
+    client: &ClientArgs,
+    cluster: &str,
+    worker: &str,
+    add: bool,
+) -> anyhow::Result<()> {
+    let cluster = parse_cluster(cluster)?;
+    let worker = parse_worker(worker)?;
+    let ctx = client.ctx(global)?;
+    let key = ctx.key()?;
+    let kind = if add {
+        TxKind::AddClusterWorker { cluster, worker }
+    } else {
+        TxKind::RemoveClusterWorker { cluster, worker }
+    };
+    let answer = ctx.block_on(async { Ok(ctx.client.submit(&key, kind, true).await?) })?;
+    if ctx.json {
+        return print_json(&json!({
+            "cluster": cluster,
+            "worker": worker,
+            "block": answer.height,
+        }));
+    }
+    println!(
+        "{} worker {worker} {} cluster {cluster} in block {}",
+        if add { "added" } else { "removed" },
+        if add { "to" } else { "from" },
+        answer.height.unwrap_or_default()
+    );
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! Clusters from the command line against a real `fat dev --workers 2`: `fat cluster create`,
+//! `list`, `add-worker`, `remove-worker`; `fat deploy` places a contract without `--cluster`
+//! in the cluster with the fewest contracts; queries and receipts go to a member of the
+//! contract's cluster; a removed worker stops running the cluster's contracts.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Dev, http};
+use serde_json::Value;
+
+/// The cluster `id` as `fat cluster list --json` shows it.
+fn listed(dev: &Dev, id: &str) -> Value {
+    let list = dev.fat(&["cluster", "list", "--json"]).json();
+    list["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{id} not in {list}"))
+}
+
+/// Wait until a gatekeeper provisioned cluster `id`; its entry then.
+fn provisioned(dev: &Dev, id: &str) -> Value {
+    for _ in 0..200 {
+        let entry = listed(dev, id);
+        if !entry["public_key"].is_null() {
+            return entry;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("cluster {id} never provisioned: {}", listed(dev, id));
+}
+
+/// `host:port` of a URL `http://host:port/...` and its path.
+fn split(url: &str) -> (String, String) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    (host.to_string(), format!("/{path}"))
+}
+
+#[test]
+fn clusters_are_made_placed_routed_and_left() {
+    let dev = Dev::start_workers("clusters", 2, &[]);
+    let status = dev.fat(&["status", "--json"]).json();
+    let workers: Vec<(String, String)> = status["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["id"].as_str().unwrap().to_string(),
+                w["url"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(workers.len(), 2, "{status}");
+    let dev_cluster = status["cluster"].as_str().unwrap().to_string();
+
+    // Refusals name what is wrong, before anything is sent.
+    dev.fat(&["cluster", "create", "--workers", "nope"])
+        .refused("'nope' is not a worker id");
+    dev.fat(&["cluster", "add-worker", "x", &workers[0].0])
+        .refused("'x' is not a cluster id");
+    let unknown = "ab".repeat(32);
+    dev.fat(&["cluster", "add-worker", &dev_cluster, &unknown])
+        .refused("unknown_worker");
+
+    // A cluster of worker 1 alone, owned by alice; the dev gatekeeper provisions its key.
+    let created = dev
+        .fat(&["cluster", "create", "--workers", &workers[1].0, "--json"])
+        .json();
+    let solo = created["cluster"].as_str().unwrap().to_string();
+    let entry = provisioned(&dev, &solo);
+    assert_eq!(entry["workers"], serde_json::json!([workers[1].0]));
+    assert_eq!(entry["contracts"], 0);
+    // Only its owner changes its members.
+    dev.fat(&["cluster", "add-worker", &solo, &workers[0].0, "--as", "bob"])
+        .refused("not_cluster_owner");
+
+    // Placement: the first contract goes to the lowest id of two empty clusters, the next
+    // to the other one (fewest contracts).
+    let counter = fat_test_programs::COUNTER;
+    let first = dev.fat(&["deploy", counter, "--json"]).json();
+    let second = dev
+        .fat(&["deploy", counter, "--salt", "2", "--json"])
+        .json();
+    let mut placed = [
+        first["cluster"].as_str().unwrap().to_string(),
+        second["cluster"].as_str().unwrap().to_string(),
+    ];
+    assert_ne!(placed[0], placed[1], "{first} {second}");
+    assert!(
+        placed[0] < placed[1],
+        "the lowest id first: {first} {second}"
+    );
+    placed.sort();
+    let mut both = [solo.clone(), dev_cluster.clone()];
+    both.sort();
+    assert_eq!(placed, both);
+    let in_solo = if first["cluster"] == solo.as_str() {
+        &first
+    } else {
+        &second
+    };
+    let contract = in_solo["contract"].as_str().unwrap().to_string();
+
+    // Commands and queries of the contract in the solo cluster go to worker 1, its member.
+    let out = dev
+        .fat(&["command", &contract, "increment", "--json"])
+        .json();
+    assert_eq!(out["output"], 1, "{out}");
+    let query = dev.fat(&["query", &contract, "get", "--json"]).json();
+    assert_eq!(query["output"], 1, "{query}");
+    assert_eq!(query["worker"], workers[1].0.as_str(), "{query}");
+
+    // A cluster of both (worker 1 added after), with a contract both run; then worker 1
+    // leaves, and from then on only worker 0 runs the contract.
+    let pair = dev
+        .fat(&["cluster", "create", "--workers", &workers[0].0, "--json"])
+        .json()["cluster"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    dev.fat(&["cluster", "add-worker", &pair, &workers[1].0])
+        .ok();
+    dev.fat(&["cluster", "add-worker", &pair, &workers[1].0])
+        .refused("membership");
+    provisioned(&dev, &pair);
+    let shared = dev
+        .fat(&[
+            "deploy",
+            counter,
+            "--cluster",
+            &pair,
+            "--salt",
+            "3",
+            "--json",
+        ])
+        .json()["contract"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = dev.fat(&["command", &shared, "increment", "--json"]).json();
+    let tx = out["tx"].as_str().unwrap().to_string();
+    for (_, url) in &workers {
+        let (host, prefix) = split(url);
+        let (code, body) = http(&host, "GET", &format!("{prefix}/v1/receipts/{tx}"), b"").unwrap();
+        assert_eq!(code, 200, "both members run it: {body}");
+    }
+    dev.fat(&["cluster", "remove-worker", &pair, &workers[1].0])
+        .ok();
+    dev.fat(&["cluster", "remove-worker", &pair, &workers[1].0])
+        .refused("membership");
+    assert_eq!(
+        listed(&dev, &pair)["workers"],
+        serde_json::json!([workers[0].0])
+    );
+    let out = dev.fat(&["command", &shared, "increment", "--json"]).json();
+    assert_eq!(out["output"], 2, "{out}");
+    let tx = out["tx"].as_str().unwrap().to_string();
+    let (host, prefix) = split(&workers[1].1);
+    let (code, body) = http(&host, "GET", &format!("{prefix}/v1/receipts/{tx}"), b"").unwrap();
+    assert_eq!(code, 404, "the removed worker ran the command: {body}");
+    let (host, prefix) = split(&workers[0].1);
+    let (code, body) = http(&host, "GET", &format!("{prefix}/v1/receipts/{tx}"), b"").unwrap();
+    assert_eq!(code, 200, "the member left runs it: {body}");
+}
