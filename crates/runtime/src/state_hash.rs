@@ -176,6 +176,8 @@ mod tests {
     /// Roots are signed in receipts and lanes are saved on disk: a change here forks every
     /// worker from the roots it published before. The root covers every lane (BLAKE3 over
     /// them); the first lanes of the saved form are pinned as well, for their byte order.
+    /// Recomputed independently (Python's `blake3` package) by
+    /// `python3 scripts/state_root_vectors.py`.
     #[test]
     fn roots_and_saved_lanes_are_pinned() {
         let c = ContractId([1; 32]);
