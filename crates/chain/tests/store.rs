@@ -131,39 +131,51 @@ fn refuses_corrupt_foreign_and_other_chains_directories() {
     drop(open_with(&dir, fat_chain::genesis::dev(), 10));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// On tokio's paused clock, which moves only when every task waits on a timer: the block time
+// is counted in virtual milliseconds, whatever the machine's load.
+#[tokio::test(start_paused = true)]
 async fn sequencer_batches_by_block_time_and_idles() {
     use fat_chain::{Consensus, Sequencer};
     use std::time::Duration;
+    use tokio::time::Instant;
+    let block_time = Duration::from_secs(1);
     let dir = TempDir::new("block-time");
     let node = open(&dir);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let sequencer = Sequencer {
         key: dev_keypair(fat_chain::genesis::DEV_SEQUENCER),
-        block_time: Duration::from_millis(300),
+        block_time,
     };
     let running = tokio::spawn(sequencer.run(node.clone(), async {
         let _ = stopped.await;
     }));
-    // Idle: no transactions, no blocks.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let waiter = &node;
+    let height_of = |id| async move {
+        waiter
+            .wait_committed(&id, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{id} not committed"))
+            .height
+    };
+    // Idle: an hour without transactions, no blocks.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
     assert_eq!(node.tip().height, 0);
-    // The first block comes at once, the rest wait for the next slot and go in one block.
+    // After idling, the first transaction is sealed at once, in a block of its own.
+    let start = Instant::now();
+    let first = node.submit_tx(&sign(&alice(), 0, transfer(1))).unwrap();
+    assert_eq!(height_of(first).await, 1);
+    assert!(start.elapsed() < block_time, "{:?}", start.elapsed());
+    // The next ones wait for the next slot, and go in one block.
     let mut ids = Vec::new();
-    for nonce in 0..5 {
+    for nonce in 1..5 {
         ids.push(node.submit_tx(&sign(&alice(), nonce, transfer(1))).unwrap());
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let last = *ids.last().unwrap();
-    node.wait_committed(&last, Duration::from_secs(5))
-        .await
-        .unwrap()
-        .unwrap();
-    let height = node.tip().height;
-    assert!(
-        (1..=2).contains(&height),
-        "5 quick transactions took {height} blocks"
-    );
+    for id in ids {
+        assert_eq!(height_of(id).await, 2);
+    }
+    assert!(start.elapsed() >= block_time, "{:?}", start.elapsed());
+    assert_eq!(node.tip().height, 2);
     let _ = stop.send(());
     running.await.unwrap().unwrap();
 }

@@ -1,6 +1,6 @@
 //! Dev keys are pinned; signatures verify strictly.
 
-use fat_crypto::{dev_keypair, verify_tx};
+use fat_crypto::{CryptoError, dev_keypair, verify_tx};
 use fat_types::{Transaction, TxKind};
 
 #[test]
@@ -56,8 +56,12 @@ fn dev_keys_and_signatures_are_pinned() {
     verify_tx(&signed).unwrap();
     let mut forged = signed.clone();
     forged.tx.nonce = 1;
-    assert!(verify_tx(&forged).is_err());
+    assert_eq!(
+        verify_tx(&forged),
+        Err(CryptoError::BadSignature(alice.account_id()))
+    );
     let mut forged = signed;
-    forged.tx.signer = dev_keypair("bob").account_id();
-    assert!(verify_tx(&forged).is_err());
+    let bob = dev_keypair("bob").account_id();
+    forged.tx.signer = bob;
+    assert_eq!(verify_tx(&forged), Err(CryptoError::BadSignature(bob)));
 }

@@ -67,9 +67,10 @@ fn public_keys_are_pinned() {
 
 const RECIPIENT: &str = "132c442be010fbd57e72603328aa76e71fccc1503aae219327d14d9c9993f472";
 const EPHEMERAL: &str = "a4e09292b651c278b9772c569f5fa9bb13d906b46ab68c9df9dc2b4409f8a209";
-/// Checked independently: Python `cryptography` (X25519, HKDF-SHA256, ChaCha20-Poly1305 after
-/// a hand-written HChaCha20) decrypts this to `hello` from the derivation documented in
-/// `fat_crypto::envelope`.
+/// Checked independently: `python3 scripts/envelope_golden.py` (Python `cryptography`: X25519,
+/// HKDF-SHA256, ChaCha20-Poly1305 after a hand-written HChaCha20) decrypts this to `hello`,
+/// [`RESPONSE`] to `world` and [`SESSION_MESSAGE`] to `again`, from the derivation documented
+/// in `fat_crypto::envelope`.
 const REQUEST: &str = concat!(
     "050505050505050505050505050505050505050505050505050505050505050500bde1bcf375e722",
     "7257377167d779b3c2e10df4b4e75e1936b9a4de3cad271a49132c442be010fbd57e72603328aa76",

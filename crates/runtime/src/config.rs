@@ -79,7 +79,8 @@ pub struct HttpLimits {
     pub first_byte_timeout: Duration,
     /// Largest response body, in bytes.
     pub max_response_bytes: u64,
-    /// Most requests in flight at once within one call.
+    /// Most requests in flight at once within one call; a request is in flight until its
+    /// response body is dropped.
     pub max_concurrent: usize,
 }
 

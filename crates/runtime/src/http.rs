@@ -7,8 +7,9 @@
 //! caps time, response size and requests in flight. Redirects are not followed by the host:
 //! each hop is a new request that goes through the same checks.
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +22,34 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::config::{HttpLimits, HttpPolicy};
+
+/// A future of the [`HttpNetwork`].
+pub type NetworkFuture<T> = Pin<Box<dyn Future<Output = std::io::Result<T>> + Send>>;
+
+/// Where contracts' outbound requests look names up and open connections, once the
+/// [`HttpPolicy`] has kept the addresses it allows: the operating system ([`SystemNetwork`])
+/// unless a test puts a network of its own in front, with no route off the machine.
+pub trait HttpNetwork: Send + Sync + 'static {
+    /// The addresses of the name `host` (IP literals are never looked up).
+    fn resolve(&self, host: &str, port: u16) -> NetworkFuture<Vec<SocketAddr>>;
+    /// A connection to the first of `addresses` that answers.
+    fn connect(&self, addresses: Vec<SocketAddr>) -> NetworkFuture<TcpStream>;
+}
+
+/// The operating system's resolver and TCP.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemNetwork;
+
+impl HttpNetwork for SystemNetwork {
+    fn resolve(&self, host: &str, port: u16) -> NetworkFuture<Vec<SocketAddr>> {
+        let host = host.to_string();
+        Box::pin(async move { Ok(tokio::net::lookup_host((host, port)).await?.collect()) })
+    }
+
+    fn connect(&self, addresses: Vec<SocketAddr>) -> NetworkFuture<TcpStream> {
+        Box::pin(async move { TcpStream::connect(&addresses[..]).await })
+    }
+}
 
 impl HttpPolicy {
     /// Whether a contract may connect to `ip`.
@@ -80,6 +109,7 @@ pub(crate) struct HttpHooks {
     limits: HttpLimits,
     in_flight: Arc<Semaphore>,
     tls: Arc<rustls::ClientConfig>,
+    network: Arc<dyn HttpNetwork>,
 }
 
 impl HttpHooks {
@@ -89,6 +119,7 @@ impl HttpHooks {
         policy: HttpPolicy,
         limits: HttpLimits,
         tls: Arc<rustls::ClientConfig>,
+        network: Arc<dyn HttpNetwork>,
     ) -> Self {
         let in_flight = Arc::new(Semaphore::new(limits.max_concurrent));
         Self {
@@ -97,6 +128,7 @@ impl HttpHooks {
             limits,
             in_flight,
             tls,
+            network,
         }
     }
 }
@@ -143,9 +175,19 @@ impl WasiHttpHooks for HttpHooks {
         let policy = self.policy.clone();
         let limits = effective_limits(&self.limits, options);
         let tls = self.tls.clone();
+        let network = self.network.clone();
         Box::new(async move {
-            let (response, permit) = send(request, &policy, &limits, tls, permit).await?;
-            drop(permit);
+            let (response, permit) =
+                send(request, &policy, &limits, tls, &*network, permit).await?;
+            // A request is in flight until its response body is dropped: its slot goes
+            // with the body.
+            let response = response.map(|body| {
+                body.map_frame(move |frame| {
+                    let _slot = &permit;
+                    frame
+                })
+                .boxed_unsync()
+            });
             Ok((
                 response,
                 Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
@@ -173,6 +215,7 @@ async fn send(
     policy: &HttpPolicy,
     limits: &HttpLimits,
     tls: Arc<rustls::ClientConfig>,
+    network: &dyn HttpNetwork,
     permit: OwnedSemaphorePermit,
 ) -> Result<(http::Response<WasiBody>, OwnedSemaphorePermit), HttpError> {
     let uri = request.uri().clone();
@@ -184,7 +227,7 @@ async fn send(
         .to_string();
     let port = uri.port_u16().unwrap_or(if use_tls { 443 } else { 80 });
 
-    let addresses = resolve(&host, port, limits.connect_timeout).await?;
+    let addresses = resolve(network, &host, port, limits.connect_timeout).await?;
     let allowed: Vec<SocketAddr> = addresses
         .iter()
         .copied()
@@ -195,7 +238,7 @@ async fn send(
         return Err(HttpError::DestinationIpProhibited);
     }
 
-    let tcp = tokio::time::timeout(limits.connect_timeout, TcpStream::connect(&allowed[..]))
+    let tcp = tokio::time::timeout(limits.connect_timeout, network.connect(allowed))
         .await
         .map_err(|_| HttpError::ConnectionTimeout)?
         .map_err(|_| HttpError::ConnectionRefused)?;
@@ -255,22 +298,26 @@ async fn send(
     Ok((response, permit))
 }
 
-async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, HttpError> {
+async fn resolve(
+    network: &dyn HttpNetwork,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, HttpError> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let found = tokio::time::timeout(timeout, tokio::net::lookup_host((host, port)))
+    let found = tokio::time::timeout(timeout, network.resolve(host, port))
         .await
         .map_err(|_| HttpError::DnsTimeout)?
         .map_err(|e| HttpError::DnsError {
             rcode: Some(e.to_string()),
             info_code: None,
         })?;
-    let addresses: Vec<SocketAddr> = found.collect();
-    if addresses.is_empty() {
+    if found.is_empty() {
         return Err(HttpError::DestinationNotFound);
     }
-    Ok(addresses)
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub use code::Code;
 pub use config::{HttpLimits, HttpPolicy, Limits, RuntimeConfig};
 pub use error::{CallError, Error, Limit, Result};
 pub use fat_types::clock::{Clock, SystemClock};
-pub use http::is_public;
+pub use http::{HttpNetwork, NetworkFuture, SystemNetwork, is_public};
 pub use overlay::OverlayStore;
 pub use runtime::Runtime;
 pub use serve::{HttpRequest, HttpResponseHead};

@@ -17,7 +17,7 @@ use crate::config::{Limits, RuntimeConfig};
 use crate::engine::{ModeEngine, spawn_epoch_ticker};
 use crate::error::{CallError, Error, Limit, LimitTrap, Result, engine_error};
 use crate::host::{ContractKeys, HostState};
-use crate::http::{HttpHooks, tls_config};
+use crate::http::{HttpHooks, HttpNetwork, SystemNetwork, tls_config};
 use crate::overlay::Overlay;
 use crate::serve::HttpResponseHead;
 use crate::wasi::CallWasi;
@@ -33,6 +33,7 @@ pub struct Runtime {
     query: ModeEngine,
     codes: Mutex<HashMap<CodeHash, Arc<Code>>>,
     tls: Arc<rustls::ClientConfig>,
+    network: Arc<dyn HttpNetwork>,
     clock: Arc<dyn Clock>,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -71,9 +72,17 @@ impl Runtime {
             query,
             codes: Mutex::new(HashMap::new()),
             tls: tls_config(),
+            network: Arc::new(SystemNetwork),
             clock,
             ticker_stop,
         })
+    }
+
+    /// This runtime with contracts' outbound requests resolved and connected through
+    /// `network` (tests use one with no route off the machine), still under the policy.
+    pub fn with_network(mut self, network: Arc<dyn HttpNetwork>) -> Self {
+        self.network = network;
+        self
     }
 
     /// The settings.
@@ -229,6 +238,7 @@ impl Runtime {
                 self.config.http_policy.clone(),
                 self.config.http_limits.clone(),
                 self.tls.clone(),
+                self.network.clone(),
             ),
             table: ResourceTable::new(),
         }

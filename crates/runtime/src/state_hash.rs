@@ -171,9 +171,56 @@ mod tests {
         other.insert(b"y", b"2");
         assert_ne!(other.root(), a.root());
         assert_ne!(StateHash::new(c).root(), a.root());
-        assert_eq!(
-            StateHash::new(c).root().to_string(),
-            StateHash::new(c).root().to_string()
-        );
+    }
+
+    /// Roots are signed in receipts and lanes are saved on disk: a change here forks every
+    /// worker from the roots it published before. The root covers every lane (BLAKE3 over
+    /// them); the first lanes of the saved form are pinned as well, for their byte order.
+    /// Recomputed independently (Python's `blake3` package) by
+    /// `python3 scripts/state_root_vectors.py`.
+    #[test]
+    fn roots_and_saved_lanes_are_pinned() {
+        let c = ContractId([1; 32]);
+        let entries = |mut hash: StateHash| {
+            hash.insert(b"x", b"1");
+            hash.insert(b"y", b"2");
+            hash
+        };
+        let plain = entries(StateHash::new(c));
+        let keyed = entries(StateHash::keyed(c, [7; 32]));
+        let vectors = [
+            (
+                "empty root",
+                StateHash::new(c).root().to_string(),
+                "9fcaf537a5403d64411712e1ab5adefc22879933740095bd8bfa7e8ed0ad84db",
+            ),
+            (
+                "root",
+                plain.root().to_string(),
+                "c0fc853b4059cea40ccb6e2654e803208b89881f346ea3f22da9dd0889da7726",
+            ),
+            (
+                "keyed empty root",
+                StateHash::keyed(c, [7; 32]).root().to_string(),
+                "d30439fe2136587e278ba3700ab0b6cf46aa14c6e8a6110898e384552f6d04af",
+            ),
+            (
+                "keyed root",
+                keyed.root().to_string(),
+                "320f917395b728fd33a16125be54b5b0703a24e8980be48ef2a1cc3a06b847b3",
+            ),
+            (
+                "keyed lanes",
+                hex(&keyed.to_bytes()[..16]),
+                "3eecd8e343a1c841186dc2d01347f921",
+            ),
+        ];
+        for (name, actual, expected) in vectors {
+            assert_eq!(actual, expected, "the {name} changed");
+        }
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 }

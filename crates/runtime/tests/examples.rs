@@ -47,7 +47,13 @@ async fn counter_counts() {
         err(&bad)
     );
     // Queries cannot run commands.
-    assert!(h.query("increment", "").await.result.is_err());
+    let refused = h.query("increment", "").await;
+    assert_eq!(
+        refused.result,
+        Err(fat_runtime::CallError::Reverted {
+            message: "unknown query 'increment'".into()
+        })
+    );
 }
 
 #[tokio::test]

@@ -41,22 +41,20 @@ async fn a_query_that_yields_still_hits_its_deadline() {
     config.limits.query_deadline = Duration::from_millis(200);
     config.limits.query_fuel = None;
     let h = Harness::with_config(PROBE, config);
-    let started = Instant::now();
+    // Unmetered: only the deadline can end it.
     let outcome = h.query("loop", "").await;
     assert_eq!(outcome.limit(), Some(fat_runtime::Limit::Deadline));
-    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 #[tokio::test]
 async fn a_command_cannot_sleep() {
     let h = Harness::new(PROBE);
-    // A minute's sleep through wasi:clocks and wasi:io: ready at once in a command.
-    let started = Instant::now();
-    let slept = tokio::time::timeout(Duration::from_secs(5), h.command("sleep", "60000"))
+    // A day's sleep through wasi:clocks and wasi:io: ready at once in a command (a
+    // command's clock stands still: see clocks_follow_the_mode).
+    let slept = tokio::time::timeout(Duration::from_secs(60), h.command("sleep", "86400000"))
         .await
         .expect("a command waits for nothing in real time");
     assert_eq!(ok(&slept), "slept");
-    assert!(started.elapsed() < Duration::from_secs(5));
     // Queries still wait in real time, up to their deadline.
     let started = Instant::now();
     assert_eq!(ok(&h.query("sleep", "50").await), "slept");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Harness, WORKER_CLOCK_MS, err, ok};
+use common::{Harness, Offline, WORKER_CLOCK_MS, err, ok};
 use fat_runtime::{CacheOp, CallError, Entry, HttpRequest, Mode};
 use fat_test_programs::PROBE;
 
@@ -81,12 +81,29 @@ async fn cache_writes_in_commands_are_recorded_and_reads_are_empty() {
     );
 }
 
+// Through a network with no route off the machine (see `Offline`), and under a policy that
+// allows every address: a command is refused before any name is looked up or address dialled.
 #[tokio::test]
 async fn outbound_http_is_refused_in_commands() {
-    let h = Harness::new(PROBE);
-    let outcome = h.command("http-get", "http://203.0.113.9/").await;
-    let message = err(&outcome);
-    assert!(message.contains("HttpRequestDenied"), "{message}");
+    let public = std::net::IpAddr::from([203, 0, 113, 9]);
+    let network = Offline::start(&[("public.test", public)]).await;
+    let config = fat_runtime::RuntimeConfig {
+        http_policy: fat_runtime::HttpPolicy::allow_local(),
+        ..Default::default()
+    };
+    let h = Harness::with_network(PROBE, config, network.clone());
+    for url in ["http://203.0.113.9/", "http://public.test/"] {
+        let message = err(&h.command("http-get", url).await);
+        assert!(message.contains("HttpRequestDenied"), "{url}: {message}");
+    }
+    assert_eq!(network.dialled(), []);
+    assert_eq!(network.connections(), 0);
+    // The same request as a query goes out (to the listener).
+    assert_eq!(
+        ok(&h.query("http-get", "http://public.test/").await),
+        "200 reached"
+    );
+    assert_eq!(network.connections(), 1);
 }
 
 #[tokio::test]
@@ -97,8 +114,14 @@ async fn clocks_follow_the_mode() {
         h.block.timestamp_ms.to_string()
     );
     assert_eq!(ok(&h.query("clock", "").await), WORKER_CLOCK_MS.to_string());
-    // A command's monotonic clock does not move, yet sleeping still returns.
-    assert_eq!(ok(&h.command("sleep", "1").await), "slept");
+    // A command's monotonic clock reads zero and does not move, even across a wait (which
+    // returns at once).
+    assert_eq!(ok(&h.command("monotonic", "60000").await), "0 0");
+    // A query's moves with real time: waiting 20 ms on it moves it by 20 ms or more.
+    let text = ok(&h.query("monotonic", "20").await);
+    let (before, after) = text.split_once(' ').unwrap();
+    let (before, after): (u64, u64) = (before.parse().unwrap(), after.parse().unwrap());
+    assert!(after - before >= 20_000_000, "{text}");
 }
 
 #[tokio::test]
@@ -150,13 +173,52 @@ async fn crypto_works_in_both_modes_and_signatures_are_deterministic() {
     );
 }
 
+/// The runtime's half of `contracts_cannot_reach_each_others_secrets` (in
+/// `crates/worker/tests/secure.rs`, where the worker hands each contract its own secret from
+/// the key tree): whatever a contract asks `derive-key` for, it gets a one-way function of
+/// the secret its call carries, and nothing of another call's secret.
 #[tokio::test]
-async fn a_contract_cannot_derive_another_contracts_secrets() {
+async fn a_contract_derives_from_its_own_secret_alone() {
     let h = Harness::new(PROBE);
-    let mine = ok(&h.query("derive", "shared-salt").await);
-    let mut other = h.call(Entry::query("derive", "shared-salt"));
-    other.contract_secret = [0x99; 32];
-    assert_ne!(ok(&h.run(other).await), mine);
+    let derive = |secret: [u8; 32], salt: &str| {
+        let mut call = h.call(Entry::query("derive", salt));
+        call.contract_secret = secret;
+        h.run(call)
+    };
+    // Secrets of ASCII bytes, so that one can be passed whole as a salt.
+    let (mine, theirs) = ([0x5e; 32], [b'9'; 32]);
+    let shared = ok(&derive(mine, "shared-salt").await);
+    // HKDF-SHA256(secret, "fat/contract/derive-key/v1" || u32 LE salt length || salt), as
+    // computed with Python's hmac.
+    assert_eq!(
+        shared,
+        "c4c3d7cd8aa3b7feb9c02f0162ff13a2c4328b0aba50d24f5f3e9570b93ab496"
+    );
+    let forbidden = [
+        hex(&theirs),
+        hex(&mine),
+        ok(&derive(theirs, "shared-salt").await),
+        ok(&derive(theirs, "").await),
+    ];
+    // Salts a contract could try to reach the other's keys with: none gives them.
+    let other = String::from_utf8(theirs.to_vec()).unwrap();
+    for salt in [
+        "shared-salt",
+        "",
+        &hex(&theirs),
+        &other,
+        "fat/contract/derive-key/v1",
+    ] {
+        let derived = ok(&derive(mine, salt).await);
+        assert!(
+            !forbidden.contains(&derived),
+            "salt {salt:?} gave {derived}"
+        );
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[tokio::test]

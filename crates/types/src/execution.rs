@@ -129,7 +129,8 @@ mod tests {
             "09000000696e6372656d656e74080000007b226279223a327d0500000000000000"
         );
         assert_eq!(CommandPayload::decode(&bytes).unwrap(), payload);
-        assert!(CommandPayload::decode(&[1, 2]).is_err());
+        let refused = CommandPayload::decode(&[1, 2]).unwrap_err();
+        assert_eq!(refused.what, "command payload", "{refused}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! docs/openapi-worker.yaml against the code: its routes against `ROUTES` and the router, the
+//! docs/openapi-worker.yaml against the code: its routes against `ROUTES` (the table the
+//! router is built from) and the router itself, the
 //! answers of a real worker against the schema of their status, and its component schemas
 //! against the fields the Rust types serialize.
 
@@ -59,11 +60,12 @@ async fn openapi_lists_exactly_the_routes() {
     }
     let body = c.get("/v1/nothing", "/v1/nothing", 404).await;
     assert_eq!(body["code"], "no_route");
-    // Only the statuses are wrong here (0 expected): what reached a handler is enough.
+    // Only the statuses are wrong here (0 expected): what reached a handler is enough, if
+    // it reached it with the documented method.
     assert!(
-        c.problems
-            .iter()
-            .all(|(p, _, _)| p.contains("expected 0") || p.contains("/v1/nothing")),
+        c.problems.iter().all(|(p, _, _)| {
+            (p.contains("expected 0") && !p.contains("got 405")) || p.contains("/v1/nothing")
+        }),
         "{:?}",
         c.problems
     );

@@ -758,12 +758,16 @@ async fn an_unattested_worker_gets_nothing() {
     );
 
     // Neither registered it; no cluster may name it.
+    let registration = chain
+        .client
+        .get_json::<Value>(&format!("/v1/workers/{}", rogue.id()))
+        .await;
     assert!(
-        chain
-            .client
-            .get_json::<Value>(&format!("/v1/workers/{}", rogue.id()))
-            .await
-            .is_err()
+        matches!(
+            &registration,
+            Err(fat_proto::Error::Api { status: 404, .. })
+        ),
+        "{registration:?}"
     );
     let (status, body) = submit_raw(TxKind::CreateCluster {
         workers: vec![rogue.id()],

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use fat_crypto::ClusterKey;
 use fat_worker::store::{BlockChanges, ContractRecord};
-use fat_worker::{Keyring, Store};
+use fat_worker::{Keyring, Store, WorkerError};
 
 /// The state-root key of contract `c` of the tests' cluster key.
 fn root_key(c: &ContractId) -> [u8; 32] {
@@ -113,7 +113,15 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
     assert_eq!(store.start(&header(0)).unwrap(), header(2));
     let mut other = header(0);
     other.timestamp_ms = 1;
-    assert!(store.start(&other).is_err());
+    let refused = store.start(&other).unwrap_err();
+    assert!(
+        matches!(
+            &refused,
+            WorkerError::ForeignChain { found, expected }
+                if *found == header(0).hash() && *expected == other.hash()
+        ),
+        "{refused}"
+    );
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }

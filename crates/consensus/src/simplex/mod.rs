@@ -265,7 +265,11 @@ mod tests {
             if let Certificate::Simplex { view, .. } = &mut wrong_view {
                 *view += 1;
             }
-            assert!(set.verify(&block, &wrong_view).is_err());
+            let refused = set.verify(&block, &wrong_view);
+            assert!(
+                matches!(refused, Err(crate::CertificateError::BadSignature { .. })),
+                "{refused:?}"
+            );
         }
     }
 }

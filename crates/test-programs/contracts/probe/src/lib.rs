@@ -102,6 +102,20 @@ fn dispatch(method: &str, args: &str) -> Result<String, String> {
                 x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
             }
         }
+        "spin-until" => {
+            // Busy in wasm until the worker's clock reads `args` milliseconds: a loop the host
+            // can watch (each turn reads the clock) and end (by moving the clock).
+            let until = number(args);
+            loop {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_err(|e| e.to_string())?
+                    .as_millis() as u64;
+                if now >= until {
+                    return Ok(now.to_string());
+                }
+            }
+        }
         "alloc" => {
             let mut hoard: Vec<Vec<u8>> = Vec::new();
             loop {
@@ -112,6 +126,13 @@ fn dispatch(method: &str, args: &str) -> Result<String, String> {
         "recurse" => Ok(recurse(number(args)).to_string()),
         "output" => Ok("x".repeat(number(args) as usize)),
         "panic" => panic!("the probe panics on purpose"),
+        "set-then-panic" => {
+            let (key, value) = split(args);
+            storage::set(key.as_bytes(), value.as_bytes()).map_err(|e| format!("{e:?}"))?;
+            events::emit("lost", b"event").map_err(|e| format!("{e:?}"))?;
+            log::log(log::Level::Info, "wrote, now panicking");
+            panic!("the probe panics on purpose after writing")
+        }
         "floats" => {
             // NaN payloads differ between platforms unless the engine canonicalises them.
             let x = f64::from_bits(number(args).max(1));
@@ -143,6 +164,13 @@ fn dispatch(method: &str, args: &str) -> Result<String, String> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_err(|e| e.to_string())?;
             Ok(now.as_millis().to_string())
+        }
+        "monotonic" => {
+            // The monotonic clock before and after waiting `args` milliseconds on it.
+            use wasi::clocks::monotonic_clock;
+            let before = monotonic_clock::now();
+            monotonic_clock::subscribe_duration(number(args) * 1_000_000).block();
+            Ok(format!("{before} {}", monotonic_clock::now()))
         }
         "random" => Ok(hex(&wasi::random::random::get_random_bytes(16))),
         "sleep" => {
