@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use commonware_runtime::Runner as _;
 
-use fat_consensus::simplex::Wire;
+use fat_consensus::simplex::{SERVES_PER_SECOND, Wire};
 use fat_types::block::{receipts_root, tx_root};
 use fat_types::{Block, BlockHeader, Certificate};
 use sim::{Sim, VALIDATORS, runner, traffic, users};
@@ -112,13 +112,22 @@ fn a_byzantine_validator_cannot_forge_final_blocks_or_stop_the_others() {
         ];
         attack.extend((0..5_000u64).map(|height| Wire::WantFinal(height % 8).encode()));
         attack.extend((0..5_000).map(|i| Wire::Txs(vec![vec![i as u8; 32]]).encode()));
-        sim.byzantine(3, attack).await;
+        let answered = sim.byzantine(3, attack).await;
         let txs = traffic(&sim, &users, &[0, 1, 2], 3).await;
         sim.until_committed(&txs, Duration::from_secs(30)).await;
         let chain = sim.agreed_chain();
         assert!(
             !chain.contains(&forged.hash()),
             "a block one validator signed must never be final"
+        );
+        // 5,000 requests for final blocks, sent at once, are answered within each peer's
+        // budget: at most SERVES_PER_SECOND blocks per second from each of the three, not
+        // 15,000 (what else the peers send it, tips and gossip, is far less).
+        let answered = answered.load(std::sync::atomic::Ordering::SeqCst);
+        let budget = 3 * SERVES_PER_SECOND as usize;
+        assert!(
+            answered <= 2 * budget,
+            "{answered} messages answered a flood of 5,000 requests"
         );
     });
 }

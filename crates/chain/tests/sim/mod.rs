@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use commonware_p2p::simulated::{Config, Link, Network, Oracle};
-use commonware_p2p::{Recipients, Sender as _};
+use commonware_p2p::{Receiver as _, Recipients, Sender as _};
 use commonware_runtime::{Clock as _, Handle, Quota, Spawner as _, Supervisor as _, deterministic};
 use commonware_utils::{NZU32, NZUsize, Probability};
 use fat_chain::{Node, NodeConfig};
@@ -199,12 +199,27 @@ impl Sim {
 
     /// Take over validator `i`'s identity (crash it first) and send `messages` to every other
     /// validator on the validators' own channel, as a faulty or malicious validator would.
-    pub async fn byzantine(&mut self, i: usize, messages: Vec<Vec<u8>>) {
+    /// Returns how many messages validator `i` has received on our channel since, counted
+    /// as they arrive.
+    pub async fn byzantine(
+        &mut self,
+        i: usize,
+        messages: Vec<Vec<u8>>,
+    ) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
         let control = self.oracle.control(self.peers[i].clone());
-        let (mut sender, receiver) = control
+        let (mut sender, mut receiver) = control
             .register(CHANNELS[3], Quota::per_second(NZU32!(1_000_000)))
             .await
             .unwrap();
+        let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = received.clone();
+        self.context
+            .child("byzantine_ears")
+            .spawn(move |_| async move {
+                while receiver.recv().await.is_ok() {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
         self.context
             .child("byzantine")
             .spawn(move |context| async move {
@@ -212,8 +227,8 @@ impl Sim {
                     sender.send(Recipients::All, message, false);
                 }
                 context.sleep(Duration::from_secs(3600)).await;
-                drop(receiver);
             });
+        received
     }
 
     /// The key of validator `i`.

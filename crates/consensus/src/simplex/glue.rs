@@ -30,6 +30,40 @@ const ANNOUNCE: Duration = Duration::from_millis(500);
 const GOSSIP_DELAY: Duration = Duration::from_millis(5);
 /// The most transactions passed on in one message.
 const GOSSIP_BATCH: usize = 512;
+/// The most final blocks and proposals one peer is sent in answer to its requests, per second.
+pub const SERVES_PER_SECOND: u32 = 256;
+/// The most bytes of final blocks and proposals one peer is sent in answer, per second.
+pub const SERVE_BYTES_PER_SECOND: u64 = 64 << 20;
+
+/// What one peer was sent in answer to its requests during the current second: a small
+/// request (`Want`, `WantFinal`) asks for a whole block, so answers are budgeted per peer.
+#[derive(Debug, Clone, Copy)]
+struct Served {
+    since: SystemTime,
+    count: u32,
+    bytes: u64,
+}
+
+impl Served {
+    /// Whether `bytes` more may go to the peer at `now`; if so they are counted.
+    fn allow(&mut self, now: SystemTime, bytes: u64) -> bool {
+        if elapsed(self.since, now) >= Duration::from_secs(1) {
+            *self = Served {
+                since: now,
+                count: 0,
+                bytes: 0,
+            };
+        }
+        if self.count >= SERVES_PER_SECOND
+            || self.bytes.saturating_add(bytes) > SERVE_BYTES_PER_SECOND
+        {
+            return false;
+        }
+        self.count += 1;
+        self.bytes += bytes;
+        true
+    }
+}
 /// The most proposals received from peers kept while they are not final.
 const SEEN_LIMIT: usize = 256;
 
@@ -371,6 +405,7 @@ impl<A: Application> Inner<A> {
     {
         let mut batch: Vec<Vec<u8>> = Vec::new();
         let mut peers: BTreeMap<PublicKey, u64> = BTreeMap::new();
+        let mut served: BTreeMap<PublicKey, Served> = BTreeMap::new();
         let mut catching_up: Option<SystemTime> = None;
         let mut next_flush = ctx.current() + GOSSIP_DELAY;
         let mut next_announce = ctx.current();
@@ -380,7 +415,7 @@ impl<A: Application> Inner<A> {
                 biased;
                 message = receiver.recv() => match message {
                     Ok((peer, bytes)) => {
-                        self.handle(&mut sender, &peer, bytes.as_ref(), &mut peers, &mut catching_up, &ctx);
+                        self.handle(&mut sender, &peer, bytes.as_ref(), &mut peers, &mut served, &mut catching_up, &ctx);
                     }
                     Err(error) => {
                         tracing::info!(%error, "our consensus channel closed");
@@ -429,13 +464,17 @@ impl<A: Application> Inner<A> {
 
     /// Answer one message from `peer` on our channel. A message that does not decode, or a
     /// final block whose certificate does not check, is refused and logged; nothing else
-    /// changes.
+    /// changes. Blocks sent in answer to the peer's requests stay within its budget
+    /// ([`SERVES_PER_SECOND`], [`SERVE_BYTES_PER_SECOND`]); requests beyond it go unanswered
+    /// (an honest peer asks again).
+    #[allow(clippy::too_many_arguments)]
     fn handle<S: Sender<PublicKey = PublicKey>, E: Clock>(
         &self,
         sender: &mut S,
         peer: &PublicKey,
         bytes: &[u8],
         peers: &mut BTreeMap<PublicKey, u64>,
+        served: &mut BTreeMap<PublicKey, Served>,
         catching_up: &mut Option<SystemTime>,
         ctx: &E,
     ) {
@@ -449,11 +488,25 @@ impl<A: Application> Inner<A> {
         let reply = |sender: &mut S, message: Wire| {
             sender.send(Recipients::One(peer.clone()), message.encode(), false);
         };
+        let now = ctx.current();
+        let mut serve = |sender: &mut S, message: Wire| {
+            let bytes = message.encode();
+            let budget = served.entry(peer.clone()).or_insert(Served {
+                since: now,
+                count: 0,
+                bytes: 0,
+            });
+            if budget.allow(now, bytes.len() as u64) {
+                sender.send(Recipients::One(peer.clone()), bytes, false);
+            } else {
+                tracing::debug!(%peer, "over its answer budget; a request goes unanswered");
+            }
+        };
         match message {
             Wire::Proposal(proposal) => self.remember(proposal),
             Wire::Want(hash) => {
                 if let Some(proposal) = self.proposal(&hash) {
-                    reply(sender, Wire::Proposal(proposal));
+                    serve(sender, Wire::Proposal(proposal));
                 }
             }
             Wire::Tip(height) => {
@@ -469,7 +522,7 @@ impl<A: Application> Inner<A> {
                 if let Ok(Some(block)) = self.app.final_block(height)
                     && height > 0
                 {
-                    reply(sender, Wire::Final(block));
+                    serve(sender, Wire::Final(block));
                 }
             }
             Wire::Final(block) => {

@@ -42,7 +42,7 @@ use rand_core::CryptoRng;
 use crate::application::Application;
 use crate::error::ConsensusError;
 
-pub use glue::Glue;
+pub use glue::{Glue, SERVE_BYTES_PER_SECOND, SERVES_PER_SECOND};
 pub use network::{NetworkConfig, RunningValidator, spawn_validator};
 pub use wire::Wire;
 
