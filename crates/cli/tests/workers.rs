@@ -155,3 +155,117 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
     assert_eq!(answer["worker"], ids[0].as_str(), "{answer}");
     workers[0] = Some(restarted);
 }
+
+/// Wait until a gatekeeper provisioned `cluster`.
+fn wait_provisioned(chain_addr: &str, cluster: &str) {
+    for _ in 0..200 {
+        let (_, info) = get(chain_addr, &format!("/v1/clusters/{cluster}"));
+        if !info["public_key"].is_null() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the gatekeeper never provisioned {cluster}");
+}
+
+#[test]
+fn four_worker_processes_in_two_clusters_keep_each_contract_on_its_own() {
+    let dev = Dev::start("two-clusters", &[]);
+    let chain = dev.url.clone();
+    let chain_addr = chain.strip_prefix("http://").unwrap().to_string();
+    let home = dev.dir.path().to_path_buf();
+    let apis: Vec<String> = free_ports(4)
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
+    let _workers: Vec<WorkerProcess> = (0..4)
+        .map(|i| start_worker(&home, &chain, &home.join(format!("w{i}")), &apis[i]))
+        .collect();
+    let ids: Vec<String> = apis
+        .iter()
+        .map(|api| {
+            get(api, "/v1/status").1["worker"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let create = |members: &[String]| -> String {
+        dev.fat(&[
+            "cluster",
+            "create",
+            "--workers",
+            &members.join(","),
+            "--json",
+        ])
+        .json()["cluster"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let clusters = [create(&ids[..2]), create(&ids[2..])];
+    let mut contracts = Vec::new();
+    for (i, cluster) in clusters.iter().enumerate() {
+        wait_provisioned(&chain_addr, cluster);
+        let deployed = dev
+            .fat(&[
+                "deploy",
+                fat_test_programs::COUNTER,
+                "--cluster",
+                cluster,
+                "--salt",
+                &i.to_string(),
+                "--json",
+            ])
+            .json();
+        contracts.push(deployed["contract"].as_str().unwrap().to_string());
+    }
+    for (i, contract) in contracts.iter().enumerate() {
+        let by = format!(r#"{{"by": {}}}"#, i + 1);
+        let out = dev
+            .fat(&["command", contract, "increment", &by, "--json"])
+            .json();
+        assert_eq!(out["output"], i + 1, "{out}");
+    }
+
+    // Each contract's state lives on its own cluster's workers only, and each of them
+    // answers its queries with the same value.
+    for (c, contract) in contracts.iter().enumerate() {
+        for (w, api) in apis.iter().enumerate() {
+            let member = w / 2 == c;
+            let mut code = 0;
+            for _ in 0..200 {
+                code = get(api, &format!("/v1/contracts/{contract}")).0;
+                if code == 200 || !member {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            assert_eq!(
+                code,
+                if member { 200 } else { 404 },
+                "contract {c} on worker {w}"
+            );
+            if member {
+                let answer = dev
+                    .fat(&[
+                        "query",
+                        contract,
+                        "get",
+                        "--json",
+                        "--worker",
+                        &format!("http://{api}"),
+                    ])
+                    .json();
+                assert_eq!(
+                    answer["output"],
+                    c + 1,
+                    "contract {c} on worker {w}: {answer}"
+                );
+            }
+        }
+        // Without --worker, the client asks a member of the contract's cluster.
+        let answer = dev.fat(&["query", contract, "get", "--json"]).json();
+        assert_eq!(answer["worker"], ids[2 * c].as_str(), "{answer}");
+    }
+}
