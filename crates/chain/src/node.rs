@@ -56,7 +56,13 @@ struct Inner {
     genesis_hash: Hash32,
     /// Per validator, the last height whose certificate it signed (see [`Node::last_signed`]).
     signed: Mutex<Vec<Option<u64>>>,
+    /// Signed transactions whose signature this node checked (at admission), so a proposal
+    /// holding them is not checked again: ed25519 verification is most of a proposal's cost.
+    verified: Mutex<HashSet<(TxId, [u8; 64])>>,
 }
+
+/// How many checked signatures [`Inner::verified`] remembers before it starts over.
+const VERIFIED_MEMORY: usize = 200_000;
 
 /// A handle to a running node; cheap to clone.
 #[derive(Clone)]
@@ -113,6 +119,7 @@ impl Node {
                 halted: AtomicBool::new(false),
                 genesis_hash: opened.genesis_hash,
                 signed: Mutex::new(signed),
+                verified: Mutex::new(HashSet::new()),
             }),
         })
     }
@@ -176,6 +183,7 @@ impl Node {
                 reason: e.to_string(),
             })?;
         check_signed(self.inner.genesis_hash, &tx)?;
+        self.remember_verified(&tx);
         // Committed already (perhaps as a failure, its nonce unused): proposing it again
         // would only make every peer refuse the proposal as a replay.
         if matches!(self.inner.store.tx_location(&tx.id()), Ok(Some(_))) {
@@ -188,6 +196,25 @@ impl Node {
         };
         self.inner.work.notify_one();
         Ok(id)
+    }
+
+    /// Note that `signed`'s signature checked out.
+    fn remember_verified(&self, signed: &SignedTransaction) {
+        let mut verified = self.inner.verified.lock().expect("verified lock");
+        if verified.len() >= VERIFIED_MEMORY {
+            verified.clear();
+        }
+        verified.insert((signed.id(), signed.signature.0));
+    }
+
+    /// Whether `signed`'s signature (the same bytes, over the same transaction) checked out
+    /// here before.
+    fn was_verified(&self, signed: &SignedTransaction) -> bool {
+        self.inner
+            .verified
+            .lock()
+            .expect("verified lock")
+            .contains(&(signed.id(), signed.signature.0))
     }
 
     /// Check and admit a signed transaction.
@@ -341,7 +368,11 @@ impl Node {
                 }));
             }
             check_limits(params, &signed.tx, size).map_err(refused)?;
-            check_signed(inner.genesis_hash, signed).map_err(refused)?;
+            if self.was_verified(signed) {
+                check_chain(inner.genesis_hash, signed).map_err(refused)?;
+            } else {
+                check_signed(inner.genesis_hash, signed).map_err(refused)?;
+            }
             if !ids.insert(tx) || inner.store.tx_location(&tx)?.is_some() {
                 return Err(invalid(InvalidProposal::Replayed { index, tx }));
             }
@@ -458,13 +489,19 @@ fn note_signers(signed: &mut [Option<u64>], block: &Block) {
 /// Check a transaction is for the chain `chain` (its genesis block hash) and signed by its
 /// signer.
 fn check_signed(chain: Hash32, signed: &SignedTransaction) -> Result<(), TxRejection> {
+    check_chain(chain, signed)?;
+    verify_tx(signed).map_err(|_| TxRejection::BadSignature)
+}
+
+/// Check a transaction is for the chain `chain` (its genesis block hash).
+fn check_chain(chain: Hash32, signed: &SignedTransaction) -> Result<(), TxRejection> {
     if signed.tx.chain != chain {
         return Err(TxRejection::WrongChain {
             expected: chain,
             got: signed.tx.chain,
         });
     }
-    verify_tx(signed).map_err(|_| TxRejection::BadSignature)
+    Ok(())
 }
 
 /// How many admitted transactions wait for the consensus engine to pass them on.
