@@ -108,6 +108,8 @@ fn refusals_without_a_node() {
         .refused("'nope' is not a cluster id");
     fat_run(h, &["build", h.to_str().unwrap()]).refused("no Cargo.toml at");
     fat_run(h, &["dev", "--workers", "0"]).refused("--workers must be at least 1");
+    fat_run(h, &["dev", "--workers", "2", "--clusters", "3"])
+        .refused("--clusters must be between 1 and --workers (2), not 3");
     fat_run(h, &["gatekeeper"]).refused("only the dev gatekeeper can run here");
 
     // `fat new`.

@@ -4,10 +4,7 @@
 //! contract's cluster; a removed worker stops running the cluster's contracts.
 
 mod common;
-
-use std::time::Duration;
-
-use common::{Dev, http};
+use common::{Dev, http, wait_provisioned};
 use serde_json::Value;
 
 /// The cluster `id` as `fat cluster list --json` shows it.
@@ -20,18 +17,6 @@ fn listed(dev: &Dev, id: &str) -> Value {
         .find(|c| c["id"] == id)
         .cloned()
         .unwrap_or_else(|| panic!("{id} not in {list}"))
-}
-
-/// Wait until a gatekeeper provisioned cluster `id`; its entry then.
-fn provisioned(dev: &Dev, id: &str) -> Value {
-    for _ in 0..200 {
-        let entry = listed(dev, id);
-        if !entry["public_key"].is_null() {
-            return entry;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("cluster {id} never provisioned: {}", listed(dev, id));
 }
 
 /// `host:port` of a URL `http://host:port/...` and its path.
@@ -58,6 +43,7 @@ fn clusters_are_made_placed_routed_and_left() {
         .collect();
     assert_eq!(workers.len(), 2, "{status}");
     let dev_cluster = status["cluster"].as_str().unwrap().to_string();
+    let chain_addr = dev.url.strip_prefix("http://").unwrap().to_string();
 
     // Refusals name what is wrong, before anything is sent.
     dev.fat(&["cluster", "create", "--workers", "nope"])
@@ -73,7 +59,8 @@ fn clusters_are_made_placed_routed_and_left() {
         .fat(&["cluster", "create", "--workers", &workers[1].0, "--json"])
         .json();
     let solo = created["cluster"].as_str().unwrap().to_string();
-    let entry = provisioned(&dev, &solo);
+    wait_provisioned(&chain_addr, &solo);
+    let entry = listed(&dev, &solo);
     assert_eq!(entry["workers"], serde_json::json!([workers[1].0]));
     assert_eq!(entry["contracts"], 0);
     // Only its owner changes its members.
@@ -128,7 +115,7 @@ fn clusters_are_made_placed_routed_and_left() {
         .ok();
     dev.fat(&["cluster", "add-worker", &pair, &workers[1].0])
         .refused("membership");
-    provisioned(&dev, &pair);
+    wait_provisioned(&chain_addr, &pair);
     let shared = dev
         .fat(&[
             "deploy",
@@ -147,8 +134,15 @@ fn clusters_are_made_placed_routed_and_left() {
     let tx = out["tx"].as_str().unwrap().to_string();
     for (_, url) in &workers {
         let (host, prefix) = split(url);
-        let (code, body) = http(&host, "GET", &format!("{prefix}/v1/receipts/{tx}"), b"").unwrap();
-        assert_eq!(code, 200, "both members run it: {body}");
+        let mut answer = (0, Value::Null);
+        for _ in 0..200 {
+            answer = http(&host, "GET", &format!("{prefix}/v1/receipts/{tx}"), b"").unwrap();
+            if answer.0 == 200 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(answer.0, 200, "both members run it: {}", answer.1);
     }
     dev.fat(&["cluster", "remove-worker", &pair, &workers[1].0])
         .ok();

@@ -5,45 +5,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command};
-use std::time::Duration;
-
-use common::{Dev, fat, free_ports, http, spawn_ready};
-
-/// A `fat worker` process, killed on drop.
-struct WorkerProcess(Child);
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_worker(home: &Path, chain: &str, data: &Path, api: &str, extra: &[&str]) -> WorkerProcess {
-    let mut command: Command = fat(home);
-    command
-        .args([
-            "worker",
-            "--chain",
-            chain,
-            "--operator",
-            "alice",
-            "--api",
-            api,
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .args(extra)
-        .env("RUST_LOG", "error");
-    WorkerProcess(spawn_ready(&mut command, api))
-}
+use common::{Dev, free_ports, http, start_worker};
 
 #[test]
 fn a_diverging_replica_is_refused_under_two_confirmations() {
     let dev = Dev::start("confirmations", &[]);
-    let chain_addr = dev.url.strip_prefix("http://").unwrap().to_string();
     let home = dev.dir.path().to_path_buf();
     let ports = free_ports(2);
     let apis: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
@@ -62,22 +28,7 @@ fn a_diverging_replica_is_refused_under_two_confirmations() {
             status["worker"].as_str().unwrap().to_string()
         })
         .collect();
-    let cluster = dev
-        .fat(&["cluster", "create", "--workers", &ids.join(","), "--json"])
-        .json()["cluster"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut provisioned = false;
-    for _ in 0..200 {
-        let (_, info) = http(&chain_addr, "GET", &format!("/v1/clusters/{cluster}"), b"").unwrap();
-        if !info["public_key"].is_null() {
-            provisioned = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(provisioned, "the gatekeeper never provisioned {cluster}");
+    let cluster = dev.create_cluster(&ids);
     let probe = dev
         .fat(&[
             "deploy",

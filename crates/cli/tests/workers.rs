@@ -5,40 +5,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command};
 use std::time::Duration;
 
-use common::{Dev, fat, free_ports, http, spawn_ready};
+use common::{Dev, WorkerProcess, free_ports, http, start_worker};
 use serde_json::Value;
-
-/// A `fat worker` process, killed on drop.
-struct WorkerProcess(Child);
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_worker(home: &Path, chain: &str, data: &Path, api: &str) -> WorkerProcess {
-    let mut command: Command = fat(home);
-    command
-        .args([
-            "worker",
-            "--chain",
-            chain,
-            "--operator",
-            "alice",
-            "--api",
-            api,
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .env("RUST_LOG", "warn");
-    WorkerProcess(spawn_ready(&mut command, api))
-}
 
 /// `GET {addr}{path}` as JSON, with its status.
 fn get(addr: &str, path: &str) -> (u16, Value) {
@@ -55,7 +25,7 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
     let apis: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let data: Vec<_> = (0..2).map(|i| home.join(format!("worker-{i}"))).collect();
     let mut workers: Vec<Option<WorkerProcess>> = (0..2)
-        .map(|i| Some(start_worker(&home, &chain, &data[i], &apis[i])))
+        .map(|i| Some(start_worker(&home, &chain, &data[i], &apis[i], &[])))
         .collect();
 
     // Each registered itself, operated by alice, its URL in the registry.
@@ -73,22 +43,7 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
     }
 
     // A cluster of the two; the dev gatekeeper provisions it; a contract runs on both.
-    let cluster = dev
-        .fat(&["cluster", "create", "--workers", &ids.join(","), "--json"])
-        .json()["cluster"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut provisioned = false;
-    for _ in 0..200 {
-        let (_, info) = get(&chain_addr, &format!("/v1/clusters/{cluster}"));
-        if !info["public_key"].is_null() {
-            provisioned = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(provisioned, "the gatekeeper never provisioned {cluster}");
+    let cluster = dev.create_cluster(&ids);
     let contract = dev
         .fat(&[
             "deploy",
@@ -113,7 +68,16 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
         "the first member answers: {query}"
     );
 
-    // The first member dies: the second answers queries and commands go on.
+    // The first member dies: the second answers queries and commands go on. (A member
+    // answers from the last block it applied: wait until the second has applied the
+    // command's, so its answer is the same.)
+    let block = out["block"].as_u64().unwrap();
+    for _ in 0..200 {
+        if get(&apis[1], "/v1/status").1["height"].as_u64() >= Some(block) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let mut first = workers[0].take().unwrap();
     first.0.kill().unwrap();
     first.0.wait().unwrap();
@@ -128,7 +92,7 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
 
     // Restarted from its data directory: the same identity, registered once, and it
     // catches up with the block it missed.
-    let restarted = start_worker(&home, &chain, &data[0], &apis[0]);
+    let restarted = start_worker(&home, &chain, &data[0], &apis[0], &[]);
     let (_, status) = get(&apis[0], "/v1/status");
     assert_eq!(status["worker"], ids[0].as_str(), "{status}");
     let mut answer = Value::Null;
@@ -156,30 +120,17 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
     workers[0] = Some(restarted);
 }
 
-/// Wait until a gatekeeper provisioned `cluster`.
-fn wait_provisioned(chain_addr: &str, cluster: &str) {
-    for _ in 0..200 {
-        let (_, info) = get(chain_addr, &format!("/v1/clusters/{cluster}"));
-        if !info["public_key"].is_null() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("the gatekeeper never provisioned {cluster}");
-}
-
 #[test]
 fn four_worker_processes_in_two_clusters_keep_each_contract_on_its_own() {
     let dev = Dev::start("two-clusters", &[]);
     let chain = dev.url.clone();
-    let chain_addr = chain.strip_prefix("http://").unwrap().to_string();
     let home = dev.dir.path().to_path_buf();
     let apis: Vec<String> = free_ports(4)
         .iter()
         .map(|p| format!("127.0.0.1:{p}"))
         .collect();
     let _workers: Vec<WorkerProcess> = (0..4)
-        .map(|i| start_worker(&home, &chain, &home.join(format!("w{i}")), &apis[i]))
+        .map(|i| start_worker(&home, &chain, &home.join(format!("w{i}")), &apis[i], &[]))
         .collect();
     let ids: Vec<String> = apis
         .iter()
@@ -190,23 +141,9 @@ fn four_worker_processes_in_two_clusters_keep_each_contract_on_its_own() {
                 .to_string()
         })
         .collect();
-    let create = |members: &[String]| -> String {
-        dev.fat(&[
-            "cluster",
-            "create",
-            "--workers",
-            &members.join(","),
-            "--json",
-        ])
-        .json()["cluster"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let clusters = [create(&ids[..2]), create(&ids[2..])];
+    let clusters = [dev.create_cluster(&ids[..2]), dev.create_cluster(&ids[2..])];
     let mut contracts = Vec::new();
     for (i, cluster) in clusters.iter().enumerate() {
-        wait_provisioned(&chain_addr, cluster);
         let deployed = dev
             .fat(&[
                 "deploy",
@@ -220,12 +157,24 @@ fn four_worker_processes_in_two_clusters_keep_each_contract_on_its_own() {
             .json();
         contracts.push(deployed["contract"].as_str().unwrap().to_string());
     }
+    let mut last_block = 0;
     for (i, contract) in contracts.iter().enumerate() {
         let by = format!(r#"{{"by": {}}}"#, i + 1);
         let out = dev
             .fat(&["command", contract, "increment", &by, "--json"])
             .json();
         assert_eq!(out["output"], i + 1, "{out}");
+        last_block = out["block"].as_u64().unwrap();
+    }
+    // Every worker has applied the last command's block (a member answers from the last
+    // block it applied).
+    for api in &apis {
+        for _ in 0..200 {
+            if get(api, "/v1/status").1["height"].as_u64() >= Some(last_block) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     // Each contract's state lives on its own cluster's workers only, and each of them

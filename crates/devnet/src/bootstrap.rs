@@ -1,5 +1,6 @@
-//! The dev network's workers and cluster: workers registered with `dev` reports and grouped
-//! into one cluster by the dev gatekeeper, whose gatekeeper role then provisions its key.
+//! The dev network's workers and clusters: workers registered with `dev` reports by the dev
+//! gatekeeper's key and grouped into clusters by the dev cluster admin (alice); the
+//! gatekeeper then provisions their keys.
 
 use std::time::{Duration, Instant};
 
@@ -12,8 +13,12 @@ use fat_worker::Worker;
 
 use crate::{DevnetError, Result};
 
-/// The name of the dev key that signs the bootstrap transactions.
+/// The name of the dev key that registers the dev workers.
 pub const DEV_GATEKEEPER: &str = "gatekeeper";
+/// The name of the dev key that creates (and so owns) the dev clusters: the dev network's
+/// cluster admin. Not the gatekeeper's key, whose provisioning transactions would race the
+/// creation of a second cluster for nonces.
+pub const DEV_CLUSTER_ADMIN: &str = "alice";
 
 /// The fee the bootstrap's transactions offer.
 const FEE: u64 = 10;
@@ -24,7 +29,7 @@ pub fn dev_worker_key(index: usize) -> Keypair {
 }
 
 /// Register `workers` with `dev` attestation reports (those already registered are skipped)
-/// and create one cluster of them, signed by the dev gatekeeper; returns the cluster's id.
+/// and create one cluster of them, owned by the dev cluster admin; returns the cluster's id.
 /// A registration the chain refuses is an error that says why, and is logged.
 pub async fn create_dev_cluster(chain: &ChainApi, workers: &[Worker]) -> Result<ClusterId> {
     create_dev_cluster_noting(chain, workers, |_| Ok(())).await
@@ -37,8 +42,24 @@ pub async fn create_dev_cluster_noting(
     workers: &[Worker],
     note: impl FnOnce(ClusterId) -> std::io::Result<()>,
 ) -> Result<ClusterId> {
+    register_dev_workers(chain, workers).await?;
+    let admin = dev_keypair(DEV_CLUSTER_ADMIN);
+    let signer = admin.account_id();
+    let nonce = chain.next_nonce(&signer).await?;
+    let cluster = cluster_id(&signer, nonce);
+    note(cluster).map_err(|source| DevnetError::Note { cluster, source })?;
+    let kind = TxKind::CreateCluster {
+        workers: workers.iter().map(Worker::id).collect(),
+    };
+    submit_at(chain, &admin, nonce, kind).await?;
+    Ok(cluster)
+}
+
+/// Register `workers` with `dev` attestation reports, signed by the dev gatekeeper's key
+/// (those already registered are skipped). A registration the chain refuses is an error
+/// that says why, and is logged.
+pub async fn register_dev_workers(chain: &ChainApi, workers: &[Worker]) -> Result<()> {
     let gatekeeper = dev_keypair(DEV_GATEKEEPER);
-    let signer = gatekeeper.account_id();
     for worker in workers {
         if not_found_as_none(chain.worker(&worker.id()).await)?.is_some() {
             continue;
@@ -49,14 +70,7 @@ pub async fn create_dev_cluster_noting(
             return Err(e);
         }
     }
-    let nonce = chain.next_nonce(&signer).await?;
-    let cluster = cluster_id(&signer, nonce);
-    note(cluster).map_err(|source| DevnetError::Note { cluster, source })?;
-    let kind = TxKind::CreateCluster {
-        workers: workers.iter().map(Worker::id).collect(),
-    };
-    submit_at(chain, &gatekeeper, nonce, kind).await?;
-    Ok(cluster)
+    Ok(())
 }
 
 /// Wait until a gatekeeper has provisioned `cluster` (its public key is on chain), for at

@@ -28,30 +28,37 @@ impl Known {
     }
 }
 
-/// Read `dir`'s cluster file: `None` when there is none.
-pub fn read_cluster(dir: &Path) -> Result<Option<Known>> {
+/// Read `dir`'s cluster file: one entry per dev cluster, in order (none when there is no
+/// file).
+pub fn read_clusters(dir: &Path) -> Result<Vec<Known>> {
     let path = dir.join(CLUSTER_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => return Err(DevnetError::ReadClusterFile { path, source }),
     };
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let known = match words.as_slice() {
-        ["pending", id, n] => id
-            .parse()
-            .ok()
-            .zip(n.parse().ok())
-            .map(|(id, n)| Known::Pending(id, n)),
-        [id, n] => id
-            .parse()
-            .ok()
-            .zip(n.parse().ok())
-            .map(|(id, n)| Known::Created(id, n)),
-        _ => None,
-    };
-    let known = known.ok_or(DevnetError::BadClusterFile { path })?;
-    Ok(Some(known))
+    let mut clusters = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let known = match words.as_slice() {
+            ["pending", id, n] => id
+                .parse()
+                .ok()
+                .zip(n.parse().ok())
+                .map(|(id, n)| Known::Pending(id, n)),
+            [id, n] => id
+                .parse()
+                .ok()
+                .zip(n.parse().ok())
+                .map(|(id, n)| Known::Created(id, n)),
+            _ => None,
+        };
+        clusters.push(known.ok_or_else(|| DevnetError::BadClusterFile { path: path.clone() })?);
+    }
+    if clusters.is_empty() {
+        return Err(DevnetError::BadClusterFile { path });
+    }
+    Ok(clusters)
 }
 
 /// Replace `dir`'s cluster file with `text`, durably (a temporary file, synced, renamed).
@@ -63,12 +70,15 @@ pub fn write_cluster(dir: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, &path)
 }
 
-/// The cluster file's text for `known`.
-pub fn cluster_text(known: Known) -> String {
-    match known {
-        Known::Created(id, n) => format!("{id} {n}\n"),
-        Known::Pending(id, n) => format!("pending {id} {n}\n"),
-    }
+/// The cluster file's text for `clusters`, one line each.
+pub fn clusters_text(clusters: &[Known]) -> String {
+    clusters
+        .iter()
+        .map(|known| match known {
+            Known::Created(id, n) => format!("{id} {n}\n"),
+            Known::Pending(id, n) => format!("pending {id} {n}\n"),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -79,21 +89,22 @@ mod tests {
     fn the_cluster_file_says_created_or_pending() {
         let dir = crate::testing::TempDir::new("dev-cluster-file");
         let dir = dir.path();
-        assert_eq!(read_cluster(dir).unwrap(), None);
-        let id = ClusterId([7; 32]);
-        write_cluster(dir, &format!("pending {id} 2\n")).unwrap();
-        assert_eq!(read_cluster(dir).unwrap(), Some(Known::Pending(id, 2)));
-        write_cluster(dir, &format!("{id} 2\n")).unwrap();
-        assert_eq!(read_cluster(dir).unwrap(), Some(Known::Created(id, 2)));
-        write_cluster(dir, "nonsense").unwrap();
-        let err = read_cluster(dir).unwrap_err().to_string();
-        assert!(
-            err.contains("is not `[pending] <cluster> <workers>`"),
-            "{err}"
-        );
-        for known in [Known::Pending(id, 3), Known::Created(id, 3)] {
-            write_cluster(dir, &cluster_text(known)).unwrap();
-            assert_eq!(read_cluster(dir).unwrap(), Some(known));
+        assert_eq!(read_clusters(dir).unwrap(), vec![]);
+        let (a, b) = (ClusterId([7; 32]), ClusterId([8; 32]));
+        write_cluster(dir, &format!("pending {a} 2\n")).unwrap();
+        assert_eq!(read_clusters(dir).unwrap(), vec![Known::Pending(a, 2)]);
+        write_cluster(dir, &format!("{a} 2\n")).unwrap();
+        assert_eq!(read_clusters(dir).unwrap(), vec![Known::Created(a, 2)]);
+        for text in ["nonsense", "", &format!("{a} 2\n{b}\n")] {
+            write_cluster(dir, text).unwrap();
+            let err = read_clusters(dir).unwrap_err().to_string();
+            assert!(
+                err.contains("is not `[pending] <cluster> <workers>`"),
+                "{text:?}: {err}"
+            );
         }
+        let both = [Known::Created(a, 3), Known::Pending(b, 2)];
+        write_cluster(dir, &clusters_text(&both)).unwrap();
+        assert_eq!(read_clusters(dir).unwrap(), both);
     }
 }

@@ -76,6 +76,22 @@ pub enum DevnetError {
         /// The cluster's workers.
         created: usize,
     },
+    /// The data directory was created with another number of clusters.
+    #[error("{dir} was created with --clusters {created}; use the same number (or a new data dir)")]
+    ClusterCount {
+        /// The data directory.
+        dir: std::path::PathBuf,
+        /// How many clusters it has.
+        created: usize,
+    },
+    /// More clusters than workers, or none.
+    #[error("--clusters must be between 1 and --workers ({workers}), not {clusters}")]
+    Clusters {
+        /// Clusters asked for.
+        clusters: usize,
+        /// Workers asked for.
+        workers: usize,
+    },
     /// The cluster file cannot be read.
     #[error("cannot read {path}")]
     ReadClusterFile {

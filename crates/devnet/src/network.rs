@@ -19,9 +19,9 @@ use fat_worker::{Worker, WorkerConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::bootstrap::{create_dev_cluster_noting, wait_for_cluster_key};
+use crate::bootstrap::{create_dev_cluster_noting, register_dev_workers, wait_for_cluster_key};
 use crate::chain::{GRACE, listen, open_dev_node, produce, production_ended};
-use crate::cluster_file::{Known, cluster_text, read_cluster, write_cluster};
+use crate::cluster_file::{Known, clusters_text, read_clusters, write_cluster};
 use crate::shutdown::{Shutdown, Tasks, join, serve};
 use crate::worker::RunningWorker;
 use crate::{DevnetError, Result};
@@ -44,9 +44,17 @@ pub struct DevnetBuilder {
     bootstrap: bool,
     shutdown: Shutdown,
     validators: usize,
+    clusters: usize,
 }
 
 impl DevnetBuilder {
+    /// How many dev clusters the workers are spread over (1 by default): worker `i` joins
+    /// cluster `i % k`. Between 1 and the number of workers.
+    pub fn clusters(mut self, k: usize) -> Self {
+        self.clusters = k;
+        self
+    }
+
     /// How many validators order the chain (1 by default: the dev sequencer). With more, each
     /// runs commonware's simplex engine in this process, over loopback p2p, on its own data
     /// directory (`chain/` for validator 0, whose API is served, `chain-{i}/` for the others).
@@ -118,18 +126,29 @@ impl DevnetBuilder {
             if self.workers == 0 {
                 return Err(DevnetError::NoWorkers);
             }
-            let known = read_cluster(&self.data_dir)?;
-            if let Some(known) = known
-                && known.workers() != self.workers
-            {
+            if self.clusters == 0 || self.clusters > self.workers {
+                return Err(DevnetError::Clusters {
+                    clusters: self.clusters,
+                    workers: self.workers,
+                });
+            }
+            let known = read_clusters(&self.data_dir)?;
+            let created: usize = known.iter().map(Known::workers).sum();
+            if !known.is_empty() && created != self.workers {
                 return Err(DevnetError::WorkerCount {
                     dir: self.data_dir.clone(),
-                    created: known.workers(),
+                    created,
+                });
+            }
+            if !known.is_empty() && known.len() != self.clusters {
+                return Err(DevnetError::ClusterCount {
+                    dir: self.data_dir.clone(),
+                    created: known.len(),
                 });
             }
             known
         } else {
-            None
+            Vec::new()
         };
         let (node, validators) = if self.validators > 1 {
             let (nodes, validators) =
@@ -173,8 +192,8 @@ impl DevnetBuilder {
 
         let (listener, url) = listen(self.rpc).await?;
         let shutdown = self.shutdown;
-        let created = match known {
-            Some(Known::Created(cluster, _)) => Some(cluster),
+        let created = match known.first() {
+            Some(Known::Created(cluster, _)) => Some(*cluster),
             _ => None,
         };
         let (announce, announced) = watch::channel(created);
@@ -203,6 +222,7 @@ impl DevnetBuilder {
             workers,
             running,
             cluster: created,
+            clusters: Vec::new(),
             shutdown,
             producing,
             validators,
@@ -213,12 +233,13 @@ impl DevnetBuilder {
         }
         let stop = devnet.shutdown.wait();
         let ready = tokio::select! {
-            ready = devnet.bootstrap(known, &announce) => ready,
+            ready = devnet.bootstrap(known, self.clusters, &announce) => ready,
             () = stop => Err(DevnetError::Interrupted),
         };
         match ready {
-            Ok(cluster) => {
-                devnet.cluster = Some(cluster);
+            Ok(clusters) => {
+                devnet.cluster = clusters.first().copied();
+                devnet.clusters = clusters;
                 Ok(devnet)
             }
             Err(e) => {
@@ -273,6 +294,7 @@ pub struct Devnet {
     workers: Vec<Worker>,
     running: Vec<Option<RunningWorker>>,
     cluster: Option<ClusterId>,
+    clusters: Vec<ClusterId>,
     shutdown: Shutdown,
     producing: Option<JoinHandle<fat_chain::Result<()>>>,
     validators: Vec<fat_consensus::simplex::RunningValidator>,
@@ -295,6 +317,7 @@ impl Devnet {
             bootstrap: true,
             shutdown: Shutdown::new(),
             validators: 1,
+            clusters: 1,
         }
     }
 
@@ -333,9 +356,14 @@ impl Devnet {
         format!("{}{}", self.url, paths::dev::worker_prefix(i))
     }
 
-    /// The dev cluster, once bootstrapped (or adopted).
+    /// The dev cluster (the first, when there are several), once bootstrapped (or adopted).
     pub fn cluster(&self) -> Option<ClusterId> {
         self.cluster
+    }
+
+    /// Every dev cluster, in order: worker `i` is a member of cluster `i % k`.
+    pub fn clusters(&self) -> &[ClusterId] {
+        &self.clusters
     }
 
     /// The network's stop signal.
@@ -428,42 +456,66 @@ impl Devnet {
         failures
     }
 
-    /// Create the dev cluster, or adopt the one `known` names; wait for its key and for the
-    /// workers to catch up.
+    /// Create the `k` dev clusters (worker `i` in cluster `i % k`), or adopt those `known`
+    /// names; wait for their keys and for the workers to catch up.
     async fn bootstrap(
         &self,
-        known: Option<Known>,
+        mut known: Vec<Known>,
+        k: usize,
         announce: &watch::Sender<Option<ClusterId>>,
-    ) -> Result<ClusterId> {
+    ) -> Result<Vec<ClusterId>> {
         let client = self.chain();
-        let n = self.workers.len();
-        let adopt = |cluster: ClusterId| {
-            write_cluster(&self.data_dir, &cluster_text(Known::Created(cluster, n)))
-                .map_err(DevnetError::WriteClusterFile)?;
-            announce.send_replace(Some(cluster));
-            Ok::<_, DevnetError>(cluster)
-        };
-        let cluster = match known {
-            Some(Known::Created(cluster, _)) => cluster,
-            // A start interrupted after it created the cluster: adopt it.
-            Some(Known::Pending(cluster, _))
-                if not_found_as_none(client.cluster(&cluster).await)?.is_some() =>
-            {
-                adopt(cluster)?
-            }
-            _ => {
-                let cluster = create_dev_cluster_noting(&client, &self.workers, |cluster| {
-                    write_cluster(&self.data_dir, &cluster_text(Known::Pending(cluster, n)))
-                })
-                .await
-                .map_err(|e| DevnetError::CreateCluster(Box::new(e)))?;
-                adopt(cluster)?
-            }
-        };
-        wait_for_cluster_key(&client, &cluster, PROVISION_TIMEOUT)
+        let note = |known: &[Known]| write_cluster(&self.data_dir, &clusters_text(known));
+        // Every worker first, before any cluster exists for the gatekeeper to act on.
+        register_dev_workers(&client, &self.workers)
             .await
-            .map_err(|e| DevnetError::NotProvisioned(Box::new(e)))?;
+            .map_err(|e| DevnetError::CreateCluster(Box::new(e)))?;
+        let mut clusters = Vec::with_capacity(k);
+        for j in 0..k {
+            let members: Vec<Worker> = self
+                .workers
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % k == j)
+                .map(|(_, w)| w.clone())
+                .collect();
+            let n = members.len();
+            let cluster = match known.get(j).copied() {
+                Some(Known::Created(cluster, _)) => cluster,
+                // A start interrupted after it created the cluster: adopt it.
+                Some(Known::Pending(cluster, _))
+                    if not_found_as_none(client.cluster(&cluster).await)?.is_some() =>
+                {
+                    cluster
+                }
+                _ => {
+                    known.truncate(j);
+                    create_dev_cluster_noting(&client, &members, |cluster| {
+                        let mut pending = known.clone();
+                        pending.push(Known::Pending(cluster, n));
+                        note(&pending)
+                    })
+                    .await
+                    .map_err(|e| DevnetError::CreateCluster(Box::new(e)))?
+                }
+            };
+            if known.len() > j {
+                known[j] = Known::Created(cluster, n);
+            } else {
+                known.push(Known::Created(cluster, n));
+            }
+            note(&known).map_err(DevnetError::WriteClusterFile)?;
+            if j == 0 {
+                announce.send_replace(Some(cluster));
+            }
+            clusters.push(cluster);
+        }
+        for cluster in &clusters {
+            wait_for_cluster_key(&client, cluster, PROVISION_TIMEOUT)
+                .await
+                .map_err(|e| DevnetError::NotProvisioned(Box::new(e)))?;
+        }
         self.wait_caught_up(CATCH_UP_TIMEOUT).await?;
-        Ok(cluster)
+        Ok(clusters)
     }
 }

@@ -136,3 +136,76 @@ async fn four_validators_run_the_dev_network() {
     assert_eq!(devnet.cluster(), Some(cluster));
     devnet.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_spread_over_clusters_each_runs_its_own_contracts() {
+    let dir = TempDir::new("devnet-clusters");
+    let devnet = Devnet::builder(dir.path())
+        .workers(3)
+        .clusters(2)
+        .build()
+        .await
+        .unwrap();
+    let clusters = devnet.clusters().to_vec();
+    assert_eq!(clusters.len(), 2);
+    assert_eq!(devnet.cluster(), Some(clusters[0]));
+    let ids: Vec<_> = devnet.workers().iter().map(|w| w.id()).collect();
+    let chain = devnet.chain();
+    for (j, cluster) in clusters.iter().enumerate() {
+        let info = chain.cluster(cluster).await.unwrap();
+        let members: Vec<_> = (0..3).filter(|i| i % 2 == j).map(|i| ids[i]).collect();
+        assert_eq!(info.workers, members, "worker i joins cluster i % 2");
+        assert!(info.public_key.is_some(), "cluster {j} is provisioned");
+    }
+
+    // A contract in each cluster runs on that cluster's members, and the client finds one.
+    let client = fat_client::Client::new(devnet.url()).unwrap();
+    let alice = fat_crypto::dev_keypair("alice");
+    for (j, cluster) in clusters.iter().enumerate() {
+        let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+        let contract = client
+            .deploy(&alice, wasm, "", &[j as u8], Some(*cluster), &mut |_| {})
+            .await
+            .unwrap()
+            .contract;
+        let by = format!(r#"{{"by":{}}}"#, j + 1);
+        let done = client
+            .command(&alice, &contract, "increment", &by, true)
+            .await
+            .unwrap();
+        assert_eq!(done.confirmed_by.len(), 1);
+        assert_eq!(done.confirmed_by[0], ids[j].to_string());
+        let answer = client.query(&alice, &contract, "get", None).await.unwrap();
+        assert_eq!(answer.output, j as u64 + 1);
+        for (i, worker) in devnet.workers().iter().enumerate() {
+            let runs = worker
+                .snapshot()
+                .unwrap()
+                .contract(&contract)
+                .unwrap()
+                .is_some();
+            assert_eq!(runs, i % 2 == j, "contract {j} on worker {i}");
+        }
+    }
+    devnet.stop().await.unwrap();
+
+    // The data directory keeps its clusters: the same again, another number refused.
+    let err = Devnet::builder(dir.path())
+        .workers(3)
+        .build()
+        .await
+        .err()
+        .expect("one cluster where two were made");
+    assert!(
+        matches!(err, DevnetError::ClusterCount { created: 2, .. }),
+        "{err}"
+    );
+    let again = Devnet::builder(dir.path())
+        .workers(3)
+        .clusters(2)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(again.clusters(), clusters.as_slice());
+    again.stop().await.unwrap();
+}

@@ -34,31 +34,13 @@ enum Action {
     /// Add a registered worker to a cluster the `--as` account owns.
     ///
     /// `--json` prints `{"cluster","worker","block"}`.
-    AddWorker {
-        /// The cluster's id.
-        #[arg(value_name = "CLUSTER")]
-        cluster_id: String,
-        /// The worker's id.
-        #[arg(value_name = "WORKER")]
-        worker_id: String,
-        #[command(flatten)]
-        client: ClientArgs,
-    },
+    AddWorker(Member),
     /// Remove a worker from a cluster the `--as` account owns.
     ///
     /// The worker stops running the cluster's contracts from the next block. It keeps the
     /// cluster key it was given (keys are not rotated yet: see docs/security.md).
     /// `--json` prints `{"cluster","worker","block"}`.
-    RemoveWorker {
-        /// The cluster's id.
-        #[arg(value_name = "CLUSTER")]
-        cluster_id: String,
-        /// The worker's id.
-        #[arg(value_name = "WORKER")]
-        worker_id: String,
-        #[command(flatten)]
-        client: ClientArgs,
-    },
+    RemoveWorker(Member),
     /// List the clusters: members, whether a gatekeeper provisioned the key, contracts.
     ///
     /// `--json` prints `{"clusters":[{"id","owner","workers","public_key","contracts"}]}`.
@@ -66,6 +48,19 @@ enum Action {
         #[command(flatten)]
         client: ClientArgs,
     },
+}
+
+/// A cluster and one of its (would-be) members.
+#[derive(Debug, Args)]
+struct Member {
+    /// The cluster's id.
+    #[arg(value_name = "CLUSTER")]
+    cluster_id: String,
+    /// The worker's id.
+    #[arg(value_name = "WORKER")]
+    worker_id: String,
+    #[command(flatten)]
+    client: ClientArgs,
 }
 
 fn parse_cluster(text: &str) -> anyhow::Result<ClusterId> {
@@ -89,8 +84,8 @@ impl ClusterCommand {
     pub fn json(&self) -> bool {
         match &self.action {
             Action::Create { client, .. }
-            | Action::AddWorker { client, .. }
-            | Action::RemoveWorker { client, .. }
+            | Action::AddWorker(Member { client, .. })
+            | Action::RemoveWorker(Member { client, .. })
             | Action::List { client } => client.json,
         }
     }
@@ -136,16 +131,8 @@ impl ClusterCommand {
                 ));
                 Ok(())
             }
-            Action::AddWorker {
-                cluster_id,
-                worker_id,
-                client,
-            } => membership(global, &client, &cluster_id, &worker_id, true),
-            Action::RemoveWorker {
-                cluster_id,
-                worker_id,
-                client,
-            } => membership(global, &client, &cluster_id, &worker_id, false),
+            Action::AddWorker(member) => membership(global, &member, true),
+            Action::RemoveWorker(member) => membership(global, &member, false),
             Action::List { client } => {
                 let ctx = client.ctx(global)?;
                 let list = ctx.block_on(async { Ok(ctx.client.clusters().await?) })?;
@@ -176,16 +163,10 @@ impl ClusterCommand {
 }
 
 /// Add (`add`) or remove a worker.
-fn membership(
-    global: &Global,
-    client: &ClientArgs,
-    cluster: &str,
-    worker: &str,
-    add: bool,
-) -> anyhow::Result<()> {
-    let cluster = parse_cluster(cluster)?;
-    let worker = parse_worker(worker)?;
-    let ctx = client.ctx(global)?;
+fn membership(global: &Global, member: &Member, add: bool) -> anyhow::Result<()> {
+    let cluster = parse_cluster(&member.cluster_id)?;
+    let worker = parse_worker(&member.worker_id)?;
+    let ctx = member.client.ctx(global)?;
     let key = ctx.key()?;
     let kind = if add {
         TxKind::AddClusterWorker { cluster, worker }

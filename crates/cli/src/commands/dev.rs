@@ -27,6 +27,10 @@ pub struct DevCommand {
     /// How many workers run the dev cluster.
     #[arg(long, value_name = "N", default_value_t = 1)]
     workers: usize,
+    /// How many dev clusters the workers are spread over: worker `i` joins cluster `i % K`
+    /// (a data directory keeps its number).
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    clusters: usize,
     /// The least time between blocks in milliseconds; 0 makes a block as soon as there is work.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     block_time: u64,
@@ -48,6 +52,13 @@ impl DevCommand {
         if self.validators == 0 {
             bail!("--validators must be at least 1");
         }
+        if self.clusters == 0 || self.clusters > self.workers {
+            bail!(
+                "--clusters must be between 1 and --workers ({}), not {}",
+                self.workers,
+                self.clusters
+            );
+        }
         let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         runtime.block_on(self.serve())
     }
@@ -55,6 +66,7 @@ impl DevCommand {
     async fn serve(self) -> anyhow::Result<()> {
         let built = Devnet::builder(&self.data_dir)
             .workers(self.workers)
+            .clusters(self.clusters)
             .validators(self.validators)
             .block_time(Duration::from_millis(self.block_time))
             .allow_local_http(self.allow_local_http)

@@ -149,6 +149,23 @@ impl Dev {
     pub fn fat(&self, args: &[&str]) -> Out {
         run(fat(self.dir.path()).args(args).args(["--rpc", &self.url]))
     }
+
+    /// `fat cluster create --workers ...` as alice; the new cluster's id once the dev
+    /// gatekeeper has provisioned it.
+    pub fn create_cluster(&self, workers: &[String]) -> String {
+        let created = self
+            .fat(&[
+                "cluster",
+                "create",
+                "--workers",
+                &workers.join(","),
+                "--json",
+            ])
+            .json();
+        let cluster = created["cluster"].as_str().unwrap().to_string();
+        wait_provisioned(self.url.strip_prefix("http://").unwrap(), &cluster);
+        cluster
+    }
 }
 
 impl Drop for Dev {
@@ -289,4 +306,54 @@ pub fn chain_id(addr: &str) -> fat_types::Hash32 {
         .as_str()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no genesis hash in {body}"))
+}
+
+/// A `fat worker` process, killed on drop.
+pub struct WorkerProcess(pub Child);
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `fat worker --operator alice` following `chain`, its data in `data`, its API on
+/// `api`, with `extra` flags; wait for `ready`.
+pub fn start_worker(
+    home: &Path,
+    chain: &str,
+    data: &Path,
+    api: &str,
+    extra: &[&str],
+) -> WorkerProcess {
+    let mut command = fat(home);
+    command
+        .args([
+            "worker",
+            "--chain",
+            chain,
+            "--operator",
+            "alice",
+            "--api",
+            api,
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .args(extra)
+        .env("RUST_LOG", "error");
+    WorkerProcess(spawn_ready(&mut command, api))
+}
+
+/// Wait (at most 10 s) until a gatekeeper provisioned `cluster`, served by the node at
+/// `chain_addr`; its entry then.
+pub fn wait_provisioned(chain_addr: &str, cluster: &str) -> Value {
+    for _ in 0..200 {
+        let (_, info) = http(chain_addr, "GET", &format!("/v1/clusters/{cluster}"), b"").unwrap();
+        if !info["public_key"].is_null() {
+            return info;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the gatekeeper never provisioned {cluster}");
 }
