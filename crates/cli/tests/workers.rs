@@ -68,6 +68,12 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
         "the first member answers: {query}"
     );
 
+    // What the first member signed for the command and its contract's state, to compare
+    // after it is killed and restarted.
+    let first_tx = out["tx"].as_str().unwrap().to_string();
+    let (code, receipt_before) = get(&apis[0], &format!("/v1/receipts/{first_tx}"));
+    assert_eq!(code, 200, "{receipt_before}");
+
     // The first member dies: the second answers queries and commands go on. (A member
     // answers from the last block it applied: wait until the second has applied the
     // command's, so its answer is the same.)
@@ -117,6 +123,19 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
         "the restarted worker caught up: {answer}"
     );
     assert_eq!(answer["worker"], ids[0].as_str(), "{answer}");
+    // Killed without a chance to flush, it ran again what was not durable: the receipt it
+    // serves is the same to the byte (its signature included), and its contract's state
+    // root is the other member's.
+    let (code, receipt_after) = get(&apis[0], &format!("/v1/receipts/{first_tx}"));
+    assert_eq!(code, 200, "{receipt_after}");
+    assert_eq!(receipt_after, receipt_before);
+    let roots: Vec<Value> = apis
+        .iter()
+        .map(|api| get(api, &format!("/v1/contracts/{contract}")).1)
+        .map(|c| c["state_root"].clone())
+        .collect();
+    assert!(!roots[0].is_null(), "{roots:?}");
+    assert_eq!(roots[0], roots[1], "both members hold the same state");
     workers[0] = Some(restarted);
 }
 
