@@ -123,9 +123,7 @@ impl Mempool {
                 .range((t.signer, 0)..=(t.signer, u64::MAX))
                 .map(|(_, (_, w, _))| spend(&w.tx))
                 .fold(0, u64::saturating_add);
-            let pending = self.pending.get(&t.signer).map_or(0, |p| p.spend);
-            let balance = state.accounts.get(&t.signer).map_or(0, |a| a.balance);
-            let available = balance.saturating_sub(pending).saturating_sub(waiting);
+            let available = self.available(state, &t.signer).saturating_sub(waiting);
             let needed = spend(t);
             if needed > available {
                 return Err(TxRejection::InsufficientBalance { needed, available });
@@ -184,6 +182,12 @@ impl Mempool {
         }
     }
 
+    /// What `signer` may still spend: its balance less what its queued transactions may.
+    fn available(&self, state: &State, signer: &AccountId) -> u64 {
+        let balance = state.accounts.get(signer).map_or(0, |a| a.balance);
+        balance.saturating_sub(self.pending.get(signer).map_or(0, |p| p.spend))
+    }
+
     /// Take a waiting transaction out of `ahead`, forgetting its id.
     fn take_ahead(&mut self, key: &(AccountId, u64)) -> Option<(TxId, SignedTransaction)> {
         let (id, tx, size) = self.ahead.remove(key)?;
@@ -201,13 +205,7 @@ impl Mempool {
         now_secs: u64,
     ) -> Result<(), TxRejection> {
         let t = &tx.tx;
-        let pending = self.pending.get(&t.signer).copied().unwrap_or_default();
-        let balance = state
-            .accounts
-            .get(&t.signer)
-            .map(|a| a.balance)
-            .unwrap_or(0);
-        let available = balance.saturating_sub(pending.spend);
+        let available = self.available(state, &t.signer);
         let needed = spend(t);
         if needed > available {
             return Err(TxRejection::InsufficientBalance { needed, available });

@@ -182,8 +182,7 @@ impl Node {
             decode("signed transaction", bytes).map_err(|e| TxRejection::Malformed {
                 reason: e.to_string(),
             })?;
-        check_signed(self.inner.genesis_hash, &tx)?;
-        self.remember_verified(&tx);
+        self.check_signed(&tx)?;
         // Committed already (perhaps as a failure, its nonce unused): proposing it again
         // would only make every peer refuse the proposal as a replay.
         if matches!(self.inner.store.tx_location(&tx.id()), Ok(Some(_))) {
@@ -198,23 +197,34 @@ impl Node {
         Ok(id)
     }
 
-    /// Note that `signed`'s signature checked out.
-    fn remember_verified(&self, signed: &SignedTransaction) {
+    /// Check `signed` is for this chain (its genesis block hash) and signed by its signer.
+    /// A signature checked here before (the same bytes over the same transaction: at its
+    /// admission, say) is not checked again when a proposal holds it.
+    fn check_signed(&self, signed: &SignedTransaction) -> Result<(), TxRejection> {
+        let chain = self.inner.genesis_hash;
+        if signed.tx.chain != chain {
+            return Err(TxRejection::WrongChain {
+                expected: chain,
+                got: signed.tx.chain,
+            });
+        }
+        let seen = (signed.id(), signed.signature.0);
+        if self
+            .inner
+            .verified
+            .lock()
+            .expect("verified lock")
+            .contains(&seen)
+        {
+            return Ok(());
+        }
+        verify_tx(signed).map_err(|_| TxRejection::BadSignature)?;
         let mut verified = self.inner.verified.lock().expect("verified lock");
         if verified.len() >= VERIFIED_MEMORY {
             verified.clear();
         }
-        verified.insert((signed.id(), signed.signature.0));
-    }
-
-    /// Whether `signed`'s signature (the same bytes, over the same transaction) checked out
-    /// here before.
-    fn was_verified(&self, signed: &SignedTransaction) -> bool {
-        self.inner
-            .verified
-            .lock()
-            .expect("verified lock")
-            .contains(&(signed.id(), signed.signature.0))
+        verified.insert(seen);
+        Ok(())
     }
 
     /// Check and admit a signed transaction.
@@ -368,11 +378,7 @@ impl Node {
                 }));
             }
             check_limits(params, &signed.tx, size).map_err(refused)?;
-            if self.was_verified(signed) {
-                check_chain(inner.genesis_hash, signed).map_err(refused)?;
-            } else {
-                check_signed(inner.genesis_hash, signed).map_err(refused)?;
-            }
+            self.check_signed(signed).map_err(refused)?;
             if !ids.insert(tx) || inner.store.tx_location(&tx)?.is_some() {
                 return Err(invalid(InvalidProposal::Replayed { index, tx }));
             }
@@ -484,24 +490,6 @@ fn note_signers(signed: &mut [Option<u64>], block: &Block) {
             *slot = Some(block.header.height);
         }
     }
-}
-
-/// Check a transaction is for the chain `chain` (its genesis block hash) and signed by its
-/// signer.
-fn check_signed(chain: Hash32, signed: &SignedTransaction) -> Result<(), TxRejection> {
-    check_chain(chain, signed)?;
-    verify_tx(signed).map_err(|_| TxRejection::BadSignature)
-}
-
-/// Check a transaction is for the chain `chain` (its genesis block hash).
-fn check_chain(chain: Hash32, signed: &SignedTransaction) -> Result<(), TxRejection> {
-    if signed.tx.chain != chain {
-        return Err(TxRejection::WrongChain {
-            expected: chain,
-            got: signed.tx.chain,
-        });
-    }
-    Ok(())
 }
 
 /// How many admitted transactions wait for the consensus engine to pass them on.
