@@ -468,17 +468,13 @@ impl Client {
         tx: &TxId,
         height: u64,
     ) -> Result<ReceiptView> {
-        let mut failure = None;
-        for trusted in self.trusted_workers_for(cluster).await? {
-            match self.receipt_from(&trusted, tx, height).await {
-                Err(e) if unreachable(&e) => {
-                    tracing::warn!(worker = %trusted.id, error = %e, "worker unreachable; trying the next member");
-                    failure = Some(e);
-                }
-                other => return other,
-            }
-        }
-        Err(failure.expect("at least one worker was tried"))
+        let workers = self.trusted_workers_for(cluster).await?;
+        ask_members(
+            workers,
+            |worker| async move { self.receipt_from(&worker, tx, height).await },
+            unreachable,
+        )
+        .await
     }
 
     /// [`Client::receipt`] from one worker.
@@ -512,6 +508,33 @@ impl Client {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Ask `workers` in turn: `ask` runs against each, and an error `next` accepts (the member is
+/// down, busy, stuck, ...) moves on to the next member; any other result is the answer. When
+/// every member was tried, the last error. `workers` is never empty
+/// ([`Client::trusted_workers_for`]).
+pub(crate) async fn ask_members<T, F, Fut>(
+    workers: Vec<TrustedWorker>,
+    mut ask: F,
+    next: impl Fn(&Error) -> bool,
+) -> Result<T>
+where
+    F: FnMut(TrustedWorker) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut failure = None;
+    for worker in workers {
+        let id = worker.id;
+        match ask(worker).await {
+            Err(e) if next(&e) => {
+                tracing::warn!(worker = %id, error = %e, "a member did not answer; trying the next");
+                failure = Some(e);
+            }
+            other => return other,
+        }
+    }
+    Err(failure.expect("at least one worker was tried"))
 }
 
 /// Whether `e` says a worker is down, overloaded or stuck (so another member may answer)

@@ -38,40 +38,29 @@ impl Client {
         method: &str,
         args: Option<Value>,
     ) -> Result<QueryResult> {
-        let mut failure = None;
-        for worker in self.workers_for_contract(contract).await? {
-            let mut answer = self
-                .query_on(&worker, key, contract, method, args.clone())
-                .await;
-            if matches!(&answer, Err(Error::Proto(e)) if e.is_not_found()) {
+        let workers = self.workers_for_contract(contract).await?;
+        let args = &args;
+        let not_found = |e: &Error| matches!(e, Error::Proto(e) if e.is_not_found());
+        crate::ask_members(
+            workers,
+            |worker| async move {
+                let answer = self
+                    .query_on(&worker, key, contract, method, args.clone())
+                    .await;
+                if !matches!(&answer, Err(e) if not_found(e)) {
+                    return answer;
+                }
                 // A member still catching up does not know a contract created after its
-                // head: wait for it to reach the contract's block, then ask again.
+                // head: wait for it to reach the contract's block, then ask again. Caught up
+                // and still without it, it is a broken member: the next is asked.
                 let created = self.checked().await?.contract(contract).await?.height;
-                answer = match self.wait_for_height(&worker, created).await {
-                    Ok(()) => {
-                        self.query_on(&worker, key, contract, method, args.clone())
-                            .await
-                    }
-                    Err(e) => Err(e),
-                };
-                if let Err(Error::Proto(e)) = &answer
-                    && e.is_not_found()
-                {
-                    // Caught up and still without it: a broken member; try the next.
-                    tracing::warn!(worker = %worker.id, error = %e, "a member does not run the contract; trying the next");
-                    failure = answer.err();
-                    continue;
-                }
-            }
-            match answer {
-                Err(e) if crate::unreachable(&e) => {
-                    tracing::warn!(worker = %worker.id, error = %e, "worker unreachable; trying the next member");
-                    failure = Some(e);
-                }
-                other => return other,
-            }
-        }
-        Err(failure.expect("at least one worker was tried"))
+                self.wait_for_height(&worker, created).await?;
+                self.query_on(&worker, key, contract, method, args.clone())
+                    .await
+            },
+            |e| crate::unreachable(e) || not_found(e),
+        )
+        .await
     }
 
     /// [`Client::query`] on one worker.
