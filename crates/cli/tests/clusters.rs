@@ -116,20 +116,7 @@ fn clusters_are_made_placed_routed_and_left() {
     dev.fat(&["cluster", "add-worker", &pair, &workers[1].0])
         .refused("membership");
     wait_provisioned(&chain_addr, &pair);
-    let shared = dev
-        .fat(&[
-            "deploy",
-            counter,
-            "--cluster",
-            &pair,
-            "--salt",
-            "3",
-            "--json",
-        ])
-        .json()["contract"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let shared = dev.deploy_to(counter, &pair, &["--salt", "3"]);
     let out = dev.fat(&["command", &shared, "increment", "--json"]).json();
     let tx = out["tx"].as_str().unwrap().to_string();
     for (_, url) in &workers {

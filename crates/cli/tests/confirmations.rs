@@ -29,20 +29,11 @@ fn a_diverging_replica_is_refused_under_two_confirmations() {
         })
         .collect();
     let cluster = dev.create_cluster(&ids);
-    let probe = dev
-        .fat(&[
-            "deploy",
-            fat_test_programs::PROBE,
-            "--args",
-            r#""hello""#,
-            "--cluster",
-            &cluster,
-            "--json",
-        ])
-        .json()["contract"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let probe = dev.deploy_to(
+        fat_test_programs::PROBE,
+        &cluster,
+        &["--args", r#""hello""#],
+    );
 
     // What fits both: both confirm it.
     let out = dev

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Dev, WorkerProcess, free_ports, http, start_worker};
+use common::{Dev, WorkerProcess, free_ports, http, start_worker, wait_for_height};
 use serde_json::Value;
 
 /// `GET {addr}{path}` as JSON, with its status.
@@ -44,18 +44,7 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
 
     // A cluster of the two; the dev gatekeeper provisions it; a contract runs on both.
     let cluster = dev.create_cluster(&ids);
-    let contract = dev
-        .fat(&[
-            "deploy",
-            fat_test_programs::COUNTER,
-            "--cluster",
-            &cluster,
-            "--json",
-        ])
-        .json()["contract"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let contract = dev.deploy_to(fat_test_programs::COUNTER, &cluster, &[]);
     let out = dev
         .fat(&["command", &contract, "increment", "--json"])
         .json();
@@ -77,13 +66,7 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
     // The first member dies: the second answers queries and commands go on. (A member
     // answers from the last block it applied: wait until the second has applied the
     // command's, so its answer is the same.)
-    let block = out["block"].as_u64().unwrap();
-    for _ in 0..200 {
-        if get(&apis[1], "/v1/status").1["height"].as_u64() >= Some(block) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_height(&apis[1], out["block"].as_u64().unwrap());
     let mut first = workers[0].take().unwrap();
     first.0.kill().unwrap();
     first.0.wait().unwrap();
@@ -163,18 +146,11 @@ fn four_worker_processes_in_two_clusters_keep_each_contract_on_its_own() {
     let clusters = [dev.create_cluster(&ids[..2]), dev.create_cluster(&ids[2..])];
     let mut contracts = Vec::new();
     for (i, cluster) in clusters.iter().enumerate() {
-        let deployed = dev
-            .fat(&[
-                "deploy",
-                fat_test_programs::COUNTER,
-                "--cluster",
-                cluster,
-                "--salt",
-                &i.to_string(),
-                "--json",
-            ])
-            .json();
-        contracts.push(deployed["contract"].as_str().unwrap().to_string());
+        contracts.push(dev.deploy_to(
+            fat_test_programs::COUNTER,
+            cluster,
+            &["--salt", &i.to_string()],
+        ));
     }
     let mut last_block = 0;
     for (i, contract) in contracts.iter().enumerate() {
@@ -188,12 +164,7 @@ fn four_worker_processes_in_two_clusters_keep_each_contract_on_its_own() {
     // Every worker has applied the last command's block (a member answers from the last
     // block it applied).
     for api in &apis {
-        for _ in 0..200 {
-            if get(api, "/v1/status").1["height"].as_u64() >= Some(last_block) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_height(api, last_block);
     }
 
     // Each contract's state lives on its own cluster's workers only, and each of them

@@ -150,6 +150,14 @@ impl Dev {
         run(fat(self.dir.path()).args(args).args(["--rpc", &self.url]))
     }
 
+    /// `fat deploy WASM --cluster CLUSTER --json` with `extra` flags: the contract's id.
+    pub fn deploy_to(&self, wasm: &str, cluster: &str, extra: &[&str]) -> String {
+        let mut args = vec!["deploy", wasm, "--cluster", cluster, "--json"];
+        args.extend_from_slice(extra);
+        let deployed = self.fat(&args).json();
+        deployed["contract"].as_str().unwrap().to_string()
+    }
+
     /// `fat cluster create --workers ...` as alice; the new cluster's id once the dev
     /// gatekeeper has provisioned it.
     pub fn create_cluster(&self, workers: &[String]) -> String {
@@ -356,4 +364,15 @@ pub fn wait_provisioned(chain_addr: &str, cluster: &str) -> Value {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("the gatekeeper never provisioned {cluster}");
+}
+
+/// Wait (at most 10 s) until the worker API at `api` has applied block `height`.
+pub fn wait_for_height(api: &str, height: u64) {
+    for _ in 0..200 {
+        let (_, status) = http(api, "GET", "/v1/status", b"").unwrap();
+        if status["height"].as_u64() >= Some(height) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
