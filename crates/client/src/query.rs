@@ -1,10 +1,12 @@
 //! Queries, sealed to an attested worker's key (further queries of a session under the
 //! session's keys), and contract logs.
 
+use std::collections::BTreeMap;
+
 use fat_crypto::Keypair;
 use fat_crypto::envelope::{Direction, EcdhPublic, Envelope, ReplayGuard, SessionMessage, seal};
 use fat_proto::windows::{ANSWER_WINDOW_MS, SESSION_REUSE_MS};
-use fat_proto::worker::{LogLine, QueryReply, QueryRequest};
+use fat_proto::worker::{JobProof, LogLine, QueryReply, QueryRequest};
 use fat_proto::{EventStream, WorkerApi, paths};
 use fat_types::{AccountId, ContractId};
 use serde::{Deserialize, Serialize};
@@ -22,6 +24,13 @@ pub struct QueryResult {
     pub worker: String,
     /// How long the call took on the worker.
     pub elapsed_ms: f64,
+    /// How many of the query's jobs each worker ran (by worker id), when it fanned out jobs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub jobs_by_worker: BTreeMap<String, usize>,
+    /// The signed proof of every job run (per replica), each checked against its worker's
+    /// key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<JobProof>,
 }
 
 impl Client {
@@ -198,9 +207,21 @@ fn query_result(url: &str, what: &str, plaintext: &[u8]) -> Result<QueryResult> 
         }
         .into());
     }
+    let mut jobs_by_worker = BTreeMap::new();
+    for proof in &reply.jobs {
+        proof
+            .check_signature()
+            .map_err(|message| fat_proto::Error::Decode {
+                url: url.into(),
+                message: format!("{what}: {message}"),
+            })?;
+        *jobs_by_worker.entry(proof.worker.to_string()).or_default() += 1;
+    }
     Ok(QueryResult {
         output: reply.output.unwrap_or(Value::Null),
         worker: reply.worker.to_string(),
         elapsed_ms: reply.elapsed_ms,
+        jobs_by_worker,
+        jobs: reply.jobs,
     })
 }

@@ -69,6 +69,8 @@ pub enum Direction {
     /// A cluster key a gatekeeper provisions, sealed to a worker's key; the envelope's
     /// `contract` field then holds the cluster id.
     ClusterKey,
+    /// A job one worker of a cluster sends another, signed by the sender's identity key.
+    Job,
 }
 
 impl Direction {
@@ -79,6 +81,7 @@ impl Direction {
             Self::Command => 2,
             Self::InitArgs => 3,
             Self::ClusterKey => 4,
+            Self::Job => 5,
         }
     }
 }

@@ -8,7 +8,7 @@ use fat_crypto::{Keypair, dev_keypair};
 use fat_proto::chain::SubmitAnswer;
 use fat_proto::{ChainApi, not_found_as_none};
 use fat_types::tx::cluster_id;
-use fat_types::{ClusterId, Transaction, TxKind};
+use fat_types::{ClusterId, Transaction, TxKind, WorkerId};
 use fat_worker::Worker;
 
 use crate::{DevnetError, Result};
@@ -69,6 +69,24 @@ pub async fn register_dev_workers(chain: &ChainApi, workers: &[Worker]) -> Resul
             tracing::error!(worker = %worker.id(), error = %e, "registration refused");
             return Err(e);
         }
+    }
+    Ok(())
+}
+
+/// Make each dev worker's registered endpoint its URL (`fat dev`'s `/workers/{i}` prefix), so
+/// that clients and the other members of its cluster (which send it jobs) reach it there;
+/// signed by the dev gatekeeper, the dev workers' operator. Endpoints already right are left.
+pub async fn set_dev_endpoints(chain: &ChainApi, endpoints: &[(WorkerId, String)]) -> Result<()> {
+    let operator = dev_keypair(DEV_GATEKEEPER);
+    for (worker, url) in endpoints {
+        if chain.worker(worker).await?.endpoint.as_deref() == Some(url) {
+            continue;
+        }
+        let kind = TxKind::SetWorkerEndpoint {
+            worker: *worker,
+            endpoint: url.clone(),
+        };
+        submit(chain, &operator, kind).await?;
     }
     Ok(())
 }

@@ -14,12 +14,14 @@ use fat_gatekeeper::{Gatekeeper, GatekeeperConfig};
 use fat_proto::chain::{DevWorker, DevWorkers};
 use fat_proto::{ChainApi, not_found_as_none, paths};
 use fat_runtime::{HttpPolicy, RuntimeConfig};
-use fat_types::{Clock, ClusterId, SystemClock};
+use fat_types::{Clock, ClusterId, SystemClock, WorkerId};
 use fat_worker::{Worker, WorkerConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::bootstrap::{create_dev_cluster_noting, register_dev_workers, wait_for_cluster_key};
+use crate::bootstrap::{
+    create_dev_cluster_noting, register_dev_workers, set_dev_endpoints, wait_for_cluster_key,
+};
 use crate::chain::{GRACE, listen, open_dev_node, produce, production_ended};
 use crate::cluster_file::{Known, clusters_text, read_clusters, write_cluster};
 use crate::shutdown::{Shutdown, Tasks, join, serve};
@@ -468,6 +470,12 @@ impl Devnet {
         let note = |known: &[Known]| write_cluster(&self.data_dir, &clusters_text(known));
         // Every worker first, before any cluster exists for the gatekeeper to act on.
         register_dev_workers(&client, &self.workers)
+            .await
+            .map_err(|e| DevnetError::CreateCluster(Box::new(e)))?;
+        let endpoints: Vec<(WorkerId, String)> = (self.workers.iter().enumerate())
+            .map(|(i, w)| (w.id(), self.worker_url(i)))
+            .collect();
+        set_dev_endpoints(&client, &endpoints)
             .await
             .map_err(|e| DevnetError::CreateCluster(Box::new(e)))?;
         let mut clusters = Vec::with_capacity(k);

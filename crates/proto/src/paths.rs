@@ -140,6 +140,8 @@ pub mod worker {
     pub const LOGS: &str = "/v1/contracts/{id}/logs";
     /// `GET`: the receipt the worker signed for a transaction.
     pub const RECEIPT: &str = "/v1/receipts/{tx}";
+    /// `POST`: a job from another worker of the cluster (an envelope sealed to this worker).
+    pub const JOBS: &str = "/v1/jobs";
 
     /// Every route a worker serves, as (method, path template).
     pub const ROUTES: &[(&str, &str)] = &[
@@ -148,6 +150,7 @@ pub mod worker {
         ("POST", QUERY),
         ("GET", LOGS),
         ("GET", RECEIPT),
+        ("POST", JOBS),
     ];
 
     /// [`CONTRACT`] of `id`.

@@ -1,7 +1,9 @@
 //! The bodies of a worker's API, as the worker sends them and clients read them.
 
+use borsh::{BorshDeserialize, BorshSerialize};
 use fat_types::{
-    AccountId, ClusterId, CodeHash, ContractId, Hash32, SignedExecutionReceipt, TxId, WorkerId,
+    AccountId, ClusterId, CodeHash, ContractId, Hash32, Signature, SignedExecutionReceipt, TxId,
+    WorkerId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +18,9 @@ pub struct WorkerStatus {
     pub contracts: usize,
     /// How many queries it has admitted now (running or waiting for a slot).
     pub queries_admitted: usize,
+    /// How many jobs it has admitted now (running or waiting for a job slot).
+    #[serde(default)]
+    pub jobs_admitted: usize,
     /// The last block applied (`null` before it follows a chain).
     pub height: Option<u64>,
     /// Its hash.
@@ -92,6 +97,9 @@ pub struct QueryReply {
     /// The runtime's error, typed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<serde_json::Value>,
+    /// One signed proof per job the query fanned out (per replica), in the order they ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<JobProof>,
 }
 
 /// `GET /v1/receipts/{tx}`: the receipt a worker signed, with the hash it signed.
@@ -137,4 +145,158 @@ pub struct LogsView {
     pub contract: ContractId,
     /// Its lines, in order.
     pub logs: Vec<LogLine>,
+}
+
+/// The domain tag of the hash a worker signs for a job it ran ([`JobProof`]).
+pub const JOB_PROOF_TAG: &str = "fat/job/proof/v1";
+/// The domain tag of a job's input and output hashes.
+pub const JOB_DATA_TAG: &str = "fat/job/data/v1";
+
+/// `POST /v1/jobs`: the plaintext of a job envelope one worker of a cluster seals to another
+/// (direction `job`, signed by the sender's identity key).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct JobCall {
+    /// The contract whose job it is.
+    pub contract: ContractId,
+    /// Who signed the query that spawned the job (the job sees it as its caller).
+    pub caller: AccountId,
+    /// The job's name.
+    pub name: String,
+    /// Its input.
+    pub input: Vec<u8>,
+    /// The block the spawning query read: the job runs on this state or a later one.
+    pub min_height: u64,
+}
+
+/// The plaintext of the answer to a [`JobCall`], sealed under the call's session.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct JobAnswer {
+    /// The job's output, or its error.
+    pub output: Result<Vec<u8>, String>,
+    /// The block whose state the job read.
+    pub height: u64,
+    /// How long the job ran, in microseconds.
+    pub elapsed_us: u64,
+    /// The runner's signature over what it ran and what came out.
+    pub proof: JobProof,
+}
+
+/// What a worker signs for a job it ran: a query's answer carries one per job, so a client
+/// can check which worker computed which part.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct JobProof {
+    /// The worker that ran the job (its identity key signs the proof).
+    pub worker: WorkerId,
+    /// The contract.
+    pub contract: ContractId,
+    /// The job's name.
+    pub name: String,
+    /// [`job_data_hash`] of the input.
+    pub input_hash: Hash32,
+    /// Whether the job succeeded.
+    pub ok: bool,
+    /// [`job_data_hash`] of the output, or of the error's text.
+    pub output_hash: Hash32,
+    /// The worker's ed25519 signature of [`JobProof::signing_hash`].
+    pub signature: Signature,
+}
+
+/// What a [`JobProof`] signs: everything but the signature.
+#[derive(BorshSerialize)]
+struct JobProofBody<'a> {
+    worker: &'a WorkerId,
+    contract: &'a ContractId,
+    name: &'a str,
+    input_hash: &'a Hash32,
+    ok: bool,
+    output_hash: &'a Hash32,
+}
+
+/// The hash of a job's input or output in a [`JobProof`].
+pub fn job_data_hash(bytes: &[u8]) -> Hash32 {
+    fat_types::encoding::tagged_hash(JOB_DATA_TAG, &bytes)
+}
+
+impl JobProof {
+    /// Sign what `key` (the worker's identity) ran: `name` of `contract` on `input`, giving
+    /// `output`.
+    pub fn sign(
+        key: &fat_crypto::Keypair,
+        contract: ContractId,
+        name: &str,
+        input: &[u8],
+        output: &Result<Vec<u8>, String>,
+    ) -> Self {
+        let (ok, output_hash) = match output {
+            Ok(bytes) => (true, job_data_hash(bytes)),
+            Err(message) => (false, job_data_hash(message.as_bytes())),
+        };
+        let mut proof = Self {
+            worker: WorkerId(key.account_id().0),
+            contract,
+            name: name.to_owned(),
+            input_hash: job_data_hash(input),
+            ok,
+            output_hash,
+            signature: Signature::default(),
+        };
+        proof.signature = key.sign(proof.signing_hash().as_bytes());
+        proof
+    }
+
+    /// H([`JOB_PROOF_TAG`], every field but the signature).
+    pub fn signing_hash(&self) -> Hash32 {
+        fat_types::encoding::tagged_hash(
+            JOB_PROOF_TAG,
+            &JobProofBody {
+                worker: &self.worker,
+                contract: &self.contract,
+                name: &self.name,
+                input_hash: &self.input_hash,
+                ok: self.ok,
+                output_hash: &self.output_hash,
+            },
+        )
+    }
+
+    /// Check the signature, and that the proof is for `input` giving `output`.
+    pub fn verify(&self, input: &[u8], output: &Result<Vec<u8>, String>) -> Result<(), String> {
+        fat_crypto::verify(
+            &AccountId(self.worker.0),
+            self.signing_hash().as_bytes(),
+            &self.signature,
+        )
+        .map_err(|e| {
+            format!(
+                "the job proof of worker {} does not verify: {e}",
+                self.worker
+            )
+        })?;
+        let (ok, hash) = match output {
+            Ok(bytes) => (true, job_data_hash(bytes)),
+            Err(message) => (false, job_data_hash(message.as_bytes())),
+        };
+        if self.input_hash != job_data_hash(input) || self.ok != ok || self.output_hash != hash {
+            return Err(format!(
+                "the job proof of worker {} is for another input or output",
+                self.worker
+            ));
+        }
+        Ok(())
+    }
+
+    /// Check the signature alone (a client that saw neither input nor output).
+    pub fn check_signature(&self) -> Result<(), String> {
+        fat_crypto::verify(
+            &AccountId(self.worker.0),
+            self.signing_hash().as_bytes(),
+            &self.signature,
+        )
+        .map_err(|e| {
+            format!(
+                "the job proof of worker {} does not verify: {e}",
+                self.worker
+            )
+        })
+    }
 }

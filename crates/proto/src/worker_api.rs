@@ -79,6 +79,13 @@ impl WorkerApi {
             .await
     }
 
+    /// POST a job envelope (from another worker of the cluster); the answer envelope's bytes.
+    pub async fn job(&self, envelope: Vec<u8>) -> Result<Vec<u8>> {
+        self.http
+            .post_bytes(paths::worker::JOBS, content::OCTET_STREAM, envelope)
+            .await
+    }
+
     /// POST a further query of a session; the answer message's bytes.
     pub async fn query_session(&self, contract: &ContractId, message: Vec<u8>) -> Result<Vec<u8>> {
         self.http

@@ -9,7 +9,8 @@ use fat_proto::chain::{
     TxAnswer, TxStatus, TxView,
 };
 use fat_proto::worker::{
-    LogLine, LogsView, QueryReply, QueryRequest, ReceiptView, WorkerContract, WorkerStatus,
+    JobAnswer, JobCall, JobProof, LogLine, LogsView, QueryReply, QueryRequest, ReceiptView,
+    WorkerContract, WorkerStatus,
 };
 use fat_types::block::{receipts_root, tx_root};
 use fat_types::{
@@ -30,6 +31,30 @@ fn golden<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(format!("{name}.json"));
+    if std::env::var_os("FAT_BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no golden file {}: run with FAT_BLESS=1 to create it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual,
+        expected,
+        "{} changed: a wire format change must be deliberate (FAT_BLESS=1 rewrites it)",
+        path.display()
+    );
+}
+
+/// [`golden`] for borsh bytes, pinned as lower-case hex in `tests/golden/NAME.hex`.
+fn golden_hex(name: &str, bytes: &[u8]) {
+    let actual = hex::encode(bytes) + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.hex"));
     if std::env::var_os("FAT_BLESS").is_some() {
         std::fs::write(&path, &actual).unwrap();
         return;
@@ -169,6 +194,7 @@ fn worker_bodies() {
             ecdh_public: Hash32([11; 32]),
             contracts: 1,
             queries_admitted: 0,
+            jobs_admitted: 0,
             height: Some(7),
             hash: Some(Hash32([2; 32])),
             timestamp_ms: Some(1_767_225_600_000),
@@ -181,6 +207,7 @@ fn worker_bodies() {
             ecdh_public: Hash32([11; 32]),
             contracts: 0,
             queries_admitted: 0,
+            jobs_admitted: 0,
             height: None,
             hash: None,
             timestamp_ms: None,
@@ -216,8 +243,39 @@ fn worker_bodies() {
         code: None,
         message: None,
         error: None,
+        jobs: Vec::new(),
     };
     golden("query-reply", &ok);
+    let runner = fat_crypto::Keypair::from_seed([21; 32]);
+    let output: Result<Vec<u8>, String> = Ok(vec![1, 2, 3]);
+    let proof = JobProof::sign(&runner, ContractId([12; 32]), "tile", b"in", &output);
+    proof.verify(b"in", &output).unwrap();
+    golden(
+        "query-reply-jobs",
+        &QueryReply {
+            jobs: vec![proof.clone()],
+            ..ok.clone()
+        },
+    );
+    golden_hex(
+        "job-call",
+        &fat_types::encoding::encode(&JobCall {
+            contract: ContractId([12; 32]),
+            caller: AccountId([1; 32]),
+            name: "tile".into(),
+            input: b"in".to_vec(),
+            min_height: 7,
+        }),
+    );
+    golden_hex(
+        "job-answer",
+        &fat_types::encoding::encode(&JobAnswer {
+            output,
+            height: 7,
+            elapsed_us: 1500,
+            proof,
+        }),
+    );
     golden(
         "query-reply-failed",
         &QueryReply {

@@ -6,6 +6,7 @@ use fat_types::{AccountId, ContractId, Hash32};
 
 use crate::cache::{Cache, CacheOp};
 use crate::error::{CallError, Limit};
+use crate::jobs::JobRunner;
 use crate::serve::{HttpRequest, HttpResponseHead};
 use crate::store::{StateChanges, StateStore};
 
@@ -186,6 +187,8 @@ pub struct Call {
     pub state: Arc<dyn StateStore>,
     /// The worker's cache.
     pub cache: Arc<dyn Cache>,
+    /// Who runs the jobs a query spawns; without one, `spawn` is refused.
+    pub jobs: Option<Arc<dyn JobRunner>>,
 }
 
 impl Call {
@@ -202,6 +205,7 @@ impl Call {
             worker_key: [0; 32],
             state,
             cache,
+            jobs: None,
         }
     }
 }

@@ -43,6 +43,19 @@ pub struct Limits {
     /// Fuel of a query or job, on top of its deadline; `None` meters queries by their
     /// deadline only (about 7 % faster on tight loops; see the runtime benchmark).
     pub query_fuel: Option<u64>,
+    /// The wall-clock deadline of a query once it spawns a job (it coordinates work that
+    /// may take longer than a plain query); the operator's budget for long work.
+    pub coordinated_deadline: Duration,
+    /// Most jobs of one query in flight at once.
+    pub jobs_in_flight: usize,
+    /// Most jobs one query spawns in all.
+    pub jobs: usize,
+    /// Most bytes of job input one query sends, added up.
+    pub job_input_bytes: usize,
+    /// Most bytes of job output one query receives, added up.
+    pub job_output_bytes: usize,
+    /// Most time one query's jobs may run, added up over jobs (and replicas).
+    pub job_time: Duration,
 }
 
 impl Default for Limits {
@@ -66,6 +79,12 @@ impl Default for Limits {
             cache_value_bytes: 1 << 20,
             query_deadline: Duration::from_secs(10),
             query_fuel: Some(50_000_000_000),
+            coordinated_deadline: Duration::from_secs(120),
+            jobs_in_flight: 32,
+            jobs: 4096,
+            job_input_bytes: 64 << 20,
+            job_output_bytes: 128 << 20,
+            job_time: Duration::from_secs(600),
         }
     }
 }

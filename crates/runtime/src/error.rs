@@ -80,6 +80,16 @@ pub enum Limit {
     StorageEntries,
     /// The call emitted too many or too large events.
     Events,
+    /// A query had more jobs in flight at once than allowed.
+    JobsInFlight,
+    /// A query spawned more jobs in all than allowed.
+    Jobs,
+    /// The inputs of a query's jobs passed their byte budget.
+    JobInputBytes,
+    /// The outputs of a query's jobs passed their byte budget.
+    JobOutputBytes,
+    /// A query's jobs ran longer, added up, than its job-time budget.
+    JobTime,
 }
 
 impl Limit {
@@ -99,6 +109,11 @@ impl Limit {
             Limit::StorageValueSize => "storage-value-size",
             Limit::StorageEntries => "storage-entries",
             Limit::Events => "events",
+            Limit::JobsInFlight => "jobs-in-flight",
+            Limit::Jobs => "jobs",
+            Limit::JobInputBytes => "job-input-bytes",
+            Limit::JobOutputBytes => "job-output-bytes",
+            Limit::JobTime => "job-time",
         }
     }
 }

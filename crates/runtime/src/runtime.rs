@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fat_types::CodeHash;
 use fat_types::clock::{Clock, SystemClock};
@@ -18,6 +18,7 @@ use crate::engine::{ModeEngine, spawn_epoch_ticker};
 use crate::error::{CallError, Error, Limit, LimitTrap, Result, engine_error};
 use crate::host::{ContractKeys, HostState};
 use crate::http::{HttpHooks, HttpNetwork, SystemNetwork, tls_config};
+use crate::jobs::{CallJobs, Deadline};
 use crate::overlay::Overlay;
 use crate::serve::HttpResponseHead;
 use crate::wasi::CallWasi;
@@ -131,18 +132,18 @@ impl Runtime {
             Mode::Command => &self.command.engine,
             Mode::Query | Mode::Job => &self.query.engine,
         };
-        let mut store = Store::new(engine, self.host_state(&call, mode));
+        let deadline = Deadline::new(self.limits.query_deadline);
+        let mut store = Store::new(engine, self.host_state(&call, mode, deadline.clone()));
         store.limiter(|state| state);
         let gas_limit = match mode {
             Mode::Command => Some(call.gas_limit),
             Mode::Query | Mode::Job => {
                 // Every epoch tick the call yields to the async runtime, so other calls on
                 // the same thread go on and the deadline's timer can fire; past the deadline
-                // it traps.
-                let deadline = self.limits.query_deadline;
-                let started = Instant::now();
+                // (longer once a query spawns jobs) it traps.
+                let deadline = deadline.clone();
                 store.epoch_deadline_callback(move |_| {
-                    if started.elapsed() >= deadline {
+                    if deadline.passed() {
                         return Err(wasmtime::Error::new(LimitTrap(Limit::Deadline)));
                     }
                     Ok(UpdateDeadline::Yield(1))
@@ -168,12 +169,12 @@ impl Runtime {
             // It waits for nothing in real time (its pollables are ready at once).
             Mode::Command => run.await,
             Mode::Query | Mode::Job => {
-                match tokio::time::timeout(self.limits.query_deadline, run).await {
-                    Err(_elapsed) => Err(CallError::LimitExceeded {
+                deadline
+                    .race(run)
+                    .await
+                    .unwrap_or(Err(CallError::LimitExceeded {
                         limit: Limit::Deadline,
-                    }),
-                    Ok(result) => result,
-                }
+                    }))
             }
         };
         let gas_used = gas_limit.map_or(0, |limit| limit - store.get_fuel().unwrap_or(0));
@@ -205,7 +206,7 @@ impl Runtime {
         }
     }
 
-    fn host_state(&self, call: &Call, mode: Mode) -> HostState {
+    fn host_state(&self, call: &Call, mode: Mode, deadline: Arc<Deadline>) -> HostState {
         let deterministic = mode == Mode::Command;
         let now_ms = if deterministic {
             call.block.timestamp_ms
@@ -241,6 +242,7 @@ impl Runtime {
                 self.network.clone(),
             ),
             table: ResourceTable::new(),
+            jobs: CallJobs::new(call.jobs.clone(), deadline),
         }
     }
 }

@@ -16,6 +16,16 @@ pub enum Error {
     /// The host found the arguments of a call invalid.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// A job of [`jobs::map`](crate::jobs::map) failed.
+    #[error("job {name} #{index} failed: {message}")]
+    Job {
+        /// The job's name.
+        name: String,
+        /// Its position among the inputs.
+        index: usize,
+        /// Its error: the contract's, or why no worker could run it.
+        message: String,
+    },
     /// A value could not be encoded as JSON.
     #[error("cannot encode {what} as JSON: {source}")]
     Encode {

@@ -45,7 +45,8 @@
 //! - `#[job]` methods take `&self` and the job's input bytes, and return bytes.
 //!
 //! The modules wrap the host's interfaces: [`storage`], [`cache`], [`crypto`], [`env`],
-//! [`events`], [`log`](mod@log) (with the [`info!`]-style macros) and an [`http`] client.
+//! [`events`], [`log`](mod@log) (with the [`info!`]-style macros), an [`http`] client and
+//! [`jobs`], which fans a query's work out over the workers of its cluster.
 //! Keys starting with `\0fat/` are reserved for the SDK.
 
 extern crate self as fat_sdk;
@@ -58,6 +59,7 @@ pub mod env;
 mod error;
 pub mod events;
 pub mod http;
+pub mod jobs;
 pub mod log;
 pub mod storage;
 
@@ -89,7 +91,7 @@ pub const STATE_KEY: &[u8] = b"\0fat/state";
 /// What a contract usually needs, in one import: `use fat_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::storage::{Item, Map};
-    pub use crate::{Error, Result, contract, http};
+    pub use crate::{Error, Result, contract, http, jobs};
     pub use crate::{debug, error, info, log, warn};
     pub use serde::{Deserialize, Serialize};
     pub use serde_json::{self, Value, json};

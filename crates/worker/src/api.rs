@@ -51,6 +51,7 @@ fn handler(method: &str, path: &str) -> MethodRouter<Worker> {
         ("POST", p::QUERY) => post(query),
         ("GET", p::LOGS) => get(logs),
         ("GET", p::RECEIPT) => get(receipt),
+        ("POST", p::JOBS) => post(job),
         other => unreachable!("ROUTES names {other:?}, which has no handler"),
     }
 }
@@ -100,6 +101,10 @@ impl From<WorkerError> for ApiError {
             WorkerError::UnknownContract(_) => Self::new(StatusCode::NOT_FOUND, "not_found", error),
             WorkerError::NoClusterKey(_) => Self::new(StatusCode::NOT_FOUND, "not_found", error),
             WorkerError::UnknownSession => Self::new(StatusCode::GONE, "unknown_session", error),
+            WorkerError::Behind { .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "behind", error)
+            }
+            WorkerError::NotMember { .. } => Self::new(StatusCode::FORBIDDEN, "not_member", error),
             WorkerError::Envelope(e) => {
                 let (status, code) = match &e {
                     EnvelopeError::Expired { .. } | EnvelopeError::FromFuture { .. } => {
@@ -151,6 +156,7 @@ async fn status(State(worker): State<Worker>) -> ApiResult<Json<WorkerStatus>> {
         ecdh_public: worker.ecdh_public(),
         contracts: snapshot.contracts()?.len(),
         queries_admitted: worker.queries_admitted(),
+        jobs_admitted: worker.inner.job_admission.admitted(),
         height: head.as_ref().map(|h| h.height),
         hash: head.as_ref().map(|h| h.hash()),
         timestamp_ms: head.as_ref().map(|h| h.timestamp_ms),
@@ -192,6 +198,7 @@ fn answer_json(worker: &Worker, answer: &crate::QueryAnswer) -> (StatusCode, Que
         code: None,
         message: None,
         error: None,
+        jobs: answer.jobs.clone(),
     };
     match &answer.result {
         Ok(text) => {
@@ -270,6 +277,19 @@ async fn query(
         .await?;
     let (status, body) = answer_json(&worker, &answer);
     Ok((status, Json(body)).into_response())
+}
+
+/// A job from another worker of the cluster: an envelope sealed to this worker, answered
+/// with an envelope of the same session.
+async fn job(State(worker): State<Worker>, body: axum::body::Bytes) -> ApiResult<Response> {
+    let envelope = Envelope::from_bytes(&body).map_err(WorkerError::from)?;
+    let sealed = worker.serve_job(&envelope).await?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content::OCTET_STREAM)],
+        sealed.to_bytes(),
+    )
+        .into_response())
 }
 
 async fn receipt(

@@ -93,6 +93,20 @@ pub enum WorkerError {
     /// The query queue is full.
     #[error("busy: the query queue is full")]
     Busy,
+    /// The worker has not reached the block a job's query read.
+    #[error("this worker has not reached block {height} yet")]
+    Behind {
+        /// The block.
+        height: u64,
+    },
+    /// A job came from a worker that is not a member of the contract's cluster.
+    #[error("worker {sender} is not a member of cluster {cluster}")]
+    NotMember {
+        /// Who sent the job.
+        sender: fat_types::WorkerId,
+        /// The contract's cluster.
+        cluster: fat_types::ClusterId,
+    },
     /// The API cannot be served.
     #[error("cannot serve on {addr}")]
     Serve {

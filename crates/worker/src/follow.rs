@@ -23,6 +23,7 @@ impl Worker {
             url: url.into(),
             message: e.to_string(),
         })?;
+        *self.inner.chain.lock().expect("chain") = Some(api.clone());
         self.follow_source(api, shutdown).await
     }
 

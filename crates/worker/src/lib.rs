@@ -17,7 +17,8 @@
 //! The worker's jobs, one file each: [`worker`](Worker) (setup and handle), `identity` (keys
 //! and attestation), `follow` (the chain), `commit` (executing a block with
 //! [`fat_executor::Executor`] on a snapshot, sealing the cluster keys it provisioned, group
-//! commit), `query` (plain, sealed and session queries), `api` (HTTP).
+//! commit), `query` (plain, sealed and session queries), `jobs` (a query's jobs spread over
+//! its cluster, and the jobs other members send), `api` (HTTP).
 
 mod admission;
 pub mod api;
@@ -25,6 +26,7 @@ mod commit;
 mod error;
 mod follow;
 mod identity;
+mod jobs;
 mod keys;
 mod query;
 mod shared;

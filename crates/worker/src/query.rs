@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use fat_crypto::envelope::{self, Direction, Envelope, ReplayGuard, Session, SessionMessage};
 use fat_proto::windows::{ENVELOPE_WINDOW_MS, SESSION_TTL_MS};
-use fat_proto::worker::{QueryReply, QueryRequest};
+use fat_proto::worker::{JobProof, QueryReply, QueryRequest};
 use fat_runtime::{BlockInfo, Cache, Call, Entry};
 use fat_types::{AccountId, ContractId};
 
 use crate::error::{Result, WorkerError};
+use crate::jobs::{ClusterJobs, Runner};
 use crate::shared::SessionEntry;
 use crate::worker::Worker;
 
@@ -29,6 +30,8 @@ pub struct QueryAnswer {
     pub gas_used: u64,
     /// Time spent, queueing included.
     pub elapsed: Duration,
+    /// The proofs of the jobs the query fanned out, in the order they ended.
+    pub jobs: Vec<JobProof>,
 }
 
 impl Worker {
@@ -70,12 +73,21 @@ impl Worker {
             .ok_or(WorkerError::NoClusterKey(record.info.cluster))?;
         call.contract_secret = crypt.keys.secret();
         call.worker_key = self.id().0;
+        let jobs = ClusterJobs::new(
+            self.clone(),
+            *contract,
+            record.info.cluster,
+            caller,
+            head.height,
+        );
+        call.jobs = Some(Arc::new(Runner(jobs.clone())));
         let outcome = self.inner.runtime.call(&code, call).await;
         Ok(QueryAnswer {
             result: outcome.output_str().map(str::to_owned),
             height: head.height,
             gas_used: outcome.gas_used,
             elapsed: start.elapsed(),
+            jobs: jobs.proofs(),
         })
     }
 }
@@ -157,7 +169,7 @@ impl Worker {
     }
 
     /// Record a request's nonce in the worker's replay guard.
-    fn admit(&self, header: &fat_crypto::envelope::EnvelopeHeader) -> Result<()> {
+    pub(crate) fn admit(&self, header: &fat_crypto::envelope::EnvelopeHeader) -> Result<()> {
         let mut guard = self.inner.replay.lock().expect("replay guard lock");
         guard.admit(
             &header.sender,

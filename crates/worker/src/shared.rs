@@ -57,6 +57,16 @@ pub(crate) struct Inner {
     /// The parameters of the chain followed (its genesis's; the defaults until it is read):
     /// the executor bounds gas by them.
     pub(crate) params: Mutex<ChainParams>,
+    /// The chain node followed, once following starts: where cluster members are looked up.
+    pub(crate) chain: Mutex<Option<fat_proto::ChainApi>>,
+    /// Cluster members as last looked up.
+    pub(crate) members: crate::jobs::MemberCache,
+    /// Jobs run at once here (and given to each other member by a query of this worker).
+    pub(crate) job_slots: usize,
+    /// Jobs running or waiting here.
+    pub(crate) job_admission: Admission,
+    /// Test-only fault: corrupt the output of jobs run for other workers.
+    pub(crate) corrupt_jobs: bool,
 }
 
 impl Inner {

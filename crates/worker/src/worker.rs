@@ -46,11 +46,17 @@ pub struct WorkerConfig {
     pub query_queue: usize,
     /// The worker's clock: envelope freshness and the time queries see.
     pub clock: Arc<dyn Clock>,
+    /// Jobs this worker runs at once, and how many of one query's jobs it gives each other
+    /// member of the cluster at once.
+    pub job_slots: usize,
+    /// Test-only fault injection: return a wrong (but signed) output for every job another
+    /// worker sends, so that tests can show replication catching it. Never set it otherwise.
+    pub corrupt_jobs: bool,
 }
 
 impl WorkerConfig {
     /// A configuration with default limits: as many concurrent queries as cores (at least
-    /// two), and a queue of 256; the identity `key`, or a new one when `None`; the system
+    /// two), and a queue of 256; as many job slots as cores; the identity `key`, or a new one when `None`; the system
     /// clock.
     pub fn new(data_dir: impl Into<PathBuf>, key: Option<Keypair>) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -64,6 +70,8 @@ impl WorkerConfig {
             query_concurrency: cores.max(2),
             query_queue: 256,
             clock: Arc::new(SystemClock),
+            job_slots: cores.max(1),
+            corrupt_jobs: false,
         }
     }
 }
@@ -144,6 +152,11 @@ impl Worker {
                 closing: watch::channel(false).0,
                 genesis: config.genesis,
                 params: Mutex::new(Default::default()),
+                chain: Mutex::new(None),
+                members: Default::default(),
+                job_slots: config.job_slots.max(1),
+                job_admission: Admission::new(config.job_slots.max(1), config.query_queue),
+                corrupt_jobs: config.corrupt_jobs,
             }),
         })
     }

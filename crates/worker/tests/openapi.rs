@@ -11,7 +11,8 @@ use common::{Chain, RunningWorker, temp_dir};
 use fat_crypto::dev_keypair;
 use fat_crypto::envelope::SessionMessage;
 use fat_proto::worker::{
-    LogLine, LogsView, QueryReply, QueryRequest, ReceiptView, WorkerContract, WorkerStatus,
+    JobProof, LogLine, LogsView, QueryReply, QueryRequest, ReceiptView, WorkerContract,
+    WorkerStatus,
 };
 use fat_runtime::{CallError, Limit};
 use fat_types::{
@@ -210,6 +211,13 @@ fn component_schemas_name_the_fields_rust_serializes() {
         code: failed.as_ref().map(|_| "call_failed".to_string()),
         message: failed.as_ref().map(|e| e.to_string()),
         error: failed.map(js),
+        jobs: vec![JobProof::sign(
+            &fat_crypto::Keypair::from_seed([5; 32]),
+            ContractId([6; 32]),
+            "tile",
+            b"in",
+            &Ok(vec![1]),
+        )],
     };
     let errors = [
         CallError::Reverted {
@@ -311,6 +319,7 @@ fn component_schemas_name_the_fields_rust_serializes() {
                 ecdh_public: Hash32([2; 32]),
                 contracts: 3,
                 queries_admitted: 4,
+                jobs_admitted: 1,
                 height: head,
                 hash: head.map(|_| Hash32([5; 32])),
                 timestamp_ms: head,

@@ -11,6 +11,10 @@ pub const MAX_SIDE: u32 = 8192;
 pub const MAX_TILE_PIXELS: u64 = 1 << 20;
 /// The most samples per pixel.
 pub const MAX_SAMPLES: u32 = 256;
+/// The largest whole frame, in pixels (`width * height`): 2560 x 1600 fits.
+pub const MAX_FRAME_PIXELS: u64 = 1 << 22;
+/// How many bands of rows a frame is cut into, at most, to spread over workers.
+pub const FRAME_BANDS: u32 = 32;
 
 /// What to render: an image size, a tile of it and the samples per pixel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +105,45 @@ pub fn try_render_tile(p: &TileParams) -> Result<Vec<u8>, ParamsError> {
 /// If the parameters are invalid (see [`TileParams::validate`]).
 pub fn render_tile(p: &TileParams) -> Vec<u8> {
     try_render_tile(p).unwrap_or_else(|e| panic!("invalid tile parameters: {e}"))
+}
+
+/// The bands of rows a `width` x `height` frame is rendered in, top to bottom: at most
+/// [`FRAME_BANDS`], each a tile of whole rows. Checks the frame against its caps.
+pub fn frame_tiles(width: u32, height: u32, samples: u32) -> Result<Vec<TileParams>, ParamsError> {
+    let whole = TileParams::whole(width, height, samples);
+    if u64::from(width) * u64::from(height) > MAX_FRAME_PIXELS {
+        return Err(ParamsError(format!(
+            "a frame has at most {MAX_FRAME_PIXELS} pixels"
+        )));
+    }
+    let rows = height.div_ceil(FRAME_BANDS).max(1);
+    let tiles: Vec<TileParams> = (0..height)
+        .step_by(rows as usize)
+        .map(|y0| TileParams {
+            y0,
+            h: rows.min(height - y0),
+            ..whole
+        })
+        .collect();
+    for tile in &tiles {
+        tile.validate()?;
+    }
+    Ok(tiles)
+}
+
+/// Encode `width` x `height` RGB bytes (row-major) as a PNG. The same bytes give the same
+/// file natively and in wasm.
+pub fn encode_png(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>, ParamsError> {
+    let fail = |e: png::EncodingError| ParamsError(format!("cannot encode the PNG: {e}"));
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder.write_header().map_err(fail)?;
+    writer.write_image_data(rgb).map_err(fail)?;
+    writer.finish().map_err(fail)?;
+    Ok(out)
 }
 
 /// Lower-case hex of `bytes`.

@@ -1,5 +1,7 @@
 //! `fat query`: run a query on a worker.
 
+use std::path::PathBuf;
+
 use clap::Args;
 
 use super::{ClientArgs, Global, human, parse_args, parse_contract, print_json};
@@ -7,7 +9,11 @@ use super::{ClientArgs, Global, human, parse_args, parse_contract, print_json};
 /// Run a query on a worker: read-only, answers in milliseconds.
 ///
 /// Runs query METHOD with JSON arguments on CONTRACT at a worker of its cluster, as the
-/// `--as` account. Prints the output; `--json` prints `{"output","worker","elapsed_ms"}`.
+/// `--as` account. Prints the output; `--json` prints `{"output","worker","elapsed_ms"}`, and
+/// for a query that fanned out jobs, how many ran on each worker (`jobs_by_worker`) with each
+/// job's signed proof (`jobs`). `--out FILE` writes the output to FILE: a binary output
+/// (`{"base64": ...}`, such as the render example's PNG) decoded, a JSON string as its text,
+/// anything else as JSON.
 #[derive(Debug, Args)]
 pub struct QueryCommand {
     /// The contract's id.
@@ -17,6 +23,9 @@ pub struct QueryCommand {
     /// The method's JSON arguments.
     #[arg(value_name = "JSON")]
     args: Option<String>,
+    /// Write the output to FILE (binary outputs decoded) instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
     #[command(flatten)]
     pub(super) client: ClientArgs,
 }
@@ -35,10 +44,39 @@ impl QueryCommand {
                 .query(&key, &contract, &self.method, args)
                 .await?)
         })?;
-        if ctx.json {
-            return print_json(&result);
+        if let Some(path) = &self.out {
+            let bytes = output_bytes(&result.output)?;
+            std::fs::write(path, &bytes)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            if !ctx.json {
+                eprintln!("wrote {} bytes to {}", bytes.len(), path.display());
+            }
         }
-        println!("{}", human(&result.output));
+        if ctx.json {
+            let mut shown = serde_json::to_value(&result)?;
+            if self.out.is_some() {
+                shown["output"] = serde_json::Value::Null;
+            }
+            return print_json(&shown);
+        }
+        if self.out.is_none() {
+            println!("{}", human(&result.output));
+        }
         Ok(())
+    }
+}
+
+/// What `--out` writes: `{"base64": ...}` decoded, a string's text, other JSON as text.
+fn output_bytes(output: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
+    use base64::Engine as _;
+    match output {
+        serde_json::Value::Object(map) if map.get("base64").is_some_and(|v| v.is_string()) => {
+            let text = map["base64"].as_str().unwrap_or_default();
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .map_err(|e| anyhow::anyhow!("the output's \"base64\" field is not base64: {e}"))
+        }
+        serde_json::Value::String(text) => Ok(text.clone().into_bytes()),
+        other => Ok(serde_json::to_vec_pretty(other)?),
     }
 }

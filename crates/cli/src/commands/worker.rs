@@ -48,6 +48,14 @@ pub struct WorkerCommand {
     /// The URL clients reach this worker's API at [default: http://<the --api address>].
     #[arg(long, value_name = "URL", requires = "operator")]
     public_url: Option<String>,
+    /// Jobs run at once on this worker, and how many of one query's jobs it gives each other
+    /// member of the cluster at once [default: the number of cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    job_slots: Option<u64>,
+    /// Test only: return a wrong (signed) output for every job another worker sends, to show
+    /// that replicated jobs catch it. Never use it otherwise.
+    #[arg(long, hide = true)]
+    test_corrupt_jobs: bool,
 }
 
 impl WorkerCommand {
@@ -68,6 +76,10 @@ impl WorkerCommand {
                 ..RuntimeConfig::default()
             };
         }
+        if let Some(slots) = self.job_slots {
+            config.job_slots = slots as usize;
+        }
+        config.corrupt_jobs = self.test_corrupt_jobs;
         if let Some(mib) = self.max_memory_mib {
             config.runtime.limits.memory_bytes = (mib as usize) << 20;
         }

@@ -3,6 +3,9 @@
 wasmtime::component::bindgen!({
     world: "contract",
     path: "../../wit",
-    imports: { default: trappable },
+    imports: {
+        "fat:contract/jobs.wait-next": async | trappable,
+        default: trappable,
+    },
     exports: { default: async },
 });

@@ -3,9 +3,10 @@
 use wasmtime::Result;
 
 use super::HostState;
-use super::bindings::fat::contract::{cache, crypto, env, events, log, storage, types};
+use super::bindings::fat::contract::{cache, crypto, env, events, jobs, log, storage, types};
 use crate::call::{Event, LogLevel, LogLine, Mode};
 use crate::error::Limit;
+use crate::jobs::JobRequest;
 
 type Error = types::Error;
 
@@ -202,5 +203,40 @@ impl crypto::Host for HostState {
 
     fn hash(&mut self, algorithm: crypto::HashAlgorithm, data: Vec<u8>) -> Result<Vec<u8>> {
         Ok(super::crypto::hash(algorithm, &data))
+    }
+}
+
+impl jobs::Host for HostState {
+    fn spawn(
+        &mut self,
+        name: String,
+        input: Vec<u8>,
+        options: jobs::JobOptions,
+    ) -> Result<Result<u32, Error>> {
+        if self.mode != Mode::Query {
+            return Ok(Err(not_allowed("spawning jobs", self.mode)));
+        }
+        let job = JobRequest {
+            name,
+            input,
+            replicas: options.replicas,
+        };
+        match self.jobs.spawn(&self.limits, job) {
+            Ok(Ok(handle)) => Ok(Ok(handle)),
+            Ok(Err(message)) => Ok(Err(Error::InvalidInput(message))),
+            Err(limit) => Err(self.breach(limit)),
+        }
+    }
+
+    async fn wait_next(&mut self) -> Result<Option<(u32, std::result::Result<Vec<u8>, String>)>> {
+        let limits = self.limits.clone();
+        match self.jobs.next(&limits).await {
+            Ok(next) => Ok(next),
+            Err(limit) => Err(self.breach(limit)),
+        }
+    }
+
+    fn max_in_flight(&mut self) -> Result<u32> {
+        Ok(u32::try_from(self.limits.jobs_in_flight).unwrap_or(u32::MAX))
     }
 }

@@ -18,6 +18,7 @@ use crate::call::{BlockInfo, Event, LogLevel, LogLine, Mode};
 use crate::config::Limits;
 use crate::error::Limit;
 use crate::http::HttpHooks;
+use crate::jobs::CallJobs;
 use crate::overlay::Overlay;
 
 pub(crate) use bindings::{Contract, ContractPre};
@@ -49,6 +50,8 @@ pub(crate) struct HostState {
     pub(crate) http: WasiHttpCtx,
     pub(crate) hooks: HttpHooks,
     pub(crate) table: ResourceTable,
+    /// The jobs a query spawned.
+    pub(crate) jobs: CallJobs,
 }
 
 impl HostState {

@@ -1,0 +1,507 @@
+//! Jobs: a query's fan-out over the workers of its contract's cluster, and the jobs the other
+//! workers of a cluster send this one.
+//!
+//! A query that spawns jobs gets a [`ClusterJobs`] scheduler. It learns the cluster's members
+//! (ids, x25519 keys, endpoints) from the chain node the worker follows, and gives each job to
+//! the member with the fewest of this query's jobs in flight, at most `job_slots` each, this
+//! worker included. A job for another member travels as an envelope sealed to that member's
+//! key and signed by this worker's identity (direction `job`); the member checks that the
+//! sender belongs to the contract's cluster, runs the job in job mode (its own fuel and
+//! deadline) and answers under the envelope's session with the output and a [`JobProof`] it
+//! signed. A member that fails, is busy, answers late or sends a proof that does not verify
+//! loses its place for the rest of the query and the job runs on another. With two replicas
+//! a job runs on two members and their outputs must be equal byte for byte.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fat_crypto::envelope::{self, Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness};
+use fat_proto::WorkerApi;
+use fat_proto::windows::ENVELOPE_WINDOW_MS;
+use fat_proto::worker::{JobAnswer, JobCall, JobProof};
+use fat_runtime::{BlockInfo, Cache, Call, Entry, JobFuture, JobRequest, JobResult, JobRunner};
+use fat_types::encoding::{decode, encode};
+use fat_types::{AccountId, ClusterId, ContractId, WorkerId};
+use tokio::sync::Notify;
+
+use crate::error::{Result, WorkerError};
+use crate::worker::Worker;
+
+/// How long a job waits for its worker to reach the block its query read.
+const CATCH_UP: Duration = Duration::from_secs(5);
+/// How long a coordinator waits for another worker's answer beyond a job's own deadline.
+const ANSWER_GRACE: Duration = Duration::from_secs(5);
+/// How long a cluster's members, as the chain node lists them, are reused.
+const MEMBERS_TTL: Duration = Duration::from_secs(2);
+
+/// A member of a cluster, as a coordinator reaches it.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub(crate) id: WorkerId,
+    ecdh: EcdhPublic,
+    /// `None`: this worker.
+    api: Option<WorkerApi>,
+}
+
+/// Cached member lists, by cluster.
+#[derive(Debug, Default)]
+pub(crate) struct MemberCache(Mutex<HashMap<ClusterId, (Instant, Arc<Vec<Member>>)>>);
+
+impl Worker {
+    /// The members of `cluster` this worker can reach: itself, and every other member with
+    /// an endpoint, as the chain node it follows lists them.
+    pub(crate) async fn cluster_members(&self, cluster: &ClusterId) -> Result<Arc<Vec<Member>>> {
+        if let Some((at, members)) = self.inner.members.0.lock().expect("members").get(cluster)
+            && at.elapsed() < MEMBERS_TTL
+        {
+            return Ok(members.clone());
+        }
+        let me = self.id();
+        let mut members = vec![Member {
+            id: me,
+            ecdh: self.inner.secrets.ecdh_public(),
+            api: None,
+        }];
+        let chain = self.inner.chain.lock().expect("chain").clone();
+        if let Some(chain) = chain {
+            let asked = |e: fat_proto::Error| WorkerError::Chain {
+                url: chain.url().to_owned(),
+                message: e.to_string(),
+            };
+            let info = chain.cluster(cluster).await.map_err(asked)?;
+            for id in info.workers.iter().filter(|id| **id != me) {
+                let worker = chain.worker(id).await.map_err(asked)?;
+                let Some(api) = worker
+                    .endpoint
+                    .as_deref()
+                    .and_then(|url| WorkerApi::new(url).ok())
+                else {
+                    continue;
+                };
+                members.push(Member {
+                    id: *id,
+                    ecdh: EcdhPublic(worker.ecdh_public.0),
+                    api: Some(api),
+                });
+            }
+        }
+        let members = Arc::new(members);
+        self.inner
+            .members
+            .0
+            .lock()
+            .expect("members")
+            .insert(*cluster, (Instant::now(), members.clone()));
+        Ok(members)
+    }
+
+    /// Run job `name` of `contract` here, in job mode, on the state of block `min_height` or
+    /// a later one, and sign what came out.
+    pub(crate) async fn execute_job(
+        &self,
+        contract: &ContractId,
+        caller: AccountId,
+        name: &str,
+        input: Vec<u8>,
+        min_height: u64,
+    ) -> Result<JobAnswer> {
+        let started = Instant::now();
+        let _slot = self.inner.job_admission.enter().await?;
+        if !self.wait_for_height(min_height, CATCH_UP).await {
+            return Err(WorkerError::Behind { height: min_height });
+        }
+        let snapshot = self.inner.store.snapshot()?;
+        let head = snapshot.head()?;
+        let record = snapshot
+            .contract(contract)?
+            .ok_or(WorkerError::UnknownContract(*contract))?;
+        let code = self.inner.code(&record.info.code_hash)?;
+        let crypt = self
+            .inner
+            .keyring
+            .contract(contract, &record.info.cluster)
+            .ok_or(WorkerError::NoClusterKey(record.info.cluster))?;
+        let mut call = Call::new(
+            Entry::job(name, input.clone()),
+            Arc::new(snapshot),
+            self.inner.cache.clone() as Arc<dyn Cache>,
+        );
+        call.contract = *contract;
+        call.caller = caller;
+        call.block = BlockInfo {
+            number: head.height,
+            timestamp_ms: head.timestamp_ms,
+            hash: head.hash(),
+        };
+        call.contract_secret = crypt.keys.secret();
+        call.worker_key = self.id().0;
+        let outcome = self.inner.runtime.call(&code, call).await;
+        let output = outcome.result.map_err(|e| e.to_string());
+        let proof = JobProof::sign(&self.inner.key, *contract, name, &input, &output);
+        Ok(JobAnswer {
+            output,
+            height: head.height,
+            elapsed_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            proof,
+        })
+    }
+
+    /// A job another worker of the cluster sent: open it, check that its sender is a member
+    /// of the contract's cluster, run it and seal the answer to the sender's session.
+    pub async fn serve_job(&self, envelope: &Envelope) -> Result<Envelope> {
+        let now_ms = self.now_ms();
+        let contract = envelope.header.contract;
+        let opened = envelope::open(
+            envelope,
+            &self.inner.secrets.ecdh,
+            &contract,
+            Direction::Job,
+            &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
+            now_ms,
+        )?;
+        let call: JobCall = decode("job call", &opened.plaintext)
+            .map_err(|e| WorkerError::Envelope(fat_crypto::EnvelopeError::Decode(e.to_string())))?;
+        if call.contract != contract {
+            return Err(WorkerError::Envelope(
+                fat_crypto::EnvelopeError::WrongContract {
+                    expected: contract,
+                    found: call.contract,
+                },
+            ));
+        }
+        if !self.wait_for_height(call.min_height, CATCH_UP).await {
+            return Err(WorkerError::Behind {
+                height: call.min_height,
+            });
+        }
+        let cluster = self
+            .inner
+            .store
+            .snapshot()?
+            .contract(&contract)?
+            .ok_or(WorkerError::UnknownContract(contract))?
+            .info
+            .cluster;
+        let sender = WorkerId(opened.sender.0);
+        let members = self.cluster_members(&cluster).await?;
+        if sender == self.id() || !members.iter().any(|m| m.id == sender) {
+            return Err(WorkerError::NotMember { sender, cluster });
+        }
+        self.admit(&envelope.header)?;
+        let input = call.input;
+        let mut answer = self
+            .execute_job(
+                &contract,
+                call.caller,
+                &call.name,
+                input.clone(),
+                call.min_height,
+            )
+            .await?;
+        if self.inner.corrupt_jobs
+            && let Ok(output) = &mut answer.output
+        {
+            // Test-only fault: a worker that returns a wrong result and signs it.
+            if let Some(first) = output.first_mut() {
+                *first ^= 0xff;
+            }
+            answer.proof = JobProof::sign(
+                &self.inner.key,
+                contract,
+                &call.name,
+                &input,
+                &answer.output,
+            );
+        }
+        Ok(opened
+            .session
+            .seal_response(&self.inner.key, &encode(&answer), self.now_ms())?)
+    }
+}
+
+/// How far one query's jobs got: for `--progress` and the answer's proofs.
+#[derive(Debug, Default)]
+struct Progress {
+    in_flight: Vec<usize>,
+    failed: Vec<bool>,
+    rotation: usize,
+    proofs: Vec<JobProof>,
+}
+
+/// The jobs of one query: where each runs, retried and compared as the query asked.
+pub(crate) struct ClusterJobs {
+    worker: Worker,
+    contract: ContractId,
+    cluster: ClusterId,
+    caller: AccountId,
+    min_height: u64,
+    members: tokio::sync::OnceCell<std::result::Result<Arc<Vec<Member>>, String>>,
+    state: Mutex<Progress>,
+    freed: Notify,
+}
+
+impl ClusterJobs {
+    pub(crate) fn new(
+        worker: Worker,
+        contract: ContractId,
+        cluster: ClusterId,
+        caller: AccountId,
+        min_height: u64,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            worker,
+            contract,
+            cluster,
+            caller,
+            min_height,
+            members: tokio::sync::OnceCell::new(),
+            state: Mutex::new(Progress::default()),
+            freed: Notify::new(),
+        })
+    }
+
+    /// The proofs of every job run so far, in the order they ended.
+    pub(crate) fn proofs(&self) -> Vec<JobProof> {
+        self.state.lock().expect("jobs state").proofs.clone()
+    }
+
+    async fn members(&self) -> std::result::Result<Arc<Vec<Member>>, String> {
+        self.members
+            .get_or_init(|| async {
+                let members = self
+                    .worker
+                    .cluster_members(&self.cluster)
+                    .await
+                    .map_err(|e| format!("cannot list the cluster's workers: {e}"))?;
+                let mut state = self.state.lock().expect("jobs state");
+                state.in_flight = vec![0; members.len()];
+                state.failed = vec![false; members.len()];
+                Ok(members)
+            })
+            .await
+            .clone()
+    }
+
+    /// A place on the least busy member that has not failed, other than `avoid`; waits while
+    /// every such member is full; `None` when none is left.
+    async fn acquire(&self, avoid: Option<usize>) -> Option<usize> {
+        let slots = self.worker.inner.job_slots.max(1);
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            {
+                let mut state = self.state.lock().expect("jobs state");
+                let n = state.in_flight.len();
+                let usable: Vec<usize> = (0..n)
+                    .map(|k| (state.rotation + k) % n.max(1))
+                    .filter(|&i| !state.failed[i] && Some(i) != avoid)
+                    .collect();
+                if usable.is_empty() {
+                    return None;
+                }
+                let best = usable
+                    .iter()
+                    .copied()
+                    .filter(|&i| state.in_flight[i] < slots)
+                    .min_by_key(|&i| state.in_flight[i]);
+                if let Some(i) = best {
+                    state.in_flight[i] += 1;
+                    state.rotation = (i + 1) % n;
+                    return Some(i);
+                }
+            }
+            freed.await;
+        }
+    }
+
+    fn release(&self, member: usize, failed: bool) {
+        let mut state = self.state.lock().expect("jobs state");
+        state.in_flight[member] -= 1;
+        if failed {
+            state.failed[member] = true;
+        }
+        drop(state);
+        self.freed.notify_waiters();
+    }
+
+    /// Run `job` on one member other than `avoid`, moving on to another when one fails.
+    async fn run_once(
+        &self,
+        members: &[Member],
+        job: &JobRequest,
+        avoid: Option<usize>,
+    ) -> std::result::Result<(usize, JobAnswer), String> {
+        let mut errors = Vec::new();
+        loop {
+            let Some(i) = self.acquire(avoid).await else {
+                let tried = if errors.is_empty() {
+                    "no other worker of the cluster is reachable".to_owned()
+                } else {
+                    errors.join("; ")
+                };
+                return Err(format!("no worker could run the job: {tried}"));
+            };
+            let result = self.attempt(&members[i], job).await;
+            self.release(i, result.is_err());
+            match result {
+                Ok(answer) => return Ok((i, answer)),
+                Err(e) => {
+                    tracing::warn!(worker = %members[i].id, error = %e, "a job failed on a worker; trying another");
+                    errors.push(format!("worker {}: {e}", members[i].id));
+                }
+            }
+        }
+    }
+
+    /// Run `job` on `member` once.
+    async fn attempt(
+        &self,
+        member: &Member,
+        job: &JobRequest,
+    ) -> std::result::Result<JobAnswer, String> {
+        let Some(api) = &member.api else {
+            return self
+                .worker
+                .execute_job(
+                    &self.contract,
+                    self.caller,
+                    &job.name,
+                    job.input.clone(),
+                    self.min_height,
+                )
+                .await
+                .map_err(|e| e.to_string());
+        };
+        let inner = &self.worker.inner;
+        let call = JobCall {
+            contract: self.contract,
+            caller: self.caller,
+            name: job.name.clone(),
+            input: job.input.clone(),
+            min_height: self.min_height,
+        };
+        let randomness = SealRandomness::generate().map_err(|e| e.to_string())?;
+        let (sealed, session) = envelope::seal(
+            &inner.key,
+            &member.ecdh,
+            self.contract,
+            Direction::Job,
+            &encode(&call),
+            self.worker.now_ms(),
+            randomness,
+        )
+        .map_err(|e| e.to_string())?;
+        let wait = inner.runtime.config().limits.query_deadline + CATCH_UP + ANSWER_GRACE;
+        let bytes = tokio::time::timeout(wait, api.job(sealed.to_bytes()))
+            .await
+            .map_err(|_| format!("no answer within {} s", wait.as_secs()))?
+            .map_err(|e| e.to_string())?;
+        let envelope = Envelope::from_bytes(&bytes).map_err(|e| e.to_string())?;
+        let plaintext = session
+            .open_response(
+                &envelope,
+                &AccountId(member.id.0),
+                &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
+                self.worker.now_ms(),
+            )
+            .map_err(|e| format!("its answer does not open: {e}"))?;
+        let answer: JobAnswer = decode("job answer", &plaintext).map_err(|e| e.to_string())?;
+        if answer.proof.worker != member.id {
+            return Err(format!("its proof names worker {}", answer.proof.worker));
+        }
+        answer.proof.verify(&job.input, &answer.output)?;
+        Ok(answer)
+    }
+
+    fn record(&self, proof: JobProof) {
+        self.state.lock().expect("jobs state").proofs.push(proof);
+    }
+
+    async fn run(&self, job: JobRequest) -> JobResult {
+        let started = Instant::now();
+        let members = match self.members().await {
+            Ok(members) => members,
+            Err(message) => {
+                return JobResult {
+                    output: Err(message),
+                    time: started.elapsed(),
+                };
+            }
+        };
+        if job.replicas >= 2 && members.len() < 2 {
+            return JobResult {
+                output: Err(format!(
+                    "a job with {} replicas needs as many reachable workers; the cluster has {}",
+                    job.replicas,
+                    members.len()
+                )),
+                time: started.elapsed(),
+            };
+        }
+        let first = match self.run_once(&members, &job, None).await {
+            Ok(done) => done,
+            Err(message) => {
+                return JobResult {
+                    output: Err(message),
+                    time: started.elapsed(),
+                };
+            }
+        };
+        let time = Duration::from_micros(first.1.elapsed_us);
+        if job.replicas < 2 {
+            let (_, answer) = first;
+            self.record(answer.proof);
+            return JobResult {
+                output: answer.output,
+                time,
+            };
+        }
+        let (a, first) = first;
+        let second = self.run_once(&members, &job, Some(a)).await;
+        self.record(first.proof.clone());
+        let (b, second) = match second {
+            Ok(done) => done,
+            Err(message) => {
+                return JobResult {
+                    output: Err(format!("the second replica did not run: {message}")),
+                    time,
+                };
+            }
+        };
+        self.record(second.proof.clone());
+        let time = time + Duration::from_micros(second.elapsed_us);
+        if first.output != second.output {
+            return JobResult {
+                output: Err(format!(
+                    "replicas disagree: worker {} returned {}, worker {} returned {}",
+                    members[a].id,
+                    describe(&first.proof),
+                    members[b].id,
+                    describe(&second.proof),
+                )),
+                time,
+            };
+        }
+        JobResult {
+            output: first.output,
+            time,
+        }
+    }
+}
+
+fn describe(proof: &JobProof) -> String {
+    let kind = if proof.ok { "output" } else { "error" };
+    format!("{kind} {}", proof.output_hash)
+}
+
+/// The [`JobRunner`] a query's call holds.
+pub(crate) struct Runner(pub(crate) Arc<ClusterJobs>);
+
+impl JobRunner for Runner {
+    fn run(&self, job: JobRequest) -> JobFuture {
+        let jobs = self.0.clone();
+        Box::pin(async move { jobs.run(job).await })
+    }
+}
