@@ -44,14 +44,17 @@ pub(crate) struct Member {
     api: Option<WorkerApi>,
 }
 
-/// Cached member lists, by cluster.
+/// A cluster's reachable members, this worker first.
+pub(crate) type Members = Arc<Vec<Member>>;
+
+/// Member lists as last looked up, with when, by cluster.
 #[derive(Debug, Default)]
-pub(crate) struct MemberCache(Mutex<HashMap<ClusterId, (Instant, Arc<Vec<Member>>)>>);
+pub(crate) struct MemberCache(Mutex<HashMap<ClusterId, (Instant, Members)>>);
 
 impl Worker {
     /// The members of `cluster` this worker can reach: itself, and every other member with
     /// an endpoint, as the chain node it follows lists them.
-    pub(crate) async fn cluster_members(&self, cluster: &ClusterId) -> Result<Arc<Vec<Member>>> {
+    pub(crate) async fn cluster_members(&self, cluster: &ClusterId) -> Result<Members> {
         if let Some((at, members)) = self.inner.members.0.lock().expect("members").get(cluster)
             && at.elapsed() < MEMBERS_TTL
         {
@@ -236,7 +239,7 @@ pub(crate) struct ClusterJobs {
     cluster: ClusterId,
     caller: AccountId,
     min_height: u64,
-    members: tokio::sync::OnceCell<std::result::Result<Arc<Vec<Member>>, String>>,
+    members: tokio::sync::OnceCell<std::result::Result<Members, String>>,
     state: Mutex<Progress>,
     freed: Notify,
 }
@@ -266,7 +269,7 @@ impl ClusterJobs {
         self.state.lock().expect("jobs state").proofs.clone()
     }
 
-    async fn members(&self) -> std::result::Result<Arc<Vec<Member>>, String> {
+    async fn members(&self) -> std::result::Result<Members, String> {
         self.members
             .get_or_init(|| async {
                 let members = self

@@ -11,7 +11,7 @@ wit_bindgen::generate!({
     path: "../../../../wit",
 });
 
-use fat::contract::{cache, crypto, env, events, log, storage};
+use fat::contract::{cache, crypto, env, events, jobs, log, storage};
 
 struct Probe;
 
@@ -124,6 +124,24 @@ fn dispatch(method: &str, args: &str) -> Result<String, String> {
             }
         }
         "recurse" => Ok(recurse(number(args)).to_string()),
+        // "N SIZE": spawn N `reverse` jobs of SIZE bytes each, then wait for every one.
+        "spawn" => {
+            let mut parts = args.trim_matches('"').split_whitespace().map(number);
+            let (n, size) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+            let input = vec![7u8; size as usize];
+            for _ in 0..n {
+                jobs::spawn("reverse", &input, jobs::JobOptions { replicas: 1 })
+                    .map_err(|e| format!("{e:?}"))?;
+            }
+            let (mut ok, mut failed) = (0, Vec::new());
+            while let Some((_, result)) = jobs::wait_next() {
+                match result {
+                    Ok(_) => ok += 1,
+                    Err(e) => failed.push(e),
+                }
+            }
+            Ok(format!("{ok} ok; {}", failed.join("; ")))
+        }
         "output" => Ok("x".repeat(number(args) as usize)),
         "panic" => panic!("the probe panics on purpose"),
         "set-then-panic" => {
