@@ -147,10 +147,11 @@ fn cluster_of_processes(
 fn a_worker_killed_mid_render_leaves_the_frame_to_the_others() {
     let (dev, mut workers, ids, apis, contract) =
         cluster_of_processes("render-kill", &[&[], &[], &[]]);
-    let (width, height, samples) = (128, 96, 8);
+    // About 5 million samples: seconds of work for three workers of one job slot each.
+    let (width, height, samples) = (640, 480, 16);
     let out = dev.dir.path().join("frame.png");
     // The query goes to the first member, which coordinates; the third dies mid-render.
-    let query = fat(dev.dir.path())
+    let mut query = fat(dev.dir.path())
         .args([
             "query",
             &contract,
@@ -159,6 +160,7 @@ fn a_worker_killed_mid_render_leaves_the_frame_to_the_others() {
             "--out",
             out.to_str().unwrap(),
             "--json",
+            "--progress",
             "--rpc",
             &dev.url,
         ])
@@ -172,6 +174,14 @@ fn a_worker_killed_mid_render_leaves_the_frame_to_the_others() {
         let (_, status) = http(victim, "GET", "/v1/status", b"").unwrap();
         if status["jobs_admitted"].as_u64() > Some(0) {
             break;
+        }
+        if query.try_wait().unwrap().is_some() {
+            let output = query.wait_with_output().unwrap();
+            panic!(
+                "the render ended before the third worker got a job: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
@@ -190,6 +200,12 @@ fn a_worker_killed_mid_render_leaves_the_frame_to_the_others() {
         String::from_utf8_lossy(&finished.stderr)
     );
     let answer: Value = serde_json::from_slice(&finished.stdout).unwrap();
+    // `--progress` drew the bar from the coordinator's progress stream while the frame
+    // rendered (the render outlasts a SIGKILL and a retry), then the summary.
+    let bands = frame_tiles(width, height, samples).unwrap().len();
+    let stderr = String::from_utf8_lossy(&finished.stderr);
+    assert!(stderr.contains(&format!("/{bands} jobs")), "{stderr}");
+    assert!(stderr.contains(&format!("{bands} jobs on ")), "{stderr}");
     let (w, h, rgb) = decode_png(&out);
     assert_eq!((w, h), (width, height));
     assert!(
@@ -198,7 +214,6 @@ fn a_worker_killed_mid_render_leaves_the_frame_to_the_others() {
     );
     // Every band has exactly one proof, from the members still alive or from the victim
     // before it died.
-    let bands = frame_tiles(width, height, samples).unwrap().len();
     assert_eq!(answer["jobs"].as_array().unwrap().len(), bands, "{answer}");
     let signers = workers_of(&answer);
     let members: BTreeSet<String> = ids.iter().cloned().collect();

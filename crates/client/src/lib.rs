@@ -46,7 +46,7 @@ pub use deploy::Deployed;
 pub use error::{Error, Result};
 pub use fat_proto::{EventStream, Http, SseEvent};
 pub use known_chains::check as check_known_chain;
-pub use query::QueryResult;
+pub use query::{ProgressWatch, QueryResult};
 pub use trust::check_worker;
 
 /// The fee every transaction offers at least (more when the chain's minimum for its size and

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use fat_crypto::Keypair;
 use fat_crypto::envelope::{Direction, EcdhPublic, Envelope, ReplayGuard, SessionMessage, seal};
 use fat_proto::windows::{ANSWER_WINDOW_MS, SESSION_REUSE_MS};
-use fat_proto::worker::{JobProof, LogLine, QueryReply, QueryRequest};
+use fat_proto::worker::{JobProgress, JobProof, LogLine, QueryReply, QueryRequest};
 use fat_proto::{EventStream, WorkerApi, paths};
 use fat_types::{AccountId, ContractId};
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,9 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::{Client, TrustedWorker, randomness};
+
+/// What [`Client::query_watched`] calls with the progress of a query's jobs.
+pub type ProgressWatch = std::sync::Arc<dyn Fn(JobProgress) + Send + Sync>;
 
 /// A query's answer (`fat query --json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,14 +50,28 @@ impl Client {
         method: &str,
         args: Option<Value>,
     ) -> Result<QueryResult> {
+        self.query_watched(key, contract, method, args, None).await
+    }
+
+    /// [`Client::query`], calling `watch` with the progress of the query's jobs while it runs
+    /// (from the answering worker's `GET /v1/progress/{id}`, under an id the client draws).
+    pub async fn query_watched(
+        &self,
+        key: &Keypair,
+        contract: &ContractId,
+        method: &str,
+        args: Option<Value>,
+        watch: Option<ProgressWatch>,
+    ) -> Result<QueryResult> {
         let workers = self.workers_for_contract(contract).await?;
+        let watch = &watch;
         let args = &args;
         let not_found = |e: &Error| matches!(e, Error::Proto(e) if e.is_not_found());
         crate::ask_members(
             workers,
             |worker| async move {
                 let answer = self
-                    .query_on(&worker, key, contract, method, args.clone())
+                    .query_on(&worker, key, contract, method, args.clone(), watch)
                     .await;
                 if !matches!(&answer, Err(e) if not_found(e)) {
                     return answer;
@@ -64,7 +81,7 @@ impl Client {
                 // and still without it, it is a broken member: the next is asked.
                 let created = self.checked().await?.contract(contract).await?.height;
                 self.wait_for_height(&worker, created).await?;
-                self.query_on(&worker, key, contract, method, args.clone())
+                self.query_on(&worker, key, contract, method, args.clone(), watch)
                     .await
             },
             |e| crate::unreachable(e) || not_found(e),
@@ -72,7 +89,7 @@ impl Client {
         .await
     }
 
-    /// [`Client::query`] on one worker.
+    /// [`Client::query`] on one worker, following its progress when `watch` is given.
     async fn query_on(
         &self,
         worker: &TrustedWorker,
@@ -80,13 +97,57 @@ impl Client {
         contract: &ContractId,
         method: &str,
         args: Option<Value>,
+        watch: &Option<ProgressWatch>,
     ) -> Result<QueryResult> {
-        let api = worker.api();
+        let progress = match watch {
+            Some(_) => Some(hex::encode(&randomness()?.nonce[..16])),
+            None => None,
+        };
         let request = QueryRequest {
             method: method.into(),
             args: args.unwrap_or(Value::Null),
+            progress: progress.clone(),
         };
-        let body = serde_json::to_vec(&request).expect("a query serializes");
+        let follower = watch.clone().zip(progress).map(|(watch, id)| {
+            let api = worker.api();
+            tokio::spawn(async move {
+                let Ok(mut events) = api.follow_progress(&id).await else {
+                    return;
+                };
+                while let Ok(Some(event)) = events.next().await {
+                    match event.event.as_str() {
+                        "progress" => {
+                            if let Ok(now) = serde_json::from_str::<JobProgress>(&event.data) {
+                                watch(now);
+                            }
+                        }
+                        "end" => return,
+                        _ => {}
+                    }
+                }
+            })
+        });
+        let answer = self
+            .query_request(worker, key, contract, method, &request)
+            .await;
+        if let Some(follower) = follower {
+            follower.abort();
+        }
+        answer
+    }
+
+    /// Send `request` to `worker`, sealed (under a session when one is open), and open the
+    /// answer.
+    async fn query_request(
+        &self,
+        worker: &TrustedWorker,
+        key: &Keypair,
+        contract: &ContractId,
+        method: &str,
+        request: &QueryRequest,
+    ) -> Result<QueryResult> {
+        let api = worker.api();
+        let body = serde_json::to_vec(request).expect("a query serializes");
         let caller = key.account_id();
         let url = format!("{}{}", api.url(), paths::worker::query(contract));
         let what = format!("the answer of worker {} to query {method}", worker.id);

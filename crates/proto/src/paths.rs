@@ -142,6 +142,8 @@ pub mod worker {
     pub const RECEIPT: &str = "/v1/receipts/{tx}";
     /// `POST`: a job from another worker of the cluster (an envelope sealed to this worker).
     pub const JOBS: &str = "/v1/jobs";
+    /// `GET`: the progress of a query's jobs, as Server-Sent Events.
+    pub const PROGRESS: &str = "/v1/progress/{id}";
 
     /// Every route a worker serves, as (method, path template).
     pub const ROUTES: &[(&str, &str)] = &[
@@ -151,6 +153,7 @@ pub mod worker {
         ("GET", LOGS),
         ("GET", RECEIPT),
         ("POST", JOBS),
+        ("GET", PROGRESS),
     ];
 
     /// [`CONTRACT`] of `id`.

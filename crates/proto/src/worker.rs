@@ -61,6 +61,10 @@ pub struct QueryRequest {
     /// Its arguments (`null` for none).
     #[serde(default)]
     pub args: serde_json::Value,
+    /// A name the client chose (16 to 64 lower-case hex characters) under which the worker
+    /// publishes the progress of the query's jobs (`GET /v1/progress/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
 }
 
 impl QueryRequest {
@@ -145,6 +149,23 @@ pub struct LogsView {
     pub contract: ContractId,
     /// Its lines, in order.
     pub logs: Vec<LogLine>,
+}
+
+/// `GET /v1/progress/{id}`: a `progress` event's data, how far a query's jobs got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobProgress {
+    /// Jobs that ended (replicas count once).
+    pub done: u64,
+    /// Jobs the query said it would spawn, or spawned so far when that is more.
+    pub total: u64,
+}
+
+/// Whether `id` can name a query's progress: 16 to 64 lower-case hex characters.
+pub fn progress_id_ok(id: &str) -> bool {
+    (16..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The domain tag of the hash a worker signs for a job it ran ([`JobProof`]).

@@ -79,6 +79,12 @@ impl WorkerApi {
             .await
     }
 
+    /// The progress of the query that named itself `id`: `progress` events (data: a
+    /// [`crate::worker::JobProgress`]), then `end` when the query is over.
+    pub async fn follow_progress(&self, id: &str) -> Result<EventStream> {
+        self.http.events(&format!("/v1/progress/{id}")).await
+    }
+
     /// POST a job envelope (from another worker of the cluster); the answer envelope's bytes.
     pub async fn job(&self, envelope: Vec<u8>) -> Result<Vec<u8>> {
         self.http

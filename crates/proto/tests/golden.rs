@@ -232,6 +232,15 @@ fn worker_bodies() {
         &QueryRequest {
             method: "get".into(),
             args: json!({"key": "a"}),
+            progress: None,
+        },
+    );
+    golden(
+        "query-request-progress",
+        &QueryRequest {
+            method: "image".into(),
+            args: json!({"width": 64}),
+            progress: Some("00112233445566778899aabbccddeeff".into()),
         },
     );
     let ok = QueryReply {

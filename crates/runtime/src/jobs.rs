@@ -47,6 +47,11 @@ pub trait JobRunner: Send + Sync {
     /// Run `job` to its end. The future is spawned on the async runtime; it is dropped (and so
     /// cancelled) when the query ends first.
     fn run(&self, job: JobRequest) -> JobFuture;
+
+    /// The query says it will spawn `total` jobs in all (for progress reports).
+    fn plan(&self, total: u32) {
+        let _ = total;
+    }
 }
 
 /// The deadline of a query or job: it grows once, when a query starts coordinating jobs.
@@ -162,6 +167,13 @@ impl CallJobs {
         let task = self.running.spawn(async move { (handle, run.await) });
         self.handles.insert(task.id(), handle);
         Ok(Ok(handle))
+    }
+
+    /// Pass the query's plan on to the runner.
+    pub(crate) fn plan(&self, total: u32) {
+        if let Some(runner) = &self.runner {
+            runner.plan(total);
+        }
     }
 
     /// The next job to end, or `None` when none is in flight; `Err` when its output or time

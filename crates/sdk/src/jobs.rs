@@ -48,13 +48,20 @@ pub fn next() -> Option<(Handle, std::result::Result<Vec<u8>, String>)> {
     host::wait_next().map(|(handle, result)| (Handle(handle), result))
 }
 
+/// Say how many jobs the query will spawn in all, for a client following its progress
+/// ([`map`] and its kin say it themselves).
+pub fn plan(total: usize) {
+    host::plan(u32::try_from(total).unwrap_or(u32::MAX));
+}
+
 /// How many jobs may be in flight at once.
 pub fn max_in_flight() -> usize {
     host::max_in_flight() as usize
 }
 
 /// Run job `name` once per input, on the cluster, and return every result in input order.
-/// At most [`max_in_flight`] jobs run at once; the next starts as soon as one ends.
+/// At most [`max_in_flight`] jobs run at once; the next starts as soon as one ends. Results
+/// of other jobs of the query that end meanwhile are dropped.
 pub fn map_results<I, B>(
     name: &str,
     inputs: I,
@@ -64,6 +71,8 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
+    let inputs: Vec<B> = inputs.into_iter().collect();
+    plan(inputs.len());
     let window = max_in_flight().max(1);
     let mut inputs = inputs.into_iter().enumerate();
     let mut results: Vec<Option<std::result::Result<Vec<u8>, String>>> = Vec::new();

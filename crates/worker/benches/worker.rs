@@ -78,6 +78,7 @@ impl Querier {
         let request = QueryRequest {
             method: "get".into(),
             args: Value::Null,
+            progress: None,
         };
         Self {
             api: WorkerApi::new(&w.url).unwrap(),

@@ -52,6 +52,7 @@ fn handler(method: &str, path: &str) -> MethodRouter<Worker> {
         ("GET", p::LOGS) => get(logs),
         ("GET", p::RECEIPT) => get(receipt),
         ("POST", p::JOBS) => post(job),
+        ("GET", p::PROGRESS) => get(progress),
         other => unreachable!("ROUTES names {other:?}, which has no handler"),
     }
 }
@@ -273,7 +274,13 @@ async fn query(
         )
     })?;
     let answer = worker
-        .query(&id, &body.method, &body.args_text(), AccountId::default())
+        .query_published(
+            &id,
+            &body.method,
+            &body.args_text(),
+            AccountId::default(),
+            body.progress.as_deref(),
+        )
         .await?;
     let (status, body) = answer_json(&worker, &answer);
     Ok((status, Json(body)).into_response())
@@ -289,6 +296,53 @@ async fn job(State(worker): State<Worker>, body: axum::body::Bytes) -> ApiResult
         [(header::CONTENT_TYPE, content::OCTET_STREAM)],
         sealed.to_bytes(),
     )
+        .into_response())
+}
+
+/// How often a progress stream looks at its query.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+/// How long a progress stream waits for its query to start.
+const PROGRESS_WAIT: Duration = Duration::from_secs(10);
+
+/// The progress of the query published under `id`: a `progress` event whenever it changes,
+/// then `end` when the query is over (or never started within 10 s).
+async fn progress(State(worker): State<Worker>, Path(id): Path<String>) -> ApiResult<Response> {
+    if !fat_proto::worker::progress_id_ok(&id) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "a progress id is 16 to 64 lower-case hex characters",
+        ));
+    }
+    let started = std::time::Instant::now();
+    let stream = futures_util::stream::unfold(
+        (worker, id, None, false),
+        move |(worker, id, last, ended)| async move {
+            if ended {
+                return None;
+            }
+            loop {
+                match worker.inner.progress.get(&id) {
+                    Some(now) if Some(now) != last => {
+                        let event = Event::default()
+                            .event("progress")
+                            .json_data(now)
+                            .unwrap_or_else(|e| {
+                                Event::default().event("error").data(e.to_string())
+                            });
+                        return Some((Ok::<_, Infallible>(event), (worker, id, Some(now), false)));
+                    }
+                    None if last.is_some() || started.elapsed() > PROGRESS_WAIT => {
+                        let event = Event::default().event("end").data("{}");
+                        return Some((Ok(event), (worker, id, last, true)));
+                    }
+                    _ => tokio::time::sleep(PROGRESS_EVERY).await,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
 }
 

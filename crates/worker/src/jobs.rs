@@ -13,13 +13,14 @@
 //! a job runs on two members and their outputs must be equal byte for byte.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use fat_crypto::envelope::{self, Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness};
 use fat_proto::WorkerApi;
 use fat_proto::windows::ENVELOPE_WINDOW_MS;
-use fat_proto::worker::{JobAnswer, JobCall, JobProof};
+use fat_proto::worker::{JobAnswer, JobCall, JobProgress, JobProof, progress_id_ok};
 use fat_runtime::{BlockInfo, Cache, Call, Entry, JobFuture, JobRequest, JobResult, JobRunner};
 use fat_types::encoding::{decode, encode};
 use fat_types::{AccountId, ClusterId, ContractId, WorkerId};
@@ -242,6 +243,9 @@ pub(crate) struct ClusterJobs {
     members: tokio::sync::OnceCell<std::result::Result<Members, String>>,
     state: Mutex<Progress>,
     freed: Notify,
+    planned: AtomicU64,
+    spawned: AtomicU64,
+    done: AtomicU64,
 }
 
 impl ClusterJobs {
@@ -261,7 +265,19 @@ impl ClusterJobs {
             members: tokio::sync::OnceCell::new(),
             state: Mutex::new(Progress::default()),
             freed: Notify::new(),
+            planned: AtomicU64::new(0),
+            spawned: AtomicU64::new(0),
+            done: AtomicU64::new(0),
         })
+    }
+
+    /// How far the query's jobs got.
+    pub(crate) fn progress(&self) -> JobProgress {
+        let spawned = self.spawned.load(Ordering::Relaxed);
+        JobProgress {
+            done: self.done.load(Ordering::Relaxed),
+            total: spawned.max(self.planned.load(Ordering::Relaxed)),
+        }
     }
 
     /// The proofs of every job run so far, in the order they ended.
@@ -505,6 +521,58 @@ pub(crate) struct Runner(pub(crate) Arc<ClusterJobs>);
 impl JobRunner for Runner {
     fn run(&self, job: JobRequest) -> JobFuture {
         let jobs = self.0.clone();
-        Box::pin(async move { jobs.run(job).await })
+        jobs.spawned.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move {
+            let result = jobs.run(job).await;
+            jobs.done.fetch_add(1, Ordering::Relaxed);
+            result
+        })
+    }
+
+    fn plan(&self, total: u32) {
+        self.0.planned.store(u64::from(total), Ordering::Relaxed);
+    }
+}
+
+/// Queries that publish their progress, by the id their client chose.
+#[derive(Default)]
+pub(crate) struct ProgressBoard(Mutex<HashMap<String, Weak<ClusterJobs>>>);
+
+/// How many queries may publish their progress at once.
+const PROGRESS_BOARD: usize = 4096;
+
+/// A query's place on the board, removed when dropped.
+pub(crate) struct Published<'a> {
+    board: &'a ProgressBoard,
+    id: Option<String>,
+}
+
+impl Drop for Published<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = &self.id {
+            self.board.0.lock().expect("progress board").remove(id);
+        }
+    }
+}
+
+impl ProgressBoard {
+    /// Publish `jobs` under `id` (a valid id not in use, while there is room).
+    pub(crate) fn publish(&self, id: Option<&str>, jobs: &Arc<ClusterJobs>) -> Published<'_> {
+        let mut board = self.0.lock().expect("progress board");
+        let id = id
+            .filter(|id| {
+                progress_id_ok(id) && board.len() < PROGRESS_BOARD && !board.contains_key(*id)
+            })
+            .map(|id| {
+                board.insert(id.to_owned(), Arc::downgrade(jobs));
+                id.to_owned()
+            });
+        Published { board: self, id }
+    }
+
+    /// The progress of the query published under `id`, if it runs.
+    pub(crate) fn get(&self, id: &str) -> Option<JobProgress> {
+        let board = self.0.lock().expect("progress board");
+        board.get(id)?.upgrade().map(|jobs| jobs.progress())
     }
 }

@@ -43,6 +43,20 @@ impl Worker {
         args: &str,
         caller: AccountId,
     ) -> Result<QueryAnswer> {
+        self.query_published(contract, method, args, caller, None)
+            .await
+    }
+
+    /// [`Worker::query`], publishing the progress of its jobs under `progress` (see
+    /// `GET /v1/progress/{id}`) while it runs.
+    pub async fn query_published(
+        &self,
+        contract: &ContractId,
+        method: &str,
+        args: &str,
+        caller: AccountId,
+        progress: Option<&str>,
+    ) -> Result<QueryAnswer> {
         let start = Instant::now();
         let _slot = self.inner.admission.enter().await?;
         let snapshot = self.inner.store.snapshot()?;
@@ -81,6 +95,7 @@ impl Worker {
             head.height,
         );
         call.jobs = Some(Arc::new(Runner(jobs.clone())));
+        let _published = self.inner.progress.publish(progress, &jobs);
         let outcome = self.inner.runtime.call(&code, call).await;
         Ok(QueryAnswer {
             result: outcome.output_str().map(str::to_owned),
@@ -230,7 +245,13 @@ impl Worker {
             )))
         })?;
         let result = self
-            .query(contract, &query.method, &query.args_text(), caller)
+            .query_published(
+                contract,
+                &query.method,
+                &query.args_text(),
+                caller,
+                query.progress.as_deref(),
+            )
             .await;
         let body = answer(self, result)?;
         Ok(serde_json::to_vec(&body).expect("a query reply serializes"))

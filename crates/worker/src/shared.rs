@@ -67,6 +67,8 @@ pub(crate) struct Inner {
     pub(crate) job_admission: Admission,
     /// Test-only fault: corrupt the output of jobs run for other workers.
     pub(crate) corrupt_jobs: bool,
+    /// Queries publishing the progress of their jobs.
+    pub(crate) progress: crate::jobs::ProgressBoard,
 }
 
 impl Inner {

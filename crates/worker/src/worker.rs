@@ -157,6 +157,7 @@ impl Worker {
                 job_slots: config.job_slots.max(1),
                 job_admission: Admission::new(config.job_slots.max(1), config.query_queue),
                 corrupt_jobs: config.corrupt_jobs,
+                progress: Default::default(),
             }),
         })
     }

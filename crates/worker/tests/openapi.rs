@@ -156,6 +156,31 @@ async fn answers_fit_the_openapi_schemas() {
     c.call("POST", p::QUERY, &path, SESSION, b"junk".to_vec(), 400)
         .await;
 
+    // Jobs come only from other members of the contract's cluster, sealed to this worker.
+    c.call("POST", p::JOBS, p::JOBS, OCTETS, b"junk".to_vec(), 400)
+        .await;
+    let job = fat_proto::worker::JobCall {
+        contract: probe,
+        caller: alice.account_id(),
+        name: "reverse".into(),
+        input: b"abc".to_vec(),
+        min_height: 0,
+    };
+    let (outsider, _) = fat_crypto::envelope::seal(
+        &fat_devnet::bootstrap::dev_worker_key(1),
+        &fat_crypto::envelope::EcdhPublic(w0.worker.ecdh_public().0),
+        probe,
+        fat_crypto::envelope::Direction::Job,
+        &fat_types::encoding::encode(&job),
+        common::now_ms(),
+        fat_crypto::envelope::SealRandomness::generate().unwrap(),
+    )
+    .unwrap();
+    c.call("POST", p::JOBS, p::JOBS, OCTETS, outsider.to_bytes(), 403)
+        .await;
+    c.call("GET", p::PROGRESS, "/v1/progress/zz", JSON, Vec::new(), 400)
+        .await;
+
     // A worker that never reached a chain and takes sealed queries only.
     let idle_dir = temp_dir("openapi-idle");
     let key = fat_devnet::bootstrap::dev_worker_key(1);
@@ -269,6 +294,7 @@ fn component_schemas_name_the_fields_rust_serializes() {
             js(QueryRequest {
                 method: "get".into(),
                 args: json!({"k": 1}),
+                progress: Some("00112233445566778899aabbccddeeff".into()),
             }),
         ),
         (
@@ -311,6 +337,20 @@ fn component_schemas_name_the_fields_rust_serializes() {
     for error in errors {
         samples.push(("CallError", js(error)));
     }
+    samples.push((
+        "JobProgress",
+        js(fat_proto::worker::JobProgress { done: 3, total: 32 }),
+    ));
+    samples.push((
+        "JobProof",
+        js(JobProof::sign(
+            &fat_crypto::Keypair::from_seed([5; 32]),
+            ContractId([6; 32]),
+            "tile",
+            b"in",
+            &Err("no".into()),
+        )),
+    ));
     for head in [Some(1), None] {
         samples.push((
             "WorkerStatus",

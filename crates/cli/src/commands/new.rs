@@ -78,9 +78,15 @@ impl Template {
 
 fn manifest(package: &str, template: Template, sdk: &Path) -> String {
     let sdk = sdk.display().to_string().replace('\\', "/");
-    let (section, opt) = match template {
-        Template::Render => ("[target.'cfg(target_arch = \"wasm32\")'.dependencies]", "3"),
-        _ => ("[dependencies]", "\"s\""),
+    // The ray tracer also builds natively (its kernel and PNG encoder, for comparison); its
+    // contract glue, SDK and base64 only for wasm.
+    let (section, opt, extra) = match template {
+        Template::Render => (
+            "[dependencies]\npng = \"0.18\"\n\n[target.'cfg(target_arch = \"wasm32\")'.dependencies]",
+            "3",
+            "base64 = \"0.22\"\n",
+        ),
+        _ => ("[dependencies]", "\"s\"", ""),
     };
     format!(
         r#"[package]
@@ -97,7 +103,7 @@ crate-type = ["cdylib", "rlib"]
 # chose it; by default, the checkout `fat` was built from). Moving the checkout means
 # changing this path.
 fat-sdk = {{ path = "{sdk}" }}
-
+{extra}
 # `fat build` builds in release mode for wasm32-wasip2: small, fast components.
 [profile.release]
 opt-level = {opt}

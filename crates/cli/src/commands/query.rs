@@ -26,6 +26,9 @@ pub struct QueryCommand {
     /// Write the output to FILE (binary outputs decoded) instead of printing it.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Draw the progress of the query's jobs on stderr (jobs done of total).
+    #[arg(long)]
+    progress: bool,
     #[command(flatten)]
     pub(super) client: ClientArgs,
 }
@@ -39,11 +42,18 @@ impl QueryCommand {
         let args = parse_args(self.args.as_deref())?;
         let result = ctx.block_on(async {
             ctx.warn_if_insecure().await?;
+            let watch = self
+                .progress
+                .then(|| std::sync::Arc::new(draw_progress) as fat_client::ProgressWatch);
             Ok(ctx
                 .client
-                .query(&key, &contract, &self.method, args)
+                .query_watched(&key, &contract, &self.method, args, watch)
                 .await?)
         })?;
+        if self.progress && !result.jobs.is_empty() {
+            let workers = result.jobs_by_worker.len();
+            eprintln!("\r{} jobs on {workers} workers{:30}", result.jobs.len(), "");
+        }
         if let Some(path) = &self.out {
             let bytes = output_bytes(&result.output)?;
             std::fs::write(path, &bytes)
@@ -64,6 +74,25 @@ impl QueryCommand {
         }
         Ok(())
     }
+}
+
+/// Redraw the progress bar on stderr: `[#####-----] 12/32 jobs`.
+fn draw_progress(now: fat_proto::worker::JobProgress) {
+    const WIDTH: u64 = 30;
+    if now.total == 0 {
+        return;
+    }
+    let filled = (now.done * WIDTH)
+        .checked_div(now.total)
+        .unwrap_or(0)
+        .min(WIDTH) as usize;
+    eprint!(
+        "\r[{}{}] {}/{} jobs",
+        "#".repeat(filled),
+        "-".repeat(WIDTH as usize - filled),
+        now.done,
+        now.total
+    );
 }
 
 /// What `--out` writes: `{"base64": ...}` decoded, a string's text, other JSON as text.

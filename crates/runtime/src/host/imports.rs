@@ -236,6 +236,13 @@ impl jobs::Host for HostState {
         }
     }
 
+    fn plan(&mut self, jobs: u32) -> Result<()> {
+        if self.mode == Mode::Query {
+            self.jobs.plan(jobs);
+        }
+        Ok(())
+    }
+
     fn max_in_flight(&mut self) -> Result<u32> {
         Ok(u32::try_from(self.limits.jobs_in_flight).unwrap_or(u32::MAX))
     }
