@@ -3,7 +3,7 @@
 //!
 //! A query that spawns jobs gets a [`ClusterJobs`] scheduler. It learns the cluster's members
 //! (ids, x25519 keys, endpoints) from the chain node the worker follows, and gives each job to
-//! the member with the fewest of this query's jobs in flight, at most `job_slots` each, this
+//! the member with the fewest of this query's jobs in flight, at most twice `job_slots` each, this
 //! worker included. A job for another member travels as an envelope sealed to that member's
 //! key and signed by this worker's identity (direction `job`); the member checks that the
 //! sender belongs to the contract's cluster, runs the job in job mode (its own fuel and
@@ -62,11 +62,7 @@ impl Worker {
             return Ok(members.clone());
         }
         let me = self.id();
-        let mut members = vec![Member {
-            id: me,
-            ecdh: self.inner.secrets.ecdh_public(),
-            api: None,
-        }];
+        let mut members = (*self.alone()).clone();
         let chain = self.inner.chain.lock().expect("chain").clone();
         if let Some(chain) = chain {
             let asked = |e: fat_proto::Error| WorkerError::Chain {
@@ -98,6 +94,15 @@ impl Worker {
             .expect("members")
             .insert(*cluster, (Instant::now(), members.clone()));
         Ok(members)
+    }
+
+    /// This worker alone, as a list of members.
+    fn alone(&self) -> Members {
+        Arc::new(vec![Member {
+            id: self.id(),
+            ecdh: self.inner.secrets.ecdh_public(),
+            api: None,
+        }])
     }
 
     /// Run job `name` of `contract` here, in job mode, on the state of block `min_height` or
@@ -240,7 +245,7 @@ pub(crate) struct ClusterJobs {
     cluster: ClusterId,
     caller: AccountId,
     min_height: u64,
-    members: tokio::sync::OnceCell<std::result::Result<Members, String>>,
+    members: tokio::sync::OnceCell<Members>,
     state: Mutex<Progress>,
     freed: Notify,
     planned: AtomicU64,
@@ -285,18 +290,21 @@ impl ClusterJobs {
         self.state.lock().expect("jobs state").proofs.clone()
     }
 
-    async fn members(&self) -> std::result::Result<Members, String> {
+    async fn members(&self) -> Members {
         self.members
             .get_or_init(|| async {
-                let members = self
-                    .worker
-                    .cluster_members(&self.cluster)
-                    .await
-                    .map_err(|e| format!("cannot list the cluster's workers: {e}"))?;
+                // Without the list (the chain node is unreachable), the jobs still run here.
+                let members = match self.worker.cluster_members(&self.cluster).await {
+                    Ok(members) => members,
+                    Err(e) => {
+                        tracing::warn!(cluster = %self.cluster, error = %e, "cannot list the cluster's workers; its jobs run here");
+                        self.worker.alone()
+                    }
+                };
                 let mut state = self.state.lock().expect("jobs state");
                 state.in_flight = vec![0; members.len()];
                 state.failed = vec![false; members.len()];
-                Ok(members)
+                members
             })
             .await
             .clone()
@@ -304,8 +312,11 @@ impl ClusterJobs {
 
     /// A place on the least busy member that has not failed, other than `avoid`; waits while
     /// every such member is full; `None` when none is left.
+    ///
+    /// A member holds up to twice `job_slots` of the query's jobs: one set runs while the
+    /// other travels or waits in the member's queue, so no member idles for a round trip.
     async fn acquire(&self, avoid: Option<usize>) -> Option<usize> {
-        let slots = self.worker.inner.job_slots.max(1);
+        let slots = self.worker.inner.job_slots.max(1) * 2;
         loop {
             let freed = self.freed.notified();
             tokio::pin!(freed);
@@ -440,15 +451,7 @@ impl ClusterJobs {
 
     async fn run(&self, job: JobRequest) -> JobResult {
         let started = Instant::now();
-        let members = match self.members().await {
-            Ok(members) => members,
-            Err(message) => {
-                return JobResult {
-                    output: Err(message),
-                    time: started.elapsed(),
-                };
-            }
-        };
+        let members = self.members().await;
         if job.replicas >= 2 && members.len() < 2 {
             return JobResult {
                 output: Err(format!(
