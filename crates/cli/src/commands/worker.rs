@@ -52,6 +52,10 @@ pub struct WorkerCommand {
     /// member of the cluster at once [default: the number of cores].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     job_slots: Option<u64>,
+    /// How long a query that fans out jobs may run, in seconds (a plain query gets 10)
+    /// [default: 120].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    job_query_secs: Option<u64>,
     /// Test only: return a wrong (signed) output for every job another worker sends, to show
     /// that replicated jobs catch it. Never use it otherwise.
     #[arg(long, hide = true)]
@@ -78,6 +82,9 @@ impl WorkerCommand {
         }
         if let Some(slots) = self.job_slots {
             config.job_slots = slots as usize;
+        }
+        if let Some(secs) = self.job_query_secs {
+            config.runtime.limits.coordinated_deadline = std::time::Duration::from_secs(secs);
         }
         config.corrupt_jobs = self.test_corrupt_jobs;
         if let Some(mib) = self.max_memory_mib {
