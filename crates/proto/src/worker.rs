@@ -233,6 +233,14 @@ struct JobProofBody<'a> {
     output_hash: &'a Hash32,
 }
 
+/// Whether a job's output is a success, and the hash of its bytes or of its error's text.
+fn output_digest(output: &Result<Vec<u8>, String>) -> (bool, Hash32) {
+    match output {
+        Ok(bytes) => (true, job_data_hash(bytes)),
+        Err(message) => (false, job_data_hash(message.as_bytes())),
+    }
+}
+
 /// The hash of a job's input or output in a [`JobProof`].
 pub fn job_data_hash(bytes: &[u8]) -> Hash32 {
     fat_types::encoding::tagged_hash(JOB_DATA_TAG, &bytes)
@@ -248,10 +256,7 @@ impl JobProof {
         input: &[u8],
         output: &Result<Vec<u8>, String>,
     ) -> Self {
-        let (ok, output_hash) = match output {
-            Ok(bytes) => (true, job_data_hash(bytes)),
-            Err(message) => (false, job_data_hash(message.as_bytes())),
-        };
+        let (ok, output_hash) = output_digest(output);
         let mut proof = Self {
             worker: WorkerId(key.account_id().0),
             contract,
@@ -282,21 +287,8 @@ impl JobProof {
 
     /// Check the signature, and that the proof is for `input` giving `output`.
     pub fn verify(&self, input: &[u8], output: &Result<Vec<u8>, String>) -> Result<(), String> {
-        fat_crypto::verify(
-            &AccountId(self.worker.0),
-            self.signing_hash().as_bytes(),
-            &self.signature,
-        )
-        .map_err(|e| {
-            format!(
-                "the job proof of worker {} does not verify: {e}",
-                self.worker
-            )
-        })?;
-        let (ok, hash) = match output {
-            Ok(bytes) => (true, job_data_hash(bytes)),
-            Err(message) => (false, job_data_hash(message.as_bytes())),
-        };
+        self.check_signature()?;
+        let (ok, hash) = output_digest(output);
         if self.input_hash != job_data_hash(input) || self.ok != ok || self.output_hash != hash {
             return Err(format!(
                 "the job proof of worker {} is for another input or output",

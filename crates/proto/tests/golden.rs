@@ -28,35 +28,21 @@ fn golden<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &
     let actual = serde_json::to_string_pretty(value).unwrap() + "\n";
     let back: T = serde_json::from_str(&actual).unwrap();
     assert_eq!(&back, value, "{name} does not read back as itself");
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.json"));
-    if std::env::var_os("FAT_BLESS").is_some() {
-        std::fs::write(&path, &actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "no golden file {}: run with FAT_BLESS=1 to create it",
-            path.display()
-        )
-    });
-    assert_eq!(
-        actual,
-        expected,
-        "{} changed: a wire format change must be deliberate (FAT_BLESS=1 rewrites it)",
-        path.display()
-    );
+    pinned(&format!("{name}.json"), &actual);
 }
 
 /// [`golden`] for borsh bytes, pinned as lower-case hex in `tests/golden/NAME.hex`.
 fn golden_hex(name: &str, bytes: &[u8]) {
-    let actual = hex::encode(bytes) + "\n";
+    pinned(&format!("{name}.hex"), &(hex::encode(bytes) + "\n"));
+}
+
+/// Compare `actual` with `tests/golden/FILE`; `FAT_BLESS=1` rewrites the file instead.
+fn pinned(file: &str, actual: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
-        .join(format!("{name}.hex"));
+        .join(file);
     if std::env::var_os("FAT_BLESS").is_some() {
-        std::fs::write(&path, &actual).unwrap();
+        std::fs::write(&path, actual).unwrap();
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
@@ -67,7 +53,7 @@ fn golden_hex(name: &str, bytes: &[u8]) {
     });
     assert_eq!(
         actual,
-        expected,
+        expected.as_str(),
         "{} changed: a wire format change must be deliberate (FAT_BLESS=1 rewrites it)",
         path.display()
     );

@@ -21,7 +21,7 @@ use fat_crypto::envelope::{self, Direction, EcdhPublic, Envelope, ReplayGuard, S
 use fat_proto::WorkerApi;
 use fat_proto::windows::ENVELOPE_WINDOW_MS;
 use fat_proto::worker::{JobAnswer, JobCall, JobProgress, JobProof, progress_id_ok};
-use fat_runtime::{BlockInfo, Cache, Call, Entry, JobFuture, JobRequest, JobResult, JobRunner};
+use fat_runtime::{Entry, JobFuture, JobRequest, JobResult, JobRunner};
 use fat_types::encoding::{decode, encode};
 use fat_types::{AccountId, ClusterId, ContractId, WorkerId};
 use tokio::sync::Notify;
@@ -120,37 +120,14 @@ impl Worker {
         if !self.wait_for_height(min_height, CATCH_UP).await {
             return Err(WorkerError::Behind { height: min_height });
         }
-        let snapshot = self.inner.store.snapshot()?;
-        let head = snapshot.head()?;
-        let record = snapshot
-            .contract(contract)?
-            .ok_or(WorkerError::UnknownContract(*contract))?;
-        let code = self.inner.code(&record.info.code_hash)?;
-        let crypt = self
-            .inner
-            .keyring
-            .contract(contract, &record.info.cluster)
-            .ok_or(WorkerError::NoClusterKey(record.info.cluster))?;
-        let mut call = Call::new(
-            Entry::job(name, input.clone()),
-            Arc::new(snapshot),
-            self.inner.cache.clone() as Arc<dyn Cache>,
-        );
-        call.contract = *contract;
-        call.caller = caller;
-        call.block = BlockInfo {
-            number: head.height,
-            timestamp_ms: head.timestamp_ms,
-            hash: head.hash(),
-        };
-        call.contract_secret = crypt.keys.secret();
-        call.worker_key = self.id().0;
+        let (code, call, _, height) =
+            self.read_call(contract, Entry::job(name, input.clone()), caller)?;
         let outcome = self.inner.runtime.call(&code, call).await;
         let output = outcome.result.map_err(|e| e.to_string());
         let proof = JobProof::sign(&self.inner.key, *contract, name, &input, &output);
         Ok(JobAnswer {
             output,
-            height: head.height,
+            height,
             elapsed_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             proof,
         })

@@ -59,6 +59,31 @@ impl Worker {
     ) -> Result<QueryAnswer> {
         let start = Instant::now();
         let _slot = self.inner.admission.enter().await?;
+        let (code, mut call, cluster, height) =
+            self.read_call(contract, Entry::query(method, args), caller)?;
+        let jobs = ClusterJobs::new(self.clone(), *contract, cluster, caller, height);
+        call.jobs = Some(Arc::new(Runner(jobs.clone())));
+        let _published = self.inner.progress.publish(progress, &jobs);
+        let outcome = self.inner.runtime.call(&code, call).await;
+        Ok(QueryAnswer {
+            result: outcome.output_str().map(str::to_owned),
+            height,
+            gas_used: outcome.gas_used,
+            elapsed: start.elapsed(),
+            jobs: jobs.proofs(),
+        })
+    }
+}
+
+impl Worker {
+    /// A read-only call (a query or a job) of `contract` as `caller` on the last committed
+    /// block: its code, the call, the contract's cluster and the block's height.
+    pub(crate) fn read_call(
+        &self,
+        contract: &ContractId,
+        entry: Entry,
+        caller: AccountId,
+    ) -> Result<(Arc<fat_runtime::Code>, Call, fat_types::ClusterId, u64)> {
         let snapshot = self.inner.store.snapshot()?;
         if !snapshot.started()? {
             return Err(WorkerError::UnknownContract(*contract));
@@ -68,8 +93,14 @@ impl Worker {
             .contract(contract)?
             .ok_or(WorkerError::UnknownContract(*contract))?;
         let code = self.inner.code(&record.info.code_hash)?;
+        let cluster = record.info.cluster;
+        let crypt = self
+            .inner
+            .keyring
+            .contract(contract, &cluster)
+            .ok_or(WorkerError::NoClusterKey(cluster))?;
         let mut call = Call::new(
-            Entry::query(method, args),
+            entry,
             Arc::new(snapshot),
             self.inner.cache.clone() as Arc<dyn Cache>,
         );
@@ -80,30 +111,9 @@ impl Worker {
             timestamp_ms: head.timestamp_ms,
             hash: head.hash(),
         };
-        let crypt = self
-            .inner
-            .keyring
-            .contract(contract, &record.info.cluster)
-            .ok_or(WorkerError::NoClusterKey(record.info.cluster))?;
         call.contract_secret = crypt.keys.secret();
         call.worker_key = self.id().0;
-        let jobs = ClusterJobs::new(
-            self.clone(),
-            *contract,
-            record.info.cluster,
-            caller,
-            head.height,
-        );
-        call.jobs = Some(Arc::new(Runner(jobs.clone())));
-        let _published = self.inner.progress.publish(progress, &jobs);
-        let outcome = self.inner.runtime.call(&code, call).await;
-        Ok(QueryAnswer {
-            result: outcome.output_str().map(str::to_owned),
-            height: head.height,
-            gas_used: outcome.gas_used,
-            elapsed: start.elapsed(),
-            jobs: jobs.proofs(),
-        })
+        Ok((code, call, cluster, head.height))
     }
 }
 
