@@ -187,4 +187,7 @@ fn new_writes_a_standalone_project() {
         assert!(dir.join("Cargo.lock").is_file());
     }
     assert!(h.join("my-render/src/kernel.rs").is_file());
+    // The native renderer comes along, using the library under the project's name.
+    let native = std::fs::read_to_string(h.join("my-render/src/bin/render-native.rs")).unwrap();
+    assert!(native.contains("use my_render::kernel"), "{native}");
 }

@@ -16,7 +16,7 @@ pub const TARGET: &str = "wasm32-wasip2";
 
 /// Build a contract for wasm32-wasip2 and check it exports the contract world.
 ///
-/// Builds the contract project at PATH with `cargo build --target wasm32-wasip2 --release`,
+/// Builds the contract project at PATH with `cargo build --lib --target wasm32-wasip2 --release`,
 /// check the component exports the contract world, and print its path (its size and code
 /// hash on stderr).
 /// `--json` prints `{"wasm","size","code_hash"}`.
@@ -50,7 +50,7 @@ fn manifest_of(path: &Path) -> anyhow::Result<PathBuf> {
 fn cargo_build(manifest: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut child = Command::new(&cargo)
-        .args(["build", "--release", "--target", TARGET])
+        .args(["build", "--lib", "--release", "--target", TARGET])
         .args(["--message-format", "json-render-diagnostics"])
         .arg("--manifest-path")
         .arg(manifest)

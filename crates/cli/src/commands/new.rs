@@ -71,6 +71,10 @@ impl Template {
                     "src/kernel.rs",
                     include_str!("../../../../examples/render/src/kernel.rs"),
                 ),
+                (
+                    "src/bin/render-native.rs",
+                    include_str!("../../../../examples/render/src/bin/render-native.rs"),
+                ),
             ],
         }
     }
@@ -180,10 +184,17 @@ impl NewCommand {
             (".gitignore".into(), "/target\n".into()),
         ];
         for (path, text) in self.template.files() {
-            files.push((path.to_string(), text.to_string()));
+            // The render template's native binary uses the library under its new name.
+            let crate_name = package.replace('-', "_");
+            let text = text.replace("use render::", &format!("use {crate_name}::"));
+            files.push((path.to_string(), text));
         }
         for (path, text) in &files {
             let path = dir.join(path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
             std::fs::write(&path, text)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
