@@ -15,6 +15,12 @@
 //!   JSON queries to the same worker, interleaved with the sealed ones.
 //! - `sealed_vs_plain_p50_ratio` / `sealed_vs_plain_qps_ratio`: sealed (sessions) over plain,
 //!   per round; `fresh_vs_plain_qps_ratio` likewise for fresh envelopes.
+//! - `echo_p50_us` / `echo_p99_us` / `echo_per_s`: the anchor of the queries. A route that
+//!   sends its body back (no contract, no store, no crypto), added to the worker's own router
+//!   (`fat_worker::api::app`) and served with it on one listener: the queries of every mode
+//!   and the echo go to that listener through the same `WorkerApi` transport, interleaved.
+//!   `query_vs_echo_p50_ratio` / `query_vs_echo_qps_ratio`: sealed (session) queries over
+//!   echoes; `query_p99_over_p50`: the tail of sealed queries.
 //! - `command_e2e_p50_ms`: a sealed command submitted and waited for by the chain, until the
 //!   worker has applied its block.
 //! - `command_exec_per_s`: commands applied per second by one worker. A worker, paused
@@ -23,6 +29,11 @@
 //!   (fetch, verify, open, execute, seal, commit).
 //! - `command_exec_single_per_s`: the same on the block-time-0 chain, which cuts a block
 //!   per command or two: every command also pays a whole block's overhead.
+//! - `command_call_per_s`: the anchor of command application. The same `counter` code's
+//!   `increment` called through `fat_runtime::Runtime::call` one after the other (so on one
+//!   core), with the worker's runtime settings, on an in-memory store whose writes are applied
+//!   after each call: no chain, envelope, receipt or disk. `command_apply_vs_call_ratio` is
+//!   `command_exec_per_s` over it, in the same round.
 //!
 //! Figures are medians over rounds; `FAT_BENCH_QUICK=1` runs less.
 
@@ -40,9 +51,10 @@ use fat_crypto::envelope::{
     Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness, Session, SessionMessage, seal,
 };
 use fat_crypto::{Keypair, dev_keypair};
-use fat_proto::WorkerApi;
 use fat_proto::windows::{ANSWER_WINDOW_MS, SESSION_REUSE_MS};
 use fat_proto::worker::QueryRequest;
+use fat_proto::{WorkerApi, content};
+use fat_runtime::{Call, Entry, MemoryCache, MemoryStore, Runtime};
 use fat_types::{AccountId, Bytes, ContractId, Transaction, TxKind};
 use serde_json::{Value, json};
 
@@ -55,9 +67,34 @@ enum Mode {
     Fresh,
     /// Plaintext JSON.
     Plain,
+    /// Not a query: [`ECHO_PATH`] sends the body back.
+    Echo,
 }
 
-const MODES: [Mode; 3] = [Mode::Session, Mode::Fresh, Mode::Plain];
+const MODES: [Mode; 4] = [Mode::Session, Mode::Fresh, Mode::Plain, Mode::Echo];
+
+/// The bench's echo route, served beside the worker's API by the same router.
+const ECHO_PATH: &str = "/bench/echo";
+/// The echo's body: about the size of a session query and of its sealed answer.
+const ECHO_BYTES: usize = 256;
+
+/// The worker's API with [`ECHO_PATH`] added, served on a new loopback listener (as the
+/// worker serves its API); the server's URL and task.
+async fn serve_with_echo(
+    worker: &fat_worker::Worker,
+    shutdown: &fat_devnet::Shutdown,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    use axum::http::header;
+    let router = fat_worker::api::app(worker.clone()).route(
+        ECHO_PATH,
+        axum::routing::post(|body: axum::body::Bytes| async move {
+            ([(header::CONTENT_TYPE, content::OCTET_STREAM)], body)
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (url, fat_devnet::serve(listener, router, shutdown))
+}
 
 /// A client querying `get` of one contract on one worker. Clones share the query session.
 #[derive(Clone)]
@@ -74,14 +111,15 @@ struct Querier {
 }
 
 impl Querier {
-    fn new(w: &RunningWorker, contract: ContractId) -> Self {
+    /// A client of `w`'s API served at `url`.
+    fn new(w: &RunningWorker, url: &str, contract: ContractId) -> Self {
         let request = QueryRequest {
             method: "get".into(),
             args: Value::Null,
             progress: None,
         };
         Self {
-            api: WorkerApi::new(&w.url).unwrap(),
+            api: WorkerApi::new(url).unwrap(),
             contract,
             caller: dev_keypair("alice"),
             worker: AccountId(w.worker.id().0),
@@ -171,11 +209,28 @@ impl Querier {
         answer
     }
 
-    async fn query(&self, mode: Mode) -> Value {
+    /// Post [`ECHO_BYTES`] to the echo route and check they come back.
+    async fn echo(&self) {
+        let body = vec![0x5a; ECHO_BYTES];
+        let back = self
+            .api
+            .http()
+            .post_bytes(ECHO_PATH, content::OCTET_STREAM, body.clone())
+            .await
+            .unwrap();
+        assert_eq!(back, body);
+    }
+
+    /// One request of `mode`; the query's answer (none for an echo).
+    async fn query(&self, mode: Mode) -> Option<Value> {
         match mode {
-            Mode::Session => self.session().await,
-            Mode::Fresh => self.sealed().await.0,
-            Mode::Plain => self.plain().await,
+            Mode::Session => Some(self.session().await),
+            Mode::Fresh => Some(self.sealed().await.0),
+            Mode::Plain => Some(self.plain().await),
+            Mode::Echo => {
+                self.echo().await;
+                None
+            }
         }
     }
 }
@@ -259,6 +314,36 @@ async fn replay(
     (per_s, w)
 }
 
+/// `n` commands `increment` of `counter` called one after the other through the runtime
+/// alone (the worker's runtime settings, an in-memory store): calls per second.
+async fn bare_calls(config: fat_runtime::RuntimeConfig, wasm: &[u8], n: usize) -> f64 {
+    let runtime = Runtime::new(config).unwrap();
+    let code = runtime.load(wasm).unwrap();
+    let state = Arc::new(MemoryStore::new());
+    let cache = Arc::new(MemoryCache::default());
+    let contract = ContractId([7; 32]);
+    let call = |entry: Entry| {
+        let mut call = Call::new(entry, state.clone(), cache.clone());
+        call.contract = contract;
+        call.gas_limit = 100_000_000;
+        call
+    };
+    let init = runtime.call(&code, call(Entry::init(""))).await;
+    state.apply(&contract, &init.changes);
+    let start = Instant::now();
+    for _ in 0..n {
+        let outcome = runtime
+            .call(&code, call(Entry::command("increment", "")))
+            .await;
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        state.apply(&contract, &outcome.changes);
+    }
+    let per_s = n as f64 / start.elapsed().as_secs_f64();
+    let value = runtime.call(&code, call(Entry::query("get", ""))).await;
+    assert_eq!(value.output_str().unwrap(), n.to_string());
+    per_s
+}
+
 /// 16 clients querying for `duration`; answers per second.
 async fn throughput(querier: &Querier, mode: Mode, duration: Duration) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
@@ -269,8 +354,9 @@ async fn throughput(querier: &Querier, mode: Mode, duration: Duration) -> f64 {
             let (querier, done) = (querier.clone(), done.clone());
             tokio::spawn(async move {
                 while Instant::now() < deadline {
-                    let answer = querier.query(mode).await;
-                    assert!(answer["output"].is_u64(), "{answer}");
+                    if let Some(answer) = querier.query(mode).await {
+                        assert!(answer["output"].is_u64(), "{answer}");
+                    }
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             })
@@ -282,7 +368,7 @@ async fn throughput(querier: &Querier, mode: Mode, duration: Duration) -> f64 {
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-const FIGURES: [&str; 14] = [
+const FIGURES: [&str; 22] = [
     "query_p50_us",
     "query_p99_us",
     "query_per_s",
@@ -297,6 +383,14 @@ const FIGURES: [&str; 14] = [
     "command_e2e_p50_ms",
     "command_exec_single_per_s",
     "command_exec_per_s",
+    "echo_p50_us",
+    "echo_p99_us",
+    "echo_per_s",
+    "query_vs_echo_p50_ratio",
+    "query_vs_echo_qps_ratio",
+    "query_p99_over_p50",
+    "command_call_per_s",
+    "command_apply_vs_call_ratio",
 ];
 
 async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGURES.len()] {
@@ -330,29 +424,37 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
         expected
     );
 
-    // The three modes interleaved one by one (which goes first rotates).
-    let querier = Querier::new(&w0, counter);
-    let mut latencies: [Vec<f64>; 3] = Default::default();
+    // The worker's API and the echo on one listener.
+    let echo_shutdown = fat_devnet::Shutdown::new();
+    let (url, echo_server) = serve_with_echo(&w0.worker, &echo_shutdown).await;
+
+    // The four modes interleaved one by one (which goes first rotates).
+    let querier = Querier::new(&w0, &url, counter);
+    let mut latencies: [Vec<f64>; MODES.len()] = Default::default();
     for i in 0..sizes.queries {
         for k in 0..MODES.len() {
             let m = (i + k) % MODES.len();
             let start = Instant::now();
             let answer = querier.query(MODES[m]).await;
             let micros = start.elapsed().as_secs_f64() * 1e6;
-            assert_eq!(answer["output"], expected, "{answer}");
+            if let Some(answer) = answer {
+                assert_eq!(answer["output"], expected, "{answer}");
+            }
             latencies[m].push(micros);
         }
     }
 
     // Throughput, one mode after the other; which goes first rotates between rounds.
-    let mut per_s = [0.0; 3];
+    let mut per_s = [0.0; MODES.len()];
     for k in 0..MODES.len() {
         let m = (index + k) % MODES.len();
         per_s[m] = throughput(&querier, MODES[m], sizes.concurrent_for).await;
     }
-    let [mut sealed, mut fresh, mut plain] = latencies;
-    let [sealed_per_s, fresh_per_s, plain_per_s] = per_s;
+    let [mut sealed, mut fresh, mut plain, mut echo] = latencies;
+    let [sealed_per_s, fresh_per_s, plain_per_s, echo_per_s] = per_s;
 
+    echo_shutdown.trigger();
+    echo_server.await.unwrap().unwrap();
     w1.stop().await;
     w0.stop().await;
     chain.stop().await;
@@ -367,11 +469,22 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
     let (exec_per_s, w) = replay(&chain, w, &[], counter, sizes.commands_replayed).await;
     w.stop().await;
     chain.stop().await;
+
+    // The runtime alone, with the worker's settings, on the same code.
+    let call_per_s = bare_calls(
+        common::worker_config(&dir, 0).runtime,
+        &wasm,
+        sizes.commands_replayed,
+    )
+    .await;
+
     let sealed_p50 = percentile(&mut sealed, 0.5);
+    let sealed_p99 = percentile(&mut sealed, 0.99);
     let plain_p50 = percentile(&mut plain, 0.5);
+    let echo_p50 = percentile(&mut echo, 0.5);
     [
         sealed_p50,
-        percentile(&mut sealed, 0.99),
+        sealed_p99,
         sealed_per_s,
         percentile(&mut fresh, 0.5),
         fresh_per_s,
@@ -384,6 +497,14 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
         median(&mut e2e),
         single_per_s,
         exec_per_s,
+        echo_p50,
+        percentile(&mut echo, 0.99),
+        echo_per_s,
+        sealed_p50 / echo_p50,
+        sealed_per_s / echo_per_s,
+        sealed_p99 / sealed_p50,
+        call_per_s,
+        exec_per_s / call_per_s,
     ]
 }
 
@@ -420,7 +541,7 @@ fn main() {
         eprintln!("round {} of {}: {result:?}", r + 1, sizes.rounds);
     }
     println!(
-        "worker: counter, {} rounds, {} sequential queries in each mode (session, fresh, plain), 16 concurrent clients for {:?} each, {} e2e commands, {} replayed",
+        "worker: counter, {} rounds, {} sequential requests in each mode (session, fresh, plain, echo), 16 concurrent clients for {:?} each, {} e2e commands, {} replayed, as many bare calls",
         sizes.rounds,
         sizes.queries,
         sizes.concurrent_for,
@@ -431,7 +552,7 @@ fn main() {
     let mut json = serde_json::Map::new();
     for (name, values) in FIGURES.iter().zip(figures.iter_mut()) {
         let value = median(values);
-        if name.ends_with("_ratio") {
+        if name.ends_with("_ratio") || name.contains("_over_") {
             println!("{name:<28} {value:>14.2}");
             json.insert(name.to_string(), json!((value * 100.0).round() / 100.0));
         } else {
