@@ -21,6 +21,9 @@ pub const IDLE_FOR: Duration = Duration::from_secs(5);
 pub const POOL_SIZE: usize = 64;
 /// The longest Server-Sent Event read (a block of the largest transactions fits).
 pub const MAX_EVENT_BYTES: usize = 256 << 20;
+/// The largest response body read: a server (a node, a worker, another member of a
+/// cluster) that sends more is cut off with an error instead of filling the reader's memory.
+pub const MAX_RESPONSE_BYTES: usize = 256 << 20;
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
@@ -41,6 +44,7 @@ pub struct Http {
     base: String,
     authority: String,
     pool: Arc<Pool>,
+    max_response: usize,
 }
 
 impl Http {
@@ -59,7 +63,14 @@ impl Http {
             base,
             authority,
             pool: Arc::default(),
+            max_response: MAX_RESPONSE_BYTES,
         })
+    }
+
+    /// The same transport reading response bodies of at most `bytes` (tests use small ones).
+    pub fn with_max_response(mut self, bytes: usize) -> Self {
+        self.max_response = bytes;
+        self
     }
 
     /// The base URL.
@@ -73,6 +84,7 @@ impl Http {
             base: format!("{}{suffix}", self.base),
             authority: self.authority.clone(),
             pool: self.pool.clone(),
+            max_response: self.max_response,
         }
     }
 
@@ -190,11 +202,17 @@ impl Http {
             }
         };
         let response = self.check(path, response).await?;
-        let bytes = response
-            .into_body()
+        let limit = self.max_response;
+        let bytes = http_body_util::Limited::new(response.into_body(), limit)
             .collect()
             .await
-            .map_err(|e| self.transport(path, e))?
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    self.transport(path, format!("the answer is longer than {limit} bytes"))
+                } else {
+                    self.transport(path, e)
+                }
+            })?
             .to_bytes();
         if sender.ready().await.is_ok() {
             let mut pool = self.pool.0.lock().expect("connection pool lock");
@@ -414,6 +432,33 @@ mod tests {
         assert_eq!(event.event, "log");
         assert_eq!(event.data, "{\"a\":1}");
         assert_eq!(parse_event(": keep-alive"), None);
+    }
+
+    #[tokio::test]
+    async fn an_answer_longer_than_the_limit_is_cut_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            // Two requests: one answered within the limit, one past it.
+            for size in [1000, 5000] {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 1024];
+                let _ = socket.read(&mut request).await.unwrap();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {size}\r\nconnection: close\r\n\r\n"
+                );
+                socket.write_all(head.as_bytes()).await.unwrap();
+                let _ = socket.write_all(&vec![7u8; size]).await;
+            }
+        });
+        let http = Http::new(&format!("http://{addr}"))
+            .unwrap()
+            .with_max_response(4096);
+        assert_eq!(http.get_bytes("/small").await.unwrap().len(), 1000);
+        let error = http.get_bytes("/large").await.unwrap_err().to_string();
+        assert!(error.contains("longer than 4096 bytes"), "{error}");
+        server.await.unwrap();
     }
 
     #[test]
