@@ -206,9 +206,10 @@ impl Worker {
     }
 }
 
-/// How far one query's jobs got: for `--progress` and the answer's proofs.
+/// Where one query's jobs stand: each member's jobs in flight, the members that failed, where
+/// the next choice starts, and the proofs of the jobs done (the answer carries them).
 #[derive(Debug, Default)]
-struct Progress {
+struct Schedule {
     in_flight: Vec<usize>,
     failed: Vec<bool>,
     rotation: usize,
@@ -223,7 +224,7 @@ pub(crate) struct ClusterJobs {
     caller: AccountId,
     min_height: u64,
     members: tokio::sync::OnceCell<Members>,
-    state: Mutex<Progress>,
+    state: Mutex<Schedule>,
     freed: Notify,
     planned: AtomicU64,
     spawned: AtomicU64,
@@ -245,7 +246,7 @@ impl ClusterJobs {
             caller,
             min_height,
             members: tokio::sync::OnceCell::new(),
-            state: Mutex::new(Progress::default()),
+            state: Mutex::new(Schedule::default()),
             freed: Notify::new(),
             planned: AtomicU64::new(0),
             spawned: AtomicU64::new(0),
