@@ -32,6 +32,11 @@ pub struct Limits {
     pub storage_value_bytes: usize,
     /// Most storage entries one contract may hold.
     pub storage_entries: u64,
+    /// Most bytes one call writes to storage and (in a command) to the cache, keys and values
+    /// added up, overwrites counted again.
+    pub write_bytes: usize,
+    /// Most cache writes and removals one command makes.
+    pub cache_ops: usize,
     /// Most events per command.
     pub events: usize,
     /// Largest event payload, in bytes.
@@ -74,6 +79,8 @@ impl Default for Limits {
             storage_key_bytes: 1024,
             storage_value_bytes: 256 << 10,
             storage_entries: 1_000_000,
+            write_bytes: 16 << 20,
+            cache_ops: 1024,
             events: 256,
             event_bytes: 16 << 10,
             cache_value_bytes: 1 << 20,

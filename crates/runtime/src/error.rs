@@ -78,6 +78,10 @@ pub enum Limit {
     StorageValueSize,
     /// The contract would hold more storage entries than allowed.
     StorageEntries,
+    /// The call wrote more bytes to storage and the cache than allowed.
+    WriteBytes,
+    /// A command made more cache writes and removals than allowed.
+    CacheOps,
     /// The call emitted too many or too large events.
     Events,
     /// A query had more jobs in flight at once than allowed.
@@ -108,6 +112,8 @@ impl Limit {
             Limit::StorageKeySize => "storage-key-size",
             Limit::StorageValueSize => "storage-value-size",
             Limit::StorageEntries => "storage-entries",
+            Limit::WriteBytes => "write-bytes",
+            Limit::CacheOps => "cache-ops",
             Limit::Events => "events",
             Limit::JobsInFlight => "jobs-in-flight",
             Limit::Jobs => "jobs",

@@ -32,6 +32,7 @@ mod code;
 mod config;
 mod engine;
 mod error;
+mod gas;
 mod host;
 mod http;
 mod jobs;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use fat_types::CodeHash;
 use fat_types::clock::{Clock, SystemClock};
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, UpdateDeadline};
+use wasmtime::{CallHook, Store, UpdateDeadline};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::call::{Call, Entry, Mode, Outcome};
@@ -16,6 +16,7 @@ use crate::code::Code;
 use crate::config::{Limits, RuntimeConfig};
 use crate::engine::{ModeEngine, spawn_epoch_ticker};
 use crate::error::{CallError, Error, Limit, LimitTrap, Result, engine_error};
+use crate::gas::HostGas;
 use crate::host::{ContractKeys, HostState};
 use crate::http::{HttpHooks, HttpNetwork, SystemNetwork, tls_config};
 use crate::jobs::{CallJobs, Deadline};
@@ -135,6 +136,24 @@ impl Runtime {
         let deadline = Deadline::new(self.limits.query_deadline);
         let mut store = Store::new(engine, self.host_state(&call, mode, deadline.clone()));
         store.limiter(|state| state);
+        // Host calls cost gas too (see `crate::gas`): each learns the fuel left as it begins,
+        // and what it charged is taken from the fuel as it returns to wasm.
+        store.call_hook(|mut store, hook| {
+            match hook {
+                CallHook::CallingHost => {
+                    let fuel = store.get_fuel().ok();
+                    store.data_mut().gas.enter(fuel);
+                }
+                CallHook::ReturningFromHost => {
+                    let charged = store.data_mut().gas.leave();
+                    if let Ok(fuel) = store.get_fuel() {
+                        store.set_fuel(fuel.saturating_sub(charged))?;
+                    }
+                }
+                CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
+            }
+            Ok(())
+        });
         let gas_limit = match mode {
             Mode::Command => Some(call.gas_limit),
             Mode::Query | Mode::Job => {
@@ -243,6 +262,8 @@ impl Runtime {
             ),
             table: ResourceTable::new(),
             jobs: CallJobs::new(call.jobs.clone(), deadline),
+            gas: HostGas::default(),
+            written: 0,
         }
     }
 }

@@ -6,6 +6,7 @@ use super::HostState;
 use super::bindings::fat::contract::{cache, crypto, env, events, jobs, log, storage, types};
 use crate::call::{Event, LogLevel, LogLine, Mode};
 use crate::error::Limit;
+use crate::gas::{self, cost};
 use crate::jobs::JobRequest;
 
 type Error = types::Error;
@@ -21,7 +22,10 @@ impl storage::Host for HostState {
         if key.len() > self.limits.storage_key_bytes {
             return Err(self.breach(Limit::StorageKeySize));
         }
-        Ok(self.overlay.get(&key)?)
+        self.charge(cost(gas::STORAGE_READ, key.len(), gas::BYTE))?;
+        let value = self.overlay.get(&key)?;
+        self.charge(cost(0, value.as_ref().map_or(0, Vec::len), gas::BYTE))?;
+        Ok(value)
     }
 
     fn set(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<Result<(), Error>> {
@@ -34,6 +38,13 @@ impl storage::Host for HostState {
         if value.len() > self.limits.storage_value_bytes {
             return Err(self.breach(Limit::StorageValueSize));
         }
+        let bytes = key.len() + value.len();
+        self.count_written(bytes)?;
+        self.charge(cost(
+            gas::STORAGE_WRITE,
+            bytes,
+            gas::BYTE + gas::STORAGE_WRITE_BYTE,
+        ))?;
         let entries = self.overlay.set(key, value)?;
         if entries > self.limits.storage_entries {
             return Err(self.breach(Limit::StorageEntries));
@@ -48,6 +59,7 @@ impl storage::Host for HostState {
         if key.len() > self.limits.storage_key_bytes {
             return Err(self.breach(Limit::StorageKeySize));
         }
+        self.charge(cost(gas::STORAGE_WRITE, key.len(), gas::BYTE))?;
         self.overlay.remove(key)?;
         Ok(Ok(()))
     }
@@ -58,18 +70,48 @@ impl storage::Host for HostState {
         after: Option<Vec<u8>>,
         limit: u32,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        // A page is capped so that one call cannot ask the host for the whole store at once.
-        let limit = (limit as usize).min(1000);
-        Ok(self.overlay.scan(&prefix, after.as_deref(), limit)?)
+        // A page is capped in entries and in bytes, so that one call cannot ask the host for
+        // the whole store at once: it is read in small runs until either cap is reached.
+        let limit = (limit as usize).min(SCAN_ENTRIES);
+        self.charge(cost(gas::STORAGE_READ, prefix.len(), gas::BYTE))?;
+        let mut page: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut bytes = 0;
+        let mut after = after;
+        while page.len() < limit && bytes < SCAN_BYTES {
+            let want = (limit - page.len()).min(SCAN_RUN);
+            let run = self.overlay.scan(&prefix, after.as_deref(), want)?;
+            let last = run.len() < want;
+            for (key, value) in run {
+                let size = key.len() + value.len();
+                self.charge(cost(gas::STORAGE_READ, size, gas::BYTE))?;
+                bytes += size;
+                after = Some(key.clone());
+                page.push((key, value));
+            }
+            if last {
+                break;
+            }
+        }
+        Ok(page)
     }
 }
+
+/// Most entries of one page of `storage.scan`.
+const SCAN_ENTRIES: usize = 1000;
+/// A page of `storage.scan` ends once it holds this many bytes (at least one entry).
+const SCAN_BYTES: usize = 4 << 20;
+/// Entries read from the store at a time while a page is filled.
+const SCAN_RUN: usize = 16;
 
 impl cache::Host for HostState {
     fn get(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
         if self.mode == Mode::Command {
             return Ok(None);
         }
-        Ok(self.cache.get(&self.contract, &key, self.now_ms))
+        self.charge(cost(0, key.len(), gas::BYTE))?;
+        let value = self.cache.get(&self.contract, &key, self.now_ms);
+        self.charge(cost(0, value.as_ref().map_or(0, Vec::len), gas::BYTE))?;
+        Ok(value)
     }
 
     fn set(&mut self, key: Vec<u8>, value: Vec<u8>, ttl_ms: u64) -> Result<Result<(), Error>> {
@@ -79,8 +121,12 @@ impl cache::Host for HostState {
                 self.limits.cache_value_bytes
             ))));
         }
+        let bytes = key.len() + value.len();
+        self.count_written(bytes)?;
+        self.charge(cost(0, bytes, gas::BYTE + gas::CACHE_WRITE_BYTE))?;
         let expires_at_ms = self.now_ms.saturating_add(ttl_ms);
         if self.mode == Mode::Command {
+            self.count_cache_op()?;
             self.cache_ops.push(crate::cache::CacheOp::Set {
                 key,
                 value,
@@ -100,7 +146,9 @@ impl cache::Host for HostState {
     }
 
     fn remove(&mut self, key: Vec<u8>) -> Result<Result<(), Error>> {
+        self.charge(cost(0, key.len(), gas::BYTE))?;
         if self.mode == Mode::Command {
+            self.count_cache_op()?;
             self.cache_ops.push(crate::cache::CacheOp::Remove { key });
         } else {
             self.cache.remove(&self.contract, &key);
@@ -153,6 +201,7 @@ impl events::Host for HostState {
         {
             return Err(self.breach(Limit::Events));
         }
+        self.charge(cost(0, topic.len() + data.len(), gas::BYTE))?;
         self.events.push(Event { topic, data });
         Ok(Ok(()))
     }
@@ -161,6 +210,7 @@ impl events::Host for HostState {
 impl log::Host for HostState {
     fn log(&mut self, level: log::Level, message: String) -> Result<()> {
         self.charge_log(message.len())?;
+        self.charge(cost(0, message.len(), gas::BYTE))?;
         let level = match level {
             log::Level::Trace => LogLevel::Trace,
             log::Level::Debug => LogLevel::Debug,
@@ -175,14 +225,17 @@ impl log::Host for HostState {
 
 impl crypto::Host for HostState {
     fn contract_public_key(&mut self, scheme: crypto::SignatureScheme) -> Result<Vec<u8>> {
+        self.charge(gas::DERIVE)?;
         Ok(self.keys.public_key(scheme))
     }
 
     fn derive_key(&mut self, salt: Vec<u8>) -> Result<Vec<u8>> {
+        self.charge(cost(gas::DERIVE, salt.len(), gas::BYTE))?;
         Ok(self.keys.derive(&salt).to_vec())
     }
 
     fn sign(&mut self, scheme: crypto::SignatureScheme, message: Vec<u8>) -> Result<Vec<u8>> {
+        self.charge(cost(gas::SIGN, message.len(), gas::BYTE + gas::HASH_BYTE))?;
         Ok(self.keys.sign(scheme, &message))
     }
 
@@ -193,6 +246,8 @@ impl crypto::Host for HostState {
         message: Vec<u8>,
         signature: Vec<u8>,
     ) -> Result<bool> {
+        let bytes = public_key.len() + message.len() + signature.len();
+        self.charge(cost(gas::VERIFY, bytes, gas::BYTE + gas::HASH_BYTE))?;
         Ok(super::crypto::verify(
             scheme,
             &public_key,
@@ -202,6 +257,7 @@ impl crypto::Host for HostState {
     }
 
     fn hash(&mut self, algorithm: crypto::HashAlgorithm, data: Vec<u8>) -> Result<Vec<u8>> {
+        self.charge(cost(0, data.len(), gas::BYTE + gas::HASH_BYTE))?;
         Ok(super::crypto::hash(algorithm, &data))
     }
 }
@@ -216,6 +272,7 @@ impl jobs::Host for HostState {
         if self.mode != Mode::Query {
             return Ok(Err(not_allowed("spawning jobs", self.mode)));
         }
+        self.charge(cost(0, name.len() + input.len(), gas::BYTE))?;
         let job = JobRequest {
             name,
             input,

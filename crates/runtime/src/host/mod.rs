@@ -17,6 +17,7 @@ use crate::cache::{Cache, CacheOp};
 use crate::call::{BlockInfo, Event, LogLevel, LogLine, Mode};
 use crate::config::Limits;
 use crate::error::Limit;
+use crate::gas::HostGas;
 use crate::http::HttpHooks;
 use crate::jobs::CallJobs;
 use crate::overlay::Overlay;
@@ -52,6 +53,10 @@ pub(crate) struct HostState {
     pub(crate) table: ResourceTable,
     /// The jobs a query spawned.
     pub(crate) jobs: CallJobs,
+    /// What host calls cost (see [`crate::gas`]).
+    pub(crate) gas: HostGas,
+    /// Bytes of storage and cache writes so far (keys and values, overwrites counted again).
+    pub(crate) written: usize,
 }
 
 impl HostState {
@@ -59,6 +64,32 @@ impl HostState {
     pub(crate) fn breach(&mut self, limit: Limit) -> wasmtime::Error {
         self.limit_hit.get_or_insert(limit);
         wasmtime::Error::new(crate::error::LimitTrap(limit))
+    }
+
+    /// Charge `fuel` for the work a host function is about to do; out of gas, the call ends.
+    pub(crate) fn charge(&mut self, fuel: u64) -> wasmtime::Result<()> {
+        if self.gas.charge(fuel) {
+            Ok(())
+        } else {
+            Err(self.breach(Limit::Gas))
+        }
+    }
+
+    /// Count `bytes` more written by this call against [`Limits::write_bytes`].
+    pub(crate) fn count_written(&mut self, bytes: usize) -> wasmtime::Result<()> {
+        self.written = self.written.saturating_add(bytes);
+        if self.written > self.limits.write_bytes {
+            return Err(self.breach(Limit::WriteBytes));
+        }
+        Ok(())
+    }
+
+    /// Count one more cache write or removal of a command against [`Limits::cache_ops`].
+    pub(crate) fn count_cache_op(&mut self) -> wasmtime::Result<()> {
+        if self.cache_ops.len() >= self.limits.cache_ops {
+            return Err(self.breach(Limit::CacheOps));
+        }
+        Ok(())
     }
 
     /// Count `bytes` of log output against the call's budget.

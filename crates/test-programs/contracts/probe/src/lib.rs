@@ -234,6 +234,37 @@ fn dispatch(method: &str, args: &str) -> Result<String, String> {
             crypto::HashAlgorithm::Sha256,
             args.as_bytes(),
         ))),
+        "hash-bomb" => {
+            // Hash a mebibyte over and over: work done by the host, not by wasm.
+            let data = vec![3u8; 1 << 20];
+            for _ in 0..number(args) {
+                std::hint::black_box(crypto::hash(crypto::HashAlgorithm::Sha256, &data));
+            }
+            Ok("hashed".into())
+        }
+        "sign-bomb" => {
+            let data = vec![5u8; 1 << 20];
+            for _ in 0..number(args) {
+                std::hint::black_box(crypto::sign(crypto::SignatureScheme::Ed25519, &data));
+            }
+            Ok("signed".into())
+        }
+        "write-bomb" => {
+            // Values of 256 KiB under fresh keys, piling up in the host until the call ends.
+            let value = vec![9u8; 256 << 10];
+            for i in 0..number(args) {
+                storage::set(format!("bomb/{i}").as_bytes(), &value)
+                    .map_err(|e| format!("{e:?}"))?;
+            }
+            Ok("written".into())
+        }
+        "cache-bomb" => {
+            for i in 0..number(args) {
+                cache::set(format!("bomb/{i}").as_bytes(), b"x", 60_000)
+                    .map_err(|e| format!("{e:?}"))?;
+            }
+            Ok("cached".into())
+        }
         "http-get" => http_get(args),
         "http-many" => {
             let (count, url) = split(args);

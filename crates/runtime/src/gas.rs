@@ -1,0 +1,72 @@
+//! What host calls cost in gas, beside the wasm instructions that fuel counts.
+//!
+//! Fuel counts wasm instructions only; the work a host function does on the contract's behalf
+//! (hashing 64 MiB, signing, writing storage that every replica keeps) would otherwise be
+//! free. Every host call therefore costs [`HOST_CALL`], and the functions below cost more
+//! per byte they move or process. One unit is about a nanosecond of one core, like a wasm
+//! instruction. These figures are part of the protocol: every worker of a cluster must charge
+//! the same for the same command, so changing one changes the gas in receipts.
+//!
+//! A host function checks its charge against the fuel the call had when it entered the host
+//! and refuses before doing the work ([`crate::Limit::Gas`]); on return to wasm the charge is
+//! taken from the store's fuel, so it shows in the call's `gas_used`. Calls metered by their
+//! deadline alone (queries with `query_fuel: None`) are not charged.
+
+/// Every call into the host, WASI included.
+pub(crate) const HOST_CALL: u64 = 200;
+/// Per byte passed into or out of the host (keys, values, topics, messages, inputs).
+pub(crate) const BYTE: u64 = 1;
+/// Reading one storage entry (a store lookup, a decryption).
+pub(crate) const STORAGE_READ: u64 = 2_000;
+/// Writing or removing one storage entry.
+pub(crate) const STORAGE_WRITE: u64 = 5_000;
+/// Per byte written to storage, on top of [`BYTE`]: every replica encrypts, hashes and keeps
+/// it for as long as the contract lives.
+pub(crate) const STORAGE_WRITE_BYTE: u64 = 20;
+/// Per byte written to the worker's cache, on top of [`BYTE`].
+pub(crate) const CACHE_WRITE_BYTE: u64 = 4;
+/// Per byte hashed (SHA-256, Keccak-256).
+pub(crate) const HASH_BYTE: u64 = 4;
+/// Deriving a key or a contract public key (HKDF).
+pub(crate) const DERIVE: u64 = 5_000;
+/// Signing a message, on top of hashing it.
+pub(crate) const SIGN: u64 = 60_000;
+/// Checking a signature, on top of hashing the message.
+pub(crate) const VERIFY: u64 = 120_000;
+
+/// The charge of an operation with a fixed part and `bytes` bytes at `per_byte` each.
+pub(crate) fn cost(fixed: u64, bytes: usize, per_byte: u64) -> u64 {
+    fixed.saturating_add((bytes as u64).saturating_mul(per_byte))
+}
+
+/// The host's side of a call's gas: what it may still charge during the current host call,
+/// and what it charged.
+#[derive(Debug, Default)]
+pub(crate) struct HostGas {
+    /// The store's fuel when the current host call began; `None` when the call is not metered.
+    available: Option<u64>,
+    /// Charged during the current host call, [`HOST_CALL`] included.
+    charged: u64,
+}
+
+impl HostGas {
+    /// A host call begins with `fuel` left (`None`: not metered).
+    pub(crate) fn enter(&mut self, fuel: Option<u64>) {
+        self.available = fuel;
+        self.charged = HOST_CALL;
+    }
+
+    /// Charge `fuel`; `false` when the call cannot pay for it (it then runs out of gas).
+    #[must_use]
+    pub(crate) fn charge(&mut self, fuel: u64) -> bool {
+        self.charged = self.charged.saturating_add(fuel);
+        self.available
+            .is_none_or(|available| self.charged <= available)
+    }
+
+    /// The host call ends: what it charged, to be taken from the store's fuel.
+    pub(crate) fn leave(&mut self) -> u64 {
+        self.available = None;
+        std::mem::take(&mut self.charged)
+    }
+}

@@ -1,0 +1,142 @@
+//! Host calls cost gas by the work they do, and one call cannot pile up writes in the host:
+//! hashing, signing, storage and cache bombs end with the limit that stopped them, and the
+//! attacker's gas is spent.
+
+mod common;
+
+use common::{Harness, ok};
+use fat_runtime::{Entry, Limit, Limits, RuntimeConfig};
+use fat_test_programs::PROBE;
+
+/// The gas a command uses.
+async fn gas_of(h: &Harness, method: &str, args: &str) -> u64 {
+    let outcome = h.command(method, args).await;
+    assert!(
+        outcome.result.is_ok(),
+        "{method} {args}: {:?}",
+        outcome.result
+    );
+    outcome.gas_used
+}
+
+#[tokio::test]
+async fn hashing_costs_gas_by_the_byte() {
+    let h = Harness::new(PROBE);
+    let none = gas_of(&h, "hash-bomb", "0").await;
+    let four = gas_of(&h, "hash-bomb", "4").await;
+    // Four hashes of a mebibyte: at least five units a byte, whatever wasm spends around them.
+    assert!(
+        four - none >= 4 * 5 * (1 << 20),
+        "four mebibytes hashed cost {} gas",
+        four - none
+    );
+}
+
+#[tokio::test]
+async fn a_hash_bomb_runs_out_of_gas_before_the_work_is_done() {
+    let h = Harness::new(PROBE);
+    let mut call = h.call(Entry::command("hash-bomb", "100000"));
+    call.gas_limit = 50_000_000;
+    let outcome = h.run(call).await;
+    assert_eq!(outcome.limit(), Some(Limit::Gas), "{:?}", outcome.result);
+    assert_eq!(outcome.gas_used, 50_000_000, "the attacker pays for it all");
+    assert_eq!(ok(&h.command("set", "after=bomb").await), "ok");
+}
+
+#[tokio::test]
+async fn a_sign_bomb_runs_out_of_gas() {
+    let h = Harness::new(PROBE);
+    let mut call = h.call(Entry::command("sign-bomb", "100000"));
+    call.gas_limit = 50_000_000;
+    let outcome = h.run(call).await;
+    assert_eq!(outcome.limit(), Some(Limit::Gas), "{:?}", outcome.result);
+    assert_eq!(outcome.gas_used, 50_000_000);
+}
+
+#[tokio::test]
+async fn storage_writes_cost_gas_by_the_byte() {
+    let h = Harness::new(PROBE);
+    let small = gas_of(&h, "big-value", "1").await;
+    let large = gas_of(&h, "big-value", "100000").await;
+    assert!(
+        large - small >= 100_000 * 20,
+        "100 kB written cost {} gas more than one byte",
+        large - small
+    );
+}
+
+#[tokio::test]
+async fn a_write_bomb_stops_at_the_bytes_one_call_may_write() {
+    let h = Harness::new(PROBE);
+    // 400 values of 256 KiB would be 100 MiB held by the host until the call ends.
+    let outcome = h.command("write-bomb", "400").await;
+    assert_eq!(
+        outcome.limit(),
+        Some(Limit::WriteBytes),
+        "{:?}",
+        outcome.result
+    );
+    assert!(outcome.gas_used > 0);
+    assert_eq!(
+        ok(&h.query("get", "bomb/0").await),
+        "none",
+        "nothing was kept"
+    );
+    // Under the cap the same writes go through.
+    assert_eq!(ok(&h.command("write-bomb", "10").await), "written");
+}
+
+#[tokio::test]
+async fn a_write_bomb_with_little_gas_runs_out_of_gas_first() {
+    let h = Harness::new(PROBE);
+    let mut call = h.call(Entry::command("write-bomb", "400"));
+    call.gas_limit = 20_000_000;
+    let outcome = h.run(call).await;
+    assert_eq!(outcome.limit(), Some(Limit::Gas), "{:?}", outcome.result);
+}
+
+#[tokio::test]
+async fn a_command_makes_a_bounded_number_of_cache_writes() {
+    let h = Harness::new(PROBE);
+    let outcome = h.command("cache-bomb", "100000").await;
+    assert_eq!(
+        outcome.limit(),
+        Some(Limit::CacheOps),
+        "{:?}",
+        outcome.result
+    );
+    let limits = Limits::default();
+    let within = limits.cache_ops.to_string();
+    assert_eq!(ok(&h.command("cache-bomb", &within).await), "cached");
+}
+
+#[tokio::test]
+async fn a_scan_page_is_bounded_in_bytes() {
+    let h = Harness::new(PROBE);
+    // 40 values of 256 KiB: 10 MiB under one prefix.
+    assert_eq!(ok(&h.command("write-bomb", "40").await), "written");
+    let keys = ok(&h.query("scan", "bomb/").await);
+    let count = keys.split(',').count();
+    assert!(
+        (16..=17).contains(&count),
+        "a page stops near 4 MiB, got {count} entries"
+    );
+}
+
+#[tokio::test]
+async fn queries_metered_by_their_deadline_alone_are_not_charged() {
+    let limits = Limits {
+        query_fuel: None,
+        ..Limits::default()
+    };
+    let h = Harness::with_config(
+        PROBE,
+        RuntimeConfig {
+            limits,
+            ..RuntimeConfig::default()
+        },
+    );
+    let outcome = h.query("hash-bomb", "2").await;
+    assert_eq!(ok(&outcome), "hashed");
+    assert_eq!(outcome.gas_used, 0);
+}
