@@ -108,9 +108,7 @@ pub fn serve(
 ) -> JoinHandle<std::io::Result<()>> {
     let stop = shutdown.wait();
     tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(stop)
-            .await
+        fat_proto::serve(listener, router, fat_proto::ServerLimits::default(), stop).await
     })
 }
 

@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
+use crate::windows::{ANSWER_TIMEOUT, STREAM_IDLE};
 
 /// How long an idle connection is kept for reuse (servers close idle ones after a while).
 pub const IDLE_FOR: Duration = Duration::from_secs(5);
@@ -168,8 +169,25 @@ impl Http {
         self.check(path, response).await
     }
 
-    /// Send a request, on an idle connection when there is one, and read the whole answer.
+    /// Send a request, on an idle connection when there is one, and read the whole answer
+    /// within [`ANSWER_TIMEOUT`].
     async fn exchange(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Bytes> {
+        tokio::time::timeout(ANSWER_TIMEOUT, self.exchange_untimed(method, path, body))
+            .await
+            .unwrap_or_else(|_| {
+                Err(self.transport(
+                    path,
+                    format!("no whole answer within {} s", ANSWER_TIMEOUT.as_secs()),
+                ))
+            })
+    }
+
+    async fn exchange_untimed(
         &self,
         method: hyper::Method,
         path: &str,
@@ -305,7 +323,10 @@ impl Http {
 
     /// Open the Server-Sent Events stream at `path`.
     pub async fn events(&self, path: &str) -> Result<EventStream> {
-        let response = self.send(hyper::Method::GET, path, None).await?;
+        let response =
+            tokio::time::timeout(ANSWER_TIMEOUT, self.send(hyper::Method::GET, path, None))
+                .await
+                .map_err(|_| self.transport(path, "the event stream did not open"))??;
         Ok(EventStream {
             url: format!("{}{path}", self.base),
             body: response.into_body(),
@@ -338,7 +359,9 @@ impl EventStream {
     /// The next event; `None` when the server ends the stream.
     ///
     /// Each byte is scanned for the end of an event once, however the event is split into
-    /// chunks, and an event longer than [`MAX_EVENT_BYTES`] ends the stream with an error.
+    /// chunks, and an event longer than [`MAX_EVENT_BYTES`] ends the stream with an error;
+    /// so does a stream that sends nothing at all, not even a keep-alive, for [`STREAM_IDLE`]
+    /// (a half-open connection would otherwise be waited on for ever).
     pub async fn next(&mut self) -> Result<Option<SseEvent>> {
         loop {
             if let Some(end) = find_blank_line(&self.buf, self.scanned) {
@@ -357,7 +380,13 @@ impl EventStream {
                     message: format!("an event is longer than {MAX_EVENT_BYTES} bytes"),
                 });
             }
-            match self.body.frame().await {
+            let frame = tokio::time::timeout(STREAM_IDLE, self.body.frame())
+                .await
+                .map_err(|_| Error::Transport {
+                    url: self.url.clone(),
+                    message: format!("nothing received for {} s", STREAM_IDLE.as_secs()),
+                })?;
+            match frame {
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
                         self.buf.extend_from_slice(&data);
@@ -459,6 +488,45 @@ mod tests {
         let error = http.get_bytes("/large").await.unwrap_err().to_string();
         assert!(error.contains("longer than 4096 bytes"), "{error}");
         server.await.unwrap();
+    }
+
+    /// A server that answers `head` to the first request, then sends nothing more and keeps
+    /// the connection open (a half-open connection, as far as the reader can tell).
+    async fn silent_server(head: &'static str) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await.unwrap();
+            socket.write_all(head.as_bytes()).await.unwrap();
+            std::future::pending::<()>().await;
+            drop(socket);
+        });
+        addr
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_event_stream_ends_with_an_error_instead_of_waiting_for_ever() {
+        let addr = silent_server(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
+        )
+        .await;
+        let http = Http::new(&format!("http://{addr}")).unwrap();
+        let mut stream = http.events("/v1/blocks").await.unwrap();
+        let started = tokio::time::Instant::now();
+        let error = stream.next().await.unwrap_err().to_string();
+        assert!(error.contains("nothing received for 60 s"), "{error}");
+        assert!(started.elapsed() >= STREAM_IDLE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_that_never_comes_ends_with_an_error() {
+        let addr = silent_server("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc").await;
+        let http = Http::new(&format!("http://{addr}")).unwrap();
+        let error = http.get_bytes("/v1/status").await.unwrap_err().to_string();
+        assert!(error.contains("no whole answer within 180 s"), "{error}");
     }
 
     #[test]

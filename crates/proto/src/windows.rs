@@ -25,6 +25,25 @@ pub const COMMIT_WAIT: Duration = Duration::from_secs(30);
 /// block, a gatekeeper publishing a key): longer than [`COMMIT_WAIT`].
 pub const CLIENT_WAIT: Duration = Duration::from_secs(60);
 
+/// How long a server waits for a request's head, and keeps an idle connection open for the
+/// next one ([`crate::server`]). Longer than a client keeps an idle connection
+/// ([`crate::http::IDLE_FOR`]), so a client never reuses one the server is closing.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often a server sends a keep-alive comment on an event stream with nothing to say.
+pub const STREAM_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How long a reader of an event stream waits for any byte before it takes the connection
+/// for dead (a half-open connection sends nothing, ever) and reconnects: four keep-alives.
+pub const STREAM_IDLE: Duration = Duration::from_secs(60);
+
+/// How long a client waits for a whole answer: the longest a server holds a request open
+/// (a query that coordinates jobs, two minutes; a commit wait, [`COMMIT_WAIT`]) and more.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(180);
+
+const _: () = assert!(crate::http::IDLE_FOR.as_secs() < HEADER_READ_TIMEOUT.as_secs());
+const _: () = assert!(STREAM_KEEP_ALIVE.as_secs() * 4 <= STREAM_IDLE.as_secs());
+const _: () = assert!(ANSWER_TIMEOUT.as_secs() > CLIENT_WAIT.as_secs());
 const _: () = assert!(SESSION_REUSE_MS < SESSION_TTL_MS);
 const _: () = assert!(ANSWER_WINDOW_MS <= ENVELOPE_WINDOW_MS);
 const _: () = assert!(CLIENT_WAIT.as_secs() > COMMIT_WAIT.as_secs());

@@ -16,7 +16,7 @@ use fat_crypto::{Envelope, EnvelopeError, SessionMessage};
 use fat_proto::worker::{
     LogLine, LogsView, QueryReply, QueryRequest, ReceiptView, WorkerContract, WorkerStatus,
 };
-use fat_proto::{ErrorBody, content, paths};
+use fat_proto::{ErrorBody, ServerLimits, content, paths};
 use fat_types::{AccountId, ContractId, TxId};
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -67,8 +67,7 @@ pub async fn serve(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    axum::serve(listener, app(worker))
-        .with_graceful_shutdown(shutdown)
+    fat_proto::serve(listener, app(worker), ServerLimits::default(), shutdown)
         .await
         .map_err(|source| WorkerError::Serve { addr, source })
 }
@@ -342,7 +341,7 @@ async fn progress(State(worker): State<Worker>, Path(id): Path<String>) -> ApiRe
         },
     );
     Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .keep_alive(KeepAlive::new().interval(fat_proto::windows::STREAM_KEEP_ALIVE))
         .into_response())
 }
 
@@ -429,6 +428,6 @@ async fn logs(
         },
     );
     Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .keep_alive(KeepAlive::new().interval(fat_proto::windows::STREAM_KEEP_ALIVE))
         .into_response())
 }

@@ -9,6 +9,7 @@ use std::future::Future;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use fat_proto::ServerLimits;
 use tokio::net::TcpListener;
 
 use crate::error::{ChainError, Result};
@@ -59,8 +60,7 @@ pub async fn serve(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    axum::serve(listener, app(node))
-        .with_graceful_shutdown(shutdown)
+    fat_proto::serve(listener, app(node), ServerLimits::default(), shutdown)
         .await
         .map_err(|source| ChainError::Serve { addr, source })
 }

@@ -53,7 +53,7 @@ pub(super) async fn blocks(
                 }
             }
         });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(fat_proto::windows::STREAM_KEEP_ALIVE))
 }
 
 /// Block `height` as the stream sends it, with its receipts when asked.
