@@ -168,6 +168,16 @@ pub enum InvalidProposal {
         /// The chain's limit.
         max: u32,
     },
+    /// The transactions are larger together than a block may hold ([`MAX_BLOCK_BYTES`]).
+    ///
+    /// [`MAX_BLOCK_BYTES`]: fat_types::genesis::MAX_BLOCK_BYTES
+    #[error("the transactions hold {bytes} bytes, at most {max} in a block")]
+    TooManyBytes {
+        /// Their encoded bytes together.
+        bytes: u64,
+        /// The limit.
+        max: u64,
+    },
     /// The transactions ask for more gas together than a block may (`max_block_gas`).
     #[error("the transactions ask for {gas} gas, at most {max} in a block (max_block_gas)")]
     TooMuchGas {

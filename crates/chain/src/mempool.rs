@@ -12,7 +12,8 @@
 //! dropped once its nonce is used. Waiting costs the signer nothing until then, so only a
 //! funded account may have transactions waiting, their spending must fit its balance beside
 //! its pending ones, and all waiting transactions together hold at most an eighth of the
-//! mempool's count and [`MAX_AHEAD_BYTES`].
+//! mempool's count and [`MAX_AHEAD_BYTES`]. Queued transactions hold at most the mempool's
+//! count and [`MAX_QUEUE_BYTES`]: a count alone would let large cheap uploads fill memory.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -29,6 +30,9 @@ use crate::state::State;
 pub const MAX_NONCE_AHEAD: u64 = 16;
 /// The most bytes all transactions waiting for earlier nonces may hold together.
 pub const MAX_AHEAD_BYTES: u64 = 64 << 20;
+/// The most bytes all queued transactions (waiting for a block, or in one not yet committed)
+/// may hold together.
+pub const MAX_QUEUE_BYTES: u64 = 256 << 20;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Pending {
@@ -39,7 +43,10 @@ struct Pending {
 /// Transactions waiting for a block.
 #[derive(Debug)]
 pub struct Mempool {
-    queue: VecDeque<(TxId, SignedTransaction)>,
+    /// Queued transactions, with their encoded size.
+    queue: VecDeque<(TxId, SignedTransaction, u64)>,
+    /// The bytes of the transactions in `queue`.
+    queue_bytes: u64,
     /// Transactions ahead of their signer's next nonce, with their encoded size.
     ahead: BTreeMap<(AccountId, u64), (TxId, SignedTransaction, u64)>,
     /// The bytes of the transactions in `ahead`.
@@ -55,6 +62,7 @@ impl Mempool {
     pub fn new(limit: usize) -> Self {
         Self {
             queue: VecDeque::new(),
+            queue_bytes: 0,
             ahead: BTreeMap::new(),
             ahead_bytes: 0,
             pending: HashMap::new(),
@@ -142,17 +150,23 @@ impl Mempool {
             return Ok(id);
         }
         let signer = t.signer;
-        self.admit_next(state, id, tx, now_secs)?;
+        self.admit_next(state, id, tx, size, now_secs)?;
         self.promote(state, &signer, now_secs);
         Ok(id)
     }
 
-    /// Whether a transaction may be queued for a block: the queue holds `limit` at most
-    /// (waiting transactions have their own room).
-    fn check_room(&self) -> Result<(), TxRejection> {
+    /// Whether a transaction of `size` bytes may be queued for a block: the queue holds
+    /// `limit` transactions and [`MAX_QUEUE_BYTES`] at most (waiting transactions have their
+    /// own room).
+    fn check_room(&self, size: u64) -> Result<(), TxRejection> {
         if self.queue.len() >= self.limit {
             return Err(TxRejection::MempoolFull {
                 limit: self.limit as u64,
+            });
+        }
+        if self.queue_bytes.saturating_add(size) > MAX_QUEUE_BYTES {
+            return Err(TxRejection::MempoolBytesFull {
+                limit: MAX_QUEUE_BYTES,
             });
         }
         Ok(())
@@ -171,10 +185,10 @@ impl Mempool {
             for key in used {
                 self.take_ahead(&key);
             }
-            let Some((id, tx)) = self.take_ahead(&(*signer, expected)) else {
+            let Some((id, tx, size)) = self.take_ahead(&(*signer, expected)) else {
                 return;
             };
-            if self.admit_next(state, id, tx, now_secs).is_err() {
+            if self.admit_next(state, id, tx, size, now_secs).is_err() {
                 // It no longer fits (funds, a name taken): the ones after it cannot come
                 // either until the signer sends another transaction with this nonce.
                 return;
@@ -189,11 +203,11 @@ impl Mempool {
     }
 
     /// Take a waiting transaction out of `ahead`, forgetting its id.
-    fn take_ahead(&mut self, key: &(AccountId, u64)) -> Option<(TxId, SignedTransaction)> {
+    fn take_ahead(&mut self, key: &(AccountId, u64)) -> Option<(TxId, SignedTransaction, u64)> {
         let (id, tx, size) = self.ahead.remove(key)?;
         self.ids.remove(&id);
         self.ahead_bytes -= size;
-        Some((id, tx))
+        Some((id, tx, size))
     }
 
     /// Queue a transaction carrying its signer's next nonce, after checking it in full.
@@ -202,6 +216,7 @@ impl Mempool {
         state: &State,
         id: TxId,
         tx: SignedTransaction,
+        size: u64,
         now_secs: u64,
     ) -> Result<(), TxRejection> {
         let t = &tx.tx;
@@ -218,7 +233,7 @@ impl Mempool {
             },
             t,
         )?;
-        self.check_room()?;
+        self.check_room(size)?;
         let entry = self.pending.entry(t.signer).or_default();
         entry.count += 1;
         entry.spend += needed;
@@ -226,29 +241,33 @@ impl Mempool {
             *self.created.entry(entry).or_default() += 1;
         }
         self.ids.insert(id);
-        self.queue.push_back((id, tx));
+        self.queue_bytes += size;
+        self.queue.push_back((id, tx, size));
         Ok(())
     }
 
     /// Up to `max` transactions for a block, in admission order, asking for at most `max_gas`
-    /// together, leaving out `exclude` (those in the pending blocks the new one builds on).
-    /// They stay queued and accounted until [`Self::committed`]: a proposal may never be final.
+    /// and holding at most `max_bytes` together, leaving out `exclude` (those in the pending
+    /// blocks the new one builds on). They stay queued and accounted until
+    /// [`Self::committed`]: a proposal may never be final.
     pub fn select(
         &self,
         max: usize,
         max_gas: u64,
+        max_bytes: u64,
         exclude: &HashSet<TxId>,
     ) -> Vec<SignedTransaction> {
-        let mut gas = 0u64;
+        let (mut gas, mut bytes) = (0u64, 0u64);
         self.queue
             .iter()
-            .filter(|(id, _)| !exclude.contains(id))
+            .filter(|(id, _, _)| !exclude.contains(id))
             .take(max)
-            .take_while(|(_, tx)| {
+            .take_while(|(_, tx, size)| {
                 gas = gas.saturating_add(tx.tx.kind.gas_limit());
-                gas <= max_gas
+                bytes = bytes.saturating_add(*size);
+                gas <= max_gas && bytes <= max_bytes
             })
-            .map(|(_, tx)| tx.clone())
+            .map(|(_, tx, _)| tx.clone())
             .collect()
     }
 
@@ -298,14 +317,15 @@ impl Mempool {
                 }
             }
         }
-        self.queue.retain(|(id, _)| !done.contains(id));
+        self.queue.retain(|(id, _, _)| !done.contains(id));
+        self.queue_bytes = self.queue.iter().map(|(_, _, size)| size).sum();
         if foreign {
             let queue = std::mem::take(&mut self.queue);
+            self.queue_bytes = 0;
             self.pending.clear();
             self.created.clear();
             self.ids = self.ahead.values().map(|(id, _, _)| *id).collect();
-            for (_, tx) in queue {
-                let size = fat_types::encoding::encode(&tx).len() as u64;
+            for (_, tx, size) in queue {
                 let _ = self.admit(state, tx, size, now_secs);
             }
         }
@@ -389,14 +409,18 @@ mod tests {
         let txs = [command(0, 600), command(1, 600), command(2, 1)];
         mempool
             .queue
-            .extend(txs.iter().map(|tx| (tx.id(), tx.clone())));
+            .extend(txs.iter().map(|tx| (tx.id(), tx.clone(), 100)));
         let none = HashSet::new();
-        let first = mempool.select(10, 1000, &none);
+        let first = mempool.select(10, 1000, u64::MAX, &none);
         assert_eq!(first, txs[..1], "the second would pass the block's gas");
-        assert_eq!(mempool.select(1, 1000, &none).len(), 1, "and the count");
+        assert_eq!(
+            mempool.select(1, 1000, u64::MAX, &none).len(),
+            1,
+            "and the count"
+        );
         let proposed: HashSet<TxId> = [txs[0].id()].into();
         assert_eq!(
-            mempool.select(10, 1000, &proposed),
+            mempool.select(10, 1000, u64::MAX, &proposed),
             txs[1..],
             "what a pending block holds is left out"
         );
@@ -405,5 +429,17 @@ mod tests {
             3,
             "selected transactions stay until committed"
         );
+    }
+
+    #[test]
+    fn a_block_takes_only_the_bytes_it_may_hold_in_order() {
+        let mut mempool = Mempool::new(10);
+        let txs = [command(0, 1), command(1, 1), command(2, 1)];
+        mempool
+            .queue
+            .extend(txs.iter().map(|tx| (tx.id(), tx.clone(), 400)));
+        let none = HashSet::new();
+        assert_eq!(mempool.select(10, u64::MAX, 1000, &none), txs[..2]);
+        assert_eq!(mempool.select(10, u64::MAX, 399, &none), []);
     }
 }

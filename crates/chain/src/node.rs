@@ -12,6 +12,7 @@ use fat_crypto::{Keypair, verify_tx};
 use fat_proto::chain::LIVENESS_WINDOW;
 use fat_types::block::{receipts_root, tx_root};
 use fat_types::encoding::{decode, encode};
+use fat_types::genesis::MAX_BLOCK_BYTES;
 use fat_types::{
     Block, BlockHeader, Certificate, ChainReceipt, Clock, CodeHash, Hash32, SignedTransaction,
     TxId, TxLocation, TxRejection,
@@ -360,6 +361,7 @@ impl Node {
             return Err(invalid(InvalidProposal::TxRootMismatch));
         }
         let mut ids: HashSet<TxId> = ancestors.iter().flat_map(|p| p.tx_ids()).collect();
+        let mut bytes = 0u64;
         for (index, signed) in proposal.txs.iter().enumerate() {
             let index = index as u32;
             let tx = signed.id();
@@ -371,6 +373,13 @@ impl Node {
                 })
             };
             let size = encode(signed).len() as u64;
+            bytes = bytes.saturating_add(size);
+            if bytes > MAX_BLOCK_BYTES {
+                return Err(invalid(InvalidProposal::TooManyBytes {
+                    bytes,
+                    max: MAX_BLOCK_BYTES,
+                }));
+            }
             if size > params.max_tx_bytes {
                 return Err(refused(TxRejection::TooLarge {
                     size,
@@ -603,6 +612,7 @@ impl Application for Node {
         let txs = inner.mempool.lock().expect("mempool lock").select(
             inner.params.max_block_txs as usize,
             inner.params.max_block_gas,
+            MAX_BLOCK_BYTES,
             &included,
         );
         if txs.is_empty() {

@@ -158,6 +158,21 @@ fn verify_refuses_a_tampered_proposal_with_its_reason() {
         InvalidProposal::Replayed { index: 1, .. }
     ));
 
+    // Nine uploads of nearly 4 MiB each: every one fine, together past a block's bytes.
+    let mut forged = honest.clone();
+    forged.txs = (0..9)
+        .map(|nonce| {
+            let code = fat_types::Bytes(vec![0; (4 << 20) - 1024]);
+            common::sign(&alice(), nonce, TxKind::UploadCode { code })
+        })
+        .collect();
+    forged.header.tx_root = tx_root(&forged.txs);
+    assert!(matches!(
+        reason(b.verify(&forged)),
+        InvalidProposal::TooManyBytes { bytes, max }
+            if max == fat_types::genesis::MAX_BLOCK_BYTES && bytes > max
+    ));
+
     // Nothing refused was kept: the honest proposal still verifies and the chain is unchanged.
     assert_eq!(b.tip().height, 0);
     b.verify(&honest).unwrap();

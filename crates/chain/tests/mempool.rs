@@ -241,6 +241,53 @@ fn refuses_too_large_size_fees_and_a_full_mempool() {
 }
 
 #[test]
+fn large_cheap_uploads_fill_the_mempools_bytes_and_a_block_holds_a_bounded_few() {
+    use fat_chain::mempool::MAX_QUEUE_BYTES;
+    use fat_types::genesis::MAX_BLOCK_BYTES;
+    let dir = TempDir::new("bytes");
+    let node = open(&dir);
+    let a = alice();
+    // Uploads just under the largest transaction, with the smallest fee: the count limit
+    // (1,000) would let them hold 4 GiB.
+    let code = vec![0u8; (4 << 20) - 1024];
+    let mut admitted = 0u64;
+    let mut queued_bytes = 0u64;
+    let refusal = loop {
+        let tx = sign(
+            &a,
+            admitted,
+            TxKind::UploadCode {
+                code: Bytes(code.clone()),
+            },
+        );
+        let size = tx.encode().len() as u64;
+        match node.submit_tx(&tx) {
+            Ok(_) => {
+                admitted += 1;
+                queued_bytes += size;
+            }
+            Err(refusal) => break refusal,
+        }
+        assert!(admitted <= 100, "the mempool takes them without end");
+    };
+    assert_eq!(
+        refusal,
+        TxRejection::MempoolBytesFull {
+            limit: MAX_QUEUE_BYTES
+        }
+    );
+    assert!(queued_bytes <= MAX_QUEUE_BYTES);
+    assert_eq!(refusal.code(), "mempool_bytes_full");
+    // A block takes what fits in its bytes, in order; the rest waits for the next ones.
+    node.produce_block().unwrap().unwrap();
+    let block = node.store().block(1).unwrap().unwrap();
+    let bytes: u64 = block.txs.iter().map(|tx| tx.encode().len() as u64).sum();
+    assert!(bytes <= MAX_BLOCK_BYTES, "{bytes} bytes in one block");
+    assert_eq!(block.txs.len(), 8, "eight uploads of 4 MiB fit in 32 MiB");
+    assert_eq!(node.pending() as u64, admitted - 8);
+}
+
+#[test]
 fn registry_flow_and_its_refusals() {
     let dir = TempDir::new("registry");
     let node = open(&dir);

@@ -409,6 +409,7 @@ fn rejections() -> Vec<TxRejection> {
         TxRejection::NotOperator {
             worker: WorkerId([7; 32]),
         },
+        TxRejection::MempoolBytesFull { limit: 1 },
     ]
 }
 

@@ -43,6 +43,11 @@ impl ChainParams {
     }
 }
 
+/// The most encoded bytes the transactions of one block hold together: eight transactions of
+/// the largest default size. A block stays small enough to gossip, commit in one write and
+/// stream to followers as one event, however cheap its transactions.
+pub const MAX_BLOCK_BYTES: u64 = 32 << 20;
+
 /// [`ChainParams::gas_fee`] is paid per this much gas.
 pub const GAS_PER_FEE_UNIT: u64 = 1_000_000;
 

@@ -180,6 +180,13 @@ pub enum TxRejection {
         /// The worker.
         worker: crate::WorkerId,
     },
+    /// The transactions waiting for a block hold as many bytes as the mempool keeps; try
+    /// again later.
+    #[error("mempool full ({limit} bytes)")]
+    MempoolBytesFull {
+        /// The mempool's capacity in encoded bytes.
+        limit: u64,
+    },
 }
 
 impl TxRejection {
@@ -211,6 +218,7 @@ impl TxRejection {
             Self::GasLimitTooHigh { .. } => "gas_limit_too_high",
             Self::WrongChain { .. } => "wrong_chain",
             Self::NotOperator { .. } => "not_operator",
+            Self::MempoolBytesFull { .. } => "mempool_bytes_full",
         }
     }
 }

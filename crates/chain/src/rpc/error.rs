@@ -46,7 +46,9 @@ impl From<TxRejection> for ApiError {
         let status = match rejection {
             TxRejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             TxRejection::AlreadyKnown => StatusCode::CONFLICT,
-            TxRejection::MempoolFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            TxRejection::MempoolFull { .. } | TxRejection::MempoolBytesFull { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         let mut body =
