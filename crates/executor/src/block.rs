@@ -322,7 +322,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         let contract = run.contract;
         let info = &self.changes.contracts[&contract].info;
         let (code_hash, cluster) = (info.code_hash, info.cluster);
-        let code = match self.code(&code_hash) {
+        let code = match self.code(&code_hash)? {
             Ok(code) => code,
             Err(e) => {
                 run.failed(&mut self.changes, format!("cannot load the code: {e}"));
@@ -345,20 +345,30 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
     }
 
     /// The compiled code of `hash`: at hand, or compiled from the bytes uploaded in this
-    /// block or committed before it.
-    fn code(&self, hash: &CodeHash) -> std::result::Result<Arc<Code>, String> {
+    /// block or committed before it. Code that does not compile fails the call (every worker
+    /// agrees on that); stored bytes that are not the code of `hash` stop the block.
+    fn code(&self, hash: &CodeHash) -> Result<std::result::Result<Arc<Code>, String>> {
         if let Some(code) = self.codes.cached(hash) {
-            return Ok(code);
+            return Ok(Ok(code));
         }
         let uploaded = self.changes.codes.iter().find(|(h, _)| h == hash);
         let compiled = match uploaded {
             Some((_, wasm)) => self.codes.compile(hash, wasm),
             None => match self.overlay.base().code(hash) {
-                Ok(Some(wasm)) => self.codes.compile(hash, &wasm),
-                Ok(None) => return Err(format!("code {hash} is missing")),
+                Ok(Some(wasm)) => {
+                    let found = code_hash(&wasm);
+                    if found != *hash {
+                        return Err(ExecutorError::CodeTampered {
+                            expected: *hash,
+                            found,
+                        });
+                    }
+                    self.codes.compile(hash, &wasm)
+                }
+                Ok(None) => return Ok(Err(format!("code {hash} is missing"))),
                 Err(e) => Err(e),
             },
         };
-        compiled.map_err(|e| e.to_string())
+        Ok(compiled.map_err(|e| e.to_string()))
     }
 }

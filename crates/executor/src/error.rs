@@ -15,6 +15,18 @@ pub enum ExecutorError {
     /// A contract this worker runs belongs to a cluster whose key it does not hold.
     #[error("this worker holds no key for cluster {0}")]
     NoClusterKey(ClusterId),
+    /// The code stored under a hash is not the code of that hash: the disk was altered (by
+    /// its operator, say). Running it would run someone else's code with the contract's
+    /// secrets and sign the result, so the block is not applied at all.
+    #[error(
+        "the code stored as {expected} hashes to {found}: the store was altered; refusing to run it"
+    )]
+    CodeTampered {
+        /// The hash the code was stored and asked for under.
+        expected: fat_types::CodeHash,
+        /// The hash of the bytes found.
+        found: fat_types::CodeHash,
+    },
     /// Reading the committed state (or writing the block's overlay) failed.
     #[error("state")]
     State(#[from] fat_runtime::Error),

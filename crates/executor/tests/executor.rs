@@ -152,6 +152,20 @@ impl World {
         height: u64,
         txs: &[SignedTransaction],
     ) -> BlockChanges {
+        self.try_apply_with(params, state, held, height, txs)
+            .await
+            .unwrap()
+    }
+
+    /// [`World::apply_with`], returning the executor's error.
+    async fn try_apply_with(
+        &self,
+        params: &ChainParams,
+        state: &Memory,
+        held: &BTreeMap<ClusterId, ClusterKey>,
+        height: u64,
+        txs: &[SignedTransaction],
+    ) -> fat_executor::Result<BlockChanges> {
         let receipts: Vec<ChainReceipt> = txs
             .iter()
             .map(|tx| ChainReceipt {
@@ -177,7 +191,6 @@ impl World {
             .with_params(params)
             .apply(Arc::new(state.clone()), &header, txs, &receipts)
             .await
-            .unwrap()
     }
 
     fn contract(&self, cluster: ClusterId) -> ContractId {
@@ -605,4 +618,38 @@ async fn the_output_nonce_is_bound_to_the_output() {
         .apply(&after_one, &held, 2, std::slice::from_ref(&inc))
         .await;
     assert_eq!(nonce(&replay), nonce(&two));
+}
+
+#[tokio::test]
+async fn code_swapped_on_disk_is_refused_not_run() {
+    let (world, held, mut state, contract) = probe_world().await;
+    // The operator puts other code (the counter) under the probe's hash.
+    let probe = code_hash(&world.wasm);
+    let other = fat_test_programs::read(fat_test_programs::COUNTER);
+    state.codes.insert(probe, other.clone());
+    let (set, _) = world.command(2, contract, "set", "k=v", 2);
+    let error = world
+        .try_apply_with(
+            &ChainParams::default(),
+            &state,
+            &held,
+            2,
+            std::slice::from_ref(&set),
+        )
+        .await
+        .unwrap_err();
+    match &error {
+        fat_executor::ExecutorError::CodeTampered { expected, found } => {
+            assert_eq!((*expected, *found), (probe, code_hash(&other)));
+        }
+        other => panic!("expected CodeTampered, got {other:?}"),
+    }
+    assert!(
+        error.to_string().contains("the store was altered"),
+        "{error}"
+    );
+    // With the right bytes back, the same block runs.
+    state.codes.insert(probe, world.wasm.clone());
+    let changes = world.apply(&state, &held, 2, &[set]).await;
+    assert_eq!(changes.receipts[0].status, ExecStatus::Ok);
 }

@@ -102,6 +102,14 @@ impl CodeProvider for Inner {
 
     fn compile(&self, hash: &CodeHash, wasm: &[u8]) -> fat_runtime::Result<Arc<Code>> {
         let code = self.runtime.load(wasm)?;
+        // Bytes read from the operator's disk must be the code they are named by; the cache
+        // must never hold other code under a contract's hash.
+        if code.hash() != *hash {
+            return Err(fat_runtime::Error::Store(format!(
+                "the code stored as {hash} hashes to {}: the store was altered; refusing to run it",
+                code.hash()
+            )));
+        }
         self.codes
             .lock()
             .expect("code cache lock")
