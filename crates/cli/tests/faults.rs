@@ -1,5 +1,6 @@
 //! Faults injected into a network of separate processes (`fat chain --dev`, `fat gatekeeper`,
-//! `fat worker`): the gatekeeper SIGKILLed while clusters and contracts wait for it.
+//! `fat worker`): the gatekeeper SIGKILLed while clusters and contracts wait for it; the chain
+//! SIGKILLed and restarted under the workers and the gatekeeper that follow it.
 
 mod common;
 
@@ -12,7 +13,9 @@ use std::time::{Duration, Instant};
 use fat_types::{Block, ClusterId, ContractId, TxKind, WorkerId};
 use serde_json::Value;
 
-use common::{WorkerProcess, fat, free_ports, http, run, spawn_ready, start_worker, temp_dir};
+use common::{
+    WorkerProcess, fat, free_ports, http, run, spawn_ready, start_worker, temp_dir, wait_for_height,
+};
 
 /// A child process, SIGKILLed on drop.
 struct Proc(Child);
@@ -22,6 +25,11 @@ impl Proc {
     fn kill9(&mut self) {
         self.0.kill().expect("SIGKILL");
         self.0.wait().unwrap();
+    }
+
+    /// Whether it is still running.
+    fn alive(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
     }
 }
 
@@ -124,6 +132,7 @@ struct Network {
     chain: Proc,
     gatekeeper: Proc,
     workers: Vec<WorkerProcess>,
+    apis: Vec<String>,
     ids: Vec<String>,
 }
 
@@ -155,6 +164,7 @@ impl Network {
             chain,
             gatekeeper,
             workers,
+            apis,
             ids,
         }
     }
@@ -296,4 +306,40 @@ fn a_gatekeeper_killed_mid_work_provisions_each_key_once_and_the_chain_restarts_
         let out = net.fat("alice", &["command", contract, "increment"]);
         assert_eq!(out["output"], 1, "{out}");
     }
+
+    // The chain is SIGKILLed and restarted on its data and address under the worker and
+    // the gatekeeper that follow it: they reconnect and miss nothing after it.
+    let before = get(&net.addr, "/v1/status")["height"].as_u64().unwrap();
+    net.chain.kill9();
+    net.chain = start_chain(&net.home, &net.home.join("chain"), &net.addr);
+    let after = get(&net.addr, "/v1/status")["height"].as_u64().unwrap();
+    assert_eq!(after, before, "the restarted chain kept every block");
+    // The gatekeeper provisions a cluster made after the restart; a worker runs a contract
+    // deployed into it and commands to an older one.
+    let late = net.create_cluster(&[1]);
+    wait_until("the key of a cluster made after the restart", || {
+        provisioned(&net.addr, &late)
+    });
+    let late_contract = deployed(net.spawn_deploy("alice", &late, "late"));
+    let out = net.fat("alice", &["command", &late_contract, "increment"]);
+    assert_eq!(out["output"], 1, "{out}");
+    let out = net.fat("alice", &["command", &contracts[0], "increment"]);
+    assert_eq!(out["output"], 2, "{out}");
+    let tip = out["block"].as_u64().unwrap();
+    assert!(tip > before, "heights continue: {tip} after {before}");
+    for api in &net.apis {
+        wait_for_height(api, tip);
+        let height = get(api, "/v1/status")["height"].as_u64().unwrap();
+        assert!(height >= tip, "a worker stopped at {height} below {tip}");
+    }
+    // Neither follower gave up: both are the processes started before the restart.
+    assert!(net.gatekeeper.alive(), "the gatekeeper exited");
+    for worker in &mut net.workers {
+        assert!(worker.0.try_wait().unwrap().is_none(), "a worker exited");
+    }
+    // The gatekeeper did the new work once, and nothing again.
+    let work = gatekeeper_work(&net.addr);
+    assert!(work.keys.values().all(|&n| n == 1), "{:?}", work.keys);
+    assert!(work.published.values().all(|&n| n == 1));
+    assert_eq!(work.published.len(), contracts.len() + 1);
 }
