@@ -1,6 +1,7 @@
 //! Faults injected into a network of separate processes (`fat chain --dev`, `fat gatekeeper`,
-//! `fat worker`): the gatekeeper SIGKILLed while clusters and contracts wait for it; the chain
-//! SIGKILLed and restarted under the workers and the gatekeeper that follow it.
+//! `fat worker`, `fat dev`): the gatekeeper SIGKILLed while clusters and contracts wait for
+//! it; the chain SIGKILLed and restarted under the workers and the gatekeeper that follow it;
+//! `fat dev` SIGKILLed as a whole while commands are in flight.
 
 mod common;
 
@@ -8,13 +9,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use fat_types::{Block, ClusterId, ContractId, TxKind, WorkerId};
 use serde_json::Value;
 
 use common::{
-    WorkerProcess, fat, free_ports, http, run, spawn_ready, start_worker, temp_dir, wait_for_height,
+    Dev, WorkerProcess, fat, free_ports, http, run, spawn_ready, start_worker, temp_dir,
+    wait_for_height,
 };
 
 /// A child process, SIGKILLed on drop.
@@ -342,4 +346,133 @@ fn a_gatekeeper_killed_mid_work_provisions_each_key_once_and_the_chain_restarts_
     assert!(work.keys.values().all(|&n| n == 1), "{:?}", work.keys);
     assert!(work.published.values().all(|&n| n == 1));
     assert_eq!(work.published.len(), contracts.len() + 1);
+}
+
+/// A command `fat command` acknowledged: its transaction, block and output, and the
+/// receipt the worker served right after (when it could before the kill).
+struct Acked {
+    tx: String,
+    block: u64,
+    output: u64,
+    receipt: Option<Value>,
+}
+
+/// Send `increment` to `contract` as `who`, one `fat command` at a time, until `killed`;
+/// every acknowledgement (and its receipt, if the worker still answers) goes to `acked`.
+/// A failure before the kill panics with what happened.
+fn command_until_killed(
+    home: &Path,
+    url: &str,
+    who: &str,
+    contract: &str,
+    acked: &Mutex<Vec<Acked>>,
+    killed: &AtomicBool,
+) {
+    let addr = url.strip_prefix("http://").unwrap();
+    while !killed.load(Ordering::SeqCst) {
+        let out = run(fat(home).args([
+            "command",
+            contract,
+            "increment",
+            "--json",
+            "--as",
+            who,
+            "--rpc",
+            url,
+        ]));
+        if out.code != 0 {
+            assert!(
+                killed.load(Ordering::SeqCst),
+                "{who}: a command failed on a live node: {out:#?}"
+            );
+            return;
+        }
+        let out = out.json();
+        let tx = out["tx"].as_str().unwrap().to_string();
+        let receipt = match http(addr, "GET", &format!("/workers/0/v1/receipts/{tx}"), b"") {
+            Ok((200, receipt)) => Some(receipt),
+            _ if killed.load(Ordering::SeqCst) => None,
+            other => panic!("{who}: no receipt for {tx} from a live worker: {other:?}"),
+        };
+        acked.lock().unwrap().push(Acked {
+            tx,
+            block: out["block"].as_u64().unwrap(),
+            output: out["output"].as_u64().unwrap(),
+            receipt,
+        });
+    }
+}
+
+#[test]
+fn fat_dev_sigkilled_with_commands_in_flight_keeps_what_it_acknowledged() {
+    let mut dev = Dev::start("faults-dev", &[]);
+    let addr = dev.url.strip_prefix("http://").unwrap().to_string();
+    let deployed = dev
+        .fat(&["deploy", fat_test_programs::COUNTER, "--json"])
+        .json();
+    let contract = deployed["contract"].as_str().unwrap().to_string();
+    let id: ContractId = contract.parse().unwrap();
+
+    // Three clients send commands; once fifteen are acknowledged, the whole process is
+    // SIGKILLed under them.
+    let acked = Mutex::new(Vec::new());
+    let killed = AtomicBool::new(false);
+    let clients = ["alice", "bob", "charlie"];
+    let (home, url) = (dev.dir.path().to_path_buf(), dev.url.clone());
+    std::thread::scope(|scope| {
+        let running: Vec<_> = clients
+            .iter()
+            .map(|who| {
+                let (home, url) = (home.as_path(), url.as_str());
+                let (acked, killed, contract) = (&acked, &killed, contract.as_str());
+                scope.spawn(move || command_until_killed(home, url, who, contract, acked, killed))
+            })
+            .collect();
+        wait_until("fifteen acknowledged commands", || {
+            running.iter().any(|c| c.is_finished()) || acked.lock().unwrap().len() >= 15
+        });
+        killed.store(true, Ordering::SeqCst);
+        dev.kill9();
+    });
+    let acked = acked.into_inner().unwrap();
+    assert!(acked.len() >= 15, "only {} acknowledged", acked.len());
+
+    // Restarted on the same data directory and address.
+    dev.restart(1, &[]);
+    let tip = get(&addr, "/v1/status")["height"].as_u64().unwrap();
+    let mut committed = 0;
+    for h in 1..=tip {
+        let block: Block = serde_json::from_value(get(&addr, &format!("/v1/blocks/{h}"))).unwrap();
+        committed += block
+            .txs
+            .iter()
+            .filter(|t| matches!(&t.tx.kind, TxKind::Command { contract, .. } if *contract == id))
+            .count() as u64;
+    }
+    wait_until("the worker to catch up with the chain", || {
+        get(&addr, "/workers/0/v1/status")["height"].as_u64() >= Some(tip)
+    });
+    // Every acknowledged command is where it was, with the same receipt to the byte.
+    let mut outputs = BTreeSet::new();
+    for a in &acked {
+        let tx = get(&addr, &format!("/v1/txs/{}", a.tx));
+        assert_eq!(tx["height"].as_u64(), Some(a.block), "{} moved: {tx}", a.tx);
+        let receipt = get(&addr, &format!("/workers/0/v1/receipts/{}", a.tx));
+        if let Some(before) = &a.receipt {
+            assert_eq!(&receipt, before, "the receipt of {} changed", a.tx);
+        }
+        assert!(
+            outputs.insert(a.output),
+            "two commands answered {}",
+            a.output
+        );
+        assert!(a.output <= committed, "{} of {committed}", a.output);
+    }
+    // The state is the committed commands', no more, no less, and it goes on from there.
+    let value = dev.fat(&["query", &contract, "get", "--json"]).json();
+    assert_eq!(value["output"], committed, "{value}");
+    let out = dev
+        .fat(&["command", &contract, "increment", "--json"])
+        .json();
+    assert_eq!(out["output"], committed + 1, "{out}");
 }
