@@ -322,6 +322,8 @@ async fn the_gatekeeper_refuses_tampered_blocks_a_foreign_genesis_and_workers_it
     // Blocks rewritten on the way: the gatekeeper refuses the one that creates the
     // cluster, starts following again from its genesis (the proxy serves that block to it
     // a second time) and provisions nothing meanwhile.
+    // (Rewriting from before it starts, so that it never sees the real block first.)
+    proxy.set(Some((height, Tamper::Tx)));
     let stop = run_gatekeeper(&dir, &proxy.url, fat_attestation::dev_chain_policy());
     for how in [Tamper::Tx, Tamper::Header, Tamper::Receipts] {
         proxy.set(Some((height, how)));
