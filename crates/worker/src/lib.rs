@@ -37,4 +37,4 @@ pub use error::{Result, WorkerError};
 pub use keys::{KEYS_FILE, Keyring, WorkerSecrets};
 pub use query::{QueryAnswer, SealedAnswer};
 pub use store::{ContractRecord, LogRecord, Snapshot, Store};
-pub use worker::{Worker, WorkerConfig};
+pub use worker::{MAX_SESSIONS, REPLAY_CAPACITY, Worker, WorkerConfig};

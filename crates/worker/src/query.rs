@@ -16,9 +16,6 @@ use crate::jobs::{ClusterJobs, Runner};
 use crate::shared::SessionEntry;
 use crate::worker::Worker;
 
-/// How many query sessions a worker keeps at most.
-const MAX_SESSIONS: usize = 1 << 16;
-
 /// A query's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryAnswer {
@@ -220,7 +217,7 @@ impl Worker {
     /// sessions are swept at most once a second, not on every query.
     fn keep_session(&self, session: &Session, caller: AccountId, now_ms: u64) {
         let mut sessions = self.inner.sessions.lock().expect("sessions lock");
-        if sessions.len() >= MAX_SESSIONS {
+        if sessions.len() >= self.inner.max_sessions {
             let swept = self.inner.sessions_swept_ms.load(Ordering::Relaxed);
             if now_ms.saturating_sub(swept) >= 1000 {
                 sessions.retain(|_, e| e.expires_ms > now_ms);
@@ -229,7 +226,7 @@ impl Worker {
                     .store(now_ms, Ordering::Relaxed);
             }
         }
-        if sessions.len() < MAX_SESSIONS {
+        if sessions.len() < self.inner.max_sessions {
             sessions.insert(
                 session.ephemeral().0,
                 SessionEntry {

@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) replay: Mutex<ReplayGuard>,
     pub(crate) sessions: Mutex<HashMap<[u8; 32], SessionEntry>>,
+    /// How many sessions `sessions` keeps at most.
+    pub(crate) max_sessions: usize,
     pub(crate) sessions_swept_ms: AtomicU64,
     pub(crate) unflushed: Mutex<Unflushed>,
     pub(crate) plaintext_queries: bool,

@@ -10,7 +10,7 @@ use fat_attestation::seal::{DevSealer, Sealer};
 use fat_crypto::envelope::ReplayGuard;
 use fat_crypto::{ClusterKey, Keypair};
 use fat_proto::windows::ENVELOPE_WINDOW_MS;
-use fat_runtime::{MemoryCache, Runtime, RuntimeConfig};
+use fat_runtime::{HttpNetwork, MemoryCache, Runtime, RuntimeConfig};
 use fat_types::{BlockHeader, Clock, Hash32, SystemClock};
 use tokio::sync::watch;
 
@@ -20,8 +20,10 @@ use crate::keys::{CLUSTER_KEY_LABEL, Keyring, WorkerSecrets};
 use crate::shared::{Inner, Unflushed};
 use crate::store::{Snapshot, Store};
 
-/// How many query nonces the replay guard remembers at most.
-const REPLAY_CAPACITY: usize = 1 << 20;
+/// How many query nonces the replay guard remembers at most, by default.
+pub const REPLAY_CAPACITY: usize = 1 << 20;
+/// How many query sessions a worker keeps at most, by default.
+pub const MAX_SESSIONS: usize = 1 << 16;
 
 /// How a worker is set up.
 #[derive(Clone)]
@@ -52,6 +54,16 @@ pub struct WorkerConfig {
     /// Test-only fault injection: return a wrong (but signed) output for every job another
     /// worker sends, so that tests can show replication catching it. Never set it otherwise.
     pub corrupt_jobs: bool,
+    /// Query sessions kept at most ([`MAX_SESSIONS`] by default); beyond, a sealed query is
+    /// still answered but opens no session.
+    pub max_sessions: usize,
+    /// Query nonces the replay guard remembers at most ([`REPLAY_CAPACITY`] by default);
+    /// beyond, new queries are refused until old nonces leave the freshness window.
+    pub replay_capacity: usize,
+    /// The network contracts' outbound requests are resolved and connected through, still
+    /// under the runtime's address policy; `None` is the system's. Tests give one with no
+    /// route off the machine.
+    pub network: Option<Arc<dyn HttpNetwork>>,
 }
 
 impl WorkerConfig {
@@ -72,6 +84,9 @@ impl WorkerConfig {
             clock: Arc::new(SystemClock),
             job_slots: cores.max(1),
             corrupt_jobs: false,
+            max_sessions: MAX_SESSIONS,
+            replay_capacity: REPLAY_CAPACITY,
+            network: None,
         }
     }
 }
@@ -130,7 +145,10 @@ impl Worker {
                 None
             }
         };
-        let runtime = Runtime::with_clock(config.runtime, config.clock.clone())?;
+        let mut runtime = Runtime::with_clock(config.runtime, config.clock.clone())?;
+        if let Some(network) = config.network {
+            runtime = runtime.with_network(network);
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -140,8 +158,9 @@ impl Worker {
                 keyring,
                 sealer: config.sealer,
                 clock: config.clock,
-                replay: Mutex::new(ReplayGuard::new(ENVELOPE_WINDOW_MS, REPLAY_CAPACITY)),
+                replay: Mutex::new(ReplayGuard::new(ENVELOPE_WINDOW_MS, config.replay_capacity)),
                 sessions: Mutex::new(HashMap::new()),
+                max_sessions: config.max_sessions,
                 sessions_swept_ms: AtomicU64::new(0),
                 unflushed: Mutex::new(Unflushed::default()),
                 plaintext_queries: config.plaintext_queries,

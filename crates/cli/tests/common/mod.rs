@@ -120,29 +120,30 @@ impl Dev {
     /// Start `fat dev --workers N` with `extra` flags; wait for `ready <url>`.
     pub fn start_workers(name: &str, workers: usize, extra: &[&str]) -> Self {
         let dir = TempDir::new(name);
-        let mut child = fat(dir.path())
-            .args([
-                "dev",
-                "--workers",
-                &workers.to_string(),
-                "--block-time",
-                "0",
-            ])
-            .arg("--rpc")
-            .arg(format!("127.0.0.1:{}", free_port()))
-            .arg("--data-dir")
-            .arg(dir.path().join("dev"))
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let url = read_ready(&mut child);
+        let rpc = format!("127.0.0.1:{}", free_port());
+        let (child, url) = spawn_dev(dir.path(), &rpc, workers, extra);
         Self {
             child: Some(child),
             url,
             dir,
         }
+    }
+
+    /// Kill the whole `fat dev` process with SIGKILL: no chance to flush or stop cleanly.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL fat dev");
+            child.wait().unwrap();
+        }
+    }
+
+    /// Start `fat dev --workers N` again, on the same data directory and address.
+    pub fn restart(&mut self, workers: usize, extra: &[&str]) {
+        assert!(self.child.is_none(), "fat dev still runs");
+        let rpc = self.url.strip_prefix("http://").unwrap().to_string();
+        let (child, url) = spawn_dev(self.dir.path(), &rpc, workers, extra);
+        assert_eq!(url, self.url);
+        self.child = Some(child);
     }
 
     /// Run `fat ARGS --rpc URL` against this node.
@@ -174,6 +175,29 @@ impl Dev {
         wait_provisioned(self.url.strip_prefix("http://").unwrap(), &cluster);
         cluster
     }
+}
+
+/// Spawn `fat dev --workers N` on `rpc` with its data in `home/dev`; the child and its URL
+/// once ready.
+fn spawn_dev(home: &Path, rpc: &str, workers: usize, extra: &[&str]) -> (Child, String) {
+    let mut child = fat(home)
+        .args([
+            "dev",
+            "--workers",
+            &workers.to_string(),
+            "--block-time",
+            "0",
+        ])
+        .args(["--rpc", rpc])
+        .arg("--data-dir")
+        .arg(home.join("dev"))
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = read_ready(&mut child);
+    (child, url)
 }
 
 impl Drop for Dev {

@@ -1,0 +1,253 @@
+//! Corrupt local state: a garbage or truncated database, a garbage `keys.sealed`, state
+//! ciphertexts swapped between two keys or two contracts. Each is refused with an error that
+//! says what is wrong, and the bad file is left as it was: nothing is silently replaced.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fat_crypto::{ClusterKey, dev_keypair};
+use fat_runtime::{StateChanges, StateStore};
+use fat_types::{AccountId, BlockHeader, ClusterId, CodeHash, ContractId, ContractInfo, Hash32};
+use fat_worker::store::{BlockChanges, ContractRecord, DB_FILE};
+use fat_worker::{KEYS_FILE, Keyring, Store, Worker, WorkerConfig, WorkerError};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+
+/// The store's state table, as the store lays it out: contract id ‖ key -> nonce ‖ ciphertext.
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+
+const CLUSTER: ClusterId = ClusterId([2; 32]);
+const A: ContractId = ContractId([7; 32]);
+const B: ContractId = ContractId([8; 32]);
+
+/// A fresh directory for one test.
+fn dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fat-corrupt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn keyring() -> Arc<Keyring> {
+    let keyring = Arc::new(Keyring::default());
+    keyring.add_cluster(CLUSTER, ClusterKey::from_bytes([5; 32]));
+    keyring
+}
+
+fn header(height: u64) -> BlockHeader {
+    BlockHeader {
+        height,
+        parent: Hash32([height as u8; 32]),
+        timestamp_ms: 1000 + height,
+        tx_root: Hash32::default(),
+        receipts_root: Hash32::default(),
+        state_root: Hash32::default(),
+    }
+}
+
+fn record(id: ContractId, entries: u64) -> ContractRecord {
+    ContractRecord {
+        info: ContractInfo {
+            id,
+            code_hash: CodeHash([1; 32]),
+            cluster: CLUSTER,
+            deployer: AccountId([3; 32]),
+            height: 1,
+            public_key: None,
+        },
+        state_root: Hash32::default(),
+        entries,
+        logs: 0,
+    }
+}
+
+/// A store in `dir` holding block 1: contract A with `x` = "ax", `y` = "ay"; contract B
+/// with `x` = "bx". Durable, and closed.
+fn populate(dir: &Path) {
+    let store = Store::open(dir, keyring()).unwrap();
+    store.start(&header(0)).unwrap();
+    let mut changes = BlockChanges::default();
+    let a: StateChanges = [
+        (b"x".to_vec(), Some(b"ax".to_vec())),
+        (b"y".to_vec(), Some(b"ay".to_vec())),
+    ]
+    .into_iter()
+    .collect();
+    let b: StateChanges = [(b"x".to_vec(), Some(b"bx".to_vec()))]
+        .into_iter()
+        .collect();
+    changes.writes.insert(A, a);
+    changes.writes.insert(B, b);
+    changes.contracts.insert(A, record(A, 2));
+    changes.contracts.insert(B, record(B, 1));
+    store
+        .commit(&header(1), changes, &dev_keypair("worker-0"), true)
+        .unwrap();
+}
+
+fn state_key(contract: &ContractId, key: &[u8]) -> Vec<u8> {
+    let mut k = contract.as_bytes().to_vec();
+    k.extend_from_slice(key);
+    k
+}
+
+/// Swap the stored values of two state entries, behind the store's back.
+fn swap(dir: &Path, one: &[u8], other: &[u8]) {
+    let db = redb::Database::open(dir.join(DB_FILE)).unwrap();
+    let wtx = db.begin_write().unwrap();
+    {
+        let mut table = wtx.open_table(STATE).unwrap();
+        let first = table.get(one).unwrap().unwrap().value().to_vec();
+        let second = table.get(other).unwrap().unwrap().value().to_vec();
+        table.insert(one, second.as_slice()).unwrap();
+        table.insert(other, first.as_slice()).unwrap();
+    }
+    wtx.commit().unwrap();
+}
+
+/// The raw stored values of `keys`.
+fn raw(dir: &Path, keys: &[&[u8]]) -> Vec<Vec<u8>> {
+    let db = redb::Database::open(dir.join(DB_FILE)).unwrap();
+    let rtx = db.begin_read().unwrap();
+    let table = rtx.open_table(STATE).unwrap();
+    keys.iter()
+        .map(|k| table.get(*k).unwrap().unwrap().value().to_vec())
+        .collect()
+}
+
+#[test]
+fn a_garbage_or_truncated_database_is_refused_and_left_alone() {
+    // Garbage where the database should be: the worker refuses to open, naming the file.
+    let garbage_dir = dir("garbage-db");
+    let db = garbage_dir.join(DB_FILE);
+    let garbage = b"this is not a redb database, just bytes".repeat(100);
+    std::fs::write(&db, &garbage).unwrap();
+    let err = Store::open(&garbage_dir, keyring()).unwrap_err();
+    assert!(
+        matches!(&err, WorkerError::OpenStore { path, .. } if *path == db),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("cannot open the worker store"),
+        "{err}"
+    );
+    let err = Worker::open(WorkerConfig::new(&garbage_dir, None)).unwrap_err();
+    assert!(matches!(err, WorkerError::OpenStore { .. }), "{err:?}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        garbage,
+        "the bad file was replaced"
+    );
+
+    // A real database cut in half.
+    let truncated_dir = dir("truncated-db");
+    populate(&truncated_dir);
+    let db = truncated_dir.join(DB_FILE);
+    let whole = std::fs::read(&db).unwrap();
+    let half = whole[..whole.len() / 2].to_vec();
+    std::fs::write(&db, &half).unwrap();
+    let err = Store::open(&truncated_dir, keyring()).unwrap_err();
+    assert!(
+        matches!(&err, WorkerError::OpenStore { path, .. } if *path == db),
+        "{err:?}"
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        half,
+        "the bad file was replaced"
+    );
+
+    let _ = std::fs::remove_dir_all(&garbage_dir);
+    let _ = std::fs::remove_dir_all(&truncated_dir);
+}
+
+#[test]
+fn a_garbage_keys_file_is_refused_and_left_alone() {
+    let dir = dir("garbage-keys");
+    // A worker's first start seals its keys.
+    let first = Worker::open(WorkerConfig::new(&dir, None)).unwrap();
+    let id = first.id();
+    drop(first);
+    let path = dir.join(KEYS_FILE);
+    let sealed = std::fs::read(&path).unwrap();
+
+    // Garbage instead: refused, naming the file; no new identity is made in its place.
+    let garbage = b"garbage, not a sealed key file".to_vec();
+    std::fs::write(&path, &garbage).unwrap();
+    let err = Worker::open(WorkerConfig::new(&dir, None)).unwrap_err();
+    assert!(matches!(err, WorkerError::Keys(_)), "{err:?}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        garbage,
+        "the bad file was replaced"
+    );
+
+    // The sealed file with one byte changed: refused too.
+    let mut flipped = sealed.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    std::fs::write(&path, &flipped).unwrap();
+    let err = Worker::open(WorkerConfig::new(&dir, None)).unwrap_err();
+    assert!(matches!(err, WorkerError::Keys(_)), "{err:?}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        flipped,
+        "the bad file was replaced"
+    );
+
+    // Put back, the worker is who it was.
+    std::fs::write(&path, &sealed).unwrap();
+    assert_eq!(
+        Worker::open(WorkerConfig::new(&dir, None)).unwrap().id(),
+        id
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ciphertexts_swapped_between_keys_or_contracts_are_refused_and_left_alone() {
+    let dir = dir("swapped");
+    populate(&dir);
+    let (ax, ay, bx) = (
+        state_key(&A, b"x"),
+        state_key(&A, b"y"),
+        state_key(&B, b"x"),
+    );
+    {
+        let store = Store::open(&dir, keyring()).unwrap();
+        let snapshot = store.snapshot().unwrap();
+        assert_eq!(snapshot.get(&A, b"x").unwrap(), Some(b"ax".to_vec()));
+        assert_eq!(snapshot.get(&B, b"x").unwrap(), Some(b"bx".to_vec()));
+    }
+
+    // Two keys of one contract trade their values.
+    swap(&dir, &ax, &ay);
+    // Two contracts trade the values of the same key.
+    swap(&dir, &ay, &bx);
+    let swapped = raw(&dir, &[&ax, &ay, &bx]);
+
+    let store = Store::open(&dir, keyring()).unwrap();
+    let snapshot = store.snapshot().unwrap();
+    for (contract, key) in [(A, &b"x"[..]), (A, b"y"), (B, b"x")] {
+        let err = snapshot.get(&contract, key).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "a state value of {contract} does not decrypt (changed on disk, or another key)"
+            )),
+            "{contract} {key:?}: {err}"
+        );
+    }
+    let err = snapshot.scan(&A, b"", None, 10).unwrap_err().to_string();
+    assert!(err.contains("does not decrypt"), "{err}");
+    drop(snapshot);
+    drop(store);
+    assert_eq!(
+        raw(&dir, &[&ax, &ay, &bx]),
+        swapped,
+        "the swapped values were replaced"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
