@@ -2,13 +2,17 @@
 //! ciphertexts swapped between two keys or two contracts. Each is refused with an error that
 //! says what is wrong, and the bad file is left as it was: nothing is silently replaced.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use common::{header, record};
+
 use fat_crypto::{ClusterKey, dev_keypair};
 use fat_runtime::{StateChanges, StateStore};
-use fat_types::{AccountId, BlockHeader, ClusterId, CodeHash, ContractId, ContractInfo, Hash32};
-use fat_worker::store::{BlockChanges, ContractRecord, DB_FILE};
+use fat_types::{ClusterId, ContractId};
+use fat_worker::store::{BlockChanges, DB_FILE};
 use fat_worker::{KEYS_FILE, Keyring, Store, Worker, WorkerConfig, WorkerError};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -21,43 +25,13 @@ const B: ContractId = ContractId([8; 32]);
 
 /// A fresh directory for one test.
 fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fat-corrupt-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::temp_dir(&format!("corrupt-{name}"))
 }
 
 fn keyring() -> Arc<Keyring> {
     let keyring = Arc::new(Keyring::default());
     keyring.add_cluster(CLUSTER, ClusterKey::from_bytes([5; 32]));
     keyring
-}
-
-fn header(height: u64) -> BlockHeader {
-    BlockHeader {
-        height,
-        parent: Hash32([height as u8; 32]),
-        timestamp_ms: 1000 + height,
-        tx_root: Hash32::default(),
-        receipts_root: Hash32::default(),
-        state_root: Hash32::default(),
-    }
-}
-
-fn record(id: ContractId, entries: u64) -> ContractRecord {
-    ContractRecord {
-        info: ContractInfo {
-            id,
-            code_hash: CodeHash([1; 32]),
-            cluster: CLUSTER,
-            deployer: AccountId([3; 32]),
-            height: 1,
-            public_key: None,
-        },
-        state_root: Hash32::default(),
-        entries,
-        logs: 0,
-    }
 }
 
 /// A store in `dir` holding block 1: contract A with `x` = "ax", `y` = "ay"; contract B

@@ -1,31 +1,21 @@
 //! The disk store: blocks commit atomically with their header, snapshots keep seeing the block
 //! they were taken at, and state roots match the runtime's definition.
 
+mod common;
+
+use common::{header, record};
 use fat_crypto::dev_keypair;
 use fat_runtime::{StateChanges, StateStore, state_root, state_root_keyed};
-use fat_types::{
-    AccountId, BlockHeader, ClusterId, CodeHash, ContractId, ContractInfo, Hash32, TxId,
-};
+use fat_types::{ClusterId, ContractId, TxId};
 use std::sync::Arc;
 
 use fat_crypto::ClusterKey;
-use fat_worker::store::{BlockChanges, ContractRecord};
+use fat_worker::store::BlockChanges;
 use fat_worker::{Keyring, Store, WorkerError};
 
 /// The state-root key of contract `c` of the tests' cluster key.
 fn root_key(c: &ContractId) -> [u8; 32] {
     ClusterKey::from_bytes([5; 32]).contract(c).state_root()
-}
-
-fn header(height: u64) -> BlockHeader {
-    BlockHeader {
-        height,
-        parent: Hash32([height as u8; 32]),
-        timestamp_ms: 1000 + height,
-        tx_root: Hash32::default(),
-        receipts_root: Hash32::default(),
-        state_root: Hash32::default(),
-    }
 }
 
 fn block(contract: ContractId, writes: &[(&[u8], Option<&[u8]>)], entries: u64) -> BlockChanges {
@@ -35,22 +25,9 @@ fn block(contract: ContractId, writes: &[(&[u8], Option<&[u8]>)], entries: u64) 
         .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
         .collect();
     changes.writes.insert(contract, writes);
-    changes.contracts.insert(
-        contract,
-        ContractRecord {
-            info: ContractInfo {
-                id: contract,
-                code_hash: CodeHash([1; 32]),
-                cluster: ClusterId([2; 32]),
-                deployer: AccountId([3; 32]),
-                height: 1,
-                public_key: None,
-            },
-            state_root: Hash32::default(),
-            entries,
-            logs: 0,
-        },
-    );
+    changes
+        .contracts
+        .insert(contract, record(contract, entries));
     changes
 }
 

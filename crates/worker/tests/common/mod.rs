@@ -58,6 +58,35 @@ impl RawChain for ChainClient {
     }
 }
 
+/// A block header at `height` for store tests (no chain behind it).
+pub fn header(height: u64) -> fat_types::BlockHeader {
+    fat_types::BlockHeader {
+        height,
+        parent: Hash32([height as u8; 32]),
+        timestamp_ms: 1000 + height,
+        tx_root: Hash32::default(),
+        receipts_root: Hash32::default(),
+        state_root: Hash32::default(),
+    }
+}
+
+/// The store tests' record of contract `id`, in cluster `[2; 32]`, holding `entries`.
+pub fn record(id: ContractId, entries: u64) -> fat_worker::store::ContractRecord {
+    fat_worker::store::ContractRecord {
+        info: fat_types::ContractInfo {
+            id,
+            code_hash: fat_types::CodeHash([1; 32]),
+            cluster: ClusterId([2; 32]),
+            deployer: AccountId([3; 32]),
+            height: 1,
+            public_key: None,
+        },
+        state_root: Hash32::default(),
+        entries,
+        logs: 0,
+    }
+}
+
 /// A fresh directory under the system's temp dir.
 pub fn temp_dir(name: &str) -> PathBuf {
     fat_devnet::testing::temp_dir(&format!("worker-{name}"))
