@@ -67,7 +67,7 @@ impl storage::Host for HostState {
     fn scan(
         &mut self,
         prefix: Vec<u8>,
-        after: Option<Vec<u8>>,
+        mut after: Option<Vec<u8>>,
         limit: u32,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         // A page is capped in entries and in bytes, so that one call cannot ask the host for
@@ -76,7 +76,6 @@ impl storage::Host for HostState {
         self.charge(cost(gas::STORAGE_READ, prefix.len(), gas::BYTE))?;
         let mut page: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut bytes = 0;
-        let mut after = after;
         while page.len() < limit && bytes < SCAN_BYTES {
             let want = (limit - page.len()).min(SCAN_RUN);
             let run = self.overlay.scan(&prefix, after.as_deref(), want)?;
@@ -85,12 +84,12 @@ impl storage::Host for HostState {
                 let size = key.len() + value.len();
                 self.charge(cost(gas::STORAGE_READ, size, gas::BYTE))?;
                 bytes += size;
-                after = Some(key.clone());
                 page.push((key, value));
             }
             if last {
                 break;
             }
+            after = page.last().map(|(key, _)| key.clone());
         }
         Ok(page)
     }
