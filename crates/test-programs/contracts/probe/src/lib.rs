@@ -53,6 +53,14 @@ fn split(args: &str) -> (&str, &str) {
     args.split_once('=').unwrap_or((args, ""))
 }
 
+/// `args` without the quotes of a JSON string, as a worker's query API passes a string
+/// argument; other text as it is.
+fn unquoted(args: &str) -> &str {
+    args.strip_prefix('"')
+        .and_then(|a| a.strip_suffix('"'))
+        .unwrap_or(args)
+}
+
 fn number(args: &str) -> u64 {
     args.trim().parse().unwrap_or(0)
 }
@@ -265,9 +273,9 @@ fn dispatch(method: &str, args: &str) -> Result<String, String> {
             }
             Ok("cached".into())
         }
-        "http-get" => http_get(args),
+        "http-get" => http_get(unquoted(args)),
         "http-many" => {
-            let (count, url) = split(args);
+            let (count, url) = split(unquoted(args));
             Ok(http_many(number(count), url))
         }
         other => Err(format!("unknown method {other}")),
