@@ -7,7 +7,7 @@
 //!
 //! The measurement is `MRENCLAVE` (SGX) or `MRTD ‖ RTMR0 ‖ RTMR1 ‖ RTMR2 ‖ RTMR3` (TDX).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use dcap_qvl::QuoteCollateralV3;
@@ -138,6 +138,16 @@ impl SgxQuoter {
     pub fn new() -> Self {
         Self {
             dir: PathBuf::from("/dev/attestation"),
+        }
+    }
+}
+
+impl SgxQuoter {
+    /// A quoter using Gramine's attestation pseudo-files in `dir` (`user_report_data`,
+    /// `quote`), for an enclave that mounts them elsewhere.
+    pub fn at(dir: impl AsRef<Path>) -> Self {
+        Self {
+            dir: dir.as_ref().to_owned(),
         }
     }
 }

@@ -417,3 +417,47 @@ fn hardware_quoters_say_not_available_here() {
         }
     }
 }
+
+/// What a quoter does with a report once the hardware gave it, run on this machine through
+/// Gramine's file interface laid out in a directory: the enclave's real quote in `quote`.
+#[test]
+fn an_sgx_quoter_passes_on_what_the_enclave_quoted() {
+    let dir = std::env::temp_dir().join(format!("fat-gramine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("quote"), SGX_QUOTE).unwrap();
+    // The data the recorded quote commits to, as a worker would ask for it.
+    let data: [u8; 64] = SGX_QUOTE[SGX_REPORT_DATA..SGX_REPORT_DATA + 64]
+        .try_into()
+        .unwrap();
+    let quoter = SgxQuoter::at(&dir);
+    let attestation = quoter.quote(&data).unwrap();
+
+    // The report data went to the enclave, and its quote came back as it was.
+    assert_eq!(std::fs::read(dir.join("user_report_data")).unwrap(), data);
+    assert_eq!(attestation.provider, Provider::SgxDcap.as_str());
+    let evidence: DcapEvidence = borsh::from_slice(&attestation.report.0).unwrap();
+    assert_eq!(evidence.quote, SGX_QUOTE);
+    // Without collateral nobody can check it, and the verifier says so.
+    let err = DcapVerifier
+        .verify_report(&attestation, COLLATERAL_NOW)
+        .unwrap_err();
+    assert!(err.to_string().contains("no collateral"), "{err}");
+    // With the collateral a PCCS serves, it verifies and carries the data asked for.
+    let attestation = DcapEvidence {
+        collateral: SGX_COLLATERAL.to_vec(),
+        ..evidence
+    }
+    .into_attestation(Provider::SgxDcap);
+    let report = DcapVerifier
+        .verify_report(&attestation, COLLATERAL_NOW)
+        .unwrap();
+    assert_eq!(&report.report_data[..], &data[..]);
+
+    // A missing interface is `NotAvailable`, naming the file.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let err = quoter.quote(&data).unwrap_err();
+    assert!(
+        matches!(&err, AttestationError::NotAvailable { reason, .. } if reason.contains("user_report_data")),
+        "{err}"
+    );
+}
