@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         eprintln!("this is a bug in fat; please report it with the command that caused it");
     }));
     let cli = commands::Cli::parse();
+    install_logging();
     let json = cli.json();
     match cli.run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -26,6 +27,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What the node, worker and gatekeeper log when `RUST_LOG` does not say: warnings from
+/// everything, and what the platform's own parts do (a key provisioned, a worker refused).
+const DEFAULT_LOG: &str =
+    "warn,fat_gatekeeper=info,fat_executor=info,fat_worker=info,fat_chain=info";
+
+/// Log to standard error, filtered by `RUST_LOG` (tracing's `EnvFilter` syntax, e.g.
+/// `RUST_LOG=debug` or `RUST_LOG=fat_worker=debug`), or by [`DEFAULT_LOG`]. Standard output
+/// stays the command's own answer.
+fn install_logging() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) => EnvFilter::try_new(&directives).unwrap_or_else(|e| {
+            eprintln!(
+                "warning: RUST_LOG={directives:?} is not a log filter ({e}); using {DEFAULT_LOG:?}"
+            );
+            EnvFilter::new(DEFAULT_LOG)
+        }),
+        Err(_) => EnvFilter::new(DEFAULT_LOG),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }
 
 /// A short code and the whole message of an error, with what to do where we know it.

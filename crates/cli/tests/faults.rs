@@ -476,3 +476,69 @@ fn fat_dev_sigkilled_with_commands_in_flight_keeps_what_it_acknowledged() {
         .json();
     assert_eq!(out["output"], committed + 1, "{out}");
 }
+
+#[test]
+fn a_gatekeeper_pinned_to_another_chain_logs_why_and_provisions_nothing() {
+    let home = temp_dir("faults-pin");
+    let addr = format!("127.0.0.1:{}", free_ports(1)[0]);
+    let url = format!("http://{addr}");
+    let _chain = start_chain(&home, &home.join("chain"), &addr);
+    let data = home.join("gatekeeper");
+    std::fs::create_dir_all(&data).unwrap();
+    let pinned = fat_types::Hash32([0x11; 32]).to_string();
+    std::fs::write(
+        data.join(fat_gatekeeper::GENESIS_FILE),
+        format!("{pinned}\n"),
+    )
+    .unwrap();
+
+    // Default logging (no RUST_LOG): the refusal and its reason reach standard error.
+    let mut gatekeeper = Proc(
+        fat(&home)
+            .args(["gatekeeper", "--dev", "--chain", &url])
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start fat gatekeeper"),
+    );
+    let stderr = gatekeeper.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
+    // Its first lines warn of the dev key; then comes the refusal, named.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    let line = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("stopped following the chain") => break line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no refusal logged within 20 s; it logged {seen:?}"),
+        }
+    };
+    assert!(line.contains("WARN"), "{line}");
+    assert!(
+        line.contains(&format!("this gatekeeper serves {pinned}")),
+        "the reason is given: {line}"
+    );
+    assert!(
+        line.contains(fat_gatekeeper::GENESIS_FILE),
+        "the pin's file: {line}"
+    );
+    // It keeps refusing, and the pin is left as it was.
+    assert!(gatekeeper.alive());
+    assert_eq!(
+        std::fs::read_to_string(data.join(fat_gatekeeper::GENESIS_FILE)).unwrap(),
+        format!("{pinned}\n")
+    );
+    gatekeeper.kill9();
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -69,6 +69,12 @@ pub enum GatekeeperError {
     Unexpected(String),
 }
 
+/// The pause before following the chain again after it failed; it doubles while attempts
+/// keep failing at once, up to [`RETRY_LAST`].
+const RETRY_FIRST: Duration = Duration::from_millis(200);
+/// The longest pause between attempts to follow the chain.
+const RETRY_LAST: Duration = Duration::from_secs(5);
+
 /// The result type of this crate.
 pub type Result<T, E = GatekeeperError> = std::result::Result<T, E>;
 
@@ -144,18 +150,27 @@ impl Gatekeeper {
     pub async fn run(&self, rpc: &str, shutdown: impl Future<Output = ()>) -> Result<()> {
         let chain = ChainApi::new(rpc)?;
         tokio::pin!(shutdown);
+        let mut pause = RETRY_FIRST;
         loop {
             let mut seen = Seen::default();
+            let started = tokio::time::Instant::now();
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
                 result = self.follow(&chain, &mut seen) => if let Err(e) = result {
-                    tracing::warn!(error = %e, "gatekeeper lost the chain; reconnecting");
+                    tracing::warn!(error = %with_causes(&e), retry_in = ?pause, "the gatekeeper stopped following the chain; following it again from genesis");
                 },
             }
+            let followed_for = started.elapsed();
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
-                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                () = tokio::time::sleep(pause) => {}
             }
+            // Failing again at once doubles the pause; having followed a while resets it.
+            pause = if followed_for >= RETRY_LAST {
+                RETRY_FIRST
+            } else {
+                (pause * 2).min(RETRY_LAST)
+            };
         }
     }
 
@@ -247,7 +262,7 @@ impl Gatekeeper {
                         keys.push((worker, Bytes(sealed)));
                     }
                     Err(e) => {
-                        tracing::warn!(%worker, %cluster, error = %e, "not provisioning: attestation refused");
+                        tracing::warn!(%worker, %cluster, error = %with_causes(&e), "not provisioning: attestation refused");
                         seen.refused.insert((worker, cluster));
                     }
                 }
@@ -420,10 +435,33 @@ fn load_or_create_master(dir: &Path, sealer: &dyn Sealer) -> Result<MasterKey> {
     }
 }
 
+/// An error and each of its causes on one line, outermost first: what a log line needs to
+/// say why (`following the chain: receipts of block 7 do not match its receipts root`).
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        line.push_str(": ");
+        line.push_str(&e.to_string());
+        cause = e.source();
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use fat_attestation::seal::DevSealer;
+
+    #[test]
+    fn a_logged_error_says_why_through_each_cause() {
+        let refused = GatekeeperError::from(FollowerError::ReceiptsMismatch { height: 7 });
+        assert_eq!(refused.to_string(), "following the chain");
+        assert_eq!(
+            with_causes(&refused),
+            "following the chain: receipts of block 7 do not match its receipts root"
+        );
+    }
 
     #[test]
     fn the_master_key_is_sealed_on_first_start_and_reused() {
