@@ -129,10 +129,10 @@ impl Mempool {
             let waiting: u64 = self
                 .ahead
                 .range((t.signer, 0)..=(t.signer, u64::MAX))
-                .map(|(_, (_, w, _))| spend(&w.tx))
+                .map(|(_, (_, w, _))| spend(&state.params, &w.tx))
                 .fold(0, u64::saturating_add);
             let available = self.available(state, &t.signer).saturating_sub(waiting);
-            let needed = spend(t);
+            let needed = spend(&state.params, t);
             if needed > available {
                 return Err(TxRejection::InsufficientBalance { needed, available });
             }
@@ -221,7 +221,7 @@ impl Mempool {
     ) -> Result<(), TxRejection> {
         let t = &tx.tx;
         let available = self.available(state, &t.signer);
-        let needed = spend(t);
+        let needed = spend(&state.params, t);
         if needed > available {
             return Err(TxRejection::InsufficientBalance { needed, available });
         }
@@ -237,7 +237,7 @@ impl Mempool {
         let entry = self.pending.entry(t.signer).or_default();
         entry.count += 1;
         entry.spend += needed;
-        if let Some(entry) = created(t) {
+        for entry in created(t) {
             *self.created.entry(entry).or_default() += 1;
         }
         self.ids.insert(id);
@@ -303,17 +303,17 @@ impl Mempool {
             }
             if let Some(p) = self.pending.get_mut(&t.signer) {
                 p.count -= 1;
-                p.spend -= spend(t);
+                p.spend -= spend(&state.params, t);
                 if p.count == 0 {
                     self.pending.remove(&t.signer);
                 }
             }
-            if let Some(entry) = created(t)
-                && let Some(n) = self.created.get_mut(&entry)
-            {
-                *n -= 1;
-                if *n == 0 {
-                    self.created.remove(&entry);
+            for entry in created(t) {
+                if let Some(n) = self.created.get_mut(&entry) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.created.remove(&entry);
+                    }
                 }
             }
         }

@@ -1,10 +1,11 @@
 //! The rules of each transaction kind: checked by the mempool, applied when a block is built.
 
-use fat_types::tx::{cluster_id, code_hash, contract_id};
+use fat_types::registry::MAX_DEPLOYERS;
+use fat_types::tx::{MAX_PUBLISHED_KEYS, cluster_id, code_hash, contract_id};
 use fat_types::{
     AccountId, AccountState, ChainReceipt, ClusterId, ClusterInfo, CodeHash, CodeInfo, ContractId,
-    ContractInfo, KeyProvision, Outcome, SignedTransaction, Transaction, TxKind, TxRejection,
-    WorkerId, WorkerInfo,
+    ContractInfo, Deployers, Hash32, KeyProvision, Outcome, SignedTransaction, Transaction, TxKind,
+    TxRejection, WorkerId, WorkerInfo, key_escrow,
 };
 
 use crate::genesis::ChainParams;
@@ -44,35 +45,53 @@ pub(crate) enum Created {
     ContractKey(ContractId),
 }
 
-/// The entry a transaction creates if it succeeds (what later transactions may refer to).
-pub(crate) fn created(tx: &Transaction) -> Option<Created> {
+/// The entries a transaction creates if it succeeds (what later transactions may refer to).
+pub(crate) fn created(tx: &Transaction) -> Vec<Created> {
     match &tx.kind {
-        TxKind::UploadCode { code } => Some(Created::Code(code_hash(&code.0))),
+        TxKind::UploadCode { code } => vec![Created::Code(code_hash(&code.0))],
         TxKind::Instantiate {
             code_hash,
             cluster,
             salt,
             ..
-        } => Some(Created::Contract(contract_id(
+        } => vec![Created::Contract(contract_id(
             &tx.signer, code_hash, cluster, &salt.0,
-        ))),
-        TxKind::CreateCluster { .. } => Some(Created::Cluster(cluster_id(&tx.signer, tx.nonce))),
-        TxKind::RegisterWorker { worker, .. } => Some(Created::Worker(*worker)),
-        TxKind::ProvisionKey { cluster, .. } => Some(Created::ClusterKey(*cluster)),
-        TxKind::PublishContractKey { contract, .. } => Some(Created::ContractKey(*contract)),
+        ))],
+        TxKind::CreateCluster { .. } => vec![Created::Cluster(cluster_id(&tx.signer, tx.nonce))],
+        TxKind::RegisterWorker { worker, .. } => vec![Created::Worker(*worker)],
+        TxKind::ProvisionKey { cluster, .. } => vec![Created::ClusterKey(*cluster)],
+        TxKind::PublishContractKey { contract, .. } => vec![Created::ContractKey(*contract)],
+        TxKind::PublishContractKeys { keys } => keys
+            .iter()
+            .map(|(contract, _)| Created::ContractKey(*contract))
+            .collect(),
         TxKind::Transfer { .. }
         | TxKind::Command { .. }
         | TxKind::AddClusterWorker { .. }
         | TxKind::RemoveClusterWorker { .. }
-        | TxKind::SetWorkerEndpoint { .. } => None,
+        | TxKind::SetWorkerEndpoint { .. }
+        | TxKind::SetClusterDeployers { .. } => Vec::new(),
     }
 }
 
-/// What a transaction spends from its signer's balance at most.
-pub(crate) fn spend(tx: &Transaction) -> u64 {
+/// The key deposit (see [`ChainParams::key_fee`]) a transaction pays if it succeeds: it
+/// makes work for the gatekeeper.
+pub(crate) fn key_deposit(params: &ChainParams, tx: &Transaction) -> u64 {
     match &tx.kind {
-        TxKind::Transfer { amount, .. } => tx.fee.saturating_add(*amount),
-        _ => tx.fee,
+        TxKind::Instantiate { .. }
+        | TxKind::CreateCluster { .. }
+        | TxKind::AddClusterWorker { .. } => params.key_fee,
+        _ => 0,
+    }
+}
+
+/// What a transaction spends from its signer's balance at most: its fee, what it transfers
+/// and its key deposit.
+pub(crate) fn spend(params: &ChainParams, tx: &Transaction) -> u64 {
+    let spent = tx.fee.saturating_add(key_deposit(params, tx));
+    match &tx.kind {
+        TxKind::Transfer { amount, .. } => spent.saturating_add(*amount),
+        _ => spent,
     }
 }
 
@@ -114,6 +133,11 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
             }
             if !view.has_cluster(cluster) {
                 return Err(TxRejection::UnknownCluster { cluster: *cluster });
+            }
+            if let Some(info) = view.cluster(cluster)
+                && !info.may_deploy(&tx.signer)
+            {
+                return Err(TxRejection::NotDeployer { cluster: *cluster });
             }
             if let Some(info) = view.cluster(cluster)
                 && info.public_key.is_none()
@@ -273,16 +297,74 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
                     contract: *contract,
                 });
             }
-            if let Some(published) = view.contract(contract).and_then(|i| i.public_key)
-                && published != *public_key
+            check_contract_key(view, contract, public_key)
+        }
+        TxKind::PublishContractKeys { keys } => {
+            if !view.is_gatekeeper(&tx.signer) {
+                return Err(TxRejection::NotGatekeeper);
+            }
+            if keys.is_empty() || keys.len() > MAX_PUBLISHED_KEYS {
+                return Err(TxRejection::Malformed {
+                    reason: format!(
+                        "a key publication carries 1 to {MAX_PUBLISHED_KEYS} keys, not {}",
+                        keys.len()
+                    ),
+                });
+            }
+            let mut seen = std::collections::HashSet::with_capacity(keys.len());
+            for (contract, public_key) in keys {
+                if !seen.insert(*contract) {
+                    return Err(TxRejection::Malformed {
+                        reason: format!("contract {contract} twice in one key publication"),
+                    });
+                }
+                check_contract_key(view, contract, public_key)?;
+            }
+            Ok(())
+        }
+        TxKind::SetClusterDeployers { cluster, deployers } => {
+            if !view.has_cluster(cluster) {
+                return Err(TxRejection::UnknownCluster { cluster: *cluster });
+            }
+            if let Some(info) = view.cluster(cluster)
+                && info.owner != tx.signer
             {
-                return Err(TxRejection::KeyMismatch {
-                    what: format!("contract {contract}"),
+                return Err(TxRejection::NotClusterOwner { cluster: *cluster });
+            }
+            if let Deployers::Accounts(list) = deployers
+                && list.len() > MAX_DEPLOYERS
+            {
+                return Err(TxRejection::Malformed {
+                    reason: format!(
+                        "a deployer list names at most {MAX_DEPLOYERS} accounts, not {}",
+                        list.len()
+                    ),
                 });
             }
             Ok(())
         }
     }
+}
+
+/// A contract's key may be published when the contract exists and no other key is.
+fn check_contract_key(
+    view: &impl View,
+    contract: &ContractId,
+    public_key: &Hash32,
+) -> Result<(), TxRejection> {
+    if !view.has_contract(contract) {
+        return Err(TxRejection::UnknownContract {
+            contract: *contract,
+        });
+    }
+    if let Some(published) = view.contract(contract).and_then(|i| i.public_key)
+        && published != *public_key
+    {
+        return Err(TxRejection::KeyMismatch {
+            what: format!("contract {contract}"),
+        });
+    }
+    Ok(())
 }
 
 /// Applies the registry's rules to transactions on top of a state, collecting the changes of
@@ -402,25 +484,71 @@ impl<'a> Rules<'a> {
         }
     }
 
+    /// Move `amount` from `from` to `to`; refused (nothing moved) when `from` has less.
+    fn transfer(
+        &mut self,
+        from: &AccountId,
+        to: &AccountId,
+        amount: u64,
+    ) -> Result<(), TxRejection> {
+        let mut source = self.account(from);
+        if source.balance < amount {
+            return Err(TxRejection::InsufficientBalance {
+                needed: amount,
+                available: source.balance,
+            });
+        }
+        source.balance -= amount;
+        self.changes.accounts.insert(*from, source);
+        let mut dest = self.account(to);
+        dest.balance = dest.balance.saturating_add(amount);
+        self.changes.accounts.insert(*to, dest);
+        Ok(())
+    }
+
+    /// Pay a gatekeeper `deposits` key deposits from the escrow (what the escrow holds, at
+    /// most).
+    fn pay_deposits(&mut self, gatekeeper: &AccountId, deposits: u64) {
+        let owed = self.base.params.key_fee.saturating_mul(deposits);
+        let paid = owed.min(self.account(&key_escrow()).balance);
+        self.transfer(&key_escrow(), gatekeeper, paid)
+            .expect("the escrow holds what it pays");
+    }
+
+    /// Record a contract's public key; the first publication earns the contract's deposit.
+    fn publish_contract_key(
+        &mut self,
+        gatekeeper: &AccountId,
+        contract: &ContractId,
+        public_key: &Hash32,
+    ) -> Result<(), TxRejection> {
+        let Some(mut info) = self.contract(contract).cloned() else {
+            return Err(TxRejection::UnknownContract {
+                contract: *contract,
+            });
+        };
+        if info.public_key.is_none() {
+            self.pay_deposits(gatekeeper, 1);
+        }
+        info.public_key = Some(*public_key);
+        self.changes.contracts.insert(*contract, info);
+        Ok(())
+    }
+
     fn apply(&mut self, tx: &Transaction) -> Outcome {
         let height = self.height;
         let signer = tx.signer;
+        let deposit = key_deposit(&self.base.params, tx);
+        if deposit > 0
+            && let Err(rejection) = self.transfer(&signer, &key_escrow(), deposit)
+        {
+            return Outcome::Failed(rejection);
+        }
         match &tx.kind {
-            TxKind::Transfer { to, amount } => {
-                let mut from = self.account(&signer);
-                if from.balance < *amount {
-                    return Outcome::Failed(TxRejection::InsufficientBalance {
-                        needed: *amount,
-                        available: from.balance,
-                    });
-                }
-                from.balance -= amount;
-                self.changes.accounts.insert(signer, from);
-                let mut dest = self.account(to);
-                dest.balance = dest.balance.saturating_add(*amount);
-                self.changes.accounts.insert(*to, dest);
-                Outcome::Ok
-            }
+            TxKind::Transfer { to, amount } => match self.transfer(&signer, to, *amount) {
+                Ok(()) => Outcome::Ok,
+                Err(rejection) => Outcome::Failed(rejection),
+            },
             TxKind::UploadCode { code } => {
                 let hash = code_hash(&code.0);
                 if !self.has_code(&hash) {
@@ -469,6 +597,8 @@ impl<'a> Rules<'a> {
                         owner: signer,
                         workers: members,
                         public_key: None,
+                        deployers: Deployers::Anyone,
+                        key_deposits: 1,
                     },
                 );
                 Outcome::ClusterCreated(id)
@@ -479,6 +609,16 @@ impl<'a> Rules<'a> {
                     .cloned()
                     .expect("checked by check_kind");
                 info.workers.push(*worker);
+                info.key_deposits += 1;
+                self.changes.clusters.insert(*cluster, info);
+                Outcome::Ok
+            }
+            TxKind::SetClusterDeployers { cluster, deployers } => {
+                let mut info = self
+                    .cluster(cluster)
+                    .cloned()
+                    .expect("checked by check_kind");
+                info.deployers = deployers.clone();
                 self.changes.clusters.insert(*cluster, info);
                 Outcome::Ok
             }
@@ -522,7 +662,9 @@ impl<'a> Rules<'a> {
                     return Outcome::Failed(TxRejection::UnknownCluster { cluster: *cluster });
                 };
                 info.public_key = Some(*cluster_public);
+                let deposits = std::mem::take(&mut info.key_deposits);
                 self.changes.clusters.insert(*cluster, info);
+                self.pay_deposits(&signer, deposits);
                 for (worker, sealed_key) in keys {
                     let provision = KeyProvision {
                         worker: *worker,
@@ -540,14 +682,15 @@ impl<'a> Rules<'a> {
             TxKind::PublishContractKey {
                 contract,
                 public_key,
-            } => {
-                let Some(mut info) = self.contract(contract).cloned() else {
-                    return Outcome::Failed(TxRejection::UnknownContract {
-                        contract: *contract,
-                    });
-                };
-                info.public_key = Some(*public_key);
-                self.changes.contracts.insert(*contract, info);
+            } => match self.publish_contract_key(&signer, contract, public_key) {
+                Ok(()) => Outcome::Ok,
+                Err(rejection) => Outcome::Failed(rejection),
+            },
+            TxKind::PublishContractKeys { keys } => {
+                for (contract, public_key) in keys {
+                    self.publish_contract_key(&signer, contract, public_key)
+                        .expect("checked by check_kind");
+                }
                 Outcome::Ok
             }
         }
@@ -581,7 +724,7 @@ mod tests {
         });
         assert_eq!(
             created(&provision),
-            Some(Created::ClusterKey(ClusterId([2; 32])))
+            [Created::ClusterKey(ClusterId([2; 32]))]
         );
         let publish = tx(TxKind::PublishContractKey {
             contract: ContractId([4; 32]),
@@ -589,7 +732,20 @@ mod tests {
         });
         assert_eq!(
             created(&publish),
-            Some(Created::ContractKey(ContractId([4; 32])))
+            [Created::ContractKey(ContractId([4; 32]))]
+        );
+        let batch = tx(TxKind::PublishContractKeys {
+            keys: vec![
+                (ContractId([4; 32]), fat_types::Hash32([5; 32])),
+                (ContractId([6; 32]), fat_types::Hash32([7; 32])),
+            ],
+        });
+        assert_eq!(
+            created(&batch),
+            [
+                Created::ContractKey(ContractId([4; 32])),
+                Created::ContractKey(ContractId([6; 32]))
+            ]
         );
     }
 }

@@ -4,9 +4,11 @@ mod common;
 
 use common::{TempDir, alice, bob, gatekeeper, open, produce, register_worker, sign, worker_id};
 use fat_chain::Node;
-use fat_types::tx::{cluster_id, code_hash, contract_id};
+use fat_types::registry::MAX_DEPLOYERS;
+use fat_types::tx::{MAX_PUBLISHED_KEYS, cluster_id, code_hash, contract_id};
 use fat_types::{
-    Bytes, ClusterId, CodeHash, ContractId, Hash32, Outcome, TxKind, TxRejection, WorkerId,
+    AccountId, Bytes, ClusterId, CodeHash, ContractId, Deployers, Hash32, Outcome, TxKind,
+    TxRejection, WorkerId, key_escrow,
 };
 
 const CLUSTER_KEY: Hash32 = Hash32([0xc1; 32]);
@@ -253,5 +255,240 @@ fn a_key_published_earlier_in_the_block_counts() {
             Outcome::Ok,
             Outcome::Ok,
         ]
+    );
+}
+
+/// `id`'s balance in the committed state.
+fn balance(node: &Node, id: &AccountId) -> u64 {
+    node.with_state(|s| s.accounts.get(id).map_or(0, |a| a.balance))
+}
+
+fn publish_many(keys: &[(ContractId, Hash32)]) -> TxKind {
+    TxKind::PublishContractKeys {
+        keys: keys.to_vec(),
+    }
+}
+
+#[test]
+fn deploys_pay_the_gatekeeper_for_their_keys_and_it_publishes_many_at_once() {
+    let (_dir, node, cluster, hash) = setup("deposits");
+    let (a, g) = (alice(), gatekeeper());
+    let (alice_id, gk, escrow) = (a.account_id(), g.account_id(), key_escrow());
+    let key_fee = node.with_state(|s| s.params.key_fee);
+    assert!(key_fee > 1, "a deposit worth more than a fee: {key_fee}");
+    // The cluster's creation deposited one key fee.
+    assert_eq!(balance(&node, &escrow), key_fee);
+    assert_eq!(node.with_state(|s| s.clusters[&cluster].key_deposits), 1);
+
+    // Provisioning the cluster earns the gatekeeper the deposit, less its fee.
+    let before = balance(&node, &gk);
+    node.submit_tx(&sign(
+        &g,
+        0,
+        provision(cluster, CLUSTER_KEY, &[worker_id(1), worker_id(2)]),
+    ))
+    .unwrap();
+    assert_eq!(produce(&node), [Outcome::Ok]);
+    assert_eq!(balance(&node, &gk), before - 1 + key_fee);
+    assert_eq!(balance(&node, &escrow), 0);
+    assert_eq!(node.with_state(|s| s.clusters[&cluster].key_deposits), 0);
+
+    // Three deploys each pay their fee and a deposit.
+    let before = balance(&node, &alice_id);
+    for salt in 0..3 {
+        node.submit_tx(&sign(
+            &a,
+            5 + u64::from(salt),
+            instantiate(hash, cluster, salt),
+        ))
+        .unwrap();
+    }
+    produce(&node);
+    assert_eq!(balance(&node, &alice_id), before - 3 * (1 + key_fee));
+    assert_eq!(balance(&node, &escrow), 3 * key_fee);
+    let contracts: Vec<ContractId> = (0..3)
+        .map(|salt| contract_id(&alice_id, &hash, &cluster, &[salt]))
+        .collect();
+    let keys: Vec<(ContractId, Hash32)> = contracts
+        .iter()
+        .zip(1u8..)
+        .map(|(c, n)| (*c, Hash32([n; 32])))
+        .collect();
+
+    // What a publication may not be.
+    assert_eq!(
+        node.submit_tx(&sign(&bob(), 0, publish_many(&keys))),
+        Err(TxRejection::NotGatekeeper)
+    );
+    for bad in [
+        Vec::new(),
+        vec![keys[0], keys[1], keys[0]],
+        vec![keys[0]; MAX_PUBLISHED_KEYS + 1],
+    ] {
+        let err = node
+            .submit_tx(&sign(&g, 1, publish_many(&bad)))
+            .unwrap_err();
+        assert!(matches!(err, TxRejection::Malformed { .. }), "{err:?}");
+    }
+    let stranger = ContractId([0xee; 32]);
+    assert_eq!(
+        node.submit_tx(&sign(
+            &g,
+            1,
+            publish_many(&[keys[0], (stranger, CONTRACT_KEY)])
+        )),
+        Err(TxRejection::UnknownContract { contract: stranger })
+    );
+
+    // One transaction publishes the three keys and earns the three deposits.
+    let before = balance(&node, &gk);
+    node.submit_tx(&sign(&g, 1, publish_many(&keys))).unwrap();
+    assert_eq!(produce(&node), [Outcome::Ok]);
+    node.with_state(|s| {
+        for (contract, key) in &keys {
+            assert_eq!(s.contracts[contract].public_key, Some(*key));
+        }
+    });
+    assert_eq!(balance(&node, &gk), before - 1 + 3 * key_fee);
+    assert_eq!(balance(&node, &escrow), 0);
+
+    // Published again, the same keys earn nothing; another key is refused.
+    let before = balance(&node, &gk);
+    node.submit_tx(&sign(&g, 2, publish_many(&keys[..2])))
+        .unwrap();
+    assert_eq!(produce(&node), [Outcome::Ok]);
+    assert_eq!(balance(&node, &gk), before - 1);
+    assert_eq!(
+        node.submit_tx(&sign(&g, 3, publish_many(&[(contracts[0], CONTRACT_KEY)]))),
+        Err(TxRejection::KeyMismatch {
+            what: format!("contract {}", contracts[0])
+        })
+    );
+
+    // A member added later deposits for its provisioning too.
+    node.submit_tx(&sign(
+        &a,
+        8,
+        TxKind::AddClusterWorker {
+            cluster,
+            worker: worker_id(3),
+        },
+    ))
+    .unwrap();
+    produce(&node);
+    assert_eq!(balance(&node, &escrow), key_fee);
+    let before = balance(&node, &gk);
+    node.submit_tx(&sign(
+        &g,
+        3,
+        provision(cluster, CLUSTER_KEY, &[worker_id(3)]),
+    ))
+    .unwrap();
+    assert_eq!(produce(&node), [Outcome::Ok]);
+    assert_eq!(balance(&node, &gk), before - 1 + key_fee);
+    assert_eq!(balance(&node, &escrow), 0);
+}
+
+#[test]
+fn a_deploy_that_cannot_pay_its_deposit_is_refused() {
+    let (_dir, node, cluster, hash) = setup("poor");
+    let g = gatekeeper();
+    node.submit_tx(&sign(
+        &g,
+        0,
+        provision(cluster, CLUSTER_KEY, &[worker_id(1)]),
+    ))
+    .unwrap();
+    produce(&node);
+    let key_fee = node.with_state(|s| s.params.key_fee);
+    // Carol holds enough for a fee, not for a fee and a deposit.
+    let carol = fat_crypto::dev_keypair("carol-poor");
+    node.submit_tx(&sign(
+        &alice(),
+        5,
+        TxKind::Transfer {
+            to: carol.account_id(),
+            amount: key_fee,
+        },
+    ))
+    .unwrap();
+    produce(&node);
+    assert_eq!(
+        node.submit_tx(&sign(&carol, 0, instantiate(hash, cluster, 0))),
+        Err(TxRejection::InsufficientBalance {
+            needed: 1 + key_fee,
+            available: key_fee
+        })
+    );
+    assert_eq!(balance(&node, &key_escrow()), 0);
+}
+
+#[test]
+fn a_clusters_owner_decides_who_deploys_into_it() {
+    let (_dir, node, cluster, hash) = setup("deployers");
+    let (a, b, g) = (alice(), bob(), gatekeeper());
+    node.submit_tx(&sign(
+        &g,
+        0,
+        provision(cluster, CLUSTER_KEY, &[worker_id(1)]),
+    ))
+    .unwrap();
+    produce(&node);
+    let set = |deployers| TxKind::SetClusterDeployers { cluster, deployers };
+
+    // Anyone may deploy into a new cluster; only its owner changes that.
+    assert_eq!(
+        node.with_state(|s| s.clusters[&cluster].deployers.clone()),
+        Deployers::Anyone
+    );
+    assert_eq!(
+        node.submit_tx(&sign(&b, 0, set(Deployers::Owner))),
+        Err(TxRejection::NotClusterOwner { cluster })
+    );
+    let err = node
+        .submit_tx(&sign(
+            &a,
+            5,
+            set(Deployers::Accounts(vec![b.account_id(); MAX_DEPLOYERS + 1])),
+        ))
+        .unwrap_err();
+    assert!(matches!(err, TxRejection::Malformed { .. }), "{err:?}");
+
+    // Bob's deploy reached the mempool before the owner closed the cluster, in the same
+    // block: it fails when executed, paying its fee and no deposit.
+    let bob_before = balance(&node, &b.account_id());
+    node.submit_tx(&sign(&a, 5, set(Deployers::Owner))).unwrap();
+    node.submit_tx(&sign(&b, 0, instantiate(hash, cluster, 0)))
+        .unwrap();
+    assert_eq!(
+        produce(&node),
+        [
+            Outcome::Ok,
+            Outcome::Failed(TxRejection::NotDeployer { cluster })
+        ]
+    );
+    assert_eq!(balance(&node, &b.account_id()), bob_before - 1);
+    // Now the mempool turns him away, and takes the owner's.
+    assert_eq!(
+        node.submit_tx(&sign(&b, 1, instantiate(hash, cluster, 1))),
+        Err(TxRejection::NotDeployer { cluster })
+    );
+    node.submit_tx(&sign(&a, 6, instantiate(hash, cluster, 2)))
+        .unwrap();
+    let mine = contract_id(&a.account_id(), &hash, &cluster, &[2]);
+    assert_eq!(produce(&node), [Outcome::ContractCreated(mine)]);
+
+    // Named in a list, bob deploys; a stranger still may not.
+    node.submit_tx(&sign(&a, 7, set(Deployers::Accounts(vec![b.account_id()]))))
+        .unwrap();
+    produce(&node);
+    node.submit_tx(&sign(&b, 1, instantiate(hash, cluster, 3)))
+        .unwrap();
+    let his = contract_id(&b.account_id(), &hash, &cluster, &[3]);
+    assert_eq!(produce(&node), [Outcome::ContractCreated(his)]);
+    let charlie = fat_crypto::dev_keypair("charlie");
+    assert_eq!(
+        node.submit_tx(&sign(&charlie, 0, instantiate(hash, cluster, 4))),
+        Err(TxRejection::NotDeployer { cluster })
     );
 }

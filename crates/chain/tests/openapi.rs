@@ -19,9 +19,9 @@ use fat_proto::chain::{
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
     AccountId, Attestation, AttestationPolicy, Block, BlockHeader, Bytes, Certificate,
-    ChainReceipt, ClusterId, ClusterInfo, CodeHash, CodeInfo, ContractId, ContractInfo, Hash32,
-    KeyProvision, Outcome, Signature, SignedTransaction, Transaction, TxId, TxKind, TxRejection,
-    WorkerId, WorkerInfo,
+    ChainReceipt, ClusterId, ClusterInfo, CodeHash, CodeInfo, ContractId, ContractInfo, Deployers,
+    Hash32, KeyProvision, Outcome, Signature, SignedTransaction, Transaction, TxId, TxKind,
+    TxRejection, WorkerId, WorkerInfo,
 };
 use openapi::{Checker, Spec, assert_none, route_differences, route_set};
 use serde_json::{Value, json};
@@ -392,6 +392,7 @@ fn rejections() -> Vec<TxRejection> {
         TxRejection::WorkerExists { worker },
         TxRejection::Membership { worker, cluster },
         TxRejection::NotClusterOwner { cluster },
+        TxRejection::NotDeployer { cluster },
         TxRejection::NotGatekeeper,
         TxRejection::AttestationRejected {
             provider: "dev".into(),
@@ -458,6 +459,13 @@ fn kinds() -> Vec<TxKind> {
         TxKind::SetWorkerEndpoint {
             worker,
             endpoint: "http://127.0.0.1:8546".into(),
+        },
+        TxKind::PublishContractKeys {
+            keys: vec![(ContractId([2; 32]), Hash32([5; 32]))],
+        },
+        TxKind::SetClusterDeployers {
+            cluster,
+            deployers: Deployers::Accounts(vec![AccountId([6; 32])]),
         },
     ]
 }
@@ -633,6 +641,8 @@ fn component_schemas_name_the_fields_rust_serializes() {
                         owner: AccountId([2; 32]),
                         workers: vec![WorkerId([3; 32])],
                         public_key: Some(Hash32([4; 32])),
+                        deployers: Deployers::Accounts(vec![AccountId([5; 32])]),
+                        key_deposits: 1,
                     },
                     contracts: 5,
                 }],
@@ -715,6 +725,12 @@ fn component_schemas_name_the_fields_rust_serializes() {
                 owner: AccountId([2; 32]),
                 workers: vec![WorkerId([3; 32])],
                 public_key,
+                deployers: if public_key.is_some() {
+                    Deployers::Owner
+                } else {
+                    Deployers::Anyone
+                },
+                key_deposits: 0,
             }),
         ));
     }
@@ -729,6 +745,13 @@ fn component_schemas_name_the_fields_rust_serializes() {
                 }],
             }),
         ));
+    }
+    for deployers in [
+        Deployers::Anyone,
+        Deployers::Owner,
+        Deployers::Accounts(vec![AccountId([7; 32])]),
+    ] {
+        samples.push(("Deployers".into(), js(deployers)));
     }
     for kind in kinds() {
         let value = js(&kind);

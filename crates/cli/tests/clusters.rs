@@ -1,7 +1,8 @@
 //! Clusters from the command line against a real `fat dev --workers 2`: `fat cluster create`,
 //! `list`, `add-worker`, `remove-worker`; `fat deploy` places a contract without `--cluster`
 //! in the cluster with the fewest contracts; queries and receipts go to a member of the
-//! contract's cluster; a removed worker stops running the cluster's contracts.
+//! contract's cluster; a removed worker stops running the cluster's contracts; `set-deployers`
+//! closes a cluster to all but the accounts its owner names.
 
 mod common;
 use common::{Dev, http, wait_provisioned};
@@ -148,4 +149,35 @@ fn clusters_are_made_placed_routed_and_left() {
     let (host, prefix) = split(&workers[0].1);
     let (code, body) = http(&host, "GET", &format!("{prefix}/v1/receipts/{tx}"), b"").unwrap();
     assert_eq!(code, 200, "the member left runs it: {body}");
+
+    // Who deploys: the owner closes the solo cluster; bob's deploy into it is refused, and
+    // one without --cluster goes elsewhere; named in a list, he deploys into it.
+    dev.fat(&["cluster", "set-deployers", &solo, "owner", "--as", "bob"])
+        .refused("not_cluster_owner");
+    dev.fat(&["cluster", "set-deployers", &solo, "nobody-such"])
+        .refused("is not `anyone`, `owner` or ACCOUNT,...");
+    let set = dev
+        .fat(&["cluster", "set-deployers", &solo, "owner", "--json"])
+        .json();
+    assert_eq!(set["deployers"], "owner", "{set}");
+    assert_eq!(listed(&dev, &solo)["deployers"], "owner");
+    dev.fat(&[
+        "deploy",
+        counter,
+        "--cluster",
+        &solo,
+        "--salt",
+        "4",
+        "--as",
+        "bob",
+    ])
+    .refused("not_deployer");
+    let placed = dev
+        .fat(&["deploy", counter, "--salt", "5", "--as", "bob", "--json"])
+        .json();
+    assert_ne!(placed["cluster"], solo.as_str(), "{placed}");
+    dev.fat(&["cluster", "set-deployers", &solo, "bob,charlie"])
+        .ok();
+    let bob = dev.deploy_to(counter, &solo, &["--salt", "6", "--as", "bob"]);
+    assert!(!bob.is_empty());
 }

@@ -120,6 +120,11 @@ fn gatekeeper_work(addr: &str) -> Work {
                 TxKind::PublishContractKey { contract, .. } => {
                     *work.published.entry(*contract).or_default() += 1;
                 }
+                TxKind::PublishContractKeys { keys } => {
+                    for (contract, _) in keys {
+                        *work.published.entry(*contract).or_default() += 1;
+                    }
+                }
                 _ => {}
             }
         }

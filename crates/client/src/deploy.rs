@@ -42,7 +42,7 @@ impl Client {
         let hash = code_hash(&wasm);
         let cluster = match cluster {
             Some(cluster) => cluster,
-            None => self.placement().await?,
+            None => self.placement(&key.account_id()).await?,
         };
         let chain = self.checked().await?;
         let cluster_key = public(chain.cluster(&cluster).await?.public_key).ok_or_else(|| {

@@ -68,8 +68,9 @@ pub enum Error {
     },
     /// No cluster can take a new contract.
     #[error(
-        "no cluster at {url} can take a contract (none has members and a provisioned key): \
-         create one with `fat cluster create --workers ID,...`"
+        "no cluster at {url} can take a contract from this account (none has members, a \
+         provisioned key and an owner who lets it deploy): create one with \
+         `fat cluster create --workers ID,...`"
     )]
     NoCluster {
         /// The node.

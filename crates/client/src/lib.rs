@@ -387,10 +387,10 @@ impl Client {
     }
 
     /// Where a new contract goes when no cluster is named: [`ClustersView::placement`].
-    pub async fn placement(&self) -> Result<ClusterId> {
+    pub async fn placement(&self, deployer: &AccountId) -> Result<ClusterId> {
         self.clusters()
             .await?
-            .placement()
+            .placement(deployer)
             .map(|c| c.info.id)
             .ok_or_else(|| Error::NoCluster {
                 url: self.chain.url().into(),

@@ -209,3 +209,111 @@ async fn workers_spread_over_clusters_each_runs_its_own_contracts() {
     assert_eq!(again.clusters(), clusters.as_slice());
     again.stop().await.unwrap();
 }
+
+/// Forty deploys sent at once: the gatekeeper publishes their keys in a few transactions
+/// (never more than the blocks that held the deploys), each key once, and ends up richer,
+/// not poorer: the deploys' deposits pay for its work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_deploys_cost_the_gatekeeper_a_few_transactions_that_they_pay_for() {
+    use fat_types::tx::{code_hash, contract_id};
+    use fat_types::{Bytes, ContractId, Transaction, TxKind};
+
+    const DEPLOYS: u8 = 40;
+    let dir = TempDir::new("devnet-deploys");
+    let devnet = Devnet::builder(dir.path())
+        .workers(1)
+        .block_time(Duration::from_millis(500))
+        .build()
+        .await
+        .unwrap();
+    let cluster = devnet.cluster().unwrap();
+    let chain = devnet.chain();
+    let alice = fat_crypto::dev_keypair("alice");
+    let gatekeeper = fat_crypto::dev_keypair(fat_chain::genesis::DEV_GATEKEEPER).account_id();
+    let chain_id = chain.status().await.unwrap().genesis;
+    let sign = |nonce, kind| {
+        alice.sign_tx(Transaction {
+            chain: chain_id,
+            signer: alice.account_id(),
+            nonce,
+            fee: 10,
+            kind,
+        })
+    };
+    let code = fat_test_programs::read(fat_test_programs::COUNTER);
+    let hash = code_hash(&code);
+    let mut nonce = chain.next_nonce(&alice.account_id()).await.unwrap();
+    chain
+        .submit_committed(&sign(nonce, TxKind::UploadCode { code: Bytes(code) }))
+        .await
+        .unwrap();
+    nonce += 1;
+    let start_height = chain.status().await.unwrap().height;
+    let balance_before = chain.account(&gatekeeper).await.unwrap().balance;
+
+    let mut contracts = Vec::new();
+    for salt in 0..DEPLOYS {
+        let kind = TxKind::Instantiate {
+            code_hash: hash,
+            cluster,
+            salt: Bytes(vec![salt]),
+            args: Bytes::default(),
+            gas_limit: 1_000_000,
+        };
+        chain.submit(&sign(nonce, kind), false).await.unwrap();
+        nonce += 1;
+        contracts.push(contract_id(&alice.account_id(), &hash, &cluster, &[salt]));
+    }
+    // Every key is published.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for contract in &contracts {
+        while chain
+            .contract(contract)
+            .await
+            .map_or(true, |c| c.public_key.is_none())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{contract} unpublished"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // Read back what the blocks hold.
+    let tip = chain.status().await.unwrap().height;
+    let (mut deploy_blocks, mut publications, mut largest) = (0, 0, 0);
+    let mut published: Vec<ContractId> = Vec::new();
+    for height in start_height + 1..=tip {
+        let block = chain.block(height).await.unwrap();
+        let mut deploys = false;
+        for signed in &block.txs {
+            match &signed.tx.kind {
+                TxKind::Instantiate { .. } => deploys = true,
+                TxKind::PublishContractKeys { keys } => {
+                    assert_eq!(signed.tx.signer, gatekeeper);
+                    publications += 1;
+                    largest = largest.max(keys.len());
+                    published.extend(keys.iter().map(|(c, _)| *c));
+                }
+                TxKind::PublishContractKey { .. } => panic!("a key published alone"),
+                _ => {}
+            }
+        }
+        deploy_blocks += usize::from(deploys);
+    }
+    published.sort();
+    contracts.sort();
+    assert_eq!(published, contracts, "each key published once");
+    assert!(
+        publications <= deploy_blocks,
+        "{publications} publications for deploys in {deploy_blocks} blocks"
+    );
+    assert!(largest > 1, "no publication carried more than one key");
+    let balance_after = chain.account(&gatekeeper).await.unwrap().balance;
+    assert!(
+        balance_after > balance_before,
+        "the gatekeeper paid for the deploys: {balance_before} -> {balance_after}"
+    );
+    devnet.stop().await.unwrap();
+}

@@ -12,8 +12,12 @@
 //!   seals the cluster key to each accepted worker's ECDH key and submits one `ProvisionKey`
 //!   transaction, which also publishes the cluster's public key. A refused worker gets
 //!   nothing; the gatekeeper logs why.
-//! - for every new contract, publishes its public key (`PublishContractKey`), derived from
-//!   the cluster key (see [`fat_crypto::keytree`]).
+//! - publishes the public keys of the new contracts, derived from the cluster key (see
+//!   [`fat_crypto::keytree`]), up to [`MAX_PUBLISHED_KEYS`] in one `PublishContractKeys`
+//!   transaction: many deploys cost one transaction, not one each.
+//!
+//! Its transactions offer the chain's minimum fee; the key deposits the deploys paid
+//! (`key_fee`) are paid to it when it publishes, so its balance grows with its work.
 //!
 //! What it has done is read back from the chain on every start, so it keeps no state but
 //! its key.
@@ -29,10 +33,10 @@ use fat_crypto::envelope::{Direction, EcdhPublic, SealRandomness, seal};
 use fat_crypto::{ClusterKey, Keypair, MasterKey};
 use fat_proto::ChainApi;
 use fat_proto::follow::{ChainGenesis, Follower, FollowerError, genesis_of};
-use fat_types::tx::{cluster_id, contract_id};
+use fat_types::tx::{MAX_PUBLISHED_KEYS, cluster_id, contract_id};
 use fat_types::{
-    Attestation, AttestationPolicy, Block, Bytes, ChainReceipt, Clock, ClusterId, ContractId,
-    Hash32, Outcome, SystemClock, Transaction, TxKind, WorkerId,
+    Attestation, AttestationPolicy, Block, Bytes, ChainParams, ChainReceipt, Clock, ClusterId,
+    ContractId, Hash32, Outcome, SignedTransaction, SystemClock, Transaction, TxKind, WorkerId,
 };
 
 /// The file in the data directory holding the sealed master key.
@@ -40,8 +44,6 @@ pub const MASTER_FILE: &str = "master.sealed";
 /// The file in the data directory naming the chain (its genesis hash) the gatekeeper serves.
 pub const GENESIS_FILE: &str = "genesis";
 const MASTER_LABEL: &str = "fat/gatekeeper/master/v1";
-/// The fee the gatekeeper's transactions offer.
-const FEE: u64 = 10;
 
 /// What can go wrong in a gatekeeper.
 #[derive(Debug, thiserror::Error)]
@@ -212,6 +214,7 @@ impl Gatekeeper {
     async fn follow(&self, chain: &ChainApi, seen: &mut Seen) -> Result<()> {
         let genesis = self.genesis(chain).await?;
         let chain_id = genesis.block.hash();
+        let params = genesis.config.params.clone();
         let mut follower = Follower::new(
             chain.clone(),
             chain_id,
@@ -223,14 +226,20 @@ impl Gatekeeper {
             note_block(seen, &followed.block, &followed.receipts);
             let tip = chain.status().await?.height;
             if followed.block.header.height >= tip {
-                self.reconcile(chain, chain_id, seen).await?;
+                self.reconcile(chain, chain_id, &params, seen).await?;
             }
         }
     }
 
     /// Provision the clusters and publish the contract keys that need it, with transactions
     /// for the chain `chain_id`.
-    async fn reconcile(&self, chain: &ChainApi, chain_id: Hash32, seen: &mut Seen) -> Result<()> {
+    async fn reconcile(
+        &self,
+        chain: &ChainApi,
+        chain_id: Hash32,
+        params: &ChainParams,
+        seen: &mut Seen,
+    ) -> Result<()> {
         for (cluster, members) in seen.clusters.clone() {
             let waiting: Vec<WorkerId> = members
                 .into_iter()
@@ -274,6 +283,7 @@ impl Gatekeeper {
             self.submit(
                 chain,
                 chain_id,
+                params,
                 TxKind::ProvisionKey {
                     cluster,
                     cluster_public: Hash32(key.ecdh_public().0),
@@ -284,19 +294,25 @@ impl Gatekeeper {
             seen.provisioned
                 .extend(workers.into_iter().map(|w| (w, cluster)));
         }
-        for (contract, cluster) in std::mem::take(&mut seen.unpublished) {
-            let public = self
-                .master
-                .cluster_key(&cluster)
-                .contract(&contract)
-                .ecdh()
-                .public();
+        let keys: Vec<(ContractId, Hash32)> = std::mem::take(&mut seen.unpublished)
+            .into_iter()
+            .map(|(contract, cluster)| {
+                let public = self
+                    .master
+                    .cluster_key(&cluster)
+                    .contract(&contract)
+                    .ecdh()
+                    .public();
+                (contract, Hash32(public.0))
+            })
+            .collect();
+        for batch in keys.chunks(publication_size(params)) {
             self.submit(
                 chain,
                 chain_id,
-                TxKind::PublishContractKey {
-                    contract,
-                    public_key: Hash32(public.0),
+                params,
+                TxKind::PublishContractKeys {
+                    keys: batch.to_vec(),
                 },
             )
             .await?;
@@ -326,16 +342,27 @@ impl Gatekeeper {
         Ok(envelope.to_bytes())
     }
 
-    async fn submit(&self, chain: &ChainApi, chain_id: Hash32, kind: TxKind) -> Result<()> {
+    /// Sign `kind` with the chain's minimum fee for it, submit it and wait until committed.
+    async fn submit(
+        &self,
+        chain: &ChainApi,
+        chain_id: Hash32,
+        params: &ChainParams,
+        kind: TxKind,
+    ) -> Result<()> {
         let nonce = chain.next_nonce(&self.key.account_id()).await?;
-        let tx = self.key.sign_tx(Transaction {
+        let mut tx = Transaction {
             chain: chain_id,
             signer: self.key.account_id(),
             nonce,
-            fee: FEE,
+            fee: 0,
             kind,
-        });
-        chain.submit_committed(&tx).await?;
+        };
+        // The fee is a fixed-width field: the size does not depend on its value.
+        let size = self.key.sign_tx(tx.clone()).encode().len() as u64;
+        tx.fee = params.min_fee(size, tx.kind.gas_limit());
+        let signed: SignedTransaction = self.key.sign_tx(tx);
+        chain.submit_committed(&signed).await?;
         Ok(())
     }
 }
@@ -394,6 +421,11 @@ fn note_block(seen: &mut Seen, block: &Block, receipts: &[ChainReceipt]) {
             TxKind::PublishContractKey { contract, .. } => {
                 seen.unpublished.remove(contract);
             }
+            TxKind::PublishContractKeys { keys } => {
+                for (contract, _) in keys {
+                    seen.unpublished.remove(contract);
+                }
+            }
             _ => {}
         }
     }
@@ -433,6 +465,14 @@ fn load_or_create_master(dir: &Path, sealer: &dyn Sealer) -> Result<MasterKey> {
         }
         Err(e) => Err(io(&path)(e)),
     }
+}
+
+/// How many contract keys one publication carries: [`MAX_PUBLISHED_KEYS`], or fewer when the
+/// chain's largest transaction could not hold them (each takes 64 bytes; a few hundred are
+/// left for the rest of the transaction).
+fn publication_size(params: &ChainParams) -> usize {
+    let room = params.max_tx_bytes.saturating_sub(512) / 64;
+    (room as usize).clamp(1, MAX_PUBLISHED_KEYS)
 }
 
 /// An error and each of its causes on one line, outermost first: what a log line needs to

@@ -196,13 +196,17 @@ pub struct ClusterSummary {
 }
 
 impl ClustersView {
-    /// Where a new contract goes when the deployer names no cluster: of the clusters whose
-    /// key a gatekeeper provisioned and that have members, the one with the fewest contracts
-    /// (the lowest id among equals).
-    pub fn placement(&self) -> Option<&ClusterSummary> {
+    /// Where `deployer`'s new contract goes when it names no cluster: of the clusters whose
+    /// key a gatekeeper provisioned, that have members and take contracts from `deployer`,
+    /// the one with the fewest contracts (the lowest id among equals).
+    pub fn placement(&self, deployer: &AccountId) -> Option<&ClusterSummary> {
         self.clusters
             .iter()
-            .filter(|c| c.info.public_key.is_some() && !c.info.workers.is_empty())
+            .filter(|c| {
+                c.info.public_key.is_some()
+                    && !c.info.workers.is_empty()
+                    && c.info.may_deploy(deployer)
+            })
             .min_by_key(|c| (c.contracts, c.info.id))
     }
 }

@@ -31,6 +31,17 @@ pub struct ChainParams {
     pub max_block_gas: u64,
     /// What attestation reports workers may register with (`dev` only on dev chains).
     pub attestation: AttestationPolicy,
+    /// What a transaction that makes work for the gatekeeper deposits per key it needs, on
+    /// top of its fee: `Instantiate` one (its contract's key), `CreateCluster` and
+    /// `AddClusterWorker` one (the cluster's provisioning). The gatekeeper that publishes the
+    /// key is paid the deposit, so deploys pay for the gatekeeper's work, not the
+    /// gatekeeper.
+    #[serde(default = "default_key_fee")]
+    pub key_fee: u64,
+}
+
+fn default_key_fee() -> u64 {
+    ChainParams::default().key_fee
 }
 
 impl ChainParams {
@@ -64,6 +75,8 @@ impl Default for ChainParams {
             max_tx_gas: 1_000_000_000,
             max_block_gas: 10_000_000_000,
             attestation: AttestationPolicy::default(),
+            // Ten gatekeeper transactions' minimum fee at the default base fee.
+            key_fee: 10,
         }
     }
 }

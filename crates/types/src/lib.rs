@@ -27,7 +27,8 @@ pub use execution::{
 pub use genesis::{ChainParams, Genesis};
 pub use id::{ClusterId, TxId, WorkerId};
 pub use registry::{
-    AccountState, AttestationPolicy, ClusterInfo, CodeInfo, ContractInfo, KeyProvision, WorkerInfo,
+    AccountState, AttestationPolicy, ClusterInfo, CodeInfo, ContractInfo, Deployers, KeyProvision,
+    WorkerInfo, key_escrow,
 };
 pub use reject::TxRejection;
 pub use tx::{Attestation, SignedTransaction, Transaction, TxKind};

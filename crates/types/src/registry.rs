@@ -70,6 +70,47 @@ pub struct ClusterInfo {
     /// The cluster's x25519 key, which instantiation arguments are sealed to; published with
     /// the first key provisioning (`None` until then).
     pub public_key: Option<Hash32>,
+    /// Who may instantiate contracts in the cluster (anyone, until its owner says otherwise).
+    pub deployers: Deployers,
+    /// Key deposits (`key_fee` each) paid by the cluster's creation and its added members,
+    /// not yet paid out to a gatekeeper: the next `ProvisionKey` of the cluster earns them.
+    pub key_deposits: u64,
+}
+
+impl ClusterInfo {
+    /// Whether `account` may instantiate contracts in the cluster.
+    pub fn may_deploy(&self, account: &AccountId) -> bool {
+        match &self.deployers {
+            Deployers::Anyone => true,
+            Deployers::Owner => *account == self.owner,
+            Deployers::Accounts(list) => *account == self.owner || list.contains(account),
+        }
+    }
+}
+
+/// The account that holds key deposits until a gatekeeper earns them. Its id is a hash, not
+/// a public key anyone holds the secret of, so no transaction can spend from it.
+pub fn key_escrow() -> AccountId {
+    AccountId(crate::encoding::tagged_hash("fat/key-escrow", &()).0)
+}
+
+/// The most accounts a cluster's deployer list names.
+pub const MAX_DEPLOYERS: usize = 256;
+
+/// Who may instantiate contracts in a cluster. Its owner chooses (`SetClusterDeployers`): a
+/// cluster open to anyone does its gatekeeper's and its workers' work for anyone who pays.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Deployers {
+    /// Any account.
+    #[default]
+    Anyone,
+    /// Only the cluster's owner.
+    Owner,
+    /// The owner and these accounts (at most [`MAX_DEPLOYERS`]).
+    Accounts(Vec<AccountId>),
 }
 
 /// A registered worker.

@@ -187,6 +187,12 @@ pub enum TxRejection {
         /// The mempool's capacity in encoded bytes.
         limit: u64,
     },
+    /// The cluster's owner does not let the signer instantiate contracts in it.
+    #[error("cluster {cluster} does not take contracts from this account (its owner decides)")]
+    NotDeployer {
+        /// The cluster.
+        cluster: crate::ClusterId,
+    },
 }
 
 impl TxRejection {
@@ -219,6 +225,7 @@ impl TxRejection {
             Self::WrongChain { .. } => "wrong_chain",
             Self::NotOperator { .. } => "not_operator",
             Self::MempoolBytesFull { .. } => "mempool_bytes_full",
+            Self::NotDeployer { .. } => "not_deployer",
         }
     }
 }

@@ -4,6 +4,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::encoding::{Bytes, Signature, encode, tagged_hash};
+use crate::registry::Deployers;
 use crate::{AccountId, ClusterId, CodeHash, ContractId, Hash32, TxId, WorkerId};
 
 /// The domain tag of the hash a transaction's signer signs (its [`TxId`]). Version 2 added
@@ -119,7 +120,23 @@ pub enum TxKind {
         /// Its API's base URL, `http://` or `https://`, at most [`MAX_ENDPOINT_BYTES`].
         endpoint: String,
     },
+    /// A gatekeeper publishes the x25519 public keys of instantiated contracts, at most
+    /// [`MAX_PUBLISHED_KEYS`] at once: one transaction for many deploys.
+    PublishContractKeys {
+        /// Each contract and its public key (commands are sealed to it), no contract twice.
+        keys: Vec<(ContractId, Hash32)>,
+    },
+    /// The owner of a cluster says who may instantiate contracts in it.
+    SetClusterDeployers {
+        /// The cluster.
+        cluster: ClusterId,
+        /// Who may deploy from the next block on (contracts already there stay).
+        deployers: Deployers,
+    },
 }
+
+/// The most contract keys one `PublishContractKeys` carries.
+pub const MAX_PUBLISHED_KEYS: usize = 1024;
 
 /// The longest worker endpoint URL the chain keeps.
 pub const MAX_ENDPOINT_BYTES: usize = 256;

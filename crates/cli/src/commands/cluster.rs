@@ -2,7 +2,7 @@
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use fat_types::{ClusterId, Outcome, TxKind, WorkerId};
+use fat_types::{ClusterId, Deployers, Outcome, TxKind, WorkerId};
 use serde_json::json;
 
 use super::{ClientArgs, Global, print_json};
@@ -10,9 +10,10 @@ use super::{ClientArgs, Global, print_json};
 /// Create clusters of workers, change their members, list them.
 ///
 /// A cluster is the small group of workers that runs a contract. Its creator owns it: only
-/// the owner adds and removes workers. A gatekeeper provisions the cluster's key to each
-/// attested member; `fat deploy` without `--cluster` picks the provisioned cluster with the
-/// fewest contracts.
+/// the owner adds and removes workers and says who may deploy into it (anyone, until it
+/// says otherwise). A gatekeeper provisions the cluster's key to each attested member;
+/// `fat deploy` without `--cluster` picks, of the provisioned clusters that take contracts
+/// from the deployer, the one with the fewest contracts.
 #[derive(Debug, Args)]
 pub struct ClusterCommand {
     #[command(subcommand)]
@@ -41,9 +42,26 @@ enum Action {
     /// cluster key it was given (keys are not rotated yet: see docs/security.md).
     /// `--json` prints `{"cluster","worker","block"}`.
     RemoveWorker(Member),
-    /// List the clusters: members, whether a gatekeeper provisioned the key, contracts.
+    /// Say who may instantiate contracts in a cluster the `--as` account owns.
     ///
-    /// `--json` prints `{"clusters":[{"id","owner","workers","public_key","contracts"}]}`.
+    /// WHO is `anyone`, `owner`, or accounts (names or ids, comma-separated) that may deploy
+    /// besides the owner. Contracts already in the cluster stay. `--json` prints
+    /// `{"cluster","deployers","block"}`.
+    SetDeployers {
+        /// The cluster's id.
+        #[arg(value_name = "CLUSTER")]
+        cluster_id: String,
+        /// `anyone`, `owner`, or ACCOUNT,...
+        #[arg(value_name = "WHO")]
+        who: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List the clusters: members, whether a gatekeeper provisioned the key, who may
+    /// deploy, contracts.
+    ///
+    /// `--json` prints `{"clusters":[{"id","owner","workers","public_key","deployers",
+    /// "key_deposits","contracts"}]}`.
     List {
         #[command(flatten)]
         client: ClientArgs,
@@ -86,6 +104,7 @@ impl ClusterCommand {
             Action::Create { client, .. }
             | Action::AddWorker(Member { client, .. })
             | Action::RemoveWorker(Member { client, .. })
+            | Action::SetDeployers { client, .. }
             | Action::List { client } => client.json,
         }
     }
@@ -132,6 +151,35 @@ impl ClusterCommand {
                 Ok(())
             }
             Action::AddWorker(member) => membership(global, &member, true),
+            Action::SetDeployers {
+                cluster_id,
+                who,
+                client,
+            } => {
+                let cluster = parse_cluster(&cluster_id)?;
+                let deployers = parse_deployers(&who)?;
+                let ctx = client.ctx(global)?;
+                let key = ctx.key()?;
+                let kind = TxKind::SetClusterDeployers {
+                    cluster,
+                    deployers: deployers.clone(),
+                };
+                let answer =
+                    ctx.block_on(async { Ok(ctx.client.submit(&key, kind, true).await?) })?;
+                if ctx.json {
+                    return print_json(&json!({
+                        "cluster": cluster,
+                        "deployers": deployers,
+                        "block": answer.height,
+                    }));
+                }
+                println!(
+                    "cluster {cluster} takes contracts from {} from block {}",
+                    describe_deployers(&deployers),
+                    answer.height.unwrap_or_default()
+                );
+                Ok(())
+            }
             Action::RemoveWorker(member) => membership(global, &member, false),
             Action::List { client } => {
                 let ctx = client.ctx(global)?;
@@ -149,8 +197,11 @@ impl ClusterCommand {
                         "key not provisioned yet"
                     };
                     println!(
-                        "{} owner {} contracts {} ({key})",
-                        c.info.id, c.info.owner, c.contracts
+                        "{} owner {} contracts {} ({key}; deploys from {})",
+                        c.info.id,
+                        c.info.owner,
+                        c.contracts,
+                        describe_deployers(&c.info.deployers)
                     );
                     for w in &c.info.workers {
                         println!("  worker {w}");
@@ -159,6 +210,40 @@ impl ClusterCommand {
                 Ok(())
             }
         }
+    }
+}
+
+/// `anyone`, `owner`, or a comma-separated list of accounts (names or ids).
+fn parse_deployers(text: &str) -> anyhow::Result<Deployers> {
+    match text {
+        "anyone" => Ok(Deployers::Anyone),
+        "owner" => Ok(Deployers::Owner),
+        list => {
+            let accounts = list
+                .split(',')
+                .map(|a| super::account::resolve(a.trim()))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(|e| {
+                    anyhow::anyhow!("'{text}' is not `anyone`, `owner` or ACCOUNT,...: {e}")
+                })?;
+            if accounts.len() > fat_types::registry::MAX_DEPLOYERS {
+                bail!(
+                    "{} accounts: a cluster names at most {} deployers",
+                    accounts.len(),
+                    fat_types::registry::MAX_DEPLOYERS
+                );
+            }
+            Ok(Deployers::Accounts(accounts))
+        }
+    }
+}
+
+/// Who a cluster takes contracts from, for people.
+fn describe_deployers(deployers: &Deployers) -> String {
+    match deployers {
+        Deployers::Anyone => "anyone".into(),
+        Deployers::Owner => "its owner only".into(),
+        Deployers::Accounts(list) => format!("its owner and {} other account(s)", list.len()),
     }
 }
 
