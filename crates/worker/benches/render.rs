@@ -23,10 +23,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use common::{Chain, RunningWorker};
+use common::{Chain, RunningWorker, median, target_dir};
 use fat_devnet::bootstrap::set_dev_endpoints;
 use render::kernel::{encode_png, frame_tiles, render_tile};
 use serde_json::{Value, json};
@@ -47,17 +47,6 @@ struct Sizes {
     samples: u32,
     renders: usize,
     trivial: usize,
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    values[values.len() / 2]
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
 }
 
 /// The native render: bands, kernel and PNG, on this thread; (ms, PNG).

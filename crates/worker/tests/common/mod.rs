@@ -524,3 +524,24 @@ pub async fn post_raw(base: &str, path: &str, content_type: &str, body: Vec<u8>)
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (status, bytes.to_vec())
 }
+
+/// The median of `values` (for benches: figures are medians over rounds).
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+/// The `p` quantile (0 to 1) of `values`, the nearest rank.
+pub fn percentile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let i = ((values.len() as f64 - 1.0) * p).round() as usize;
+    values[i]
+}
+
+/// The workspace's target directory, where benches keep their data and write their figures
+/// (`bench/NAME.json`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
