@@ -77,7 +77,7 @@ impl Store {
     /// Open the chain in `dir`, creating it from `genesis` if there is none. A database that is
     /// corrupt, foreign or of another chain is refused, never reset.
     pub fn open(dir: &Path, genesis: &Genesis) -> Result<Opened> {
-        std::fs::create_dir_all(dir).map_err(|source| ChainError::DataDir {
+        fat_types::private_fs::create_private_dir(dir).map_err(|source| ChainError::DataDir {
             path: dir.into(),
             source,
         })?;
@@ -89,6 +89,10 @@ impl Store {
             Database::create(&path)
         }
         .map_err(|source| ChainError::OpenStore {
+            path: path.clone(),
+            source,
+        })?;
+        fat_types::private_fs::restrict_file(&path).map_err(|source| ChainError::DataDir {
             path: path.clone(),
             source,
         })?;

@@ -179,3 +179,19 @@ async fn sequencer_batches_by_block_time_and_idles() {
     let _ = stop.send(());
     running.await.unwrap().unwrap();
 }
+
+/// The data directory a node creates and its database are its user's alone.
+#[cfg(unix)]
+#[test]
+fn the_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = TempDir::new("modes");
+    drop(open(&dir));
+    assert_eq!(mode(&dir.0), 0o700);
+    assert_eq!(mode(&dir.0.join(DB_FILE)), 0o600);
+    // Left readable by others, it is tightened when the node opens it again.
+    std::fs::set_permissions(dir.0.join(DB_FILE), std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(open(&dir));
+    assert_eq!(mode(&dir.0.join(DB_FILE)), 0o600);
+}

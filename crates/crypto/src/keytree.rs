@@ -18,6 +18,7 @@
 use fat_types::{ClusterId, ContractId};
 use hkdf::Hkdf;
 use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::envelope::{EcdhPublic, EcdhSecret, EnvelopeError};
 
@@ -53,7 +54,7 @@ macro_rules! secret_debug {
 }
 
 /// The gatekeeper's master key: the root of the tree.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct MasterKey([u8; 32]);
 secret_debug!(MasterKey);
 
@@ -82,7 +83,7 @@ impl MasterKey {
 }
 
 /// A cluster's key, shared by the workers of the cluster.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct ClusterKey([u8; 32]);
 secret_debug!(ClusterKey);
 
@@ -119,7 +120,7 @@ impl ClusterKey {
 }
 
 /// The keys of one contract.
-#[derive(Clone)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct ContractKeys {
     secret: [u8; 32],
     ecdh: EcdhSecret,
@@ -155,6 +156,25 @@ impl ContractKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every secret of the tree is wiped from memory when dropped (not only when a caller
+    /// remembers to): a copy left behind in freed memory is a copy an attacker with a memory
+    /// read gets.
+    #[test]
+    fn secrets_are_wiped_when_dropped() {
+        fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+        wiped_on_drop::<MasterKey>();
+        wiped_on_drop::<ClusterKey>();
+        wiped_on_drop::<ContractKeys>();
+        wiped_on_drop::<EcdhSecret>();
+        let mut master = MasterKey::from_bytes([7; 32]);
+        master.zeroize();
+        assert_eq!(master.to_bytes(), [0; 32]);
+        let mut keys = ClusterKey::from_bytes([7; 32]).contract(&ContractId([1; 32]));
+        keys.zeroize();
+        assert_eq!(keys.secret(), [0; 32]);
+        assert_eq!(keys.at_rest(), [0; 32]);
+    }
 
     #[test]
     fn the_tree_separates_every_branch() {

@@ -436,7 +436,7 @@ fn load_or_create_master(dir: &Path, sealer: &dyn Sealer) -> Result<MasterKey> {
         let path = path.to_path_buf();
         move |source| GatekeeperError::Io { path, source }
     };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    fat_types::private_fs::create_private_dir(dir).map_err(io(dir))?;
     let path = dir.join(MASTER_FILE);
     match std::fs::read(&path) {
         Ok(sealed) => {
@@ -449,18 +449,23 @@ fn load_or_create_master(dir: &Path, sealer: &dyn Sealer) -> Result<MasterKey> {
             Ok(MasterKey::from_bytes(bytes))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A gatekeeper that served a chain has handed out keys derived from its master
+            // key: a new one would give every cluster another key. Refuse.
+            let pin = dir.join(GENESIS_FILE);
+            if pin.exists() {
+                return Err(GatekeeperError::Key(format!(
+                    "{} is missing, but this data directory already served a chain ({}): \
+                     refusing to make a new master key, which would change every cluster's \
+                     key; restore the file, or start in an empty data directory",
+                    path.display(),
+                    pin.display()
+                )));
+            }
             let master = MasterKey::generate().map_err(|e| GatekeeperError::Key(e.to_string()))?;
             let sealed = sealer
                 .seal(MASTER_LABEL, &master.to_bytes())
                 .map_err(|e| GatekeeperError::Key(e.to_string()))?;
-            let tmp = path.with_extension("tmp");
-            {
-                use std::io::Write;
-                let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-                file.write_all(&sealed).map_err(io(&tmp))?;
-                file.sync_all().map_err(io(&tmp))?;
-            }
-            std::fs::rename(&tmp, &path).map_err(io(&path))?;
+            fat_types::private_fs::write_private_new(&path, &sealed).map_err(io(&path))?;
             Ok(master)
         }
         Err(e) => Err(io(&path)(e)),
@@ -501,6 +506,40 @@ mod tests {
             with_causes(&refused),
             "following the chain: receipts of block 7 do not match its receipts root"
         );
+    }
+
+    #[test]
+    fn a_lost_master_key_is_not_replaced_once_a_chain_was_served() {
+        let dir = std::env::temp_dir().join(format!("fat-gatekeeper-lost-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = GatekeeperConfig {
+            data_dir: dir.clone(),
+            key: fat_crypto::dev_keypair("gatekeeper"),
+            sealer: Arc::new(DevSealer),
+            policy: fat_attestation::dev_chain_policy(),
+        };
+        drop(Gatekeeper::open(config.clone()).unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir), 0o700);
+            assert_eq!(mode(&dir.join(MASTER_FILE)), 0o600);
+        }
+        // Before it pinned a chain, a missing key is simply made again...
+        std::fs::remove_file(dir.join(MASTER_FILE)).unwrap();
+        drop(Gatekeeper::open(config.clone()).unwrap());
+        // ...after, it is refused: every cluster key would change.
+        std::fs::write(dir.join(GENESIS_FILE), format!("{}\n", Hash32([3; 32]))).unwrap();
+        std::fs::remove_file(dir.join(MASTER_FILE)).unwrap();
+        let err = Gatekeeper::open(config).expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("refusing to make a new master key"),
+            "{err}"
+        );
+        assert!(!dir.join(MASTER_FILE).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod encoding;
 pub mod execution;
 pub mod genesis;
+pub mod private_fs;
 pub mod registry;
 pub mod reject;
 pub mod tx;

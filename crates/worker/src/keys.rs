@@ -73,6 +73,19 @@ impl WorkerSecrets {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // A store without its keys is a worker that lost its identity: making a new
+                // one would leave the store's sealed state unreadable and pose as another
+                // worker. Refuse, and leave both as they are.
+                let store = dir.join(crate::store::DB_FILE);
+                if store.exists() {
+                    return Err(WorkerError::Keys(format!(
+                        "{} is missing beside the store {}: refusing to make a new identity \
+                         for an existing worker; restore the key file, or start in an empty \
+                         data directory",
+                        path.display(),
+                        store.display()
+                    )));
+                }
                 let identity = match identity {
                     Some(key) => key.clone(),
                     None => Keypair::from_seed(random()?),
@@ -123,18 +136,12 @@ fn random() -> Result<[u8; 32]> {
     Ok(bytes)
 }
 
-/// Write a file that must not exist yet, durably (temp file, fsync, rename).
+/// Write a file that must not exist yet, durably and readable by the worker's user only.
 fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let io = |source| WorkerError::DataDir {
+    fat_types::private_fs::write_private_new(path, bytes).map_err(|source| WorkerError::DataDir {
         path: path.into(),
         source,
-    };
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 /// A contract's keys and the cipher of its state at rest.

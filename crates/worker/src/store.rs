@@ -88,6 +88,10 @@ impl Store {
             path: path.clone(),
             source,
         })?;
+        fat_types::private_fs::restrict_file(&path).map_err(|source| WorkerError::DataDir {
+            path: path.clone(),
+            source,
+        })?;
         let store = Self { db, path, keyring };
         let wtx = store.db.begin_write().map_err(storage("begin write"))?;
         for table in [

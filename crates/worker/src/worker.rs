@@ -116,9 +116,11 @@ impl std::fmt::Debug for Worker {
 impl Worker {
     /// Open the worker's store and runtime.
     pub fn open(config: WorkerConfig) -> Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| WorkerError::DataDir {
-            path: config.data_dir.clone(),
-            source,
+        fat_types::private_fs::create_private_dir(&config.data_dir).map_err(|source| {
+            WorkerError::DataDir {
+                path: config.data_dir.clone(),
+                source,
+            }
         })?;
         let secrets = WorkerSecrets::load_or_create(
             &config.data_dir,

@@ -1,6 +1,7 @@
-//! Corrupt local state: a garbage or truncated database, a garbage `keys.sealed`, state
-//! ciphertexts swapped between two keys or two contracts. Each is refused with an error that
-//! says what is wrong, and the bad file is left as it was: nothing is silently replaced.
+//! Corrupt local state: a garbage or truncated database, a garbage or missing `keys.sealed`,
+//! state ciphertexts swapped between two keys or two contracts. Each is refused with an error
+//! that says what is wrong, and the bad file is left as it was: nothing is silently replaced.
+//! And what the worker writes is readable by its user only.
 
 mod common;
 
@@ -104,8 +105,12 @@ fn a_garbage_or_truncated_database_is_refused_and_left_alone() {
         err.to_string().contains("cannot open the worker store"),
         "{err}"
     );
+    // A worker there finds a store without its keys, and refuses before reading it.
     let err = Worker::open(WorkerConfig::new(&garbage_dir, None)).unwrap_err();
-    assert!(matches!(err, WorkerError::OpenStore { .. }), "{err:?}");
+    assert!(
+        matches!(&err, WorkerError::Keys(m) if m.contains("missing beside the store")),
+        "{err:?}"
+    );
     assert_eq!(
         std::fs::read(&db).unwrap(),
         garbage,
@@ -172,6 +177,17 @@ fn a_garbage_keys_file_is_refused_and_left_alone() {
         "the bad file was replaced"
     );
 
+    // Missing beside the store: refused, and no new identity is made.
+    std::fs::remove_file(&path).unwrap();
+    let store_before = std::fs::read(dir.join(DB_FILE)).unwrap();
+    let err = Worker::open(WorkerConfig::new(&dir, None)).unwrap_err();
+    assert!(
+        matches!(&err, WorkerError::Keys(m) if m.contains("refusing to make a new identity")),
+        "{err:?}"
+    );
+    assert!(!path.exists(), "a new identity was made");
+    assert_eq!(std::fs::read(dir.join(DB_FILE)).unwrap(), store_before);
+
     // Put back, the worker is who it was.
     std::fs::write(&path, &sealed).unwrap();
     assert_eq!(
@@ -179,6 +195,26 @@ fn a_garbage_keys_file_is_refused_and_left_alone() {
         id
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a worker keeps on disk is its user's alone: the data directory it creates, its
+/// sealed keys and its store.
+#[cfg(unix)]
+#[test]
+fn keys_and_store_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let parent = dir("modes");
+    let data = parent.join("worker");
+    drop(Worker::open(WorkerConfig::new(&data, None)).unwrap());
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join(KEYS_FILE)), 0o600);
+    assert_eq!(mode(&data.join(DB_FILE)), 0o600);
+    // A store left readable by others is tightened when opened.
+    std::fs::set_permissions(data.join(DB_FILE), std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(Worker::open(WorkerConfig::new(&data, None)).unwrap());
+    assert_eq!(mode(&data.join(DB_FILE)), 0o600);
+    let _ = std::fs::remove_dir_all(&parent);
 }
 
 #[test]

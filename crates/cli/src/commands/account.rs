@@ -123,11 +123,14 @@ impl AccountCommand {
                 let mut seed = [0u8; 32];
                 getrandom::fill(&mut seed)
                     .map_err(|e| anyhow::anyhow!("cannot get random bytes: {e}"))?;
-                std::fs::create_dir_all(&dir)
+                fat_types::private_fs::create_private_dir(&dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
-                std::fs::write(&path, format!("{}\n", hex::encode(seed)))
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                restrict(&path)?;
+                // Readable by its owner only from the moment it exists.
+                fat_types::private_fs::write_private_new(
+                    &path,
+                    format!("{}\n", hex::encode(seed)).as_bytes(),
+                )
+                .with_context(|| format!("cannot write {}", path.display()))?;
                 let account = Keypair::from_seed(seed).account_id();
                 if json_out {
                     return print_json(&json!({"name": name, "account": account, "path": path}));
@@ -200,17 +203,5 @@ fn show(account: Option<String>, client: &ClientArgs, global: &Global) -> anyhow
             view.next_nonce.saturating_sub(view.nonce)
         );
     }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn restrict(path: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("cannot restrict {}", path.display()))
-}
-
-#[cfg(not(unix))]
-fn restrict(_: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }

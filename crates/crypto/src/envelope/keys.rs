@@ -8,7 +8,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 pub struct EcdhPublic(pub [u8; 32]);
 
 /// An x25519 secret key (a worker's or a contract's ECDH key).
-#[derive(Clone)]
+#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct EcdhSecret([u8; 32]);
 
 impl std::fmt::Debug for EcdhSecret {
