@@ -112,6 +112,10 @@ impl From<WorkerError> for ApiError {
                     }
                     EnvelopeError::Replayed => (StatusCode::CONFLICT, "replayed"),
                     EnvelopeError::ReplayGuardFull => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+                    EnvelopeError::SenderOverQuota { .. }
+                    | EnvelopeError::SessionOverQuota { .. } => {
+                        (StatusCode::TOO_MANY_REQUESTS, "over_quota")
+                    }
                     _ => (StatusCode::BAD_REQUEST, "bad_envelope"),
                 };
                 Self::new(status, code, format!("envelope refused: {e}"))

@@ -190,15 +190,11 @@ impl Worker {
         Ok(session.seal_reply(message, &body, now_ms))
     }
 
-    /// Record a request's nonce in the worker's replay guard.
+    /// Record an authenticated request's nonce in the worker's replay guard, within its
+    /// sender's and its session's quotas.
     pub(crate) fn admit(&self, header: &fat_crypto::envelope::EnvelopeHeader) -> Result<()> {
         let mut guard = self.inner.replay.lock().expect("replay guard lock");
-        guard.admit(
-            &header.sender,
-            &header.nonce,
-            header.timestamp_ms,
-            self.now_ms(),
-        )?;
+        guard.admit(header, self.now_ms())?;
         Ok(())
     }
 
