@@ -181,6 +181,7 @@ impl Worker {
                 max_sessions: config.max_sessions,
                 sessions_swept_ms: AtomicU64::new(0),
                 unflushed: Mutex::new(Unflushed::default()),
+                flushing: tokio::sync::Mutex::new(()),
                 plaintext_queries: config.plaintext_queries,
                 cache: Arc::new(MemoryCache::default()),
                 codes: Mutex::new(HashMap::new()),
