@@ -275,7 +275,7 @@ impl Session {
                 },
             )
             .map_err(|_| EnvelopeError::Decrypt)?;
-        guard.admit(&header.sender, &header.nonce, header.timestamp_ms, now_ms)?;
+        guard.admit(header, now_ms)?;
         Ok(plaintext)
     }
 

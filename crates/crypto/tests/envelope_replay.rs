@@ -1,6 +1,6 @@
 //! Envelopes: freshness and replays.
 
-use fat_crypto::envelope::{self, Opened, SealRandomness};
+use fat_crypto::envelope::{self, EcdhPublic, EnvelopeHeader, Opened, SealRandomness};
 use fat_crypto::{Direction, EcdhSecret, Envelope, EnvelopeError, ReplayGuard, dev_keypair};
 use fat_types::ContractId;
 
@@ -93,28 +93,105 @@ fn expired_and_future_envelopes_are_refused() {
     assert!(edge.is_ok());
 }
 
+/// A header from `sender` in session `session`, with `nonce`, sealed at `at`.
+fn header(sender: &str, session: u8, nonce: u32, at: u64) -> EnvelopeHeader {
+    let mut bytes = [0u8; 24];
+    bytes[..4].copy_from_slice(&nonce.to_le_bytes());
+    EnvelopeHeader {
+        contract: CONTRACT,
+        direction: Direction::Request,
+        sender: dev_keypair(sender).account_id(),
+        recipient: worker().public(),
+        ephemeral: EcdhPublic([session; 32]),
+        nonce: bytes,
+        timestamp_ms: at,
+    }
+}
+
 #[test]
 fn replay_guard_memory_is_bounded() {
-    let alice = dev_keypair("alice").account_id();
     let mut guard = ReplayGuard::new(WINDOW, 3);
-    for i in 0..3u8 {
-        guard.admit(&alice, &[i; 24], NOW, NOW).unwrap();
+    for i in 0..3 {
+        guard.admit(&header("alice", 1, i, NOW), NOW).unwrap();
     }
     assert_eq!(
-        guard.admit(&alice, &[9; 24], NOW, NOW),
+        guard.admit(&header("alice", 1, 9, NOW), NOW),
         Err(EnvelopeError::ReplayGuardFull)
     );
     // Once the window has moved past them, old nonces are forgotten and room is made.
     let later = NOW + WINDOW + 1;
-    guard.admit(&alice, &[9; 24], later, later).unwrap();
+    guard.admit(&header("alice", 1, 9, later), later).unwrap();
     assert_eq!(guard.len(), 1);
     // A clock going backwards does not revive what was forgotten.
     assert!(matches!(
-        guard.admit(&alice, &[0; 24], NOW, NOW),
+        guard.admit(&header("alice", 1, 0, NOW), NOW),
         Err(EnvelopeError::Expired { .. })
     ));
     // Nonces are per sender: another sender may use the same bytes.
+    guard.admit(&header("bob", 1, 9, later), later).unwrap();
+}
+
+/// A sender flooding fresh nonces stops at its quota while another sender is still admitted;
+/// one session stops at its own, smaller quota while the same sender's other sessions pass.
+#[test]
+fn quotas_keep_one_sender_or_session_from_filling_the_guard() {
+    let mut guard = ReplayGuard::new(WINDOW, 100).with_quotas(10, 4);
+    // Alice floods, a fresh session for each nonce (as fresh sealed queries do).
+    for i in 0..10 {
+        guard.admit(&header("alice", i as u8, i, NOW), NOW).unwrap();
+    }
+    let alice = dev_keypair("alice").account_id();
+    assert_eq!(
+        guard.admit(&header("alice", 200, 10, NOW), NOW),
+        Err(EnvelopeError::SenderOverQuota {
+            sender: alice,
+            quota: 10
+        })
+    );
+    // A replay is still called a replay, not a quota.
+    assert_eq!(
+        guard.admit(&header("alice", 0, 0, NOW), NOW),
+        Err(EnvelopeError::Replayed)
+    );
+    // Bob is admitted while alice is held; one session of his stops at four.
+    for i in 0..4 {
+        guard.admit(&header("bob", 100, i, NOW), NOW).unwrap();
+    }
+    assert_eq!(
+        guard.admit(&header("bob", 100, 4, NOW), NOW),
+        Err(EnvelopeError::SessionOverQuota { quota: 4 })
+    );
+    guard.admit(&header("bob", 101, 4, NOW), NOW).unwrap();
+    assert_eq!(guard.len(), 15);
+    // When the window moves past her nonces, alice is admitted again and her counts go.
+    let later = NOW + WINDOW + 1;
     guard
-        .admit(&dev_keypair("bob").account_id(), &[9; 24], later, later)
+        .admit(&header("alice", 200, 10, later), later)
         .unwrap();
+    assert_eq!(guard.len(), 1);
+    assert_eq!(guard.holders(), (1, 1));
+}
+
+/// However many senders and sessions come and go, the guard holds at most its capacity of
+/// nonces, and its quota counts no more holders than nonces.
+#[test]
+fn the_quota_counts_stay_within_the_capacity() {
+    let mut guard = ReplayGuard::new(WINDOW, 64).with_quotas(8, 2);
+    let names: Vec<String> = (0..40).map(|i| format!("sender-{i}")).collect();
+    let mut refused = 0;
+    for round in 0..3u64 {
+        let at = NOW + round * (WINDOW + 1);
+        for (i, name) in names.iter().enumerate() {
+            for n in 0..4 {
+                let session = (i as u32 * 4 + n) as u8;
+                if guard.admit(&header(name, session, n, at), at).is_err() {
+                    refused += 1;
+                }
+            }
+            assert!(guard.len() <= 64);
+            let (senders, sessions) = guard.holders();
+            assert!(senders <= guard.len() && sessions <= guard.len());
+        }
+    }
+    assert!(refused > 0, "the flood reached the capacity");
 }

@@ -112,6 +112,10 @@ impl From<WorkerError> for ApiError {
                     }
                     EnvelopeError::Replayed => (StatusCode::CONFLICT, "replayed"),
                     EnvelopeError::ReplayGuardFull => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+                    EnvelopeError::SenderOverQuota { .. }
+                    | EnvelopeError::SessionOverQuota { .. } => {
+                        (StatusCode::TOO_MANY_REQUESTS, "over_quota")
+                    }
                     _ => (StatusCode::BAD_REQUEST, "bad_envelope"),
                 };
                 Self::new(status, code, format!("envelope refused: {e}"))
@@ -345,12 +349,14 @@ async fn progress(State(worker): State<Worker>, Path(id): Path<String>) -> ApiRe
         .into_response())
 }
 
+/// The signed receipt of a transaction, served only once its block is durable (a receipt
+/// above the durable height is made durable first: [`Worker::receipt`]).
 async fn receipt(
     State(worker): State<Worker>,
     Path(tx): Path<String>,
 ) -> ApiResult<Json<ReceiptView>> {
     let tx: TxId = parse("transaction", &tx)?;
-    let signed = worker.snapshot()?.receipt(&tx)?.ok_or_else(|| {
+    let signed = worker.receipt(&tx).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",

@@ -5,13 +5,17 @@
 //! block (or one after [`GROUP_COMMIT_WINDOW`]) waits for the disk; the follower makes the
 //! rest durable when no block follows for a few milliseconds, and when it stops. A crash loses
 //! only commits not yet durable, and they re-execute identically.
+//!
+//! A signed receipt leaves the worker only from a durable block ([`Worker::receipt`]): one
+//! asked for above the durable height is made durable first, by one flush that serves every
+//! request waiting for it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fat_executor::{Executor, Keys};
 use fat_runtime::Cache;
-use fat_types::{Block, ChainReceipt};
+use fat_types::{Block, ChainReceipt, SignedExecutionReceipt, TxId};
 
 use crate::error::{Result, WorkerError};
 use crate::keys::CLUSTER_KEY_LABEL;
@@ -72,7 +76,41 @@ impl Worker {
     /// see [`crate::Store::commit`]).
     pub async fn flush(&self) -> Result<()> {
         let pending = std::mem::take(&mut *self.inner.unflushed.lock().expect("unflushed lock"));
-        if pending.blocks == 0 {
+        let head = self.head().map_or(0, |h| h.height);
+        if pending.blocks == 0 || self.durable_height() >= head {
+            return Ok(());
+        }
+        let worker = self.clone();
+        tokio::task::spawn_blocking(move || worker.inner.store.flush())
+            .await
+            .map_err(|e| WorkerError::Corrupt(format!("flush task: {e}")))?
+    }
+
+    /// The height of the last block durable on disk: a crash keeps it and every block
+    /// before; blocks above it (applied, visible to queries) would execute again.
+    pub fn durable_height(&self) -> u64 {
+        self.inner.store.durable_height()
+    }
+
+    /// The signed receipt of a transaction this worker executed, once the block holding it
+    /// is durable: a receipt of a block above the durable height is made durable first, so a
+    /// receipt handed out never changes or disappears after a crash.
+    pub async fn receipt(&self, tx: &TxId) -> Result<Option<SignedExecutionReceipt>> {
+        let Some(signed) = self.inner.store.snapshot()?.receipt(tx)? else {
+            return Ok(None);
+        };
+        self.make_durable(signed.receipt.height).await?;
+        Ok(Some(signed))
+    }
+
+    /// Make the blocks through `height` (all applied) durable, unless they already are; one
+    /// flush at a time, so the requests waiting together share it.
+    async fn make_durable(&self, height: u64) -> Result<()> {
+        if self.durable_height() >= height {
+            return Ok(());
+        }
+        let _one = self.inner.flushing.lock().await;
+        if self.durable_height() >= height {
             return Ok(());
         }
         let worker = self.clone();

@@ -37,4 +37,6 @@ pub use error::{Result, WorkerError};
 pub use keys::{KEYS_FILE, Keyring, WorkerSecrets};
 pub use query::{QueryAnswer, SealedAnswer};
 pub use store::{ContractRecord, LogRecord, Snapshot, Store};
-pub use worker::{MAX_SESSIONS, REPLAY_CAPACITY, Worker, WorkerConfig};
+pub use worker::{
+    MAX_SESSIONS, REPLAY_CAPACITY, REPLAY_SENDER_QUOTA, REPLAY_SESSION_QUOTA, Worker, WorkerConfig,
+};

@@ -56,6 +56,20 @@ impl Worker {
     ) -> Result<QueryAnswer> {
         let start = Instant::now();
         let _slot = self.inner.admission.enter().await?;
+        self.run_query(contract, method, args, caller, progress, start)
+            .await
+    }
+
+    /// Run a query that holds its admission slot; `start` is when it asked for the slot.
+    async fn run_query(
+        &self,
+        contract: &ContractId,
+        method: &str,
+        args: &str,
+        caller: AccountId,
+        progress: Option<&str>,
+        start: Instant,
+    ) -> Result<QueryAnswer> {
         let (code, mut call, cluster, height) =
             self.read_call(contract, Entry::query(method, args), caller)?;
         let jobs = ClusterJobs::new(self.clone(), *contract, cluster, caller, height);
@@ -124,12 +138,18 @@ pub struct SealedAnswer {
 impl Worker {
     /// Open a query envelope sealed to this worker, run it as its signer, and seal the answer
     /// (the reply `answer` turns it into) back to the same session.
+    ///
+    /// The query takes its admission slot before anything else, so that a flood of envelopes
+    /// waits in (or is turned away by) the bounded queue instead of running key exchanges
+    /// and signature checks side by side; it keeps that one slot while it runs.
     pub async fn query_sealed(
         &self,
         contract: &ContractId,
         envelope: &Envelope,
         answer: impl FnOnce(&Worker, Result<QueryAnswer>) -> Result<QueryReply>,
     ) -> Result<SealedAnswer> {
+        let start = Instant::now();
+        let _slot = self.inner.admission.enter().await?;
         let now_ms = self.now_ms();
         // Check and decrypt outside the shared guard's lock; only record the nonce under it.
         let opened = envelope::open(
@@ -145,7 +165,7 @@ impl Worker {
         self.admit(&envelope.header)?;
         self.keep_session(&opened.session, opened.sender, now_ms);
         let plaintext = self
-            .run_sealed(contract, &opened.plaintext, opened.sender, answer)
+            .run_sealed(contract, &opened.plaintext, opened.sender, answer, start)
             .await?;
         let envelope = opened
             .session
@@ -155,12 +175,15 @@ impl Worker {
 
     /// A further query of a session opened by [`Worker::query_sealed`]: opened with the
     /// session's request key, run as the session's caller, answered under its response key.
+    /// Like a sealed query, it takes its one admission slot before it decrypts.
     pub async fn query_session(
         &self,
         contract: &ContractId,
         message: &SessionMessage,
         answer: impl FnOnce(&Worker, Result<QueryAnswer>) -> Result<QueryReply>,
     ) -> Result<SessionMessage> {
+        let start = Instant::now();
+        let _slot = self.inner.admission.enter().await?;
         let now_ms = self.now_ms();
         let (session, caller) = {
             let sessions = self.inner.sessions.lock().expect("sessions lock");
@@ -185,20 +208,16 @@ impl Worker {
         )?;
         self.admit(&message.header)?;
         let body = self
-            .run_sealed(contract, &plaintext, caller, answer)
+            .run_sealed(contract, &plaintext, caller, answer, start)
             .await?;
         Ok(session.seal_reply(message, &body, now_ms))
     }
 
-    /// Record a request's nonce in the worker's replay guard.
+    /// Record an authenticated request's nonce in the worker's replay guard, within its
+    /// sender's and its session's quotas.
     pub(crate) fn admit(&self, header: &fat_crypto::envelope::EnvelopeHeader) -> Result<()> {
         let mut guard = self.inner.replay.lock().expect("replay guard lock");
-        guard.admit(
-            &header.sender,
-            &header.nonce,
-            header.timestamp_ms,
-            self.now_ms(),
-        )?;
+        guard.admit(header, self.now_ms())?;
         Ok(())
     }
 
@@ -238,13 +257,15 @@ impl Worker {
         }
     }
 
-    /// Run a sealed query's plaintext (`{"method", "args"}`) as `caller`; the answer's JSON.
+    /// Run a sealed query's plaintext (`{"method", "args"}`) as `caller`, in the admission
+    /// slot the caller holds (asked for at `start`); the answer's JSON.
     async fn run_sealed(
         &self,
         contract: &ContractId,
         plaintext: &[u8],
         caller: AccountId,
         answer: impl FnOnce(&Worker, Result<QueryAnswer>) -> Result<QueryReply>,
+        start: Instant,
     ) -> Result<Vec<u8>> {
         let query: QueryRequest = serde_json::from_slice(plaintext).map_err(|e| {
             WorkerError::Envelope(fat_crypto::EnvelopeError::Decode(format!(
@@ -252,15 +273,83 @@ impl Worker {
             )))
         })?;
         let result = self
-            .query_published(
+            .run_query(
                 contract,
                 &query.method,
                 &query.args_text(),
                 caller,
                 query.progress.as_deref(),
+                start,
             )
             .await;
         let body = answer(self, result)?;
         Ok(serde_json::to_vec(&body).expect("a query reply serializes"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fat_crypto::envelope::{EcdhPublic, SealRandomness, seal};
+    use fat_crypto::{EnvelopeError, dev_keypair};
+
+    use super::*;
+    use crate::WorkerConfig;
+
+    /// With the only slot taken and no queue, a sealed query or a session message is turned
+    /// away before the worker checks a signature, exchanges a key or touches the replay
+    /// guard: busy, not the envelope's own fault. With the slot free, the same envelope
+    /// reaches the cryptography and is refused for its signature.
+    #[tokio::test]
+    async fn admission_comes_before_any_cryptography() {
+        let dir = std::env::temp_dir().join(format!("fat-worker-admit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut config = WorkerConfig::new(&dir, Some(dev_keypair("worker-0")));
+        config.query_concurrency = 1;
+        config.query_queue = 0;
+        let worker = Worker::open(config).unwrap();
+        let contract = ContractId([7; 32]);
+        let body = br#"{"method": "get", "args": null}"#;
+        let (mut envelope, session) = seal(
+            &dev_keypair("alice"),
+            &EcdhPublic(worker.ecdh_public().0),
+            contract,
+            Direction::Request,
+            body,
+            worker.now_ms(),
+            SealRandomness::generate().unwrap(),
+        )
+        .unwrap();
+        envelope.signature.0[0] ^= 1;
+        let message = session
+            .seal_message(
+                dev_keypair("alice").account_id(),
+                Direction::Request,
+                body,
+                worker.now_ms(),
+            )
+            .unwrap();
+        let never = |_: &Worker, _: Result<QueryAnswer>| -> Result<QueryReply> {
+            unreachable!("nothing runs")
+        };
+
+        let held = worker.inner.admission.enter().await.unwrap();
+        let sealed = worker.query_sealed(&contract, &envelope, never).await;
+        assert!(matches!(sealed, Err(WorkerError::Busy)), "{sealed:?}");
+        let further = worker.query_session(&contract, &message, never).await;
+        assert!(matches!(further, Err(WorkerError::Busy)), "{further:?}");
+        assert!(worker.inner.replay.lock().unwrap().is_empty());
+
+        drop(held);
+        let sealed = worker.query_sealed(&contract, &envelope, never).await;
+        assert!(
+            matches!(
+                sealed,
+                Err(WorkerError::Envelope(EnvelopeError::BadSignature(_)))
+            ),
+            "{sealed:?}"
+        );
+        assert_eq!(worker.queries_admitted(), 0, "the slot is given back");
+        drop(worker);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

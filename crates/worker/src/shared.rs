@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) max_sessions: usize,
     pub(crate) sessions_swept_ms: AtomicU64,
     pub(crate) unflushed: Mutex<Unflushed>,
+    /// Held while a receipt's block is made durable on demand.
+    pub(crate) flushing: tokio::sync::Mutex<()>,
     pub(crate) plaintext_queries: bool,
     pub(crate) cache: Arc<MemoryCache>,
     pub(crate) codes: Mutex<HashMap<CodeHash, Arc<Code>>>,

@@ -3,9 +3,14 @@
 //!
 //! A [`Snapshot`] is one read transaction: everything read through it (state, the head,
 //! contract records) is the same committed block, however many blocks commit meanwhile.
+//!
+//! Commits are visible at once but durable in groups ([`Store::commit`]); the store knows
+//! the height up to which they are durable ([`Store::durable_height`]), so that what must
+//! survive a crash (a signed receipt handed out) is served only from there.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use fat_crypto::Keypair;
 use fat_runtime::{StateHash, StateStore};
@@ -49,6 +54,8 @@ pub struct Store {
     db: Database,
     path: PathBuf,
     keyring: Arc<Keyring>,
+    /// The height of the last block known to be durable on disk.
+    durable: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -92,7 +99,12 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        let store = Self { db, path, keyring };
+        let store = Self {
+            db,
+            path,
+            keyring,
+            durable: AtomicU64::new(0),
+        };
         let wtx = store.db.begin_write().map_err(storage("begin write"))?;
         for table in [
             CODES,
@@ -119,8 +131,23 @@ impl Store {
                 }
             }
         }
+        // This commit is durable, and so is everything committed before it.
         wtx.commit().map_err(storage("commit"))?;
+        let snapshot = store.snapshot()?;
+        if snapshot.started()? {
+            store
+                .durable
+                .store(snapshot.head()?.height, Ordering::SeqCst);
+        }
+        drop(snapshot);
         Ok(store)
+    }
+
+    /// The height of the last block whose commit is durable on disk: a crash keeps it and
+    /// every block before it. Blocks above it are visible (in snapshots) but would run again
+    /// after a crash.
+    pub fn durable_height(&self) -> u64 {
+        self.durable.load(Ordering::SeqCst)
     }
 
     /// Start following a chain from its genesis header, or check the store follows it.
@@ -145,6 +172,7 @@ impl Store {
                 .map_err(storage("write meta"))?;
         }
         wtx.commit().map_err(storage("commit"))?;
+        self.durable.fetch_max(genesis.height, Ordering::SeqCst);
         Ok(genesis.clone())
     }
 
@@ -301,6 +329,9 @@ impl Store {
                 .map_err(storage("write head"))?;
         }
         wtx.commit().map_err(storage("commit block"))?;
+        if durable {
+            self.durable.fetch_max(header.height, Ordering::SeqCst);
+        }
         Ok(signed)
     }
 }
@@ -326,12 +357,24 @@ impl Store {
 }
 
 impl Store {
-    /// Make every commit so far durable.
+    /// Make every commit so far durable; [`Store::durable_height`] is then the head's.
     pub fn flush(&self) -> Result<()> {
         let mut wtx = self.db.begin_write().map_err(storage("begin write"))?;
         wtx.set_durability(Durability::Immediate)
             .map_err(|e| corrupt("durability", e))?;
-        wtx.commit().map_err(storage("flush"))
+        // Write transactions run one at a time: the head read here is the last commit.
+        let head = {
+            let meta = wtx.open_table(META).map_err(storage("open meta"))?;
+            let head = meta.get("head").map_err(storage("read head"))?;
+            head.map(|bytes| decode::<BlockHeader>("block header", bytes.value()))
+                .transpose()
+                .map_err(|e| corrupt("head", e))?
+        };
+        wtx.commit().map_err(storage("flush"))?;
+        if let Some(head) = head {
+            self.durable.fetch_max(head.height, Ordering::SeqCst);
+        }
+        Ok(())
     }
 }
 

@@ -22,6 +22,13 @@ use crate::store::{Snapshot, Store};
 
 /// How many query nonces the replay guard remembers at most, by default.
 pub const REPLAY_CAPACITY: usize = 1 << 20;
+/// How many of the replay guard's nonces one sender (account) may hold at once, by default:
+/// a sixteenth of [`REPLAY_CAPACITY`], some 200 queries a second for the five minutes a
+/// nonce is remembered. One account cannot fill the guard for everyone.
+pub const REPLAY_SENDER_QUOTA: usize = REPLAY_CAPACITY / 16;
+/// How many of the replay guard's nonces one query session may hold at once, by default: a
+/// quarter of a sender's quota, some 50 further queries a second in one session.
+pub const REPLAY_SESSION_QUOTA: usize = REPLAY_SENDER_QUOTA / 4;
 /// How many query sessions a worker keeps at most, by default.
 pub const MAX_SESSIONS: usize = 1 << 16;
 
@@ -60,6 +67,12 @@ pub struct WorkerConfig {
     /// Query nonces the replay guard remembers at most ([`REPLAY_CAPACITY`] by default);
     /// beyond, new queries are refused until old nonces leave the freshness window.
     pub replay_capacity: usize,
+    /// Nonces one sender may hold in the replay guard ([`REPLAY_SENDER_QUOTA`] by default);
+    /// beyond, its queries are refused (429 `over_quota`) while other senders' pass.
+    pub replay_sender_quota: usize,
+    /// Nonces one query session may hold in the replay guard ([`REPLAY_SESSION_QUOTA`] by
+    /// default); beyond, its further queries are refused (429 `over_quota`).
+    pub replay_session_quota: usize,
     /// The network contracts' outbound requests are resolved and connected through, still
     /// under the runtime's address policy; `None` is the system's. Tests give one with no
     /// route off the machine.
@@ -86,6 +99,8 @@ impl WorkerConfig {
             corrupt_jobs: false,
             max_sessions: MAX_SESSIONS,
             replay_capacity: REPLAY_CAPACITY,
+            replay_sender_quota: REPLAY_SENDER_QUOTA,
+            replay_session_quota: REPLAY_SESSION_QUOTA,
             network: None,
         }
     }
@@ -160,11 +175,15 @@ impl Worker {
                 keyring,
                 sealer: config.sealer,
                 clock: config.clock,
-                replay: Mutex::new(ReplayGuard::new(ENVELOPE_WINDOW_MS, config.replay_capacity)),
+                replay: Mutex::new(
+                    ReplayGuard::new(ENVELOPE_WINDOW_MS, config.replay_capacity)
+                        .with_quotas(config.replay_sender_quota, config.replay_session_quota),
+                ),
                 sessions: Mutex::new(HashMap::new()),
                 max_sessions: config.max_sessions,
                 sessions_swept_ms: AtomicU64::new(0),
                 unflushed: Mutex::new(Unflushed::default()),
+                flushing: tokio::sync::Mutex::new(()),
                 plaintext_queries: config.plaintext_queries,
                 cache: Arc::new(MemoryCache::default()),
                 codes: Mutex::new(HashMap::new()),

@@ -1,6 +1,7 @@
 //! Limits at the worker's API: a full session table keeps no new session; a query session
-//! lives [`SESSION_TTL_MS`] on the worker's own clock and is forgotten after; a full replay
-//! guard turns queries away; plaintext queries are refused unless the worker's mode allows
+//! lives [`SESSION_TTL_MS`] on the worker's own clock and is forgotten after; one sender or
+//! one session over its quota of the replay guard is turned away while others pass, and a
+//! full replay guard turns everyone away; plaintext queries are refused unless the worker's mode allows
 //! them; and with the default address policy a contract's HTTP call to a private address is
 //! refused before any connection, through a network with no route off the machine.
 
@@ -12,7 +13,7 @@ mod offline;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use common::{Chain, RunningWorker, deploy_via, post_raw, temp_dir};
+use common::{Chain, RunningWorker, deploy_via, now_ms, post_raw, temp_dir};
 use fat_crypto::dev_keypair;
 use fat_crypto::envelope::{Direction, EcdhPublic, SealRandomness, SessionMessage, seal};
 use fat_proto::windows::SESSION_TTL_MS;
@@ -57,7 +58,12 @@ async fn the_worker_api_keeps_its_limits_sessions_replay_guard_plaintext_mode_an
         c.network = Some(network.clone());
     })
     .await;
-    let w2 = RunningWorker::start_with(&chain.url, &dir, 2, |c| c.replay_capacity = 2).await;
+    let w2 = RunningWorker::start_with(&chain.url, &dir, 2, |c| {
+        c.replay_capacity = 7;
+        c.replay_sender_quota = 3;
+        c.replay_session_quota = 2;
+    })
+    .await;
     let counter = chain
         .deploy(
             &fat_test_programs::read(fat_test_programs::COUNTER),
@@ -123,12 +129,53 @@ async fn the_worker_api_keeps_its_limits_sessions_replay_guard_plaintext_mode_an
     let (status, code) = post_session(&w0, counter, &further(&fresh, clock.now_ms())).await;
     assert_eq!(status, 200, "{code}");
 
-    // A replay guard of two nonces: two queries, then the third is turned away.
-    for _ in 0..2 {
+    // A replay guard of seven nonces, three per sender and two per session. Alice floods:
+    // her fourth query is refused for her quota (429), not for a full guard.
+    for _ in 0..3 {
         let answer = w2.query(counter, "get", Value::Null).await;
         assert_eq!(answer["output"], 0, "{answer}");
     }
     let refused = w2.query(counter, "get", Value::Null).await;
+    assert_eq!(refused["http_status"], 429, "{refused}");
+    assert_eq!(refused["code"], "over_quota", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("quota of 3"),
+        "{refused}"
+    );
+    // Bob is still admitted while alice is held; one session of his stops at two nonces
+    // (the envelope that opened it and one further query), a new session of his passes.
+    let bob = dev_keypair("bob");
+    let (opening, bobs) = w2.seal_query(&bob, counter, "get", Value::Null).await;
+    assert_eq!(w2.post_envelope(counter, &opening).await.0, 200);
+    let further_of = |session: &fat_crypto::envelope::Session| {
+        session
+            .seal_message(
+                bob.account_id(),
+                Direction::Request,
+                body.as_bytes(),
+                now_ms(),
+            )
+            .unwrap()
+    };
+    let (status, code) = post_session(&w2, counter, &further_of(&bobs)).await;
+    assert_eq!(status, 200, "{code}");
+    assert_eq!(
+        post_session(&w2, counter, &further_of(&bobs)).await,
+        (429, json!("over_quota"))
+    );
+    let answer = w2.query_as(&bob, counter, "get", Value::Null).await;
+    assert_eq!(answer["output"], 0, "{answer}");
+    // Six nonces held: charlie takes the seventh, then the full guard turns everyone away.
+    let answer = w2
+        .query_as(&dev_keypair("charlie"), counter, "get", Value::Null)
+        .await;
+    assert_eq!(answer["output"], 0, "{answer}");
+    let refused = w2
+        .query_as(&dev_keypair("dave"), counter, "get", Value::Null)
+        .await;
     assert_eq!(refused["http_status"], 503, "{refused}");
     assert_eq!(refused["code"], "busy", "{refused}");
     assert!(

@@ -1,5 +1,6 @@
 //! The disk store: blocks commit atomically with their header, snapshots keep seeing the block
-//! they were taken at, and state roots match the runtime's definition.
+//! they were taken at, the store knows up to which block its commits are durable, and state
+//! roots match the runtime's definition.
 
 mod common;
 
@@ -51,6 +52,7 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
                 true,
             )
             .unwrap();
+        assert_eq!(store.durable_height(), 1);
         let before = store.snapshot().unwrap();
         let two: &[u8] = b"2";
         store
@@ -61,6 +63,8 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
                 false,
             )
             .unwrap();
+        // Visible at once, durable not yet.
+        assert_eq!(store.durable_height(), 1);
         assert_eq!(before.head().unwrap().height, 1);
         assert_eq!(before.get(&c, b"k").unwrap(), Some(b"1".to_vec()));
         assert_eq!(before.entry_count(&c).unwrap(), 2);
@@ -84,9 +88,15 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
         assert!(after.receipt(&TxId([0; 32])).unwrap().is_none());
         // The second commit was not durable; a flush makes it so.
         store.flush().unwrap();
+        assert_eq!(store.durable_height(), 2);
     }
     // Reopened: the same head, and a store of another chain is refused.
     let store = Store::open(&dir, keyring.clone()).unwrap();
+    assert_eq!(
+        store.durable_height(),
+        2,
+        "what a store opens with is durable"
+    );
     assert_eq!(store.start(&header(0)).unwrap(), header(2));
     let mut other = header(0);
     other.timestamp_ms = 1;

@@ -372,3 +372,72 @@ async fn a_worker_crashed_mid_stream_recovers_to_the_same_state() {
     chain.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A receipt leaves the worker only from a durable block. A worker stopped after following
+/// (everything it applied durable) applies the block of a command by hand: the block commits
+/// but is not durable, and its receipt is already in the store. Asking the API for it makes
+/// the block durable before the answer; the answer is the receipt the store holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_receipt_is_served_only_once_its_block_is_durable() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let dir = temp_dir("durable-receipt");
+    let chain = Chain::start(&dir).await;
+    let cluster = chain.dev_cluster(1).await;
+    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let counter = chain.deploy(&wasm, cluster, Value::Null).await;
+    w0.wait_for(chain.height()).await;
+    // Stopping flushes: every block applied is durable.
+    let worker = w0.pause().await;
+    let followed = worker.head().unwrap().height;
+    assert_eq!(worker.durable_height(), followed);
+
+    let alice = dev_keypair("alice");
+    let (tx, height) = chain
+        .command(&alice, counter, "increment", Value::Null)
+        .await;
+    let api = fat_proto::ChainApi::new(&chain.url).unwrap();
+    let mut blocks = api.blocks(followed + 1).await.unwrap();
+    for _ in followed + 1..height {
+        let (block, receipts) = blocks.next().await.unwrap().unwrap();
+        worker.apply_block(&block, &receipts).await.unwrap();
+    }
+    // The block of the command is the first after a flush: it commits without waiting for
+    // the disk.
+    worker.flush().await.unwrap();
+    let (block, receipts) = blocks.next().await.unwrap().unwrap();
+    assert_eq!(block.header.height, height);
+    worker.apply_block(&block, &receipts).await.unwrap();
+    assert_eq!(worker.head().unwrap().height, height);
+    assert!(
+        worker.durable_height() < height,
+        "the block is not durable yet"
+    );
+    let stored = worker.snapshot().unwrap().receipt(&tx).unwrap().unwrap();
+    assert_eq!(stored.receipt.height, height);
+
+    let request = Request::get(format!("/v1/receipts/{tx}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = fat_worker::api::app(worker.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let view: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        worker.durable_height() >= height,
+        "the receipt was served while its block was not durable"
+    );
+    assert_eq!(view["hash"], json!(stored.receipt.hash()), "{view}");
+    // Served again, it needs no flush and is the same.
+    assert_eq!(worker.receipt(&tx).await.unwrap(), Some(stored));
+    drop(worker);
+    chain.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -74,6 +74,22 @@ pub enum EnvelopeError {
     /// The replay guard holds as many nonces as it may: refused rather than forgotten.
     #[error("replay guard full: try again later")]
     ReplayGuardFull,
+    /// The sender holds as many nonces of the replay guard as one sender may (its quota):
+    /// refused until its older nonces leave the freshness window; other senders still pass.
+    #[error("sender {sender} holds its quota of {quota} recent nonces: slow down")]
+    SenderOverQuota {
+        /// The sender over its quota.
+        sender: AccountId,
+        /// The nonces one sender may hold.
+        quota: usize,
+    },
+    /// The session holds as many nonces of the replay guard as one session may (its quota):
+    /// refused until its older nonces leave the freshness window; other sessions still pass.
+    #[error("the session holds its quota of {quota} recent nonces: slow down")]
+    SessionOverQuota {
+        /// The nonces one session may hold.
+        quota: usize,
+    },
     /// The operating system's random number generator failed.
     #[error("no randomness: {0}")]
     Random(String),
