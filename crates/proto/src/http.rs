@@ -330,8 +330,7 @@ impl Http {
         Ok(EventStream {
             url: format!("{}{path}", self.base),
             body: response.into_body(),
-            buf: Vec::new(),
-            scanned: 0,
+            decoder: SseDecoder::default(),
         })
     }
 }
@@ -350,9 +349,7 @@ pub struct SseEvent {
 pub struct EventStream {
     url: String,
     body: Incoming,
-    buf: Vec<u8>,
-    /// How much of `buf` is known to hold no event boundary.
-    scanned: usize,
+    decoder: SseDecoder,
 }
 
 impl EventStream {
@@ -364,17 +361,10 @@ impl EventStream {
     /// (a half-open connection would otherwise be waited on for ever).
     pub async fn next(&mut self) -> Result<Option<SseEvent>> {
         loop {
-            if let Some(end) = find_blank_line(&self.buf, self.scanned) {
-                let raw: Vec<u8> = self.buf.drain(..end.1).collect();
-                self.scanned = 0;
-                if let Some(event) = parse_event(&String::from_utf8_lossy(&raw[..end.0])) {
-                    return Ok(Some(event));
-                }
-                continue;
+            if let Some(event) = self.decoder.next_event() {
+                return Ok(Some(event));
             }
-            // A blank line may straddle the next chunk: rescan only its last three bytes.
-            self.scanned = self.buf.len().saturating_sub(3);
-            if self.buf.len() > MAX_EVENT_BYTES {
+            if self.decoder.pending() > MAX_EVENT_BYTES {
                 return Err(Error::Transport {
                     url: self.url.clone(),
                     message: format!("an event is longer than {MAX_EVENT_BYTES} bytes"),
@@ -389,7 +379,7 @@ impl EventStream {
             match frame {
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
-                        self.buf.extend_from_slice(&data);
+                        self.decoder.push(&data);
                     }
                 }
                 Some(Err(e)) => {
@@ -401,6 +391,45 @@ impl EventStream {
                 None => return Ok(None),
             }
         }
+    }
+}
+
+/// Splits the bytes of a Server-Sent Events stream into events, however they arrive in
+/// chunks: [`EventStream`] feeds it what it reads.
+///
+/// Each byte is scanned for the end of an event once (a blank line: `\n\n` or `\r\n\r\n`);
+/// an event's text is read as UTF-8, invalid sequences replaced. Events without data (comments,
+/// keep-alives) are skipped.
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    buf: Vec<u8>,
+    /// How much of `buf` is known to hold no event boundary.
+    scanned: usize,
+}
+
+impl SseDecoder {
+    /// Add bytes read from the stream.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next whole event among the bytes pushed so far, if there is one.
+    pub fn next_event(&mut self) -> Option<SseEvent> {
+        while let Some(end) = find_blank_line(&self.buf, self.scanned) {
+            let raw: Vec<u8> = self.buf.drain(..end.1).collect();
+            self.scanned = 0;
+            if let Some(event) = parse_event(&String::from_utf8_lossy(&raw[..end.0])) {
+                return Some(event);
+            }
+        }
+        // A blank line may straddle the next chunk: rescan only the last three bytes.
+        self.scanned = self.buf.len().saturating_sub(3);
+        None
+    }
+
+    /// How many bytes wait for the end of their event.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
     }
 }
 

@@ -26,6 +26,6 @@ mod worker_api;
 
 pub use chain_api::{BlockEvents, ChainApi};
 pub use error::{Error, ErrorBody, Result, not_found_as_none};
-pub use http::{EventStream, Http, SseEvent};
+pub use http::{EventStream, Http, SseDecoder, SseEvent};
 pub use server::{ServerLimits, serve};
 pub use worker_api::WorkerApi;

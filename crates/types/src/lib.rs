@@ -36,3 +36,5 @@ pub use tx::{Attestation, SignedTransaction, Transaction, TxKind};
 
 #[cfg(test)]
 mod golden;
+#[cfg(feature = "test-utils")]
+pub mod strategies;
