@@ -43,6 +43,10 @@ use fat_types::{
 pub const MASTER_FILE: &str = "master.sealed";
 /// The file in the data directory naming the chain (its genesis hash) the gatekeeper serves.
 pub const GENESIS_FILE: &str = "genesis";
+/// The file in the data directory naming the master key made there (a hash of it, public):
+/// it outlives a lost `master.sealed`, so a lost key is noticed, and it catches a key file
+/// swapped for another gatekeeper's.
+pub const MASTER_ID_FILE: &str = "master.id";
 const MASTER_LABEL: &str = "fat/gatekeeper/master/v1";
 
 /// What can go wrong in a gatekeeper.
@@ -438,6 +442,14 @@ fn load_or_create_master(dir: &Path, sealer: &dyn Sealer) -> Result<MasterKey> {
     };
     fat_types::private_fs::create_private_dir(dir).map_err(io(dir))?;
     let path = dir.join(MASTER_FILE);
+    let id_path = dir.join(MASTER_ID_FILE);
+    let recorded = match std::fs::read_to_string(&id_path) {
+        Ok(text) => Some(text.trim().parse::<Hash32>().map_err(|e| {
+            GatekeeperError::Key(format!("{}: not a master key id: {e}", id_path.display()))
+        })?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(&id_path)(e)),
+    };
     match std::fs::read(&path) {
         Ok(sealed) => {
             let plain = sealer
@@ -446,30 +458,54 @@ fn load_or_create_master(dir: &Path, sealer: &dyn Sealer) -> Result<MasterKey> {
             let bytes: [u8; 32] = plain
                 .try_into()
                 .map_err(|_| GatekeeperError::Key(format!("{}: not 32 bytes", path.display())))?;
-            Ok(MasterKey::from_bytes(bytes))
+            let master = MasterKey::from_bytes(bytes);
+            let id = master_id(&master);
+            match recorded {
+                Some(recorded) if recorded != id => Err(GatekeeperError::Key(format!(
+                    "{} holds master key {id}, but this data directory made {recorded} \
+                     ({}): refusing a key file from elsewhere",
+                    path.display(),
+                    id_path.display()
+                ))),
+                Some(_) => Ok(master),
+                None => {
+                    // A directory from before the id file: record it now.
+                    let text = format!("{id}\n");
+                    fat_types::private_fs::write_private_new(&id_path, text.as_bytes())
+                        .map_err(io(&id_path))?;
+                    Ok(master)
+                }
+            }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            // A gatekeeper that served a chain has handed out keys derived from its master
-            // key: a new one would give every cluster another key. Refuse.
-            let pin = dir.join(GENESIS_FILE);
-            if pin.exists() {
+            // A master key was made here and handed out as cluster keys: a new one would give
+            // every cluster another key. Refuse.
+            if let Some(recorded) = recorded {
                 return Err(GatekeeperError::Key(format!(
-                    "{} is missing, but this data directory already served a chain ({}): \
-                     refusing to make a new master key, which would change every cluster's \
-                     key; restore the file, or start in an empty data directory",
+                    "{} is missing, but this data directory made master key {recorded} ({}): \
+                     refusing to make a new one, which would change every cluster's key; \
+                     restore the file, or start in an empty data directory",
                     path.display(),
-                    pin.display()
+                    id_path.display()
                 )));
             }
             let master = MasterKey::generate().map_err(|e| GatekeeperError::Key(e.to_string()))?;
             let sealed = sealer
                 .seal(MASTER_LABEL, &master.to_bytes())
                 .map_err(|e| GatekeeperError::Key(e.to_string()))?;
+            let text = format!("{}\n", master_id(&master));
+            fat_types::private_fs::write_private_new(&id_path, text.as_bytes())
+                .map_err(io(&id_path))?;
             fat_types::private_fs::write_private_new(&path, &sealed).map_err(io(&path))?;
             Ok(master)
         }
         Err(e) => Err(io(&path)(e)),
     }
+}
+
+/// A public name of a master key: a hash of it under its own domain tag.
+fn master_id(master: &MasterKey) -> Hash32 {
+    fat_types::encoding::tagged_hash("fat/gatekeeper/master-id/v1", &master.to_bytes())
 }
 
 /// How many contract keys one publication carries: [`MAX_PUBLISHED_KEYS`], or fewer when the
@@ -509,37 +545,53 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_master_key_is_not_replaced_once_a_chain_was_served() {
-        let dir = std::env::temp_dir().join(format!("fat-gatekeeper-lost-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let config = GatekeeperConfig {
-            data_dir: dir.clone(),
+    fn a_lost_or_foreign_master_key_is_refused_not_replaced() {
+        let root = std::env::temp_dir().join(format!("fat-gatekeeper-lost-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let config = |dir: &Path| GatekeeperConfig {
+            data_dir: dir.to_path_buf(),
             key: fat_crypto::dev_keypair("gatekeeper"),
             sealer: Arc::new(DevSealer),
             policy: fat_attestation::dev_chain_policy(),
         };
-        drop(Gatekeeper::open(config.clone()).unwrap());
+        let (dir, other) = (root.join("a"), root.join("b"));
+        // A chain pinned before the first start is no reason to refuse one.
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(GENESIS_FILE), format!("{}\n", Hash32([3; 32]))).unwrap();
+        let first = Gatekeeper::open(config(&dir)).unwrap();
+        let key = first.cluster_key(&ClusterId([9; 32])).to_bytes();
+        drop(first);
+        drop(Gatekeeper::open(config(&other)).unwrap());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode(&dir), 0o700);
-            assert_eq!(mode(&dir.join(MASTER_FILE)), 0o600);
+            assert_eq!(mode(&other), 0o700);
+            assert_eq!(mode(&other.join(MASTER_FILE)), 0o600);
         }
-        // Before it pinned a chain, a missing key is simply made again...
+
+        // Another gatekeeper's key file: refused, and left.
+        let ours = std::fs::read(dir.join(MASTER_FILE)).unwrap();
+        let theirs = std::fs::read(other.join(MASTER_FILE)).unwrap();
+        std::fs::write(dir.join(MASTER_FILE), &theirs).unwrap();
+        let err = Gatekeeper::open(config(&dir)).expect_err("a foreign key");
+        assert!(err.to_string().contains("from elsewhere"), "{err}");
+        assert_eq!(std::fs::read(dir.join(MASTER_FILE)).unwrap(), theirs);
+
+        // Lost: refused, and no new key is made.
         std::fs::remove_file(dir.join(MASTER_FILE)).unwrap();
-        drop(Gatekeeper::open(config.clone()).unwrap());
-        // ...after, it is refused: every cluster key would change.
-        std::fs::write(dir.join(GENESIS_FILE), format!("{}\n", Hash32([3; 32]))).unwrap();
-        std::fs::remove_file(dir.join(MASTER_FILE)).unwrap();
-        let err = Gatekeeper::open(config).expect_err("refused");
+        let err = Gatekeeper::open(config(&dir)).expect_err("a lost key");
         assert!(
-            err.to_string()
-                .contains("refusing to make a new master key"),
+            err.to_string().contains("refusing to make a new one"),
             "{err}"
         );
         assert!(!dir.join(MASTER_FILE).exists());
-        std::fs::remove_dir_all(&dir).unwrap();
+
+        // Put back, it is the same gatekeeper.
+        std::fs::write(dir.join(MASTER_FILE), &ours).unwrap();
+        let again = Gatekeeper::open(config(&dir)).unwrap();
+        assert_eq!(again.cluster_key(&ClusterId([9; 32])).to_bytes(), key);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
