@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use crate::execution::{ExecEvent, ExecStatus};
 use crate::{
     AccountId, Attestation, Block, BlockHeader, Bytes, Certificate, ChainReceipt, ClusterId,
-    CodeHash, CommandPayload, ContractId, ExecutionReceipt, Hash32, Outcome, Signature,
+    CodeHash, CommandPayload, ContractId, Deployers, ExecutionReceipt, Hash32, Outcome, Signature,
     SignedExecutionReceipt, SignedTransaction, Transaction, TxId, TxKind, TxRejection, WorkerId,
 };
 
@@ -101,6 +101,23 @@ pub fn tx_kind() -> impl Strategy<Value = TxKind> {
             worker: WorkerId(w),
             endpoint,
         }),
+        vec((bytes32(), hash()), 0..4).prop_map(|keys| TxKind::PublishContractKeys {
+            keys: keys.into_iter().map(|(c, k)| (ContractId(c), k)).collect(),
+        }),
+        (bytes32(), deployers()).prop_map(|(c, deployers)| TxKind::SetClusterDeployers {
+            cluster: ClusterId(c),
+            deployers,
+        }),
+    ]
+}
+
+/// Who may deploy into a cluster.
+pub fn deployers() -> impl Strategy<Value = Deployers> {
+    prop_oneof![
+        Just(Deployers::Anyone),
+        Just(Deployers::Owner),
+        vec(bytes32(), 0..4)
+            .prop_map(|list| Deployers::Accounts(list.into_iter().map(AccountId).collect())),
     ]
 }
 
@@ -184,6 +201,9 @@ pub fn rejection() -> impl Strategy<Value = TxRejection> {
         Just(TxRejection::AlreadyKnown),
         Just(TxRejection::NotGatekeeper),
         (hash(), hash()).prop_map(|(expected, got)| TxRejection::WrongChain { expected, got }),
+        bytes32().prop_map(|c| TxRejection::NotDeployer {
+            cluster: ClusterId(c)
+        }),
     ]
 }
 
