@@ -26,13 +26,20 @@ pub(crate) const STORAGE_WRITE_BYTE: u64 = 20;
 /// Per byte written to the worker's cache, on top of [`BYTE`].
 pub(crate) const CACHE_WRITE_BYTE: u64 = 4;
 /// Per byte hashed (SHA-256, Keccak-256).
-pub(crate) const HASH_BYTE: u64 = 4;
+pub(crate) const HASH_BYTE: u64 = 6;
 /// Deriving a key or a contract public key (HKDF).
 pub(crate) const DERIVE: u64 = 5_000;
-/// Signing a message, on top of hashing it.
+/// Signing a message, on top of its bytes.
 pub(crate) const SIGN: u64 = 60_000;
-/// Checking a signature, on top of hashing the message.
+/// Per byte signed, on top of [`BYTE`]: Ed25519 hashes the message twice with SHA-512, and a
+/// mebibyte signed took as long as about seven hashed with SHA-256 (the `hostile` bench: at
+/// five units a byte, a sign bomb ran eight times longer than a loop of the same gas).
+pub(crate) const SIGN_BYTE: u64 = 40;
+/// Checking a signature, on top of its bytes.
 pub(crate) const VERIFY: u64 = 120_000;
+/// Per byte of a checked signature's message, key and signature, on top of [`BYTE`]: one
+/// SHA-512 pass.
+pub(crate) const VERIFY_BYTE: u64 = 20;
 
 /// The charge of an operation with a fixed part and `bytes` bytes at `per_byte` each.
 pub(crate) fn cost(fixed: u64, bytes: usize, per_byte: u64) -> u64 {

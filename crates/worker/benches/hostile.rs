@@ -25,10 +25,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Chain, ChainClient, RunningWorker, command_tx, median, now_ms, target_dir};
+use common::{Chain, ChainClient, RunningWorker, command_with_gas, median, target_dir};
 use fat_crypto::dev_keypair;
-use fat_crypto::envelope::{Direction, SealRandomness, seal};
-use fat_types::{CommandPayload, ContractId, TxKind};
+use fat_types::ContractId;
 use serde_json::{Value, json};
 
 /// How an attack reaches the worker.
@@ -110,29 +109,8 @@ async fn attack_command(
     args: &str,
     gas: u64,
 ) {
-    let attacker = dev_keypair("bob");
-    let nonce = client.next_nonce(&attacker.account_id()).await.unwrap();
-    let key = common::public_key(client, &format!("/v1/contracts/{contract}")).await;
-    let (envelope, _) = seal(
-        &attacker,
-        &key,
-        contract,
-        Direction::Command,
-        &CommandPayload::new(method, args, nonce).encode(),
-        now_ms(),
-        SealRandomness::generate().unwrap(),
-    )
-    .unwrap();
-    let mut tx = command_tx(&attacker, nonce, contract, &envelope).tx;
-    if let TxKind::Command { gas_limit, .. } = &mut tx.kind {
-        *gas_limit = gas;
-    }
-    let size = attacker.sign_tx(tx.clone()).encode().len() as u64;
-    tx.fee = client.params().await.unwrap().min_fee(size, gas);
-    let answer = client
-        .submit_committed(&attacker.sign_tx(tx))
-        .await
-        .unwrap();
+    let (answer, _) =
+        command_with_gas(client, &dev_keypair("bob"), contract, method, args, gas).await;
     w.wait_for(answer.height.unwrap()).await;
 }
 

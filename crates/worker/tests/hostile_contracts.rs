@@ -8,10 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Chain, ChainClient, RunningWorker, command_tx, now_ms, temp_dir};
+use common::{Chain, ChainClient, RunningWorker, command_with_gas, temp_dir};
 use fat_crypto::dev_keypair;
-use fat_crypto::envelope::{Direction, SealRandomness, seal};
-use fat_types::{CommandPayload, ContractId, TxKind};
+use fat_types::ContractId;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -139,29 +138,8 @@ async fn command(
     args: &str,
     gas: u64,
 ) -> Ended {
-    let attacker = dev_keypair("bob");
-    let nonce = client.next_nonce(&attacker.account_id()).await.unwrap();
-    let contract_key = common::public_key(client, &format!("/v1/contracts/{contract}")).await;
-    let (envelope, _) = seal(
-        &attacker,
-        &contract_key,
-        contract,
-        Direction::Command,
-        &CommandPayload::new(method, args, nonce).encode(),
-        now_ms(),
-        SealRandomness::generate().unwrap(),
-    )
-    .unwrap();
-    let mut tx = command_tx(&attacker, nonce, contract, &envelope).tx;
-    let TxKind::Command { gas_limit, .. } = &mut tx.kind else {
-        unreachable!()
-    };
-    *gas_limit = gas;
-    let size = attacker.sign_tx(tx.clone()).encode().len() as u64;
-    let params = client.params().await.unwrap();
-    tx.fee = params.min_fee(size, gas);
-    let signed = attacker.sign_tx(tx.clone());
-    let answer = client.submit_committed(&signed).await.unwrap();
+    let (answer, asked_fee) =
+        command_with_gas(client, &dev_keypair("bob"), contract, method, args, gas).await;
     let _ = started.send(());
     let id = answer.id;
     w.wait_for(answer.height.unwrap()).await;
@@ -172,7 +150,11 @@ async fn command(
     Ended {
         error: status["error"].as_str().map(str::to_owned),
         output: body["receipt"]["output"].clone(),
-        paid: Some((body["receipt"]["gas_used"].as_u64().unwrap(), fee, tx.fee)),
+        paid: Some((
+            body["receipt"]["gas_used"].as_u64().unwrap(),
+            fee,
+            asked_fee,
+        )),
     }
 }
 

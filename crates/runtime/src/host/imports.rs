@@ -234,7 +234,7 @@ impl crypto::Host for HostState {
     }
 
     fn sign(&mut self, scheme: crypto::SignatureScheme, message: Vec<u8>) -> Result<Vec<u8>> {
-        self.charge(cost(gas::SIGN, message.len(), gas::BYTE + gas::HASH_BYTE))?;
+        self.charge(cost(gas::SIGN, message.len(), gas::BYTE + gas::SIGN_BYTE))?;
         Ok(self.keys.sign(scheme, &message))
     }
 
@@ -246,7 +246,7 @@ impl crypto::Host for HostState {
         signature: Vec<u8>,
     ) -> Result<bool> {
         let bytes = public_key.len() + message.len() + signature.len();
-        self.charge(cost(gas::VERIFY, bytes, gas::BYTE + gas::HASH_BYTE))?;
+        self.charge(cost(gas::VERIFY, bytes, gas::BYTE + gas::VERIFY_BYTE))?;
         Ok(super::crypto::verify(
             scheme,
             &public_key,

@@ -545,3 +545,36 @@ pub fn target_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
 }
+
+/// Send `method(args)` to `contract` as a sealed command of `key` asking for `gas`, with the
+/// chain's minimum fee for it; returns once committed, with the fee it offered.
+pub async fn command_with_gas(
+    client: &ChainClient,
+    key: &Keypair,
+    contract: ContractId,
+    method: &str,
+    args: &str,
+    gas: u64,
+) -> (fat_proto::chain::SubmitAnswer, u64) {
+    let nonce = client.next_nonce(&key.account_id()).await.unwrap();
+    let contract_key = public_key(client, &format!("/v1/contracts/{contract}")).await;
+    let (envelope, _) = seal(
+        key,
+        &contract_key,
+        contract,
+        Direction::Command,
+        &CommandPayload::new(method, args, nonce).encode(),
+        now_ms(),
+        SealRandomness::generate().unwrap(),
+    )
+    .unwrap();
+    let mut tx = command_tx(key, nonce, contract, &envelope).tx;
+    if let TxKind::Command { gas_limit, .. } = &mut tx.kind {
+        *gas_limit = gas;
+    }
+    let size = key.sign_tx(tx.clone()).encode().len() as u64;
+    tx.fee = client.params().await.unwrap().min_fee(size, gas);
+    let fee = tx.fee;
+    let answer = client.submit_committed(&key.sign_tx(tx)).await.unwrap();
+    (answer, fee)
+}
