@@ -440,9 +440,7 @@ impl Client {
             fee: DEFAULT_FEE,
             kind: kind(nonce)?,
         };
-        // The fee's encoding has a fixed width, so the size is known before the fee is.
-        let size = key.sign_tx(tx.clone()).encode().len() as u64;
-        tx.fee = tx.fee.max(params.min_fee(size, tx.kind.gas_limit()));
+        tx.fee = tx.fee.max(params.min_fee_of(&tx));
         let tx = key.sign_tx(tx);
         if wait {
             Ok(self.chain.submit_committed(&tx).await?)

@@ -135,11 +135,9 @@ pub async fn submit_at(
         fee: FEE,
         kind,
     };
-    let gas = tx.kind.gas_limit();
-    if gas > 0 {
+    if tx.kind.gas_limit() > 0 {
         // The fee grows with the gas asked: offer the chain's minimum when it is more.
-        let size = key.sign_tx(tx.clone()).encode().len() as u64;
-        tx.fee = tx.fee.max(chain.params().await?.min_fee(size, gas));
+        tx.fee = tx.fee.max(chain.params().await?.min_fee_of(&tx));
     }
     Ok(chain.submit_committed(&key.sign_tx(tx)).await?)
 }

@@ -36,7 +36,7 @@ use fat_proto::follow::{ChainGenesis, Follower, FollowerError, genesis_of};
 use fat_types::tx::{MAX_PUBLISHED_KEYS, cluster_id, contract_id};
 use fat_types::{
     Attestation, AttestationPolicy, Block, Bytes, ChainParams, ChainReceipt, Clock, ClusterId,
-    ContractId, Hash32, Outcome, SignedTransaction, SystemClock, Transaction, TxKind, WorkerId,
+    ContractId, Hash32, Outcome, SystemClock, Transaction, TxKind, WorkerId,
 };
 
 /// The file in the data directory holding the sealed master key.
@@ -362,11 +362,8 @@ impl Gatekeeper {
             fee: 0,
             kind,
         };
-        // The fee is a fixed-width field: the size does not depend on its value.
-        let size = self.key.sign_tx(tx.clone()).encode().len() as u64;
-        tx.fee = params.min_fee(size, tx.kind.gas_limit());
-        let signed: SignedTransaction = self.key.sign_tx(tx);
-        chain.submit_committed(&signed).await?;
+        tx.fee = params.min_fee_of(&tx);
+        chain.submit_committed(&self.key.sign_tx(tx)).await?;
         Ok(())
     }
 }

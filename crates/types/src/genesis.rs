@@ -4,8 +4,8 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use crate::encoding::tagged_hash;
-use crate::{AccountId, AttestationPolicy, Hash32};
+use crate::encoding::{Signature, tagged_hash};
+use crate::{AccountId, AttestationPolicy, Hash32, Transaction};
 
 /// The domain tag of [`Genesis::config_hash`].
 pub const GENESIS_TAG: &str = "fat/genesis/v3";
@@ -51,6 +51,14 @@ impl ChainParams {
         self.base_fee
             .saturating_add(self.byte_fee.saturating_mul(size))
             .saturating_add(self.gas_fee.saturating_mul(mgas))
+    }
+
+    /// The minimum fee of `tx` once signed, by [`ChainParams::min_fee`]: a signed
+    /// transaction encodes as the transaction then its signature, and the fee is a
+    /// fixed-width field, so the size is known before the fee is chosen.
+    pub fn min_fee_of(&self, tx: &Transaction) -> u64 {
+        let size = tx.encode().len() + std::mem::size_of::<Signature>();
+        self.min_fee(size as u64, tx.kind.gas_limit())
     }
 }
 

@@ -165,6 +165,15 @@ fn transaction_encodings_are_pinned() {
         }
         let full = encode(&signed);
         assert_eq!(full, [bytes.clone(), vec![0xcc; 64]].concat());
+        let params = ChainParams {
+            byte_fee: 3,
+            ..ChainParams::default()
+        };
+        assert_eq!(
+            params.min_fee_of(&signed.tx),
+            params.min_fee(full.len() as u64, signed.tx.kind.gas_limit()),
+            "the fee is priced on the signed size"
+        );
         assert_eq!(decode::<SignedTransaction>("tx", &full).unwrap(), signed);
     }
     assert!(mismatches.is_empty(), "encodings changed: {mismatches:?}");

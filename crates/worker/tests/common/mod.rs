@@ -572,8 +572,7 @@ pub async fn command_with_gas(
     if let TxKind::Command { gas_limit, .. } = &mut tx.kind {
         *gas_limit = gas;
     }
-    let size = key.sign_tx(tx.clone()).encode().len() as u64;
-    tx.fee = client.params().await.unwrap().min_fee(size, gas);
+    tx.fee = client.params().await.unwrap().min_fee_of(&tx);
     let fee = tx.fee;
     let answer = client.submit_committed(&key.sign_tx(tx)).await.unwrap();
     (answer, fee)
