@@ -330,6 +330,16 @@ async fn answers_fit_the_openapi_schemas() {
     c.get(p::CLUSTER, &p::cluster(&ClusterId([9; 32])), 404)
         .await;
     c.get(p::CLUSTER, "/v1/clusters/zz", 400).await;
+    c.get(p::CLUSTER_CONTRACTS, &p::cluster_contracts(&cluster), 200)
+        .await;
+    c.get(
+        p::CLUSTER_CONTRACTS,
+        &p::cluster_contracts(&ClusterId([9; 32])),
+        404,
+    )
+    .await;
+    c.get(p::CLUSTER_CONTRACTS, "/v1/clusters/zz/contracts", 400)
+        .await;
     c.get(p::WORKER, &p::worker(&worker_id(1)), 200).await;
     c.get(p::WORKER, &p::worker(&WorkerId([9; 32])), 404).await;
     c.get(p::WORKER, "/v1/workers/zz", 400).await;

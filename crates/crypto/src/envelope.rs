@@ -71,6 +71,9 @@ pub enum Direction {
     ClusterKey,
     /// A job one worker of a cluster sends another, signed by the sender's identity key.
     Job,
+    /// A request for a contract's state, from a worker joining the contract's cluster to a
+    /// member, signed by the joiner's identity key.
+    Snapshot,
 }
 
 impl Direction {
@@ -82,6 +85,7 @@ impl Direction {
             Self::InitArgs => 3,
             Self::ClusterKey => 4,
             Self::Job => 5,
+            Self::Snapshot => 6,
         }
     }
 }

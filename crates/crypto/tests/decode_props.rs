@@ -46,6 +46,7 @@ fn direction() -> impl Strategy<Value = Direction> {
         Just(Direction::InitArgs),
         Just(Direction::ClusterKey),
         Just(Direction::Job),
+        Just(Direction::Snapshot),
     ]
 }
 

@@ -104,6 +104,10 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
                 ..
             } if self.is_member(cluster)? => {
                 let id = contract_id(&tx.signer, code_hash, cluster, &salt.0);
+                if self.overlay.base().contract(&id)?.is_some() {
+                    // Its state came from another member, as of this block or a later one.
+                    return Ok(());
+                }
                 let run = self.run(signed, index, id, gas);
                 self.instantiate(&run, code_hash, cluster, args).await?;
             }
@@ -161,6 +165,8 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             return self.is_member(&cluster);
         }
         match self.overlay.base().contract(contract)? {
+            // Received from another member as of a later block: this block is in its state.
+            Some(record) if record.synced_through >= self.info.number => Ok(false),
             Some(record) if self.is_member(&record.info.cluster)? => {
                 self.changes.contracts.insert(*contract, record);
                 Ok(true)
@@ -259,6 +265,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             state_root: Hash32::default(),
             entries: 0,
             logs: 0,
+            synced_through: 0,
         };
         self.changes.contracts.insert(id, record);
         let opened = open::tx_envelope(

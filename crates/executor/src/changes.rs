@@ -19,6 +19,12 @@ pub struct ContractRecord {
     pub entries: u64,
     /// How many log lines it wrote (the next line's sequence number).
     pub logs: u64,
+    /// For a contract whose state this worker received from another member of its cluster
+    /// (it joined the cluster later), the block that state is as of: the contract's
+    /// transactions in that block and before are in it, and are not executed here. 0 for a
+    /// contract this worker ran from its creation.
+    #[serde(default)]
+    pub synced_through: u64,
 }
 
 /// One line a contract logged while executing a transaction: stored by the worker as it is

@@ -285,3 +285,13 @@ pub struct DevWorkers {
     /// Its workers.
     pub workers: Vec<DevWorker>,
 }
+
+/// `GET /v1/clusters/{id}/contracts`: the contracts instantiated in a cluster, in the order
+/// they were (height, then id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterContracts {
+    /// The cluster.
+    pub cluster: fat_types::ClusterId,
+    /// Its contracts.
+    pub contracts: Vec<ContractInfo>,
+}

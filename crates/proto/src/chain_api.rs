@@ -6,9 +6,9 @@ use fat_types::{
 };
 
 use crate::chain::{
-    AccountView, AttestationParams, BlockView, ChainStatus, ClusterInfo, ClustersView, CodeInfo,
-    ContractInfo, DevWorkers, Genesis, KeyProvision, ReceiptsView, SubmitAnswer, TxAnswer,
-    TxStatus, ValidatorsView, WorkerInfo,
+    AccountView, AttestationParams, BlockView, ChainStatus, ClusterContracts, ClusterInfo,
+    ClustersView, CodeInfo, ContractInfo, DevWorkers, Genesis, KeyProvision, ReceiptsView,
+    SubmitAnswer, TxAnswer, TxStatus, ValidatorsView, WorkerInfo,
 };
 use crate::error::{Error, Result};
 use crate::http::{EventStream, Http};
@@ -166,6 +166,13 @@ impl ChainApi {
     /// `GET /v1/clusters/{id}`.
     pub async fn cluster(&self, id: &ClusterId) -> Result<ClusterInfo> {
         self.http.get_json(&paths::chain::cluster(id)).await
+    }
+
+    /// `GET /v1/clusters/{id}/contracts`.
+    pub async fn cluster_contracts(&self, id: &ClusterId) -> Result<ClusterContracts> {
+        self.http
+            .get_json(&paths::chain::cluster_contracts(id))
+            .await
     }
 
     /// `GET /v1/workers/{id}`.

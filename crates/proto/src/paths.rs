@@ -39,6 +39,8 @@ pub mod chain {
     pub const PROVISION: &str = "/v1/provisions/{worker}/{cluster}";
     /// `GET`: the validator set and which validators signed the last certificates.
     pub const VALIDATORS: &str = "/v1/validators";
+    /// `GET`: the contracts instantiated in a cluster.
+    pub const CLUSTER_CONTRACTS: &str = "/v1/clusters/{id}/contracts";
 
     /// Every route the chain serves, as (method, path template).
     pub const ROUTES: &[(&str, &str)] = &[
@@ -59,6 +61,7 @@ pub mod chain {
         ("GET", PROVISION),
         ("GET", VALIDATORS),
         ("GET", CLUSTERS),
+        ("GET", CLUSTER_CONTRACTS),
     ];
 
     /// `POST /v1/txs`, holding the answer until the transaction commits when `wait`.
@@ -115,6 +118,11 @@ pub mod chain {
         format!("/v1/clusters/{id}")
     }
 
+    /// [`CLUSTER_CONTRACTS`] of `id`.
+    pub fn cluster_contracts(id: &ClusterId) -> String {
+        format!("/v1/clusters/{id}/contracts")
+    }
+
     /// [`WORKER`] of `id`.
     pub fn worker(id: &WorkerId) -> String {
         format!("/v1/workers/{id}")
@@ -144,6 +152,11 @@ pub mod worker {
     pub const JOBS: &str = "/v1/jobs";
     /// `GET`: the progress of a query's jobs, as Server-Sent Events.
     pub const PROGRESS: &str = "/v1/progress/{id}";
+    /// `GET`: the state roots of the worker's contracts at a height, signed.
+    pub const ROOTS: &str = "/v1/roots";
+    /// `POST`: a contract's state for a worker joining its cluster (an envelope sealed to
+    /// this worker).
+    pub const SNAPSHOTS: &str = "/v1/snapshots";
 
     /// Every route a worker serves, as (method, path template).
     pub const ROUTES: &[(&str, &str)] = &[
@@ -154,11 +167,21 @@ pub mod worker {
         ("GET", RECEIPT),
         ("POST", JOBS),
         ("GET", PROGRESS),
+        ("GET", ROOTS),
+        ("POST", SNAPSHOTS),
     ];
 
     /// [`CONTRACT`] of `id`.
     pub fn contract(id: &ContractId) -> String {
         format!("/v1/contracts/{id}")
+    }
+
+    /// [`ROOTS`] at `height` (the worker's head when `None`).
+    pub fn roots(height: Option<u64>) -> String {
+        match height {
+            Some(h) => format!("/v1/roots?height={h}"),
+            None => ROOTS.to_owned(),
+        }
     }
 
     /// [`QUERY`] of `id`.

@@ -50,6 +50,10 @@ pub struct WorkerContract {
     pub entries: u64,
     /// How many log lines it has written.
     pub logs: u64,
+    /// For a contract whose state the worker received from another member when it joined
+    /// the cluster, the block that state was as of (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced_through: Option<u64>,
 }
 
 /// A query: the method and its JSON arguments. The plaintext of a sealed query envelope, or
@@ -312,4 +316,116 @@ impl JobProof {
             )
         })
     }
+}
+
+/// The domain tag of the hash a worker signs for its state roots ([`SignedRoots`]).
+pub const ROOTS_TAG: &str = "fat/roots/v1";
+
+/// A contract's state root in [`SignedRoots`].
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ContractRoot {
+    /// The contract.
+    pub contract: ContractId,
+    /// Its state root after the block (the last one that changed it, at or before the block).
+    pub root: Hash32,
+}
+
+/// `GET /v1/roots`: the state root of every contract a worker runs, as of one block, signed
+/// by the worker's identity. Replicas of a cluster compare theirs at a height they all
+/// reached: a replica whose root differs from the others' has diverged.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SignedRoots {
+    /// The worker (its identity key signs).
+    pub worker: WorkerId,
+    /// The block the roots are as of.
+    pub height: u64,
+    /// One root per contract the worker ran at that block, in contract id order.
+    pub roots: Vec<ContractRoot>,
+    /// The worker's ed25519 signature of [`SignedRoots::signing_hash`].
+    pub signature: Signature,
+}
+
+/// What [`SignedRoots`] signs: everything but the signature.
+#[derive(BorshSerialize)]
+struct RootsBody<'a> {
+    worker: &'a WorkerId,
+    height: u64,
+    roots: &'a [ContractRoot],
+}
+
+impl SignedRoots {
+    /// `key` (a worker's identity) signs `roots` as of block `height`.
+    pub fn sign(key: &fat_crypto::Keypair, height: u64, mut roots: Vec<ContractRoot>) -> Self {
+        roots.sort_by_key(|r| r.contract);
+        let mut signed = Self {
+            worker: WorkerId(key.account_id().0),
+            height,
+            roots,
+            signature: Signature::default(),
+        };
+        signed.signature = key.sign(signed.signing_hash().as_bytes());
+        signed
+    }
+
+    /// H([`ROOTS_TAG`], every field but the signature).
+    pub fn signing_hash(&self) -> Hash32 {
+        fat_types::encoding::tagged_hash(
+            ROOTS_TAG,
+            &RootsBody {
+                worker: &self.worker,
+                height: self.height,
+                roots: &self.roots,
+            },
+        )
+    }
+
+    /// Check the worker's signature.
+    pub fn verify(&self) -> Result<(), String> {
+        fat_crypto::verify(
+            &AccountId(self.worker.0),
+            self.signing_hash().as_bytes(),
+            &self.signature,
+        )
+        .map_err(|e| {
+            format!(
+                "the state roots of worker {} do not verify: {e}",
+                self.worker
+            )
+        })
+    }
+
+    /// The root of `contract`, if the worker ran it at that block.
+    pub fn root_of(&self, contract: &ContractId) -> Option<Hash32> {
+        self.roots
+            .binary_search_by_key(contract, |r| r.contract)
+            .ok()
+            .map(|i| self.roots[i].root)
+    }
+}
+
+/// `POST /v1/snapshots`: the plaintext of an envelope (direction `snapshot`, signed by the
+/// joining worker's identity, sealed to the member it asks) asking for a contract's state.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SnapshotRequest {
+    /// The contract.
+    pub contract: ContractId,
+    /// The state is of this block or a later one (the asker's head: it applies the blocks
+    /// after the snapshot's).
+    pub min_height: u64,
+}
+
+/// The plaintext of the answer to a [`SnapshotRequest`], sealed under its session: a
+/// contract's record and every state entry, as of one block.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ContractSnapshot {
+    /// The block the state is as of.
+    pub height: u64,
+    /// The contract as the chain registered it.
+    pub info: fat_types::ContractInfo,
+    /// Its state root at `height` (over `entries`, keyed by the contract's secret).
+    pub state_root: Hash32,
+    /// How many log lines it wrote (the log itself stays with the member).
+    pub logs: u64,
+    /// Every entry, in key order.
+    pub entries: Vec<(Vec<u8>, Vec<u8>)>,
 }

@@ -92,6 +92,19 @@ impl WorkerApi {
             .await
     }
 
+    /// The state roots of the worker's contracts at `height` (its head when `None`), signed.
+    pub async fn roots(&self, height: Option<u64>) -> Result<crate::worker::SignedRoots> {
+        self.http.get_json(&paths::worker::roots(height)).await
+    }
+
+    /// POST a snapshot request envelope (from a worker joining the cluster); the answer
+    /// envelope's bytes.
+    pub async fn snapshot(&self, envelope: Vec<u8>) -> Result<Vec<u8>> {
+        self.http
+            .post_bytes(paths::worker::SNAPSHOTS, content::OCTET_STREAM, envelope)
+            .await
+    }
+
     /// POST a further query of a session; the answer message's bytes.
     pub async fn query_session(&self, contract: &ContractId, message: Vec<u8>) -> Result<Vec<u8>> {
         self.http

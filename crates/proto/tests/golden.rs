@@ -211,6 +211,7 @@ fn worker_bodies() {
             state_root: Hash32([14; 32]),
             entries: 1,
             logs: 2,
+            synced_through: None,
         },
     );
     golden(
@@ -319,6 +320,74 @@ fn worker_bodies() {
                 level: "info".into(),
                 message: "hello".into(),
             }],
+        },
+    );
+}
+
+/// What members of a cluster exchange so that a worker joining it gets the contracts' state:
+/// the signed roots (JSON), the request and the snapshot (borsh), and the chain's list of a
+/// cluster's contracts (JSON).
+#[test]
+fn state_sync_bodies() {
+    use fat_proto::chain::ClusterContracts;
+    use fat_proto::worker::{ContractRoot, ContractSnapshot, SignedRoots, SnapshotRequest};
+    let worker = fat_crypto::Keypair::from_seed([22; 32]);
+    let roots = SignedRoots::sign(
+        &worker,
+        7,
+        vec![
+            ContractRoot {
+                contract: ContractId([13; 32]),
+                root: Hash32([15; 32]),
+            },
+            ContractRoot {
+                contract: ContractId([12; 32]),
+                root: Hash32([14; 32]),
+            },
+        ],
+    );
+    roots.verify().unwrap();
+    assert_eq!(roots.root_of(&ContractId([12; 32])), Some(Hash32([14; 32])));
+    golden("signed-roots", &roots);
+    let mut forged = roots.clone();
+    forged.roots[0].root = Hash32([16; 32]);
+    assert!(
+        forged.verify().is_err(),
+        "a changed root breaks the signature"
+    );
+    golden_hex(
+        "snapshot-request",
+        &fat_types::encoding::encode(&SnapshotRequest {
+            contract: ContractId([12; 32]),
+            min_height: 7,
+        }),
+    );
+    let info = fat_types::ContractInfo {
+        id: ContractId([12; 32]),
+        code_hash: CodeHash([13; 32]),
+        cluster: ClusterId([9; 32]),
+        deployer: AccountId([1; 32]),
+        height: 5,
+        public_key: Some(Hash32([3; 32])),
+    };
+    golden_hex(
+        "contract-snapshot",
+        &fat_types::encoding::encode(&ContractSnapshot {
+            height: 8,
+            info: info.clone(),
+            state_root: Hash32([14; 32]),
+            logs: 2,
+            entries: vec![
+                (b"a".to_vec(), b"1".to_vec()),
+                (b"b".to_vec(), b"2".to_vec()),
+            ],
+        }),
+    );
+    golden(
+        "cluster-contracts",
+        &ClusterContracts {
+            cluster: ClusterId([9; 32]),
+            contracts: vec![info],
         },
     );
 }

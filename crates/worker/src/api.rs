@@ -14,7 +14,8 @@ use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use fat_crypto::{Envelope, EnvelopeError, SessionMessage};
 use fat_proto::worker::{
-    LogLine, LogsView, QueryReply, QueryRequest, ReceiptView, WorkerContract, WorkerStatus,
+    LogLine, LogsView, QueryReply, QueryRequest, ReceiptView, SignedRoots, WorkerContract,
+    WorkerStatus,
 };
 use fat_proto::{ErrorBody, ServerLimits, content, paths};
 use fat_types::{AccountId, ContractId, TxId};
@@ -53,6 +54,8 @@ fn handler(method: &str, path: &str) -> MethodRouter<Worker> {
         ("GET", p::RECEIPT) => get(receipt),
         ("POST", p::JOBS) => post(job),
         ("GET", p::PROGRESS) => get(progress),
+        ("GET", p::ROOTS) => get(roots),
+        ("POST", p::SNAPSHOTS) => post(snapshot),
         other => unreachable!("ROUTES names {other:?}, which has no handler"),
     }
 }
@@ -187,6 +190,7 @@ async fn contract(
         state_root: record.state_root,
         entries: record.entries,
         logs: record.logs,
+        synced_through: (record.synced_through > 0).then_some(record.synced_through),
     }))
 }
 
@@ -294,6 +298,34 @@ async fn query(
 async fn job(State(worker): State<Worker>, body: axum::body::Bytes) -> ApiResult<Response> {
     let envelope = Envelope::from_bytes(&body).map_err(WorkerError::from)?;
     let sealed = worker.serve_job(&envelope).await?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content::OCTET_STREAM)],
+        sealed.to_bytes(),
+    )
+        .into_response())
+}
+
+/// `GET /v1/roots?height=`.
+#[derive(Debug, Deserialize)]
+struct RootsQuery {
+    height: Option<u64>,
+}
+
+/// The state roots of the worker's contracts at a block it reached (its head by default),
+/// signed by its identity.
+async fn roots(
+    State(worker): State<Worker>,
+    Query(q): Query<RootsQuery>,
+) -> ApiResult<Json<SignedRoots>> {
+    Ok(Json(worker.signed_roots(q.height)?))
+}
+
+/// A worker joining a contract's cluster asks for the contract's state: an envelope sealed
+/// to this worker, answered with an envelope of the same session.
+async fn snapshot(State(worker): State<Worker>, body: axum::body::Bytes) -> ApiResult<Response> {
+    let envelope = Envelope::from_bytes(&body).map_err(WorkerError::from)?;
+    let sealed = worker.serve_snapshot(&envelope).await?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, content::OCTET_STREAM)],

@@ -35,6 +35,11 @@ impl Worker {
         let inner = &*self.inner;
         let mut store_changes = execute(inner, block, receipts).await?;
         let cache_ops = std::mem::take(&mut store_changes.cache_ops);
+        if !store_changes.clusters.is_empty() || !store_changes.cluster_keys.is_empty() {
+            inner
+                .maybe_sync
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         let durable = {
             let unflushed = inner.unflushed.lock().expect("unflushed lock");
             unflushed.blocks + 1 >= GROUP_COMMIT_BLOCKS

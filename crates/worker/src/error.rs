@@ -107,6 +107,9 @@ pub enum WorkerError {
         /// The contract's cluster.
         cluster: fat_types::ClusterId,
     },
+    /// A contract's state sent by another member was refused, or could not be had.
+    #[error("state sync: {0}")]
+    Snapshot(String),
     /// The API cannot be served.
     #[error("cannot serve on {addr}")]
     Serve {

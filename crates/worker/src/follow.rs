@@ -65,13 +65,20 @@ impl Worker {
         self.inner.head.send_replace(Some(head.clone()));
         let mut follower = Follower::new(source, genesis.block.hash(), head, genesis.validators);
         loop {
+            // Without a block for a while: flush what is applied, and try again to receive
+            // the state of a joined cluster when that is due.
+            let idle = if self.has_unflushed() {
+                Some(IDLE_FLUSH)
+            } else {
+                self.sync_due()
+                    .map(|at| at.saturating_duration_since(std::time::Instant::now()))
+            };
             let next = tokio::select! {
                 () = &mut shutdown => return Ok(()),
                 next = async {
-                    if self.has_unflushed() {
-                        tokio::time::timeout(IDLE_FLUSH, follower.next()).await.ok()
-                    } else {
-                        Some(follower.next().await)
+                    match idle {
+                        Some(idle) => tokio::time::timeout(idle, follower.next()).await.ok(),
+                        None => Some(follower.next().await),
                     }
                 } => next,
             };
@@ -82,6 +89,9 @@ impl Worker {
                         .await?;
                 }
                 None => self.flush().await?,
+            }
+            if self.may_need_sync() {
+                self.sync_joined().await;
             }
         }
     }

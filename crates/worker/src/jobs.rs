@@ -40,9 +40,9 @@ const MEMBERS_TTL: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub(crate) struct Member {
     pub(crate) id: WorkerId,
-    ecdh: EcdhPublic,
+    pub(crate) ecdh: EcdhPublic,
     /// `None`: this worker.
-    api: Option<WorkerApi>,
+    pub(crate) api: Option<WorkerApi>,
 }
 
 /// A cluster's reachable members, this worker first.

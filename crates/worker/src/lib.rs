@@ -31,6 +31,7 @@ mod keys;
 mod query;
 mod shared;
 pub mod store;
+mod sync;
 mod worker;
 
 pub use error::{Result, WorkerError};
@@ -38,5 +39,6 @@ pub use keys::{KEYS_FILE, Keyring, WorkerSecrets};
 pub use query::{QueryAnswer, SealedAnswer};
 pub use store::{ContractRecord, LogRecord, Snapshot, Store};
 pub use worker::{
-    MAX_SESSIONS, REPLAY_CAPACITY, REPLAY_SENDER_QUOTA, REPLAY_SESSION_QUOTA, Worker, WorkerConfig,
+    MAX_SESSIONS, REPLAY_CAPACITY, REPLAY_SENDER_QUOTA, REPLAY_SESSION_QUOTA, SnapshotFault,
+    Worker, WorkerConfig,
 };

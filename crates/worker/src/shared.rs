@@ -71,6 +71,15 @@ pub(crate) struct Inner {
     pub(crate) job_admission: Admission,
     /// Test-only fault: corrupt the output of jobs run for other workers.
     pub(crate) corrupt_jobs: bool,
+    /// Test-only fault: tamper with the state sent to joining members.
+    pub(crate) corrupt_snapshots: Option<crate::sync::SnapshotFault>,
+    /// One snapshot is read for another member at a time; others are answered "busy".
+    pub(crate) snapshot_slot: tokio::sync::Semaphore,
+    /// When the next try to receive a joined cluster's contracts is due, after one failed.
+    pub(crate) sync_retry: Mutex<Option<(std::time::Instant, std::time::Duration)>>,
+    /// Whether some joined cluster may still wait for its contracts' state (set when a block
+    /// joins a cluster or provisions a key, cleared when none waits).
+    pub(crate) maybe_sync: std::sync::atomic::AtomicBool,
     /// Queries publishing the progress of their jobs.
     pub(crate) progress: crate::jobs::ProgressBoard,
 }

@@ -36,10 +36,17 @@ const CLUSTERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("clusters")
 const CLUSTER_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("cluster_keys");
 /// Per contract, the running hash of its entries ([`StateHash`]), whose root is its state root.
 const STATE_HASHES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_hashes");
+/// Per contract and block that changed it (contract id, then the height big-endian), its
+/// state root after the block: what the worker signs as its roots at any height.
+const ROOT_HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("root_history");
+/// Clusters this worker joined whose earlier contracts it may lack (cluster id to the
+/// height it joined at), until it has received their state from another member.
+const SYNC_PENDING: TableDefinition<&[u8], u64> = TableDefinition::new("sync_pending");
 
 /// The value of `meta["format"]`. Version 2 encrypts state values at rest; version 3 keeps
-/// each contract's state hash.
-const FORMAT: &[u8] = b"fat-worker/4";
+/// each contract's state hash; version 5 keeps roots per block and contracts received from
+/// another member.
+const FORMAT: &[u8] = b"fat-worker/5";
 /// The database file inside the worker's data directory.
 pub const DB_FILE: &str = "worker.redb";
 
@@ -68,6 +75,12 @@ fn state_key(contract: &ContractId, key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(32 + key.len());
     k.extend_from_slice(contract.as_bytes());
     k.extend_from_slice(key);
+    k
+}
+
+fn root_key(contract: &ContractId, height: u64) -> Vec<u8> {
+    let mut k = contract.as_bytes().to_vec();
+    k.extend_from_slice(&height.to_be_bytes());
     k
 }
 
@@ -114,9 +127,12 @@ impl Store {
             LOGS,
             CLUSTERS,
             CLUSTER_KEYS,
+            ROOT_HISTORY,
         ] {
             wtx.open_table(table).map_err(storage("create tables"))?;
         }
+        wtx.open_table(SYNC_PENDING)
+            .map_err(storage("create tables"))?;
         {
             let mut meta = wtx.open_table(META).map_err(storage("create tables"))?;
             let format = meta.get("format").map_err(storage("read meta"))?;
@@ -189,6 +205,10 @@ impl Store {
             logs: open(LOGS)?,
             clusters: open(CLUSTERS)?,
             cluster_keys: open(CLUSTER_KEYS)?,
+            root_history: open(ROOT_HISTORY)?,
+            sync_pending: rtx
+                .open_table(SYNC_PENDING)
+                .map_err(storage("open table"))?,
             keyring: self.keyring.clone(),
         })
     }
@@ -231,6 +251,19 @@ impl Store {
                 clusters
                     .remove(cluster.as_bytes().as_slice())
                     .map_err(storage("remove cluster"))?;
+            }
+            let mut pending = wtx
+                .open_table(SYNC_PENDING)
+                .map_err(storage("open sync pending"))?;
+            for cluster in &changes.clusters {
+                pending
+                    .insert(cluster.as_bytes().as_slice(), header.height)
+                    .map_err(storage("write sync pending"))?;
+            }
+            for cluster in &changes.left {
+                pending
+                    .remove(cluster.as_bytes().as_slice())
+                    .map_err(storage("remove sync pending"))?;
             }
             let mut sealed_keys = wtx
                 .open_table(CLUSTER_KEYS)
@@ -291,7 +324,18 @@ impl Store {
                 let key = self.crypt_of(id, &changes)?.keys.state_root();
                 roots.push(load_hash(&hashes, id, key)?.root());
             }
+            let mut history = wtx
+                .open_table(ROOT_HISTORY)
+                .map_err(storage("open root history"))?;
             for ((id, record), root) in changes.contracts.iter_mut().zip(roots) {
+                if record.state_root != root || record.info.height == header.height {
+                    history
+                        .insert(
+                            root_key(id, header.height).as_slice(),
+                            root.as_bytes().as_slice(),
+                        )
+                        .map_err(storage("write root history"))?;
+                }
                 record.state_root = root;
                 contracts
                     .insert(id.as_bytes().as_slice(), encode(record).as_slice())
@@ -356,6 +400,119 @@ impl Store {
     }
 }
 
+/// A contract's state received from another member of its cluster, checked against its
+/// root (see [`Store::install`]).
+#[derive(Debug)]
+pub struct Received {
+    /// The contract's record as the member sent it (its root over `entries`).
+    pub record: ContractRecord,
+    /// The block the state is as of.
+    pub height: u64,
+    /// Every entry, in key order.
+    pub entries: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Store {
+    /// The root of `entries` of `contract` of `cluster`, keyed as this worker keys it:
+    /// `None` when it holds no key of the cluster.
+    pub fn root_of_entries(
+        &self,
+        contract: &ContractId,
+        cluster: &ClusterId,
+        entries: &[(Vec<u8>, Vec<u8>)],
+    ) -> Option<Hash32> {
+        let crypt = self.keyring.contract(contract, cluster)?;
+        let mut hash = StateHash::keyed(*contract, crypt.keys.state_root());
+        for (key, value) in entries {
+            hash.insert(key, value);
+        }
+        Some(hash.root())
+    }
+
+    /// Install a contract this worker lacks, with the state another member of its cluster
+    /// sent, durably. Its transactions up to `received.height` are in that state: the
+    /// executor skips them ([`ContractRecord::synced_through`]). Refused when the contract is
+    /// already here, when the entries are not in strict key order, or when they do not hash
+    /// to the record's root.
+    pub fn install(&self, received: Received) -> Result<()> {
+        let Received {
+            mut record,
+            height,
+            entries,
+        } = received;
+        let id = record.info.id;
+        let crypt = self
+            .keyring
+            .contract(&id, &record.info.cluster)
+            .ok_or(WorkerError::NoClusterKey(record.info.cluster))?;
+        if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(WorkerError::Snapshot(format!(
+                "the entries of {id} are not in strict key order"
+            )));
+        }
+        let mut hash = StateHash::keyed(id, crypt.keys.state_root());
+        for (key, value) in &entries {
+            hash.insert(key, value);
+        }
+        if hash.root() != record.state_root {
+            return Err(WorkerError::Snapshot(format!(
+                "the entries of {id} hash to {}, not to the root {} sent with them",
+                hash.root(),
+                record.state_root
+            )));
+        }
+        record.entries = entries.len() as u64;
+        record.synced_through = height;
+        let mut wtx = self.db.begin_write().map_err(storage("begin write"))?;
+        wtx.set_durability(Durability::Immediate)
+            .map_err(|e| corrupt("durability", e))?;
+        {
+            let mut contracts = wtx
+                .open_table(CONTRACTS)
+                .map_err(storage("open contracts"))?;
+            if contracts
+                .get(id.as_bytes().as_slice())
+                .map_err(storage("read contract"))?
+                .is_some()
+            {
+                return Err(WorkerError::Snapshot(format!("{id} is already here")));
+            }
+            contracts
+                .insert(id.as_bytes().as_slice(), encode(&record).as_slice())
+                .map_err(storage("write contract"))?;
+            let mut state = wtx.open_table(STATE).map_err(storage("open state"))?;
+            for (key, value) in &entries {
+                let stored = crypt.encrypt(&id, key, value)?;
+                state
+                    .insert(state_key(&id, key).as_slice(), stored.as_slice())
+                    .map_err(storage("write state"))?;
+            }
+            wtx.open_table(STATE_HASHES)
+                .map_err(storage("open state hashes"))?
+                .insert(id.as_bytes().as_slice(), hash.to_bytes().as_slice())
+                .map_err(storage("write state hash"))?;
+            wtx.open_table(ROOT_HISTORY)
+                .map_err(storage("open root history"))?
+                .insert(
+                    root_key(&id, height).as_slice(),
+                    record.state_root.as_bytes().as_slice(),
+                )
+                .map_err(storage("write root history"))?;
+        }
+        wtx.commit().map_err(storage("commit snapshot"))
+    }
+
+    /// Mark `cluster` as holding every earlier contract here now.
+    pub fn synced(&self, cluster: &ClusterId) -> Result<()> {
+        let wtx = self.db.begin_write().map_err(storage("begin write"))?;
+        wtx.open_table(SYNC_PENDING)
+            .map_err(storage("open sync pending"))?
+            .remove(cluster.as_bytes().as_slice())
+            .map_err(storage("remove sync pending"))?;
+        wtx.commit().map_err(storage("commit"))
+    }
+}
+
 impl Store {
     /// Make every commit so far durable; [`Store::durable_height`] is then the head's.
     pub fn flush(&self) -> Result<()> {
@@ -388,6 +545,8 @@ pub struct Snapshot {
     logs: ReadOnlyTable<&'static [u8], &'static [u8]>,
     clusters: ReadOnlyTable<&'static [u8], &'static [u8]>,
     cluster_keys: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    root_history: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    sync_pending: ReadOnlyTable<&'static [u8], u64>,
     keyring: Arc<Keyring>,
 }
 
@@ -508,6 +667,45 @@ impl Snapshot {
         self.keyring
             .contract(contract, &record.info.cluster)
             .ok_or(WorkerError::NoClusterKey(record.info.cluster))
+    }
+
+    /// The clusters this worker joined whose earlier contracts it may still lack.
+    pub fn pending_syncs(&self) -> Result<Vec<ClusterId>> {
+        let mut out = Vec::new();
+        for item in self
+            .sync_pending
+            .iter()
+            .map_err(storage("scan sync pending"))?
+        {
+            let (k, _) = item.map_err(storage("scan sync pending"))?;
+            out.push(ClusterId(k.value().try_into().map_err(|_| {
+                corrupt("sync pending", "a cluster id not 32 bytes")
+            })?));
+        }
+        Ok(out)
+    }
+
+    /// The state root of `contract` after block `height`: the root after the last block at
+    /// or before it that changed the contract (`None` when none did: the contract was not
+    /// here yet).
+    pub fn root_at(&self, contract: &ContractId, height: u64) -> Result<Option<Hash32>> {
+        let from = root_key(contract, 0);
+        let to = root_key(contract, height);
+        let last = self
+            .root_history
+            .range(from.as_slice()..=to.as_slice())
+            .map_err(storage("read root history"))?
+            .next_back()
+            .transpose()
+            .map_err(storage("read root history"))?;
+        last.map(|(_, v)| Hash32::from_slice(v.value()).map_err(|e| corrupt("root history", e)))
+            .transpose()
+    }
+
+    /// Every entry of `contract`, decrypted, in key order.
+    pub fn entries(&self, contract: &ContractId) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        StateStore::scan(self, contract, &[], None, usize::MAX)
+            .map_err(|e| WorkerError::Corrupt(e.to_string()))
     }
 
     /// How many state entries the store holds, all contracts together.

@@ -11,6 +11,8 @@ use fat_crypto::envelope::ReplayGuard;
 use fat_crypto::{ClusterKey, Keypair};
 use fat_proto::windows::ENVELOPE_WINDOW_MS;
 use fat_runtime::{HttpNetwork, MemoryCache, Runtime, RuntimeConfig};
+
+pub use crate::sync::SnapshotFault;
 use fat_types::{BlockHeader, Clock, Hash32, SystemClock};
 use tokio::sync::watch;
 
@@ -61,6 +63,9 @@ pub struct WorkerConfig {
     /// Test-only fault injection: return a wrong (but signed) output for every job another
     /// worker sends, so that tests can show replication catching it. Never set it otherwise.
     pub corrupt_jobs: bool,
+    /// Test-only fault injection: tamper with the state this worker sends a member joining
+    /// its cluster, so that tests can show the joiner refusing it. Never set it otherwise.
+    pub corrupt_snapshots: Option<SnapshotFault>,
     /// Query sessions kept at most ([`MAX_SESSIONS`] by default); beyond, a sealed query is
     /// still answered but opens no session.
     pub max_sessions: usize,
@@ -97,6 +102,7 @@ impl WorkerConfig {
             clock: Arc::new(SystemClock),
             job_slots: cores.max(1),
             corrupt_jobs: false,
+            corrupt_snapshots: None,
             max_sessions: MAX_SESSIONS,
             replay_capacity: REPLAY_CAPACITY,
             replay_sender_quota: REPLAY_SENDER_QUOTA,
@@ -197,6 +203,10 @@ impl Worker {
                 job_slots: config.job_slots.max(1),
                 job_admission: Admission::new(config.job_slots.max(1), config.query_queue),
                 corrupt_jobs: config.corrupt_jobs,
+                corrupt_snapshots: config.corrupt_snapshots,
+                snapshot_slot: tokio::sync::Semaphore::new(1),
+                sync_retry: Mutex::new(None),
+                maybe_sync: std::sync::atomic::AtomicBool::new(true),
                 progress: Default::default(),
             }),
         })

@@ -181,6 +181,45 @@ async fn answers_fit_the_openapi_schemas() {
     c.call("GET", p::PROGRESS, "/v1/progress/zz", JSON, Vec::new(), 400)
         .await;
 
+    // Roots at the head, at block 0, past the head; snapshots only for members.
+    let roots = c.get(p::ROOTS, p::ROOTS, 200).await;
+    assert_eq!(roots["roots"].as_array().unwrap().len(), 1, "{roots}");
+    c.get(p::ROOTS, &p::roots(Some(0)), 200).await;
+    c.get(p::ROOTS, &p::roots(Some(height + 1000)), 503).await;
+    c.get(p::ROOTS, "/v1/roots?height=x", 400).await;
+    c.call(
+        "POST",
+        p::SNAPSHOTS,
+        p::SNAPSHOTS,
+        OCTETS,
+        b"junk".to_vec(),
+        400,
+    )
+    .await;
+    let request = fat_proto::worker::SnapshotRequest {
+        contract: probe,
+        min_height: 0,
+    };
+    let (outsider, _) = fat_crypto::envelope::seal(
+        &fat_devnet::bootstrap::dev_worker_key(1),
+        &fat_crypto::envelope::EcdhPublic(w0.worker.ecdh_public().0),
+        probe,
+        fat_crypto::envelope::Direction::Snapshot,
+        &fat_types::encoding::encode(&request),
+        common::now_ms(),
+        fat_crypto::envelope::SealRandomness::generate().unwrap(),
+    )
+    .unwrap();
+    c.call(
+        "POST",
+        p::SNAPSHOTS,
+        p::SNAPSHOTS,
+        OCTETS,
+        outsider.to_bytes(),
+        403,
+    )
+    .await;
+
     // A worker that never reached a chain and takes sealed queries only.
     let idle_dir = temp_dir("openapi-idle");
     let key = fat_devnet::bootstrap::dev_worker_key(1);
@@ -287,6 +326,7 @@ fn component_schemas_name_the_fields_rust_serializes() {
                 state_root: Hash32([7; 32]),
                 entries: 8,
                 logs: 9,
+                synced_through: Some(10),
             }),
         ),
         (
@@ -349,6 +389,17 @@ fn component_schemas_name_the_fields_rust_serializes() {
             "tile",
             b"in",
             &Err("no".into()),
+        )),
+    ));
+    samples.push((
+        "SignedRoots",
+        js(fat_proto::worker::SignedRoots::sign(
+            &fat_crypto::Keypair::from_seed([5; 32]),
+            7,
+            vec![fat_proto::worker::ContractRoot {
+                contract: ContractId([6; 32]),
+                root: Hash32([8; 32]),
+            }],
         )),
     ));
     for head in [Some(1), None] {

@@ -209,3 +209,90 @@ fn the_incremental_state_root_matches_one_computed_from_scratch() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn roots_are_kept_per_block_and_a_received_state_installs_only_if_it_hashes_to_its_root() {
+    let dir = common::temp_dir("store-install");
+    let key = dev_keypair("worker-0");
+    let (c, d) = (ContractId([7; 32]), ContractId([8; 32]));
+    let cluster = ClusterId([2; 32]);
+    let keyring = Arc::new(Keyring::default());
+    keyring.add_cluster(cluster, ClusterKey::from_bytes([5; 32]));
+    let store = Store::open(&dir, keyring).unwrap();
+    store.start(&header(0)).unwrap();
+    let one: &[u8] = b"1";
+    store
+        .commit(&header(1), block(c, &[(b"a", Some(one))], 1), &key, true)
+        .unwrap();
+    let r1 = store
+        .snapshot()
+        .unwrap()
+        .contract(&c)
+        .unwrap()
+        .unwrap()
+        .state_root;
+    store
+        .commit(&header(3), block(c, &[(b"a", None)], 0), &key, true)
+        .unwrap();
+    let r3 = store
+        .snapshot()
+        .unwrap()
+        .contract(&c)
+        .unwrap()
+        .unwrap()
+        .state_root;
+    assert_ne!(r1, r3);
+    let snapshot = store.snapshot().unwrap();
+    let at = |h| snapshot.root_at(&c, h).unwrap();
+    assert_eq!(
+        [at(0), at(1), at(2), at(3), at(9)],
+        [None, Some(r1), Some(r1), Some(r3), Some(r3)]
+    );
+
+    // A contract received from another member, as of block 7.
+    let entries = vec![
+        (b"a".to_vec(), b"1".to_vec()),
+        (b"b".to_vec(), b"2".to_vec()),
+    ];
+    let root = store.root_of_entries(&d, &cluster, &entries).unwrap();
+    let received = |root, entries: Vec<(Vec<u8>, Vec<u8>)>| fat_worker::store::Received {
+        record: fat_worker::ContractRecord {
+            state_root: root,
+            ..record(d, 0)
+        },
+        height: 7,
+        entries,
+    };
+    let mut changed = entries.clone();
+    changed[1].1 = b"3".to_vec();
+    match store.install(received(root, changed)) {
+        Err(WorkerError::Snapshot(why)) => assert!(why.contains("hash to"), "{why}"),
+        other => panic!("a changed value installed: {other:?}"),
+    }
+    let mut reordered = entries.clone();
+    reordered.reverse();
+    match store.install(received(root, reordered)) {
+        Err(WorkerError::Snapshot(why)) => assert!(why.contains("key order"), "{why}"),
+        other => panic!("entries out of order installed: {other:?}"),
+    }
+    assert!(store.snapshot().unwrap().contract(&d).unwrap().is_none());
+    store.install(received(root, entries.clone())).unwrap();
+    let snapshot = store.snapshot().unwrap();
+    let installed = snapshot.contract(&d).unwrap().unwrap();
+    assert_eq!(
+        (
+            installed.synced_through,
+            installed.entries,
+            installed.state_root
+        ),
+        (7, 2, root)
+    );
+    assert_eq!(snapshot.get(&d, b"b").unwrap(), Some(b"2".to_vec()));
+    assert_eq!(snapshot.entries(&d).unwrap(), entries);
+    assert_eq!(snapshot.root_at(&d, 6).unwrap(), None);
+    assert_eq!(snapshot.root_at(&d, 7).unwrap(), Some(root));
+    match store.install(received(root, entries)) {
+        Err(WorkerError::Snapshot(why)) => assert!(why.contains("already here"), "{why}"),
+        other => panic!("installed twice: {other:?}"),
+    }
+}

@@ -8,9 +8,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fat_proto::chain::{
-    AccountView, BlockView, ChainStatus, ClusterInfo, ClusterSummary, ClustersView, CodeInfo,
-    ContractInfo, KeyProvision, ReceiptsView, SubmitAnswer, TxAnswer, TxStatus, TxView,
-    ValidatorView, ValidatorsView, WorkerInfo,
+    AccountView, BlockView, ChainStatus, ClusterContracts, ClusterInfo, ClusterSummary,
+    ClustersView, CodeInfo, ContractInfo, KeyProvision, ReceiptsView, SubmitAnswer, TxAnswer,
+    TxStatus, TxView, ValidatorView, ValidatorsView, WorkerInfo,
 };
 use fat_proto::{content, windows};
 use fat_types::{AccountId, AccountState, ClusterId, CodeHash, ContractId, TxId, WorkerId};
@@ -220,6 +220,32 @@ pub(super) async fn contract(
         .with_state(|s| s.contracts.get(&id).cloned())
         .ok_or_else(|| ApiError::not_found(format!("contract {id}")))?;
     Ok(Json(info))
+}
+
+/// The contracts of a cluster, by height then id; an unknown cluster is 404.
+pub(super) async fn cluster_contracts(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ClusterContracts>> {
+    let id: ClusterId = parse("cluster", &id)?;
+    let contracts = node
+        .with_state(|s| {
+            s.clusters.contains_key(&id).then(|| {
+                let mut contracts: Vec<ContractInfo> = s
+                    .contracts
+                    .values()
+                    .filter(|c| c.cluster == id)
+                    .cloned()
+                    .collect();
+                contracts.sort_by_key(|c| (c.height, c.id));
+                contracts
+            })
+        })
+        .ok_or_else(|| ApiError::not_found(format!("cluster {id}")))?;
+    Ok(Json(ClusterContracts {
+        cluster: id,
+        contracts,
+    }))
 }
 
 pub(super) async fn cluster(

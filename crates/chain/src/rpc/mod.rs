@@ -46,6 +46,7 @@ pub fn app(node: Node) -> Router {
         .route(path::PROVISION, get(handlers::provision))
         .route(path::VALIDATORS, get(handlers::validators))
         .route(path::CLUSTERS, get(handlers::clusters))
+        .route(path::CLUSTER_CONTRACTS, get(handlers::cluster_contracts))
         .fallback(handlers::no_route)
         .with_state(node)
 }

@@ -60,6 +60,11 @@ pub struct WorkerCommand {
     /// that replicated jobs catch it. Never use it otherwise.
     #[arg(long, hide = true)]
     test_corrupt_jobs: bool,
+    /// Test only: tamper with the contract state sent to a worker joining a cluster
+    /// (`entries`: a value changed; `consistent`: a value changed and the root recomputed),
+    /// to show the joiner refusing it. Never use it otherwise.
+    #[arg(long, hide = true, value_name = "FAULT")]
+    test_corrupt_snapshots: Option<fat_worker::SnapshotFault>,
 }
 
 impl WorkerCommand {
@@ -87,6 +92,7 @@ impl WorkerCommand {
             config.runtime.limits.coordinated_deadline = std::time::Duration::from_secs(secs);
         }
         config.corrupt_jobs = self.test_corrupt_jobs;
+        config.corrupt_snapshots = self.test_corrupt_snapshots;
         if let Some(mib) = self.max_memory_mib {
             config.runtime.limits.memory_bytes = (mib as usize) << 20;
         }

@@ -84,6 +84,7 @@ pub fn record(id: ContractId, entries: u64) -> fat_worker::store::ContractRecord
         state_root: Hash32::default(),
         entries,
         logs: 0,
+        synced_through: 0,
     }
 }
 

@@ -124,6 +124,14 @@ fn dispatch(method: &str, args: &str) -> Result<String, String> {
                 }
             }
         }
+        // "N": hold N MiB, then write one entry: it commits only where calls may use that
+        // much memory.
+        "hoard-then-set" => {
+            let hoard: Vec<Vec<u8>> = (0..number(args)).map(|_| vec![1u8; 1 << 20]).collect();
+            std::hint::black_box(&hoard);
+            storage::set(b"hoard", args.as_bytes()).map_err(|e| format!("{e:?}"))?;
+            Ok("ok".into())
+        }
         "alloc" => {
             let mut hoard: Vec<Vec<u8>> = Vec::new();
             loop {
