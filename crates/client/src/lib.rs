@@ -20,6 +20,7 @@ mod error;
 mod known_chains;
 mod query;
 mod receipt;
+mod replicas;
 mod trust;
 
 use std::collections::HashMap;
@@ -47,6 +48,7 @@ pub use error::{Error, Result};
 pub use fat_proto::{EventStream, Http, SseEvent};
 pub use known_chains::check as check_known_chain;
 pub use query::{ProgressWatch, QueryResult};
+pub use replicas::{Divergence, MemberView, ReplicaCheck};
 pub use trust::check_worker;
 
 /// The fee every transaction offers at least (more when the chain's minimum for its size and

@@ -10,12 +10,15 @@ use serde_json::{Value, json};
 
 use super::{ClientArgs, Global, print_json};
 
-/// Show the chain's tip, its validators and the dev workers.
+/// Show the chain's tip, its validators, the dev workers and whether replicas agree.
 ///
 /// Shows the chain's last finalized block and its certificate (checked here against the
 /// genesis validator set), which validators are live (signed one of the last 64 blocks),
-/// and, on a `fat dev` node, its cluster and workers. `--json` prints
-/// `{"rpc","genesis","height","hash","timestamp_ms","certificate","validators","cluster","workers"}`.
+/// and, on a `fat dev` node, its cluster and workers. For every cluster with members, it
+/// compares the state roots the members sign at the last block they all reached, and names
+/// each member whose root of a contract differs from the others' (a diverged replica).
+/// `--json` prints
+/// `{"rpc","genesis","height","hash","timestamp_ms","certificate","validators","cluster","workers","replicas"}`.
 #[derive(Debug, Args)]
 pub struct StatusCommand {
     #[command(flatten)]
@@ -63,6 +66,17 @@ impl StatusCommand {
                 Err(Error::NoWorkers { .. }) => (Value::Null, Vec::new()),
                 Err(e) => return Err(e.into()),
             };
+            let mut replicas = Vec::new();
+            for cluster in ctx.client.clusters().await?.clusters {
+                if cluster.info.workers.is_empty() {
+                    continue;
+                }
+                let id = cluster.info.id;
+                replicas.push(match ctx.client.compare_replicas(&id).await {
+                    Ok(check) => serde_json::to_value(check)?,
+                    Err(e) => json!({"cluster": id, "error": e.to_string()}),
+                });
+            }
             Ok(json!({
                 "rpc": ctx.rpc,
                 "genesis": chain.genesis,
@@ -73,6 +87,7 @@ impl StatusCommand {
                 "validators": validators,
                 "cluster": cluster,
                 "workers": workers,
+                "replicas": replicas,
             }))
         })?;
         if ctx.json {
@@ -119,8 +134,52 @@ impl StatusCommand {
                 worker["url"].as_str().unwrap_or("-")
             );
         }
+        for check in status["replicas"].as_array().into_iter().flatten() {
+            println!("{}", describe_replicas(check));
+        }
         Ok(())
     }
+}
+
+/// One cluster's replicas, in a line or a few.
+fn describe_replicas(check: &Value) -> String {
+    let cluster = check["cluster"].as_str().unwrap_or("-");
+    if let Some(error) = check["error"].as_str() {
+        return format!("replicas of cluster {cluster}: not compared ({error})");
+    }
+    let members = check["members"].as_array().cloned().unwrap_or_default();
+    let answered = members.iter().filter(|m| m["error"].is_null()).count();
+    let mut out = match check["height"].as_u64() {
+        Some(h) => format!(
+            "replicas of cluster {cluster}: {answered} of {} members compared at block {h}",
+            members.len()
+        ),
+        None => format!("replicas of cluster {cluster}: no member answered"),
+    };
+    for m in members.iter().filter(|m| !m["error"].is_null()) {
+        out.push_str(&format!(
+            "\n  worker {} not compared: {}",
+            m["worker"].as_str().unwrap_or("-"),
+            m["error"].as_str().unwrap_or("-")
+        ));
+    }
+    let diverged = check["diverged"].as_array().cloned().unwrap_or_default();
+    if diverged.is_empty() && answered > 0 {
+        out.push_str(", all agree");
+    }
+    for d in &diverged {
+        let others = match d["majority"].as_str() {
+            Some(root) => format!("most members have {root}"),
+            None => "no root has a majority".to_string(),
+        };
+        out.push_str(&format!(
+            "\n  DIVERGED: worker {} has root {} for contract {} ({others})",
+            d["worker"].as_str().unwrap_or("-"),
+            d["root"].as_str().unwrap_or("-"),
+            d["contract"].as_str().unwrap_or("-"),
+        ));
+    }
+    out
 }
 
 /// The certificate of block `height`, checked against the validator set of the genesis the
