@@ -278,3 +278,138 @@ fn four_validator_processes_survive_sigkill_of_one_and_then_of_all() {
         }
     }
 }
+
+/// `fat gatekeeper --dev` following `chain` (a URL), its data in `dir`; waits for `ready`.
+fn start_gatekeeper(chain: &str, dir: &Path) -> Validator {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fat"))
+        .args(["gatekeeper", "--dev", "--chain", chain])
+        .arg("--data-dir")
+        .arg(dir)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start fat gatekeeper");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    Validator {
+        child,
+        addr: chain.to_string(),
+    }
+}
+
+#[test]
+fn workers_following_different_validators_reach_the_same_state_roots() {
+    let net: PathBuf = temp_dir("followers-net").to_path_buf();
+    let home: PathBuf = temp_dir("followers-home").to_path_buf();
+    let ports = free_ports(2 * VALIDATORS + 2);
+    let rpc: Vec<String> = ports[VALIDATORS..2 * VALIDATORS]
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
+    let url = |i: usize| format!("http://{}", rpc[i]);
+    genesis_new(&net, &ports[..VALIDATORS]);
+    let mut validators: Vec<Option<Validator>> = (0..VALIDATORS)
+        .map(|i| Some(start(&net, &home, i, &rpc[i])))
+        .collect();
+    let _gatekeeper = start_gatekeeper(&url(0), &home.join("gatekeeper"));
+    // Worker w follows validator w + 1, and registers itself through it.
+    let apis: Vec<String> = ports[2 * VALIDATORS..]
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
+    let _workers: Vec<common::WorkerProcess> = (0..2)
+        .map(|w| {
+            common::start_worker(
+                &home,
+                &url(w + 1),
+                &home.join(format!("w{w}")),
+                &apis[w],
+                &[],
+            )
+        })
+        .collect();
+    let ids: Vec<String> = apis
+        .iter()
+        .map(|api| {
+            http(api, "GET", "/v1/status", b"").unwrap().1["worker"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let fat_at = |i: usize, args: &[&str]| -> serde_json::Value {
+        let mut all = args.to_vec();
+        let rpc = url(i);
+        all.extend_from_slice(&["--json", "--rpc", &rpc]);
+        fat_run(&home, &all).json()
+    };
+    // Made through validator 3, provisioned by the gatekeeper following validator 0.
+    let created = fat_at(3, &["cluster", "create", "--workers", &ids.join(",")]);
+    let cluster = created["cluster"].as_str().unwrap().to_string();
+    common::wait_provisioned(&rpc[0], &cluster);
+    let deployed = fat_at(
+        0,
+        &["deploy", fat_test_programs::COUNTER, "--cluster", &cluster],
+    );
+    let counter = deployed["contract"].as_str().unwrap().to_string();
+    let mut height = 0;
+    for (i, by) in [(1, 2), (2, 3)] {
+        let out = fat_at(
+            i,
+            &[
+                "command",
+                &counter,
+                "increment",
+                &format!(r#"{{"by": {by}}}"#),
+            ],
+        );
+        height = out["block"].as_u64().unwrap();
+    }
+    let same_state = |height: u64, value: u64| {
+        let mut roots = Vec::new();
+        for api in &apis {
+            common::wait_for_height(api, height);
+            let (_, signed) = http(api, "GET", &format!("/v1/roots?height={height}"), b"").unwrap();
+            roots.push(signed["roots"].clone());
+            let answer = fat_at(
+                0,
+                &[
+                    "query",
+                    &counter,
+                    "get",
+                    "--worker",
+                    &format!("http://{api}"),
+                ],
+            );
+            assert_eq!(answer["output"], value, "{answer}");
+        }
+        assert_eq!(roots[0].as_array().map(Vec::len), Some(1), "{roots:?}");
+        assert_eq!(
+            roots[0], roots[1],
+            "the two followers sign the same roots at block {height}"
+        );
+    };
+    same_state(height, 5);
+
+    // A validator neither follows dies: commands go on through another, and both followers
+    // still agree.
+    let mut dead = validators[3].take().unwrap();
+    dead.child.kill().unwrap();
+    dead.child.wait().unwrap();
+    let out = fat_at(0, &["command", &counter, "increment", r#"{"by": 4}"#]);
+    same_state(out["block"].as_u64().unwrap(), 9);
+    let status = fat_at(0, &["status"]);
+    let check = status["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cluster"] == cluster.as_str())
+        .unwrap_or_else(|| panic!("{status}"))
+        .clone();
+    assert_eq!(check["members"].as_array().unwrap().len(), 2, "{check}");
+    assert_eq!(check["diverged"], serde_json::json!([]), "{check}");
+}
