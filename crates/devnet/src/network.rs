@@ -235,8 +235,14 @@ impl DevnetBuilder {
         }
         let stop = devnet.shutdown.wait();
         let ready = tokio::select! {
-            ready = devnet.bootstrap(known, self.clusters, &announce) => ready,
+            biased;
             () = stop => Err(DevnetError::Interrupted),
+            ready = devnet.bootstrap(known, self.clusters, &announce) => ready,
+        };
+        // A step that failed because the signal stopped the node under it was interrupted.
+        let ready = match ready {
+            Err(_) if devnet.shutdown.is_triggered() => Err(DevnetError::Interrupted),
+            other => other,
         };
         match ready {
             Ok(clusters) => {

@@ -177,7 +177,14 @@ async fn workers_spread_over_clusters_each_runs_its_own_contracts() {
         assert_eq!(done.confirmed_by[0], ids[j].to_string());
         let answer = client.query(&alice, &contract, "get", None).await.unwrap();
         assert_eq!(answer.output, j as u64 + 1);
+        let block = done.block.expect("a committed command has a block");
         for (i, worker) in devnet.workers().iter().enumerate() {
+            // Every worker has applied the command's block (the other member of the
+            // contract's cluster may trail the one that confirmed it).
+            assert!(
+                worker.wait_for_height(block, Duration::from_secs(10)).await,
+                "worker {i} reaches block {block}"
+            );
             let runs = worker
                 .snapshot()
                 .unwrap()
