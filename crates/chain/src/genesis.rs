@@ -9,6 +9,8 @@ use fat_types::{AccountId, Hash32};
 pub const DEV_ACCOUNTS: [&str; 3] = ["alice", "bob", "charlie"];
 /// The name of the dev gatekeeper's key (see [`fat_crypto::dev_keypair`]).
 pub const DEV_GATEKEEPER: &str = "gatekeeper";
+/// The dev account that may create clusters (the dev chain's one cluster admin).
+pub const DEV_CLUSTER_ADMIN: &str = "alice";
 /// The name of the dev sequencer's key: the dev chain's one validator.
 pub const DEV_SEQUENCER: &str = "sequencer";
 /// What each dev account holds at genesis.
@@ -36,6 +38,7 @@ pub fn dev() -> Genesis {
         validators: vec![dev_keypair(DEV_SEQUENCER).account_id()],
         params: ChainParams {
             attestation: fat_attestation::dev_chain_policy(),
+            cluster_admins: vec![dev_keypair(DEV_CLUSTER_ADMIN).account_id()],
             ..ChainParams::default()
         },
         accounts,

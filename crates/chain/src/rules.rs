@@ -167,10 +167,16 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
             }
             Ok(())
         }
-        TxKind::CreateCluster { workers } => match workers.iter().find(|w| !view.has_worker(w)) {
-            Some(worker) => Err(TxRejection::UnknownWorker { worker: *worker }),
-            None => Ok(()),
-        },
+        TxKind::CreateCluster { workers } => {
+            let admins = &view.params().cluster_admins;
+            if !admins.is_empty() && !admins.contains(&tx.signer) {
+                return Err(TxRejection::NotClusterAdmin);
+            }
+            match workers.iter().find(|w| !view.has_worker(w)) {
+                Some(worker) => Err(TxRejection::UnknownWorker { worker: *worker }),
+                None => Ok(()),
+            }
+        }
         TxKind::AddClusterWorker { cluster, worker } => {
             if !view.has_cluster(cluster) {
                 return Err(TxRejection::UnknownCluster { cluster: *cluster });

@@ -492,3 +492,48 @@ fn a_clusters_owner_decides_who_deploys_into_it() {
         Err(TxRejection::NotDeployer { cluster })
     );
 }
+
+#[test]
+fn only_the_chains_cluster_admins_create_clusters() {
+    // The dev chain names alice; bob's cluster is refused at admission, alice's made.
+    let (_dir, node, _, _) = setup("cluster-admins");
+    let create = TxKind::CreateCluster {
+        workers: vec![worker_id(3)],
+    };
+    assert_eq!(
+        node.submit_tx(&sign(&bob(), 0, create.clone())),
+        Err(TxRejection::NotClusterAdmin)
+    );
+    node.submit_tx(&sign(&alice(), 5, create.clone())).unwrap();
+    let outcomes = produce(&node);
+    assert!(
+        outcomes.iter().all(|o| !matches!(o, Outcome::Failed(_))),
+        "{outcomes:?}"
+    );
+    assert!(node.with_state(|s| {
+        s.clusters
+            .contains_key(&cluster_id(&alice().account_id(), 5))
+    }));
+
+    // A chain that names no admin lets anyone create clusters.
+    let dir = TempDir::new("cluster-admins-none");
+    let mut genesis = fat_chain::genesis::dev();
+    genesis.params.cluster_admins.clear();
+    let open = common::open_with(&dir, genesis.clone(), 1000);
+    let chain = fat_chain::genesis::chain_id(&genesis);
+    let bob = bob();
+    open.submit_tx(&common::sign_for(chain, &alice(), 0, register_worker(1)))
+        .unwrap();
+    open.submit_tx(&common::sign_for(
+        chain,
+        &bob,
+        0,
+        TxKind::CreateCluster { workers: vec![] },
+    ))
+    .unwrap();
+    let outcomes = produce(&open);
+    assert!(
+        outcomes.iter().all(|o| !matches!(o, Outcome::Failed(_))),
+        "{outcomes:?}"
+    );
+}

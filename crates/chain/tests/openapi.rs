@@ -274,7 +274,7 @@ async fn answers_fit_the_openapi_schemas() {
         let full = open_with(&full_dir, fat_chain::genesis::dev(), 1);
         let mut f = Checker::new(&spec, app(full));
         for (nonce, expected) in [(0, 202), (1, 503)] {
-            let tx = sign(&bob(), nonce, TxKind::CreateCluster { workers: vec![] });
+            let tx = sign(&alice(), nonce, TxKind::CreateCluster { workers: vec![] });
             f.call("POST", p::TXS, p::TXS, OCTETS, tx.encode(), expected)
                 .await;
         }
@@ -403,6 +403,7 @@ fn rejections() -> Vec<TxRejection> {
         TxRejection::Membership { worker, cluster },
         TxRejection::NotClusterOwner { cluster },
         TxRejection::NotDeployer { cluster },
+        TxRejection::NotClusterAdmin,
         TxRejection::NotGatekeeper,
         TxRejection::AttestationRejected {
             provider: "dev".into(),

@@ -38,6 +38,10 @@ pub struct ChainParams {
     /// gatekeeper.
     #[serde(default = "default_key_fee")]
     pub key_fee: u64,
+    /// The accounts that may create clusters (and so own them: a cluster's owner changes its
+    /// members). Empty: any account may.
+    #[serde(default)]
+    pub cluster_admins: Vec<AccountId>,
 }
 
 fn default_key_fee() -> u64 {
@@ -85,6 +89,7 @@ impl Default for ChainParams {
             attestation: AttestationPolicy::default(),
             // Ten gatekeeper transactions' minimum fee at the default base fee.
             key_fee: 10,
+            cluster_admins: Vec::new(),
         }
     }
 }

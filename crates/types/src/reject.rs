@@ -193,6 +193,10 @@ pub enum TxRejection {
         /// The cluster.
         cluster: crate::ClusterId,
     },
+    /// The chain names its cluster admins, and the signer of a `CreateCluster` is none of
+    /// them.
+    #[error("only the chain's cluster admins may create clusters")]
+    NotClusterAdmin,
 }
 
 impl TxRejection {
@@ -226,6 +230,7 @@ impl TxRejection {
             Self::NotOperator { .. } => "not_operator",
             Self::MempoolBytesFull { .. } => "mempool_bytes_full",
             Self::NotDeployer { .. } => "not_deployer",
+            Self::NotClusterAdmin => "not_cluster_admin",
         }
     }
 }

@@ -204,6 +204,7 @@ pub fn rejection() -> impl Strategy<Value = TxRejection> {
         bytes32().prop_map(|c| TxRejection::NotDeployer {
             cluster: ClusterId(c)
         }),
+        Just(TxRejection::NotClusterAdmin),
     ]
 }
 

@@ -699,10 +699,9 @@ async fn an_unattested_worker_gets_nothing() {
     let chain = Chain::start(&dir).await;
     let cluster = chain.dev_cluster(1).await;
     let gatekeeper = dev_keypair(fat_devnet::bootstrap::DEV_GATEKEEPER);
-    let submit_raw = |kind: TxKind| {
+    let submit_as = |gatekeeper: fat_crypto::Keypair, kind: TxKind| {
         let client = chain.client.clone();
         let url = chain.url.clone();
-        let gatekeeper = gatekeeper.clone();
         async move {
             let nonce = client.next_nonce(&gatekeeper.account_id()).await.unwrap();
             let tx = gatekeeper.sign_tx(Transaction {
@@ -723,6 +722,7 @@ async fn an_unattested_worker_gets_nothing() {
             (status, body)
         }
     };
+    let submit_raw = |kind: TxKind| submit_as(gatekeeper.clone(), kind);
 
     // A worker claiming a measurement that is not on the allow-list.
     let rogue = Worker::open(worker_config(&dir, 5)).unwrap();
@@ -769,9 +769,13 @@ async fn an_unattested_worker_gets_nothing() {
         ),
         "{registration:?}"
     );
-    let (status, body) = submit_raw(TxKind::CreateCluster {
-        workers: vec![rogue.id()],
-    })
+    // (Signed by the dev chain's cluster admin, so that the worker is what is refused.)
+    let (status, body) = submit_as(
+        dev_keypair(fat_devnet::bootstrap::DEV_CLUSTER_ADMIN),
+        TxKind::CreateCluster {
+            workers: vec![rogue.id()],
+        },
+    )
     .await;
     assert_eq!(
         (status, body["code"].as_str()),

@@ -30,10 +30,14 @@ struct NewGenesis {
     /// Each validator's p2p address, in order [default: 127.0.0.1:9000, :9001, ...].
     #[arg(long, value_name = "ADDR,...", value_delimiter = ',')]
     p2p: Vec<SocketAddr>,
-    /// Fund the dev accounts (alice, bob, charlie), name the dev gatekeeper and accept `dev`
-    /// attestation: a test network whose keys are public.
+    /// Fund the dev accounts (alice, bob, charlie), name the dev gatekeeper, make alice the
+    /// cluster admin and accept `dev` attestation: a test network whose keys are public.
     #[arg(long)]
     dev_accounts: bool,
+    /// The accounts (64-hex ids) that may create clusters [default: alice with
+    /// --dev-accounts, else any account].
+    #[arg(long, value_name = "ID,...", value_delimiter = ',')]
+    cluster_admins: Vec<fat_types::AccountId>,
     /// The chain's name.
     #[arg(long, value_name = "NAME", default_value = "fat")]
     chain_id: String,
@@ -95,6 +99,10 @@ impl NewGenesis {
             genesis.accounts.clear();
             genesis.gatekeepers.clear();
             genesis.params.attestation = Default::default();
+            genesis.params.cluster_admins.clear();
+        }
+        if !self.cluster_admins.is_empty() {
+            genesis.params.cluster_admins = self.cluster_admins.clone();
         }
         let mut key_files = Vec::new();
         for (i, key) in keys.iter().enumerate() {
