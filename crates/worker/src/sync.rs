@@ -313,6 +313,7 @@ impl Worker {
     ) -> Result<()> {
         let mut refused = Vec::new();
         for source in others {
+            let started = Instant::now();
             let received = match self.receive_from(source, info, head).await {
                 Ok(received) => received,
                 Err(e) => {
@@ -333,7 +334,8 @@ impl Worker {
                     .map_err(|e| WorkerError::Corrupt(format!("install task: {e}")))?;
             match installed {
                 Ok(()) => {
-                    tracing::info!(contract = %info.id, worker = %source.id, height, entries, "received a contract's state");
+                    let elapsed_ms = started.elapsed().as_millis();
+                    tracing::info!(contract = %info.id, worker = %source.id, height, entries, elapsed_ms, "received a contract's state");
                     return Ok(());
                 }
                 Err(WorkerError::Snapshot(e)) => {
