@@ -18,7 +18,6 @@
 //!
 //! `FAT_BENCH_QUICK=1` runs one round instead of three.
 
-#[allow(dead_code)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 
