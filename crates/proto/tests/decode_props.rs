@@ -1,12 +1,13 @@
 //! Property tests of what the typed clients and the follower read from a server or a peer:
 //! the Server-Sent Events of the block stream and of a query's progress ([`SseDecoder`]),
 //! the JSON bodies of both APIs, and the borsh plaintexts workers of a cluster exchange for
-//! jobs ([`JobCall`], [`JobAnswer`]).
+//! jobs ([`JobCall`], [`JobAnswer`]) and for a joining member's state ([`SnapshotRequest`],
+//! [`ContractSnapshot`]), and the roots they sign ([`SignedRoots`]).
 
 use fat_proto::chain::{BlockView, ReceiptsView, SubmitAnswer, TxView};
 use fat_proto::worker::{
-    JobAnswer, JobCall, JobProgress, JobProof, LogsView, QueryReply, QueryRequest, ReceiptView,
-    WorkerStatus,
+    ContractRoot, ContractSnapshot, JobAnswer, JobCall, JobProgress, JobProof, LogsView,
+    QueryReply, QueryRequest, ReceiptView, SignedRoots, SnapshotRequest, WorkerStatus,
 };
 use fat_proto::{ErrorBody, SseDecoder, SseEvent};
 use fat_types::encoding::{decode, encode};
@@ -142,6 +143,81 @@ const JOB_ANSWER: Codec<JobAnswer, DecodeError> = Codec {
     decode: |b| decode("job answer", b),
     encode,
 };
+
+const SNAPSHOT_REQUEST: Codec<SnapshotRequest, DecodeError> = Codec {
+    what: "snapshot request",
+    decode: |b| decode("snapshot request", b),
+    encode,
+};
+
+const CONTRACT_SNAPSHOT: Codec<ContractSnapshot, DecodeError> = Codec {
+    what: "contract snapshot",
+    decode: |b| decode("contract snapshot", b),
+    encode,
+};
+
+const SIGNED_ROOTS: Codec<SignedRoots, DecodeError> = Codec {
+    what: "signed roots",
+    decode: |b| decode("signed roots", b),
+    encode,
+};
+
+fn contract_snapshot() -> impl Strategy<Value = ContractSnapshot> {
+    let info = (
+        strategies::bytes32(),
+        strategies::bytes32(),
+        strategies::bytes32(),
+        strategies::bytes32(),
+        any::<u64>(),
+        proptest::option::of(strategies::hash()),
+    )
+        .prop_map(|(id, code, cluster, deployer, height, public_key)| {
+            fat_types::ContractInfo {
+                id: ContractId(id),
+                code_hash: fat_types::CodeHash(code),
+                cluster: fat_types::ClusterId(cluster),
+                deployer: AccountId(deployer),
+                height,
+                public_key,
+            }
+        });
+    let entry = (vec(any::<u8>(), 0..16), vec(any::<u8>(), 0..16));
+    (
+        any::<u64>(),
+        info,
+        strategies::hash(),
+        any::<u64>(),
+        vec(entry, 0..8),
+    )
+        .prop_map(
+            |(height, info, state_root, logs, entries)| ContractSnapshot {
+                height,
+                info,
+                state_root,
+                logs,
+                entries,
+            },
+        )
+}
+
+fn signed_roots() -> impl Strategy<Value = SignedRoots> {
+    let root = (strategies::bytes32(), strategies::hash()).prop_map(|(c, root)| ContractRoot {
+        contract: ContractId(c),
+        root,
+    });
+    (
+        strategies::bytes32(),
+        any::<u64>(),
+        vec(root, 0..8),
+        strategies::signature(),
+    )
+        .prop_map(|(worker, height, roots, signature)| SignedRoots {
+            worker: WorkerId(worker),
+            height,
+            roots,
+            signature,
+        })
+}
 
 fn job_call() -> impl Strategy<Value = JobCall> {
     (
@@ -335,5 +411,38 @@ proptest! {
         JOB_ANSWER.arbitrary(&bytes)?;
         JOB_ANSWER.round_trip(&answer)?;
         JOB_ANSWER.tampered(&answer, at, flip, extra)?;
+    }
+
+    /// What a joining member and the member it asks exchange, and the roots workers sign
+    /// (as JSON from `GET /v1/roots`, and borsh as signed).
+    #[test]
+    fn state_sync_bodies(
+        bytes in vec(any::<u8>(), 0..256),
+        contract in strategies::bytes32(),
+        min_height in any::<u64>(),
+        snapshot in contract_snapshot(),
+        roots in signed_roots(),
+        at in any::<prop::sample::Index>(),
+        flip in any::<u8>(),
+        extra in any::<u8>(),
+    ) {
+        let request = SnapshotRequest { contract: ContractId(contract), min_height };
+        SNAPSHOT_REQUEST.arbitrary(&bytes)?;
+        SNAPSHOT_REQUEST.round_trip(&request)?;
+        SNAPSHOT_REQUEST.tampered(&request, at, flip, extra)?;
+        CONTRACT_SNAPSHOT.arbitrary(&bytes)?;
+        CONTRACT_SNAPSHOT.round_trip(&snapshot)?;
+        CONTRACT_SNAPSHOT.tampered(&snapshot, at, flip, extra)?;
+        SIGNED_ROOTS.arbitrary(&bytes)?;
+        SIGNED_ROOTS.round_trip(&roots)?;
+        SIGNED_ROOTS.tampered(&roots, at, flip, extra)?;
+        json_round_trip(&roots, at, flip)?;
+        // Roots signed by a key verify; any change to what was signed does not.
+        let key = fat_crypto::Keypair::from_seed(contract);
+        let signed = SignedRoots::sign(&key, min_height, roots.roots.clone());
+        prop_assert!(signed.verify().is_ok());
+        let mut moved = signed.clone();
+        moved.height = moved.height.wrapping_add(1);
+        prop_assert!(moved.verify().is_err());
     }
 }
