@@ -298,10 +298,19 @@ impl Worker {
                 "no other member of cluster {cluster} has an endpoint to ask"
             )));
         }
+        // One contract no member can send (or one the node lists wrongly) does not keep the
+        // others from arriving; the cluster stays pending until every one has.
+        let mut failed = Vec::new();
         for info in &missing {
-            self.sync_contract(&others, info, head).await?;
+            if let Err(e) = self.sync_contract(&others, info, head).await {
+                failed.push(e.to_string());
+            }
         }
-        Ok(())
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(WorkerError::Snapshot(failed.join("; ")))
+        }
     }
 
     /// Receive one contract's state from the first member whose state checks out.
