@@ -115,8 +115,21 @@ impl Worker {
         input: Vec<u8>,
         min_height: u64,
     ) -> Result<JobAnswer> {
-        let started = Instant::now();
         let _slot = self.inner.job_admission.enter().await?;
+        self.run_job(contract, caller, name, input, min_height)
+            .await
+    }
+
+    /// [`Worker::execute_job`] for a caller that holds a job slot already.
+    async fn run_job(
+        &self,
+        contract: &ContractId,
+        caller: AccountId,
+        name: &str,
+        input: Vec<u8>,
+        min_height: u64,
+    ) -> Result<JobAnswer> {
+        let started = Instant::now();
         if !self.wait_for_height(min_height, CATCH_UP).await {
             return Err(WorkerError::Behind { height: min_height });
         }
@@ -135,7 +148,12 @@ impl Worker {
 
     /// A job another worker of the cluster sent: open it, check that its sender is a member
     /// of the contract's cluster, run it and seal the answer to the sender's session.
+    ///
+    /// The job takes its place in the job queue before anything is opened or checked, so a
+    /// flood of envelopes costs no cryptography once the queue is full: it is answered
+    /// "busy".
     pub async fn serve_job(&self, envelope: &Envelope) -> Result<Envelope> {
+        let _slot = self.inner.job_admission.enter().await?;
         let now_ms = self.now_ms();
         let contract = envelope.header.contract;
         let opened = envelope::open(
@@ -177,7 +195,7 @@ impl Worker {
         self.admit(&envelope.header)?;
         let input = call.input;
         let mut answer = self
-            .execute_job(
+            .run_job(
                 &contract,
                 call.caller,
                 &call.name,
@@ -555,5 +573,68 @@ impl ProgressBoard {
     pub(crate) fn get(&self, id: &str) -> Option<JobProgress> {
         let board = self.0.lock().expect("progress board");
         board.get(id)?.upgrade().map(|jobs| jobs.progress())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fat_crypto::dev_keypair;
+    use fat_crypto::envelope::{EcdhPublic, SealRandomness, seal};
+
+    use super::*;
+    use crate::WorkerConfig;
+
+    /// With every job slot taken and no queue, a job envelope or a snapshot request is turned
+    /// away before the worker checks its signature or exchanges a key: busy. With a slot free,
+    /// the same envelope reaches the cryptography and is refused for its signature.
+    #[tokio::test]
+    async fn jobs_and_snapshot_requests_queue_before_any_cryptography() {
+        let dir =
+            std::env::temp_dir().join(format!("fat-worker-jobs-admit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut config = WorkerConfig::new(&dir, Some(dev_keypair("worker-0")));
+        config.job_slots = 1;
+        config.query_queue = 0;
+        let worker = Worker::open(config).unwrap();
+        let contract = ContractId([7; 32]);
+        let forged = |direction| {
+            let (mut envelope, _) = seal(
+                &dev_keypair("worker-1"),
+                &EcdhPublic(worker.ecdh_public().0),
+                contract,
+                direction,
+                b"anything",
+                worker.now_ms(),
+                SealRandomness::generate().unwrap(),
+            )
+            .unwrap();
+            envelope.signature.0[0] ^= 1;
+            envelope
+        };
+        let (job, snapshot) = (forged(Direction::Job), forged(Direction::Snapshot));
+        let bad_signature = |r: &Result<Envelope>| {
+            matches!(
+                r,
+                Err(WorkerError::Envelope(
+                    fat_crypto::EnvelopeError::BadSignature(_)
+                ))
+            )
+        };
+
+        let held = worker.inner.job_admission.enter().await.unwrap();
+        let answer = worker.serve_job(&job).await;
+        assert!(matches!(answer, Err(WorkerError::Busy)), "{answer:?}");
+        drop(held);
+        let answer = worker.serve_job(&job).await;
+        assert!(bad_signature(&answer), "{answer:?}");
+
+        let held = worker.inner.snapshot_slot.try_acquire().unwrap();
+        let answer = worker.serve_snapshot(&snapshot).await;
+        assert!(matches!(answer, Err(WorkerError::Busy)), "{answer:?}");
+        drop(held);
+        let answer = worker.serve_snapshot(&snapshot).await;
+        assert!(bad_signature(&answer), "{answer:?}");
+        drop(worker);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -107,7 +107,15 @@ impl Worker {
     /// A member joining a contract's cluster asks for its state: open the request, check on
     /// the chain that its sender is a member, and seal the contract's entries as of this
     /// worker's head (at least the height asked) to the request's session.
+    ///
+    /// One snapshot is served at a time: the slot is taken before anything is opened, so
+    /// further requests meanwhile cost nothing but a "busy".
     pub async fn serve_snapshot(&self, envelope: &Envelope) -> Result<Envelope> {
+        let _slot = self
+            .inner
+            .snapshot_slot
+            .try_acquire()
+            .map_err(|_| WorkerError::Busy)?;
         let contract = envelope.header.contract;
         let opened = envelope::open(
             envelope,
@@ -140,11 +148,6 @@ impl Worker {
             return Err(WorkerError::NotMember { sender, cluster });
         }
         self.admit(&envelope.header)?;
-        let _slot = self
-            .inner
-            .snapshot_slot
-            .try_acquire()
-            .map_err(|_| WorkerError::Busy)?;
         if !self.wait_for_height(request.min_height, CATCH_UP).await {
             return Err(WorkerError::Behind {
                 height: request.min_height,
