@@ -151,6 +151,9 @@ pub struct RuntimeConfig {
     pub pool_instances: u32,
     /// How often the deadline clock ticks.
     pub epoch_tick: Duration,
+    /// Compiled codes kept in memory at most; the least recently used goes first (it is
+    /// compiled again from its bytes when next needed).
+    pub code_cache_entries: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -161,6 +164,7 @@ impl Default for RuntimeConfig {
             http_policy: HttpPolicy::default(),
             pool_instances: 128,
             epoch_tick: Duration::from_millis(5),
+            code_cache_entries: 64,
         }
     }
 }

@@ -33,7 +33,7 @@ pub struct Runtime {
     limits: Arc<Limits>,
     command: ModeEngine,
     query: ModeEngine,
-    codes: Mutex<HashMap<CodeHash, Arc<Code>>>,
+    codes: Mutex<CodeCache>,
     tls: Arc<rustls::ClientConfig>,
     network: Arc<dyn HttpNetwork>,
     clock: Arc<dyn Clock>,
@@ -67,12 +67,13 @@ impl Runtime {
         let tick = config.epoch_tick.max(Duration::from_millis(1));
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(&query.engine, tick, ticker_stop.clone());
+        let codes = Mutex::new(CodeCache::new(config.code_cache_entries));
         Ok(Self {
             limits: Arc::new(config.limits.clone()),
             config,
             command,
             query,
-            codes: Mutex::new(HashMap::new()),
+            codes,
             tls: tls_config(),
             network: Arc::new(SystemNetwork),
             clock,
@@ -106,8 +107,8 @@ impl Runtime {
             });
         }
         let hash = Self::code_hash(wasm);
-        if let Some(code) = self.codes.lock().expect("code cache").get(&hash) {
-            return Ok(code.clone());
+        if let Some(code) = self.cached(&hash) {
+            return Ok(code);
         }
         let code = Arc::new(Code::compile(hash, wasm, &self.command, &self.query)?);
         self.codes
@@ -115,6 +116,17 @@ impl Runtime {
             .expect("code cache")
             .insert(hash, code.clone());
         Ok(code)
+    }
+
+    /// The compiled code of `hash`, if it is in the cache (it is then the most recently
+    /// used).
+    pub fn cached(&self, hash: &CodeHash) -> Option<Arc<Code>> {
+        self.codes.lock().expect("code cache").get(hash)
+    }
+
+    /// How many compiled codes the cache holds.
+    pub fn cached_codes(&self) -> usize {
+        self.codes.lock().expect("code cache").entries.len()
     }
 
     /// Run one call. Whatever the contract does, this returns an [`Outcome`].
@@ -321,4 +333,43 @@ async fn invoke(
 
 fn text(result: std::result::Result<String, String>) -> std::result::Result<Vec<u8>, String> {
     result.map(String::into_bytes)
+}
+
+/// Compiled code by hash, at most `capacity` of them: the least recently used goes first.
+struct CodeCache {
+    entries: HashMap<CodeHash, (Arc<Code>, u64)>,
+    capacity: usize,
+    clock: u64,
+}
+
+impl CodeCache {
+    fn new(capacity: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            capacity: capacity.max(1),
+            clock: 0,
+        }
+    }
+
+    fn get(&mut self, hash: &CodeHash) -> Option<Arc<Code>> {
+        self.clock += 1;
+        let (code, used) = self.entries.get_mut(hash)?;
+        *used = self.clock;
+        Some(code.clone())
+    }
+
+    fn insert(&mut self, hash: CodeHash, code: Arc<Code>) {
+        self.clock += 1;
+        if !self.entries.contains_key(&hash) && self.entries.len() >= self.capacity {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(h, _)| *h);
+            if let Some(oldest) = oldest {
+                self.entries.remove(&oldest);
+            }
+        }
+        self.entries.insert(hash, (code, self.clock));
+    }
 }

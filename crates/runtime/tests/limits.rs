@@ -293,3 +293,44 @@ async fn code_that_is_not_a_contract_is_refused_at_load() {
             .contains("limit is 10")
     );
 }
+
+/// The compiled-code cache keeps at most its configured count; the least recently used code
+/// goes first and is compiled again when it is next loaded.
+#[test]
+fn the_code_cache_keeps_the_most_recently_used_codes() {
+    let runtime = fat_runtime::Runtime::new(RuntimeConfig {
+        code_cache_entries: 2,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let wasm: Vec<Vec<u8>> = [
+        fat_test_programs::PROBE,
+        fat_test_programs::COUNTER,
+        fat_test_programs::HTTP_BOT,
+    ]
+    .iter()
+    .map(|path| fat_test_programs::read(path))
+    .collect();
+    let hashes: Vec<_> = wasm
+        .iter()
+        .map(|w| fat_runtime::Runtime::code_hash(w))
+        .collect();
+    runtime.load(&wasm[0]).unwrap();
+    runtime.load(&wasm[1]).unwrap();
+    assert!(
+        runtime.cached(&hashes[0]).is_some(),
+        "used again: now the most recent"
+    );
+    runtime.load(&wasm[2]).unwrap();
+    assert_eq!(runtime.cached_codes(), 2);
+    assert!(
+        runtime.cached(&hashes[1]).is_none(),
+        "the least recently used went"
+    );
+    assert!(runtime.cached(&hashes[0]).is_some());
+    assert!(runtime.cached(&hashes[2]).is_some());
+    // Loaded again, it compiles again and takes the place of the least recent.
+    let again = runtime.load(&wasm[1]).unwrap();
+    assert_eq!(again.hash(), hashes[1]);
+    assert!(runtime.cached(&hashes[0]).is_none());
+}

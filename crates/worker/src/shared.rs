@@ -53,7 +53,6 @@ pub(crate) struct Inner {
     pub(crate) flushing: tokio::sync::Mutex<()>,
     pub(crate) plaintext_queries: bool,
     pub(crate) cache: Arc<MemoryCache>,
-    pub(crate) codes: Mutex<HashMap<CodeHash, Arc<Code>>>,
     pub(crate) head: watch::Sender<Option<BlockHeader>>,
     pub(crate) admission: Admission,
     pub(crate) closing: watch::Sender<bool>,
@@ -106,27 +105,19 @@ impl Inner {
 /// The worker's code cache, for the executor and for queries.
 impl CodeProvider for Inner {
     fn cached(&self, hash: &CodeHash) -> Option<Arc<Code>> {
-        self.codes
-            .lock()
-            .expect("code cache lock")
-            .get(hash)
-            .cloned()
+        self.runtime.cached(hash)
     }
 
     fn compile(&self, hash: &CodeHash, wasm: &[u8]) -> fat_runtime::Result<Arc<Code>> {
         let code = self.runtime.load(wasm)?;
-        // Bytes read from the operator's disk must be the code they are named by; the cache
-        // must never hold other code under a contract's hash.
+        // Bytes read from the operator's disk must be the code they are named by (the
+        // runtime's cache keys code by the hash of its bytes, never by a name it was given).
         if code.hash() != *hash {
             return Err(fat_runtime::Error::Store(format!(
                 "the code stored as {hash} hashes to {}: the store was altered; refusing to run it",
                 code.hash()
             )));
         }
-        self.codes
-            .lock()
-            .expect("code cache lock")
-            .insert(*hash, code.clone());
         Ok(code)
     }
 }

@@ -192,7 +192,6 @@ impl Worker {
                 flushing: tokio::sync::Mutex::new(()),
                 plaintext_queries: config.plaintext_queries,
                 cache: Arc::new(MemoryCache::default()),
-                codes: Mutex::new(HashMap::new()),
                 head: watch::channel(head).0,
                 admission: Admission::new(config.query_concurrency, config.query_queue),
                 closing: watch::channel(false).0,
