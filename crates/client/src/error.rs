@@ -111,6 +111,18 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// The node's genesis configuration is not the one its block 0 links to, or block 0 is
+    /// not the chain's: what the node says of the chain's rules cannot be believed.
+    #[error(
+        "the node at {url} serves a genesis configuration that does not match its block 0 \
+         (or a block 0 that is not chain {chain}): its parameters and attestation policy are refused"
+    )]
+    ForgedGenesis {
+        /// The node.
+        url: String,
+        /// The chain id the client holds.
+        chain: String,
+    },
     /// A worker whose registration does not satisfy the chain's attestation policy: the client
     /// sends it nothing.
     #[error("worker {worker} is not trusted: {reason}")]

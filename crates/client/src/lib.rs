@@ -36,7 +36,7 @@ use fat_proto::chain::{
 };
 use fat_proto::worker::ReceiptView;
 use fat_proto::{ChainApi, WorkerApi, not_found_as_none, windows};
-use fat_types::genesis::ChainParams;
+use fat_types::genesis::{ChainParams, Genesis};
 use fat_types::{
     AccountId, AttestationPolicy, Clock, ClusterId, ContractId, Hash32, SystemClock, Transaction,
     TxId, TxKind, WorkerId, WorkerInfo,
@@ -91,6 +91,7 @@ struct Cache {
     chain_id: Option<Hash32>,
     policy: Option<AttestationPolicy>,
     params: Option<ChainParams>,
+    genesis: Option<Genesis>,
     /// Trusted workers by the cluster they answer for (`None`: any), in the order tried.
     workers: HashMap<Option<ClusterId>, Vec<TrustedWorker>>,
     /// The cluster of each contract asked about.
@@ -222,22 +223,44 @@ impl Client {
         Ok(self.checked().await?.status().await?)
     }
 
-    /// The chain's parameters (`GET /v1/params`), read once per client.
+    /// The chain's genesis configuration, checked: block 0 must be the chain the client holds
+    /// (its id, pinned when the client has a known chains file) and link to the
+    /// configuration's hash. Read once per client.
+    pub async fn genesis(&self) -> Result<Genesis> {
+        if let Some(genesis) = &self.cache().genesis {
+            return Ok(genesis.clone());
+        }
+        let chain = self.checked().await?;
+        let id = self.chain_id().await?;
+        let config = chain.genesis().await?;
+        let block0 = chain.block(0).await?;
+        if block0.hash() != id || block0.header.parent != config.config_hash() {
+            return Err(Error::ForgedGenesis {
+                url: self.chain.url().into(),
+                chain: id.to_string(),
+            });
+        }
+        self.cache().genesis = Some(config.clone());
+        Ok(config)
+    }
+
+    /// The chain's parameters: those of its checked genesis ([`Client::genesis`]; no
+    /// transaction changes them), never what `GET /v1/params` says alone.
     pub async fn params(&self) -> Result<ChainParams> {
         if let Some(params) = &self.cache().params {
             return Ok(params.clone());
         }
-        let params = self.checked().await?.params().await?;
+        let params = self.genesis().await?.params;
         self.cache().params = Some(params.clone());
         Ok(params)
     }
 
-    /// The chain's attestation policy (`GET /v1/params`), read once per client.
+    /// The chain's attestation policy, from its checked genesis ([`Client::params`]).
     pub async fn policy(&self) -> Result<AttestationPolicy> {
         if let Some(policy) = &self.cache().policy {
             return Ok(policy.clone());
         }
-        let policy = self.checked().await?.attestation_policy().await?;
+        let policy = self.params().await?.attestation;
         self.cache().policy = Some(policy.clone());
         Ok(policy)
     }
