@@ -205,11 +205,8 @@ impl Store {
             logs: open(LOGS)?,
             clusters: open(CLUSTERS)?,
             cluster_keys: open(CLUSTER_KEYS)?,
-            root_history: open(ROOT_HISTORY)?,
-            sync_pending: rtx
-                .open_table(SYNC_PENDING)
-                .map_err(storage("open table"))?,
             keyring: self.keyring.clone(),
+            rtx,
         })
     }
 
@@ -545,9 +542,9 @@ pub struct Snapshot {
     logs: ReadOnlyTable<&'static [u8], &'static [u8]>,
     clusters: ReadOnlyTable<&'static [u8], &'static [u8]>,
     cluster_keys: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    root_history: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    sync_pending: ReadOnlyTable<&'static [u8], u64>,
     keyring: Arc<Keyring>,
+    /// The read transaction, for the tables a query never reads (opened when asked for).
+    rtx: redb::ReadTransaction,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -672,11 +669,11 @@ impl Snapshot {
     /// The clusters this worker joined whose earlier contracts it may still lack.
     pub fn pending_syncs(&self) -> Result<Vec<ClusterId>> {
         let mut out = Vec::new();
-        for item in self
-            .sync_pending
-            .iter()
-            .map_err(storage("scan sync pending"))?
-        {
+        let pending = self
+            .rtx
+            .open_table(SYNC_PENDING)
+            .map_err(storage("open sync pending"))?;
+        for item in pending.iter().map_err(storage("scan sync pending"))? {
             let (k, _) = item.map_err(storage("scan sync pending"))?;
             out.push(ClusterId(k.value().try_into().map_err(|_| {
                 corrupt("sync pending", "a cluster id not 32 bytes")
@@ -691,8 +688,11 @@ impl Snapshot {
     pub fn root_at(&self, contract: &ContractId, height: u64) -> Result<Option<Hash32>> {
         let from = root_key(contract, 0);
         let to = root_key(contract, height);
-        let last = self
-            .root_history
+        let history = self
+            .rtx
+            .open_table(ROOT_HISTORY)
+            .map_err(storage("open root history"))?;
+        let last = history
             .range(from.as_slice()..=to.as_slice())
             .map_err(storage("read root history"))?
             .next_back()
