@@ -105,6 +105,51 @@ impl Worker {
         }])
     }
 
+    /// Seal `plaintext` to `member` (direction `job` or `snapshot`, about `contract`), signed
+    /// by this worker's identity; post it to the member's API; and open the answer, which the
+    /// member must have sealed under the same session, within `wait`.
+    pub(crate) async fn ask_member(
+        &self,
+        member: &Member,
+        contract: ContractId,
+        direction: Direction,
+        plaintext: &[u8],
+        wait: Duration,
+    ) -> std::result::Result<Vec<u8>, String> {
+        let api = member.api.as_ref().ok_or("no endpoint")?;
+        let randomness = SealRandomness::generate().map_err(|e| e.to_string())?;
+        let (sealed, session) = envelope::seal(
+            &self.inner.key,
+            &member.ecdh,
+            contract,
+            direction,
+            plaintext,
+            self.now_ms(),
+            randomness,
+        )
+        .map_err(|e| e.to_string())?;
+        let body = sealed.to_bytes();
+        let post = async {
+            match direction {
+                Direction::Snapshot => api.snapshot(body).await,
+                _ => api.job(body).await,
+            }
+        };
+        let bytes = tokio::time::timeout(wait, post)
+            .await
+            .map_err(|_| format!("no answer within {} s", wait.as_secs()))?
+            .map_err(|e| e.to_string())?;
+        let envelope = Envelope::from_bytes(&bytes).map_err(|e| e.to_string())?;
+        session
+            .open_response(
+                &envelope,
+                &AccountId(member.id.0),
+                &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
+                self.now_ms(),
+            )
+            .map_err(|e| format!("its answer does not open: {e}"))
+    }
+
     /// Run job `name` of `contract` here, in job mode, on the state of block `min_height` or
     /// a later one, and sign what came out.
     pub(crate) async fn execute_job(
@@ -387,7 +432,7 @@ impl ClusterJobs {
         member: &Member,
         job: &JobRequest,
     ) -> std::result::Result<JobAnswer, String> {
-        let Some(api) = &member.api else {
+        if member.api.is_none() {
             return self
                 .worker
                 .execute_job(
@@ -399,7 +444,7 @@ impl ClusterJobs {
                 )
                 .await
                 .map_err(|e| e.to_string());
-        };
+        }
         let inner = &self.worker.inner;
         let call = JobCall {
             contract: self.contract,
@@ -408,31 +453,11 @@ impl ClusterJobs {
             input: job.input.clone(),
             min_height: self.min_height,
         };
-        let randomness = SealRandomness::generate().map_err(|e| e.to_string())?;
-        let (sealed, session) = envelope::seal(
-            &inner.key,
-            &member.ecdh,
-            self.contract,
-            Direction::Job,
-            &encode(&call),
-            self.worker.now_ms(),
-            randomness,
-        )
-        .map_err(|e| e.to_string())?;
         let wait = inner.runtime.config().limits.query_deadline + CATCH_UP + ANSWER_GRACE;
-        let bytes = tokio::time::timeout(wait, api.job(sealed.to_bytes()))
-            .await
-            .map_err(|_| format!("no answer within {} s", wait.as_secs()))?
-            .map_err(|e| e.to_string())?;
-        let envelope = Envelope::from_bytes(&bytes).map_err(|e| e.to_string())?;
-        let plaintext = session
-            .open_response(
-                &envelope,
-                &AccountId(member.id.0),
-                &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
-                self.worker.now_ms(),
-            )
-            .map_err(|e| format!("its answer does not open: {e}"))?;
+        let plaintext = self
+            .worker
+            .ask_member(member, self.contract, Direction::Job, &encode(&call), wait)
+            .await?;
         let answer: JobAnswer = decode("job answer", &plaintext).map_err(|e| e.to_string())?;
         if answer.proof.worker != member.id {
             return Err(format!("its proof names worker {}", answer.proof.worker));

@@ -27,12 +27,12 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use fat_crypto::envelope::{self, Direction, Envelope, ReplayGuard, SealRandomness};
+use fat_crypto::envelope::{self, Direction, Envelope, ReplayGuard};
 use fat_proto::ChainApi;
 use fat_proto::windows::ENVELOPE_WINDOW_MS;
 use fat_proto::worker::{ContractRoot, ContractSnapshot, SignedRoots, SnapshotRequest};
 use fat_types::encoding::{decode, encode};
-use fat_types::{AccountId, ClusterId, ContractInfo, Hash32, WorkerId};
+use fat_types::{ClusterId, ContractInfo, Hash32, WorkerId};
 
 use crate::error::{Result, WorkerError};
 use crate::jobs::Member;
@@ -372,35 +372,19 @@ impl Worker {
         info: &ContractInfo,
         head: u64,
     ) -> std::result::Result<Received, String> {
-        let api = source.api.as_ref().ok_or("no endpoint")?;
         let request = SnapshotRequest {
             contract: info.id,
             min_height: head,
         };
-        let randomness = SealRandomness::generate().map_err(|e| e.to_string())?;
-        let (sealed, session) = envelope::seal(
-            &self.inner.key,
-            &source.ecdh,
-            info.id,
-            Direction::Snapshot,
-            &encode(&request),
-            self.now_ms(),
-            randomness,
-        )
-        .map_err(|e| e.to_string())?;
-        let bytes = tokio::time::timeout(SNAPSHOT_WAIT, api.snapshot(sealed.to_bytes()))
-            .await
-            .map_err(|_| format!("no answer within {} s", SNAPSHOT_WAIT.as_secs()))?
-            .map_err(|e| e.to_string())?;
-        let envelope = Envelope::from_bytes(&bytes).map_err(|e| e.to_string())?;
-        let plaintext = session
-            .open_response(
-                &envelope,
-                &AccountId(source.id.0),
-                &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
-                self.now_ms(),
+        let plaintext = self
+            .ask_member(
+                source,
+                info.id,
+                Direction::Snapshot,
+                &encode(&request),
+                SNAPSHOT_WAIT,
             )
-            .map_err(|e| format!("its answer does not open: {e}"))?;
+            .await?;
         let state: ContractSnapshot =
             decode("contract snapshot", &plaintext).map_err(|e| e.to_string())?;
         let sent = &state.info;
