@@ -39,6 +39,9 @@ use fat_types::{
     ContractId, Hash32, Outcome, SystemClock, Transaction, TxKind, WorkerId,
 };
 
+/// An error and each of its causes on one line (for log lines that say why).
+pub use fat_types::with_causes;
+
 /// The file in the data directory holding the sealed master key.
 pub const MASTER_FILE: &str = "master.sealed";
 /// The file in the data directory naming the chain (its genesis hash) the gatekeeper serves.
@@ -511,19 +514,6 @@ fn master_id(master: &MasterKey) -> Hash32 {
 fn publication_size(params: &ChainParams) -> usize {
     let room = params.max_tx_bytes.saturating_sub(512) / 64;
     (room as usize).clamp(1, MAX_PUBLISHED_KEYS)
-}
-
-/// An error and each of its causes on one line, outermost first: what a log line needs to
-/// say why (`following the chain: receipts of block 7 do not match its receipts root`).
-pub fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        line.push_str(": ");
-        line.push_str(&e.to_string());
-        cause = e.source();
-    }
-    line
 }
 
 #[cfg(test)]

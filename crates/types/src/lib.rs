@@ -34,6 +34,19 @@ pub use registry::{
 pub use reject::TxRejection;
 pub use tx::{Attestation, SignedTransaction, Transaction, TxKind};
 
+/// An error and each of its causes on one line, outermost first: what a log line needs to
+/// say why (`following the chain: receipts of block 7 do not match its receipts root`).
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        line.push_str(": ");
+        line.push_str(&e.to_string());
+        cause = e.source();
+    }
+    line
+}
+
 #[cfg(test)]
 mod golden;
 #[cfg(feature = "test-utils")]

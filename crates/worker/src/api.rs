@@ -123,15 +123,11 @@ impl From<WorkerError> for ApiError {
                 };
                 Self::new(status, code, format!("envelope refused: {e}"))
             }
-            other => {
-                let mut message = other.to_string();
-                let mut source = std::error::Error::source(&other);
-                while let Some(cause) = source {
-                    message.push_str(&format!(": {cause}"));
-                    source = cause.source();
-                }
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
-            }
+            other => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                fat_types::with_causes(&other),
+            ),
         }
     }
 }

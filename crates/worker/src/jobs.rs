@@ -105,6 +105,39 @@ impl Worker {
         }])
     }
 
+    /// Open an envelope another worker sealed to this one (`direction`, about the contract
+    /// its header names) and decode its plaintext, named `what`, whose own contract
+    /// (`contract_of`) must be the header's.
+    pub(crate) fn open_from_member<T: borsh::BorshDeserialize>(
+        &self,
+        envelope: &Envelope,
+        direction: Direction,
+        what: &'static str,
+        contract_of: impl Fn(&T) -> ContractId,
+    ) -> Result<(T, envelope::Opened)> {
+        let contract = envelope.header.contract;
+        let opened = envelope::open(
+            envelope,
+            &self.inner.secrets.ecdh,
+            &contract,
+            direction,
+            &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
+            self.now_ms(),
+        )?;
+        let decoded: T = decode(what, &opened.plaintext)
+            .map_err(|e| WorkerError::Envelope(fat_crypto::EnvelopeError::Decode(e.to_string())))?;
+        let found = contract_of(&decoded);
+        if found != contract {
+            return Err(WorkerError::Envelope(
+                fat_crypto::EnvelopeError::WrongContract {
+                    expected: contract,
+                    found,
+                },
+            ));
+        }
+        Ok((decoded, opened))
+    }
+
     /// Seal `plaintext` to `member` (direction `job` or `snapshot`, about `contract`), signed
     /// by this worker's identity; post it to the member's API; and open the answer, which the
     /// member must have sealed under the same session, within `wait`.
@@ -199,26 +232,11 @@ impl Worker {
     /// "busy".
     pub async fn serve_job(&self, envelope: &Envelope) -> Result<Envelope> {
         let _slot = self.inner.job_admission.enter().await?;
-        let now_ms = self.now_ms();
         let contract = envelope.header.contract;
-        let opened = envelope::open(
-            envelope,
-            &self.inner.secrets.ecdh,
-            &contract,
-            Direction::Job,
-            &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
-            now_ms,
-        )?;
-        let call: JobCall = decode("job call", &opened.plaintext)
-            .map_err(|e| WorkerError::Envelope(fat_crypto::EnvelopeError::Decode(e.to_string())))?;
-        if call.contract != contract {
-            return Err(WorkerError::Envelope(
-                fat_crypto::EnvelopeError::WrongContract {
-                    expected: contract,
-                    found: call.contract,
-                },
-            ));
-        }
+        let (call, opened) =
+            self.open_from_member(envelope, Direction::Job, "job call", |c: &JobCall| {
+                c.contract
+            })?;
         if !self.wait_for_height(call.min_height, CATCH_UP).await {
             return Err(WorkerError::Behind {
                 height: call.min_height,

@@ -27,9 +27,8 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use fat_crypto::envelope::{self, Direction, Envelope, ReplayGuard};
+use fat_crypto::envelope::{Direction, Envelope};
 use fat_proto::ChainApi;
-use fat_proto::windows::ENVELOPE_WINDOW_MS;
 use fat_proto::worker::{ContractRoot, ContractSnapshot, SignedRoots, SnapshotRequest};
 use fat_types::encoding::{decode, encode};
 use fat_types::{ClusterId, ContractInfo, Hash32, WorkerId};
@@ -117,24 +116,12 @@ impl Worker {
             .try_acquire()
             .map_err(|_| WorkerError::Busy)?;
         let contract = envelope.header.contract;
-        let opened = envelope::open(
+        let (request, opened) = self.open_from_member(
             envelope,
-            &self.inner.secrets.ecdh,
-            &contract,
             Direction::Snapshot,
-            &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
-            self.now_ms(),
+            "snapshot request",
+            |r: &SnapshotRequest| r.contract,
         )?;
-        let request: SnapshotRequest = decode("snapshot request", &opened.plaintext)
-            .map_err(|e| WorkerError::Envelope(fat_crypto::EnvelopeError::Decode(e.to_string())))?;
-        if request.contract != contract {
-            return Err(WorkerError::Envelope(
-                fat_crypto::EnvelopeError::WrongContract {
-                    expected: contract,
-                    found: request.contract,
-                },
-            ));
-        }
         let cluster = self
             .inner
             .store
@@ -244,7 +231,7 @@ impl Worker {
                 Err(e) => Err(e),
             };
             if let Err(error) = done {
-                tracing::warn!(%cluster, error = %with_causes(&error), "cannot receive the state of the cluster's contracts yet");
+                tracing::warn!(%cluster, error = %fat_types::with_causes(&error), "cannot receive the state of the cluster's contracts yet");
                 failed = true;
             }
         }
@@ -490,16 +477,4 @@ impl Worker {
         }
         Ok(())
     }
-}
-
-/// An error with every cause after it, as one line.
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
 }
