@@ -214,14 +214,7 @@ fn a_joining_worker_takes_the_state_from_an_honest_member_and_refuses_tampered_o
         "{}",
         roots[2]
     );
-    let status = dev.fat(&["status", "--json"]).json();
-    let check = status["replicas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["cluster"] == cluster.as_str())
-        .unwrap_or_else(|| panic!("{status}"))
-        .clone();
+    let check = common::replicas_of(&dev.fat(&["status", "--json"]).json(), &cluster);
     assert_eq!(check["diverged"], serde_json::json!([]), "{check}");
 
     // Holding 3 MiB fits the members' memory, not the joiner's 2 MiB: its root of the
@@ -233,14 +226,7 @@ fn a_joining_worker_takes_the_state_from_an_honest_member_and_refuses_tampered_o
     for api in &apis {
         wait_for_height(api, block);
     }
-    let status = dev.fat(&["status", "--json"]).json();
-    let check = status["replicas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["cluster"] == cluster.as_str())
-        .unwrap()
-        .clone();
+    let check = common::replicas_of(&dev.fat(&["status", "--json"]).json(), &cluster);
     let diverged = check["diverged"].as_array().unwrap();
     assert_eq!(diverged.len(), 1, "{check}");
     assert_eq!(diverged[0]["worker"], ids[3].as_str(), "{check}");

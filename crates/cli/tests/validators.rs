@@ -402,14 +402,7 @@ fn workers_following_different_validators_reach_the_same_state_roots() {
     dead.child.wait().unwrap();
     let out = fat_at(0, &["command", &counter, "increment", r#"{"by": 4}"#]);
     same_state(out["block"].as_u64().unwrap(), 9);
-    let status = fat_at(0, &["status"]);
-    let check = status["replicas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["cluster"] == cluster.as_str())
-        .unwrap_or_else(|| panic!("{status}"))
-        .clone();
+    let check = common::replicas_of(&fat_at(0, &["status"]), &cluster);
     assert_eq!(check["members"].as_array().unwrap().len(), 2, "{check}");
     assert_eq!(check["diverged"], serde_json::json!([]), "{check}");
 }

@@ -400,3 +400,14 @@ pub fn wait_for_height(api: &str, height: u64) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The `replicas` entry of `cluster` in `fat status --json` output `status`.
+pub fn replicas_of(status: &Value, cluster: &str) -> Value {
+    status["replicas"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["cluster"] == cluster)
+        .unwrap_or_else(|| panic!("no replicas of cluster {cluster} in {status}"))
+        .clone()
+}
