@@ -314,7 +314,16 @@ async fn roots(
     State(worker): State<Worker>,
     Query(q): Query<RootsQuery>,
 ) -> ApiResult<Json<SignedRoots>> {
-    Ok(Json(worker.signed_roots(q.height)?))
+    match worker.signed_roots(q.height) {
+        Ok(roots) => Ok(Json(roots)),
+        // A block not reached yet has no roots here: ask again later, or at a lower height.
+        Err(WorkerError::Behind { height }) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_reached",
+            format!("this worker has not reached block {height} yet"),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A worker joining a contract's cluster asks for the contract's state: an envelope sealed

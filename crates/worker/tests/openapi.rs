@@ -185,7 +185,8 @@ async fn answers_fit_the_openapi_schemas() {
     let roots = c.get(p::ROOTS, p::ROOTS, 200).await;
     assert_eq!(roots["roots"].as_array().unwrap().len(), 1, "{roots}");
     c.get(p::ROOTS, &p::roots(Some(0)), 200).await;
-    c.get(p::ROOTS, &p::roots(Some(height + 1000)), 503).await;
+    c.get(p::ROOTS, &p::roots(Some(height + 1000)), 404).await;
+    c.get(p::ROOTS, &p::roots(Some(u64::MAX)), 404).await;
     c.get(p::ROOTS, "/v1/roots?height=x", 400).await;
     c.call(
         "POST",
