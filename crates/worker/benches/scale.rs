@@ -132,9 +132,10 @@ fn fat_binary() -> PathBuf {
                     "CARGO_CRATE_NAME",
                     "CARGO_BIN_NAME",
                     "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "OUT_DIR",
                 ]
                 .contains(&name.as_ref())
-                || ["CARGO_TARGET_TMPDIR", "OUT_DIR"].contains(&name.as_ref())
             {
                 build.env_remove(name.as_ref());
             }
