@@ -559,22 +559,38 @@ pub async fn command_with_gas(
 ) -> (fat_proto::chain::SubmitAnswer, u64) {
     let nonce = client.next_nonce(&key.account_id()).await.unwrap();
     let contract_key = public_key(client, &format!("/v1/contracts/{contract}")).await;
+    let params = client.params().await.unwrap();
+    let payload = CommandPayload::new(method, args, nonce);
+    let tx = command_tx_with_gas(key, contract, &contract_key, &payload, gas, &params);
+    let fee = tx.tx.fee;
+    let answer = client.submit_committed(&tx).await.unwrap();
+    (answer, fee)
+}
+
+/// `key`'s command transaction carrying `payload` (of its nonce) sealed to the contract's
+/// key, asking for `gas`, with the minimum fee for it under `params`.
+pub fn command_tx_with_gas(
+    key: &Keypair,
+    contract: ContractId,
+    contract_key: &EcdhPublic,
+    payload: &CommandPayload,
+    gas: u64,
+    params: &fat_types::genesis::ChainParams,
+) -> fat_types::SignedTransaction {
     let (envelope, _) = seal(
         key,
-        &contract_key,
+        contract_key,
         contract,
         Direction::Command,
-        &CommandPayload::new(method, args, nonce).encode(),
+        &payload.encode(),
         now_ms(),
         SealRandomness::generate().unwrap(),
     )
     .unwrap();
-    let mut tx = command_tx(key, nonce, contract, &envelope).tx;
+    let mut tx = command_tx(key, payload.tx_nonce, contract, &envelope).tx;
     if let TxKind::Command { gas_limit, .. } = &mut tx.kind {
         *gas_limit = gas;
     }
-    tx.fee = client.params().await.unwrap().min_fee_of(&tx);
-    let fee = tx.fee;
-    let answer = client.submit_committed(&key.sign_tx(tx)).await.unwrap();
-    (answer, fee)
+    tx.fee = params.min_fee_of(&tx);
+    key.sign_tx(tx)
 }
