@@ -105,6 +105,18 @@ impl Worker {
         }])
     }
 
+    /// The cluster of a contract this worker runs (as of its last committed block).
+    pub(crate) fn cluster_of(&self, contract: &ContractId) -> Result<ClusterId> {
+        Ok(self
+            .inner
+            .store
+            .snapshot()?
+            .contract(contract)?
+            .ok_or(WorkerError::UnknownContract(*contract))?
+            .info
+            .cluster)
+    }
+
     /// Open an envelope another worker sealed to this one (`direction`, about the contract
     /// its header names) and decode its plaintext, named `what`, whose own contract
     /// (`contract_of`) must be the header's.
@@ -242,14 +254,7 @@ impl Worker {
                 height: call.min_height,
             });
         }
-        let cluster = self
-            .inner
-            .store
-            .snapshot()?
-            .contract(&contract)?
-            .ok_or(WorkerError::UnknownContract(contract))?
-            .info
-            .cluster;
+        let cluster = self.cluster_of(&contract)?;
         let sender = WorkerId(opened.sender.0);
         let members = self.cluster_members(&cluster).await?;
         if sender == self.id() || !members.iter().any(|m| m.id == sender) {

@@ -122,14 +122,7 @@ impl Worker {
             "snapshot request",
             |r: &SnapshotRequest| r.contract,
         )?;
-        let cluster = self
-            .inner
-            .store
-            .snapshot()?
-            .contract(&contract)?
-            .ok_or(WorkerError::UnknownContract(contract))?
-            .info
-            .cluster;
+        let cluster = self.cluster_of(&contract)?;
         let sender = WorkerId(opened.sender.0);
         if sender == self.id() || !self.member_on_chain(&cluster, &sender).await? {
             return Err(WorkerError::NotMember { sender, cluster });
