@@ -17,8 +17,8 @@ use fat_types::{Block, ClusterId, ContractId, TxKind, WorkerId};
 use serde_json::Value;
 
 use common::{
-    Dev, WorkerProcess, fat, free_ports, http, run, spawn_ready, start_worker, temp_dir,
-    wait_for_height,
+    Dev, WorkerProcess, fat, free_ports, http, run, spawn_ready, start_gatekeeper, start_worker,
+    temp_dir, wait_for_height,
 };
 
 /// A child process, SIGKILLed on drop.
@@ -53,25 +53,6 @@ fn start_chain(home: &Path, dir: &Path, addr: &str) -> Proc {
         .arg(dir)
         .env("RUST_LOG", "error");
     Proc(spawn_ready(&mut command, addr))
-}
-
-/// `fat gatekeeper --dev` following `chain`, its master key in `dir`; waits for `ready`.
-fn start_gatekeeper(home: &Path, chain: &str, dir: &Path) -> Proc {
-    let mut child = fat(home)
-        .args(["gatekeeper", "--dev", "--chain", chain])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start fat gatekeeper");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-    Proc(child)
 }
 
 /// `GET {addr}{path}`: 200 and its JSON.
@@ -152,7 +133,7 @@ impl Network {
         let addr = format!("127.0.0.1:{}", ports[0]);
         let url = format!("http://{addr}");
         let chain = start_chain(&home, &home.join("chain"), &addr);
-        let gatekeeper = start_gatekeeper(&home, &url, &home.join("gatekeeper"));
+        let gatekeeper = Proc(start_gatekeeper(&home, &url, &home.join("gatekeeper")));
         let apis: Vec<String> = ports[1..]
             .iter()
             .map(|p| format!("127.0.0.1:{p}"))
@@ -267,7 +248,7 @@ fn a_gatekeeper_killed_mid_work_provisions_each_key_once_and_the_chain_restarts_
 
     // Restarted, it is killed again as soon as it has done a part of that work: the
     // first pending cluster's key is on chain.
-    net.gatekeeper = start_gatekeeper(&net.home, &net.url, &gatekeeper_dir);
+    net.gatekeeper = Proc(start_gatekeeper(&net.home, &net.url, &gatekeeper_dir));
     wait_until(
         "the gatekeeper's first provisioning after its restart",
         || provisioned(&net.addr, &clusters[1]),
@@ -276,7 +257,7 @@ fn a_gatekeeper_killed_mid_work_provisions_each_key_once_and_the_chain_restarts_
     clusters.push(net.create_cluster(&[0]));
 
     // Restarted once more, it finishes everything.
-    net.gatekeeper = start_gatekeeper(&net.home, &net.url, &gatekeeper_dir);
+    net.gatekeeper = Proc(start_gatekeeper(&net.home, &net.url, &gatekeeper_dir));
     for cluster in &clusters {
         wait_until("every cluster's key", || provisioned(&net.addr, cluster));
     }

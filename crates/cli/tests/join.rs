@@ -13,49 +13,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Dev, WorkerProcess, fat, free_ports, http, start_worker, wait_for_height};
+use common::{
+    Dev, WorkerProcess, free_ports, http, start_logged_worker, start_worker, wait_for_height,
+};
 use serde_json::Value;
 
 fn get(addr: &str, path: &str) -> (u16, Value) {
     http(addr, "GET", path, b"").unwrap()
-}
-
-/// Start `fat worker --operator alice` with `extra` flags, its log (info and up from the
-/// worker) written to `log`; wait for `ready`.
-fn start_logged_worker(
-    dev: &Dev,
-    data: &std::path::Path,
-    api: &str,
-    log: &std::path::Path,
-    extra: &[&str],
-) -> WorkerProcess {
-    let mut command: Command = fat(dev.dir.path());
-    command
-        .args([
-            "worker",
-            "--chain",
-            &dev.url,
-            "--operator",
-            "alice",
-            "--api",
-            api,
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .args(extra)
-        .env("RUST_LOG", "error,fat_worker=info")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap());
-    let mut child = command.spawn().expect("start fat worker");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), format!("ready http://{api}"));
-    WorkerProcess(child)
 }
 
 #[test]
@@ -84,11 +50,12 @@ fn a_joining_worker_takes_the_state_from_an_honest_member_and_refuses_tampered_o
         .collect();
     let log = home.join("joiner.log");
     workers.push(start_logged_worker(
-        &dev,
+        &home,
+        &dev.url,
         &home.join("joiner"),
         &apis[3],
-        &log,
         &["--max-memory-mib", "2"],
+        &log,
     ));
     let ids: Vec<String> = apis
         .iter()

@@ -279,28 +279,6 @@ fn four_validator_processes_survive_sigkill_of_one_and_then_of_all() {
     }
 }
 
-/// `fat gatekeeper --dev` following `chain` (a URL), its data in `dir`; waits for `ready`.
-fn start_gatekeeper(chain: &str, dir: &Path) -> Validator {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fat"))
-        .args(["gatekeeper", "--dev", "--chain", chain])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start fat gatekeeper");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-    Validator {
-        child,
-        addr: chain.to_string(),
-    }
-}
-
 #[test]
 fn workers_following_different_validators_reach_the_same_state_roots() {
     let net: PathBuf = temp_dir("followers-net").to_path_buf();
@@ -315,7 +293,10 @@ fn workers_following_different_validators_reach_the_same_state_roots() {
     let mut validators: Vec<Option<Validator>> = (0..VALIDATORS)
         .map(|i| Some(start(&net, &home, i, &rpc[i])))
         .collect();
-    let _gatekeeper = start_gatekeeper(&url(0), &home.join("gatekeeper"));
+    let _gatekeeper = Validator {
+        child: common::start_gatekeeper(&home, &url(0), &home.join("gatekeeper")),
+        addr: url(0),
+    };
     // Worker w follows validator w + 1, and registers itself through it.
     let apis: Vec<String> = ports[2 * VALIDATORS..]
         .iter()

@@ -308,14 +308,20 @@ pub fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Resul
     Ok((status, value))
 }
 
-/// Spawn `command` with stdout piped and wait up to 30 s for its first line, which must be
-/// `ready http://{addr}`; the running child.
+/// Spawn `command` with stdout piped (stderr inherited) and wait up to 30 s for its first
+/// line, which must be `ready http://{addr}`; the running child.
 pub fn spawn_ready(command: &mut Command, addr: &str) -> Child {
-    let mut child = command
+    let child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start fat");
+    wait_ready(child, &format!("ready http://{addr}"))
+}
+
+/// Wait up to 30 s for `child`'s first line of standard output (piped), which must be
+/// `ready`; the child.
+pub fn wait_ready(mut child: Child, ready: &str) -> Child {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -325,9 +331,24 @@ pub fn spawn_ready(command: &mut Command, addr: &str) -> Child {
     });
     let line = rx
         .recv_timeout(Duration::from_secs(30))
-        .expect("the node prints ready within 30 s");
-    assert_eq!(line.trim(), format!("ready http://{addr}"));
+        .expect("the process prints ready within 30 s");
+    assert_eq!(line.trim(), ready);
     child
+}
+
+/// `fat gatekeeper --dev` following `chain` (a URL), its master key in `dir`, its log
+/// dropped; waits for `ready`.
+pub fn start_gatekeeper(home: &Path, chain: &str, dir: &Path) -> Child {
+    let child = fat(home)
+        .args(["gatekeeper", "--dev", "--chain", chain])
+        .arg("--data-dir")
+        .arg(dir)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start fat gatekeeper");
+    wait_ready(child, "ready")
 }
 
 /// The chain id (genesis block hash) of the node at `addr`, which its transactions carry.
@@ -350,15 +371,9 @@ impl Drop for WorkerProcess {
     }
 }
 
-/// Start `fat worker --operator alice` following `chain`, its data in `data`, its API on
-/// `api`, with `extra` flags; wait for `ready`.
-pub fn start_worker(
-    home: &Path,
-    chain: &str,
-    data: &Path,
-    api: &str,
-    extra: &[&str],
-) -> WorkerProcess {
+/// `fat worker --operator alice` following `chain`, its data in `data`, its API on `api`,
+/// with `extra` flags, logging errors only.
+fn worker_command(home: &Path, chain: &str, data: &Path, api: &str, extra: &[&str]) -> Command {
     let mut command = fat(home);
     command
         .args([
@@ -374,7 +389,38 @@ pub fn start_worker(
         .arg(data)
         .args(extra)
         .env("RUST_LOG", "error");
+    command
+}
+
+/// Start `fat worker --operator alice` following `chain`, its data in `data`, its API on
+/// `api`, with `extra` flags; wait for `ready`.
+pub fn start_worker(
+    home: &Path,
+    chain: &str,
+    data: &Path,
+    api: &str,
+    extra: &[&str],
+) -> WorkerProcess {
+    let mut command = worker_command(home, chain, data, api, extra);
     WorkerProcess(spawn_ready(&mut command, api))
+}
+
+/// [`start_worker`] with the worker's log (info and up from the worker) written to `log`.
+pub fn start_logged_worker(
+    home: &Path,
+    chain: &str,
+    data: &Path,
+    api: &str,
+    extra: &[&str],
+    log: &Path,
+) -> WorkerProcess {
+    let child = worker_command(home, chain, data, api, extra)
+        .env("RUST_LOG", "error,fat_worker=info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("start fat worker");
+    WorkerProcess(wait_ready(child, &format!("ready http://{api}")))
 }
 
 /// Wait (at most 10 s) until a gatekeeper provisioned `cluster`, served by the node at
