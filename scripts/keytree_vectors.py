@@ -3,7 +3,9 @@
 
 Run: python3 scripts/keytree_vectors.py
 It prints each key of the tree derived from the fixed inputs of the Rust test
-(master key 01.., cluster id 02.., contract id 04..); the test pins the same hex.
+(master key 01.., cluster id 02.., contract id 04..); the test pins the same hex. The
+cluster key is the one of the last epoch (4095, the chain's start); the epoch keys below it
+are each derived from the next.
 HKDF-SHA256 comes from the standard library (RFC 5869 by hand, over hmac); the X25519
 public keys need the `cryptography` package and are skipped without it.
 """
@@ -46,6 +48,14 @@ vectors += [
     ("CONTRACT_ECDH_PUBLIC", x25519_public(contract_ecdh)),
     ("AT_REST", hkdf_sha256(cluster_key, b"fat/key-tree/at-rest/v1" + CONTRACT)),
     ("STATE_ROOT", hkdf_sha256(cluster_key, b"fat/key-tree/state-root/v1" + CONTRACT)),
+]
+previous = hkdf_sha256(cluster_key, b"fat/key-tree/cluster-epoch/v1")
+epoch_0 = cluster_key
+for _ in range(4095):
+    epoch_0 = hkdf_sha256(epoch_0, b"fat/key-tree/cluster-epoch/v1")
+vectors += [
+    ("CLUSTER_KEY_EPOCH_4094", previous),
+    ("CLUSTER_KEY_EPOCH_0", epoch_0),
 ]
 for name, value in vectors:
     print(f"{name} = {value.hex() if value else '(needs the cryptography package)'}")

@@ -1,5 +1,6 @@
 //! The rules of each transaction kind: checked by the mempool, applied when a block is built.
 
+use fat_crypto::envelope::Envelope;
 use fat_types::registry::MAX_DEPLOYERS;
 use fat_types::tx::{MAX_PUBLISHED_KEYS, cluster_id, code_hash, contract_id};
 use fat_types::{
@@ -80,7 +81,8 @@ pub(crate) fn key_deposit(params: &ChainParams, tx: &Transaction) -> u64 {
     match &tx.kind {
         TxKind::Instantiate { .. }
         | TxKind::CreateCluster { .. }
-        | TxKind::AddClusterWorker { .. } => params.key_fee,
+        | TxKind::AddClusterWorker { .. }
+        | TxKind::RemoveClusterWorker { .. } => params.key_fee,
         _ => 0,
     }
 }
@@ -124,6 +126,7 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
             code_hash,
             cluster,
             salt,
+            args,
             ..
         } => {
             if !view.has_code(code_hash) {
@@ -144,6 +147,20 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
                 && !view.key_pending(Created::ClusterKey(*cluster))
             {
                 return Err(TxRejection::ClusterKeyMissing { cluster: *cluster });
+            }
+            // Arguments sealed to an earlier epoch's key would be opened by no member: the
+            // deployer hears it now rather than from a failed init. (Arguments that are no
+            // envelope at all fail in the workers, as they always did.)
+            if let Some(info) = view.cluster(cluster)
+                && let Some(current) = info.public_key
+                && let Ok(envelope) = Envelope::from_bytes(&args.0)
+                && envelope.header.recipient.0 != current.0
+            {
+                return Err(TxRejection::StaleKeyEpoch {
+                    cluster: *cluster,
+                    what: "the init arguments".into(),
+                    current: info.key_epoch,
+                });
             }
             let contract = contract_id(&tx.signer, code_hash, cluster, &salt.0);
             if view.has_contract(&contract) {
@@ -227,6 +244,9 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
                         cluster: *cluster,
                     });
                 }
+                if info.key_epoch + 1 >= fat_types::MAX_KEY_EPOCHS {
+                    return Err(TxRejection::KeyEpochsExhausted { cluster: *cluster });
+                }
             }
             Ok(())
         }
@@ -254,6 +274,7 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
         }
         TxKind::ProvisionKey {
             cluster,
+            epoch,
             cluster_public,
             keys,
         } => {
@@ -262,6 +283,15 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
             }
             if !view.has_cluster(cluster) {
                 return Err(TxRejection::UnknownCluster { cluster: *cluster });
+            }
+            if let Some(info) = view.cluster(cluster)
+                && info.key_epoch != *epoch
+            {
+                return Err(TxRejection::StaleKeyEpoch {
+                    cluster: *cluster,
+                    what: format!("the key provisioning of epoch {epoch}"),
+                    current: info.key_epoch,
+                });
             }
             if keys.is_empty() {
                 return Err(TxRejection::Malformed {
@@ -582,6 +612,7 @@ impl<'a> Rules<'a> {
                     cluster: *cluster,
                     deployer: signer,
                     height,
+                    key_epoch: self.cluster(cluster).map_or(0, |c| c.key_epoch),
                     public_key: None,
                 };
                 self.changes.contracts.insert(id, info);
@@ -602,6 +633,7 @@ impl<'a> Rules<'a> {
                         id,
                         owner: signer,
                         workers: members,
+                        key_epoch: 0,
                         public_key: None,
                         deployers: Deployers::Anyone,
                         key_deposits: 1,
@@ -640,6 +672,12 @@ impl<'a> Rules<'a> {
                     .cloned()
                     .expect("checked by check_kind");
                 info.workers.retain(|w| w != worker);
+                // The removed member holds this epoch's key: the cluster moves to the next,
+                // which only the members that stay are provisioned with, and contracts wait
+                // for its key.
+                info.key_epoch += 1;
+                info.public_key = None;
+                info.key_deposits += 1;
                 self.changes.clusters.insert(*cluster, info);
                 Outcome::Ok
             }
@@ -661,6 +699,7 @@ impl<'a> Rules<'a> {
             }
             TxKind::ProvisionKey {
                 cluster,
+                epoch,
                 cluster_public,
                 keys,
             } => {
@@ -675,6 +714,7 @@ impl<'a> Rules<'a> {
                     let provision = KeyProvision {
                         worker: *worker,
                         cluster: *cluster,
+                        epoch: *epoch,
                         gatekeeper: signer,
                         sealed_key: sealed_key.clone(),
                         height,
@@ -714,6 +754,38 @@ mod tests {
         assert_eq!(rules.now_secs(), 1_767_225_600);
     }
 
+    /// A cluster at its last key epoch keeps its members: a removal would need a key no
+    /// chain of epochs has.
+    #[test]
+    fn a_cluster_at_its_last_key_epoch_refuses_removals() {
+        let (owner, worker, cluster) = (AccountId([1; 32]), WorkerId([2; 32]), ClusterId([3; 32]));
+        let mut state = State::default();
+        let mut info = ClusterInfo {
+            id: cluster,
+            owner,
+            workers: vec![worker],
+            key_epoch: fat_types::MAX_KEY_EPOCHS - 2,
+            public_key: None,
+            deployers: Deployers::Anyone,
+            key_deposits: 0,
+        };
+        state.clusters.insert(cluster, info.clone());
+        let remove = Transaction {
+            chain: fat_types::Hash32([0xc1; 32]),
+            signer: owner,
+            nonce: 0,
+            fee: 1,
+            kind: TxKind::RemoveClusterWorker { cluster, worker },
+        };
+        assert_eq!(check_kind(&Rules::new(&state, 1, 0), &remove), Ok(()));
+        info.key_epoch += 1;
+        state.clusters.insert(cluster, info);
+        assert_eq!(
+            check_kind(&Rules::new(&state, 1, 0), &remove),
+            Err(TxRejection::KeyEpochsExhausted { cluster })
+        );
+    }
+
     #[test]
     fn key_publications_are_what_they_create() {
         let tx = |kind| Transaction {
@@ -725,6 +797,7 @@ mod tests {
         };
         let provision = tx(TxKind::ProvisionKey {
             cluster: ClusterId([2; 32]),
+            epoch: 0,
             cluster_public: fat_types::Hash32([3; 32]),
             keys: Vec::new(),
         });

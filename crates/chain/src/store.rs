@@ -23,8 +23,9 @@ const TXS: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("txs");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const CODE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("code");
 
-/// The value of `meta["format"]`: what this file is and which layout it uses.
-const FORMAT: &[u8] = b"fat-chain/3";
+/// The value of `meta["format"]`: what this file is and which layout it uses. Version 4:
+/// clusters, contracts and key provisions carry key epochs.
+const FORMAT: &[u8] = b"fat-chain/4";
 /// The name of the database file inside the data directory.
 pub const DB_FILE: &str = "chain.redb";
 

@@ -40,8 +40,13 @@ fn setup(name: &str) -> (TempDir, Node, ClusterId, CodeHash) {
 }
 
 fn provision(cluster: ClusterId, key: Hash32, workers: &[WorkerId]) -> TxKind {
+    provision_at(cluster, 0, key, workers)
+}
+
+fn provision_at(cluster: ClusterId, epoch: u32, key: Hash32, workers: &[WorkerId]) -> TxKind {
     TxKind::ProvisionKey {
         cluster,
+        epoch,
         cluster_public: key,
         keys: workers
             .iter()
@@ -164,6 +169,95 @@ fn provision_key_rules_and_the_published_cluster_key() {
         assert_eq!(s.clusters[&cluster].public_key, Some(CLUSTER_KEY));
         assert_eq!(s.provisions[&(w3, cluster)].height, 4);
     });
+}
+
+/// Init arguments sealed to `key` (as a cluster's x25519 public key).
+fn sealed_args(key: Hash32) -> Bytes {
+    let (envelope, _) = fat_crypto::envelope::seal(
+        &alice(),
+        &fat_crypto::envelope::EcdhPublic(key.0),
+        ContractId([0; 32]),
+        fat_crypto::envelope::Direction::InitArgs,
+        b"{}",
+        1,
+        fat_crypto::envelope::SealRandomness::generate().unwrap(),
+    )
+    .unwrap();
+    Bytes(envelope.to_bytes())
+}
+
+/// Removing a member moves the cluster to its next key epoch: its key is unpublished until
+/// the gatekeeper provisions the new epoch (to the members that stay), provisions and init
+/// arguments of the old epoch are refused, and contracts take the epoch they are created in.
+#[test]
+fn a_removal_rotates_the_cluster_key() {
+    let (_dir, node, cluster, hash) = setup("rotate");
+    let (a, g) = (alice(), gatekeeper());
+    let (w1, w2) = (worker_id(1), worker_id(2));
+    let epoch_1_key = Hash32([0xc3; 32]);
+    node.submit_tx(&sign(&g, 0, provision(cluster, CLUSTER_KEY, &[w1, w2])))
+        .unwrap();
+    node.submit_tx(&sign(&a, 5, instantiate(hash, cluster, 0)))
+        .unwrap();
+    let c0 = contract_id(&a.account_id(), &hash, &cluster, &[0]);
+    assert_eq!(produce(&node), [Outcome::Ok, Outcome::ContractCreated(c0)]);
+
+    let remove = TxKind::RemoveClusterWorker {
+        cluster,
+        worker: w2,
+    };
+    node.submit_tx(&sign(&a, 6, remove)).unwrap();
+    assert_eq!(produce(&node), [Outcome::Ok]);
+    node.with_state(|s| {
+        let info = &s.clusters[&cluster];
+        assert_eq!((info.key_epoch, info.public_key), (1, None));
+        assert_eq!(
+            info.key_deposits, 1,
+            "the removal pays for the new epoch's provisioning"
+        );
+        assert_eq!(s.contracts[&c0].key_epoch, 0);
+    });
+    assert_eq!(
+        node.submit_tx(&sign(&a, 7, instantiate(hash, cluster, 1))),
+        Err(TxRejection::ClusterKeyMissing { cluster })
+    );
+    assert_eq!(
+        node.submit_tx(&sign(&g, 1, provision(cluster, CLUSTER_KEY, &[w1]))),
+        Err(TxRejection::StaleKeyEpoch {
+            cluster,
+            what: "the key provisioning of epoch 0".into(),
+            current: 1,
+        })
+    );
+    node.submit_tx(&sign(&g, 1, provision_at(cluster, 1, epoch_1_key, &[w1])))
+        .unwrap();
+    assert_eq!(produce(&node), [Outcome::Ok]);
+    node.with_state(|s| {
+        assert_eq!(s.clusters[&cluster].public_key, Some(epoch_1_key));
+        assert_eq!(s.provisions[&(w1, cluster)].epoch, 1);
+        assert_eq!(s.provisions[&(w2, cluster)].epoch, 0);
+    });
+
+    let with_args = |salt: u8, key: Hash32| TxKind::Instantiate {
+        code_hash: hash,
+        cluster,
+        salt: Bytes(vec![salt]),
+        args: sealed_args(key),
+        gas_limit: 1,
+    };
+    assert_eq!(
+        node.submit_tx(&sign(&a, 7, with_args(1, CLUSTER_KEY))),
+        Err(TxRejection::StaleKeyEpoch {
+            cluster,
+            what: "the init arguments".into(),
+            current: 1,
+        })
+    );
+    node.submit_tx(&sign(&a, 7, with_args(1, epoch_1_key)))
+        .unwrap();
+    let c1 = contract_id(&a.account_id(), &hash, &cluster, &[1]);
+    assert_eq!(produce(&node), [Outcome::ContractCreated(c1)]);
+    node.with_state(|s| assert_eq!(s.contracts[&c1].key_epoch, 1));
 }
 
 #[test]

@@ -358,6 +358,7 @@ fn registry_flow_and_its_refusals() {
     );
     let provision = |worker| TxKind::ProvisionKey {
         cluster,
+        epoch: 0,
         cluster_public: Hash32([0xc1; 32]),
         keys: vec![(worker, Bytes(vec![7]))],
     };

@@ -132,6 +132,7 @@ async fn answers_fit_the_openapi_schemas() {
                 0,
                 TxKind::ProvisionKey {
                     cluster,
+                    epoch: 0,
                     cluster_public: Hash32([0xc1; 32]),
                     keys: vec![(worker_id(1), Bytes(vec![7]))],
                 },
@@ -404,6 +405,12 @@ fn rejections() -> Vec<TxRejection> {
         TxRejection::NotClusterOwner { cluster },
         TxRejection::NotDeployer { cluster },
         TxRejection::NotClusterAdmin,
+        TxRejection::StaleKeyEpoch {
+            cluster,
+            what: "w".into(),
+            current: 2,
+        },
+        TxRejection::KeyEpochsExhausted { cluster },
         TxRejection::NotGatekeeper,
         TxRejection::AttestationRejected {
             provider: "dev".into(),
@@ -459,6 +466,7 @@ fn kinds() -> Vec<TxKind> {
         },
         TxKind::ProvisionKey {
             cluster,
+            epoch: 0,
             cluster_public: Hash32([5; 32]),
             keys: vec![(worker, Bytes(vec![7]))],
         },
@@ -651,6 +659,7 @@ fn component_schemas_name_the_fields_rust_serializes() {
                         id: ClusterId([1; 32]),
                         owner: AccountId([2; 32]),
                         workers: vec![WorkerId([3; 32])],
+                        key_epoch: 0,
                         public_key: Some(Hash32([4; 32])),
                         deployers: Deployers::Accounts(vec![AccountId([5; 32])]),
                         key_deposits: 1,
@@ -702,6 +711,7 @@ fn component_schemas_name_the_fields_rust_serializes() {
         (
             "KeyProvision".into(),
             js(KeyProvision {
+                epoch: 2,
                 worker: WorkerId([1; 32]),
                 cluster: ClusterId([2; 32]),
                 gatekeeper: AccountId([3; 32]),
@@ -726,6 +736,7 @@ fn component_schemas_name_the_fields_rust_serializes() {
                 cluster: ClusterId([3; 32]),
                 deployer: AccountId([4; 32]),
                 height: 5,
+                key_epoch: 0,
                 public_key,
             }),
         ));
@@ -735,6 +746,7 @@ fn component_schemas_name_the_fields_rust_serializes() {
                 id: ClusterId([1; 32]),
                 owner: AccountId([2; 32]),
                 workers: vec![WorkerId([3; 32])],
+                key_epoch: 0,
                 public_key,
                 deployers: if public_key.is_some() {
                     Deployers::Owner

@@ -196,6 +196,7 @@ async fn params_and_published_keys_are_served() {
             0,
             TxKind::ProvisionKey {
                 cluster,
+                epoch: 0,
                 cluster_public: Hash32([0xc1; 32]),
                 keys: vec![(worker_id(1), Bytes(vec![7]))],
             },

@@ -116,7 +116,7 @@ fn clusters_are_made_placed_routed_and_left() {
         .ok();
     dev.fat(&["cluster", "add-worker", &pair, &workers[1].0])
         .refused("membership");
-    wait_provisioned(&chain_addr, &pair);
+    let epoch_0_key = wait_provisioned(&chain_addr, &pair)["public_key"].clone();
     let shared = dev.deploy_to(counter, &pair, &["--salt", "3"]);
     let out = dev.fat(&["command", &shared, "increment", "--json"]).json();
     let tx = out["tx"].as_str().unwrap().to_string();
@@ -149,6 +149,38 @@ fn clusters_are_made_placed_routed_and_left() {
     let (host, prefix) = split(&workers[0].1);
     let (code, body) = http(&host, "GET", &format!("{prefix}/v1/receipts/{tx}"), b"").unwrap();
     assert_eq!(code, 200, "the member left runs it: {body}");
+
+    // The removal moved the cluster's key to epoch 1, provisioned to the member that stays
+    // and never to the removed one, which keeps epoch 0. A contract deployed now takes epoch
+    // 1: its keys are out of the removed worker's reach.
+    let info = wait_provisioned(&chain_addr, &pair);
+    assert_eq!(info["key_epoch"], 1, "{info}");
+    assert_ne!(info["public_key"], epoch_0_key, "{info}");
+    let held = |worker: &str| {
+        let path = format!("/v1/provisions/{worker}/{pair}");
+        let (code, body) = http(&chain_addr, "GET", &path, b"").unwrap();
+        assert_eq!(code, 200, "{body}");
+        body["epoch"].clone()
+    };
+    assert_eq!(held(&workers[0].0), 1);
+    assert_eq!(held(&workers[1].0), 0, "the removed worker got the new key");
+    let text = dev.fat(&["cluster", "list"]).stdout;
+    assert!(text.contains("key epoch 1 provisioned"), "{text}");
+    let later = dev.deploy_to(counter, &pair, &["--salt", "7"]);
+    let out = dev.fat(&["command", &later, "increment", "--json"]).json();
+    assert_eq!(out["output"], 1, "{out}");
+    let contract = http(&chain_addr, "GET", &format!("/v1/contracts/{later}"), b"")
+        .unwrap()
+        .1;
+    assert_eq!(contract["key_epoch"], 1, "{contract}");
+    let (host, prefix) = split(&workers[1].1);
+    let (code, body) = http(&host, "GET", &format!("{prefix}/v1/contracts/{later}"), b"").unwrap();
+    assert_eq!(
+        code, 404,
+        "the removed worker runs a later contract: {body}"
+    );
+    let out = dev.fat(&["command", &shared, "increment", "--json"]).json();
+    assert_eq!(out["output"], 3, "the epoch-0 contract still runs: {out}");
 
     // Who deploys: the owner closes the solo cluster; bob's deploy into it is refused, and
     // one without --cluster goes elsewhere; named in a list, he deploys into it.

@@ -48,7 +48,9 @@ impl Client {
         let cluster_key = public(chain.cluster(&cluster).await?.public_key).ok_or_else(|| {
             Error::NotProvisioned {
                 what: format!("cluster {cluster}"),
-                hint: "a gatekeeper has not provisioned it yet; try again once one has".into(),
+                hint: "a gatekeeper has not provisioned its key yet (a new cluster, or a new key \
+                       epoch after a member was removed); try again once one has"
+                    .into(),
             }
         })?;
         if not_found_as_none(chain.code(&hash).await)?.is_some() {

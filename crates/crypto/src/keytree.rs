@@ -5,7 +5,9 @@
 //!
 //! | key | parent | label |
 //! | --- | --- | --- |
-//! | cluster key | master key | [`CLUSTER_KEY_LABEL`] ‖ cluster id |
+//! | cluster seed | master key | [`CLUSTER_KEY_LABEL`] ‖ cluster id |
+//! | cluster key of the last epoch | cluster seed | (it is the seed) |
+//! | cluster key of epoch `e` | cluster key of epoch `e + 1` | [`CLUSTER_EPOCH_LABEL`] |
 //! | cluster ECDH secret (init args are sealed to it) | cluster key | [`CLUSTER_ECDH_LABEL`] |
 //! | at-rest key of a contract's state | cluster key | [`AT_REST_LABEL`] ‖ contract id |
 //! | state-root key (keys the contract's state root) | cluster key | [`STATE_ROOT_LABEL`] ‖ contract id |
@@ -14,8 +16,15 @@
 //!
 //! A contract only ever sees its own contract secret, and HKDF is one-way: from it nothing
 //! above or beside it can be computed, so a contract cannot derive another's secrets.
+//!
+//! A cluster's key has epochs (0 to [`MAX_KEY_EPOCHS`]` - 1`; the chain moves a cluster to
+//! the next epoch each time a member is removed). The epochs are a one-way chain run
+//! backwards: the key of epoch `e` is derived from the key of epoch `e + 1`. A worker
+//! provisioned at epoch `e` derives every earlier epoch's key (the contracts created before
+//! it joined), and none later: a removed member cannot derive the keys of contracts created
+//! after it left.
 
-use fat_types::{ClusterId, ContractId};
+use fat_types::{ClusterId, ContractId, MAX_KEY_EPOCHS};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -24,6 +33,8 @@ use crate::envelope::{EcdhPublic, EcdhSecret, EnvelopeError};
 
 /// The label of a cluster key.
 pub const CLUSTER_KEY_LABEL: &[u8] = b"fat/key-tree/cluster/v1";
+/// The label of the step from a cluster key to the previous epoch's.
+pub const CLUSTER_EPOCH_LABEL: &[u8] = b"fat/key-tree/cluster-epoch/v1";
 /// The label of a cluster's ECDH secret.
 pub const CLUSTER_ECDH_LABEL: &[u8] = b"fat/key-tree/cluster-ecdh/v1";
 /// The label of a contract's at-rest key.
@@ -76,31 +87,57 @@ impl MasterKey {
         self.0
     }
 
-    /// The key of a cluster.
-    pub fn cluster_key(&self, cluster: &ClusterId) -> ClusterKey {
-        ClusterKey(derive(&self.0, CLUSTER_KEY_LABEL, cluster.as_bytes()))
+    /// The key of a cluster at `epoch`, or `None` past its last epoch. Costs one step per
+    /// epoch below the last ([`MAX_KEY_EPOCHS`] at most): callers keep what they use.
+    pub fn cluster_key(&self, cluster: &ClusterId, epoch: u32) -> Option<ClusterKey> {
+        let last = ClusterKey {
+            epoch: MAX_KEY_EPOCHS - 1,
+            key: derive(&self.0, CLUSTER_KEY_LABEL, cluster.as_bytes()),
+        };
+        last.at_epoch(epoch)
     }
 }
 
-/// A cluster's key, shared by the workers of the cluster.
+/// A cluster's key at one epoch, shared by the workers of the cluster in that epoch.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct ClusterKey([u8; 32]);
+pub struct ClusterKey {
+    epoch: u32,
+    key: [u8; 32],
+}
 secret_debug!(ClusterKey);
 
 impl ClusterKey {
-    /// A cluster key of these bytes (as provisioned).
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+    /// The cluster key of `epoch` of these bytes (as provisioned).
+    pub fn from_bytes(epoch: u32, bytes: [u8; 32]) -> Self {
+        Self { epoch, key: bytes }
     }
 
     /// The key's bytes (to seal them).
     pub fn to_bytes(&self) -> [u8; 32] {
-        self.0
+        self.key
+    }
+
+    /// The epoch the key is of.
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// The key of an epoch at or before this one (one step per epoch back), or `None` for a
+    /// later epoch, which this key cannot reach.
+    pub fn at_epoch(&self, epoch: u32) -> Option<ClusterKey> {
+        if epoch > self.epoch {
+            return None;
+        }
+        let mut key = self.key;
+        for _ in epoch..self.epoch {
+            key = derive(&key, CLUSTER_EPOCH_LABEL, &[]);
+        }
+        Some(ClusterKey { epoch, key })
     }
 
     /// The cluster's ECDH secret: instantiation arguments are sealed to its public key.
     pub fn ecdh(&self) -> EcdhSecret {
-        EcdhSecret::from_bytes(derive(&self.0, CLUSTER_ECDH_LABEL, &[]))
+        EcdhSecret::from_bytes(derive(&self.key, CLUSTER_ECDH_LABEL, &[]))
     }
 
     /// The cluster's ECDH public key, as the registry publishes it.
@@ -111,10 +148,14 @@ impl ClusterKey {
     /// The keys of a contract of this cluster.
     pub fn contract(&self, contract: &ContractId) -> ContractKeys {
         ContractKeys {
-            secret: derive(&self.0, CONTRACT_SECRET_LABEL, contract.as_bytes()),
-            ecdh: EcdhSecret::from_bytes(derive(&self.0, CONTRACT_ECDH_LABEL, contract.as_bytes())),
-            at_rest: derive(&self.0, AT_REST_LABEL, contract.as_bytes()),
-            state_root: derive(&self.0, STATE_ROOT_LABEL, contract.as_bytes()),
+            secret: derive(&self.key, CONTRACT_SECRET_LABEL, contract.as_bytes()),
+            ecdh: EcdhSecret::from_bytes(derive(
+                &self.key,
+                CONTRACT_ECDH_LABEL,
+                contract.as_bytes(),
+            )),
+            at_rest: derive(&self.key, AT_REST_LABEL, contract.as_bytes()),
+            state_root: derive(&self.key, STATE_ROOT_LABEL, contract.as_bytes()),
         }
     }
 }
@@ -170,7 +211,7 @@ mod tests {
         let mut master = MasterKey::from_bytes([7; 32]);
         master.zeroize();
         assert_eq!(master.to_bytes(), [0; 32]);
-        let mut keys = ClusterKey::from_bytes([7; 32]).contract(&ContractId([1; 32]));
+        let mut keys = ClusterKey::from_bytes(0, [7; 32]).contract(&ContractId([1; 32]));
         keys.zeroize();
         assert_eq!(keys.secret(), [0; 32]);
         assert_eq!(keys.at_rest(), [0; 32]);
@@ -179,9 +220,11 @@ mod tests {
     #[test]
     fn the_tree_separates_every_branch() {
         let master = MasterKey::from_bytes([1; 32]);
-        let cluster = master.cluster_key(&ClusterId([2; 32]));
-        assert_eq!(cluster, master.cluster_key(&ClusterId([2; 32])));
-        assert_ne!(cluster, master.cluster_key(&ClusterId([3; 32])));
+        let at = |cluster: u8, epoch: u32| master.cluster_key(&ClusterId([cluster; 32]), epoch);
+        let cluster = at(2, 0).unwrap();
+        assert_eq!(cluster, at(2, 0).unwrap());
+        assert_ne!(cluster, at(3, 0).unwrap());
+        assert_ne!(cluster, at(2, 1).unwrap());
         let a = cluster.contract(&ContractId([4; 32]));
         let b = cluster.contract(&ContractId([5; 32]));
         let all = [
@@ -203,17 +246,46 @@ mod tests {
         }
     }
 
+    /// A key reaches its own and every earlier epoch, the same keys the master derives, and
+    /// no later one; past the last epoch there is no key.
+    #[test]
+    fn an_epoch_key_reaches_back_never_forward() {
+        let master = MasterKey::from_bytes([1; 32]);
+        let cluster = ClusterId([2; 32]);
+        let five = master.cluster_key(&cluster, 5).unwrap();
+        assert_eq!(five.epoch(), 5);
+        for epoch in 0..=5 {
+            assert_eq!(five.at_epoch(epoch), master.cluster_key(&cluster, epoch));
+        }
+        assert_eq!(five.at_epoch(6), None);
+        assert_ne!(master.cluster_key(&cluster, 6), Some(five.clone()));
+        assert!(master.cluster_key(&cluster, MAX_KEY_EPOCHS - 1).is_some());
+        assert_eq!(master.cluster_key(&cluster, MAX_KEY_EPOCHS), None);
+    }
+
     /// What is sealed on disk, what the registry publishes and what contracts derive from all
     /// hang on these bytes: a change here loses every key provisioned before it. Recomputed
     /// independently (RFC 5869 over Python's `hmac`, X25519 from `cryptography`) by
     /// `python3 scripts/keytree_vectors.py`.
     #[test]
     fn the_tree_is_pinned() {
-        let cluster = MasterKey::from_bytes([1; 32]).cluster_key(&ClusterId([2; 32]));
+        let master = MasterKey::from_bytes([1; 32]);
+        let at = |epoch| master.cluster_key(&ClusterId([2; 32]), epoch).unwrap();
+        let cluster = at(MAX_KEY_EPOCHS - 1);
         let contract = cluster.contract(&ContractId([4; 32]));
         let vectors = [
             (
-                "cluster key",
+                "cluster key of epoch 0",
+                at(0).to_bytes(),
+                "510dd38ee93822180ce6a20067c1149bf536f213a8e76c20b6197e05230604fd",
+            ),
+            (
+                "cluster key of the epoch before the last",
+                at(MAX_KEY_EPOCHS - 2).to_bytes(),
+                "524d6bd76e9097003dc8d6a29193bb8a10f3cb50eb449ee678021ddec6edd013",
+            ),
+            (
+                "cluster key of the last epoch",
                 cluster.to_bytes(),
                 "d6d877007930219bdeb8757d1124e4db13ec7e8e172ef02abf3c6d8e9bd28e2e",
             ),

@@ -83,18 +83,25 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
                 self.changes.left.retain(|c| c != cluster);
                 self.changes.clusters.push(*cluster);
             }
-            TxKind::RemoveClusterWorker { cluster, worker } if *worker == self.me => {
-                tracing::info!(%cluster, "removed from a cluster: its contracts run elsewhere now");
-                self.changes.clusters.retain(|c| c != cluster);
-                self.changes.left.push(*cluster);
+            TxKind::RemoveClusterWorker { cluster, worker } => {
+                // Every removal moves the cluster's key to its next epoch, as on the chain;
+                // every worker counts them, so one that joins later knows the epoch too.
+                let epoch = self.key_epoch(cluster)? + 1;
+                self.changes.key_epochs.insert(*cluster, epoch);
+                if *worker == self.me {
+                    tracing::info!(%cluster, "removed from a cluster: its contracts run elsewhere now");
+                    self.changes.clusters.retain(|c| c != cluster);
+                    self.changes.left.push(*cluster);
+                }
             }
             TxKind::ProvisionKey {
                 cluster,
+                epoch,
                 cluster_public,
                 keys,
             } => {
                 let mine = keys.iter().find(|(w, _)| *w == self.me).map(|(_, k)| k);
-                self.provision(cluster, cluster_public, mine, signed)?;
+                self.provision(cluster, *epoch, cluster_public, mine, signed)?;
             }
             TxKind::Instantiate {
                 code_hash,
@@ -175,7 +182,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         }
     }
 
-    /// The key of `cluster`: opened in this block, or held before it.
+    /// The key of `cluster`: opened in this block, or held before it (its newest epoch).
     fn cluster_key(&self, cluster: &ClusterId) -> Option<ClusterKey> {
         match self.opened.get(cluster) {
             Some(key) => Some(key.clone()),
@@ -183,7 +190,16 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         }
     }
 
-    /// The keys of `contract` of `cluster`, if this worker holds the cluster's key.
+    /// The current key epoch of `cluster`: as the chain counts it, one per removal.
+    fn key_epoch(&self, cluster: &ClusterId) -> Result<u32> {
+        match self.changes.key_epochs.get(cluster) {
+            Some(epoch) => Ok(*epoch),
+            None => Ok(self.overlay.base().key_epoch(cluster)?),
+        }
+    }
+
+    /// The keys of `contract` of `cluster` (a contract of the block's records), if this
+    /// worker holds the cluster's key of the contract's epoch or a later one.
     fn contract_keys(
         &mut self,
         contract: &ContractId,
@@ -192,7 +208,11 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         if let Some(keys) = self.contract_keys.get(contract) {
             return Some(keys.clone());
         }
-        let keys = self.cluster_key(cluster)?.contract(contract);
+        let epoch = self.changes.contracts.get(contract)?.info.key_epoch;
+        let keys = self
+            .cluster_key(cluster)?
+            .at_epoch(epoch)?
+            .contract(contract);
         self.contract_keys.insert(*contract, keys.clone());
         Some(keys)
     }
@@ -200,6 +220,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
     fn provision(
         &mut self,
         cluster: &ClusterId,
+        epoch: u32,
         cluster_public: &Hash32,
         mine: Option<&Bytes>,
         signed: &SignedTransaction,
@@ -217,15 +238,14 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         match open::cluster_key(
             self.keys.ecdh,
             cluster,
+            epoch,
             cluster_public,
             sealed,
             &signed.tx.signer,
         ) {
             Ok(key) => {
-                // Contract keys derived from an earlier key of the cluster are stale now.
-                self.contract_keys.clear();
+                tracing::info!(%cluster, epoch, "received the cluster key");
                 self.opened.insert(*cluster, key);
-                tracing::info!(%cluster, "received the cluster key");
             }
             // Sealed to an ECDH key this worker no longer holds (its sealed keys were lost),
             // or not a valid provision: it runs nothing of the cluster rather than stopping
@@ -245,11 +265,13 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         args: &Bytes,
     ) -> Result<()> {
         let id = run.contract;
-        let Some(cluster_key) = self.cluster_key(cluster) else {
+        let epoch = self.key_epoch(cluster)?;
+        let Some(cluster_key) = self.cluster_key(cluster).and_then(|k| k.at_epoch(epoch)) else {
             tracing::error!(
                 contract = %id,
                 %cluster,
-                "not running the contract: this worker holds no key of its cluster"
+                epoch,
+                "not running the contract: this worker holds no key of its cluster's epoch"
             );
             return Ok(());
         };
@@ -260,6 +282,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
                 cluster: *cluster,
                 deployer: run.signed.tx.signer,
                 height: self.info.number,
+                key_epoch: epoch,
                 public_key: Some(Hash32(cluster_key.contract(&id).ecdh().public().0)),
             },
             state_root: Hash32::default(),

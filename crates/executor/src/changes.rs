@@ -57,6 +57,9 @@ pub struct BlockChanges<K = ClusterKey> {
     pub cache_ops: Vec<(ContractId, Vec<CacheOp>)>,
     /// Cluster keys provisioned to this worker by the block, one per cluster, by cluster id.
     pub cluster_keys: Vec<(ClusterId, K)>,
+    /// The clusters (any, not only this worker's) whose key epoch the block moved, with
+    /// their new epochs.
+    pub key_epochs: BTreeMap<ClusterId, u32>,
 }
 
 impl<K> Default for BlockChanges<K> {
@@ -71,6 +74,7 @@ impl<K> Default for BlockChanges<K> {
             logs: Vec::new(),
             cache_ops: Vec::new(),
             cluster_keys: Vec::new(),
+            key_epochs: BTreeMap::new(),
         }
     }
 }
@@ -97,6 +101,7 @@ impl<K> BlockChanges<K> {
             logs: self.logs,
             cache_ops: self.cache_ops,
             cluster_keys,
+            key_epochs: self.key_epochs,
         })
     }
 }

@@ -16,6 +16,9 @@ use crate::changes::ContractRecord;
 pub trait StateView: StateStore {
     /// Whether this worker is a member of `cluster`.
     fn is_member(&self, cluster: &ClusterId) -> fat_runtime::Result<bool>;
+    /// The key epoch of `cluster`: how many members were removed from it (0 for a cluster
+    /// no removal named).
+    fn key_epoch(&self, cluster: &ClusterId) -> fat_runtime::Result<u32>;
     /// The record of a contract this worker runs.
     fn contract(&self, id: &ContractId) -> fat_runtime::Result<Option<ContractRecord>>;
     /// The bytes of uploaded code.

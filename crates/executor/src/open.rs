@@ -36,6 +36,7 @@ pub(crate) fn tx_envelope(
 pub(crate) fn cluster_key(
     ecdh: &EcdhSecret,
     cluster: &ClusterId,
+    epoch: u32,
     cluster_public: &Hash32,
     sealed: &Bytes,
     gatekeeper: &AccountId,
@@ -61,7 +62,7 @@ pub(crate) fn cluster_key(
         .plaintext
         .try_into()
         .map_err(|_| refused("not 32 bytes".into()))?;
-    let key = ClusterKey::from_bytes(bytes);
+    let key = ClusterKey::from_bytes(epoch, bytes);
     if key.ecdh_public().0 != cluster_public.0 {
         return Err(refused(
             "it does not match the cluster's published key".into(),

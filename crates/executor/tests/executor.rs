@@ -28,6 +28,7 @@ struct Memory {
     clusters: BTreeSet<ClusterId>,
     contracts: BTreeMap<ContractId, ContractRecord>,
     codes: BTreeMap<CodeHash, Vec<u8>>,
+    epochs: BTreeMap<ClusterId, u32>,
 }
 
 impl StateStore for Memory {
@@ -53,6 +54,10 @@ impl StateStore for Memory {
 impl StateView for Memory {
     fn is_member(&self, cluster: &ClusterId) -> fat_runtime::Result<bool> {
         Ok(self.clusters.contains(cluster))
+    }
+
+    fn key_epoch(&self, cluster: &ClusterId) -> fat_runtime::Result<u32> {
+        Ok(self.epochs.get(cluster).copied().unwrap_or(0))
     }
 
     fn contract(&self, id: &ContractId) -> fat_runtime::Result<Option<ContractRecord>> {
@@ -84,6 +89,8 @@ impl Memory {
         };
         next.codes.extend(changes.codes.iter().cloned());
         next.clusters.extend(changes.clusters.iter().copied());
+        next.epochs
+            .extend(changes.key_epochs.iter().map(|(c, e)| (*c, *e)));
         next.contracts.extend(
             changes
                 .contracts
@@ -122,7 +129,7 @@ impl World {
             ecdh: EcdhSecret::from_bytes([2; 32]),
             alice: dev_keypair("alice"),
             gatekeeper: dev_keypair("gatekeeper"),
-            cluster_key: ClusterKey::from_bytes([5; 32]),
+            cluster_key: ClusterKey::from_bytes(0, [5; 32]),
             wasm: fat_test_programs::read(path),
         }
     }
@@ -194,11 +201,15 @@ impl World {
     }
 
     fn contract(&self, cluster: ClusterId) -> ContractId {
+        self.contract_salted(cluster, b"salt")
+    }
+
+    fn contract_salted(&self, cluster: ClusterId, salt: &[u8]) -> ContractId {
         contract_id(
             &self.alice.account_id(),
             &code_hash(&self.wasm),
             &cluster,
-            b"salt",
+            salt,
         )
     }
 
@@ -220,7 +231,19 @@ impl World {
         args: &str,
         height: u64,
     ) -> (SignedTransaction, Session) {
-        let contract = self.contract(cluster);
+        self.instantiate_salted(nonce, cluster, args, height, b"salt")
+    }
+
+    /// [`World::instantiate`] with another salt (another contract).
+    fn instantiate_salted(
+        &self,
+        nonce: u64,
+        cluster: ClusterId,
+        args: &str,
+        height: u64,
+        salt: &[u8],
+    ) -> (SignedTransaction, Session) {
+        let contract = self.contract_salted(cluster, salt);
         let (envelope, session) = sealed(
             &self.alice,
             &self.cluster_key.ecdh_public(),
@@ -232,7 +255,7 @@ impl World {
         let kind = TxKind::Instantiate {
             code_hash: code_hash(&self.wasm),
             cluster,
-            salt: Bytes(b"salt".to_vec()),
+            salt: Bytes(salt.to_vec()),
             args: Bytes(envelope.to_bytes()),
             gas_limit: 10_000_000_000,
         };
@@ -290,6 +313,7 @@ impl World {
         );
         let kind = TxKind::ProvisionKey {
             cluster,
+            epoch: 0,
             cluster_public: Hash32(self.cluster_key.ecdh_public().0),
             keys: vec![(self.me(), Bytes(envelope.to_bytes()))],
         };
@@ -507,6 +531,64 @@ async fn a_key_provisioned_in_a_block_runs_the_init_that_follows() {
     let without = world.apply(&genesis, &no_keys, 1, &txs[1..3]).await;
     assert!(without.receipts.is_empty() && without.contracts.is_empty());
     assert!(without.cluster_keys.is_empty());
+}
+
+/// A removal moves the cluster's key epoch on every worker. A contract created after it takes
+/// the new epoch: a member holding only the old epoch's key (as the removed one does) cannot
+/// run it, while the new key still runs the contracts of the old epoch.
+#[tokio::test]
+async fn a_removal_moves_the_key_epoch_out_of_the_old_keys_reach() {
+    let mut world = World::new();
+    let new = ClusterKey::from_bytes(1, [5; 32]);
+    let old = new.at_epoch(0).unwrap();
+    world.cluster_key = old.clone();
+    let (txs, _, cluster, a) = first_block(&world);
+    let held_old = BTreeMap::from([(cluster, old.clone())]);
+    let held_new = BTreeMap::from([(cluster, new.clone())]);
+    let one = world.apply(&Memory::default(), &held_old, 1, &txs).await;
+    assert_eq!(one.contracts[&a].info.key_epoch, 0);
+    assert!(one.key_epochs.is_empty());
+    let after_one = Memory::default().commit(&one);
+
+    let remove = tx(
+        &world.alice,
+        4,
+        TxKind::RemoveClusterWorker {
+            cluster,
+            worker: WorkerId([3; 32]),
+        },
+    );
+    let two = world.apply(&after_one, &held_old, 2, &[remove]).await;
+    assert_eq!(two.key_epochs, BTreeMap::from([(cluster, 1)]));
+    let after_two = after_one.commit(&two);
+
+    // Block 3: a contract of epoch 1, and a command to each.
+    let (inc_a, inc_a_session) = world.command(5, a, "increment", "", 3);
+    world.cluster_key = new.clone();
+    let b = world.contract_salted(cluster, b"b");
+    let (init_b, _) = world.instantiate_salted(6, cluster, r#"{"start": 40}"#, 3, b"b");
+    let (inc_b, inc_b_session) = world.command(7, b, "increment", "", 3);
+    let three = [inc_a, init_b, inc_b];
+
+    let stale = world.apply(&after_two, &held_old, 3, &three).await;
+    assert!(
+        !stale.contracts.contains_key(&b),
+        "the old key reaches no later contract"
+    );
+    assert_eq!(stale.receipts.len(), 1, "{:?}", stale.receipts);
+    assert_eq!(world.open(&stale.receipts[0], &inc_a_session), "12");
+
+    let current = world.apply(&after_two, &held_new, 3, &three).await;
+    assert_eq!(current.receipts.len(), 3, "{:?}", current.receipts);
+    assert_eq!(world.open(&current.receipts[0], &inc_a_session), "12");
+    assert_eq!(world.open(&current.receipts[2], &inc_b_session), "41");
+    let record = &current.contracts[&b];
+    assert_eq!(record.info.key_epoch, 1);
+    assert_eq!(
+        record.info.public_key,
+        Some(Hash32(new.contract(&b).ecdh().public().0))
+    );
+    assert_ne!(new.contract(&b).secret(), old.contract(&b).secret());
 }
 
 /// Run `future` on a runtime of its own, in a thread, and panic if it takes longer than

@@ -9,12 +9,16 @@
 //! - for every cluster with members that hold no key yet, checks each member's registered
 //!   attestation report against the gatekeeper's own policy
 //!   ([`fat_attestation::check_registration`]),
-//!   seals the cluster key to each accepted worker's ECDH key and submits one `ProvisionKey`
-//!   transaction, which also publishes the cluster's public key. A refused worker gets
-//!   nothing; the gatekeeper logs why.
-//! - publishes the public keys of the new contracts, derived from the cluster key (see
-//!   [`fat_crypto::keytree`]), up to [`MAX_PUBLISHED_KEYS`] in one `PublishContractKeys`
-//!   transaction: many deploys cost one transaction, not one each.
+//!   seals the key of the cluster's current epoch to each accepted worker's ECDH key and
+//!   submits one `ProvisionKey` transaction, which also publishes the epoch's public key. A
+//!   refused worker gets nothing; the gatekeeper logs why.
+//! - when a member is removed, the cluster moves to its next key epoch (as the chain
+//!   counts it): every member that stays is provisioned again with the new epoch's key,
+//!   which the removed one never receives (see [`fat_crypto::keytree`] for why an epoch's
+//!   key reaches back to the earlier epochs and not forward).
+//! - publishes the public keys of the new contracts, derived from the key of the epoch each
+//!   was created in (see [`fat_crypto::keytree`]), up to [`MAX_PUBLISHED_KEYS`] in one
+//!   `PublishContractKeys` transaction: many deploys cost one transaction, not one each.
 //!
 //! Its transactions offer the chain's minimum fee; the key deposits the deploys paid
 //! (`key_fee`) are paid to it when it publishes, so its balance grows with its work.
@@ -123,10 +127,22 @@ struct Seen {
     workers: HashMap<WorkerId, (Hash32, Attestation)>,
     /// Clusters and their members, in the order they joined.
     clusters: BTreeMap<ClusterId, Vec<WorkerId>>,
+    /// Members holding the key of their cluster's current epoch.
     provisioned: HashSet<(WorkerId, ClusterId)>,
     refused: HashSet<(WorkerId, ClusterId)>,
-    /// Contracts whose key is not published yet, with their cluster.
-    unpublished: BTreeMap<ContractId, ClusterId>,
+    /// Clusters whose key rotated, with their current key epoch (0 for the others).
+    epochs: HashMap<ClusterId, u32>,
+    /// Contracts whose key is not published yet, with their cluster and its key epoch when
+    /// they were created.
+    unpublished: BTreeMap<ContractId, (ClusterId, u32)>,
+    /// Cluster keys derived so far (each costs up to [`fat_types::MAX_KEY_EPOCHS`] steps).
+    keys: HashMap<(ClusterId, u32), ClusterKey>,
+}
+
+impl Seen {
+    fn epoch(&self, cluster: &ClusterId) -> u32 {
+        self.epochs.get(cluster).copied().unwrap_or(0)
+    }
 }
 
 impl Gatekeeper {
@@ -149,9 +165,23 @@ impl Gatekeeper {
         self
     }
 
-    /// The key of a cluster.
-    pub fn cluster_key(&self, cluster: &ClusterId) -> ClusterKey {
-        self.master.cluster_key(cluster)
+    /// The key of a cluster at a key epoch (`None` past the last epoch).
+    pub fn cluster_key(&self, cluster: &ClusterId, epoch: u32) -> Option<ClusterKey> {
+        self.master.cluster_key(cluster, epoch)
+    }
+
+    /// The key of `cluster` at `epoch`, derived once per run.
+    fn key_at(&self, seen: &mut Seen, cluster: &ClusterId, epoch: u32) -> Result<ClusterKey> {
+        if let Some(key) = seen.keys.get(&(*cluster, epoch)) {
+            return Ok(key.clone());
+        }
+        let key = self.master.cluster_key(cluster, epoch).ok_or_else(|| {
+            GatekeeperError::Unexpected(format!(
+                "the chain put cluster {cluster} at key epoch {epoch}, past the last one"
+            ))
+        })?;
+        seen.keys.insert((*cluster, epoch), key.clone());
+        Ok(key)
     }
 
     /// Follow the chain at `rpc` and provision keys until `shutdown` completes; reconnects
@@ -258,7 +288,8 @@ impl Gatekeeper {
             if waiting.is_empty() {
                 continue;
             }
-            let key = self.master.cluster_key(&cluster);
+            let epoch = seen.epoch(&cluster);
+            let key = self.key_at(seen, &cluster, epoch)?;
             let mut keys = Vec::new();
             for worker in waiting {
                 let Some((ecdh_public, attestation)) = seen.workers.get(&worker).cloned() else {
@@ -274,7 +305,7 @@ impl Gatekeeper {
                     Ok(report) => {
                         let sealed =
                             self.seal_cluster_key(&cluster, &key, &worker, &ecdh_public)?;
-                        tracing::info!(%worker, %cluster, %report, "provisioning the cluster key");
+                        tracing::info!(%worker, %cluster, epoch, %report, "provisioning the cluster key");
                         keys.push((worker, Bytes(sealed)));
                     }
                     Err(e) => {
@@ -293,6 +324,7 @@ impl Gatekeeper {
                 params,
                 TxKind::ProvisionKey {
                     cluster,
+                    epoch,
                     cluster_public: Hash32(key.ecdh_public().0),
                     keys,
                 },
@@ -301,18 +333,15 @@ impl Gatekeeper {
             seen.provisioned
                 .extend(workers.into_iter().map(|w| (w, cluster)));
         }
-        let keys: Vec<(ContractId, Hash32)> = std::mem::take(&mut seen.unpublished)
-            .into_iter()
-            .map(|(contract, cluster)| {
-                let public = self
-                    .master
-                    .cluster_key(&cluster)
-                    .contract(&contract)
-                    .ecdh()
-                    .public();
-                (contract, Hash32(public.0))
-            })
-            .collect();
+        let mut keys: Vec<(ContractId, Hash32)> = Vec::new();
+        for (contract, (cluster, epoch)) in std::mem::take(&mut seen.unpublished) {
+            let public = self
+                .key_at(seen, &cluster, epoch)?
+                .contract(&contract)
+                .ecdh()
+                .public();
+            keys.push((contract, Hash32(public.0)));
+        }
         for batch in keys.chunks(publication_size(params)) {
             self.submit(
                 chain,
@@ -404,10 +433,18 @@ fn note_block(seen: &mut Seen, block: &Block, receipts: &[ChainReceipt]) {
                 if let Some(members) = seen.clusters.get_mut(cluster) {
                     members.retain(|w| w != worker);
                 }
-                // Back in later, it is provisioned again.
-                seen.provisioned.remove(&(*worker, *cluster));
+                // The cluster's key moves to the next epoch: every member that stays is
+                // provisioned again, and the removed one (back in later, or not) is not
+                // until it is a member again.
+                *seen.epochs.entry(*cluster).or_insert(0) += 1;
+                seen.provisioned.retain(|(_, c)| c != cluster);
             }
-            TxKind::ProvisionKey { cluster, keys, .. } => {
+            TxKind::ProvisionKey {
+                cluster,
+                epoch,
+                keys,
+                ..
+            } if *epoch == seen.epoch(cluster) => {
                 seen.provisioned
                     .extend(keys.iter().map(|(w, _)| (*w, *cluster)));
             }
@@ -417,9 +454,10 @@ fn note_block(seen: &mut Seen, block: &Block, receipts: &[ChainReceipt]) {
                 salt,
                 ..
             } => {
+                let epoch = seen.epoch(cluster);
                 seen.unpublished.insert(
                     contract_id(&tx.signer, code_hash, cluster, &salt.0),
-                    *cluster,
+                    (*cluster, epoch),
                 );
             }
             TxKind::PublishContractKey { contract, .. } => {
@@ -546,7 +584,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(GENESIS_FILE), format!("{}\n", Hash32([3; 32]))).unwrap();
         let first = Gatekeeper::open(config(&dir)).unwrap();
-        let key = first.cluster_key(&ClusterId([9; 32])).to_bytes();
+        let key = first
+            .cluster_key(&ClusterId([9; 32]), 0)
+            .unwrap()
+            .to_bytes();
         drop(first);
         drop(Gatekeeper::open(config(&other)).unwrap());
         #[cfg(unix)]
@@ -577,7 +618,13 @@ mod tests {
         // Put back, it is the same gatekeeper.
         std::fs::write(dir.join(MASTER_FILE), &ours).unwrap();
         let again = Gatekeeper::open(config(&dir)).unwrap();
-        assert_eq!(again.cluster_key(&ClusterId([9; 32])).to_bytes(), key);
+        assert_eq!(
+            again
+                .cluster_key(&ClusterId([9; 32]), 0)
+                .unwrap()
+                .to_bytes(),
+            key
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 
@@ -594,10 +641,10 @@ mod tests {
         let first = Gatekeeper::open(config.clone()).unwrap();
         let cluster = ClusterId([9; 32]);
         let stored = std::fs::read(dir.join(MASTER_FILE)).unwrap();
-        let key = first.cluster_key(&cluster).to_bytes();
+        let key = first.cluster_key(&cluster, 0).unwrap().to_bytes();
         assert!(!stored.windows(32).any(|w| w == first.master.to_bytes()));
         let again = Gatekeeper::open(config.clone()).unwrap();
-        assert_eq!(again.cluster_key(&cluster).to_bytes(), key);
+        assert_eq!(again.cluster_key(&cluster, 0).unwrap().to_bytes(), key);
         std::fs::write(dir.join(MASTER_FILE), b"garbage").unwrap();
         let err = Gatekeeper::open(config).unwrap_err().to_string();
         assert!(err.contains("master.sealed"), "{err}");

@@ -169,18 +169,22 @@ fn contract_snapshot() -> impl Strategy<Value = ContractSnapshot> {
         strategies::bytes32(),
         strategies::bytes32(),
         any::<u64>(),
+        any::<u32>(),
         proptest::option::of(strategies::hash()),
     )
-        .prop_map(|(id, code, cluster, deployer, height, public_key)| {
-            fat_types::ContractInfo {
-                id: ContractId(id),
-                code_hash: fat_types::CodeHash(code),
-                cluster: fat_types::ClusterId(cluster),
-                deployer: AccountId(deployer),
-                height,
-                public_key,
-            }
-        });
+        .prop_map(
+            |(id, code, cluster, deployer, height, key_epoch, public_key)| {
+                fat_types::ContractInfo {
+                    id: ContractId(id),
+                    code_hash: fat_types::CodeHash(code),
+                    cluster: fat_types::ClusterId(cluster),
+                    deployer: AccountId(deployer),
+                    height,
+                    key_epoch,
+                    public_key,
+                }
+            },
+        );
     let entry = (vec(any::<u8>(), 0..16), vec(any::<u8>(), 0..16));
     (
         any::<u64>(),

@@ -368,6 +368,7 @@ fn state_sync_bodies() {
         cluster: ClusterId([9; 32]),
         deployer: AccountId([1; 32]),
         height: 5,
+        key_epoch: 0,
         public_key: Some(Hash32([3; 32])),
     };
     golden_hex(

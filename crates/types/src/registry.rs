@@ -53,6 +53,10 @@ pub struct ContractInfo {
     pub deployer: AccountId,
     /// The block that created it.
     pub height: u64,
+    /// The cluster's key epoch when the contract was created: the contract's keys derive
+    /// from that epoch's cluster key, so a member removed before it was created cannot
+    /// derive them.
+    pub key_epoch: u32,
     /// The contract's x25519 key, which commands are sealed to; published by a gatekeeper
     /// after instantiation (`None` until then).
     pub public_key: Option<Hash32>,
@@ -67,8 +71,12 @@ pub struct ClusterInfo {
     pub owner: AccountId,
     /// The members, in the order they joined.
     pub workers: Vec<WorkerId>,
-    /// The cluster's x25519 key, which instantiation arguments are sealed to; published with
-    /// the first key provisioning (`None` until then).
+    /// The epoch of the cluster's key: 0 at creation, one more each time a member is
+    /// removed. Each epoch's key is provisioned to the members of that epoch only, and
+    /// contracts take the epoch they were created in (see `docs/security.md`).
+    pub key_epoch: u32,
+    /// The x25519 key of the cluster's current epoch, which instantiation arguments are
+    /// sealed to; published with the epoch's key provisioning (`None` until then).
     pub public_key: Option<Hash32>,
     /// Who may instantiate contracts in the cluster (anyone, until its owner says otherwise).
     pub deployers: Deployers,
@@ -93,6 +101,11 @@ impl ClusterInfo {
 pub fn key_escrow() -> AccountId {
     AccountId(crate::encoding::tagged_hash("fat/key-escrow", &()).0)
 }
+
+/// How many key epochs a cluster has (0 to `MAX_KEY_EPOCHS - 1`): each epoch's key is
+/// derived from the next one's by a one-way step, so the key of the last epoch is where
+/// the chain starts. Removing a member of a cluster at its last epoch is refused.
+pub const MAX_KEY_EPOCHS: u32 = 4096;
 
 /// The most accounts a cluster's deployer list names.
 pub const MAX_DEPLOYERS: usize = 256;
@@ -138,6 +151,9 @@ pub struct KeyProvision {
     pub worker: WorkerId,
     /// The cluster.
     pub cluster: ClusterId,
+    /// The key epoch of the cluster key sealed here (the worker's newest: a removed worker
+    /// keeps the one it last held).
+    pub epoch: u32,
     /// The gatekeeper that provisioned it.
     pub gatekeeper: AccountId,
     /// The cluster key sealed to the worker.

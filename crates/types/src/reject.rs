@@ -197,6 +197,32 @@ pub enum TxRejection {
     /// them.
     #[error("only the chain's cluster admins may create clusters")]
     NotClusterAdmin,
+    /// What the transaction seals or provisions is not for the cluster's current key: the
+    /// cluster's key rotated (a member was removed) since it was made. Fetch the cluster's
+    /// key again and send a new transaction.
+    #[error(
+        "{what} is not for the current key of cluster {cluster} (epoch {current}; its key \
+         rotates when a member is removed): fetch its key again and retry"
+    )]
+    StaleKeyEpoch {
+        /// The cluster.
+        cluster: crate::ClusterId,
+        /// What is sealed or provisioned for another key.
+        what: String,
+        /// The cluster's current key epoch.
+        current: u32,
+    },
+    /// Removing another member would rotate the cluster's key past its last epoch
+    /// ([`crate::MAX_KEY_EPOCHS`]).
+    #[error(
+        "cluster {cluster} has used all its {} key epochs: no member can be removed; \
+         create a new cluster",
+        crate::MAX_KEY_EPOCHS
+    )]
+    KeyEpochsExhausted {
+        /// The cluster.
+        cluster: crate::ClusterId,
+    },
 }
 
 impl TxRejection {
@@ -231,6 +257,8 @@ impl TxRejection {
             Self::MempoolBytesFull { .. } => "mempool_bytes_full",
             Self::NotDeployer { .. } => "not_deployer",
             Self::NotClusterAdmin => "not_cluster_admin",
+            Self::StaleKeyEpoch { .. } => "stale_key_epoch",
+            Self::KeyEpochsExhausted { .. } => "key_epochs_exhausted",
         }
     }
 }

@@ -81,11 +81,13 @@ pub fn tx_kind() -> impl Strategy<Value = TxKind> {
         }),
         (
             bytes32(),
+            any::<u32>(),
             hash(),
             vec((bytes32().prop_map(WorkerId), bytes()), 0..3)
         )
-            .prop_map(|(c, cluster_public, keys)| TxKind::ProvisionKey {
+            .prop_map(|(c, epoch, cluster_public, keys)| TxKind::ProvisionKey {
                 cluster: ClusterId(c),
+                epoch,
                 cluster_public,
                 keys,
             }),
@@ -205,6 +207,16 @@ pub fn rejection() -> impl Strategy<Value = TxRejection> {
             cluster: ClusterId(c)
         }),
         Just(TxRejection::NotClusterAdmin),
+        (bytes32(), text(), any::<u32>()).prop_map(|(c, what, current)| {
+            TxRejection::StaleKeyEpoch {
+                cluster: ClusterId(c),
+                what,
+                current,
+            }
+        }),
+        bytes32().prop_map(|c| TxRejection::KeyEpochsExhausted {
+            cluster: ClusterId(c)
+        }),
     ]
 }
 

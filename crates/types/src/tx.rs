@@ -91,6 +91,9 @@ pub enum TxKind {
     ProvisionKey {
         /// The cluster whose key it is.
         cluster: ClusterId,
+        /// The key epoch the key is of: the cluster's current one (see
+        /// [`crate::ClusterInfo::key_epoch`]).
+        epoch: u32,
         /// The cluster's x25519 public key (instantiation arguments are sealed to it).
         cluster_public: Hash32,
         /// Per worker, the cluster key sealed to that worker (opaque to the chain).

@@ -18,7 +18,7 @@ use fat_runtime::Cache;
 use fat_types::{Block, ChainReceipt, SignedExecutionReceipt, TxId};
 
 use crate::error::{Result, WorkerError};
-use crate::keys::CLUSTER_KEY_LABEL;
+use crate::keys::seal_cluster_key;
 use crate::shared::{Inner, Unflushed};
 use crate::store::BlockChanges;
 use crate::worker::Worker;
@@ -146,10 +146,7 @@ async fn execute(inner: &Inner, block: &Block, receipts: &[ChainReceipt]) -> Res
         .await?;
     let mut opened = Vec::new();
     let changes = executed.map_keys(|cluster, key| {
-        let sealed = inner
-            .sealer
-            .seal(CLUSTER_KEY_LABEL, &key.to_bytes())
-            .map_err(|e| WorkerError::Keys(e.to_string()))?;
+        let sealed = seal_cluster_key(inner.sealer.as_ref(), &key)?;
         opened.push((*cluster, key));
         Ok::<_, WorkerError>(sealed)
     })?;

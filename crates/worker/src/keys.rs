@@ -12,15 +12,54 @@ use fat_attestation::seal::Sealer;
 use fat_crypto::envelope::{EcdhPublic, EcdhSecret};
 use fat_crypto::{ClusterKey, ContractKeys, Keypair};
 use fat_types::encoding::{decode, encode};
-use fat_types::{ClusterId, ContractId};
+use fat_types::{ClusterId, ContractId, ContractInfo};
+use zeroize::Zeroize;
 
 use crate::error::{Result, WorkerError};
 
 /// The file in the data directory holding the worker's sealed keys.
 pub const KEYS_FILE: &str = "keys.sealed";
 const KEYS_LABEL: &str = "fat/worker/keys/v1";
-/// The label cluster keys are sealed under in the store.
-pub(crate) const CLUSTER_KEY_LABEL: &str = "fat/worker/cluster-key/v1";
+/// The label cluster keys are sealed under in the store: the sealed bytes are the key's
+/// epoch (4 bytes, little-endian) then the key (32 bytes).
+const CLUSTER_KEY_LABEL: &str = "fat/worker/cluster-key/v2";
+
+/// Seal a cluster key, with its epoch, for the store.
+pub(crate) fn seal_cluster_key(sealer: &dyn Sealer, key: &ClusterKey) -> Result<Vec<u8>> {
+    let mut plain = Vec::with_capacity(36);
+    plain.extend_from_slice(&key.epoch().to_le_bytes());
+    plain.extend_from_slice(&key.to_bytes());
+    let sealed = sealer.seal(CLUSTER_KEY_LABEL, &plain);
+    plain.zeroize();
+    sealed.map_err(|e| WorkerError::Keys(e.to_string()))
+}
+
+/// Unseal a cluster key the store holds for `cluster`.
+pub(crate) fn unseal_cluster_key(
+    sealer: &dyn Sealer,
+    cluster: &ClusterId,
+    sealed: &[u8],
+) -> Result<ClusterKey> {
+    let mut plain = sealer
+        .unseal(CLUSTER_KEY_LABEL, sealed)
+        .map_err(|e| WorkerError::Keys(format!("cluster key of {cluster}: {e}")))?;
+    let key = match plain.as_slice() {
+        [e0, e1, e2, e3, rest @ ..] if rest.len() == 32 => {
+            let mut bytes = [0u8; 32];
+            bytes.copy_from_slice(rest);
+            Ok(ClusterKey::from_bytes(
+                u32::from_le_bytes([*e0, *e1, *e2, *e3]),
+                bytes,
+            ))
+        }
+        _ => Err(WorkerError::Keys(format!(
+            "cluster key of {cluster}: {} bytes, not an epoch and a key",
+            plain.len()
+        ))),
+    };
+    plain.zeroize();
+    key
+}
 
 #[derive(BorshSerialize, BorshDeserialize)]
 struct SealedKeys {
@@ -242,22 +281,21 @@ impl Keyring {
             .cloned()
     }
 
-    /// The keys of `contract` of `cluster`, if this worker holds the cluster's key.
-    pub(crate) fn contract(
-        &self,
-        contract: &ContractId,
-        cluster: &ClusterId,
-    ) -> Option<Arc<ContractCrypt>> {
-        if let Some(found) = self.contracts.read().expect("keyring lock").get(contract) {
+    /// The keys of a contract, if this worker holds its cluster's key of the contract's
+    /// epoch or a later one.
+    pub(crate) fn contract(&self, info: &ContractInfo) -> Option<Arc<ContractCrypt>> {
+        if let Some(found) = self.contracts.read().expect("keyring lock").get(&info.id) {
             return Some(found.clone());
         }
-        let crypt = Arc::new(ContractCrypt::new(
-            self.cluster(cluster)?.contract(contract),
-        ));
+        let keys = self
+            .cluster(&info.cluster)?
+            .at_epoch(info.key_epoch)?
+            .contract(&info.id);
+        let crypt = Arc::new(ContractCrypt::new(keys));
         self.contracts
             .write()
             .expect("keyring lock")
-            .insert(*contract, crypt.clone());
+            .insert(info.id, crypt.clone());
         Some(crypt)
     }
 

@@ -104,12 +104,11 @@ impl Worker {
             .contract(contract)?
             .ok_or(WorkerError::UnknownContract(*contract))?;
         let code = self.inner.code(&record.info.code_hash)?;
-        let cluster = record.info.cluster;
         let crypt = self
             .inner
             .keyring
-            .contract(contract, &cluster)
-            .ok_or(WorkerError::NoClusterKey(cluster))?;
+            .contract(&record.info)
+            .ok_or(WorkerError::NoClusterKey(record.info.cluster))?;
         let mut call = Call::new(
             entry,
             Arc::new(snapshot),
@@ -124,7 +123,7 @@ impl Worker {
         };
         call.contract_secret = crypt.keys.secret();
         call.worker_key = self.id().0;
-        Ok((code, call, cluster, head.height))
+        Ok((code, call, record.info.cluster, head.height))
     }
 }
 

@@ -16,7 +16,8 @@ use fat_crypto::Keypair;
 use fat_runtime::{StateHash, StateStore};
 use fat_types::encoding::{decode, encode};
 use fat_types::{
-    BlockHeader, ClusterId, CodeHash, ContractId, Hash32, SignedExecutionReceipt, TxId, WorkerId,
+    BlockHeader, ClusterId, CodeHash, ContractId, ContractInfo, Hash32, SignedExecutionReceipt,
+    TxId, WorkerId,
 };
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
@@ -42,11 +43,14 @@ const ROOT_HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("root_h
 /// Clusters this worker joined whose earlier contracts it may lack (cluster id to the
 /// height it joined at), until it has received their state from another member.
 const SYNC_PENDING: TableDefinition<&[u8], u64> = TableDefinition::new("sync_pending");
+/// Per cluster whose key rotated (any cluster, not only this worker's), its key epoch.
+const KEY_EPOCHS: TableDefinition<&[u8], u32> = TableDefinition::new("key_epochs");
 
 /// The value of `meta["format"]`. Version 2 encrypts state values at rest; version 3 keeps
 /// each contract's state hash; version 5 keeps roots per block and contracts received from
-/// another member.
-const FORMAT: &[u8] = b"fat-worker/5";
+/// another member; version 6 keeps cluster keys with their epochs, each contract's epoch
+/// and each cluster's.
+const FORMAT: &[u8] = b"fat-worker/6";
 /// The database file inside the worker's data directory.
 pub const DB_FILE: &str = "worker.redb";
 
@@ -132,6 +136,8 @@ impl Store {
             wtx.open_table(table).map_err(storage("create tables"))?;
         }
         wtx.open_table(SYNC_PENDING)
+            .map_err(storage("create tables"))?;
+        wtx.open_table(KEY_EPOCHS)
             .map_err(storage("create tables"))?;
         {
             let mut meta = wtx.open_table(META).map_err(storage("create tables"))?;
@@ -270,6 +276,14 @@ impl Store {
                     .insert(cluster.as_bytes().as_slice(), sealed.as_slice())
                     .map_err(storage("write cluster key"))?;
             }
+            let mut epochs = wtx
+                .open_table(KEY_EPOCHS)
+                .map_err(storage("open key epochs"))?;
+            for (cluster, epoch) in &changes.key_epochs {
+                epochs
+                    .insert(cluster.as_bytes().as_slice(), *epoch)
+                    .map_err(storage("write key epoch"))?;
+            }
             let mut state = wtx.open_table(STATE).map_err(storage("open state"))?;
             let mut hashes = wtx
                 .open_table(STATE_HASHES)
@@ -384,16 +398,16 @@ impl Store {
         contract: &ContractId,
         changes: &BlockChanges,
     ) -> Result<Arc<ContractCrypt>> {
-        let cluster = changes
+        let info = changes
             .contracts
             .get(contract)
-            .map(|r| r.info.cluster)
+            .map(|r| &r.info)
             .ok_or_else(|| {
                 WorkerError::Corrupt(format!("writes of {contract} without its record"))
             })?;
         self.keyring
-            .contract(contract, &cluster)
-            .ok_or(WorkerError::NoClusterKey(cluster))
+            .contract(info)
+            .ok_or(WorkerError::NoClusterKey(info.cluster))
     }
 }
 
@@ -410,16 +424,15 @@ pub struct Received {
 }
 
 impl Store {
-    /// The root of `entries` of `contract` of `cluster`, keyed as this worker keys it:
-    /// `None` when it holds no key of the cluster.
+    /// The root of `entries` of a contract, keyed as this worker keys it: `None` when it
+    /// holds no key of the contract's cluster and epoch.
     pub fn root_of_entries(
         &self,
-        contract: &ContractId,
-        cluster: &ClusterId,
+        info: &ContractInfo,
         entries: &[(Vec<u8>, Vec<u8>)],
     ) -> Option<Hash32> {
-        let crypt = self.keyring.contract(contract, cluster)?;
-        let mut hash = StateHash::keyed(*contract, crypt.keys.state_root());
+        let crypt = self.keyring.contract(info)?;
+        let mut hash = StateHash::keyed(info.id, crypt.keys.state_root());
         for (key, value) in entries {
             hash.insert(key, value);
         }
@@ -440,7 +453,7 @@ impl Store {
         let id = record.info.id;
         let crypt = self
             .keyring
-            .contract(&id, &record.info.cluster)
+            .contract(&record.info)
             .ok_or(WorkerError::NoClusterKey(record.info.cluster))?;
         if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err(WorkerError::Snapshot(format!(
@@ -609,6 +622,18 @@ impl Snapshot {
         Ok(get(&self.clusters, cluster.as_bytes())?.is_some())
     }
 
+    /// The key epoch of a cluster: how many members were removed from it.
+    pub fn key_epoch(&self, cluster: &ClusterId) -> Result<u32> {
+        let epochs = self
+            .rtx
+            .open_table(KEY_EPOCHS)
+            .map_err(storage("open key epochs"))?;
+        let epoch = epochs
+            .get(cluster.as_bytes().as_slice())
+            .map_err(storage("read key epoch"))?;
+        Ok(epoch.map_or(0, |e| e.value()))
+    }
+
     /// The signed receipt of a transaction this worker executed.
     pub fn receipt(&self, tx: &TxId) -> Result<Option<SignedExecutionReceipt>> {
         get(&self.receipts, tx.as_bytes())?
@@ -662,7 +687,7 @@ impl Snapshot {
             .contract(contract)?
             .ok_or(WorkerError::UnknownContract(*contract))?;
         self.keyring
-            .contract(contract, &record.info.cluster)
+            .contract(&record.info)
             .ok_or(WorkerError::NoClusterKey(record.info.cluster))
     }
 
@@ -783,6 +808,10 @@ impl StateStore for Snapshot {
 impl fat_executor::StateView for Snapshot {
     fn is_member(&self, cluster: &ClusterId) -> fat_runtime::Result<bool> {
         Snapshot::is_member(self, cluster).map_err(runtime_error)
+    }
+
+    fn key_epoch(&self, cluster: &ClusterId) -> fat_runtime::Result<u32> {
+        Snapshot::key_epoch(self, cluster).map_err(runtime_error)
     }
 
     fn contract(&self, id: &ContractId) -> fat_runtime::Result<Option<ContractRecord>> {

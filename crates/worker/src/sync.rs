@@ -177,7 +177,7 @@ impl Worker {
                 state_root = self
                     .inner
                     .store
-                    .root_of_entries(contract, &record.info.cluster, &entries)
+                    .root_of_entries(&record.info, &entries)
                     .ok_or(WorkerError::NoClusterKey(record.info.cluster))?;
             }
         }
@@ -374,12 +374,14 @@ impl Worker {
             sent.code_hash,
             sent.deployer,
             sent.height,
+            sent.key_epoch,
         ) != (
             info.id,
             info.cluster,
             info.code_hash,
             info.deployer,
             info.height,
+            info.key_epoch,
         ) {
             return Err(format!(
                 "it sent contract {} of cluster {}, not the one the chain registered",
@@ -396,12 +398,14 @@ impl Worker {
             .inner
             .keyring
             .cluster(&info.cluster)
+            .and_then(|key| key.at_epoch(info.key_epoch))
             .map(|key| Hash32(key.contract(&info.id).ecdh().public().0));
         Ok(Received {
             record: ContractRecord {
+                // The chain's record, with the key this worker derives.
                 info: ContractInfo {
                     public_key,
-                    ..state.info
+                    ..info.clone()
                 },
                 state_root: state.state_root,
                 entries: 0,

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fat_attestation::seal::{DevSealer, Sealer};
+use fat_crypto::Keypair;
 use fat_crypto::envelope::ReplayGuard;
-use fat_crypto::{ClusterKey, Keypair};
 use fat_proto::windows::ENVELOPE_WINDOW_MS;
 use fat_runtime::{HttpNetwork, MemoryCache, Runtime, RuntimeConfig};
 
@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::admission::Admission;
 use crate::error::{Result, WorkerError};
-use crate::keys::{CLUSTER_KEY_LABEL, Keyring, WorkerSecrets};
+use crate::keys::{Keyring, WorkerSecrets, unseal_cluster_key};
 use crate::shared::{Inner, Unflushed};
 use crate::store::{Snapshot, Store};
 
@@ -151,14 +151,8 @@ impl Worker {
         let keyring = Arc::new(Keyring::default());
         let store = Store::open(&config.data_dir, keyring.clone())?;
         for (cluster, sealed) in store.snapshot()?.sealed_cluster_keys()? {
-            let bytes = config
-                .sealer
-                .unseal(CLUSTER_KEY_LABEL, &sealed)
-                .map_err(|e| WorkerError::Keys(format!("cluster key of {cluster}: {e}")))?;
-            let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
-                WorkerError::Keys(format!("cluster key of {cluster}: not 32 bytes"))
-            })?;
-            keyring.add_cluster(cluster, ClusterKey::from_bytes(bytes));
+            let key = unseal_cluster_key(config.sealer.as_ref(), &cluster, &sealed)?;
+            keyring.add_cluster(cluster, key);
         }
         let head = {
             let snapshot = store.snapshot()?;

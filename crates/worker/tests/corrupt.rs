@@ -31,7 +31,7 @@ fn dir(name: &str) -> PathBuf {
 
 fn keyring() -> Arc<Keyring> {
     let keyring = Arc::new(Keyring::default());
-    keyring.add_cluster(CLUSTER, ClusterKey::from_bytes([5; 32]));
+    keyring.add_cluster(CLUSTER, ClusterKey::from_bytes(0, [5; 32]));
     keyring
 }
 

@@ -16,7 +16,7 @@ use fat_worker::{Keyring, Store, WorkerError};
 
 /// The state-root key of contract `c` of the tests' cluster key.
 fn root_key(c: &ContractId) -> [u8; 32] {
-    ClusterKey::from_bytes([5; 32]).contract(c).state_root()
+    ClusterKey::from_bytes(0, [5; 32]).contract(c).state_root()
 }
 
 fn block(contract: ContractId, writes: &[(&[u8], Option<&[u8]>)], entries: u64) -> BlockChanges {
@@ -39,7 +39,7 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
     let key = dev_keypair("worker-0");
     let c = ContractId([7; 32]);
     let keyring = Arc::new(Keyring::default());
-    keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes([5; 32]));
+    keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes(0, [5; 32]));
     {
         let store = Store::open(&dir, keyring.clone()).unwrap();
         assert_eq!(store.start(&header(0)).unwrap(), header(0));
@@ -121,7 +121,7 @@ fn state_values_are_encrypted_on_disk() {
     let c = ContractId([7; 32]);
     let secret: &[u8] = b"the-stored-plaintext-4f1c9a";
     let keyring = Arc::new(Keyring::default());
-    keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes([5; 32]));
+    keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes(0, [5; 32]));
     {
         let store = Store::open(&dir, keyring.clone()).unwrap();
         store.start(&header(0)).unwrap();
@@ -148,7 +148,7 @@ fn state_values_are_encrypted_on_disk() {
 
     // Another cluster key cannot read it, and says so.
     let wrong = Arc::new(Keyring::default());
-    wrong.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes([6; 32]));
+    wrong.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes(0, [6; 32]));
     let store = Store::open(&dir, wrong).unwrap();
     let err = store
         .snapshot()
@@ -168,7 +168,7 @@ fn the_incremental_state_root_matches_one_computed_from_scratch() {
     let key = dev_keypair("worker-0");
     let c = ContractId([7; 32]);
     let keyring = Arc::new(Keyring::default());
-    keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes([5; 32]));
+    keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes(0, [5; 32]));
     let store = Store::open(&dir, keyring).unwrap();
     store.start(&header(0)).unwrap();
     let mut x: u64 = 7;
@@ -217,7 +217,7 @@ fn roots_are_kept_per_block_and_a_received_state_installs_only_if_it_hashes_to_i
     let (c, d) = (ContractId([7; 32]), ContractId([8; 32]));
     let cluster = ClusterId([2; 32]);
     let keyring = Arc::new(Keyring::default());
-    keyring.add_cluster(cluster, ClusterKey::from_bytes([5; 32]));
+    keyring.add_cluster(cluster, ClusterKey::from_bytes(0, [5; 32]));
     let store = Store::open(&dir, keyring).unwrap();
     store.start(&header(0)).unwrap();
     let one: &[u8] = b"1";
@@ -254,7 +254,7 @@ fn roots_are_kept_per_block_and_a_received_state_installs_only_if_it_hashes_to_i
         (b"a".to_vec(), b"1".to_vec()),
         (b"b".to_vec(), b"2".to_vec()),
     ];
-    let root = store.root_of_entries(&d, &cluster, &entries).unwrap();
+    let root = store.root_of_entries(&record(d, 0).info, &entries).unwrap();
     let received = |root, entries: Vec<(Vec<u8>, Vec<u8>)>| fat_worker::store::Received {
         record: fat_worker::ContractRecord {
             state_root: root,

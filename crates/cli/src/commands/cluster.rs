@@ -38,8 +38,10 @@ enum Action {
     AddWorker(Member),
     /// Remove a worker from a cluster the `--as` account owns.
     ///
-    /// The worker stops running the cluster's contracts from the next block. It keeps the
-    /// cluster key it was given (keys are not rotated yet: see docs/security.md).
+    /// The worker stops running the cluster's contracts from the next block. The cluster's
+    /// key moves to its next epoch, which the gatekeeper provisions to the members that stay:
+    /// contracts deployed afterwards are out of the removed worker's reach, those deployed
+    /// before are not (see docs/security.md). Deploys into the cluster wait for the new key.
     /// `--json` prints `{"cluster","worker","block"}`.
     RemoveWorker(Member),
     /// Say who may instantiate contracts in a cluster the `--as` account owns.
@@ -57,8 +59,8 @@ enum Action {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// List the clusters: members, whether a gatekeeper provisioned the key, who may
-    /// deploy, contracts.
+    /// List the clusters: members, the key epoch and whether a gatekeeper provisioned it,
+    /// who may deploy, contracts.
     ///
     /// `--json` prints `{"clusters":[{"id","owner","workers","public_key","deployers",
     /// "key_deposits","contracts"}]}`.
@@ -191,10 +193,11 @@ impl ClusterCommand {
                     println!("no clusters");
                 }
                 for c in &list.clusters {
+                    let epoch = c.info.key_epoch;
                     let key = if c.info.public_key.is_some() {
-                        "key provisioned"
+                        format!("key epoch {epoch} provisioned")
                     } else {
-                        "key not provisioned yet"
+                        format!("key epoch {epoch} not provisioned yet")
                     };
                     println!(
                         "{} owner {} contracts {} ({key}; deploys from {})",

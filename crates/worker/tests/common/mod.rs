@@ -79,6 +79,7 @@ pub fn record(id: ContractId, entries: u64) -> fat_worker::store::ContractRecord
             cluster: ClusterId([2; 32]),
             deployer: AccountId([3; 32]),
             height: 1,
+            key_epoch: 0,
             public_key: None,
         },
         state_root: Hash32::default(),
