@@ -71,6 +71,17 @@ pub enum AttestationError {
         /// The measurement, hex.
         measurement: String,
     },
+    /// The chain accepted the report longer ago than the policy allows.
+    #[error(
+        "the report was accepted {age_secs} s ago, past the policy's maximum age of \
+         {max_age_secs} s: the worker's operator must send a fresh one (Reattest)"
+    )]
+    Stale {
+        /// Seconds since the chain accepted it.
+        age_secs: u64,
+        /// The policy's maximum.
+        max_age_secs: u64,
+    },
     /// The report data does not commit to the worker's keys.
     #[error("{provider} report data does not commit to the worker's keys")]
     ReportDataMismatch {
@@ -316,7 +327,41 @@ pub fn dev_chain_policy() -> AttestationPolicy {
             fat_types::Bytes(DEV_MEASUREMENT.to_vec()),
         )],
         tcb_statuses: Vec::new(),
+        max_age_secs: 0,
     }
+}
+
+/// The time a registered report is checked at: when the chain accepted it (`attested_at`,
+/// Unix seconds), so collateral that expired since does not make a worker untrusted. Past
+/// the policy's `max_age_secs` at `now_secs`, the report is stale: its operator must send
+/// a fresh one.
+pub fn verification_time(
+    policy: &AttestationPolicy,
+    attested_at: u64,
+    now_secs: u64,
+) -> Result<u64> {
+    let age = now_secs.saturating_sub(attested_at);
+    if policy.max_age_secs > 0 && age > policy.max_age_secs {
+        return Err(AttestationError::Stale {
+            age_secs: age,
+            max_age_secs: policy.max_age_secs,
+        });
+    }
+    Ok(attested_at)
+}
+
+/// [`check_registration`] of a registered report: as of when the chain accepted it, if it
+/// is not older than the policy allows at `now_secs` ([`verification_time`]).
+pub fn check_registered(
+    policy: &AttestationPolicy,
+    worker: &WorkerId,
+    ecdh_public: &Hash32,
+    attestation: &Attestation,
+    attested_at: u64,
+    now_secs: u64,
+) -> Result<VerifiedReport> {
+    let at = verification_time(policy, attested_at, now_secs)?;
+    check_registration(policy, worker, ecdh_public, attestation, at)
 }
 
 /// Check a worker's registration against a chain's policy: the report verifies, its provider

@@ -461,3 +461,30 @@ fn an_sgx_quoter_passes_on_what_the_enclave_quoted() {
         "{err}"
     );
 }
+
+/// A registered report is checked as of when the chain accepted it: collateral that expired
+/// since is no reason to refuse the worker (before, every client refused it once the
+/// collateral's next update was due). The policy's maximum age bounds how long that lasts.
+#[test]
+fn a_registered_report_is_checked_as_of_its_acceptance_until_it_is_too_old() {
+    let mut policy = fat_attestation::dev_chain_policy();
+    let at = fat_attestation::verification_time(&policy, COLLATERAL_NOW, AFTER_COLLATERAL).unwrap();
+    assert_eq!(at, COLLATERAL_NOW);
+    DcapVerifier
+        .verify_report(&tdx(), at)
+        .expect("the report as the chain accepted it");
+    assert!(
+        DcapVerifier
+            .verify_report(&tdx(), AFTER_COLLATERAL)
+            .is_err()
+    );
+
+    let month = 30 * 86_400;
+    policy.max_age_secs = month;
+    let at = fat_attestation::verification_time(&policy, COLLATERAL_NOW, COLLATERAL_NOW + month);
+    assert_eq!(at.unwrap(), COLLATERAL_NOW);
+    let err =
+        fat_attestation::verification_time(&policy, COLLATERAL_NOW, AFTER_COLLATERAL).unwrap_err();
+    assert!(matches!(err, AttestationError::Stale { .. }), "{err}");
+    assert!(err.to_string().contains("Reattest"), "{err}");
+}

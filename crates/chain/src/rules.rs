@@ -71,7 +71,8 @@ pub(crate) fn created(tx: &Transaction) -> Vec<Created> {
         | TxKind::AddClusterWorker { .. }
         | TxKind::RemoveClusterWorker { .. }
         | TxKind::SetWorkerEndpoint { .. }
-        | TxKind::SetClusterDeployers { .. } => Vec::new(),
+        | TxKind::SetClusterDeployers { .. }
+        | TxKind::Reattest { .. } => Vec::new(),
     }
 }
 
@@ -270,6 +271,30 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
             if view.has_worker(worker) {
                 return Err(TxRejection::WorkerExists { worker: *worker });
             }
+            Ok(())
+        }
+        TxKind::Reattest {
+            worker,
+            attestation,
+        } => {
+            let info = match view.worker(worker) {
+                None => return Err(TxRejection::UnknownWorker { worker: *worker }),
+                Some(info) if info.operator != tx.signer => {
+                    return Err(TxRejection::NotOperator { worker: *worker });
+                }
+                Some(info) => info,
+            };
+            fat_attestation::check_registration(
+                &view.params().attestation,
+                worker,
+                &info.ecdh_public,
+                attestation,
+                view.now_secs(),
+            )
+            .map_err(|error| TxRejection::AttestationRejected {
+                provider: attestation.provider.clone(),
+                reason: error.to_string(),
+            })?;
             Ok(())
         }
         TxKind::ProvisionKey {
@@ -692,8 +717,19 @@ impl<'a> Rules<'a> {
                     operator: signer,
                     attestation: attestation.clone(),
                     height,
+                    attested_at: self.now_secs(),
                     endpoint: None,
                 };
+                self.changes.workers.insert(*worker, info);
+                Outcome::Ok
+            }
+            TxKind::Reattest {
+                worker,
+                attestation,
+            } => {
+                let mut info = self.worker(worker).cloned().expect("checked by check_kind");
+                info.attestation = attestation.clone();
+                info.attested_at = self.now_secs();
                 self.changes.workers.insert(*worker, info);
                 Outcome::Ok
             }

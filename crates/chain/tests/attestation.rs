@@ -54,6 +54,7 @@ fn chains_without_dev_in_their_policy_refuse_dev_reports() {
             providers: vec!["sgx-dcap".into(), "tdx-dcap".into()],
             measurements: vec![("sgx-dcap".into(), Bytes(vec![0xaa; 32]))],
             tcb_statuses: vec!["UpToDate".into()],
+            max_age_secs: 0,
         },
     ];
     for (i, policy) in policies.into_iter().enumerate() {
@@ -153,4 +154,76 @@ fn dev_chain_refuses_a_dev_report_signed_by_another_identity() {
     let reason =
         attestation_reason(node.submit_tx(&sign(&alice(), 0, register_with_report(1, report))));
     assert!(reason.contains("signed by"), "{reason}");
+}
+
+/// A registered worker's operator replaces its report with a fresh one binding the same
+/// keys (`Reattest`): nobody else may, and a report of other keys or measurement is refused.
+#[test]
+fn an_operator_reattests_its_worker_with_a_fresh_report() {
+    let dir = TempDir::new("attest-again");
+    let clock = std::sync::Arc::new(fat_chain::ManualClock::new(1_767_225_700_000));
+    let config = fat_chain::NodeConfig {
+        data_dir: dir.0.clone(),
+        genesis: fat_chain::genesis::dev(),
+        mempool_limit: 1000,
+    };
+    let node = fat_chain::Node::open(
+        config,
+        Some(dev_keypair(fat_chain::genesis::DEV_SEQUENCER)),
+        clock.clone(),
+    )
+    .unwrap();
+    let fresh = |n: u8, measurement: &[u8]| TxKind::Reattest {
+        worker: worker_id(n),
+        attestation: dev_report(&worker_key(n), &keys(n), measurement),
+    };
+    assert_eq!(
+        node.submit_tx(&sign(&alice(), 0, fresh(1, DEV_MEASUREMENT))),
+        Err(fat_types::TxRejection::UnknownWorker {
+            worker: worker_id(1)
+        })
+    );
+    node.submit_tx(&sign(&alice(), 0, register_worker(1)))
+        .unwrap();
+    assert_eq!(produce(&node), vec![Outcome::Ok]);
+    let (registered, first) = node.with_state(|s| {
+        let info = &s.workers[&worker_id(1)];
+        (info.attested_at, info.attestation.clone())
+    });
+    assert_eq!(registered, 1_767_225_700, "the block's time");
+
+    assert_eq!(
+        node.submit_tx(&sign(&dev_keypair("bob"), 0, fresh(1, DEV_MEASUREMENT))),
+        Err(fat_types::TxRejection::NotOperator {
+            worker: worker_id(1)
+        })
+    );
+    let reason = attestation_reason(node.submit_tx(&sign(&alice(), 1, fresh(1, b"another build"))));
+    assert!(reason.contains("not on the allow-list"), "{reason}");
+    let mut other = keys(1);
+    other.ecdh = [0xee; 32];
+    let other_keys = TxKind::Reattest {
+        worker: worker_id(1),
+        attestation: dev_report(&worker_key(1), &other, DEV_MEASUREMENT),
+    };
+    let reason = attestation_reason(node.submit_tx(&sign(&alice(), 1, other_keys)));
+    assert!(reason.contains("does not commit"), "{reason}");
+
+    clock.advance(86_400_000);
+    let again = fresh(1, DEV_MEASUREMENT);
+    node.submit_tx(&sign(&alice(), 1, again.clone())).unwrap();
+    assert_eq!(produce(&node), vec![Outcome::Ok]);
+    node.with_state(|s| {
+        let info = &s.workers[&worker_id(1)];
+        let TxKind::Reattest { attestation, .. } = &again else {
+            unreachable!()
+        };
+        assert_eq!(&info.attestation, attestation);
+        assert_eq!(
+            info.attestation, first,
+            "a dev report of the same keys is the same"
+        );
+        assert_eq!(info.attested_at, registered + 86_400);
+        assert_eq!(info.ecdh_public, worker_ecdh(1), "the keys stay");
+    });
 }

@@ -486,6 +486,10 @@ fn kinds() -> Vec<TxKind> {
             cluster,
             deployers: Deployers::Accounts(vec![AccountId([6; 32])]),
         },
+        TxKind::Reattest {
+            worker,
+            attestation: attestation(),
+        },
     ]
 }
 
@@ -608,6 +612,7 @@ fn component_schemas_name_the_fields_rust_serializes() {
                 providers: vec!["dev".into()],
                 measurements: vec![("dev".into(), Bytes(vec![1]))],
                 tcb_statuses: vec!["UpToDate".into()],
+                max_age_secs: 0,
             }),
         ),
         ("TxStatus".into(), js(TxStatus::Pending)),
@@ -705,6 +710,7 @@ fn component_schemas_name_the_fields_rust_serializes() {
                 operator: AccountId([3; 32]),
                 attestation: attestation(),
                 height: 4,
+                attested_at: 0,
                 endpoint: Some("http://127.0.0.1:8546".into()),
             }),
         ),

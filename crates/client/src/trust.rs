@@ -6,9 +6,10 @@ use fat_types::{AttestationPolicy, WorkerId, WorkerInfo};
 
 use crate::error::{Error, Result};
 
-/// Check the registration `info` the chain holds for `worker` against `policy` at `now_secs`
-/// (Unix seconds): the report verifies, its provider and measurement are accepted and it
-/// commits to the worker's identity and ECDH keys.
+/// Check the registration `info` the chain holds for `worker` against `policy`: the report
+/// verifies as of when the chain accepted it (`attested_at`), is not older than the policy's
+/// `max_age_secs` at `now_secs` (Unix seconds), its provider and measurement are accepted and
+/// it commits to the worker's identity and ECDH keys.
 pub fn check_worker(
     policy: &AttestationPolicy,
     worker: &WorkerId,
@@ -21,11 +22,12 @@ pub fn check_worker(
             reason: format!("the chain's registration is of worker {}", info.id),
         });
     }
-    fat_attestation::check_registration(
+    fat_attestation::check_registered(
         policy,
         &info.id,
         &info.ecdh_public,
         &info.attestation,
+        info.attested_at,
         now_secs,
     )
     .map_err(|e| Error::UntrustedWorker {
@@ -61,6 +63,7 @@ mod tests {
             operator: AccountId([1; 32]),
             attestation,
             height: 3,
+            attested_at: 1_000,
             endpoint: None,
         }
     }
@@ -80,6 +83,7 @@ mod tests {
             providers: vec!["sgx-dcap".into()],
             measurements: vec![("sgx-dcap".into(), fat_types::Bytes(vec![1; 32]))],
             tcb_statuses: vec!["UpToDate".into()],
+            max_age_secs: 0,
         };
         let error = check_worker(&strict, &info.id, &info, 0).unwrap_err();
         assert!(
@@ -105,5 +109,24 @@ mod tests {
             error.to_string().contains("registration is of worker"),
             "{error}"
         );
+    }
+
+    /// A report older than the policy's maximum age is refused, naming the way out; the
+    /// same report reattested later is trusted again.
+    #[test]
+    fn a_report_past_the_policys_age_is_not_trusted_until_reattested() {
+        let mut info = dev_worker(DEV_MEASUREMENT);
+        let policy = AttestationPolicy {
+            max_age_secs: 3_600,
+            ..dev_chain_policy()
+        };
+        check_worker(&policy, &info.id, &info, info.attested_at + 3_600).unwrap();
+        let error = check_worker(&policy, &info.id, &info, info.attested_at + 3_601).unwrap_err();
+        assert!(matches!(error, Error::UntrustedWorker { .. }), "{error:?}");
+        assert!(error.to_string().contains("Reattest"), "{error}");
+        info.attested_at += 3_000;
+        check_worker(&policy, &info.id, &info, info.attested_at + 3_601 - 3_000).unwrap();
+        // Without a maximum age, the report stays good.
+        check_worker(&dev_chain_policy(), &info.id, &info, u64::MAX).unwrap();
     }
 }

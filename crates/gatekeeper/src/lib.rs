@@ -123,8 +123,9 @@ impl std::fmt::Debug for Gatekeeper {
 /// What the chain has done so far, read from its verified blocks.
 #[derive(Debug, Default)]
 struct Seen {
-    /// Registered workers: ECDH key and report.
-    workers: HashMap<WorkerId, (Hash32, Attestation)>,
+    /// Registered workers: ECDH key, report, and when the chain accepted the report (Unix
+    /// seconds).
+    workers: HashMap<WorkerId, (Hash32, Attestation, u64)>,
     /// Clusters and their members, in the order they joined.
     clusters: BTreeMap<ClusterId, Vec<WorkerId>>,
     /// Members holding the key of their cluster's current epoch.
@@ -292,14 +293,17 @@ impl Gatekeeper {
             let key = self.key_at(seen, &cluster, epoch)?;
             let mut keys = Vec::new();
             for worker in waiting {
-                let Some((ecdh_public, attestation)) = seen.workers.get(&worker).cloned() else {
+                let Some((ecdh_public, attestation, attested_at)) =
+                    seen.workers.get(&worker).cloned()
+                else {
                     continue;
                 };
-                match fat_attestation::check_registration(
+                match fat_attestation::check_registered(
                     &self.policy,
                     &worker,
                     &ecdh_public,
                     &attestation,
+                    attested_at,
                     self.clock.now_ms() / 1000,
                 ) {
                     Ok(report) => {
@@ -402,6 +406,7 @@ impl Gatekeeper {
 
 /// Record what a block did that the gatekeeper acts on.
 fn note_block(seen: &mut Seen, block: &Block, receipts: &[ChainReceipt]) {
+    let block_secs = block.header.timestamp_ms / 1000;
     for (signed, receipt) in block.txs.iter().zip(receipts) {
         if matches!(receipt.outcome, Outcome::Failed(_)) {
             continue;
@@ -414,7 +419,18 @@ fn note_block(seen: &mut Seen, block: &Block, receipts: &[ChainReceipt]) {
                 attestation,
             } => {
                 seen.workers
-                    .insert(*worker, (*ecdh_public, attestation.clone()));
+                    .insert(*worker, (*ecdh_public, attestation.clone(), block_secs));
+            }
+            TxKind::Reattest {
+                worker,
+                attestation,
+            } => {
+                if let Some(known) = seen.workers.get_mut(worker) {
+                    known.1 = attestation.clone();
+                    known.2 = block_secs;
+                }
+                // A worker refused for a stale or outdated report is checked again.
+                seen.refused.retain(|(w, _)| w != worker);
             }
             TxKind::CreateCluster { workers } => {
                 let mut members: Vec<WorkerId> = Vec::new();

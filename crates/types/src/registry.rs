@@ -139,6 +139,9 @@ pub struct WorkerInfo {
     pub attestation: Attestation,
     /// The block that registered it.
     pub height: u64,
+    /// When the chain accepted its current report (its registration or its last
+    /// `Reattest`): the block's time, in Unix seconds.
+    pub attested_at: u64,
     /// Where its API serves, as its operator last said (`SetWorkerEndpoint`); `None` until
     /// then.
     pub endpoint: Option<String>,
@@ -175,6 +178,13 @@ pub struct AttestationPolicy {
     pub measurements: Vec<(String, Bytes)>,
     /// Accepted TCB statuses of DCAP quotes (`UpToDate`, ...).
     pub tcb_statuses: Vec<String>,
+    /// How long a worker's report stays good after the chain accepted it, in seconds (0:
+    /// for ever). Clients and gatekeepers check a report as of the time the chain accepted
+    /// it, so collateral that expired since is no reason to refuse the worker; past this
+    /// age they refuse it until its operator sends a fresh report (`Reattest`), whose
+    /// collateral carries any TCB downgrade since.
+    #[serde(default)]
+    pub max_age_secs: u64,
 }
 
 impl AttestationPolicy {

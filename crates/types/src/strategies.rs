@@ -110,6 +110,10 @@ pub fn tx_kind() -> impl Strategy<Value = TxKind> {
             cluster: ClusterId(c),
             deployers,
         }),
+        (bytes32(), attestation()).prop_map(|(w, attestation)| TxKind::Reattest {
+            worker: WorkerId(w),
+            attestation,
+        }),
     ]
 }
 

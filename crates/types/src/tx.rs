@@ -136,6 +136,14 @@ pub enum TxKind {
         /// Who may deploy from the next block on (contracts already there stay).
         deployers: Deployers,
     },
+    /// The operator of a registered worker sends a fresh report binding the same keys: it
+    /// replaces the registered one, checked against the chain's policy at the block's time.
+    Reattest {
+        /// The worker.
+        worker: WorkerId,
+        /// The new report.
+        attestation: Attestation,
+    },
 }
 
 /// The most contract keys one `PublishContractKeys` carries.

@@ -47,11 +47,35 @@ impl Worker {
 
     /// The registration with a `dev` report (insecure: for dev networks only).
     pub fn dev_registration(&self) -> Result<TxKind> {
-        let quoter = fat_attestation::dev::DevQuoter::new(
+        self.registration(&self.dev_quoter())
+    }
+
+    /// The `Reattest` transaction kind of this worker: a fresh report from `quoter`
+    /// committing to the same keys as its registration.
+    pub fn reattestation(&self, quoter: &dyn Quoter) -> Result<TxKind> {
+        match self.registration(quoter)? {
+            TxKind::RegisterWorker {
+                worker,
+                attestation,
+                ..
+            } => Ok(TxKind::Reattest {
+                worker,
+                attestation,
+            }),
+            other => unreachable!("a registration is a RegisterWorker, not {other:?}"),
+        }
+    }
+
+    /// The reattestation with a `dev` report (insecure: for dev networks only).
+    pub fn dev_reattestation(&self) -> Result<TxKind> {
+        self.reattestation(&self.dev_quoter())
+    }
+
+    fn dev_quoter(&self) -> fat_attestation::dev::DevQuoter {
+        fat_attestation::dev::DevQuoter::new(
             self.inner.key.clone(),
             fat_attestation::DEV_MEASUREMENT.to_vec(),
-        );
-        self.registration(&quoter)
+        )
     }
 
     /// Whether this worker holds the key of `cluster`.

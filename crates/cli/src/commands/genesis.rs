@@ -38,6 +38,11 @@ struct NewGenesis {
     /// --dev-accounts, else any account].
     #[arg(long, value_name = "ID,...", value_delimiter = ',')]
     cluster_admins: Vec<fat_types::AccountId>,
+    /// How long a worker's attestation report stays good after the chain accepted it, in
+    /// seconds; past it, clients and gatekeepers refuse the worker until its operator sends
+    /// a fresh report (`fat worker` does so at half the age). 0: reports never go stale.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    attestation_max_age: u64,
     /// The chain's name.
     #[arg(long, value_name = "NAME", default_value = "fat")]
     chain_id: String,
@@ -104,6 +109,7 @@ impl NewGenesis {
         if !self.cluster_admins.is_empty() {
             genesis.params.cluster_admins = self.cluster_admins.clone();
         }
+        genesis.params.attestation.max_age_secs = self.attestation_max_age;
         let mut key_files = Vec::new();
         for (i, key) in keys.iter().enumerate() {
             let path = self.out.join(format!("validator-{i}.key"));

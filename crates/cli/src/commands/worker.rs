@@ -111,6 +111,17 @@ impl WorkerCommand {
                 return Err(e);
             }
         }
+        let reattest = {
+            let (worker, chain, operator) =
+                (worker.clone(), self.chain.clone(), self.operator.clone());
+            async move {
+                match operator {
+                    Some(operator) => keep_attested(&worker, &chain, &operator).await,
+                    None => std::future::pending().await,
+                }
+            }
+        };
+        tokio::pin!(reattest);
         let follow = worker.follow(&self.chain, shutdown.wait());
         tokio::pin!(follow);
         {
@@ -121,12 +132,63 @@ impl WorkerCommand {
         let result = tokio::select! {
             () = shutdown.wait() => Ok(()),
             r = &mut follow => r.context("the worker stopped following the chain"),
+            () = &mut reattest => Ok(()),
         };
         worker.close_streams();
         shutdown.trigger();
         let _ = server.await;
         result
     }
+}
+
+/// How often a worker looks at the age of its registered report, at most.
+const REATTEST_CHECK: std::time::Duration = std::time::Duration::from_secs(3_600);
+
+/// Keep the report the chain holds for `worker` younger than the chain's maximum age:
+/// whenever it is past half of it, send a fresh one signed by `operator` (`Reattest`).
+/// Looks again every quarter of the age (an hour at most); a failure is logged and retried
+/// then. Never returns.
+async fn keep_attested(worker: &Worker, chain: &str, operator: &str) {
+    let mut pause = REATTEST_CHECK;
+    loop {
+        match reattest_if_due(worker, chain, operator).await {
+            Ok(max_age) if max_age > 0 => {
+                pause = std::time::Duration::from_secs((max_age / 4).max(1)).min(REATTEST_CHECK);
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("cannot keep worker {} attested: {e:#}", worker.id()),
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// Send a fresh report for `worker` if the registered one is past half the chain's maximum
+/// age; returns the maximum age (0: reports never go stale, nothing to do).
+async fn reattest_if_due(worker: &Worker, chain: &str, operator: &str) -> anyhow::Result<u64> {
+    let key = super::account::keypair(operator)?;
+    let api = fat_proto::ChainApi::new(chain)?;
+    let max_age = api.params().await?.attestation.max_age_secs;
+    if max_age == 0 {
+        return Ok(0);
+    }
+    let id = worker.id();
+    let info = api.worker(&id).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if now.saturating_sub(info.attested_at) > max_age / 2 {
+        let kind = worker
+            .dev_reattestation()
+            .context("cannot make a fresh report")?;
+        fat_devnet::bootstrap::submit(&api, &key, kind)
+            .await
+            .with_context(|| format!("the chain refused the fresh report of worker {id}"))?;
+        eprintln!(
+            "reattested worker {id}: its report was {} s old",
+            now.saturating_sub(info.attested_at)
+        );
+    }
+    Ok(max_age)
 }
 
 /// Register `worker` on the chain at `chain` (unless it is), signed by `operator`, and make

@@ -1,0 +1,77 @@
+//! A worker keeps its attestation fresh: on a chain whose policy lets a report age 4 s, a
+//! `fat worker` process sends a fresh report (`Reattest`) once its registered one is past
+//! half that age, and the chain records when it accepted it.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{TempDir, free_ports, http, spawn_ready, start_worker};
+
+#[test]
+fn a_worker_process_reattests_before_its_report_goes_stale() {
+    let net = TempDir::new("reattest-net");
+    let ports = free_ports(3);
+    let (p2p, rpc, api) = (
+        format!("127.0.0.1:{}", ports[0]),
+        format!("127.0.0.1:{}", ports[1]),
+        format!("127.0.0.1:{}", ports[2]),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_fat"))
+        .args(["genesis", "new", "--validators", "1", "--dev-accounts"])
+        .args(["--attestation-max-age", "4", "--p2p", &p2p, "--out"])
+        .arg(net.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut chain = spawn_ready(
+        Command::new(env!("CARGO_BIN_EXE_fat"))
+            .arg("chain")
+            .arg("--genesis")
+            .arg(net.path().join("genesis.json"))
+            .arg("--key")
+            .arg(net.path().join("validator-0.key"))
+            .arg("--data-dir")
+            .arg(net.path().join("data"))
+            .args(["--rpc", &rpc, "--block-time", "0"])
+            .env("RUST_LOG", "warn"),
+        &rpc,
+    );
+    let (_, params) = http(&rpc, "GET", "/v1/params", b"").unwrap();
+    assert_eq!(params["attestation"]["max_age_secs"], 4, "{params}");
+
+    let home = TempDir::new("reattest-home");
+    let worker = start_worker(
+        home.path(),
+        &format!("http://{rpc}"),
+        &home.path().join("worker"),
+        &api,
+        &[],
+    );
+    let (_, status) = http(&api, "GET", "/v1/status", b"").unwrap();
+    let id = status["worker"].as_str().unwrap().to_string();
+    let attested_at = || {
+        let (code, info) = http(&rpc, "GET", &format!("/v1/workers/{id}"), b"").unwrap();
+        assert_eq!(code, 200, "{info}");
+        info["attested_at"].as_u64().unwrap()
+    };
+    let registered = attested_at();
+    let start = Instant::now();
+    let mut latest = registered;
+    while latest == registered && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(200));
+        latest = attested_at();
+    }
+    assert!(
+        latest > registered + 1,
+        "no fresh report past half the age: accepted at {registered}, then {latest}"
+    );
+    drop(worker);
+    let _ = chain.kill();
+    let _ = chain.wait();
+}
