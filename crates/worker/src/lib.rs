@@ -29,6 +29,7 @@ mod identity;
 mod jobs;
 mod keys;
 mod query;
+mod seal;
 mod shared;
 pub mod store;
 mod sync;
@@ -37,6 +38,7 @@ mod worker;
 pub use error::{Result, WorkerError};
 pub use keys::{KEYS_FILE, Keyring, WorkerSecrets};
 pub use query::{QueryAnswer, SealedAnswer};
+pub use seal::StoreSeal;
 pub use store::{ContractRecord, LogRecord, Snapshot, Store};
 pub use worker::{
     MAX_SESSIONS, REPLAY_CAPACITY, REPLAY_SENDER_QUOTA, REPLAY_SESSION_QUOTA, SnapshotFault,

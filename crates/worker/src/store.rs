@@ -26,6 +26,7 @@ use redb::{
 
 use crate::error::{Result, WorkerError, corrupt, storage};
 use crate::keys::{ContractCrypt, Keyring};
+use crate::seal::{self, DIGEST_KEY, MAC_KEY, StoreSeal};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("codes");
@@ -49,7 +50,7 @@ const KEY_EPOCHS: TableDefinition<&[u8], u32> = TableDefinition::new("key_epochs
 /// The value of `meta["format"]`. Version 2 encrypts state values at rest; version 3 keeps
 /// each contract's state hash; version 5 keeps roots per block and contracts received from
 /// another member; version 6 keeps cluster keys with their epochs, each contract's epoch
-/// and each cluster's.
+/// and each cluster's, and seals the records and the head (see [`crate::seal`]).
 const FORMAT: &[u8] = b"fat-worker/6";
 /// The database file inside the worker's data directory.
 pub const DB_FILE: &str = "worker.redb";
@@ -65,6 +66,8 @@ pub struct Store {
     db: Database,
     path: PathBuf,
     keyring: Arc<Keyring>,
+    /// Authenticates the records and the head against the operator.
+    seal: StoreSeal,
     /// The height of the last block known to be durable on disk.
     durable: AtomicU64,
 }
@@ -96,8 +99,9 @@ fn log_key(contract: &ContractId, seq: u64) -> Vec<u8> {
 
 impl Store {
     /// Open (or create) the store in `dir`; state values are encrypted with keys derived
-    /// from the cluster keys in `keyring`.
-    pub fn open(dir: &Path, keyring: Arc<Keyring>) -> Result<Self> {
+    /// from the cluster keys in `keyring`; records and the head are authenticated with
+    /// `seal`, and an existing store whose records do not match it is refused.
+    pub fn open(dir: &Path, keyring: Arc<Keyring>, seal: StoreSeal) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|source| WorkerError::DataDir {
             path: dir.into(),
             source,
@@ -120,6 +124,7 @@ impl Store {
             db,
             path,
             keyring,
+            seal,
             durable: AtomicU64::new(0),
         };
         let wtx = store.db.begin_write().map_err(storage("begin write"))?;
@@ -157,6 +162,7 @@ impl Store {
         wtx.commit().map_err(storage("commit"))?;
         let snapshot = store.snapshot()?;
         if snapshot.started()? {
+            store.check_seal()?;
             store
                 .durable
                 .store(snapshot.head()?.height, Ordering::SeqCst);
@@ -190,7 +196,14 @@ impl Store {
             let mut meta = wtx.open_table(META).map_err(storage("open meta"))?;
             meta.insert("genesis", expected.as_bytes().as_slice())
                 .map_err(storage("write meta"))?;
-            meta.insert("head", encode(genesis).as_slice())
+            let head = encode(genesis);
+            meta.insert("head", head.as_slice())
+                .map_err(storage("write meta"))?;
+            let digest = self.seal.empty();
+            let mac = self.seal.mac(expected.as_bytes(), &head, &digest);
+            meta.insert(DIGEST_KEY, digest.to_bytes().as_slice())
+                .map_err(storage("write meta"))?;
+            meta.insert(MAC_KEY, mac.as_slice())
                 .map_err(storage("write meta"))?;
         }
         wtx.commit().map_err(storage("commit"))?;
@@ -238,6 +251,25 @@ impl Store {
             .map_err(|e| corrupt("durability", e))?;
         let mut signed = Vec::with_capacity(changes.receipts.len());
         {
+            // What the sealed digest holds of each contract the block touches, before it.
+            let touched: std::collections::BTreeSet<ContractId> = changes
+                .contracts
+                .keys()
+                .chain(changes.writes.keys())
+                .copied()
+                .collect();
+            let before = {
+                let contracts = wtx
+                    .open_table(CONTRACTS)
+                    .map_err(storage("open contracts"))?;
+                let hashes = wtx
+                    .open_table(STATE_HASHES)
+                    .map_err(storage("open state hashes"))?;
+                touched
+                    .iter()
+                    .map(|id| Ok((*id, seal::element(&contracts, &hashes, id)?)))
+                    .collect::<Result<Vec<_>>>()?
+            };
             let mut codes = wtx.open_table(CODES).map_err(storage("open codes"))?;
             for (hash, code) in &changes.codes {
                 codes
@@ -380,8 +412,15 @@ impl Store {
                 .map_err(storage("write log"))?;
             }
             let mut meta = wtx.open_table(META).map_err(storage("open meta"))?;
-            meta.insert("head", encode(header).as_slice())
+            let head = encode(header);
+            meta.insert("head", head.as_slice())
                 .map_err(storage("write head"))?;
+            let mut after = Vec::with_capacity(before.len());
+            for (id, old) in before {
+                let new = seal::element(&contracts, &hashes, &id)?;
+                after.push((id, old, new));
+            }
+            self.reseal(&mut meta, &head, &after)?;
         }
         wtx.commit().map_err(storage("commit block"))?;
         if durable {
@@ -487,9 +526,24 @@ impl Store {
             {
                 return Err(WorkerError::Snapshot(format!("{id} is already here")));
             }
+            let mut hashes = wtx
+                .open_table(STATE_HASHES)
+                .map_err(storage("open state hashes"))?;
+            let before = seal::element(&contracts, &hashes, &id)?;
             contracts
                 .insert(id.as_bytes().as_slice(), encode(&record).as_slice())
                 .map_err(storage("write contract"))?;
+            hashes
+                .insert(id.as_bytes().as_slice(), hash.to_bytes().as_slice())
+                .map_err(storage("write state hash"))?;
+            let after = seal::element(&contracts, &hashes, &id)?;
+            let mut meta = wtx.open_table(META).map_err(storage("open meta"))?;
+            let head = meta
+                .get("head")
+                .map_err(storage("read head"))?
+                .map(|v| v.value().to_vec())
+                .ok_or_else(|| WorkerError::Corrupt("no head".into()))?;
+            self.reseal(&mut meta, &head, &[(id, before, after)])?;
             let mut state = wtx.open_table(STATE).map_err(storage("open state"))?;
             for (key, value) in &entries {
                 let stored = crypt.encrypt(&id, key, value)?;
@@ -497,10 +551,6 @@ impl Store {
                     .insert(state_key(&id, key).as_slice(), stored.as_slice())
                     .map_err(storage("write state"))?;
             }
-            wtx.open_table(STATE_HASHES)
-                .map_err(storage("open state hashes"))?
-                .insert(id.as_bytes().as_slice(), hash.to_bytes().as_slice())
-                .map_err(storage("write state hash"))?;
             wtx.open_table(ROOT_HISTORY)
                 .map_err(storage("open root history"))?
                 .insert(
@@ -510,6 +560,86 @@ impl Store {
                 .map_err(storage("write root history"))?;
         }
         wtx.commit().map_err(storage("commit snapshot"))
+    }
+
+    /// Move the sealed digest in `meta` by `moved` (each contract's element before and
+    /// after), and seal it with the genesis and `head` (encoded).
+    fn reseal(
+        &self,
+        meta: &mut redb::Table<&str, &[u8]>,
+        head: &[u8],
+        moved: &[seal::Moved],
+    ) -> Result<()> {
+        let read = |key: &str| -> Result<Vec<u8>> {
+            meta.get(key)
+                .map_err(storage("read meta"))?
+                .map(|v| v.value().to_vec())
+                .ok_or_else(|| corrupt("seal", format!("no {key} in the store's meta")))
+        };
+        let genesis = read("genesis")?;
+        let mut digest = self.seal.digest(&read(DIGEST_KEY)?)?;
+        for (id, old, new) in moved {
+            seal::update(&mut digest, id, old.as_deref(), new.as_deref());
+        }
+        let mac = self.seal.mac(&genesis, head, &digest);
+        meta.insert(DIGEST_KEY, digest.to_bytes().as_slice())
+            .map_err(storage("write meta"))?;
+        meta.insert(MAC_KEY, mac.as_slice())
+            .map_err(storage("write meta"))?;
+        Ok(())
+    }
+
+    /// Check the store against its seal: the MAC over the genesis, the head and the digest,
+    /// and the digest against every record and state hash (see [`crate::seal`]).
+    fn check_seal(&self) -> Result<()> {
+        let rtx = self.db.begin_read().map_err(storage("begin read"))?;
+        let meta = rtx.open_table(META).map_err(storage("open meta"))?;
+        let read = |key: &str| -> Result<Vec<u8>> {
+            meta.get(key)
+                .map_err(storage("read meta"))?
+                .map(|v| v.value().to_vec())
+                .ok_or_else(|| corrupt("seal", format!("no {key} in the store's meta")))
+        };
+        let (genesis, head, mac) = (read("genesis")?, read("head")?, read(MAC_KEY)?);
+        let stored = self.seal.digest(&read(DIGEST_KEY)?)?;
+        if mac != self.seal.mac(&genesis, &head, &stored) {
+            return Err(corrupt(
+                "seal",
+                "the head or the records digest was altered (or the store is another \
+                 worker's): refusing to run on it",
+            ));
+        }
+        let contracts = rtx
+            .open_table(CONTRACTS)
+            .map_err(storage("open contracts"))?;
+        let hashes = rtx
+            .open_table(STATE_HASHES)
+            .map_err(storage("open state hashes"))?;
+        let mut ids = std::collections::BTreeSet::new();
+        for table in [&contracts, &hashes] {
+            for item in table.iter().map_err(storage("scan records"))? {
+                let (k, _) = item.map_err(storage("scan records"))?;
+                let id: [u8; 32] = k
+                    .value()
+                    .try_into()
+                    .map_err(|_| corrupt("records", "a contract id not 32 bytes"))?;
+                ids.insert(ContractId(id));
+            }
+        }
+        let mut digest = self.seal.empty();
+        for id in &ids {
+            if let Some(element) = seal::element(&contracts, &hashes, id)? {
+                digest.insert(id.as_bytes(), &element);
+            }
+        }
+        if digest != stored {
+            return Err(corrupt(
+                "seal",
+                "a contract's record or state hash was altered, removed, added or rolled \
+                 back behind the worker's back: refusing to run on it",
+            ));
+        }
+        Ok(())
     }
 
     /// Mark `cluster` as holding every earlier contract here now.

@@ -149,7 +149,11 @@ impl Worker {
             config.key.as_ref(),
         )?;
         let keyring = Arc::new(Keyring::default());
-        let store = Store::open(&config.data_dir, keyring.clone())?;
+        let store = Store::open(
+            &config.data_dir,
+            keyring.clone(),
+            crate::seal::StoreSeal::derive(&secrets.identity),
+        )?;
         for (cluster, sealed) in store.snapshot()?.sealed_cluster_keys()? {
             let key = unseal_cluster_key(config.sealer.as_ref(), &cluster, &sealed)?;
             keyring.add_cluster(cluster, key);

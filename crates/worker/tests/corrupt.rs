@@ -38,7 +38,7 @@ fn keyring() -> Arc<Keyring> {
 /// A store in `dir` holding block 1: contract A with `x` = "ax", `y` = "ay"; contract B
 /// with `x` = "bx". Durable, and closed.
 fn populate(dir: &Path) {
-    let store = Store::open(dir, keyring()).unwrap();
+    let store = Store::open(dir, keyring(), common::store_seal()).unwrap();
     store.start(&header(0)).unwrap();
     let mut changes = BlockChanges::default();
     let a: StateChanges = [
@@ -96,7 +96,7 @@ fn a_garbage_or_truncated_database_is_refused_and_left_alone() {
     let db = garbage_dir.join(DB_FILE);
     let garbage = b"this is not a redb database, just bytes".repeat(100);
     std::fs::write(&db, &garbage).unwrap();
-    let err = Store::open(&garbage_dir, keyring()).unwrap_err();
+    let err = Store::open(&garbage_dir, keyring(), common::store_seal()).unwrap_err();
     assert!(
         matches!(&err, WorkerError::OpenStore { path, .. } if *path == db),
         "{err:?}"
@@ -124,7 +124,7 @@ fn a_garbage_or_truncated_database_is_refused_and_left_alone() {
     let whole = std::fs::read(&db).unwrap();
     let half = whole[..whole.len() / 2].to_vec();
     std::fs::write(&db, &half).unwrap();
-    let err = Store::open(&truncated_dir, keyring()).unwrap_err();
+    let err = Store::open(&truncated_dir, keyring(), common::store_seal()).unwrap_err();
     assert!(
         matches!(&err, WorkerError::OpenStore { path, .. } if *path == db),
         "{err:?}"
@@ -227,7 +227,7 @@ fn ciphertexts_swapped_between_keys_or_contracts_are_refused_and_left_alone() {
         state_key(&B, b"x"),
     );
     {
-        let store = Store::open(&dir, keyring()).unwrap();
+        let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
         let snapshot = store.snapshot().unwrap();
         assert_eq!(snapshot.get(&A, b"x").unwrap(), Some(b"ax".to_vec()));
         assert_eq!(snapshot.get(&B, b"x").unwrap(), Some(b"bx".to_vec()));
@@ -239,7 +239,7 @@ fn ciphertexts_swapped_between_keys_or_contracts_are_refused_and_left_alone() {
     swap(&dir, &ay, &bx);
     let swapped = raw(&dir, &[&ax, &ay, &bx]);
 
-    let store = Store::open(&dir, keyring()).unwrap();
+    let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
     let snapshot = store.snapshot().unwrap();
     for (contract, key) in [(A, &b"x"[..]), (A, b"y"), (B, b"x")] {
         let err = snapshot.get(&contract, key).unwrap_err().to_string();
@@ -260,4 +260,107 @@ fn ciphertexts_swapped_between_keys_or_contracts_are_refused_and_left_alone() {
         "the swapped values were replaced"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Read (`None`) or overwrite (`Some`: a value, or `None` to delete) one entry of the store's
+/// table `table`, behind its back; the entry before.
+fn poke(dir: &Path, table: &str, key: &[u8], to: Option<Option<&[u8]>>) -> Option<Vec<u8>> {
+    let db = redb::Database::open(dir.join(DB_FILE)).unwrap();
+    let wtx = db.begin_write().unwrap();
+    let before;
+    {
+        let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(table);
+        let mut t = wtx.open_table(def).unwrap();
+        before = t.get(key).unwrap().map(|v| v.value().to_vec());
+        match to {
+            Some(Some(value)) => drop(t.insert(key, value).unwrap()),
+            Some(None) => drop(t.remove(key).unwrap()),
+            None => {}
+        }
+    }
+    wtx.commit().unwrap();
+    before
+}
+
+/// The same for the store's meta table (keyed by name).
+fn poke_meta(dir: &Path, key: &str, to: Option<&[u8]>) -> Vec<u8> {
+    let db = redb::Database::open(dir.join(DB_FILE)).unwrap();
+    let wtx = db.begin_write().unwrap();
+    let before;
+    {
+        let def: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+        let mut t = wtx.open_table(def).unwrap();
+        before = t.get(key).unwrap().unwrap().value().to_vec();
+        if let Some(value) = to {
+            t.insert(key, value).unwrap();
+        }
+    }
+    wtx.commit().unwrap();
+    before
+}
+
+/// The operator edits a contract's record, puts back its record or state hash as they were
+/// a block earlier, deletes or adds one, or moves the head back: the store refuses to open
+/// and says why, and leaves the file as it is. Put back, it opens. A store opened with
+/// another worker's seal is refused the same way.
+#[test]
+fn records_and_the_head_altered_or_rolled_back_on_disk_are_refused() {
+    let dir = dir("sealed");
+    populate(&dir);
+    let (a, b) = (A.as_bytes().as_slice(), B.as_bytes().as_slice());
+    let record_1 = poke(&dir, "contracts", a, None).unwrap();
+    let hash_1 = poke(&dir, "state_hashes", a, None).unwrap();
+    let head_1 = poke_meta(&dir, "head", None);
+    {
+        let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
+        let mut changes = BlockChanges::default();
+        let writes: StateChanges = [(b"x".to_vec(), Some(b"ax2".to_vec()))]
+            .into_iter()
+            .collect();
+        changes.writes.insert(A, writes);
+        let mut next = record(A, 2);
+        next.logs = 5;
+        changes.contracts.insert(A, next);
+        store
+            .commit(&header(2), changes, &dev_keypair("worker-0"), true)
+            .unwrap();
+    }
+    let refused = |what: &str| {
+        let err = Store::open(&dir, keyring(), common::store_seal()).unwrap_err();
+        assert!(matches!(err, WorkerError::Corrupt(_)), "{what}: {err:?}");
+        let text = err.to_string();
+        assert!(text.contains("refusing to run on it"), "{what}: {text}");
+        text
+    };
+    let record_2 = poke(&dir, "contracts", a, None).unwrap();
+    assert_ne!(record_2, record_1);
+
+    let mut edited = record_2.clone();
+    *edited.last_mut().unwrap() ^= 1;
+    poke(&dir, "contracts", a, Some(Some(&edited)));
+    assert!(refused("an edited record").contains("rolled back"));
+    poke(&dir, "contracts", a, Some(Some(&record_1)));
+    refused("a record of the block before");
+    poke(&dir, "contracts", a, Some(Some(&record_2)));
+    let hash_2 = poke(&dir, "state_hashes", a, Some(Some(&hash_1))).unwrap();
+    refused("a state hash of the block before");
+    poke(&dir, "state_hashes", a, Some(Some(&hash_2)));
+    let record_b = poke(&dir, "contracts", b, Some(None)).unwrap();
+    refused("a record deleted");
+    poke(&dir, "contracts", b, Some(Some(&record_b)));
+    poke(&dir, "contracts", &[9; 32], Some(Some(&record_b)));
+    refused("a record added");
+    poke(&dir, "contracts", &[9; 32], Some(None));
+    let head_2 = poke_meta(&dir, "head", Some(&head_1));
+    assert!(refused("the head moved back").contains("head or the records digest"));
+    poke_meta(&dir, "head", Some(&head_2));
+    let err = Store::open(&dir, keyring(), fat_worker::StoreSeal::from_bytes([1; 32])).unwrap_err();
+    assert!(err.to_string().contains("another worker's"), "{err}");
+
+    // Everything put back: the store opens at block 2.
+    let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
+    assert_eq!(store.snapshot().unwrap().head().unwrap().height, 2);
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(snapshot.get(&A, b"x").unwrap(), Some(b"ax2".to_vec()));
+    assert_eq!(snapshot.contract(&A).unwrap().unwrap().logs, 5);
 }

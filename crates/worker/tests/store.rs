@@ -41,7 +41,7 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
     let keyring = Arc::new(Keyring::default());
     keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes(0, [5; 32]));
     {
-        let store = Store::open(&dir, keyring.clone()).unwrap();
+        let store = Store::open(&dir, keyring.clone(), common::store_seal()).unwrap();
         assert_eq!(store.start(&header(0)).unwrap(), header(0));
         let one: &[u8] = b"1";
         store
@@ -91,7 +91,7 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
         assert_eq!(store.durable_height(), 2);
     }
     // Reopened: the same head, and a store of another chain is refused.
-    let store = Store::open(&dir, keyring.clone()).unwrap();
+    let store = Store::open(&dir, keyring.clone(), common::store_seal()).unwrap();
     assert_eq!(
         store.durable_height(),
         2,
@@ -123,7 +123,7 @@ fn state_values_are_encrypted_on_disk() {
     let keyring = Arc::new(Keyring::default());
     keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes(0, [5; 32]));
     {
-        let store = Store::open(&dir, keyring.clone()).unwrap();
+        let store = Store::open(&dir, keyring.clone(), common::store_seal()).unwrap();
         store.start(&header(0)).unwrap();
         store
             .commit(&header(1), block(c, &[(b"k", Some(secret))], 1), &key, true)
@@ -149,7 +149,7 @@ fn state_values_are_encrypted_on_disk() {
     // Another cluster key cannot read it, and says so.
     let wrong = Arc::new(Keyring::default());
     wrong.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes(0, [6; 32]));
-    let store = Store::open(&dir, wrong).unwrap();
+    let store = Store::open(&dir, wrong, common::store_seal()).unwrap();
     let err = store
         .snapshot()
         .unwrap()
@@ -169,7 +169,7 @@ fn the_incremental_state_root_matches_one_computed_from_scratch() {
     let c = ContractId([7; 32]);
     let keyring = Arc::new(Keyring::default());
     keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes(0, [5; 32]));
-    let store = Store::open(&dir, keyring).unwrap();
+    let store = Store::open(&dir, keyring, common::store_seal()).unwrap();
     store.start(&header(0)).unwrap();
     let mut x: u64 = 7;
     for height in 1..=30u64 {
@@ -218,7 +218,7 @@ fn roots_are_kept_per_block_and_a_received_state_installs_only_if_it_hashes_to_i
     let cluster = ClusterId([2; 32]);
     let keyring = Arc::new(Keyring::default());
     keyring.add_cluster(cluster, ClusterKey::from_bytes(0, [5; 32]));
-    let store = Store::open(&dir, keyring).unwrap();
+    let store = Store::open(&dir, keyring, common::store_seal()).unwrap();
     store.start(&header(0)).unwrap();
     let one: &[u8] = b"1";
     store

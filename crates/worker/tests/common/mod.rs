@@ -70,6 +70,11 @@ pub fn header(height: u64) -> fat_types::BlockHeader {
     }
 }
 
+/// The seal of the store tests' stores.
+pub fn store_seal() -> fat_worker::StoreSeal {
+    fat_worker::StoreSeal::from_bytes([9; 32])
+}
+
 /// The store tests' record of contract `id`, in cluster `[2; 32]`, holding `entries`.
 pub fn record(id: ContractId, entries: u64) -> fat_worker::store::ContractRecord {
     fat_worker::store::ContractRecord {
