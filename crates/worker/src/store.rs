@@ -136,6 +136,7 @@ impl Store {
             LOGS,
             CLUSTERS,
             CLUSTER_KEYS,
+            STATE_HASHES,
             ROOT_HISTORY,
         ] {
             wtx.open_table(table).map_err(storage("create tables"))?;
