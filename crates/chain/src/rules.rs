@@ -159,7 +159,7 @@ pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRej
             {
                 return Err(TxRejection::StaleKeyEpoch {
                     cluster: *cluster,
-                    what: "the init arguments".into(),
+                    what: "the envelope of the init arguments".into(),
                     current: info.key_epoch,
                 });
             }

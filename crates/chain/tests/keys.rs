@@ -249,7 +249,7 @@ fn a_removal_rotates_the_cluster_key() {
         node.submit_tx(&sign(&a, 7, with_args(1, CLUSTER_KEY))),
         Err(TxRejection::StaleKeyEpoch {
             cluster,
-            what: "the init arguments".into(),
+            what: "the envelope of the init arguments".into(),
             current: 1,
         })
     );

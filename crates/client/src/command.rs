@@ -63,6 +63,13 @@ impl Client {
     ) -> Result<CommandResult> {
         let wait = confirmations > 0;
         let contract_key = self.contract_key(contract, false).await?;
+        let cluster = self.cluster_of(contract).await?;
+        self.confirm_key(
+            cluster,
+            crate::ConfirmSubject::Contract(*contract),
+            fat_types::Hash32(contract_key.0),
+        )
+        .await?;
         let mut session = None;
         let answer = self
             .submit_with(

@@ -45,14 +45,17 @@ impl Client {
             None => self.placement(&key.account_id()).await?,
         };
         let chain = self.checked().await?;
-        let cluster_key = public(chain.cluster(&cluster).await?.public_key).ok_or_else(|| {
-            Error::NotProvisioned {
-                what: format!("cluster {cluster}"),
-                hint: "a gatekeeper has not provisioned its key yet (a new cluster, or a new key \
+        let published = chain.cluster(&cluster).await?.public_key;
+        let cluster_key = public(published).ok_or_else(|| Error::NotProvisioned {
+            what: format!("cluster {cluster}"),
+            hint: "a gatekeeper has not provisioned its key yet (a new cluster, or a new key \
                        epoch after a member was removed); try again once one has"
-                    .into(),
-            }
+                .into(),
         })?;
+        if let Some(published) = published {
+            self.confirm_key(cluster, crate::ConfirmSubject::Cluster, published)
+                .await?;
+        }
         if not_found_as_none(chain.code(&hash).await)?.is_some() {
             progress(&format!("code {hash} is already on chain"));
         } else {

@@ -123,6 +123,19 @@ pub enum Error {
         /// The chain id the client holds.
         chain: String,
     },
+    /// The key a chain node returned for a cluster or a contract is not the one its
+    /// attested members derive (a forged registry answer, or the node behind a rotation):
+    /// the client seals nothing to it.
+    #[error(
+        "the key the node gives for {what} is not confirmed by an attested member of its \
+         cluster: {reason}; nothing was sealed to it"
+    )]
+    KeyNotConfirmed {
+        /// The cluster or contract.
+        what: String,
+        /// What the members said, or why none answered.
+        reason: String,
+    },
     /// A worker whose registration does not satisfy the chain's attestation policy: the client
     /// sends it nothing.
     #[error("worker {worker} is not trusted: {reason}")]

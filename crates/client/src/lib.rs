@@ -96,8 +96,20 @@ struct Cache {
     workers: HashMap<Option<ClusterId>, Vec<TrustedWorker>>,
     /// The cluster of each contract asked about.
     clusters: HashMap<ContractId, ClusterId>,
+    /// Keys an attested member confirmed, by whose they are (a cluster's or a contract's
+    /// id).
+    confirmed: HashMap<[u8; 32], Hash32>,
     /// Query sessions by (worker, contract, caller), with when they were opened.
     sessions: HashMap<(WorkerId, ContractId, AccountId), (Session, u64)>,
+}
+
+/// Whose key [`Client::confirm_key`] checks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ConfirmSubject {
+    /// The cluster's, of its current epoch.
+    Cluster,
+    /// A contract's of the cluster.
+    Contract(ContractId),
 }
 
 /// A client of one node (and, through it or directly, one worker).
@@ -381,6 +393,74 @@ impl Client {
         }
         self.cache().workers.insert(cluster, workers.clone());
         Ok(workers)
+    }
+
+    /// Check `public`, the key a chain node gave for `subject`, with the attested members of
+    /// `cluster` (in the order tried): the first that answers must have signed the same
+    /// key ([`fat_proto::worker::KeyConfirmation`]). A member that is down, does not hold
+    /// the key yet, or answers unsigned is skipped for the next. Remembered per client.
+    pub(crate) async fn confirm_key(
+        &self,
+        cluster: ClusterId,
+        subject: ConfirmSubject,
+        public: Hash32,
+    ) -> Result<()> {
+        let (what, id, path) = match subject {
+            ConfirmSubject::Cluster => (
+                format!("cluster {cluster}"),
+                cluster.0,
+                fat_proto::paths::worker::cluster_key(&cluster),
+            ),
+            ConfirmSubject::Contract(contract) => (
+                format!("contract {contract}"),
+                contract.0,
+                fat_proto::paths::worker::contract_key(&contract),
+            ),
+        };
+        if self.cache().confirmed.get(&id) == Some(&public) {
+            return Ok(());
+        }
+        let mut why = Vec::new();
+        for worker in self.trusted_workers_for(Some(cluster)).await? {
+            let answer: fat_proto::worker::KeyConfirmation = match worker.http.get_json(&path).await
+            {
+                Ok(answer) => answer,
+                Err(e) => {
+                    why.push(format!("worker {}: {e}", worker.id));
+                    continue;
+                }
+            };
+            let subject_id = match answer.subject {
+                fat_proto::worker::KeySubject::Cluster { id, .. } => id.0,
+                fat_proto::worker::KeySubject::Contract { id } => id.0,
+            };
+            if answer.worker != worker.id || subject_id != id {
+                why.push(format!(
+                    "worker {} answered for another worker or key",
+                    worker.id
+                ));
+                continue;
+            }
+            if let Err(e) = answer.verify() {
+                why.push(e);
+                continue;
+            }
+            if answer.public_key != public {
+                return Err(Error::KeyNotConfirmed {
+                    what,
+                    reason: format!(
+                        "worker {} derives {}, the node gave {public}",
+                        worker.id, answer.public_key
+                    ),
+                });
+            }
+            self.cache().confirmed.insert(id, public);
+            return Ok(());
+        }
+        Err(Error::KeyNotConfirmed {
+            what,
+            reason: format!("no member answered ({})", why.join("; ")),
+        })
     }
 
     /// The cluster `contract` runs in (read once per contract and client).

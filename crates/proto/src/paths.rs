@@ -136,7 +136,7 @@ pub mod chain {
 
 /// A worker's API.
 pub mod worker {
-    use fat_types::{ContractId, TxId};
+    use fat_types::{ClusterId, ContractId, TxId};
 
     /// `GET`: the worker's status.
     pub const STATUS: &str = "/v1/status";
@@ -157,6 +157,10 @@ pub mod worker {
     /// `POST`: a contract's state for a worker joining its cluster (an envelope sealed to
     /// this worker).
     pub const SNAPSHOTS: &str = "/v1/snapshots";
+    /// `GET`: the key of a cluster's current epoch as this member derives it, signed.
+    pub const CLUSTER_KEY: &str = "/v1/clusters/{id}/key";
+    /// `GET`: a contract's key as a member of its cluster derives it, signed.
+    pub const CONTRACT_KEY: &str = "/v1/contracts/{id}/key";
 
     /// Every route a worker serves, as (method, path template).
     pub const ROUTES: &[(&str, &str)] = &[
@@ -169,7 +173,19 @@ pub mod worker {
         ("GET", PROGRESS),
         ("GET", ROOTS),
         ("POST", SNAPSHOTS),
+        ("GET", CLUSTER_KEY),
+        ("GET", CONTRACT_KEY),
     ];
+
+    /// [`CLUSTER_KEY`] of `id`.
+    pub fn cluster_key(id: &ClusterId) -> String {
+        format!("/v1/clusters/{id}/key")
+    }
+
+    /// [`CONTRACT_KEY`] of `id`.
+    pub fn contract_key(id: &ContractId) -> String {
+        format!("/v1/contracts/{id}/key")
+    }
 
     /// [`CONTRACT`] of `id`.
     pub fn contract(id: &ContractId) -> String {

@@ -330,6 +330,91 @@ pub struct ContractRoot {
     pub root: Hash32,
 }
 
+/// The domain tag of what a [`KeyConfirmation`] signs.
+pub const KEY_CONFIRMATION_TAG: &str = "fat/key-confirmation/v1";
+
+/// Whose public key a worker confirms.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySubject {
+    /// A cluster's key of its current epoch (init arguments are sealed to it).
+    Cluster {
+        /// The cluster.
+        id: ClusterId,
+        /// The key epoch, as the worker counts it at its head.
+        epoch: u32,
+    },
+    /// A contract's key (commands are sealed to it).
+    Contract {
+        /// The contract.
+        id: ContractId,
+    },
+}
+
+/// `GET /v1/clusters/{id}/key` and `GET /v1/contracts/{id}/key`: a member of the cluster
+/// says, signed by its identity, which x25519 key it derives for a cluster or a contract.
+/// A client seals secrets to a key a chain node returned only once an attested member
+/// confirms it: a node, or anyone on the path to it, that rewrites the key is caught
+/// before anything is sealed to the attacker.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct KeyConfirmation {
+    /// The worker (its identity key signs).
+    pub worker: WorkerId,
+    /// Whose key it is.
+    pub subject: KeySubject,
+    /// The x25519 public key.
+    pub public_key: Hash32,
+    /// The block the worker had applied when it answered.
+    pub height: u64,
+    /// The worker's ed25519 signature of [`KeyConfirmation::signing_hash`].
+    pub signature: Signature,
+}
+
+impl KeyConfirmation {
+    /// `key` (a worker's identity) confirms `public_key` as `subject`'s, at block `height`.
+    pub fn sign(
+        key: &fat_crypto::Keypair,
+        subject: KeySubject,
+        public_key: Hash32,
+        height: u64,
+    ) -> Self {
+        let mut signed = Self {
+            worker: WorkerId(key.account_id().0),
+            subject,
+            public_key,
+            height,
+            signature: Signature::default(),
+        };
+        signed.signature = key.sign(signed.signing_hash().as_bytes());
+        signed
+    }
+
+    /// H([`KEY_CONFIRMATION_TAG`], every field but the signature).
+    pub fn signing_hash(&self) -> Hash32 {
+        fat_types::encoding::tagged_hash(
+            KEY_CONFIRMATION_TAG,
+            &(&self.worker, &self.subject, &self.public_key, self.height),
+        )
+    }
+
+    /// Check the worker's signature.
+    pub fn verify(&self) -> Result<(), String> {
+        fat_crypto::verify(
+            &AccountId(self.worker.0),
+            self.signing_hash().as_bytes(),
+            &self.signature,
+        )
+        .map_err(|e| {
+            format!(
+                "the key confirmation of worker {} does not verify: {e}",
+                self.worker
+            )
+        })
+    }
+}
+
 /// `GET /v1/roots`: the state root of every contract a worker runs, as of one block, signed
 /// by the worker's identity. Replicas of a cluster compare theirs at a height they all
 /// reached: a replica whose root differs from the others' has diverged.

@@ -392,3 +392,44 @@ fn state_sync_bodies() {
         },
     );
 }
+
+#[test]
+fn key_confirmation_bodies() {
+    use fat_proto::worker::{KeyConfirmation, KeySubject};
+    let worker = fat_crypto::Keypair::from_seed([22; 32]);
+    let cluster = KeyConfirmation::sign(
+        &worker,
+        KeySubject::Cluster {
+            id: ClusterId([9; 32]),
+            epoch: 2,
+        },
+        Hash32([3; 32]),
+        7,
+    );
+    cluster.verify().unwrap();
+    golden("key-confirmation-cluster", &cluster);
+    let contract = KeyConfirmation::sign(
+        &worker,
+        KeySubject::Contract {
+            id: ContractId([12; 32]),
+        },
+        Hash32([4; 32]),
+        7,
+    );
+    contract.verify().unwrap();
+    golden("key-confirmation-contract", &contract);
+    let mut forged = contract.clone();
+    forged.public_key = Hash32([5; 32]);
+    assert!(
+        forged.verify().is_err(),
+        "a changed key breaks the signature"
+    );
+    let mut moved = cluster;
+    moved.subject = KeySubject::Contract {
+        id: ContractId([9; 32]),
+    };
+    assert!(
+        moved.verify().is_err(),
+        "another subject breaks the signature"
+    );
+}

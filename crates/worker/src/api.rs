@@ -14,11 +14,11 @@ use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use fat_crypto::{Envelope, EnvelopeError, SessionMessage};
 use fat_proto::worker::{
-    LogLine, LogsView, QueryReply, QueryRequest, ReceiptView, SignedRoots, WorkerContract,
-    WorkerStatus,
+    KeyConfirmation, LogLine, LogsView, QueryReply, QueryRequest, ReceiptView, SignedRoots,
+    WorkerContract, WorkerStatus,
 };
 use fat_proto::{ErrorBody, ServerLimits, content, paths};
-use fat_types::{AccountId, ContractId, TxId};
+use fat_types::{AccountId, ClusterId, ContractId, TxId};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
@@ -56,6 +56,8 @@ fn handler(method: &str, path: &str) -> MethodRouter<Worker> {
         ("GET", p::PROGRESS) => get(progress),
         ("GET", p::ROOTS) => get(roots),
         ("POST", p::SNAPSHOTS) => post(snapshot),
+        ("GET", p::CLUSTER_KEY) => get(cluster_key),
+        ("GET", p::CONTRACT_KEY) => get(contract_key),
         other => unreachable!("ROUTES names {other:?}, which has no handler"),
     }
 }
@@ -324,6 +326,24 @@ async fn roots(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The key of a cluster's current epoch, as this member derives it, signed.
+async fn cluster_key(
+    State(worker): State<Worker>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<KeyConfirmation>> {
+    let id: ClusterId = parse("cluster", &id)?;
+    Ok(Json(worker.confirm_cluster_key(&id)?))
+}
+
+/// The key of a contract this worker runs, as it derives it, signed.
+async fn contract_key(
+    State(worker): State<Worker>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<KeyConfirmation>> {
+    let id: ContractId = parse("contract", &id)?;
+    Ok(Json(worker.confirm_contract_key(&id)?))
 }
 
 /// A worker joining a contract's cluster asks for the contract's state: an envelope sealed

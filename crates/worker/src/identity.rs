@@ -2,7 +2,8 @@
 
 use fat_attestation::{Quoter, WorkerKeys, report_data};
 use fat_crypto::Keypair;
-use fat_types::{ClusterId, Hash32, TxKind, WorkerId};
+use fat_proto::worker::{KeyConfirmation, KeySubject};
+use fat_types::{ClusterId, ContractId, Hash32, TxKind, WorkerId};
 
 use crate::error::{Result, WorkerError};
 use crate::shared::worker_id;
@@ -76,6 +77,48 @@ impl Worker {
             self.inner.key.clone(),
             fat_attestation::DEV_MEASUREMENT.to_vec(),
         )
+    }
+
+    /// The key of `cluster`'s current epoch as this worker derives it, signed by its
+    /// identity: [`WorkerError::NoClusterKey`] unless it holds that epoch's key (not a
+    /// member, or not provisioned with the epoch yet).
+    pub fn confirm_cluster_key(&self, cluster: &ClusterId) -> Result<KeyConfirmation> {
+        let snapshot = self.snapshot()?;
+        let epoch = snapshot.key_epoch(cluster)?;
+        let key = self
+            .inner
+            .keyring
+            .cluster(cluster)
+            .and_then(|key| key.at_epoch(epoch))
+            .ok_or(WorkerError::NoClusterKey(*cluster))?;
+        Ok(KeyConfirmation::sign(
+            &self.inner.key,
+            KeySubject::Cluster {
+                id: *cluster,
+                epoch,
+            },
+            Hash32(key.ecdh_public().0),
+            snapshot.head()?.height,
+        ))
+    }
+
+    /// The key of a contract this worker runs, as it derives it, signed by its identity.
+    pub fn confirm_contract_key(&self, contract: &ContractId) -> Result<KeyConfirmation> {
+        let snapshot = self.snapshot()?;
+        let record = snapshot
+            .contract(contract)?
+            .ok_or(WorkerError::UnknownContract(*contract))?;
+        let key = self
+            .inner
+            .keyring
+            .contract(&record.info)
+            .ok_or(WorkerError::NoClusterKey(record.info.cluster))?;
+        Ok(KeyConfirmation::sign(
+            &self.inner.key,
+            KeySubject::Contract { id: *contract },
+            Hash32(key.keys.ecdh().public().0),
+            snapshot.head()?.height,
+        ))
     }
 
     /// Whether this worker holds the key of `cluster`.

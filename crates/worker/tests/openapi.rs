@@ -221,6 +221,19 @@ async fn answers_fit_the_openapi_schemas() {
     )
     .await;
 
+    // Keys this member confirms: its cluster's and its contract's, signed.
+    let confirmed = c.get(p::CLUSTER_KEY, &p::cluster_key(&cluster), 200).await;
+    assert_eq!(confirmed["subject"]["cluster"]["epoch"], 0, "{confirmed}");
+    c.get(p::CLUSTER_KEY, &p::cluster_key(&ClusterId([9; 32])), 404)
+        .await;
+    c.get(p::CLUSTER_KEY, "/v1/clusters/zz/key", 400).await;
+    let confirmed = c.get(p::CONTRACT_KEY, &p::contract_key(&probe), 200).await;
+    let answer: fat_proto::worker::KeyConfirmation = serde_json::from_value(confirmed).unwrap();
+    answer.verify().unwrap();
+    c.get(p::CONTRACT_KEY, &p::contract_key(&nothing), 404)
+        .await;
+    c.get(p::CONTRACT_KEY, "/v1/contracts/zz/key", 400).await;
+
     // A worker that never reached a chain and takes sealed queries only.
     let idle_dir = temp_dir("openapi-idle");
     let key = fat_devnet::bootstrap::dev_worker_key(1);
@@ -392,6 +405,25 @@ fn component_schemas_name_the_fields_rust_serializes() {
             &Err("no".into()),
         )),
     ));
+    for subject in [
+        fat_proto::worker::KeySubject::Cluster {
+            id: ClusterId([3; 32]),
+            epoch: 2,
+        },
+        fat_proto::worker::KeySubject::Contract {
+            id: ContractId([6; 32]),
+        },
+    ] {
+        samples.push((
+            "KeyConfirmation",
+            js(fat_proto::worker::KeyConfirmation::sign(
+                &fat_crypto::Keypair::from_seed([5; 32]),
+                subject,
+                Hash32([8; 32]),
+                7,
+            )),
+        ));
+    }
     samples.push((
         "SignedRoots",
         js(fat_proto::worker::SignedRoots::sign(
