@@ -80,6 +80,7 @@ impl AttestationVerifier for DcapVerifier {
             measurement,
             report_data,
             tcb_status: verified.status,
+            snp_tcb: None,
         })
     }
 }

@@ -112,6 +112,7 @@ impl AttestationVerifier for DevVerifier {
             measurement: report.body.measurement.0,
             report_data,
             tcb_status: DEV_TCB_STATUS.to_owned(),
+            snp_tcb: None,
         })
     }
 }

@@ -178,6 +178,8 @@ pub struct VerifiedReport {
     pub report_data: [u8; 64],
     /// The platform's TCB status (`UpToDate`, ...; `insecure` for dev).
     pub tcb_status: String,
+    /// For SEV-SNP, the TCB the report says the platform runs.
+    pub snp_tcb: Option<fat_types::SnpTcb>,
 }
 
 impl VerifiedReport {
@@ -211,6 +213,8 @@ pub struct Policy {
     pub measurements: Vec<(Provider, Vec<u8>)>,
     /// The accepted TCB statuses of DCAP quotes (e.g. `UpToDate`); empty accepts none.
     pub tcb_statuses: Vec<String>,
+    /// The lowest SEV-SNP TCB accepted (`None`: any).
+    pub snp_min_tcb: Option<fat_types::SnpTcb>,
 }
 
 impl Policy {
@@ -223,6 +227,7 @@ impl Policy {
                 .map(|m| (Provider::Dev, m))
                 .collect(),
             tcb_statuses: Vec::new(),
+            snp_min_tcb: None,
         }
     }
 
@@ -242,6 +247,7 @@ impl Policy {
             providers,
             measurements,
             tcb_statuses: policy.tcb_statuses.clone(),
+            snp_min_tcb: policy.snp_min_tcb,
         })
     }
 
@@ -268,6 +274,28 @@ impl Policy {
                 provider,
                 reason: format!("TCB status {} is not accepted", report.tcb_status),
             });
+        }
+        if provider == Provider::SevSnp
+            && let Some(min) = &self.snp_min_tcb
+        {
+            match &report.snp_tcb {
+                Some(tcb) if tcb.at_least(min) => {}
+                Some(tcb) => {
+                    return Err(AttestationError::Refused {
+                        provider,
+                        reason: format!(
+                            "the reported TCB ({tcb}) is below the policy's minimum ({min})"
+                        ),
+                    });
+                }
+                None => {
+                    return Err(AttestationError::Refused {
+                        provider,
+                        reason: "the report carries no TCB to compare with the policy's minimum"
+                            .into(),
+                    });
+                }
+            }
         }
         if report.report_data != report_data(keys) {
             return Err(AttestationError::ReportDataMismatch { provider });
@@ -328,6 +356,7 @@ pub fn dev_chain_policy() -> AttestationPolicy {
         )],
         tcb_statuses: Vec::new(),
         max_age_secs: 0,
+        snp_min_tcb: None,
     }
 }
 

@@ -5,8 +5,11 @@
 //! ARK and ASK (Milan, Genoa or Turin), the report's signature by the VCEK, and refuses
 //! guests whose policy allows debugging. The measurement is the report's `MEASUREMENT`.
 //!
+//! The policy's `snp_min_tcb` (checked by [`super::Policy::check`]) refuses a report whose
+//! `REPORTED_TCB` is below it in any component.
+//!
 //! Not checked yet: that the VCEK's TCB and chip id extensions match the report's
-//! `REPORTED_TCB` and `CHIP_ID`, and a minimum TCB.
+//! `REPORTED_TCB` and `CHIP_ID`, and the VMPL the report was requested at.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use fat_types::encoding::{decode, encode};
@@ -76,6 +79,12 @@ impl AttestationVerifier for SnpVerifier {
             measurement: report.measurement.to_vec(),
             report_data: report.report_data,
             tcb_status: format!("{:?}", report.reported_tcb),
+            snp_tcb: Some(fat_types::SnpTcb {
+                bootloader: report.reported_tcb.bootloader,
+                tee: report.reported_tcb.tee,
+                snp: report.reported_tcb.snp,
+                microcode: report.reported_tcb.microcode,
+            }),
         })
     }
 }

@@ -80,6 +80,7 @@ fn policy_for(report: &VerifiedReport) -> Policy {
         providers: vec![report.provider],
         measurements: vec![(report.provider, report.measurement.clone())],
         tcb_statuses: vec![report.tcb_status.clone()],
+        snp_min_tcb: None,
     }
 }
 
@@ -256,6 +257,56 @@ fn real_snp_report_verifies() {
     assert_verifies_up_to_report_data(&snp_with(snp_report()), &report);
 }
 
+/// A policy's minimum SEV-SNP TCB: the recorded report passes a minimum at its own TCB and
+/// is refused by one a single component above it.
+#[test]
+fn an_snp_report_below_the_policys_minimum_tcb_is_refused() {
+    let attestation = snp_with(snp_report());
+    let report = SnpVerifier.verify_report(&attestation, 0).unwrap();
+    let tcb = report.snp_tcb.expect("an SNP report names its TCB");
+    let mut policy = policy_for(&report);
+    policy.snp_min_tcb = Some(tcb);
+    let err = Verifiers
+        .verify(&attestation, &policy, &keys(), 0)
+        .unwrap_err();
+    assert!(
+        matches!(err, AttestationError::ReportDataMismatch { .. }),
+        "at the minimum, every check before the keys passes: {err}"
+    );
+    let raised = [
+        fat_types::SnpTcb {
+            bootloader: tcb.bootloader + 1,
+            ..tcb
+        },
+        fat_types::SnpTcb {
+            tee: tcb.tee + 1,
+            ..tcb
+        },
+        fat_types::SnpTcb {
+            snp: tcb.snp + 1,
+            ..tcb
+        },
+        fat_types::SnpTcb {
+            microcode: tcb.microcode + 1,
+            ..tcb
+        },
+    ];
+    for min in raised {
+        policy.snp_min_tcb = Some(min);
+        let err = Verifiers
+            .verify(&attestation, &policy, &keys(), 0)
+            .unwrap_err();
+        assert!(
+            matches!(err, AttestationError::Refused { .. }),
+            "{min}: {err}"
+        );
+        assert!(
+            err.to_string().contains("below the policy's minimum"),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn tampered_snp_reports_fail() {
     for (at, what) in [
@@ -341,6 +392,7 @@ fn dev_report_is_refused_by_a_non_dev_policy() {
         providers: vec![Provider::SgxDcap, Provider::TdxDcap, Provider::SevSnp],
         measurements: vec![(Provider::Dev, b"dev-measurement".to_vec())],
         tcb_statuses: vec!["UpToDate".to_owned()],
+        snp_min_tcb: None,
     };
     let err = Verifiers
         .verify(&attestation, &policy, &keys, 0)

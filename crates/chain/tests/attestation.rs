@@ -55,6 +55,7 @@ fn chains_without_dev_in_their_policy_refuse_dev_reports() {
             measurements: vec![("sgx-dcap".into(), Bytes(vec![0xaa; 32]))],
             tcb_statuses: vec!["UpToDate".into()],
             max_age_secs: 0,
+            snp_min_tcb: None,
         },
     ];
     for (i, policy) in policies.into_iter().enumerate() {

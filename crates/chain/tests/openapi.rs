@@ -613,6 +613,12 @@ fn component_schemas_name_the_fields_rust_serializes() {
                 measurements: vec![("dev".into(), Bytes(vec![1]))],
                 tcb_statuses: vec!["UpToDate".into()],
                 max_age_secs: 0,
+                snp_min_tcb: Some(fat_types::SnpTcb {
+                    bootloader: 3,
+                    tee: 0,
+                    snp: 8,
+                    microcode: 115,
+                }),
             }),
         ),
         ("TxStatus".into(), js(TxStatus::Pending)),

@@ -20,7 +20,8 @@ fn a_worker_process_reattests_before_its_report_goes_stale() {
     );
     let out = Command::new(env!("CARGO_BIN_EXE_fat"))
         .args(["genesis", "new", "--validators", "1", "--dev-accounts"])
-        .args(["--attestation-max-age", "4", "--p2p", &p2p, "--out"])
+        .args(["--attestation-max-age", "4", "--snp-min-tcb", "3,0,8,115"])
+        .args(["--p2p", &p2p, "--out"])
         .arg(net.path())
         .output()
         .unwrap();
@@ -44,6 +45,30 @@ fn a_worker_process_reattests_before_its_report_goes_stale() {
     );
     let (_, params) = http(&rpc, "GET", "/v1/params", b"").unwrap();
     assert_eq!(params["attestation"]["max_age_secs"], 4, "{params}");
+    assert_eq!(
+        params["attestation"]["snp_min_tcb"],
+        serde_json::json!({"bootloader": 3, "tee": 0, "snp": 8, "microcode": 115}),
+        "{params}"
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_fat"))
+        .args([
+            "genesis",
+            "new",
+            "--validators",
+            "1",
+            "--snp-min-tcb",
+            "3,0,300,1",
+        ])
+        .arg("--out")
+        .arg(net.path().join("other"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("snp \"300\" is not a number from 0 to 255"),
+        "{stderr}"
+    );
 
     let home = TempDir::new("reattest-home");
     let worker = start_worker(

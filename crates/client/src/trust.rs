@@ -84,6 +84,7 @@ mod tests {
             measurements: vec![("sgx-dcap".into(), fat_types::Bytes(vec![1; 32]))],
             tcb_statuses: vec!["UpToDate".into()],
             max_age_secs: 0,
+            snp_min_tcb: None,
         };
         let error = check_worker(&strict, &info.id, &info, 0).unwrap_err();
         assert!(

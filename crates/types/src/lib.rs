@@ -29,7 +29,7 @@ pub use genesis::{ChainParams, Genesis};
 pub use id::{ClusterId, TxId, WorkerId};
 pub use registry::{
     AccountState, AttestationPolicy, ClusterInfo, CodeInfo, ContractInfo, Deployers, KeyProvision,
-    MAX_KEY_EPOCHS, WorkerInfo, key_escrow,
+    MAX_KEY_EPOCHS, SnpTcb, WorkerInfo, key_escrow,
 };
 pub use reject::TxRejection;
 pub use tx::{Attestation, SignedTransaction, Transaction, TxKind};

@@ -185,6 +185,54 @@ pub struct AttestationPolicy {
     /// collateral carries any TCB downgrade since.
     #[serde(default)]
     pub max_age_secs: u64,
+    /// The lowest SEV-SNP TCB accepted: a report whose reported TCB is below it in any
+    /// component is refused (`None`: any).
+    #[serde(default)]
+    pub snp_min_tcb: Option<SnpTcb>,
+}
+
+/// An SEV-SNP TCB version: the security version numbers of the platform's firmware parts.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct SnpTcb {
+    /// The PSP bootloader's SVN.
+    pub bootloader: u8,
+    /// The PSP operating system's SVN.
+    pub tee: u8,
+    /// The SNP firmware's SVN.
+    pub snp: u8,
+    /// The lowest microcode patch level of the cores.
+    pub microcode: u8,
+}
+
+impl SnpTcb {
+    /// Whether every component is at least `min`'s.
+    pub fn at_least(&self, min: &SnpTcb) -> bool {
+        self.bootloader >= min.bootloader
+            && self.tee >= min.tee
+            && self.snp >= min.snp
+            && self.microcode >= min.microcode
+    }
+}
+
+impl std::fmt::Display for SnpTcb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "bootloader {}, tee {}, snp {}, microcode {}",
+            self.bootloader, self.tee, self.snp, self.microcode
+        )
+    }
 }
 
 impl AttestationPolicy {

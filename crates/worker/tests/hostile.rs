@@ -345,6 +345,7 @@ async fn the_gatekeeper_refuses_tampered_blocks_a_foreign_genesis_and_workers_it
         measurements: Vec::new(),
         tcb_statuses: vec!["UpToDate".into()],
         max_age_secs: 0,
+        snp_min_tcb: None,
     };
     let stop = run_gatekeeper(&dir, &proxy.url, strict);
     let second = create_dev_cluster(&client, &workers[1..]).await.unwrap();

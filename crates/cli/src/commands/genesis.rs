@@ -43,12 +43,36 @@ struct NewGenesis {
     /// a fresh report (`fat worker` does so at half the age). 0: reports never go stale.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     attestation_max_age: u64,
+    /// The lowest SEV-SNP TCB workers may register with: the security version numbers of
+    /// the bootloader, the PSP OS, the SNP firmware and the microcode [default: any].
+    #[arg(long, value_name = "BL,TEE,SNP,UCODE", value_parser = parse_snp_tcb)]
+    snp_min_tcb: Option<fat_types::SnpTcb>,
     /// The chain's name.
     #[arg(long, value_name = "NAME", default_value = "fat")]
     chain_id: String,
     /// The directory to write; it must not hold a genesis already.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+}
+
+/// `BL,TEE,SNP,UCODE`: four numbers from 0 to 255.
+fn parse_snp_tcb(text: &str) -> Result<fat_types::SnpTcb, String> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [bootloader, tee, snp, microcode] = parts.as_slice() else {
+        return Err(format!(
+            "{text:?} is not BL,TEE,SNP,UCODE (four numbers, e.g. 3,0,8,115)"
+        ));
+    };
+    let svn = |what: &str, v: &str| {
+        v.parse::<u8>()
+            .map_err(|_| format!("{what} {v:?} is not a number from 0 to 255"))
+    };
+    Ok(fat_types::SnpTcb {
+        bootloader: svn("bootloader", bootloader)?,
+        tee: svn("tee", tee)?,
+        snp: svn("snp", snp)?,
+        microcode: svn("microcode", microcode)?,
+    })
 }
 
 impl GenesisCommand {
@@ -110,6 +134,7 @@ impl NewGenesis {
             genesis.params.cluster_admins = self.cluster_admins.clone();
         }
         genesis.params.attestation.max_age_secs = self.attestation_max_age;
+        genesis.params.attestation.snp_min_tcb = self.snp_min_tcb;
         let mut key_files = Vec::new();
         for (i, key) in keys.iter().enumerate() {
             let path = self.out.join(format!("validator-{i}.key"));
