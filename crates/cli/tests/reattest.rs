@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, free_ports, http, spawn_ready, start_worker};
+use common::{TempDir, free_ports, http, start_validator, start_worker};
 
 #[test]
 fn a_worker_process_reattests_before_its_report_goes_stale() {
@@ -30,19 +30,7 @@ fn a_worker_process_reattests_before_its_report_goes_stale() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut chain = spawn_ready(
-        Command::new(env!("CARGO_BIN_EXE_fat"))
-            .arg("chain")
-            .arg("--genesis")
-            .arg(net.path().join("genesis.json"))
-            .arg("--key")
-            .arg(net.path().join("validator-0.key"))
-            .arg("--data-dir")
-            .arg(net.path().join("data"))
-            .args(["--rpc", &rpc, "--block-time", "0"])
-            .env("RUST_LOG", "warn"),
-        &rpc,
-    );
+    let mut chain = start_validator(net.path(), &net.path().join("data"), 0, &rpc);
     let (_, params) = http(&rpc, "GET", "/v1/params", b"").unwrap();
     assert_eq!(params["attestation"]["max_age_secs"], 4, "{params}");
     assert_eq!(

@@ -13,7 +13,7 @@ use fat_consensus::{BlockVerifier, ValidatorSet};
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::{AccountId, Block, Genesis, Transaction, TxId, TxKind};
 
-use common::{fat_run, free_ports, http, spawn_ready, temp_dir};
+use common::{fat_run, free_ports, http, start_validator, temp_dir};
 
 const VALIDATORS: usize = 4;
 
@@ -31,21 +31,8 @@ impl Drop for Validator {
 
 /// Start validator `i` of the network in `net` on `rpc`, its data in `data`.
 fn start(net: &Path, data: &Path, i: usize, rpc: &str) -> Validator {
-    let child = spawn_ready(
-        Command::new(env!("CARGO_BIN_EXE_fat"))
-            .arg("chain")
-            .arg("--genesis")
-            .arg(net.join("genesis.json"))
-            .arg("--key")
-            .arg(net.join(format!("validator-{i}.key")))
-            .arg("--data-dir")
-            .arg(data.join(format!("v{i}")))
-            .args(["--rpc", rpc, "--block-time", "0"])
-            .env("RUST_LOG", "warn"),
-        rpc,
-    );
     Validator {
-        child,
+        child: start_validator(net, data, i, rpc),
         addr: rpc.to_string(),
     }
 }

@@ -304,18 +304,24 @@ impl JobProof {
 
     /// Check the signature alone (a client that saw neither input nor output).
     pub fn check_signature(&self) -> Result<(), String> {
-        fat_crypto::verify(
-            &AccountId(self.worker.0),
-            self.signing_hash().as_bytes(),
+        verify_worker(
+            &self.worker,
+            self.signing_hash(),
             &self.signature,
+            "job proof",
         )
-        .map_err(|e| {
-            format!(
-                "the job proof of worker {} does not verify: {e}",
-                self.worker
-            )
-        })
     }
+}
+
+/// Check `worker`'s identity signature of `hash`, over the `what` it signed.
+fn verify_worker(
+    worker: &WorkerId,
+    hash: Hash32,
+    signature: &Signature,
+    what: &str,
+) -> Result<(), String> {
+    fat_crypto::verify(&AccountId(worker.0), hash.as_bytes(), signature)
+        .map_err(|e| format!("the signature of worker {worker} on its {what} does not verify: {e}"))
 }
 
 /// The domain tag of the hash a worker signs for its state roots ([`SignedRoots`]).
@@ -401,17 +407,12 @@ impl KeyConfirmation {
 
     /// Check the worker's signature.
     pub fn verify(&self) -> Result<(), String> {
-        fat_crypto::verify(
-            &AccountId(self.worker.0),
-            self.signing_hash().as_bytes(),
+        verify_worker(
+            &self.worker,
+            self.signing_hash(),
             &self.signature,
+            "key confirmation",
         )
-        .map_err(|e| {
-            format!(
-                "the key confirmation of worker {} does not verify: {e}",
-                self.worker
-            )
-        })
     }
 }
 
@@ -466,17 +467,12 @@ impl SignedRoots {
 
     /// Check the worker's signature.
     pub fn verify(&self) -> Result<(), String> {
-        fat_crypto::verify(
-            &AccountId(self.worker.0),
-            self.signing_hash().as_bytes(),
+        verify_worker(
+            &self.worker,
+            self.signing_hash(),
             &self.signature,
+            "state roots",
         )
-        .map_err(|e| {
-            format!(
-                "the state roots of worker {} do not verify: {e}",
-                self.worker
-            )
-        })
     }
 
     /// The root of `contract`, if the worker ran it at that block.

@@ -308,6 +308,25 @@ pub fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Resul
     Ok((status, value))
 }
 
+/// Start `fat chain` as validator `i` of the network `fat genesis new` wrote to `net`, its
+/// data in `data/v{i}`, serving RPC on `rpc`, producing blocks as transactions come; wait
+/// for `ready`.
+pub fn start_validator(net: &Path, data: &Path, i: usize, rpc: &str) -> Child {
+    spawn_ready(
+        Command::new(env!("CARGO_BIN_EXE_fat"))
+            .arg("chain")
+            .arg("--genesis")
+            .arg(net.join("genesis.json"))
+            .arg("--key")
+            .arg(net.join(format!("validator-{i}.key")))
+            .arg("--data-dir")
+            .arg(data.join(format!("v{i}")))
+            .args(["--rpc", rpc, "--block-time", "0"])
+            .env("RUST_LOG", "warn"),
+        rpc,
+    )
+}
+
 /// Spawn `command` with stdout piped (stderr inherited) and wait up to 30 s for its first
 /// line, which must be `ready http://{addr}`; the running child.
 pub fn spawn_ready(command: &mut Command, addr: &str) -> Child {
