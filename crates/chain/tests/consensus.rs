@@ -162,7 +162,7 @@ fn verify_refuses_a_tampered_proposal_with_its_reason() {
     let mut forged = honest.clone();
     forged.txs = (0..9)
         .map(|nonce| {
-            let code = fat_types::Bytes(vec![0; (4 << 20) - 1024]);
+            let code = common::component((4 << 20) - 1024);
             common::sign(&alice(), nonce, TxKind::UploadCode { code })
         })
         .collect();

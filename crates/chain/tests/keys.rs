@@ -27,7 +27,7 @@ fn setup(name: &str) -> (TempDir, Node, ClusterId, CodeHash) {
         workers: vec![worker_id(1), worker_id(2)],
     };
     node.submit_tx(&sign(&a, 3, create)).unwrap();
-    let code = Bytes(b"\0asm fake component".to_vec());
+    let code = common::component(64);
     let hash = code_hash(&code.0);
     node.submit_tx(&sign(&a, 4, TxKind::UploadCode { code }))
         .unwrap();

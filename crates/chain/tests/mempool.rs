@@ -206,7 +206,7 @@ fn refuses_too_large_size_fees_and_a_full_mempool() {
         nonce: 0,
         fee: 10_000,
         kind: TxKind::UploadCode {
-            code: Bytes(vec![0; 400]),
+            code: common::component(400),
         },
     });
     let size = big.encode().len() as u64;
@@ -249,7 +249,7 @@ fn large_cheap_uploads_fill_the_mempools_bytes_and_a_block_holds_a_bounded_few()
     let a = alice();
     // Uploads just under the largest transaction, with the smallest fee: the count limit
     // (1,000) would let them hold 4 GiB.
-    let code = vec![0u8; (4 << 20) - 1024];
+    let code = common::component((4 << 20) - 1024).0;
     let mut admitted = 0u64;
     let mut queued_bytes = 0u64;
     let refusal = loop {
@@ -292,7 +292,7 @@ fn registry_flow_and_its_refusals() {
     let dir = TempDir::new("registry");
     let node = open(&dir);
     let (a, b, g) = (alice(), bob(), gatekeeper());
-    let code = Bytes(b"\0asm fake component".to_vec());
+    let code = common::component(64);
     let hash = code_hash(&code.0);
     let unknown_cluster = ClusterId([1; 32]);
     let (w1, w2) = (worker_id(1), worker_id(2));
@@ -489,4 +489,34 @@ fn only_a_workers_operator_sets_its_endpoint_and_only_to_a_url() {
     let info = node.with_state(|s| s.workers[&w1].clone());
     assert_eq!(info.endpoint.as_deref(), Some("https://w1.example:8546"));
     assert_eq!(info.operator, a.account_id());
+}
+
+/// Uploaded code must be a WebAssembly component that validates: junk, a core module or a
+/// component that does not validate would be stored for ever and run by no worker.
+#[test]
+fn uploads_that_are_not_components_are_refused() {
+    let dir = TempDir::new("not-components");
+    let node = open(&dir);
+    let a = alice();
+    let mut broken = common::component(64).0;
+    broken[8] = 0x7f;
+    for (code, why) in [
+        (b"#!/bin/sh\necho hi\n".to_vec(), "not WebAssembly"),
+        (b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module"),
+        (broken, "does not validate"),
+    ] {
+        let refused = node.submit_tx(&sign(&a, 0, TxKind::UploadCode { code: Bytes(code) }));
+        assert!(
+            matches!(&refused, Err(TxRejection::Malformed { reason }) if reason.contains(why)),
+            "{why}: {refused:?}"
+        );
+    }
+    node.submit_tx(&sign(
+        &a,
+        0,
+        TxKind::UploadCode {
+            code: common::component(64),
+        },
+    ))
+    .unwrap();
 }

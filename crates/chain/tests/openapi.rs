@@ -102,7 +102,7 @@ async fn answers_fit_the_openapi_schemas() {
     use fat_proto::paths::chain as p;
 
     let (a, g) = (alice(), gatekeeper());
-    let code = Bytes(b"\0asm fake component".to_vec());
+    let code = common::component(64);
     let hash = code_hash(&code.0);
     let cluster = cluster_id(&a.account_id(), 1);
     let contract = contract_id(&a.account_id(), &hash, &cluster, &[]);

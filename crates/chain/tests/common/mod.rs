@@ -155,3 +155,22 @@ pub fn attestation_reason(result: Result<fat_types::TxId, TxRejection>) -> Strin
         other => panic!("expected attestation_rejected, got {other:?}"),
     }
 }
+
+/// A WebAssembly component of exactly `size` bytes (at least 16): the component preamble and
+/// one custom section, which validation skips. The chain stores only code that validates.
+pub fn component(size: usize) -> fat_types::Bytes {
+    const PREAMBLE: &[u8] = b"\0asm\x0d\x00\x01\x00";
+    assert!(size >= 16, "a component of {size} bytes is too small");
+    // A custom section: id 0, its length as a 5-byte LEB128 (padded, as the format
+    // allows), the name "x" with its length, then zeros.
+    let length = u32::try_from(size - 14).expect("a component under 4 GiB");
+    let mut out = PREAMBLE.to_vec();
+    out.push(0);
+    for shift in [0, 7, 14, 21] {
+        out.push(((length >> shift) & 0x7f) as u8 | 0x80);
+    }
+    out.push((length >> 28) as u8);
+    out.extend([1, b'x']);
+    out.resize(size, 0);
+    fat_types::Bytes(out)
+}
