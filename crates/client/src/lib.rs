@@ -430,11 +430,7 @@ impl Client {
                     continue;
                 }
             };
-            let subject_id = match answer.subject {
-                fat_proto::worker::KeySubject::Cluster { id, .. } => id.0,
-                fat_proto::worker::KeySubject::Contract { id } => id.0,
-            };
-            if answer.worker != worker.id || subject_id != id {
+            if answer.worker != worker.id || answer.subject.id() != id {
                 why.push(format!(
                     "worker {} answered for another worker or key",
                     worker.id

@@ -359,6 +359,16 @@ pub enum KeySubject {
     },
 }
 
+impl KeySubject {
+    /// The id of the cluster or contract (both 32 bytes).
+    pub fn id(&self) -> [u8; 32] {
+        match self {
+            Self::Cluster { id, .. } => id.0,
+            Self::Contract { id } => id.0,
+        }
+    }
+}
+
 /// `GET /v1/clusters/{id}/key` and `GET /v1/contracts/{id}/key`: a member of the cluster
 /// says, signed by its identity, which x25519 key it derives for a cluster or a contract.
 /// A client seals secrets to a key a chain node returned only once an attested member

@@ -36,14 +36,18 @@ impl Worker {
     /// The `RegisterWorker` transaction kind of this worker, with a report from `quoter`
     /// committing to its identity and ECDH keys.
     pub fn registration(&self, quoter: &dyn Quoter) -> Result<TxKind> {
-        let attestation = quoter
-            .quote(&report_data(&self.attested_keys()))
-            .map_err(|e| WorkerError::Keys(format!("cannot make an attestation report: {e}")))?;
         Ok(TxKind::RegisterWorker {
             worker: self.id(),
             ecdh_public: self.ecdh_public(),
-            attestation,
+            attestation: self.report(quoter)?,
         })
+    }
+
+    /// A report from `quoter` committing to this worker's identity and ECDH keys.
+    fn report(&self, quoter: &dyn Quoter) -> Result<fat_types::Attestation> {
+        quoter
+            .quote(&report_data(&self.attested_keys()))
+            .map_err(|e| WorkerError::Keys(format!("cannot make an attestation report: {e}")))
     }
 
     /// The registration with a `dev` report (insecure: for dev networks only).
@@ -54,17 +58,10 @@ impl Worker {
     /// The `Reattest` transaction kind of this worker: a fresh report from `quoter`
     /// committing to the same keys as its registration.
     pub fn reattestation(&self, quoter: &dyn Quoter) -> Result<TxKind> {
-        match self.registration(quoter)? {
-            TxKind::RegisterWorker {
-                worker,
-                attestation,
-                ..
-            } => Ok(TxKind::Reattest {
-                worker,
-                attestation,
-            }),
-            other => unreachable!("a registration is a RegisterWorker, not {other:?}"),
-        }
+        Ok(TxKind::Reattest {
+            worker: self.id(),
+            attestation: self.report(quoter)?,
+        })
     }
 
     /// The reattestation with a `dev` report (insecure: for dev networks only).

@@ -78,6 +78,18 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The value of `key` in the store's meta table, which the seal needs: a missing one is
+/// corruption.
+fn meta_value(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Vec<u8>> {
+    meta.get(key)
+        .map_err(storage("read meta"))?
+        .map(|v| v.value().to_vec())
+        .ok_or_else(|| corrupt("seal", format!("no {key} in the store's meta")))
+}
+
 fn state_key(contract: &ContractId, key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(32 + key.len());
     k.extend_from_slice(contract.as_bytes());
@@ -197,15 +209,11 @@ impl Store {
             let mut meta = wtx.open_table(META).map_err(storage("open meta"))?;
             meta.insert("genesis", expected.as_bytes().as_slice())
                 .map_err(storage("write meta"))?;
-            let head = encode(genesis);
-            meta.insert("head", head.as_slice())
+            meta.insert("head", encode(genesis).as_slice())
                 .map_err(storage("write meta"))?;
-            let digest = self.seal.empty();
-            let mac = self.seal.mac(expected.as_bytes(), &head, &digest);
-            meta.insert(DIGEST_KEY, digest.to_bytes().as_slice())
+            meta.insert(DIGEST_KEY, self.seal.empty().to_bytes().as_slice())
                 .map_err(storage("write meta"))?;
-            meta.insert(MAC_KEY, mac.as_slice())
-                .map_err(storage("write meta"))?;
+            self.reseal(&mut meta, &[])?;
         }
         wtx.commit().map_err(storage("commit"))?;
         self.durable.fetch_max(genesis.height, Ordering::SeqCst);
@@ -413,15 +421,14 @@ impl Store {
                 .map_err(storage("write log"))?;
             }
             let mut meta = wtx.open_table(META).map_err(storage("open meta"))?;
-            let head = encode(header);
-            meta.insert("head", head.as_slice())
+            meta.insert("head", encode(header).as_slice())
                 .map_err(storage("write head"))?;
             let mut after = Vec::with_capacity(before.len());
             for (id, old) in before {
                 let new = seal::element(&contracts, &hashes, &id)?;
                 after.push((id, old, new));
             }
-            self.reseal(&mut meta, &head, &after)?;
+            self.reseal(&mut meta, &after)?;
         }
         wtx.commit().map_err(storage("commit block"))?;
         if durable {
@@ -539,12 +546,7 @@ impl Store {
                 .map_err(storage("write state hash"))?;
             let after = seal::element(&contracts, &hashes, &id)?;
             let mut meta = wtx.open_table(META).map_err(storage("open meta"))?;
-            let head = meta
-                .get("head")
-                .map_err(storage("read head"))?
-                .map(|v| v.value().to_vec())
-                .ok_or_else(|| WorkerError::Corrupt("no head".into()))?;
-            self.reseal(&mut meta, &head, &[(id, before, after)])?;
+            self.reseal(&mut meta, &[(id, before, after)])?;
             let mut state = wtx.open_table(STATE).map_err(storage("open state"))?;
             for (key, value) in &entries {
                 let stored = crypt.encrypt(&id, key, value)?;
@@ -564,25 +566,15 @@ impl Store {
     }
 
     /// Move the sealed digest in `meta` by `moved` (each contract's element before and
-    /// after), and seal it with the genesis and `head` (encoded).
-    fn reseal(
-        &self,
-        meta: &mut redb::Table<&str, &[u8]>,
-        head: &[u8],
-        moved: &[seal::Moved],
-    ) -> Result<()> {
-        let read = |key: &str| -> Result<Vec<u8>> {
-            meta.get(key)
-                .map_err(storage("read meta"))?
-                .map(|v| v.value().to_vec())
-                .ok_or_else(|| corrupt("seal", format!("no {key} in the store's meta")))
-        };
-        let genesis = read("genesis")?;
-        let mut digest = self.seal.digest(&read(DIGEST_KEY)?)?;
+    /// after), and seal it with the genesis and the head `meta` holds (the new head, when a
+    /// commit wrote it first).
+    fn reseal(&self, meta: &mut redb::Table<&str, &[u8]>, moved: &[seal::Moved]) -> Result<()> {
+        let (genesis, head) = (meta_value(meta, "genesis")?, meta_value(meta, "head")?);
+        let mut digest = self.seal.digest(&meta_value(meta, DIGEST_KEY)?)?;
         for (id, old, new) in moved {
             seal::update(&mut digest, id, old.as_deref(), new.as_deref());
         }
-        let mac = self.seal.mac(&genesis, head, &digest);
+        let mac = self.seal.mac(&genesis, &head, &digest);
         meta.insert(DIGEST_KEY, digest.to_bytes().as_slice())
             .map_err(storage("write meta"))?;
         meta.insert(MAC_KEY, mac.as_slice())
@@ -595,12 +587,7 @@ impl Store {
     fn check_seal(&self) -> Result<()> {
         let rtx = self.db.begin_read().map_err(storage("begin read"))?;
         let meta = rtx.open_table(META).map_err(storage("open meta"))?;
-        let read = |key: &str| -> Result<Vec<u8>> {
-            meta.get(key)
-                .map_err(storage("read meta"))?
-                .map(|v| v.value().to_vec())
-                .ok_or_else(|| corrupt("seal", format!("no {key} in the store's meta")))
-        };
+        let read = |key| meta_value(&meta, key);
         let (genesis, head, mac) = (read("genesis")?, read("head")?, read(MAC_KEY)?);
         let stored = self.seal.digest(&read(DIGEST_KEY)?)?;
         if mac != self.seal.mac(&genesis, &head, &stored) {

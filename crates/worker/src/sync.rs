@@ -397,9 +397,8 @@ impl Worker {
         let public_key = self
             .inner
             .keyring
-            .cluster(&info.cluster)
-            .and_then(|key| key.at_epoch(info.key_epoch))
-            .map(|key| Hash32(key.contract(&info.id).ecdh().public().0));
+            .contract(info)
+            .map(|crypt| Hash32(crypt.keys.ecdh().public().0));
         Ok(Received {
             record: ContractRecord {
                 // The chain's record, with the key this worker derives.
