@@ -315,6 +315,9 @@ fn workers_following_different_validators_reach_the_same_state_roots() {
         all.extend_from_slice(&["--json", "--rpc", &rpc]);
         fat_run(&home, &all).json()
     };
+    for id in &ids {
+        common::wait_known(&rpc[3], &format!("/v1/workers/{id}"));
+    }
     // Made through validator 3, provisioned by the gatekeeper following validator 0.
     let created = fat_at(3, &["cluster", "create", "--workers", &ids.join(",")]);
     let cluster = created["cluster"].as_str().unwrap().to_string();
@@ -324,6 +327,9 @@ fn workers_following_different_validators_reach_the_same_state_roots() {
         &["deploy", fat_test_programs::COUNTER, "--cluster", &cluster],
     );
     let counter = deployed["contract"].as_str().unwrap().to_string();
+    for node in &rpc[1..3] {
+        common::wait_known(node, &format!("/v1/contracts/{counter}"));
+    }
     let mut height = 0;
     for (i, by) in [(1, 2), (2, 3)] {
         let out = fat_at(

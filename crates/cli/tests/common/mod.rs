@@ -10,25 +10,40 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// A free loopback port.
+/// Ports handed out by this test process come from 10000..32000, below Linux's ephemeral
+/// range (32768 and up): a port the system picked for `127.0.0.1:0` can be taken, between
+/// our choosing it and the child binding it, by any outgoing connection on the machine
+/// (four validators dialling each other make many). Each process starts at its own offset
+/// and never hands out the same port twice.
+const PORT_LOW: u32 = 10_000;
+const PORT_SPAN: u32 = 22_000;
+static NEXT_PORT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A free loopback port, distinct from every other this process handed out.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static BASE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        std::process::id().wrapping_mul(7_919).wrapping_add(nanos)
+    });
+    for _ in 0..PORT_SPAN {
+        let n = NEXT_PORT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = (PORT_LOW + base.wrapping_add(n) % PORT_SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!(
+        "no free loopback port in {PORT_LOW}..{}",
+        PORT_LOW + PORT_SPAN
+    );
 }
 
-/// `n` distinct free loopback ports (each listener is held until all are chosen, so the
-/// system cannot hand out one twice).
+/// `n` distinct free loopback ports.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
+    (0..n).map(|_| free_port()).collect()
 }
 
 /// The URL a `fat` node prints on its first stdout line, `ready <url>`.
@@ -453,6 +468,20 @@ pub fn wait_provisioned(chain_addr: &str, cluster: &str) -> Value {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("the gatekeeper never provisioned {cluster}");
+}
+
+/// Wait (at most 10 s) until the node at `chain_addr` answers 200 at `path`: a client
+/// returns once the node it asked committed its transaction, and another validator may
+/// apply that block a moment later.
+pub fn wait_known(chain_addr: &str, path: &str) {
+    for _ in 0..200 {
+        let (code, _) = http(chain_addr, "GET", path, b"").unwrap();
+        if code == 200 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{chain_addr} never answered 200 at {path}");
 }
 
 /// Wait (at most 10 s) until the worker API at `api` has applied block `height`.
