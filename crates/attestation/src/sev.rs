@@ -8,8 +8,13 @@
 //! The policy's `snp_min_tcb` (checked by [`super::Policy::check`]) refuses a report whose
 //! `REPORTED_TCB` is below it in any component.
 //!
-//! Not checked yet: that the VCEK's TCB and chip id extensions match the report's
-//! `REPORTED_TCB` and `CHIP_ID`, and the VMPL the report was requested at.
+//! The VCEK is derived by the chip from its secret and a TCB: its certificate names that
+//! TCB and the chip (extensions under AMD's arc 1.3.6.1.4.1.3704). A report is taken only
+//! when those match the report's `REPORTED_TCB` and `CHIP_ID`, so a VCEK of an older,
+//! weaker TCB (whose key may have leaked) cannot vouch for a report claiming a newer one,
+//! and the policy's minimum TCB holds for the key that signed. A report must also have been
+//! requested at VMPL 0, the guest's most privileged level: code running at a lower level
+//! (under a paravisor) could otherwise ask for reports over data of its choosing.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use fat_types::encoding::{decode, encode};
@@ -68,6 +73,8 @@ impl AttestationVerifier for SnpVerifier {
         (&chain, &report)
             .verify()
             .map_err(|e| bad_signature(provider, format!("report signature: {e}")))?;
+        check_vcek_binds(&evidence.vcek, &report)?;
+        check_vmpl(&report)?;
         if report.policy.debug_allowed() {
             return Err(AttestationError::Refused {
                 provider,
@@ -87,6 +94,95 @@ impl AttestationVerifier for SnpVerifier {
             }),
         })
     }
+}
+
+/// AMD's OIDs for the VCEK's TCB components and the chip id.
+mod oid {
+    use x509_cert::der::asn1::ObjectIdentifier as Oid;
+    pub const BOOTLOADER: Oid = Oid::new_unwrap("1.3.6.1.4.1.3704.1.3.1");
+    pub const TEE: Oid = Oid::new_unwrap("1.3.6.1.4.1.3704.1.3.2");
+    pub const SNP: Oid = Oid::new_unwrap("1.3.6.1.4.1.3704.1.3.3");
+    pub const MICROCODE: Oid = Oid::new_unwrap("1.3.6.1.4.1.3704.1.3.8");
+    pub const FMC: Oid = Oid::new_unwrap("1.3.6.1.4.1.3704.1.3.9");
+    pub const HW_ID: Oid = Oid::new_unwrap("1.3.6.1.4.1.3704.1.4");
+}
+
+fn refused(reason: String) -> AttestationError {
+    AttestationError::Refused {
+        provider: Provider::SevSnp,
+        reason,
+    }
+}
+
+/// Refuse `report` unless the VCEK certificate `vcek` (DER) was issued for the report's
+/// `REPORTED_TCB` and `CHIP_ID`. A TCB component or the chip id missing from the
+/// certificate is refused too; a certificate for the FMC component (Turin) must match
+/// the report's.
+pub fn check_vcek_binds(vcek: &[u8], report: &AttestationReport) -> Result<()> {
+    use x509_cert::der::{Decode, asn1::OctetString};
+    let cert = x509_cert::Certificate::from_der(vcek)
+        .map_err(|e| malformed(Provider::SevSnp, format!("VCEK: {e}")))?;
+    let extensions = cert.tbs_certificate.extensions.unwrap_or_default();
+    let value = |id| {
+        extensions
+            .iter()
+            .find(|e| e.extn_id == id)
+            .map(|e| e.extn_value.as_bytes())
+    };
+    let tcb = &report.reported_tcb;
+    let components = [
+        ("bootloader", oid::BOOTLOADER, Some(tcb.bootloader)),
+        ("TEE", oid::TEE, Some(tcb.tee)),
+        ("SNP", oid::SNP, Some(tcb.snp)),
+        ("microcode", oid::MICROCODE, Some(tcb.microcode)),
+        ("FMC", oid::FMC, tcb.fmc),
+    ];
+    for (name, id, reported) in components {
+        let certified =
+            match value(id) {
+                Some(bytes) => Some(u8::from_der(bytes).map_err(|e| {
+                    malformed(Provider::SevSnp, format!("VCEK {name} version: {e}"))
+                })?),
+                None => None,
+            };
+        if certified != reported {
+            let show = |v: Option<u8>| v.map_or_else(|| "none".to_owned(), |v| v.to_string());
+            return Err(refused(format!(
+                "the VCEK was issued for {name} version {}, the report claims {}",
+                show(certified),
+                show(reported)
+            )));
+        }
+    }
+    let hw_id = value(oid::HW_ID).ok_or_else(|| refused("the VCEK names no chip".to_owned()))?;
+    // Milan and Genoa put the 64-byte id as it is, Turin 8 bytes; some issuers wrap it in
+    // an OCTET STRING.
+    let unwrapped = OctetString::from_der(hw_id)
+        .map(|o| o.as_bytes().to_vec())
+        .unwrap_or_else(|_| hw_id.to_vec());
+    let chip = &report.chip_id;
+    let matches = |id: &[u8]| match id.len() {
+        64 => id == chip,
+        8 => id == &chip[..8] && chip[8..].iter().all(|b| *b == 0),
+        _ => false,
+    };
+    if !(matches(hw_id) || matches(&unwrapped)) {
+        return Err(refused(
+            "the VCEK was issued to another chip than the one that made the report".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuse a report requested at a VMPL other than 0.
+pub fn check_vmpl(report: &AttestationReport) -> Result<()> {
+    if report.vmpl != 0 {
+        return Err(refused(format!(
+            "the report was requested at VMPL {}, not 0 (the guest's most privileged level)",
+            report.vmpl
+        )));
+    }
+    Ok(())
 }
 
 /// The chain from one of AMD's built-in roots to `vcek`, if one of them signed it.

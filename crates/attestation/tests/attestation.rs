@@ -335,6 +335,57 @@ fn tampered_snp_reports_fail() {
     );
 }
 
+/// The recorded report with `edit` applied, parsed (its signature no longer holds, so this
+/// reaches the checks that come after the signature's).
+fn snp_parsed_with(edit: impl Fn(&mut [u8])) -> sev::firmware::guest::AttestationReport {
+    use sev::parser::ByteParser;
+    let mut bytes = snp_report();
+    edit(&mut bytes);
+    sev::firmware::guest::AttestationReport::from_bytes(&bytes).unwrap()
+}
+
+#[test]
+fn a_vcek_of_another_tcb_or_chip_and_a_report_below_vmpl_0_are_refused() {
+    use fat_attestation::sev::{check_vcek_binds, check_vmpl};
+    // The recorded pair binds: its VCEK was issued for its TCB and chip, at VMPL 0.
+    let real = snp_parsed_with(|_| {});
+    check_vcek_binds(SNP_VCEK, &real).unwrap();
+    check_vmpl(&real).unwrap();
+    // A report claiming another TCB than the VCEK's: one component at a time (Milan's
+    // REPORTED_TCB is at 0x180: bootloader, TEE, 4 reserved, SNP, microcode).
+    for (at, name) in [
+        (0x180, "bootloader"),
+        (0x181, "TEE"),
+        (0x186, "SNP"),
+        (0x187, "microcode"),
+    ] {
+        let report = snp_parsed_with(|b| b[at] = b[at].wrapping_add(1));
+        let err = check_vcek_binds(SNP_VCEK, &report).unwrap_err();
+        assert!(matches!(err, AttestationError::Refused { .. }), "{err}");
+        assert!(err.to_string().contains(name), "{name}: {err}");
+        println!("sev-snp {name} raised: {err}");
+    }
+    // Another chip's report.
+    let other_chip = snp_parsed_with(|b| b[0x1a0 + 9] ^= 0x40);
+    let err = check_vcek_binds(SNP_VCEK, &other_chip).unwrap_err();
+    assert!(err.to_string().contains("another chip"), "{err}");
+    // A certificate without the extensions (AMD's Milan ASK) vouches for nothing.
+    let ask = sev::certs::snp::builtin::milan::ask().unwrap();
+    let err = check_vcek_binds(&ask.to_der().unwrap(), &real).unwrap_err();
+    assert!(err.to_string().contains("none"), "{err}");
+    // A report requested at VMPL 1 (the field at 0x30).
+    let vmpl1 = snp_parsed_with(|b| b[0x30] = 1);
+    let err = check_vmpl(&vmpl1).unwrap_err();
+    assert!(err.to_string().contains("VMPL 1"), "{err}");
+    // And through the verifier, a garbage certificate is malformed, never a panic.
+    let garbage = SnpEvidence {
+        report: snp_report(),
+        vcek: b"not DER".to_vec(),
+    }
+    .into_attestation();
+    assert!(SnpVerifier.verify_report(&garbage, 0).is_err());
+}
+
 fn dev_quote(keys: &WorkerKeys, identity: &Keypair) -> Attestation {
     DevQuoter::new(identity.clone(), b"dev-measurement".to_vec())
         .quote(&report_data(keys))
