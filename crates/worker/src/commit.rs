@@ -32,6 +32,7 @@ impl Worker {
     /// Verify and apply one block with the chain's receipts of its transactions.
     pub async fn apply_block(&self, block: &Block, receipts: &[ChainReceipt]) -> Result<()> {
         let height = block.header.height;
+        self.compile_ahead(block).await?;
         let inner = &*self.inner;
         let mut store_changes = execute(inner, block, receipts).await?;
         let cache_ops = std::mem::take(&mut store_changes.cache_ops);
@@ -75,6 +76,63 @@ impl Worker {
         tracing::debug!(height, receipts = signed.len(), "applied block");
         inner.head.send_replace(Some(block.header.clone()));
         Ok(())
+    }
+
+    /// Compile, on a blocking thread, the code `block` uploads or will run that is not in
+    /// memory, so the executor (which runs on the thread following the chain) finds it
+    /// compiled. Code that fails to compile here is left to the executor, which fails the
+    /// call that needs it as every worker does.
+    async fn compile_ahead(&self, block: &Block) -> Result<()> {
+        use fat_executor::CodeProvider;
+        use fat_types::TxKind;
+        use std::collections::BTreeSet;
+        let inner = &*self.inner;
+        let mut uploads = Vec::new();
+        let mut stored = BTreeSet::new();
+        let mut contracts = BTreeSet::new();
+        for tx in &block.txs {
+            match &tx.tx.kind {
+                TxKind::UploadCode { code }
+                    if inner.cached(&fat_types::tx::code_hash(&code.0)).is_none() =>
+                {
+                    uploads.push(code.clone());
+                }
+                TxKind::Instantiate { code_hash, .. } => {
+                    stored.insert(*code_hash);
+                }
+                TxKind::Command { contract, .. } => {
+                    contracts.insert(*contract);
+                }
+                _ => {}
+            }
+        }
+        if !contracts.is_empty() {
+            let snapshot = inner.store.snapshot()?;
+            for contract in &contracts {
+                if let Some(record) = snapshot.contract(contract)? {
+                    stored.insert(record.info.code_hash);
+                }
+            }
+        }
+        let uploaded: BTreeSet<_> = uploads
+            .iter()
+            .map(|c| fat_types::tx::code_hash(&c.0))
+            .collect();
+        stored.retain(|h| !uploaded.contains(h) && inner.cached(h).is_none());
+        if uploads.is_empty() && stored.is_empty() {
+            return Ok(());
+        }
+        let worker = self.clone();
+        tokio::task::spawn_blocking(move || {
+            for code in uploads {
+                let _ = worker.inner.runtime.load(&code.0);
+            }
+            for hash in stored {
+                let _ = worker.inner.code(&hash);
+            }
+        })
+        .await
+        .map_err(|e| WorkerError::Corrupt(format!("compile task: {e}")))
     }
 
     /// Make every block applied so far durable on disk (blocks commit durably in groups:

@@ -223,8 +223,9 @@ impl Worker {
         if !self.wait_for_height(min_height, CATCH_UP).await {
             return Err(WorkerError::Behind { height: min_height });
         }
-        let (code, call, _, height) =
-            self.read_call(contract, Entry::job(name, input.clone()), caller)?;
+        let (code, call, _, height) = self
+            .read_call(contract, Entry::job(name, input.clone()), caller)
+            .await?;
         let outcome = self.inner.runtime.call(&code, call).await;
         let output = outcome.result.map_err(|e| e.to_string());
         let proof = JobProof::sign(&self.inner.key, *contract, name, &input, &output);

@@ -70,8 +70,9 @@ impl Worker {
         progress: Option<&str>,
         start: Instant,
     ) -> Result<QueryAnswer> {
-        let (code, mut call, cluster, height) =
-            self.read_call(contract, Entry::query(method, args), caller)?;
+        let (code, mut call, cluster, height) = self
+            .read_call(contract, Entry::query(method, args), caller)
+            .await?;
         let jobs = ClusterJobs::new(self.clone(), *contract, cluster, caller, height);
         call.jobs = Some(Arc::new(Runner(jobs.clone())));
         let _published = self.inner.progress.publish(progress, &jobs);
@@ -89,7 +90,7 @@ impl Worker {
 impl Worker {
     /// A read-only call (a query or a job) of `contract` as `caller` on the last committed
     /// block: its code, the call, the contract's cluster and the block's height.
-    pub(crate) fn read_call(
+    pub(crate) async fn read_call(
         &self,
         contract: &ContractId,
         entry: Entry,
@@ -103,7 +104,7 @@ impl Worker {
         let record = snapshot
             .contract(contract)?
             .ok_or(WorkerError::UnknownContract(*contract))?;
-        let code = self.inner.code(&record.info.code_hash)?;
+        let code = self.code(&record.info.code_hash).await?;
         let crypt = self
             .inner
             .keyring

@@ -102,6 +102,21 @@ impl Inner {
     }
 }
 
+impl crate::worker::Worker {
+    /// The compiled code of `hash`. Code not in memory is compiled from the store on a
+    /// blocking thread: compiling takes milliseconds to seconds, which must not hold one of
+    /// the threads serving requests and following the chain.
+    pub(crate) async fn code(&self, hash: &CodeHash) -> Result<Arc<Code>> {
+        if let Some(code) = self.inner.cached(hash) {
+            return Ok(code);
+        }
+        let (worker, hash) = (self.clone(), *hash);
+        tokio::task::spawn_blocking(move || worker.inner.code(&hash))
+            .await
+            .map_err(|e| WorkerError::Corrupt(format!("compile task: {e}")))?
+    }
+}
+
 /// The worker's code cache, for the executor and for queries.
 impl CodeProvider for Inner {
     fn cached(&self, hash: &CodeHash) -> Option<Arc<Code>> {
