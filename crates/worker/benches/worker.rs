@@ -8,7 +8,7 @@
 //!   (`fat_client::Client::query`) does: the first query opens a session with a signed
 //!   envelope (ephemeral ECDH, AEAD, signature), and the next ones are session messages
 //!   (AEAD only), all through `fat_proto::WorkerApi` (which reuses idle connections).
-//!   `query_per_s`: 16 such clients at once, sharing the session as clones of one client do.
+//!   `query_per_s`: 16 such clients at once, each its own account and session.
 //! - `fresh_query_p50_us` / `fresh_query_per_s`: every query a new session (a fresh signed
 //!   envelope, the answer envelope verified and opened): what a first query costs.
 //! - `plain_query_p50_us` / `plain_query_p99_us` / `plain_query_per_s`: the same with plaintext
@@ -326,14 +326,21 @@ async fn bare_calls(config: fat_runtime::RuntimeConfig, wasm: &[u8], n: usize) -
     per_s
 }
 
-/// 16 clients querying for `duration`; answers per second.
+/// 16 clients querying for `duration`, each its own account with its own session (the
+/// worker bounds what one sender and one session may have in its replay guard); answers
+/// per second.
 async fn throughput(querier: &Querier, mode: Mode, duration: Duration) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + duration;
     let start = Instant::now();
     let clients: Vec<_> = (0..16)
-        .map(|_| {
-            let (querier, done) = (querier.clone(), done.clone());
+        .map(|i| {
+            let querier = Querier {
+                caller: dev_keypair(&format!("bench-client-{i}")),
+                session: Arc::default(),
+                ..querier.clone()
+            };
+            let done = done.clone();
             tokio::spawn(async move {
                 while Instant::now() < deadline {
                     if let Some(answer) = querier.query(mode).await {
