@@ -3,6 +3,7 @@
 use fat_crypto::verify_tx;
 use fat_types::block::tx_root;
 use fat_types::{Block, BlockHeader, Hash32, TxId, TxRejection};
+use rayon::prelude::*;
 
 use crate::error::CertificateError;
 use crate::validators::ValidatorSet;
@@ -166,22 +167,33 @@ impl BlockVerifier {
             return Err(FollowError::TxRootMismatch { height });
         }
         certified(&self.validators)?;
-        for (index, signed) in block.txs.iter().enumerate() {
-            let refused = |rejection| FollowError::Transaction {
+        // Every transaction's signature, checked on every core; the first refused in block
+        // order is the one reported, as when they are checked in turn.
+        let chain = self.chain;
+        let rejection = |signed: &fat_types::SignedTransaction| {
+            if signed.tx.chain != chain {
+                Some(TxRejection::WrongChain {
+                    expected: chain,
+                    got: signed.tx.chain,
+                })
+            } else if verify_tx(signed).is_err() {
+                Some(TxRejection::BadSignature)
+            } else {
+                None
+            }
+        };
+        let refused = block
+            .txs
+            .par_iter()
+            .enumerate()
+            .find_map_first(|(index, signed)| rejection(signed).map(|r| (index, signed, r)));
+        if let Some((index, signed, rejection)) = refused {
+            return Err(FollowError::Transaction {
                 height,
                 index: index as u32,
                 tx: signed.id(),
                 rejection,
-            };
-            if signed.tx.chain != self.chain {
-                return Err(refused(TxRejection::WrongChain {
-                    expected: self.chain,
-                    got: signed.tx.chain,
-                }));
-            }
-            if verify_tx(signed).is_err() {
-                return Err(refused(TxRejection::BadSignature));
-            }
+            });
         }
         self.last = header.clone();
         self.last_hash = hash;

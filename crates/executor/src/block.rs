@@ -9,14 +9,15 @@ use fat_crypto::{ClusterKey, ContractKeys};
 use fat_runtime::{BlockInfo, Code, Entry, OverlayStore, Runtime};
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
-    BlockHeader, Bytes, ClusterId, CodeHash, CommandPayload, ContractId, ContractInfo, Hash32,
-    SignedTransaction, TxKind, WorkerId,
+    BlockHeader, Bytes, ChainReceipt, ClusterId, CodeHash, CommandPayload, ContractId,
+    ContractInfo, Hash32, SignedTransaction, TxKind, WorkerId,
 };
 
 use crate::changes::{BlockChanges, ContractRecord};
 use crate::error::{ExecutorError, Result};
 use crate::inputs::{CodeProvider, Keys, StateView};
 use crate::open;
+use crate::parallel::{self, Prepared, ToSeal};
 use crate::run::Run;
 
 /// The state of one block being applied.
@@ -33,6 +34,10 @@ pub(crate) struct BlockRun<'a, S: StateView + 'static> {
     opened: BTreeMap<ClusterId, ClusterKey>,
     /// Contract keys derived during the block.
     contract_keys: BTreeMap<ContractId, ContractKeys>,
+    /// Command envelopes opened ahead of the run ([`BlockRun::prepare`]).
+    prepared: Prepared,
+    /// Outputs to seal to their commands' sessions when the block is done.
+    to_seal: Vec<ToSeal>,
 }
 
 impl<'a, S: StateView + 'static> BlockRun<'a, S> {
@@ -57,7 +62,22 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             changes: BlockChanges::default(),
             opened: BTreeMap::new(),
             contract_keys: BTreeMap::new(),
+            prepared: Prepared::default(),
+            to_seal: Vec::new(),
         }
+    }
+
+    /// Open the envelopes of the block's commands ahead of the run, on every core (see
+    /// [`parallel`]); the run takes those opened with the key it would open them with.
+    pub(crate) fn prepare(&mut self, txs: &[SignedTransaction], receipts: &[ChainReceipt]) {
+        self.prepared = Prepared::open(
+            self.overlay.base(),
+            self.keys,
+            self.info.number,
+            self.info.timestamp_ms,
+            txs,
+            receipts,
+        );
     }
 
     /// Apply one transaction the chain committed (its receipt is not a failure), its calls
@@ -129,8 +149,14 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         Ok(())
     }
 
-    /// Everything the block did.
+    /// Everything the block did, the outputs of its commands sealed (on every core).
     pub(crate) fn finish(mut self) -> Result<BlockChanges> {
+        parallel::seal_outputs(
+            &mut self.changes.receipts,
+            std::mem::take(&mut self.to_seal),
+            self.keys.identity,
+            self.info.timestamp_ms,
+        );
         for (contract, count) in self.overlay.entry_counts()? {
             if let Some(record) = self.changes.contracts.get_mut(&contract) {
                 record.entries = count;
@@ -150,6 +176,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
     ) -> Run<'t> {
         Run {
             signed,
+            id: signed.id(),
             index,
             contract,
             gas_limit,
@@ -213,6 +240,8 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             .cluster_key(cluster)?
             .at_epoch(epoch)?
             .contract(contract);
+        // Computed once, before the clones that open this contract's envelopes.
+        keys.ecdh().public();
         self.contract_keys.insert(*contract, keys.clone());
         Some(keys)
     }
@@ -320,14 +349,17 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         let keys = self
             .contract_keys(&contract, &cluster)
             .ok_or(ExecutorError::NoClusterKey(cluster))?;
-        let opened = open::tx_envelope(
-            &payload.0,
-            keys.ecdh(),
-            &contract,
-            Direction::Command,
-            &run.signed.tx.signer,
-            self.info.timestamp_ms,
-        );
+        let opened = match self.prepared.take(run.index, &keys) {
+            Some(opened) => opened,
+            None => open::tx_envelope(
+                &payload.0,
+                keys.ecdh(),
+                &contract,
+                Direction::Command,
+                &run.signed.tx.signer,
+                self.info.timestamp_ms,
+            ),
+        };
         let nonce = run.signed.tx.nonce;
         let refused = match opened {
             Ok((plain, session)) => match CommandPayload::decode(&plain) {
@@ -370,7 +402,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             &mut self.changes,
             outcome,
             |writes| overlay.apply(&contract, writes),
-            (session, self.keys.identity),
+            (session, &mut self.to_seal),
         )
     }
 

@@ -92,6 +92,7 @@ impl<'a> Executor<'a> {
             });
         }
         let mut block = BlockRun::new(self.runtime, self.codes, self.keys, state, header);
+        block.prepare(txs, receipts);
         let mut block_gas = self.max_block_gas;
         for (index, (signed, receipt)) in txs.iter().zip(receipts).enumerate() {
             if matches!(receipt.outcome, Outcome::Failed(_)) {

@@ -36,6 +36,7 @@ mod error;
 mod executor;
 mod inputs;
 mod open;
+mod parallel;
 mod run;
 
 pub use changes::{BlockChanges, ContractRecord, LogRecord};

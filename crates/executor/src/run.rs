@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
-use fat_crypto::Keypair;
 use fat_crypto::envelope::Session;
 use fat_runtime::{BlockInfo, Cache, CacheOp, Call, Entry, LogLevel, Outcome, StateStore};
-use fat_types::{ContractId, ExecEvent, ExecStatus, ExecutionReceipt, Hash32, SignedTransaction};
+use fat_types::{
+    ContractId, ExecEvent, ExecStatus, ExecutionReceipt, Hash32, SignedTransaction, TxId,
+};
 
 use crate::changes::{BlockChanges, LogRecord};
 use crate::error::Result;
+use crate::parallel::ToSeal;
 
 /// The cache a command sees: none. The runtime never reads the cache in command mode and
 /// records a command's cache writes in its outcome instead ([`Outcome::cache_ops`]), which
@@ -43,6 +45,8 @@ fn level_name(level: LogLevel) -> &'static str {
 /// One transaction to run against one contract.
 pub(crate) struct Run<'a> {
     pub(crate) signed: &'a SignedTransaction,
+    /// The transaction's id (hashed once).
+    pub(crate) id: TxId,
     pub(crate) index: u32,
     pub(crate) contract: ContractId,
     pub(crate) gas_limit: u64,
@@ -66,13 +70,14 @@ impl Run<'_> {
     }
 
     /// Record what the call did: its logs, and if it succeeded its writes (through `apply`)
-    /// and cache operations; then its receipt, the output sealed to `session` by `worker`.
+    /// and cache operations; then its receipt, its output to be sealed to `session` (added
+    /// to `to_seal`).
     pub(crate) fn record(
         &self,
         changes: &mut BlockChanges,
         outcome: Outcome,
         apply: impl FnOnce(&fat_runtime::StateChanges) -> fat_runtime::Result<()>,
-        sealer: (Session, &Keypair),
+        sealer: (Session, &mut Vec<ToSeal>),
     ) -> Result<()> {
         let record = changes
             .contracts
@@ -85,7 +90,7 @@ impl Run<'_> {
                     seq: record.logs,
                     height: self.info.number,
                     index: self.index,
-                    tx: self.signed.id(),
+                    tx: self.id,
                     level: level_name(line.level).into(),
                     message: line.message.clone(),
                 },
@@ -120,27 +125,14 @@ impl Run<'_> {
                 Vec::new(),
             ),
         };
-        let mut receipt = self.receipt(status, output, events, outcome.gas_used);
+        let receipt = self.receipt(status, output, events, outcome.gas_used);
         if matches!(receipt.status, ExecStatus::Ok) {
-            let (session, key) = sealer;
-            // The nonce derives from the transaction, the worker and the output itself: a
-            // re-run that seals the same output seals the same bytes (a restarted worker
-            // agrees with itself), and one that seals another output (another code, a bug, a
-            // diverging state) never reuses a nonce under the session's key.
-            let mut material = self.signed.id().as_bytes().to_vec();
-            material.extend_from_slice(key.account_id().as_bytes());
-            material.extend_from_slice(blake3::hash(receipt.output.as_bytes()).as_bytes());
-            let digest = blake3::derive_key("fat/worker/receipt-nonce/v3", &material);
-            let mut nonce = [0u8; 24];
-            nonce.copy_from_slice(&digest[..24]);
-            let sealed = session.seal_response_with_nonce(
-                key,
-                receipt.output.as_bytes(),
-                self.info.timestamp_ms,
-                nonce,
-            );
-            receipt.output = String::new();
-            receipt.sealed_output = Some(fat_types::Bytes(sealed.to_bytes()));
+            // Sealed when the block is done (`parallel::seal_outputs`).
+            let (session, to_seal) = sealer;
+            to_seal.push(ToSeal {
+                receipt: changes.receipts.len(),
+                session,
+            });
         }
         changes.receipts.push(receipt);
         Ok(())
@@ -165,7 +157,7 @@ impl Run<'_> {
         gas_used: u64,
     ) -> ExecutionReceipt {
         ExecutionReceipt {
-            tx: self.signed.id(),
+            tx: self.id,
             contract: self.contract,
             height: self.info.number,
             index: self.index,

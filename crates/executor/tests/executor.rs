@@ -735,3 +735,120 @@ async fn code_swapped_on_disk_is_refused_not_run() {
     let changes = world.apply(&state, &held, 2, &[set]).await;
     assert_eq!(changes.receipts[0].status, ExecStatus::Ok);
 }
+
+/// What each receipt of `changes` says: its status, and its output opened with the session
+/// of its command.
+fn outcomes(world: &World, changes: &BlockChanges, sessions: &[Session]) -> Vec<String> {
+    changes
+        .receipts
+        .iter()
+        .zip(sessions)
+        .map(|(receipt, session)| match &receipt.status {
+            ExecStatus::Ok => format!("ok {}", world.open(receipt, session)),
+            ExecStatus::Failed { error } => format!("failed {error}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn commands_opened_ahead_on_every_core_run_as_one_at_a_time() {
+    // Within the block's gas for twelve.
+    const GAS: u64 = 100_000_000;
+    let world = World::new();
+    let (txs, _, cluster, contract) = first_block(&world);
+    let held = BTreeMap::from([(cluster, world.cluster_key.clone())]);
+    let after_one =
+        Memory::default().commit(&world.apply(&Memory::default(), &held, 1, &txs).await);
+    // Twelve commands: increments, one sealed to a key that is not the contract's, one whose
+    // sealed nonce is another transaction's (a replay), one that is not an envelope at all.
+    let mut block = Vec::new();
+    let mut sessions = Vec::new();
+    for i in 0..12u64 {
+        let nonce = 4 + i;
+        let (tx_, session) =
+            world.command_with_gas(nonce, contract, "increment", r#"{"by": 1}"#, 2, GAS);
+        let tx_ = match i {
+            3 => {
+                let stranger = fat_crypto::envelope::EcdhSecret::from_bytes([7; 32]);
+                let payload = CommandPayload::new("increment", "", nonce);
+                let (envelope, _) = sealed(
+                    &world.alice,
+                    &stranger.public(),
+                    contract,
+                    Direction::Command,
+                    &payload.encode(),
+                    block_ms(2),
+                );
+                let kind = TxKind::Command {
+                    contract,
+                    payload: Bytes(envelope.to_bytes()),
+                    gas_limit: GAS,
+                };
+                tx(&world.alice, nonce, kind)
+            }
+            6 => {
+                let payload = CommandPayload::new("increment", "", nonce - 1);
+                let (envelope, _) = sealed(
+                    &world.alice,
+                    &world.cluster_key.contract(&contract).ecdh().public(),
+                    contract,
+                    Direction::Command,
+                    &payload.encode(),
+                    block_ms(2),
+                );
+                let kind = TxKind::Command {
+                    contract,
+                    payload: Bytes(envelope.to_bytes()),
+                    gas_limit: GAS,
+                };
+                tx(&world.alice, nonce, kind)
+            }
+            9 => tx(
+                &world.alice,
+                nonce,
+                TxKind::Command {
+                    contract,
+                    payload: Bytes(b"not an envelope".to_vec()),
+                    gas_limit: GAS,
+                },
+            ),
+            _ => tx_,
+        };
+        block.push(tx_);
+        sessions.push(session);
+    }
+    // All in one block: their envelopes are opened ahead, side by side.
+    let together = world.apply(&after_one, &held, 2, &block).await;
+    let together_outcomes = outcomes(&world, &together, &sessions);
+    // The same commands a block each: every envelope is opened in turn.
+    let mut state = after_one.clone();
+    let mut alone_outcomes = Vec::new();
+    for (i, one) in block.iter().enumerate() {
+        let changes = world
+            .apply(&state, &held, 2 + i as u64, std::slice::from_ref(one))
+            .await;
+        alone_outcomes.extend(outcomes(&world, &changes, &sessions[i..=i]));
+        state = state.commit(&changes);
+    }
+    assert_eq!(together_outcomes, alone_outcomes);
+    assert_eq!(together_outcomes.len(), 12);
+    assert_eq!(together_outcomes[0], "ok 12");
+    assert!(
+        together_outcomes[3].starts_with("failed command refused"),
+        "{together_outcomes:?}"
+    );
+    assert!(
+        together_outcomes[6].contains("a replay"),
+        "{together_outcomes:?}"
+    );
+    assert!(
+        together_outcomes[9].starts_with("failed command refused"),
+        "{together_outcomes:?}"
+    );
+    assert_eq!(together_outcomes[11], "ok 20", "nine increments from 11");
+    assert_eq!(
+        world.value(&after_one.commit(&together), contract).await,
+        "20"
+    );
+    assert_eq!(world.value(&state, contract).await, "20");
+}

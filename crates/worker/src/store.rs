@@ -394,16 +394,27 @@ impl Store {
                     .map_err(storage("write contract"))?;
             }
             let mut receipts = wtx.open_table(RECEIPTS).map_err(storage("open receipts"))?;
-            for mut receipt in changes.receipts.drain(..) {
-                if let Some(record) = changes.contracts.get(&receipt.contract) {
-                    receipt.state_root = record.state_root;
-                }
-                let signature = key.sign(receipt.hash().as_bytes());
-                let one = SignedExecutionReceipt {
-                    receipt,
-                    worker: WorkerId(key.account_id().0),
-                    signature,
-                };
+            // Signed on every core (each receipt on its own), written in order.
+            let worker = WorkerId(key.account_id().0);
+            let records = &changes.contracts;
+            let signed_now: Vec<SignedExecutionReceipt> = {
+                use rayon::prelude::*;
+                std::mem::take(&mut changes.receipts)
+                    .into_par_iter()
+                    .map(|mut receipt| {
+                        if let Some(record) = records.get(&receipt.contract) {
+                            receipt.state_root = record.state_root;
+                        }
+                        let signature = key.sign(receipt.hash().as_bytes());
+                        SignedExecutionReceipt {
+                            receipt,
+                            worker,
+                            signature,
+                        }
+                    })
+                    .collect()
+            };
+            for one in signed_now {
                 receipts
                     .insert(
                         one.receipt.tx.as_bytes().as_slice(),

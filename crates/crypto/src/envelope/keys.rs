@@ -1,6 +1,8 @@
 //! x25519 keys and the randomness of a seal.
 
 use super::{EnvelopeError, NONCE_LEN, Result};
+use std::sync::OnceLock;
+
 use borsh::{BorshDeserialize, BorshSerialize};
 
 /// An x25519 public key.
@@ -9,7 +11,12 @@ pub struct EcdhPublic(pub [u8; 32]);
 
 /// An x25519 secret key (a worker's or a contract's ECDH key).
 #[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
-pub struct EcdhSecret([u8; 32]);
+pub struct EcdhSecret(
+    [u8; 32],
+    /// The public key, computed when first asked for: opening an envelope checks it.
+    #[zeroize(skip)]
+    OnceLock<EcdhPublic>,
+);
 
 impl std::fmt::Debug for EcdhSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -20,14 +27,14 @@ impl std::fmt::Debug for EcdhSecret {
 impl EcdhSecret {
     /// The secret of 32 bytes (clamped when used, as x25519 specifies).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+        Self(bytes, OnceLock::new())
     }
 
     /// A fresh secret from the operating system's random number generator.
     pub fn generate() -> Result<Self> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| EnvelopeError::Random(e.to_string()))?;
-        Ok(Self(bytes))
+        Ok(Self::from_bytes(bytes))
     }
 
     /// The secret's bytes.
@@ -35,12 +42,13 @@ impl EcdhSecret {
         self.0
     }
 
-    /// The public key.
+    /// The public key: `x25519(secret, 9)`, computed once per value, as a fixed-base
+    /// multiplication (precomputed tables: a few times faster than the ladder, same bytes).
     pub fn public(&self) -> EcdhPublic {
-        EcdhPublic(x25519_dalek::x25519(
-            self.0,
-            x25519_dalek::X25519_BASEPOINT_BYTES,
-        ))
+        *self.1.get_or_init(|| {
+            let secret = x25519_dalek::StaticSecret::from(self.0);
+            EcdhPublic(x25519_dalek::PublicKey::from(&secret).to_bytes())
+        })
     }
 
     pub(super) fn shared(&self, public: &EcdhPublic) -> Result<[u8; 32]> {
@@ -76,5 +84,28 @@ impl SealRandomness {
             ephemeral: ephemeral.try_into().expect("32 bytes"),
             nonce: nonce.try_into().expect("24 bytes"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_key_is_the_ladder_on_the_base_point() {
+        let mut secrets = vec![[0u8; 32], [0xff; 32], [1; 32]];
+        for i in 0..32u8 {
+            secrets.push(std::array::from_fn(|j| (j as u8).wrapping_mul(37) ^ i));
+        }
+        for bytes in secrets {
+            let ladder = x25519_dalek::x25519(bytes, x25519_dalek::X25519_BASEPOINT_BYTES);
+            let secret = EcdhSecret::from_bytes(bytes);
+            assert_eq!(secret.public().0, ladder);
+            assert_eq!(
+                secret.clone().public().0,
+                ladder,
+                "the cache survives a clone"
+            );
+        }
     }
 }

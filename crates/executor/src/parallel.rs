@@ -1,0 +1,169 @@
+//! The per-command work of a block that does not depend on the order of execution, done on
+//! every core: opening command envelopes before the block runs, sealing outputs after.
+//!
+//! Opening a command's envelope (an x25519 key agreement, then the AEAD) depends only on the
+//! envelope, the block's time and the contract's ECDH key; sealing a receipt's output (a
+//! signature) only on the output, the command's session and the worker's key. Neither
+//! depends on what earlier transactions of the block did, so both run in parallel (with
+//! [`rayon`]) and their results are taken in block order: the changes a block leaves are the
+//! same, byte for byte, as when each is done in turn.
+
+use std::collections::BTreeMap;
+
+use fat_crypto::envelope::{Direction, EcdhPublic, Session};
+use fat_crypto::{ContractKeys, EnvelopeError, Keypair};
+use fat_types::{ChainReceipt, ExecutionReceipt, Outcome, SignedTransaction, TxKind};
+use rayon::prelude::*;
+
+use crate::inputs::{Keys, StateView};
+use crate::open;
+
+/// What opening a command's envelope gives: its plaintext and session, or why it was refused.
+pub(crate) type OpenResult = Result<(Vec<u8>, Session), EnvelopeError>;
+
+/// A command envelope opened ahead of the run: the ECDH key it was opened with and what that
+/// gave.
+struct Opened {
+    with: EcdhPublic,
+    result: OpenResult,
+}
+
+/// The command envelopes of a block, opened ahead of the run with the contract keys held
+/// when the block begins, by transaction index.
+#[derive(Default)]
+pub(crate) struct Prepared {
+    opened: BTreeMap<u32, Opened>,
+}
+
+impl Prepared {
+    /// Open, in parallel, the envelopes of the block's commands (of transactions the chain
+    /// did not fail) to contracts this worker runs as of `state` with the keys it holds.
+    /// Fewer than two such commands are left to the run.
+    pub(crate) fn open<S: StateView>(
+        state: &S,
+        keys: Keys<'_>,
+        height: u64,
+        block_ms: u64,
+        txs: &[SignedTransaction],
+        receipts: &[ChainReceipt],
+    ) -> Self {
+        let mut contract_keys = BTreeMap::new();
+        let mut jobs = Vec::new();
+        for (index, (signed, receipt)) in txs.iter().zip(receipts).enumerate() {
+            if matches!(receipt.outcome, Outcome::Failed(_)) {
+                continue;
+            }
+            let TxKind::Command {
+                contract, payload, ..
+            } = &signed.tx.kind
+            else {
+                continue;
+            };
+            let held = contract_keys
+                .entry(*contract)
+                .or_insert_with(|| held_keys(state, keys, contract, height));
+            if let Some(held) = held {
+                jobs.push((index as u32, signed, *contract, &payload.0, held.clone()));
+            }
+        }
+        if jobs.len() < 2 {
+            return Self::default();
+        }
+        let opened = jobs
+            .into_par_iter()
+            .map(|(index, signed, contract, payload, held)| {
+                let result = open::tx_envelope(
+                    payload,
+                    held.ecdh(),
+                    &contract,
+                    Direction::Command,
+                    &signed.tx.signer,
+                    block_ms,
+                );
+                let with = held.ecdh().public();
+                (index, Opened { with, result })
+            })
+            .collect();
+        Self { opened }
+    }
+
+    /// The envelope of the transaction at `index`, if it was opened ahead with the ECDH key
+    /// of `keys` (the one the run opens it with).
+    pub(crate) fn take(&mut self, index: u32, keys: &ContractKeys) -> Option<OpenResult> {
+        let opened = self.opened.remove(&index);
+        let opened = opened?;
+        (opened.with == keys.ecdh().public()).then_some(opened.result)
+    }
+}
+
+/// The keys of `contract` if, as of `state`, this worker runs it in a cluster whose key it
+/// holds (the run decides again, in order; this only saves it work).
+fn held_keys<S: StateView>(
+    state: &S,
+    keys: Keys<'_>,
+    contract: &fat_types::ContractId,
+    height: u64,
+) -> Option<ContractKeys> {
+    let record = state.contract(contract);
+    let record = record.ok()??;
+    if record.synced_through >= height || !state.is_member(&record.info.cluster).ok()? {
+        return None;
+    }
+    let held = keys
+        .clusters
+        .cluster_key(&record.info.cluster)?
+        .at_epoch(record.info.key_epoch)?
+        .contract(contract);
+    // Computed once here, shared by the clones the jobs hold.
+    held.ecdh().public();
+    Some(held)
+}
+
+/// A receipt's output to seal to the session of its command.
+pub(crate) struct ToSeal {
+    /// The receipt's index in the block's receipts.
+    pub(crate) receipt: usize,
+    pub(crate) session: Session,
+}
+
+/// Seal, in parallel, the outputs of the receipts of `pending` to their sessions, signed by
+/// `worker`, at the block's time: each receipt then carries its sealed output, and an empty
+/// output in the clear.
+pub(crate) fn seal_outputs(
+    receipts: &mut [ExecutionReceipt],
+    pending: Vec<ToSeal>,
+    worker: &Keypair,
+    block_ms: u64,
+) {
+    let mut sessions: Vec<Option<Session>> = vec![None; receipts.len()];
+    for one in pending {
+        sessions[one.receipt] = Some(one.session);
+    }
+    let seal = |(receipt, session): (&mut ExecutionReceipt, Option<Session>)| {
+        if let Some(session) = session {
+            seal_output(receipt, &session, worker, block_ms);
+        }
+    };
+    if receipts.len() < 2 {
+        receipts.iter_mut().zip(sessions).for_each(seal);
+    } else {
+        receipts.par_iter_mut().zip(sessions).for_each(seal);
+    }
+}
+
+fn seal_output(receipt: &mut ExecutionReceipt, session: &Session, worker: &Keypair, block_ms: u64) {
+    // The nonce derives from the transaction, the worker and the output itself: a re-run
+    // that seals the same output seals the same bytes (a restarted worker agrees with
+    // itself), and one that seals another output (another code, a bug, a diverging state)
+    // never reuses a nonce under the session's key.
+    let mut material = receipt.tx.as_bytes().to_vec();
+    material.extend_from_slice(worker.account_id().as_bytes());
+    material.extend_from_slice(blake3::hash(receipt.output.as_bytes()).as_bytes());
+    let digest = blake3::derive_key("fat/worker/receipt-nonce/v3", &material);
+    let mut nonce = [0u8; 24];
+    nonce.copy_from_slice(&digest[..24]);
+    let sealed =
+        session.seal_response_with_nonce(worker, receipt.output.as_bytes(), block_ms, nonce);
+    receipt.output = String::new();
+    receipt.sealed_output = Some(fat_types::Bytes(sealed.to_bytes()));
+}
