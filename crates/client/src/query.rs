@@ -184,8 +184,11 @@ impl Client {
                         .map_err(envelope_error)?;
                     return query_result(&url, &what, &plaintext);
                 }
-                // The worker no longer keeps the session: open a new one below.
-                Err(e) if e.status() == Some(410) => {
+                // The worker no longer keeps the session (410), or the session holds its
+                // quota of recent nonces in the worker's replay guard (429): open a new one
+                // below. If the sender itself is over its quota, the new session's first
+                // query is refused too, and that refusal is returned.
+                Err(e) if matches!(e.status(), Some(410 | 429)) => {
                     self.cache().sessions.remove(&slot);
                 }
                 Err(e) => return Err(e.into()),

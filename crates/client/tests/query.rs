@@ -34,3 +34,32 @@ async fn query_sessions_are_reused() {
     }
     devnet.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_at_its_quota_is_replaced_by_a_new_one() {
+    let dir = TempDir::new("client-session-quota");
+    // Each session may hold 3 recent nonces in the worker's guard.
+    let devnet = Devnet::builder(dir.path())
+        .session_quota(3)
+        .build()
+        .await
+        .unwrap();
+    let client = Client::new(devnet.url())
+        .unwrap()
+        .with_worker(&devnet.worker_url(0))
+        .unwrap();
+    let alice = dev_keypair("alice");
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let counter = client
+        .deploy(&alice, wasm, "", &[], None, &mut |_| {})
+        .await
+        .unwrap()
+        .contract;
+    // Ten queries within the nonce window: the session reaches its quota after three and
+    // the client goes on with a fresh session each time, never surfacing the refusal.
+    for _ in 0..10 {
+        let answer = client.query(&alice, &counter, "get", None).await.unwrap();
+        assert_eq!(answer.output, 0);
+    }
+    devnet.stop().await.unwrap();
+}
