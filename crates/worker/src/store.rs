@@ -9,8 +9,8 @@
 //! survive a crash (a signed receipt handed out) is served only from there.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use fat_crypto::Keypair;
 use fat_runtime::{StateHash, StateStore};
@@ -223,16 +223,15 @@ impl Store {
     /// A consistent view of the last committed block.
     pub fn snapshot(&self) -> Result<Snapshot> {
         let rtx = self.db.begin_read().map_err(storage("begin read"))?;
-        let open = |t| rtx.open_table(t).map_err(storage("open table"));
         Ok(Snapshot {
-            meta: rtx.open_table(META).map_err(storage("open table"))?,
-            codes: open(CODES)?,
-            contracts: open(CONTRACTS)?,
-            state: open(STATE)?,
-            receipts: open(RECEIPTS)?,
-            logs: open(LOGS)?,
-            clusters: open(CLUSTERS)?,
-            cluster_keys: open(CLUSTER_KEYS)?,
+            meta: OnceLock::new(),
+            codes: OnceLock::new(),
+            contracts: OnceLock::new(),
+            state: OnceLock::new(),
+            receipts: OnceLock::new(),
+            logs: OnceLock::new(),
+            clusters: OnceLock::new(),
+            cluster_keys: OnceLock::new(),
             keyring: self.keyring.clone(),
             rtx,
         })
@@ -676,18 +675,22 @@ impl Store {
 
 /// One read transaction over the store: a consistent view of one committed block.
 pub struct Snapshot {
-    meta: ReadOnlyTable<&'static str, &'static [u8]>,
-    codes: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    contracts: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    state: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    receipts: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    logs: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    clusters: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    cluster_keys: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    // Each table is opened the first time it is read: a query reads three of them.
+    meta: OnceLock<ReadOnlyTable<&'static str, &'static [u8]>>,
+    codes: OnceLock<BytesTable>,
+    contracts: OnceLock<BytesTable>,
+    state: OnceLock<BytesTable>,
+    receipts: OnceLock<BytesTable>,
+    logs: OnceLock<BytesTable>,
+    clusters: OnceLock<BytesTable>,
+    cluster_keys: OnceLock<BytesTable>,
     keyring: Arc<Keyring>,
-    /// The read transaction, for the tables a query never reads (opened when asked for).
+    /// The read transaction the tables are opened in.
     rtx: redb::ReadTransaction,
 }
+
+/// A read-only table of bytes to bytes.
+type BytesTable = ReadOnlyTable<&'static [u8], &'static [u8]>;
 
 impl std::fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -703,9 +706,25 @@ fn get(table: &ReadOnlyTable<&'static [u8], &'static [u8]>, key: &[u8]) -> Resul
 }
 
 impl Snapshot {
+    /// The table of `definition`, opened in `cell` the first time it is asked for.
+    fn table<'s, K: redb::Key + 'static, V: redb::Value + 'static>(
+        &'s self,
+        cell: &'s OnceLock<ReadOnlyTable<K, V>>,
+        definition: TableDefinition<K, V>,
+    ) -> Result<&'s ReadOnlyTable<K, V>> {
+        if let Some(table) = cell.get() {
+            return Ok(table);
+        }
+        let table = self
+            .rtx
+            .open_table(definition)
+            .map_err(storage("open table"))?;
+        Ok(cell.get_or_init(|| table))
+    }
+
     fn meta_bytes(&self, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
-            .meta
+            .table(&self.meta, META)?
             .get(key)
             .map_err(storage("read meta"))?
             .map(|v| v.value().to_vec()))
@@ -726,7 +745,7 @@ impl Snapshot {
 
     /// A contract this worker runs.
     pub fn contract(&self, id: &ContractId) -> Result<Option<ContractRecord>> {
-        get(&self.contracts, id.as_bytes())?
+        get(self.table(&self.contracts, CONTRACTS)?, id.as_bytes())?
             .map(|b| decode("contract record", &b).map_err(|e| corrupt("contract", e)))
             .transpose()
     }
@@ -734,7 +753,11 @@ impl Snapshot {
     /// Every contract this worker runs.
     pub fn contracts(&self) -> Result<Vec<ContractRecord>> {
         let mut out = Vec::new();
-        for item in self.contracts.iter().map_err(storage("scan contracts"))? {
+        for item in self
+            .table(&self.contracts, CONTRACTS)?
+            .iter()
+            .map_err(storage("scan contracts"))?
+        {
             let (_, v) = item.map_err(storage("scan contracts"))?;
             out.push(decode("contract record", v.value()).map_err(|e| corrupt("contract", e))?);
         }
@@ -743,12 +766,12 @@ impl Snapshot {
 
     /// Uploaded code.
     pub fn code(&self, hash: &CodeHash) -> Result<Option<Vec<u8>>> {
-        get(&self.codes, hash.as_bytes())
+        get(self.table(&self.codes, CODES)?, hash.as_bytes())
     }
 
     /// Whether this worker is a member of a cluster.
     pub fn is_member(&self, cluster: &ClusterId) -> Result<bool> {
-        Ok(get(&self.clusters, cluster.as_bytes())?.is_some())
+        Ok(get(self.table(&self.clusters, CLUSTERS)?, cluster.as_bytes())?.is_some())
     }
 
     /// The key epoch of a cluster: how many members were removed from it.
@@ -765,7 +788,7 @@ impl Snapshot {
 
     /// The signed receipt of a transaction this worker executed.
     pub fn receipt(&self, tx: &TxId) -> Result<Option<SignedExecutionReceipt>> {
-        get(&self.receipts, tx.as_bytes())?
+        get(self.table(&self.receipts, RECEIPTS)?, tx.as_bytes())?
             .map(|b| decode("receipt", &b).map_err(|e| corrupt("receipt", e)))
             .transpose()
     }
@@ -775,7 +798,7 @@ impl Snapshot {
         let start = log_key(contract, from);
         let mut out = Vec::new();
         for item in self
-            .logs
+            .table(&self.logs, LOGS)?
             .range(start.as_slice()..)
             .map_err(storage("scan logs"))?
         {
@@ -792,7 +815,7 @@ impl Snapshot {
     pub fn sealed_cluster_keys(&self) -> Result<Vec<(ClusterId, Vec<u8>)>> {
         let mut out = Vec::new();
         for item in self
-            .cluster_keys
+            .table(&self.cluster_keys, CLUSTER_KEYS)?
             .iter()
             .map_err(storage("scan cluster keys"))?
         {
@@ -864,7 +887,9 @@ impl Snapshot {
 
     /// How many state entries the store holds, all contracts together.
     pub fn total_entries(&self) -> Result<u64> {
-        self.state.len().map_err(storage("count state"))
+        self.table(&self.state, STATE)?
+            .len()
+            .map_err(storage("count state"))
     }
 }
 
@@ -874,7 +899,11 @@ fn runtime_error(e: WorkerError) -> fat_runtime::Error {
 
 impl StateStore for Snapshot {
     fn get(&self, contract: &ContractId, key: &[u8]) -> fat_runtime::Result<Option<Vec<u8>>> {
-        let Some(stored) = get(&self.state, &state_key(contract, key)).map_err(runtime_error)?
+        let Some(stored) = get(
+            self.table(&self.state, STATE).map_err(runtime_error)?,
+            &state_key(contract, key),
+        )
+        .map_err(runtime_error)?
         else {
             return Ok(None);
         };
@@ -900,7 +929,8 @@ impl StateStore for Snapshot {
         let mut out = Vec::new();
         let mut crypt: Option<Arc<ContractCrypt>> = None;
         let range = self
-            .state
+            .table(&self.state, STATE)
+            .map_err(runtime_error)?
             .range(start.as_slice()..)
             .map_err(|e| runtime_error(storage("scan state")(e)))?;
         for item in range {
