@@ -92,11 +92,7 @@ impl Worker {
         let mut contracts = BTreeSet::new();
         for tx in &block.txs {
             match &tx.tx.kind {
-                TxKind::UploadCode { code }
-                    if inner.cached(&fat_types::tx::code_hash(&code.0)).is_none() =>
-                {
-                    uploads.push(code.clone());
-                }
+                TxKind::UploadCode { code } => uploads.push(code.clone()),
                 TxKind::Instantiate { code_hash, .. } => {
                     stored.insert(*code_hash);
                 }
@@ -114,16 +110,14 @@ impl Worker {
                 }
             }
         }
-        let uploaded: BTreeSet<_> = uploads
-            .iter()
-            .map(|c| fat_types::tx::code_hash(&c.0))
-            .collect();
-        stored.retain(|h| !uploaded.contains(h) && inner.cached(h).is_none());
+        stored.retain(|h| inner.cached(h).is_none());
         if uploads.is_empty() && stored.is_empty() {
             return Ok(());
         }
         let worker = self.clone();
         tokio::task::spawn_blocking(move || {
+            // `load` hashes the bytes and keeps what it compiles, so code uploaded here is
+            // found in memory below.
             for code in uploads {
                 let _ = worker.inner.runtime.load(&code.0);
             }
