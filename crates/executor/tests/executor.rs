@@ -761,6 +761,24 @@ async fn commands_opened_ahead_on_every_core_run_as_one_at_a_time() {
         Memory::default().commit(&world.apply(&Memory::default(), &held, 1, &txs).await);
     // Twelve commands: increments, one sealed to a key that is not the contract's, one whose
     // sealed nonce is another transaction's (a replay), one that is not an envelope at all.
+    // `increment` carried by the transaction of `nonce`, sealed for `payload_nonce` to `to`.
+    let sealed_command = |nonce: u64, payload_nonce: u64, to: &EcdhPublic| {
+        let payload = CommandPayload::new("increment", "", payload_nonce);
+        let (envelope, _) = sealed(
+            &world.alice,
+            to,
+            contract,
+            Direction::Command,
+            &payload.encode(),
+            block_ms(2),
+        );
+        let kind = TxKind::Command {
+            contract,
+            payload: Bytes(envelope.to_bytes()),
+            gas_limit: GAS,
+        };
+        tx(&world.alice, nonce, kind)
+    };
     let mut block = Vec::new();
     let mut sessions = Vec::new();
     for i in 0..12u64 {
@@ -770,39 +788,13 @@ async fn commands_opened_ahead_on_every_core_run_as_one_at_a_time() {
         let tx_ = match i {
             3 => {
                 let stranger = fat_crypto::envelope::EcdhSecret::from_bytes([7; 32]);
-                let payload = CommandPayload::new("increment", "", nonce);
-                let (envelope, _) = sealed(
-                    &world.alice,
-                    &stranger.public(),
-                    contract,
-                    Direction::Command,
-                    &payload.encode(),
-                    block_ms(2),
-                );
-                let kind = TxKind::Command {
-                    contract,
-                    payload: Bytes(envelope.to_bytes()),
-                    gas_limit: GAS,
-                };
-                tx(&world.alice, nonce, kind)
+                sealed_command(nonce, nonce, &stranger.public())
             }
-            6 => {
-                let payload = CommandPayload::new("increment", "", nonce - 1);
-                let (envelope, _) = sealed(
-                    &world.alice,
-                    &world.cluster_key.contract(&contract).ecdh().public(),
-                    contract,
-                    Direction::Command,
-                    &payload.encode(),
-                    block_ms(2),
-                );
-                let kind = TxKind::Command {
-                    contract,
-                    payload: Bytes(envelope.to_bytes()),
-                    gas_limit: GAS,
-                };
-                tx(&world.alice, nonce, kind)
-            }
+            6 => sealed_command(
+                nonce,
+                nonce - 1,
+                &world.cluster_key.contract(&contract).ecdh().public(),
+            ),
             9 => tx(
                 &world.alice,
                 nonce,
