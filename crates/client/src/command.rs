@@ -2,15 +2,20 @@
 //! output opened from the worker's signed receipt.
 
 use fat_crypto::Keypair;
-use fat_crypto::envelope::{Direction, Envelope, ReplayGuard, seal};
+use fat_crypto::envelope::{Direction, EcdhPublic, ReplayGuard, Session, SessionMessage};
 use fat_proto::windows::ANSWER_WINDOW_MS;
 use fat_proto::worker::ReceiptView;
-use fat_types::{AccountId, Bytes, ClusterId, CommandPayload, ContractId, ExecEvent, TxId, TxKind};
+use fat_types::{Bytes, ClusterId, CommandPayload, ContractId, ExecEvent, TxId, TxKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::{Client, committed_height, randomness, receipt};
+
+/// How long a client seals its commands to one contract under one session (10 minutes):
+/// the worker then makes one key agreement for all of them, and anyone who learnt the
+/// session's keys could read the commands of those minutes only.
+pub const COMMAND_SESSION_MS: u64 = 10 * 60 * 1000;
 
 /// A command's result (`fat command --json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,26 +75,18 @@ impl Client {
             fat_types::Hash32(contract_key.0),
         )
         .await?;
-        let mut session = None;
+        let session = self.command_session(key, contract, &contract_key)?;
         let answer = self
             .submit_with(
                 key,
                 |nonce| {
                     let payload = CommandPayload::new(method, args, nonce).encode();
-                    let (sealed, opened) = seal(
-                        key,
-                        &contract_key,
-                        *contract,
-                        Direction::Command,
-                        &payload,
-                        self.now_ms(),
-                        randomness()?,
-                    )
-                    .map_err(|source| Error::Envelope {
-                        what: format!("cannot seal command {method} to {contract}"),
-                        source,
-                    })?;
-                    session = Some(opened);
+                    let sealed = session
+                        .seal_envelope(key, Direction::Command, &payload, self.now_ms())
+                        .map_err(|source| Error::Envelope {
+                            what: format!("cannot seal command {method} to {contract}"),
+                            source,
+                        })?;
                     Ok(TxKind::Command {
                         contract: *contract,
                         payload: Bytes(sealed.to_bytes()),
@@ -112,7 +109,6 @@ impl Client {
         }
         let block = committed_height(&answer);
         let cluster = self.cluster_of(contract).await?;
-        let session = session.expect("sealed when the transaction was built");
         let what = format!("the output of command {method} (tx {tx})");
         let views = if confirmations == 1 {
             vec![self.receipt_in(Some(cluster), &answer.id, block).await?]
@@ -123,7 +119,7 @@ impl Client {
         if views.len() > 1 {
             let outputs = views
                 .iter()
-                .map(|v| self.open_output(&session, v, &tx, &what))
+                .map(|v| self.open_output(&session, key, v, &tx, &what))
                 .collect::<Result<Vec<_>>>()?;
             let (first, first_output) = (&views[0].signed, &outputs[0]);
             for (other, output) in views.iter().map(|v| &v.signed).zip(&outputs).skip(1) {
@@ -149,7 +145,7 @@ impl Client {
         let view = &views[0];
         receipt::check_ok(method, &contract.to_string(), view)?;
         let signed = &view.signed;
-        let text = self.open_output(&session, view, &tx, &what)?;
+        let text = self.open_output(&session, key, view, &tx, &what)?;
         let output = if text.is_empty() {
             Value::Null
         } else {
@@ -200,11 +196,42 @@ impl Client {
         Ok(views)
     }
 
+    /// The session `key` seals its commands to `contract` (whose key is `contract_key`)
+    /// under: the one started less than [`COMMAND_SESSION_MS`] ago, else a new one. Each
+    /// command is still signed and has its own nonce; the worker makes the key agreement once
+    /// per session instead of once per command.
+    fn command_session(
+        &self,
+        key: &Keypair,
+        contract: &ContractId,
+        contract_key: &EcdhPublic,
+    ) -> Result<Session> {
+        let slot = (*contract, *contract_key, key.account_id());
+        let now = self.now_ms();
+        let mut cache = self.cache();
+        if let Some((session, started)) = cache.command_sessions.get(&slot)
+            && now.saturating_sub(*started) < COMMAND_SESSION_MS
+        {
+            return Ok(session.clone());
+        }
+        let session =
+            Session::start(contract_key, *contract, randomness()?.ephemeral).map_err(|source| {
+                Error::Envelope {
+                    what: format!("cannot start a command session with {contract}"),
+                    source,
+                }
+            })?;
+        cache.command_sessions.insert(slot, (session.clone(), now));
+        Ok(session)
+    }
+
     /// The plaintext output of a command's receipt, opened with the command's session
-    /// (empty when the command failed, which has no output).
+    /// (empty when the command failed, which has no output). The output is a message of the
+    /// session; the worker's signature over the receipt (checked before) covers it.
     fn open_output(
         &self,
-        session: &fat_crypto::envelope::Session,
+        session: &Session,
+        key: &Keypair,
         view: &ReceiptView,
         tx: &str,
         what: &str,
@@ -221,23 +248,22 @@ impl Client {
                 reason: format!("the receipt of {tx} carries no sealed output"),
             });
         };
-        let envelope = Envelope::from_bytes(&sealed.0).map_err(|source| Error::Envelope {
+        let envelope_error = |source| Error::Envelope {
             what: format!("cannot open {what}"),
             source,
-        })?;
+        };
+        let message = SessionMessage::from_bytes(&sealed.0).map_err(envelope_error)?;
         // A receipt may be read long after: its time says nothing about freshness.
-        let at = envelope.header.timestamp_ms;
+        let at = message.header.timestamp_ms;
         let plaintext = session
-            .open_response(
-                &envelope,
-                &AccountId(signed.worker.0),
+            .open_message(
+                &message,
+                &key.account_id(),
+                Direction::Response,
                 &mut ReplayGuard::new(ANSWER_WINDOW_MS, 1),
                 at,
             )
-            .map_err(|source| Error::Envelope {
-                what: format!("cannot open {what}"),
-                source,
-            })?;
+            .map_err(envelope_error)?;
         Ok(
             String::from_utf8(plaintext).map_err(|e| fat_proto::Error::Decode {
                 url: self.chain.url().into(),

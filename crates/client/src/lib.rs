@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use fat_attestation::VerifiedReport;
 use fat_crypto::Keypair;
-use fat_crypto::envelope::{SealRandomness, Session};
+use fat_crypto::envelope::{EcdhPublic, SealRandomness, Session};
 use fat_proto::chain::{
     AccountView, ChainStatus, ClustersView, DevWorkers, SubmitAnswer, TxStatus,
 };
@@ -42,7 +42,7 @@ use fat_types::{
     TxId, TxKind, WorkerId, WorkerInfo,
 };
 
-pub use command::CommandResult;
+pub use command::{COMMAND_SESSION_MS, CommandResult};
 pub use deploy::Deployed;
 pub use error::{Error, Result};
 pub use fat_proto::{EventStream, Http, SseEvent};
@@ -101,6 +101,10 @@ struct Cache {
     confirmed: HashMap<[u8; 32], Hash32>,
     /// Query sessions by (worker, contract, caller), with when they were opened.
     sessions: HashMap<(WorkerId, ContractId, AccountId), (Session, u64)>,
+    /// Command sessions by (contract, its key, sender), with when they were started: a
+    /// sender's commands to a contract share one key agreement for
+    /// [`COMMAND_SESSION_MS`].
+    command_sessions: HashMap<(ContractId, EcdhPublic, AccountId), (Session, u64)>,
 }
 
 /// Whose key [`Client::confirm_key`] checks.

@@ -24,6 +24,11 @@
 //! the direction's own key tells which. This spares each further query a key exchange and
 //! two signatures.
 //!
+//! A sender may also seal many envelopes under one session ([`Session::start`], then
+//! [`Session::seal_envelope`]): each is still signed and has its own random nonce, and a
+//! recipient that keeps its key agreements ([`Agreements`]) opens all of them for one x25519.
+//! The client seals its commands to a contract this way.
+//!
 //! Time is always an argument (milliseconds since the Unix epoch): nothing here reads a clock.
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -36,10 +41,12 @@ use sha2::Sha256;
 
 use crate::{Keypair, verify};
 
+mod agreements;
 mod error;
 mod keys;
 mod replay;
 
+pub use agreements::Agreements;
 pub use error::EnvelopeError;
 pub use keys::{EcdhPublic, EcdhSecret, SealRandomness};
 pub use replay::ReplayGuard;
@@ -305,6 +312,34 @@ impl Session {
         self.decrypt(&envelope.header, &envelope.ciphertext, guard, now_ms)
     }
 
+    /// The sender's side: a new session with `recipient` for `contract`, whose ephemeral
+    /// secret is `ephemeral` (32 random bytes, [`SealRandomness::ephemeral`]; fixed only in
+    /// tests). The ephemeral secret is used once, here, and not kept.
+    pub fn start(
+        recipient: &EcdhPublic,
+        contract: ContractId,
+        ephemeral: [u8; 32],
+    ) -> Result<Self> {
+        let ephemeral = EcdhSecret::from_bytes(ephemeral);
+        let shared = ephemeral.shared(recipient)?;
+        Ok(Self::new(contract, *recipient, ephemeral.public(), &shared))
+    }
+
+    /// Seal and sign one more envelope of this session in `direction`, under a fresh random
+    /// nonce: as [`seal`] would, without a new key agreement. Whoever holds the session's
+    /// keys reads every envelope sealed under it, so a sender keeps a session only as long
+    /// as it would keep its own key (the client: one per contract, for minutes).
+    pub fn seal_envelope(
+        &self,
+        sender: &Keypair,
+        direction: Direction,
+        plaintext: &[u8],
+        timestamp_ms: u64,
+    ) -> Result<Envelope> {
+        let nonce = SealRandomness::generate()?.nonce;
+        Ok(self.seal(sender, direction, plaintext, timestamp_ms, nonce))
+    }
+
     /// The session's ephemeral key: with the recipient's key, it names the session.
     pub fn ephemeral(&self) -> EcdhPublic {
         self.ephemeral
@@ -487,9 +522,7 @@ pub fn seal(
     timestamp_ms: u64,
     randomness: SealRandomness,
 ) -> Result<(Envelope, Session)> {
-    let ephemeral = EcdhSecret::from_bytes(randomness.ephemeral);
-    let shared = ephemeral.shared(recipient)?;
-    let session = Session::new(contract, *recipient, ephemeral.public(), &shared);
+    let session = Session::start(recipient, contract, randomness.ephemeral)?;
     let envelope = session.seal(sender, direction, plaintext, timestamp_ms, randomness.nonce);
     Ok((envelope, session))
 }
@@ -520,7 +553,9 @@ pub fn open(
     now_ms: u64,
 ) -> Result<Opened> {
     envelope.check_signature()?;
-    open_carried(envelope, recipient, contract, direction, guard, now_ms)
+    open_with(
+        envelope, recipient, contract, direction, guard, now_ms, None,
+    )
 }
 
 /// [`open`] for an envelope carried by a signed transaction of its sender: the transaction's
@@ -534,12 +569,52 @@ pub fn open_carried(
     guard: &mut ReplayGuard,
     now_ms: u64,
 ) -> Result<Opened> {
+    open_with(
+        envelope, recipient, contract, direction, guard, now_ms, None,
+    )
+}
+
+/// [`open_carried`], taking the key agreement from `agreements` when it was made before (and
+/// keeping it there otherwise): the same result, without an x25519 for a session already
+/// seen.
+pub fn open_carried_with(
+    envelope: &Envelope,
+    recipient: &EcdhSecret,
+    contract: &ContractId,
+    direction: Direction,
+    guard: &mut ReplayGuard,
+    now_ms: u64,
+    agreements: &Agreements,
+) -> Result<Opened> {
+    open_with(
+        envelope,
+        recipient,
+        contract,
+        direction,
+        guard,
+        now_ms,
+        Some(agreements),
+    )
+}
+
+fn open_with(
+    envelope: &Envelope,
+    recipient: &EcdhSecret,
+    contract: &ContractId,
+    direction: Direction,
+    guard: &mut ReplayGuard,
+    now_ms: u64,
+    agreements: Option<&Agreements>,
+) -> Result<Opened> {
     let header = &envelope.header;
     if header.recipient != recipient.public() {
         return Err(EnvelopeError::WrongRecipient);
     }
     expect_context(header, contract, direction)?;
-    let shared = recipient.shared(&header.ephemeral)?;
+    let shared = match agreements {
+        Some(agreements) => agreements.shared(recipient, &header.ephemeral)?,
+        None => recipient.shared(&header.ephemeral)?,
+    };
     let session = Session::new(*contract, header.recipient, header.ephemeral, &shared);
     let plaintext = session.open(envelope, guard, now_ms)?;
     Ok(Opened {

@@ -515,3 +515,109 @@ fn a_session_reply_answers_its_request_only() {
         Err(EnvelopeError::NotTheReply)
     ));
 }
+
+#[test]
+fn a_session_seals_many_envelopes_and_the_recipient_agrees_once() {
+    let alice = dev_keypair("alice");
+    let session = Session::start(&worker().public(), CONTRACT, [7; 32]).unwrap();
+    let envelopes: Vec<Envelope> = (0..5u8)
+        .map(|i| {
+            session
+                .seal_envelope(&alice, Direction::Command, &[i; 40], NOW)
+                .unwrap()
+        })
+        .collect();
+    // One ephemeral key, a fresh nonce and a signature each.
+    assert!(
+        envelopes
+            .iter()
+            .all(|e| e.header.ephemeral == session.ephemeral())
+    );
+    let nonces: std::collections::HashSet<_> = envelopes.iter().map(|e| e.header.nonce).collect();
+    assert_eq!(nonces.len(), 5);
+
+    let agreements = envelope::Agreements::new(2);
+    let mut cached_guard = guard();
+    let mut plain_guard = guard();
+    for (i, env) in envelopes.iter().enumerate() {
+        let cached = envelope::open_carried_with(
+            env,
+            &worker(),
+            &CONTRACT,
+            Direction::Command,
+            &mut cached_guard,
+            NOW,
+            &agreements,
+        )
+        .unwrap();
+        let plain = open(env, Direction::Command, &mut plain_guard).unwrap();
+        assert_eq!(cached.plaintext, vec![i as u8; 40]);
+        assert_eq!(cached.plaintext, plain.plaintext);
+        // Both sessions seal the same response bytes: the cached agreement is the same key.
+        assert_eq!(
+            cached
+                .session
+                .seal_response_with_nonce(&alice, b"out", NOW, [1; 24]),
+            plain
+                .session
+                .seal_response_with_nonce(&alice, b"out", NOW, [1; 24])
+        );
+    }
+    assert_eq!(agreements.len(), 1, "one agreement for the session");
+
+    // The cache is bounded: a third session forgets the least recently used.
+    for seed in [8u8, 9] {
+        let (env, _) = envelope::seal(
+            &alice,
+            &worker().public(),
+            CONTRACT,
+            Direction::Command,
+            PLAINTEXT,
+            NOW,
+            randomness(seed),
+        )
+        .unwrap();
+        envelope::open_carried_with(
+            &env,
+            &worker(),
+            &CONTRACT,
+            Direction::Command,
+            &mut guard(),
+            NOW,
+            &agreements,
+        )
+        .unwrap();
+    }
+    assert_eq!(agreements.len(), 2);
+
+    // An envelope for another recipient is refused before any agreement, and a weak
+    // ephemeral key (a low-order point: an all-zero shared secret) is refused and not kept.
+    let mut weak = envelopes[0].clone();
+    weak.header.ephemeral = fat_crypto::envelope::EcdhPublic([0; 32]);
+    let empty = envelope::Agreements::new(4);
+    assert!(matches!(
+        envelope::open_carried_with(
+            &weak,
+            &worker(),
+            &CONTRACT,
+            Direction::Command,
+            &mut guard(),
+            NOW,
+            &empty,
+        ),
+        Err(EnvelopeError::WeakKey)
+    ));
+    assert!(matches!(
+        envelope::open_carried_with(
+            &envelopes[0],
+            &EcdhSecret::from_bytes([0x43; 32]),
+            &CONTRACT,
+            Direction::Command,
+            &mut guard(),
+            NOW,
+            &empty,
+        ),
+        Err(EnvelopeError::WrongRecipient)
+    ));
+    assert!(empty.is_empty());
+}

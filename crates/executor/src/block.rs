@@ -154,7 +154,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         parallel::seal_outputs(
             &mut self.changes.receipts,
             std::mem::take(&mut self.to_seal),
-            self.keys.identity,
+            &self.keys.identity.account_id(),
             self.info.timestamp_ms,
         );
         for (contract, count) in self.overlay.entry_counts()? {
@@ -323,6 +323,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         let opened = open::tx_envelope(
             &args.0,
             &cluster_key.ecdh(),
+            self.keys.agreements,
             &id,
             Direction::InitArgs,
             &run.signed.tx.signer,
@@ -354,6 +355,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             None => open::tx_envelope(
                 &payload.0,
                 keys.ecdh(),
+                self.keys.agreements,
                 &contract,
                 Direction::Command,
                 &run.signed.tx.signer,

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use fat_crypto::envelope::EcdhSecret;
+use fat_crypto::envelope::{Agreements, EcdhSecret};
 use fat_crypto::{ClusterKey, Keypair};
 use fat_runtime::{Code, Runtime, StateStore};
 use fat_types::{ClusterId, CodeHash, ContractId};
@@ -75,6 +75,9 @@ pub struct Keys<'a> {
     /// The cluster keys held when the block begins. Keys the block provisions are used by
     /// its later transactions and returned in [`crate::BlockChanges::cluster_keys`].
     pub clusters: &'a dyn ClusterKeys,
+    /// The key agreements of command sessions already seen, kept across blocks: a sender
+    /// that seals its commands under one session costs one x25519 per contract key.
+    pub agreements: &'a Agreements,
 }
 
 impl std::fmt::Debug for Keys<'_> {

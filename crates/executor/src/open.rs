@@ -1,17 +1,21 @@
 //! Opening the envelopes transactions carry, deterministically: every worker of a cluster
 //! reaches the same verdict from the same block.
 
-use fat_crypto::envelope::{self, Direction, EcdhSecret, Envelope, ReplayGuard, Session};
+use fat_crypto::envelope::{
+    self, Agreements, Direction, EcdhSecret, Envelope, ReplayGuard, Session,
+};
 use fat_crypto::{ClusterKey, EnvelopeError};
 use fat_proto::windows::ENVELOPE_WINDOW_MS;
 use fat_types::{AccountId, Bytes, ClusterId, ContractId, Hash32};
 
 /// Open an envelope of a transaction: sealed to `secret`, for `contract` and `direction`,
 /// by the transaction's signer (whose transaction signature, checked by the chain, covers
-/// the envelope), fresh at the block's time.
+/// the envelope), fresh at the block's time. The key agreement comes from `agreements` when
+/// the sender's session was seen before.
 pub(crate) fn tx_envelope(
     bytes: &[u8],
     secret: &EcdhSecret,
+    agreements: &Agreements,
     contract: &ContractId,
     direction: Direction,
     signer: &AccountId,
@@ -25,8 +29,9 @@ pub(crate) fn tx_envelope(
         });
     }
     let mut guard = ReplayGuard::new(ENVELOPE_WINDOW_MS, 1);
-    let opened =
-        envelope::open_carried(&envelope, secret, contract, direction, &mut guard, block_ms)?;
+    let opened = envelope::open_carried_with(
+        &envelope, secret, contract, direction, &mut guard, block_ms, agreements,
+    )?;
     Ok((opened.plaintext, opened.session))
 }
 

@@ -2,8 +2,9 @@
 //! every core: opening command envelopes before the block runs, sealing outputs after.
 //!
 //! Opening a command's envelope (an x25519 key agreement, then the AEAD) depends only on the
-//! envelope, the block's time and the contract's ECDH key; sealing a receipt's output (a
-//! signature) only on the output, the command's session and the worker's key. Neither
+//! envelope, the block's time and the contract's ECDH key (and a sender's later commands
+//! reuse the key agreement of its first, see `fat_crypto::envelope::Agreements`); sealing a
+//! receipt's output (an AEAD) only on the output, the command's session and the worker. Neither
 //! depends on what earlier transactions of the block did, so both run in parallel (with
 //! [`rayon`]) and their results are taken in block order: the changes a block leaves are the
 //! same, byte for byte, as when each is done in turn.
@@ -11,8 +12,8 @@
 use std::collections::BTreeMap;
 
 use fat_crypto::envelope::{Direction, EcdhPublic, Session};
-use fat_crypto::{ContractKeys, EnvelopeError, Keypair};
-use fat_types::{ChainReceipt, ExecutionReceipt, Outcome, SignedTransaction, TxKind};
+use fat_crypto::{ContractKeys, EnvelopeError};
+use fat_types::{AccountId, ChainReceipt, ExecutionReceipt, Outcome, SignedTransaction, TxKind};
 use rayon::prelude::*;
 
 use crate::inputs::{Keys, StateView};
@@ -75,6 +76,7 @@ impl Prepared {
                 let result = open::tx_envelope(
                     payload,
                     held.ecdh(),
+                    keys.agreements,
                     &contract,
                     Direction::Command,
                     &signed.tx.signer,
@@ -123,25 +125,27 @@ fn held_keys<S: StateView>(
 pub(crate) struct ToSeal {
     /// The receipt's index in the block's receipts.
     pub(crate) receipt: usize,
+    /// Who sent the command (or the init args): the session's requester.
+    pub(crate) requester: AccountId,
     pub(crate) session: Session,
 }
 
-/// Seal, in parallel, the outputs of the receipts of `pending` to their sessions, signed by
+/// Seal, in parallel, the outputs of the receipts of `pending` to their sessions, as
 /// `worker`, at the block's time: each receipt then carries its sealed output, and an empty
 /// output in the clear.
 pub(crate) fn seal_outputs(
     receipts: &mut [ExecutionReceipt],
     pending: Vec<ToSeal>,
-    worker: &Keypair,
+    worker: &AccountId,
     block_ms: u64,
 ) {
-    let mut sessions: Vec<Option<Session>> = vec![None; receipts.len()];
+    let mut sessions: Vec<Option<(AccountId, Session)>> = vec![None; receipts.len()];
     for one in pending {
-        sessions[one.receipt] = Some(one.session);
+        sessions[one.receipt] = Some((one.requester, one.session));
     }
-    let seal = |(receipt, session): (&mut ExecutionReceipt, Option<Session>)| {
-        if let Some(session) = session {
-            seal_output(receipt, &session, worker, block_ms);
+    let seal = |(receipt, session): (&mut ExecutionReceipt, Option<(AccountId, Session)>)| {
+        if let Some((requester, session)) = session {
+            seal_output(receipt, requester, &session, worker, block_ms);
         }
     };
     if receipts.len() < 2 {
@@ -151,19 +155,34 @@ pub(crate) fn seal_outputs(
     }
 }
 
-fn seal_output(receipt: &mut ExecutionReceipt, session: &Session, worker: &Keypair, block_ms: u64) {
+/// Seal a receipt's output as a message of its command's session in the `response`
+/// direction. It carries no signature of its own: the worker signs the whole receipt, sealed
+/// output included, and only the requester and the cluster's members hold the session's keys.
+fn seal_output(
+    receipt: &mut ExecutionReceipt,
+    requester: AccountId,
+    session: &Session,
+    worker: &AccountId,
+    block_ms: u64,
+) {
     // The nonce derives from the transaction, the worker and the output itself: a re-run
     // that seals the same output seals the same bytes (a restarted worker agrees with
     // itself), and one that seals another output (another code, a bug, a diverging state)
-    // never reuses a nonce under the session's key.
+    // never reuses a nonce under the session's key. Commands of one session are distinct
+    // transactions, so their outputs never share a nonce either.
     let mut material = receipt.tx.as_bytes().to_vec();
-    material.extend_from_slice(worker.account_id().as_bytes());
+    material.extend_from_slice(worker.as_bytes());
     material.extend_from_slice(blake3::hash(receipt.output.as_bytes()).as_bytes());
-    let digest = blake3::derive_key("fat/worker/receipt-nonce/v3", &material);
+    let digest = blake3::derive_key("fat/worker/receipt-nonce/v4", &material);
     let mut nonce = [0u8; 24];
     nonce.copy_from_slice(&digest[..24]);
-    let sealed =
-        session.seal_response_with_nonce(worker, receipt.output.as_bytes(), block_ms, nonce);
+    let sealed = session.seal_message_with_nonce(
+        requester,
+        Direction::Response,
+        receipt.output.as_bytes(),
+        block_ms,
+        nonce,
+    );
     receipt.output = String::new();
     receipt.sealed_output = Some(fat_types::Bytes(sealed.to_bytes()));
 }

@@ -131,6 +131,7 @@ impl Run<'_> {
             let (session, to_seal) = sealer;
             to_seal.push(ToSeal {
                 receipt: changes.receipts.len(),
+                requester: self.signed.tx.signer,
                 session,
             });
         }

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use fat_crypto::envelope::{
-    Direction, EcdhPublic, EcdhSecret, Envelope, ReplayGuard, SealRandomness, Session, seal,
+    Agreements, Direction, EcdhPublic, EcdhSecret, Envelope, ReplayGuard, SealRandomness, Session,
+    SessionMessage, seal,
 };
 use fat_crypto::{ClusterKey, Keypair, dev_keypair};
 use fat_executor::{BlockChanges, ContractRecord, Executor, Keys, StateView};
@@ -106,6 +107,8 @@ struct World {
     runtime: Runtime,
     worker: Keypair,
     ecdh: EcdhSecret,
+    /// Kept across the blocks a world applies, as a worker keeps them.
+    agreements: Agreements,
     alice: Keypair,
     gatekeeper: Keypair,
     cluster_key: ClusterKey,
@@ -127,6 +130,7 @@ impl World {
             runtime: Runtime::new(config).unwrap(),
             worker: Keypair::from_seed([1; 32]),
             ecdh: EcdhSecret::from_bytes([2; 32]),
+            agreements: Agreements::default(),
             alice: dev_keypair("alice"),
             gatekeeper: dev_keypair("gatekeeper"),
             cluster_key: ClusterKey::from_bytes(0, [5; 32]),
@@ -193,6 +197,7 @@ impl World {
             identity: &self.worker,
             ecdh: &self.ecdh,
             clusters: held,
+            agreements: &self.agreements,
         };
         Executor::new(&self.runtime, &self.runtime, keys)
             .with_params(params)
@@ -338,14 +343,15 @@ impl World {
         assert_eq!(receipt.status, ExecStatus::Ok, "{receipt:?}");
         assert!(receipt.output.is_empty(), "the output is sealed");
         let sealed = receipt.sealed_output.as_ref().expect("a sealed output");
-        let envelope = Envelope::from_bytes(&sealed.0).unwrap();
+        let message = SessionMessage::from_bytes(&sealed.0).unwrap();
         let mut guard = ReplayGuard::new(u64::MAX / 4, 16);
         let plain = session
-            .open_response(
-                &envelope,
-                &self.worker.account_id(),
+            .open_message(
+                &message,
+                &message.header.sender,
+                Direction::Response,
                 &mut guard,
-                envelope.header.timestamp_ms,
+                message.header.timestamp_ms,
             )
             .unwrap();
         String::from_utf8(plain).unwrap()
@@ -676,7 +682,7 @@ async fn the_output_nonce_is_bound_to_the_output() {
     let (inc, session) = world.command(4, contract, "increment", "", 2);
     let nonce = |changes: &BlockChanges| {
         let sealed = changes.receipts[0].sealed_output.as_ref().unwrap();
-        Envelope::from_bytes(&sealed.0).unwrap().header.nonce
+        SessionMessage::from_bytes(&sealed.0).unwrap().header.nonce
     };
     // The same transaction by the same worker, on two states: two outputs.
     let two = world
@@ -843,4 +849,89 @@ async fn commands_opened_ahead_on_every_core_run_as_one_at_a_time() {
         "20"
     );
     assert_eq!(world.value(&state, contract).await, "20");
+}
+
+#[tokio::test]
+async fn commands_of_one_session_give_the_same_changes_with_the_agreement_kept_or_not() {
+    const GAS: u64 = 100_000_000;
+    let warm = World::new();
+    let (txs, _, cluster, contract) = first_block(&warm);
+    let held = BTreeMap::from([(cluster, warm.cluster_key.clone())]);
+    let after_one = Memory::default().commit(&warm.apply(&Memory::default(), &held, 1, &txs).await);
+    let kept_before = warm.agreements.len();
+    // One session, as the client seals a sender's commands: one ephemeral key, six commands.
+    let contract_key = warm.cluster_key.contract(&contract).ecdh().public();
+    let session = Session::start(&contract_key, contract, [3; 32]).unwrap();
+    let commands: Vec<SignedTransaction> = (4..10u64)
+        .map(|nonce| {
+            let payload = CommandPayload::new("increment", r#"{"by": 2}"#, nonce);
+            let envelope = session
+                .seal_envelope(
+                    &warm.alice,
+                    Direction::Command,
+                    &payload.encode(),
+                    block_ms(2),
+                )
+                .unwrap();
+            let kind = TxKind::Command {
+                contract,
+                payload: Bytes(envelope.to_bytes()),
+                gas_limit: GAS,
+            };
+            tx(&warm.alice, nonce, kind)
+        })
+        .collect();
+    // The first three in one block (opened ahead, side by side), the others a block each
+    // (opened in turn): one key agreement for all six.
+    let mut state = after_one.clone();
+    let mut blocks = vec![warm.apply(&state, &held, 2, &commands[..3]).await];
+    state = state.commit(&blocks[0]);
+    for (i, one) in commands[3..].iter().enumerate() {
+        let changes = warm
+            .apply(&state, &held, 3 + i as u64, std::slice::from_ref(one))
+            .await;
+        state = state.commit(&changes);
+        blocks.push(changes);
+    }
+    assert_eq!(warm.agreements.len(), kept_before + 1);
+    let sessions = vec![session.clone(); 3];
+    let mut seen = outcomes(&warm, &blocks[0], &sessions);
+    for changes in &blocks[1..] {
+        seen.extend(outcomes(&warm, changes, &sessions[..1]));
+    }
+    assert_eq!(seen, ["ok 13", "ok 15", "ok 17", "ok 19", "ok 21", "ok 23"]);
+
+    // A worker that never saw the session (a restart, another member) leaves the same
+    // changes, byte for byte, block by block.
+    let cold = World::new();
+    let mut state = after_one.clone();
+    let replayed = cold.apply(&state, &held, 2, &commands[..3]).await;
+    assert_eq!(replayed, blocks[0]);
+    state = state.commit(&replayed);
+    for (i, one) in commands[3..].iter().enumerate() {
+        let changes = cold
+            .apply(&state, &held, 3 + i as u64, std::slice::from_ref(one))
+            .await;
+        assert_eq!(changes, blocks[1 + i]);
+        state = state.commit(&changes);
+    }
+
+    // Another sender cannot carry the session's envelopes as its own.
+    let bob = dev_keypair("bob");
+    let Bytes(payload) = match &commands[0].tx.kind {
+        TxKind::Command { payload, .. } => payload.clone(),
+        _ => unreachable!(),
+    };
+    let stolen = tx(
+        &bob,
+        0,
+        TxKind::Command {
+            contract,
+            payload: Bytes(payload),
+            gas_limit: GAS,
+        },
+    );
+    let refused = warm.apply(&state, &held, 10, &[stolen]).await;
+    let seen = outcomes(&warm, &refused, &sessions[..1]);
+    assert!(seen[0].contains("command refused"), "{seen:?}");
 }

@@ -26,7 +26,10 @@
 //! - `command_exec_per_s`: commands applied per second by one worker. A worker, paused
 //!   while many sealed `increment` commands are committed on a chain that leaves 100 ms
 //!   between blocks (so they fill few blocks, as under load), resumes and applies them
-//!   (fetch, verify, open, execute, seal, commit).
+//!   (fetch, verify, open, execute, seal, commit). The commands are sealed under one session,
+//!   as the client library seals one sender's commands to a contract.
+//! - `command_exec_fresh_per_s`: the same, each command sealed under its own session (an
+//!   x25519 key agreement per command, as a new client per command would cost).
 //! - `command_exec_single_per_s`: the same on the block-time-0 chain, which cuts a block
 //!   per command or two: every command also pays a whole block's overhead.
 //! - `command_call_per_s`: the anchor of command application. The same `counter` code's
@@ -242,6 +245,16 @@ struct Sizes {
     commands_replayed: usize,
 }
 
+/// How the commands of a replay are sealed.
+#[derive(Clone, Copy, PartialEq)]
+enum Sealing {
+    /// Under one session, as the client library seals a sender's commands to a contract:
+    /// the worker makes one key agreement.
+    OneSession,
+    /// Each command its own session: one key agreement per command.
+    PerCommand,
+}
+
 /// Pause `w`, commit `n` sealed `increment`s to `counter` as fast as the chain takes them,
 /// let the `others` catch up, then resume `w` and time its replay: commands per second.
 async fn replay(
@@ -250,6 +263,7 @@ async fn replay(
     others: &[&RunningWorker],
     counter: ContractId,
     n: usize,
+    sealing: Sealing,
 ) -> (f64, RunningWorker) {
     let alice = dev_keypair("alice");
     w.wait_for(chain.height()).await;
@@ -257,11 +271,29 @@ async fn replay(
     let paused_at = chain.height();
     let first = chain.client.next_nonce(&alice.account_id()).await.unwrap();
     let chain_id = chain.client.status().await.unwrap().genesis;
+    let contract_key = chain.public_key(&format!("/v1/contracts/{counter}")).await;
+    let session = Session::start(
+        &contract_key,
+        counter,
+        SealRandomness::generate().unwrap().ephemeral,
+    )
+    .unwrap();
     let mut last = None;
     for nonce in first..first + n as u64 {
-        let (envelope, _) = chain
-            .seal_command(&alice, nonce, counter, "increment", "")
-            .await;
+        let envelope = match sealing {
+            Sealing::OneSession => {
+                let payload = fat_types::CommandPayload::new("increment", "", nonce);
+                session
+                    .seal_envelope(&alice, Direction::Command, &payload.encode(), now_ms())
+                    .unwrap()
+            }
+            Sealing::PerCommand => {
+                chain
+                    .seal_command(&alice, nonce, counter, "increment", "")
+                    .await
+                    .0
+            }
+        };
         let tx = alice.sign_tx(Transaction {
             chain: chain_id,
             signer: alice.account_id(),
@@ -357,7 +389,7 @@ async fn throughput(querier: &Querier, mode: Mode, duration: Duration) -> f64 {
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-const FIGURES: [&str; 22] = [
+const FIGURES: [&str; 23] = [
     "query_p50_us",
     "query_p99_us",
     "query_per_s",
@@ -372,6 +404,7 @@ const FIGURES: [&str; 22] = [
     "command_e2e_p50_ms",
     "command_exec_single_per_s",
     "command_exec_per_s",
+    "command_exec_fresh_per_s",
     "echo_p50_us",
     "echo_p99_us",
     "echo_per_s",
@@ -406,7 +439,15 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
 
     // Worker 1 pauses; many commands go in, a block each or so; worker 1 resumes and
     // replays them all.
-    let (single_per_s, w1) = replay(&chain, w1, &[&w0], counter, sizes.commands_replayed).await;
+    let (single_per_s, w1) = replay(
+        &chain,
+        w1,
+        &[&w0],
+        counter,
+        sizes.commands_replayed,
+        Sealing::OneSession,
+    )
+    .await;
     let expected = (sizes.commands_e2e + sizes.commands_replayed) as u64;
     assert_eq!(
         w1.query(counter, "get", Value::Null).await["output"],
@@ -455,7 +496,9 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
     let cluster = chain.dev_cluster(1).await;
     let w = RunningWorker::start(&chain.url, &dir, 0).await;
     let counter = chain.deploy(&wasm, cluster, Value::Null).await;
-    let (exec_per_s, w) = replay(&chain, w, &[], counter, sizes.commands_replayed).await;
+    let n = sizes.commands_replayed;
+    let (exec_per_s, w) = replay(&chain, w, &[], counter, n, Sealing::OneSession).await;
+    let (exec_fresh_per_s, w) = replay(&chain, w, &[], counter, n, Sealing::PerCommand).await;
     w.stop().await;
     chain.stop().await;
 
@@ -486,6 +529,7 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
         median(&mut e2e),
         single_per_s,
         exec_per_s,
+        exec_fresh_per_s,
         echo_p50,
         percentile(&mut echo, 0.99),
         echo_per_s,

@@ -189,6 +189,7 @@ async fn execute(inner: &Inner, block: &Block, receipts: &[ChainReceipt]) -> Res
         identity: &inner.key,
         ecdh: &inner.secrets.ecdh,
         clusters: &*inner.keyring,
+        agreements: &inner.agreements,
     };
     let snapshot = Arc::new(inner.store.snapshot()?);
     let params = inner.params.lock().expect("params lock").clone();

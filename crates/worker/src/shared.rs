@@ -41,6 +41,9 @@ pub(crate) struct Inner {
     pub(crate) key: Keypair,
     pub(crate) secrets: WorkerSecrets,
     pub(crate) keyring: Arc<Keyring>,
+    /// The key agreements of the command sessions seen lately (see
+    /// [`fat_executor::Keys::agreements`]).
+    pub(crate) agreements: fat_crypto::envelope::Agreements,
     pub(crate) sealer: Arc<dyn Sealer>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) replay: Mutex<ReplayGuard>,

@@ -177,6 +177,7 @@ impl Worker {
                 key: secrets.identity.clone(),
                 secrets,
                 keyring,
+                agreements: Default::default(),
                 sealer: config.sealer,
                 clock: config.clock,
                 replay: Mutex::new(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fat_chain::Node;
 use fat_crypto::envelope::{
-    Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness, Session, seal,
+    Direction, EcdhPublic, Envelope, ReplayGuard, SealRandomness, Session, SessionMessage, seal,
 };
 use fat_crypto::{Keypair, dev_keypair};
 use fat_devnet::bootstrap::{create_dev_cluster, dev_worker_key, submit, wait_for_cluster_key};
@@ -354,11 +354,16 @@ pub fn open_output(receipt: &Value, session: &Session) -> Value {
     let sealed = receipt["receipt"]["sealed_output"]
         .as_str()
         .unwrap_or_else(|| panic!("no sealed output in {receipt}"));
-    let envelope = Envelope::from_bytes(&hex::decode(sealed).unwrap()).unwrap();
-    let worker: AccountId = receipt["worker"].as_str().unwrap().parse().unwrap();
+    let message = SessionMessage::from_bytes(&hex::decode(sealed).unwrap()).unwrap();
     let mut guard = ReplayGuard::new(u64::MAX / 4, 16);
     let plain = session
-        .open_response(&envelope, &worker, &mut guard, envelope.header.timestamp_ms)
+        .open_message(
+            &message,
+            &message.header.sender,
+            Direction::Response,
+            &mut guard,
+            message.header.timestamp_ms,
+        )
         .unwrap();
     serde_json::from_slice(&plain)
         .unwrap_or_else(|_| Value::String(String::from_utf8(plain).unwrap()))
