@@ -640,6 +640,44 @@ impl Store {
         Ok(())
     }
 
+    /// Check every contract's stored state against its sealed state root: each value
+    /// decrypts under its contract and key, and the values together hash to the root the
+    /// seal covers ([`Store::open`] checked it). A value altered, deleted, added or put
+    /// back to an earlier value of its key is refused ("refusing to run on it"). Contracts
+    /// of clusters whose key is not held are skipped (their state cannot be read). It reads
+    /// the whole state: call it once, when the cluster keys are in the keyring.
+    pub fn check_state(&self) -> Result<()> {
+        let snapshot = self.snapshot()?;
+        for record in snapshot.contracts()? {
+            let id = record.info.id;
+            if self.keyring.contract(&record.info).is_none() {
+                continue;
+            }
+            let refused = |why: String| {
+                corrupt(
+                    "state",
+                    format!(
+                        "the state of contract {id} {why}: a value was altered, removed, \
+                         added or put back behind the worker's back; refusing to run on it"
+                    ),
+                )
+            };
+            let entries = snapshot
+                .entries(&id)
+                .map_err(|e| refused(format!("does not decrypt ({e})")))?;
+            let root = self
+                .root_of_entries(&record.info, &entries)
+                .expect("the contract's key is held");
+            if root != record.state_root {
+                return Err(refused(format!(
+                    "hashes to {root}, not to its sealed root {}",
+                    record.state_root
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Mark `cluster` as holding every earlier contract here now.
     pub fn synced(&self, cluster: &ClusterId) -> Result<()> {
         let wtx = self.db.begin_write().map_err(storage("begin write"))?;

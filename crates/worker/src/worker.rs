@@ -158,6 +158,7 @@ impl Worker {
             let key = unseal_cluster_key(config.sealer.as_ref(), &cluster, &sealed)?;
             keyring.add_cluster(cluster, key);
         }
+        store.check_state()?;
         let head = {
             let snapshot = store.snapshot()?;
             if snapshot.started()? {

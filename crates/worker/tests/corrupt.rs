@@ -364,3 +364,68 @@ fn records_and_the_head_altered_or_rolled_back_on_disk_are_refused() {
     assert_eq!(snapshot.get(&A, b"x").unwrap(), Some(b"ax2".to_vec()));
     assert_eq!(snapshot.contract(&A).unwrap().unwrap().logs, 5);
 }
+
+#[test]
+fn a_state_value_put_back_altered_or_removed_on_disk_is_refused() {
+    let dir = dir("state-rollback");
+    populate(&dir);
+    let ax = state_key(&A, b"x");
+    let old = raw(&dir, &[&ax]).remove(0);
+    {
+        // Block 2 writes x = "ax2".
+        let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
+        let mut changes = BlockChanges::default();
+        let writes: StateChanges = [(b"x".to_vec(), Some(b"ax2".to_vec()))]
+            .into_iter()
+            .collect();
+        changes.writes.insert(A, writes);
+        changes.contracts.insert(A, record(A, 2));
+        store
+            .commit(&header(2), changes, &dev_keypair("worker-0"), true)
+            .unwrap();
+        store.check_state().unwrap();
+    }
+    let current = raw(&dir, &[&ax]).remove(0);
+    let put = |value: Option<&[u8]>, key: &[u8]| {
+        let db = redb::Database::open(dir.join(DB_FILE)).unwrap();
+        let wtx = db.begin_write().unwrap();
+        {
+            let mut table = wtx.open_table(STATE).unwrap();
+            match value {
+                Some(v) => table.insert(key, v).unwrap(),
+                None => table.remove(key).unwrap(),
+            };
+        }
+        wtx.commit().unwrap();
+    };
+    let refused = |what: &str| {
+        // The records and the head are intact: the store opens, its state does not pass.
+        let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
+        let err = store.check_state().unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, WorkerError::Corrupt(_)), "{what}: {err:?}");
+        assert!(text.contains("refusing to run on it"), "{what}: {text}");
+        assert!(text.contains(&A.to_string()), "{what}: {text}");
+        text
+    };
+    // The value of block 1 put back (it decrypts: same contract, same key).
+    put(Some(&old), &ax);
+    assert!(refused("a value put back").contains("not to its sealed root"));
+    // Removed; another key's value copied under a new key (it does not decrypt there).
+    put(None, &ax);
+    refused("a value removed");
+    put(Some(&current), &ax);
+    let ay = raw(&dir, &[&state_key(&A, b"y")]).remove(0);
+    put(Some(&ay), &state_key(&A, b"z"));
+    assert!(refused("a value added").contains("does not decrypt"));
+    put(None, &state_key(&A, b"z"));
+
+    // Everything put back: the state passes.
+    put(Some(&current), &ax);
+    let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
+    store.check_state().unwrap();
+    assert_eq!(
+        store.snapshot().unwrap().get(&A, b"x").unwrap(),
+        Some(b"ax2".to_vec())
+    );
+}

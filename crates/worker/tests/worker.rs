@@ -441,3 +441,82 @@ async fn a_receipt_is_served_only_once_its_block_is_durable() {
     chain.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_value_put_back_on_disk_stops_the_worker_from_starting() {
+    use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+    const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+    // The counter's stored values (contract id ‖ key -> ciphertext) in worker 0's store.
+    // Tasks of a stopped worker may hold its store for a moment.
+    let open = |dir: &std::path::Path| {
+        let path = dir.join("worker-0").join(fat_worker::store::DB_FILE);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match redb::Database::open(&path) {
+                Ok(db) => return db,
+                Err(e) if std::time::Instant::now() > deadline => panic!("{e}"),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
+    };
+    let values = |dir: &std::path::Path| -> Vec<(Vec<u8>, Vec<u8>)> {
+        let db = open(dir);
+        let rtx = db.begin_read().unwrap();
+        let table = rtx.open_table(STATE).unwrap();
+        table
+            .iter()
+            .unwrap()
+            .map(|item| {
+                let (k, v) = item.unwrap();
+                (k.value().to_vec(), v.value().to_vec())
+            })
+            .collect()
+    };
+    let dir = temp_dir("state-put-back");
+    let chain = Chain::start(&dir).await;
+    let cluster = chain.dev_cluster(1).await;
+    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let counter = chain.deploy(&wasm, cluster, json!({"start": 5})).await;
+    let alice = dev_keypair("alice");
+    let (_, height) = chain
+        .command(&alice, counter, "increment", json!({"by": 1}))
+        .await;
+    w0.wait_for(height).await;
+    let worker = w0.pause().await;
+    worker.flush().await.unwrap();
+    drop(worker);
+    let at_six = values(&dir);
+    assert!(!at_six.is_empty());
+
+    let w0 = RunningWorker::restart(&chain.url, &dir, 0).await;
+    let (_, height) = chain
+        .command(&alice, counter, "increment", json!({"by": 100}))
+        .await;
+    w0.wait_for(height).await;
+    assert_eq!(w0.query(counter, "get", Value::Null).await["output"], 106);
+    let worker = w0.pause().await;
+    worker.flush().await.unwrap();
+    drop(worker);
+
+    // The operator puts the counter's value of block `6` back: it decrypts (same contract,
+    // same key), but the worker refuses to start on it, and leaves the file as it is.
+    {
+        let db = open(&dir);
+        let wtx = db.begin_write().unwrap();
+        {
+            let mut table = wtx.open_table(STATE).unwrap();
+            for (k, v) in &at_six {
+                table.insert(k.as_slice(), v.as_slice()).unwrap();
+            }
+        }
+        wtx.commit().unwrap();
+    }
+    let err = fat_worker::Worker::open(common::worker_config(&dir, 0)).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("refusing to run on it"), "{text}");
+    assert!(text.contains(&counter.to_string()), "{text}");
+    assert_eq!(values(&dir), at_six, "the file was changed");
+    chain.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
