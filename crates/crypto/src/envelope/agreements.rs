@@ -28,7 +28,7 @@ impl std::fmt::Debug for Agreements {
 }
 
 impl Agreements {
-    /// A worker's default: 4,096 pairs (senders times contracts), a few hundred KiB.
+    /// A worker's default: 4,096 pairs (senders times contracts), under a MiB.
     pub const DEFAULT_CAPACITY: usize = 4096;
 
     /// Keep at most `capacity` pairs (at least one).
