@@ -15,6 +15,11 @@
 //!   block) and the joiner catching up with the chain's blocks.
 //! - `fill_100k_command_s`: the command that wrote the entries, submit to receipt, once.
 //! - `join_over_fill_ratio`: the two side by side.
+//! - `restart_100k_entries_s`: a worker holding the 100,001 entries SIGKILLed and started
+//!   again on its data directory, until it prints `ready` (its API serves): a worker reads,
+//!   decrypts and hashes the whole state it holds when it opens (`Store::check_state`).
+//!   `restart_empty_s`: the same for a worker of the same chain holding no contract, in the
+//!   same run; `restart_100k_over_empty_ratio` the two side by side (medians over rounds).
 //!
 //! `FAT_BENCH_QUICK=1` runs one round instead of three.
 
@@ -42,7 +47,7 @@ fn main() {
     let rounds = if quick { 1 } else { 3 };
     let dev = Dev::start("bench-join", &[]);
     let home = dev.dir.path().to_path_buf();
-    let apis: Vec<String> = free_ports(1 + rounds)
+    let apis: Vec<String> = free_ports(2 + rounds)
         .iter()
         .map(|p| format!("127.0.0.1:{p}"))
         .collect();
@@ -108,10 +113,41 @@ fn main() {
         joins.push(started.elapsed().as_secs_f64());
     }
     let join_s = median(&mut joins);
+
+    // Restarts: the member holding the entries, and a worker holding nothing, in turn.
+    let empty_api = &apis[1 + rounds];
+    workers.push(start_worker(
+        &home,
+        &dev.url,
+        &home.join("empty"),
+        empty_api,
+        &[],
+    ));
+    let last = workers.len() - 1;
+    let mut restart = |index: usize, data: &str, api: &str| -> f64 {
+        let child = &mut workers[index].0;
+        child.kill().expect("SIGKILL the worker");
+        child.wait().unwrap();
+        let started = Instant::now();
+        workers[index] = start_worker(&home, &dev.url, &home.join(data), api, &[]);
+        started.elapsed().as_secs_f64()
+    };
+    let (mut full, mut empty) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        full.push(restart(0, "w0", &apis[0]));
+        empty.push(restart(last, "empty", empty_api));
+    }
+    let (get_back, served) = get(&apis[0], &format!("/v1/contracts/{probe}"));
+    assert_eq!(get_back, 200, "{served}");
+    assert_eq!(served["entries"], ENTRIES + 1, "{served}");
+    let (restart_full_s, restart_empty_s) = (median(&mut full), median(&mut empty));
     let figures = json!({
         "join_100k_entries_s": join_s,
         "fill_100k_command_s": fill_s,
         "join_over_fill_ratio": join_s / fill_s,
+        "restart_100k_entries_s": restart_full_s,
+        "restart_empty_s": restart_empty_s,
+        "restart_100k_over_empty_ratio": restart_full_s / restart_empty_s,
         "rounds": rounds,
     });
     println!("| figure | value |");
