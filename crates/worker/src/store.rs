@@ -647,12 +647,14 @@ impl Store {
     /// of clusters whose key is not held are skipped (their state cannot be read). It reads
     /// the whole state: call it once, when the cluster keys are in the keyring.
     pub fn check_state(&self) -> Result<()> {
+        // Read a page at a time: the state is hashed as it is read, never held whole.
+        const PAGE: usize = 4096;
         let snapshot = self.snapshot()?;
         for record in snapshot.contracts()? {
             let id = record.info.id;
-            if self.keyring.contract(&record.info).is_none() {
+            let Some(crypt) = self.keyring.contract(&record.info) else {
                 continue;
-            }
+            };
             let refused = |why: String| {
                 corrupt(
                     "state",
@@ -662,12 +664,20 @@ impl Store {
                     ),
                 )
             };
-            let entries = snapshot
-                .entries(&id)
-                .map_err(|e| refused(format!("does not decrypt ({e})")))?;
-            let root = self
-                .root_of_entries(&record.info, &entries)
-                .expect("the contract's key is held");
+            let mut hash = StateHash::keyed(id, crypt.keys.state_root());
+            let mut after: Option<Vec<u8>> = None;
+            loop {
+                let page = StateStore::scan(&snapshot, &id, &[], after.as_deref(), PAGE)
+                    .map_err(|e| refused(format!("does not decrypt ({e})")))?;
+                for (key, value) in &page {
+                    hash.insert(key, value);
+                }
+                if page.len() < PAGE {
+                    break;
+                }
+                after = page.last().map(|(key, _)| key.clone());
+            }
+            let root = hash.root();
             if root != record.state_root {
                 return Err(refused(format!(
                     "hashes to {root}, not to its sealed root {}",

@@ -59,6 +59,21 @@ fn populate(dir: &Path) {
         .unwrap();
 }
 
+/// Commit block 2 on the store in `dir`: contract A's `x` = "ax2", its record `a`. Durable,
+/// and closed.
+fn commit_block_2(dir: &Path, a: fat_worker::store::ContractRecord) {
+    let store = Store::open(dir, keyring(), common::store_seal()).unwrap();
+    let mut changes = BlockChanges::default();
+    let writes: StateChanges = [(b"x".to_vec(), Some(b"ax2".to_vec()))]
+        .into_iter()
+        .collect();
+    changes.writes.insert(A, writes);
+    changes.contracts.insert(A, a);
+    store
+        .commit(&header(2), changes, &dev_keypair("worker-0"), true)
+        .unwrap();
+}
+
 fn state_key(contract: &ContractId, key: &[u8]) -> Vec<u8> {
     let mut k = contract.as_bytes().to_vec();
     k.extend_from_slice(key);
@@ -311,20 +326,9 @@ fn records_and_the_head_altered_or_rolled_back_on_disk_are_refused() {
     let record_1 = poke(&dir, "contracts", a, None).unwrap();
     let hash_1 = poke(&dir, "state_hashes", a, None).unwrap();
     let head_1 = poke_meta(&dir, "head", None);
-    {
-        let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
-        let mut changes = BlockChanges::default();
-        let writes: StateChanges = [(b"x".to_vec(), Some(b"ax2".to_vec()))]
-            .into_iter()
-            .collect();
-        changes.writes.insert(A, writes);
-        let mut next = record(A, 2);
-        next.logs = 5;
-        changes.contracts.insert(A, next);
-        store
-            .commit(&header(2), changes, &dev_keypair("worker-0"), true)
-            .unwrap();
-    }
+    let mut next = record(A, 2);
+    next.logs = 5;
+    commit_block_2(&dir, next);
     let refused = |what: &str| {
         let err = Store::open(&dir, keyring(), common::store_seal()).unwrap_err();
         assert!(matches!(err, WorkerError::Corrupt(_)), "{what}: {err:?}");
@@ -371,20 +375,11 @@ fn a_state_value_put_back_altered_or_removed_on_disk_is_refused() {
     populate(&dir);
     let ax = state_key(&A, b"x");
     let old = raw(&dir, &[&ax]).remove(0);
-    {
-        // Block 2 writes x = "ax2".
-        let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
-        let mut changes = BlockChanges::default();
-        let writes: StateChanges = [(b"x".to_vec(), Some(b"ax2".to_vec()))]
-            .into_iter()
-            .collect();
-        changes.writes.insert(A, writes);
-        changes.contracts.insert(A, record(A, 2));
-        store
-            .commit(&header(2), changes, &dev_keypair("worker-0"), true)
-            .unwrap();
-        store.check_state().unwrap();
-    }
+    commit_block_2(&dir, record(A, 2));
+    Store::open(&dir, keyring(), common::store_seal())
+        .unwrap()
+        .check_state()
+        .unwrap();
     let current = raw(&dir, &[&ax]).remove(0);
     let put = |value: Option<&[u8]>, key: &[u8]| {
         let db = redb::Database::open(dir.join(DB_FILE)).unwrap();
@@ -428,4 +423,36 @@ fn a_state_value_put_back_altered_or_removed_on_disk_is_refused() {
         store.snapshot().unwrap().get(&A, b"x").unwrap(),
         Some(b"ax2".to_vec())
     );
+
+    // A state of several pages (the check reads 4,096 entries at a time): the last entry,
+    // on the third page, removed is refused too.
+    let mut changes = BlockChanges::default();
+    let writes: StateChanges = (0..9_000u32)
+        .map(|i| {
+            (
+                format!("k{i:05}").into_bytes(),
+                Some(i.to_le_bytes().to_vec()),
+            )
+        })
+        .collect();
+    changes.writes.insert(B, writes);
+    changes.contracts.insert(B, record(B, 9_001));
+    store
+        .commit(&header(3), changes, &dev_keypair("worker-0"), true)
+        .unwrap();
+    store.check_state().unwrap();
+    drop(store);
+    let last = state_key(&B, b"k08999");
+    let value = raw(&dir, &[&last]).remove(0);
+    put(None, &last);
+    let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
+    let text = store.check_state().unwrap_err().to_string();
+    assert!(text.contains(&B.to_string()), "{text}");
+    assert!(text.contains("not to its sealed root"), "{text}");
+    drop(store);
+    put(Some(&value), &last);
+    Store::open(&dir, keyring(), common::store_seal())
+        .unwrap()
+        .check_state()
+        .unwrap();
 }
