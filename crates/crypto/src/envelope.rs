@@ -553,9 +553,7 @@ pub fn open(
     now_ms: u64,
 ) -> Result<Opened> {
     envelope.check_signature()?;
-    open_with(
-        envelope, recipient, contract, direction, guard, now_ms, None,
-    )
+    open_carried(envelope, recipient, contract, direction, guard, now_ms)
 }
 
 /// [`open`] for an envelope carried by a signed transaction of its sender: the transaction's

@@ -536,20 +536,26 @@ fn a_session_seals_many_envelopes_and_the_recipient_agrees_once() {
     let nonces: std::collections::HashSet<_> = envelopes.iter().map(|e| e.header.nonce).collect();
     assert_eq!(nonces.len(), 5);
 
+    // A command envelope for CONTRACT opened at NOW, the agreement from (or into) `kept`.
+    let open_with = |env: &Envelope,
+                     recipient: &EcdhSecret,
+                     guard: &mut ReplayGuard,
+                     kept: &envelope::Agreements| {
+        envelope::open_carried_with(
+            env,
+            recipient,
+            &CONTRACT,
+            Direction::Command,
+            guard,
+            NOW,
+            kept,
+        )
+    };
     let agreements = envelope::Agreements::new(2);
     let mut cached_guard = guard();
     let mut plain_guard = guard();
     for (i, env) in envelopes.iter().enumerate() {
-        let cached = envelope::open_carried_with(
-            env,
-            &worker(),
-            &CONTRACT,
-            Direction::Command,
-            &mut cached_guard,
-            NOW,
-            &agreements,
-        )
-        .unwrap();
+        let cached = open_with(env, &worker(), &mut cached_guard, &agreements).unwrap();
         let plain = open(env, Direction::Command, &mut plain_guard).unwrap();
         assert_eq!(cached.plaintext, vec![i as u8; 40]);
         assert_eq!(cached.plaintext, plain.plaintext);
@@ -567,26 +573,8 @@ fn a_session_seals_many_envelopes_and_the_recipient_agrees_once() {
 
     // The cache is bounded: a third session forgets the least recently used.
     for seed in [8u8, 9] {
-        let (env, _) = envelope::seal(
-            &alice,
-            &worker().public(),
-            CONTRACT,
-            Direction::Command,
-            PLAINTEXT,
-            NOW,
-            randomness(seed),
-        )
-        .unwrap();
-        envelope::open_carried_with(
-            &env,
-            &worker(),
-            &CONTRACT,
-            Direction::Command,
-            &mut guard(),
-            NOW,
-            &agreements,
-        )
-        .unwrap();
+        let (env, _) = sealed(Direction::Command, seed);
+        open_with(&env, &worker(), &mut guard(), &agreements).unwrap();
     }
     assert_eq!(agreements.len(), 2);
 
@@ -596,26 +584,15 @@ fn a_session_seals_many_envelopes_and_the_recipient_agrees_once() {
     weak.header.ephemeral = fat_crypto::envelope::EcdhPublic([0; 32]);
     let empty = envelope::Agreements::new(4);
     assert!(matches!(
-        envelope::open_carried_with(
-            &weak,
-            &worker(),
-            &CONTRACT,
-            Direction::Command,
-            &mut guard(),
-            NOW,
-            &empty,
-        ),
+        open_with(&weak, &worker(), &mut guard(), &empty),
         Err(EnvelopeError::WeakKey)
     ));
     assert!(matches!(
-        envelope::open_carried_with(
+        open_with(
             &envelopes[0],
             &EcdhSecret::from_bytes([0x43; 32]),
-            &CONTRACT,
-            Direction::Command,
             &mut guard(),
-            NOW,
-            &empty,
+            &empty
         ),
         Err(EnvelopeError::WrongRecipient)
     ));
