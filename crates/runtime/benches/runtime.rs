@@ -99,8 +99,8 @@ fn main() {
     );
     assert_eq!(final_value.output_str().unwrap(), calls.to_string());
 
-    // Render: the same kernel natively and as a query (fuel and deadline, the default);
-    // also metered by the deadline alone, to show what fuel costs there.
+    // Render: the same kernel natively, as a query (fuel and deadline, the default), as a
+    // command (fuel and canonical NaNs), and as a query metered by the deadline alone.
     let params = TileParams::whole(256, 192, 4);
     let args = format!(
         r#"{{"width":{},"height":{},"x0":0,"y0":0,"w":{},"h":{},"samples":{}}}"#,
@@ -125,6 +125,7 @@ fn main() {
     let mut native = Vec::new();
     let mut wasm = Vec::new();
     let mut wasm_unmetered = Vec::new();
+    let mut wasm_command = Vec::new();
     let expected = render::kernel::hex(&render_tile(&params));
     for _ in 0..renders {
         let started = Instant::now();
@@ -153,6 +154,19 @@ fn main() {
         ));
         wasm_unmetered.push(started.elapsed());
         assert!(outcome.result.is_ok());
+
+        let started = Instant::now();
+        let outcome = rt.block_on(bench.runtime.call(
+            &render_wasm,
+            bench.call(Entry::command("tile_agreed", &args)),
+        ));
+        wasm_command.push(started.elapsed());
+        let json: serde_json::Value = serde_json::from_str(outcome.output_str().unwrap()).unwrap();
+        assert_eq!(
+            json["rgb"].as_str().unwrap(),
+            expected,
+            "wasm (command) and native pixels differ"
+        );
     }
 
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -160,6 +174,7 @@ fn main() {
     let render_native_ms = ms(median(native));
     let render_wasm_ms = ms(median(wasm));
     let render_wasm_unmetered_ms = ms(median(wasm_unmetered));
+    let render_command_ms = ms(median(wasm_command));
     let figures: Vec<(&str, f64)> = vec![
         ("query_call_p50_us", us(median(query_samples.clone()))),
         ("query_call_p99_us", us(percentile(query_samples, 0.99))),
@@ -169,6 +184,8 @@ fn main() {
         ("render_native_ms", render_native_ms),
         ("render_wasm_ms", render_wasm_ms),
         ("render_ratio", render_wasm_ms / render_native_ms),
+        ("render_command_ms", render_command_ms),
+        ("command_render_ratio", render_command_ms / render_native_ms),
         ("render_wasm_deadline_only_ms", render_wasm_unmetered_ms),
         (
             "render_deadline_only_ratio",

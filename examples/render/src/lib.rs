@@ -3,7 +3,9 @@
 //! Query `tile` takes `{"width", "height", "x0", "y0", "w", "h", "samples"}` (image size, tile
 //! origin and size, samples per pixel) and returns `{"width": w, "height": h, "rgb": HEX}`,
 //! the lower-case hex of the tile's `w * h * 3` RGB bytes, row-major. Job `tile_rgb` takes the same
-//! object as JSON bytes and returns the raw RGB bytes.
+//! object as JSON bytes and returns the raw RGB bytes. Command `tile_agreed` takes the same
+//! arguments as `tile` and returns the same answer, rendered by every member of the cluster with
+//! commands' metering (gas, canonical NaNs), so the receipt's output is a tile the members agree on.
 //!
 //! Query `image` takes `{"width", "height", "samples"}` (and `"replicas": 2` to render every
 //! band on two workers and compare them), cuts the frame into bands of rows, fans them out as
@@ -68,6 +70,23 @@ mod contract {
             })
             .map_err(|e| e.to_string())?;
             Ok(json!({ "width": w, "height": h, "rgb": hex(&rgb) }))
+        }
+
+        /// Render one tile as a command: every member renders it, metered by gas with NaNs
+        /// made canonical, and the receipt carries the hex they agree on.
+        #[command]
+        #[allow(clippy::too_many_arguments)]
+        pub fn tile_agreed(
+            &mut self,
+            width: u32,
+            height: u32,
+            x0: u32,
+            y0: u32,
+            w: u32,
+            h: u32,
+            samples: u32,
+        ) -> Result<Value, String> {
+            self.tile(width, height, x0, y0, w, h, samples)
         }
 
         /// Render a whole frame across the cluster, band by band, and return it as a PNG.
