@@ -36,7 +36,7 @@ impl Code {
         command: &ModeEngine,
         query: &ModeEngine,
     ) -> Result<Self> {
-        let prepare = |mode: &ModeEngine| -> Result<InstancePre<HostState>> {
+        let prepare = |mode: &ModeEngine, wasm: &[u8]| -> Result<InstancePre<HostState>> {
             let component = Component::new(&mode.engine, wasm)
                 .map_err(|source| Error::InvalidCode { code: hash, source })?;
             mode.linker
@@ -46,10 +46,16 @@ impl Code {
         let contract = |pre: InstancePre<HostState>| {
             ContractPre::new(pre).map_err(|source| Error::NotAContract { code: hash, source })
         };
-        let query = prepare(query)?;
+        let query = prepare(query, wasm)?;
+        // Commands run the code with canonical NaNs written in (see `crate::nan`); the query
+        // engine has validated it above, so what fails here is the rewrite itself.
+        let canonical = crate::nan::canonicalize(wasm).map_err(|source| Error::InvalidCode {
+            code: hash,
+            source: wasmtime::Error::new(source).context("making NaNs canonical for commands"),
+        })?;
         Ok(Self {
             hash,
-            command: contract(prepare(command)?)?,
+            command: contract(prepare(command, &canonical)?)?,
             // Serving HTTP is optional: no export, no HTTP entry.
             http: ProxyPre::new(query.clone()).ok(),
             query: contract(query)?,

@@ -36,6 +36,7 @@ mod gas;
 mod host;
 mod http;
 mod jobs;
+pub mod nan;
 mod overlay;
 mod runtime;
 mod serve;

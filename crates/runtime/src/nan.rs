@@ -1,0 +1,404 @@
+//! Canonical NaNs written into a command's code, before it is compiled.
+//!
+//! Wasm leaves the bits of a NaN that arithmetic produces to the machine: one worker may get a
+//! negative NaN where another gets a positive one, and a command that looks at the bits
+//! (`to_bits`, a store read back as an integer) would leave different state on each. Commands
+//! must agree, so every floating-point result that may be such a NaN is replaced by the
+//! canonical one (`0x7fc00000`, `0x7ff8000000000000`, on every lane of a vector).
+//!
+//! Cranelift can do this itself (`cranelift_nan_canonicalization`), but on x86-64 it builds
+//! every check from vector compares and blends that sit on the critical path of each operation:
+//! a float-heavy command ran at about a third of its speed as a query. Here the check is
+//! written in wasm after each such operation, `x != x ? NaN : x` with `select`, which the
+//! compiler turns into a compare and a branch that is never taken: the result flows on without
+//! waiting for the compare.
+//!
+//! The operations checked are those whose NaN result the machine chooses, the same set as
+//! Cranelift's pass: `add`, `sub`, `mul`, `div`, `min`, `max`, `sqrt`, `ceil`, `floor`,
+//! `trunc`, `nearest`, promotion and demotion, and the relaxed `madd`, `nmadd`, `min` and
+//! `max`, scalar and vector. Sign operations (`neg`, `abs`, `copysign`), loads, stores and
+//! reinterpretations keep their bits, as wasm requires. The inserted instructions cost gas
+//! like any other (seven units per check). A value that only feeds more of that arithmetic is
+//! not checked: a NaN in it gives a NaN there, which is checked (see `flows_into_propagating`).
+
+use wasm_encoder::reencode::{Error as ReencodeError, Reencode};
+use wasm_encoder::{Function, Instruction, RawSection, ValType};
+use wasmparser::{CompositeInnerType, Operator, Parser, Payload};
+
+/// The canonical NaN of `f32`, as wasm defines it.
+const CANONICAL_F32: u32 = 0x7fc0_0000;
+/// The canonical NaN of `f64`.
+const CANONICAL_F64: u64 = 0x7ff8_0000_0000_0000;
+
+/// Why code could not be rewritten (it is then not valid wasm).
+pub type Error = ReencodeError;
+
+/// The kind of value an operation produces that must be made canonical.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Float {
+    F32,
+    F64,
+    F32x4,
+    F64x2,
+}
+
+impl Float {
+    const ALL: [Float; 4] = [Float::F32, Float::F64, Float::F32x4, Float::F64x2];
+
+    fn val_type(self) -> ValType {
+        match self {
+            Float::F32 => ValType::F32,
+            Float::F64 => ValType::F64,
+            Float::F32x4 | Float::F64x2 => ValType::V128,
+        }
+    }
+
+    /// What `op` leaves on the stack, when it is a NaN the machine chooses.
+    fn produced_by(op: &Operator<'_>) -> Option<Float> {
+        use Operator as O;
+        Some(match op {
+            O::F32Add
+            | O::F32Sub
+            | O::F32Mul
+            | O::F32Div
+            | O::F32Min
+            | O::F32Max
+            | O::F32Sqrt
+            | O::F32Ceil
+            | O::F32Floor
+            | O::F32Trunc
+            | O::F32Nearest
+            | O::F32DemoteF64 => Float::F32,
+            O::F64Add
+            | O::F64Sub
+            | O::F64Mul
+            | O::F64Div
+            | O::F64Min
+            | O::F64Max
+            | O::F64Sqrt
+            | O::F64Ceil
+            | O::F64Floor
+            | O::F64Trunc
+            | O::F64Nearest
+            | O::F64PromoteF32 => Float::F64,
+            O::F32x4Add
+            | O::F32x4Sub
+            | O::F32x4Mul
+            | O::F32x4Div
+            | O::F32x4Min
+            | O::F32x4Max
+            | O::F32x4Sqrt
+            | O::F32x4Ceil
+            | O::F32x4Floor
+            | O::F32x4Trunc
+            | O::F32x4Nearest
+            | O::F32x4DemoteF64x2Zero
+            | O::F32x4RelaxedMadd
+            | O::F32x4RelaxedNmadd
+            | O::F32x4RelaxedMin
+            | O::F32x4RelaxedMax => Float::F32x4,
+            O::F64x2Add
+            | O::F64x2Sub
+            | O::F64x2Mul
+            | O::F64x2Div
+            | O::F64x2Min
+            | O::F64x2Max
+            | O::F64x2Sqrt
+            | O::F64x2Ceil
+            | O::F64x2Floor
+            | O::F64x2Trunc
+            | O::F64x2Nearest
+            | O::F64x2PromoteLowF32x4
+            | O::F64x2RelaxedMadd
+            | O::F64x2RelaxedNmadd
+            | O::F64x2RelaxedMin
+            | O::F64x2RelaxedMax => Float::F64x2,
+            _ => return None,
+        })
+    }
+
+    /// Replace the value on top of the stack by the canonical NaN if it is a NaN, through
+    /// `local` (a scratch local of this kind): `select(NaN, x, x != x)`, lane by lane for
+    /// vectors.
+    fn canonicalize(self, f: &mut Function, local: u32) {
+        f.instruction(&Instruction::LocalSet(local));
+        f.instruction(&match self {
+            Float::F32 => Instruction::F32Const(f32::from_bits(CANONICAL_F32).into()),
+            Float::F64 => Instruction::F64Const(f64::from_bits(CANONICAL_F64).into()),
+            Float::F32x4 => Instruction::V128Const(i128::from_le_bytes(
+                [CANONICAL_F32.to_le_bytes(); 4]
+                    .concat()
+                    .try_into()
+                    .unwrap(),
+            )),
+            Float::F64x2 => Instruction::V128Const(i128::from_le_bytes(
+                [CANONICAL_F64.to_le_bytes(); 2]
+                    .concat()
+                    .try_into()
+                    .unwrap(),
+            )),
+        });
+        for _ in 0..3 {
+            f.instruction(&Instruction::LocalGet(local));
+        }
+        f.instruction(&match self {
+            Float::F32 => Instruction::F32Ne,
+            Float::F64 => Instruction::F64Ne,
+            Float::F32x4 => Instruction::F32x4Ne,
+            Float::F64x2 => Instruction::F64x2Ne,
+        });
+        f.instruction(&match self {
+            Float::F32 | Float::F64 => Instruction::Select,
+            Float::F32x4 | Float::F64x2 => Instruction::V128Bitselect,
+        });
+    }
+}
+
+/// `wasm` (a component or a core module) with every NaN its arithmetic produces made
+/// canonical, in every core module it holds (nested components included).
+pub fn canonicalize(wasm: &[u8]) -> Result<Vec<u8>, Error> {
+    if wasmparser::Parser::is_core_wasm(wasm) {
+        return module(wasm);
+    }
+    component(wasm)
+}
+
+fn component(wasm: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut out = wasm_encoder::Component::new();
+    let mut parser = Parser::new(0);
+    let mut rest = wasm;
+    loop {
+        let (consumed, payload) = match parser.parse(rest, true)? {
+            wasmparser::Chunk::NeedMoreData(_) => {
+                unreachable!("the whole component is in memory (eof is set)")
+            }
+            wasmparser::Chunk::Parsed { consumed, payload } => (consumed, payload),
+        };
+        let section_start = wasm.len() - rest.len();
+        rest = &rest[consumed..];
+        match payload {
+            Payload::Version { .. } => {}
+            Payload::ModuleSection {
+                unchecked_range, ..
+            } => {
+                let rewritten = module(&wasm[unchecked_range.clone()])?;
+                out.section(&RawSection {
+                    id: wasm_encoder::ComponentSectionId::CoreModule as u8,
+                    data: &rewritten,
+                });
+                // The parser has moved past the nested code; the bytes must follow it.
+                rest = &wasm[unchecked_range.end..];
+            }
+            Payload::ComponentSection {
+                unchecked_range, ..
+            } => {
+                let rewritten = component(&wasm[unchecked_range.clone()])?;
+                out.section(&RawSection {
+                    id: wasm_encoder::ComponentSectionId::Component as u8,
+                    data: &rewritten,
+                });
+                // The parser has moved past the nested code; the bytes must follow it.
+                rest = &wasm[unchecked_range.end..];
+            }
+            Payload::End(_) => return Ok(out.finish()),
+            other => match other.as_section() {
+                Some((id, range)) => {
+                    out.section(&RawSection {
+                        id,
+                        data: &wasm[range],
+                    });
+                }
+                // Only the header and the end carry no section, and both are handled above.
+                None => unreachable!("a component payload at {section_start} with no section"),
+            },
+        }
+    }
+}
+
+fn module(wasm: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut rewriter = Rewriter {
+        params: function_params(wasm)?,
+        next_function: 0,
+    };
+    let mut out = wasm_encoder::Module::new();
+    rewriter.parse_core_module(&mut out, Parser::new(0), wasm)?;
+    Ok(out.finish())
+}
+
+/// How many parameters each function the module defines has (imports excluded: they have
+/// no body), in the order of their bodies.
+fn function_params(wasm: &[u8]) -> Result<Vec<u32>, Error> {
+    let mut types: Vec<u32> = Vec::new();
+    let mut params = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload? {
+            Payload::TypeSection(section) => {
+                for group in section {
+                    for sub in group?.into_types() {
+                        types.push(match &sub.composite_type.inner {
+                            CompositeInnerType::Func(f) => f.params().len() as u32,
+                            _ => 0,
+                        });
+                    }
+                }
+            }
+            Payload::FunctionSection(section) => {
+                for t in section {
+                    // An unknown type fails validation later; count it as no parameters.
+                    params.push(types.get(t? as usize).copied().unwrap_or(0));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(params)
+}
+
+/// Whether the value on top of the stack before `rest` is only an operand of an operation that
+/// returns a NaN whenever an operand is one, and is itself checked: then a NaN in it ends
+/// canonical there, and checking it here too would be wasted. Looks only through straight-line
+/// code that pushes values above it (`local.get`, constants, loads); anything else (a branch, a
+/// call, a store, `local.tee`, a sign operation) needs the value canonical now.
+fn flows_into_propagating(rest: &[Operator<'_>]) -> bool {
+    use Operator as O;
+    // Values pushed above ours so far.
+    let mut above = 0usize;
+    for op in rest {
+        let (pops, pushes, propagating) = match op {
+            O::LocalGet { .. }
+            | O::GlobalGet { .. }
+            | O::I32Const { .. }
+            | O::I64Const { .. }
+            | O::F32Const { .. }
+            | O::F64Const { .. }
+            | O::V128Const { .. } => (0, 1, false),
+            O::I32Load { .. }
+            | O::I64Load { .. }
+            | O::F32Load { .. }
+            | O::F64Load { .. }
+            | O::V128Load { .. } => (1, 1, false),
+            // Wasm's arithmetic, `min` and `max` included, gives a NaN for a NaN operand
+            // (lane by lane for vectors). The relaxed operations may not, so they stop here.
+            O::F32Add
+            | O::F32Sub
+            | O::F32Mul
+            | O::F32Div
+            | O::F32Min
+            | O::F32Max
+            | O::F64Add
+            | O::F64Sub
+            | O::F64Mul
+            | O::F64Div
+            | O::F64Min
+            | O::F64Max
+            | O::F32x4Add
+            | O::F32x4Sub
+            | O::F32x4Mul
+            | O::F32x4Div
+            | O::F32x4Min
+            | O::F32x4Max
+            | O::F64x2Add
+            | O::F64x2Sub
+            | O::F64x2Mul
+            | O::F64x2Div
+            | O::F64x2Min
+            | O::F64x2Max => (2, 1, true),
+            O::F32Sqrt
+            | O::F32Ceil
+            | O::F32Floor
+            | O::F32Trunc
+            | O::F32Nearest
+            | O::F32DemoteF64
+            | O::F64Sqrt
+            | O::F64Ceil
+            | O::F64Floor
+            | O::F64Trunc
+            | O::F64Nearest
+            | O::F64PromoteF32
+            | O::F32x4Sqrt
+            | O::F32x4Ceil
+            | O::F32x4Floor
+            | O::F32x4Trunc
+            | O::F32x4Nearest
+            | O::F64x2Sqrt
+            | O::F64x2Ceil
+            | O::F64x2Floor
+            | O::F64x2Trunc
+            | O::F64x2Nearest => (1, 1, true),
+            _ => return false,
+        };
+        if pops > above {
+            // This operation takes our value.
+            return propagating && Float::produced_by(op).is_some();
+        }
+        above = above - pops + pushes;
+    }
+    false
+}
+
+/// Re-encodes a core module, adding the checks to every function body.
+struct Rewriter {
+    /// Parameters of each function the module defines, in the order of their bodies.
+    params: Vec<u32>,
+    /// Which body comes next.
+    next_function: usize,
+}
+
+impl Reencode for Rewriter {
+    type Error = std::convert::Infallible;
+
+    fn parse_function_body(
+        &mut self,
+        code: &mut wasm_encoder::CodeSection,
+        body: wasmparser::FunctionBody<'_>,
+    ) -> Result<(), Error> {
+        let params = self
+            .params
+            .get(self.next_function)
+            .copied()
+            .ok_or(ReencodeError::InvalidCodeSectionSize)?;
+        self.next_function += 1;
+
+        // A scratch local for each kind of value the body makes canonical, after its own.
+        let mut needed = [false; 4];
+        let mut reader = body.get_operators_reader()?;
+        while !reader.eof() {
+            if let Some(kind) = Float::produced_by(&reader.read()?) {
+                needed[kind as usize] = true;
+            }
+        }
+        let mut locals = Vec::new();
+        let mut next_local = params;
+        for pair in body.get_locals_reader()? {
+            let (count, ty) = pair?;
+            next_local = next_local.saturating_add(count);
+            locals.push((count, self.val_type(ty)?));
+        }
+        let mut scratch = [0; 4];
+        for kind in Float::ALL {
+            if needed[kind as usize] {
+                scratch[kind as usize] = next_local;
+                locals.push((1, kind.val_type()));
+                // Too many locals fail validation when the result is compiled.
+                next_local = next_local.saturating_add(1);
+            }
+        }
+
+        let mut function = Function::new(locals);
+        let ops = body
+            .get_operators_reader()?
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, op) in ops.iter().enumerate() {
+            let produced = Float::produced_by(op);
+            function.instruction(&self.instruction(op.clone())?);
+            if let Some(kind) = produced
+                && !flows_into_propagating(&ops[i + 1..])
+            {
+                kind.canonicalize(&mut function, scratch[kind as usize]);
+            }
+        }
+        code.function(&function);
+        Ok(())
+    }
+}
