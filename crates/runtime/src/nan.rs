@@ -30,8 +30,25 @@ const CANONICAL_F32: u32 = 0x7fc0_0000;
 /// The canonical NaN of `f64`.
 const CANONICAL_F64: u64 = 0x7ff8_0000_0000_0000;
 
-/// Why code could not be rewritten (it is then not valid wasm).
-pub type Error = ReencodeError;
+/// Components nested deeper than this are refused (each level is a recursion here).
+pub const MAX_NESTING: usize = 32;
+
+/// Why code could not be rewritten.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The bytes are not valid wasm, or hold something the rewrite cannot re-encode.
+    #[error("cannot re-encode the code: {0}")]
+    Reencode(#[from] ReencodeError),
+    /// Components nest deeper than [`MAX_NESTING`].
+    #[error("components nest deeper than {MAX_NESTING} levels")]
+    TooDeep,
+}
+
+impl From<wasmparser::BinaryReaderError> for Error {
+    fn from(e: wasmparser::BinaryReaderError) -> Self {
+        Error::Reencode(e.into())
+    }
+}
 
 /// The kind of value an operation produces that must be made canonical.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -160,10 +177,13 @@ pub fn canonicalize(wasm: &[u8]) -> Result<Vec<u8>, Error> {
     if wasmparser::Parser::is_core_wasm(wasm) {
         return module(wasm);
     }
-    component(wasm)
+    component(wasm, 0)
 }
 
-fn component(wasm: &[u8]) -> Result<Vec<u8>, Error> {
+fn component(wasm: &[u8], depth: usize) -> Result<Vec<u8>, Error> {
+    if depth > MAX_NESTING {
+        return Err(Error::TooDeep);
+    }
     let mut out = wasm_encoder::Component::new();
     let mut parser = Parser::new(0);
     let mut rest = wasm;
@@ -192,7 +212,7 @@ fn component(wasm: &[u8]) -> Result<Vec<u8>, Error> {
             Payload::ComponentSection {
                 unchecked_range, ..
             } => {
-                let rewritten = component(&wasm[unchecked_range.clone()])?;
+                let rewritten = component(&wasm[unchecked_range.clone()], depth + 1)?;
                 out.section(&RawSection {
                     id: wasm_encoder::ComponentSectionId::Component as u8,
                     data: &rewritten,
@@ -351,7 +371,7 @@ impl Reencode for Rewriter {
         &mut self,
         code: &mut wasm_encoder::CodeSection,
         body: wasmparser::FunctionBody<'_>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ReencodeError> {
         let params = self
             .params
             .get(self.next_function)

@@ -377,3 +377,37 @@ fn bytes_that_are_not_wasm_are_refused() {
         assert!(fat_runtime::nan::canonicalize(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn components_nested_too_deep_are_refused() {
+    // The test module at the bottom of `depth` nested components.
+    let nested = |depth: usize| {
+        let bottom = module();
+        let mut inner = wasm_encoder::Component::new();
+        inner.section(&wasm_encoder::RawSection {
+            id: wasm_encoder::ComponentSectionId::CoreModule as u8,
+            data: &bottom,
+        });
+        for _ in 0..depth {
+            let mut outer = wasm_encoder::Component::new();
+            outer.section(&wasm_encoder::NestedComponentSection(&inner));
+            inner = outer;
+        }
+        inner.finish()
+    };
+    let shallow = nested(4);
+    let rewritten = fat_runtime::nan::canonicalize(&shallow).unwrap();
+    assert!(
+        rewritten.len() > shallow.len(),
+        "the module at the bottom was rewritten"
+    );
+    wasmparser::Validator::new()
+        .validate_all(&rewritten)
+        .unwrap();
+    let deep = nested(fat_runtime::nan::MAX_NESTING + 2);
+    wasmparser::Validator::new().validate_all(&deep).unwrap();
+    assert!(matches!(
+        fat_runtime::nan::canonicalize(&deep),
+        Err(fat_runtime::nan::Error::TooDeep)
+    ));
+}
