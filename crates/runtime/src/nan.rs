@@ -70,70 +70,6 @@ impl Float {
         }
     }
 
-    /// What `op` leaves on the stack, when it is a NaN the machine chooses.
-    fn produced_by(op: &Operator<'_>) -> Option<Float> {
-        use Operator as O;
-        Some(match op {
-            O::F32Add
-            | O::F32Sub
-            | O::F32Mul
-            | O::F32Div
-            | O::F32Min
-            | O::F32Max
-            | O::F32Sqrt
-            | O::F32Ceil
-            | O::F32Floor
-            | O::F32Trunc
-            | O::F32Nearest
-            | O::F32DemoteF64 => Float::F32,
-            O::F64Add
-            | O::F64Sub
-            | O::F64Mul
-            | O::F64Div
-            | O::F64Min
-            | O::F64Max
-            | O::F64Sqrt
-            | O::F64Ceil
-            | O::F64Floor
-            | O::F64Trunc
-            | O::F64Nearest
-            | O::F64PromoteF32 => Float::F64,
-            O::F32x4Add
-            | O::F32x4Sub
-            | O::F32x4Mul
-            | O::F32x4Div
-            | O::F32x4Min
-            | O::F32x4Max
-            | O::F32x4Sqrt
-            | O::F32x4Ceil
-            | O::F32x4Floor
-            | O::F32x4Trunc
-            | O::F32x4Nearest
-            | O::F32x4DemoteF64x2Zero
-            | O::F32x4RelaxedMadd
-            | O::F32x4RelaxedNmadd
-            | O::F32x4RelaxedMin
-            | O::F32x4RelaxedMax => Float::F32x4,
-            O::F64x2Add
-            | O::F64x2Sub
-            | O::F64x2Mul
-            | O::F64x2Div
-            | O::F64x2Min
-            | O::F64x2Max
-            | O::F64x2Sqrt
-            | O::F64x2Ceil
-            | O::F64x2Floor
-            | O::F64x2Trunc
-            | O::F64x2Nearest
-            | O::F64x2PromoteLowF32x4
-            | O::F64x2RelaxedMadd
-            | O::F64x2RelaxedNmadd
-            | O::F64x2RelaxedMin
-            | O::F64x2RelaxedMax => Float::F64x2,
-            _ => return None,
-        })
-    }
-
     /// Replace the value on top of the stack by the canonical NaN if it is a NaN, through
     /// `local` (a scratch local of this kind): `select(NaN, x, x != x)`, lane by lane for
     /// vectors.
@@ -169,6 +105,60 @@ impl Float {
             Float::F32x4 | Float::F64x2 => Instruction::V128Bitselect,
         });
     }
+}
+
+/// An operation whose NaN result the machine chooses.
+struct Checked {
+    /// What it leaves on the stack.
+    kind: Float,
+    /// How many values it takes.
+    operands: usize,
+    /// Whether a NaN operand always gives a NaN result (lane by lane for vectors), as wasm's
+    /// arithmetic, `min` and `max` do. The relaxed operations need not.
+    propagates: bool,
+}
+
+fn checked(op: &Operator<'_>) -> Option<Checked> {
+    use Float::{F32, F32x4, F64, F64x2};
+    use Operator as O;
+    let (kind, operands, propagates) = match op {
+        O::F32Add | O::F32Sub | O::F32Mul | O::F32Div | O::F32Min | O::F32Max => (F32, 2, true),
+        O::F32Sqrt | O::F32Ceil | O::F32Floor | O::F32Trunc | O::F32Nearest | O::F32DemoteF64 => {
+            (F32, 1, true)
+        }
+        O::F64Add | O::F64Sub | O::F64Mul | O::F64Div | O::F64Min | O::F64Max => (F64, 2, true),
+        O::F64Sqrt | O::F64Ceil | O::F64Floor | O::F64Trunc | O::F64Nearest | O::F64PromoteF32 => {
+            (F64, 1, true)
+        }
+        O::F32x4Add | O::F32x4Sub | O::F32x4Mul | O::F32x4Div | O::F32x4Min | O::F32x4Max => {
+            (F32x4, 2, true)
+        }
+        O::F32x4Sqrt
+        | O::F32x4Ceil
+        | O::F32x4Floor
+        | O::F32x4Trunc
+        | O::F32x4Nearest
+        | O::F32x4DemoteF64x2Zero => (F32x4, 1, true),
+        O::F32x4RelaxedMin | O::F32x4RelaxedMax => (F32x4, 2, false),
+        O::F32x4RelaxedMadd | O::F32x4RelaxedNmadd => (F32x4, 3, false),
+        O::F64x2Add | O::F64x2Sub | O::F64x2Mul | O::F64x2Div | O::F64x2Min | O::F64x2Max => {
+            (F64x2, 2, true)
+        }
+        O::F64x2Sqrt
+        | O::F64x2Ceil
+        | O::F64x2Floor
+        | O::F64x2Trunc
+        | O::F64x2Nearest
+        | O::F64x2PromoteLowF32x4 => (F64x2, 1, true),
+        O::F64x2RelaxedMin | O::F64x2RelaxedMax => (F64x2, 2, false),
+        O::F64x2RelaxedMadd | O::F64x2RelaxedNmadd => (F64x2, 3, false),
+        _ => return None,
+    };
+    Some(Checked {
+        kind,
+        operands,
+        propagates,
+    })
 }
 
 /// `wasm` (a component or a core module) with every NaN its arithmetic produces made
@@ -297,59 +287,14 @@ fn flows_into_propagating(rest: &[Operator<'_>]) -> bool {
             | O::F32Load { .. }
             | O::F64Load { .. }
             | O::V128Load { .. } => (1, 1, false),
-            // Wasm's arithmetic, `min` and `max` included, gives a NaN for a NaN operand
-            // (lane by lane for vectors). The relaxed operations may not, so they stop here.
-            O::F32Add
-            | O::F32Sub
-            | O::F32Mul
-            | O::F32Div
-            | O::F32Min
-            | O::F32Max
-            | O::F64Add
-            | O::F64Sub
-            | O::F64Mul
-            | O::F64Div
-            | O::F64Min
-            | O::F64Max
-            | O::F32x4Add
-            | O::F32x4Sub
-            | O::F32x4Mul
-            | O::F32x4Div
-            | O::F32x4Min
-            | O::F32x4Max
-            | O::F64x2Add
-            | O::F64x2Sub
-            | O::F64x2Mul
-            | O::F64x2Div
-            | O::F64x2Min
-            | O::F64x2Max => (2, 1, true),
-            O::F32Sqrt
-            | O::F32Ceil
-            | O::F32Floor
-            | O::F32Trunc
-            | O::F32Nearest
-            | O::F32DemoteF64
-            | O::F64Sqrt
-            | O::F64Ceil
-            | O::F64Floor
-            | O::F64Trunc
-            | O::F64Nearest
-            | O::F64PromoteF32
-            | O::F32x4Sqrt
-            | O::F32x4Ceil
-            | O::F32x4Floor
-            | O::F32x4Trunc
-            | O::F32x4Nearest
-            | O::F64x2Sqrt
-            | O::F64x2Ceil
-            | O::F64x2Floor
-            | O::F64x2Trunc
-            | O::F64x2Nearest => (1, 1, true),
-            _ => return false,
+            _ => match checked(op) {
+                Some(c) => (c.operands, 1, c.propagates),
+                None => return false,
+            },
         };
         if pops > above {
             // This operation takes our value.
-            return propagating && Float::produced_by(op).is_some();
+            return propagating;
         }
         above = above - pops + pushes;
     }
@@ -383,8 +328,8 @@ impl Reencode for Rewriter {
         let mut needed = [false; 4];
         let mut reader = body.get_operators_reader()?;
         while !reader.eof() {
-            if let Some(kind) = Float::produced_by(&reader.read()?) {
-                needed[kind as usize] = true;
+            if let Some(c) = checked(&reader.read()?) {
+                needed[c.kind as usize] = true;
             }
         }
         let mut locals = Vec::new();
@@ -410,7 +355,7 @@ impl Reencode for Rewriter {
             .into_iter()
             .collect::<Result<Vec<_>, _>>()?;
         for (i, op) in ops.iter().enumerate() {
-            let produced = Float::produced_by(op);
+            let produced = checked(op).map(|c| c.kind);
             function.instruction(&self.instruction(op.clone())?);
             if let Some(kind) = produced
                 && !flows_into_propagating(&ops[i + 1..])
