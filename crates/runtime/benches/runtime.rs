@@ -126,6 +126,7 @@ fn main() {
     let mut wasm = Vec::new();
     let mut wasm_unmetered = Vec::new();
     let mut wasm_command = Vec::new();
+    let (mut query_gas, mut command_gas) = (0, 0);
     let expected = render::kernel::hex(&render_tile(&params));
     for _ in 0..renders {
         let started = Instant::now();
@@ -140,6 +141,7 @@ fn main() {
                 .call(&render_wasm, bench.call(Entry::query("tile", &args))),
         );
         wasm.push(started.elapsed());
+        query_gas = outcome.gas_used;
         let json: serde_json::Value = serde_json::from_str(outcome.output_str().unwrap()).unwrap();
         assert_eq!(
             json["rgb"].as_str().unwrap(),
@@ -161,6 +163,7 @@ fn main() {
             bench.call(Entry::command("tile_agreed", &args)),
         ));
         wasm_command.push(started.elapsed());
+        command_gas = outcome.gas_used;
         let json: serde_json::Value = serde_json::from_str(outcome.output_str().unwrap()).unwrap();
         assert_eq!(
             json["rgb"].as_str().unwrap(),
@@ -186,6 +189,11 @@ fn main() {
         ("render_ratio", render_wasm_ms / render_native_ms),
         ("render_command_ms", render_command_ms),
         ("command_render_ratio", render_command_ms / render_native_ms),
+        // The same tile's gas as a command (with the NaN checks) over as a query.
+        (
+            "command_render_gas_ratio",
+            command_gas as f64 / query_gas as f64,
+        ),
         ("render_wasm_deadline_only_ms", render_wasm_unmetered_ms),
         (
             "render_deadline_only_ratio",
