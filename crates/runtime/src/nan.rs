@@ -324,13 +324,14 @@ impl Reencode for Rewriter {
             .ok_or(ReencodeError::InvalidCodeSectionSize)?;
         self.next_function += 1;
 
+        let ops = body
+            .get_operators_reader()?
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         // A scratch local for each kind of value the body makes canonical, after its own.
         let mut needed = [false; 4];
-        let mut reader = body.get_operators_reader()?;
-        while !reader.eof() {
-            if let Some(c) = checked(&reader.read()?) {
-                needed[c.kind as usize] = true;
-            }
+        for c in ops.iter().filter_map(checked) {
+            needed[c.kind as usize] = true;
         }
         let mut locals = Vec::new();
         let mut next_local = params;
@@ -350,10 +351,6 @@ impl Reencode for Rewriter {
         }
 
         let mut function = Function::new(locals);
-        let ops = body
-            .get_operators_reader()?
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?;
         for (i, op) in ops.iter().enumerate() {
             let produced = checked(op).map(|c| c.kind);
             function.instruction(&self.instruction(op.clone())?);
