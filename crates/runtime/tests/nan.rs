@@ -253,16 +253,32 @@ fn cases() -> Vec<(&'static str, Vec<I<'static>>, Option<i64>)> {
 }
 
 fn module() -> Vec<u8> {
-    let cases = cases();
+    let functions: Vec<(&str, Function)> = cases()
+        .into_iter()
+        .map(|(name, body, _)| {
+            let mut f = Function::new([(1, ValType::F64)]);
+            for instruction in &body {
+                f.instruction(instruction);
+            }
+            f.instruction(&I::End);
+            (name, f)
+        })
+        .collect();
+    module_of(&[ValType::I64], &functions)
+}
+
+/// A module of one memory page, exported as `memory`, and `functions` (each ended, taking
+/// nothing and returning `results`), each exported under its name.
+fn module_of(results: &[ValType], functions: &[(&str, Function)]) -> Vec<u8> {
     let mut module = Module::new();
     let mut types = TypeSection::new();
-    types.ty().function([], [ValType::I64]);
+    types.ty().function([], results.iter().copied());
     module.section(&types);
-    let mut functions = FunctionSection::new();
-    for _ in &cases {
-        functions.function(0);
+    let mut declared = FunctionSection::new();
+    for _ in functions {
+        declared.function(0);
     }
-    module.section(&functions);
+    module.section(&declared);
     let mut memories = MemorySection::new();
     memories.memory(MemoryType {
         minimum: 1,
@@ -273,30 +289,34 @@ fn module() -> Vec<u8> {
     });
     module.section(&memories);
     let mut exports = ExportSection::new();
-    for (i, (name, _, _)) in cases.iter().enumerate() {
+    for (i, (name, _)) in functions.iter().enumerate() {
         exports.export(name, ExportKind::Func, i as u32);
     }
+    exports.export("memory", ExportKind::Memory, 0);
     module.section(&exports);
     let mut code = CodeSection::new();
-    for (_, body, _) in &cases {
-        let mut f = Function::new([(1, ValType::F64)]);
-        for instruction in body {
-            f.instruction(instruction);
-        }
-        f.instruction(&I::End);
-        code.function(&f);
+    for (_, f) in functions {
+        code.function(f);
     }
     module.section(&code);
     module.finish()
 }
 
-/// What every case answers on an engine (`cranelift`: Cranelift's own NaN pass on).
-fn run(wasm: &[u8], cranelift: bool) -> Vec<i64> {
+/// `wasm` compiled on an engine with Cranelift's own NaN pass on or off (and relaxed SIMD
+/// deterministic, as the runtime has it), with a store to instantiate it in.
+fn load(wasm: &[u8], cranelift: bool) -> (wasmtime::Store<()>, wasmtime::Module) {
     let mut config = wasmtime::Config::new();
-    config.cranelift_nan_canonicalization(cranelift);
+    config
+        .cranelift_nan_canonicalization(cranelift)
+        .relaxed_simd_deterministic(true);
     let engine = wasmtime::Engine::new(&config).unwrap();
     let module = wasmtime::Module::new(&engine, wasm).unwrap();
-    let mut store = wasmtime::Store::new(&engine, ());
+    (wasmtime::Store::new(&engine, ()), module)
+}
+
+/// What every case answers on an engine (`cranelift`: Cranelift's own NaN pass on).
+fn run(wasm: &[u8], cranelift: bool) -> Vec<i64> {
+    let (mut store, module) = load(wasm, cranelift);
     let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
     cases()
         .iter()
@@ -509,13 +529,7 @@ fn arguments(ty: &wasmtime::FuncType, pick: &mut impl FnMut() -> u64) -> Vec<was
 
 /// Everything a run shows: each export's results (bits) or trap, then memory and globals.
 fn observe(wasm: &[u8], cranelift: bool, seed: u64) -> Vec<String> {
-    let mut config = wasmtime::Config::new();
-    config
-        .cranelift_nan_canonicalization(cranelift)
-        .relaxed_simd_deterministic(true);
-    let engine = wasmtime::Engine::new(&config).unwrap();
-    let module = wasmtime::Module::new(&engine, wasm).unwrap();
-    let mut store = wasmtime::Store::new(&engine, ());
+    let (mut store, module) = load(wasm, cranelift);
     let instance = match wasmtime::Instance::new(&mut store, &module, &[]) {
         Ok(instance) => instance,
         Err(e) => return vec![format!("instantiation failed: {}", e.root_cause())],
@@ -864,45 +878,18 @@ impl Program {
             p.emit(I::F64Store(MEM));
         }
 
-        let mut module = Module::new();
-        let mut types = TypeSection::new();
-        types.ty().function([], []);
-        module.section(&types);
-        let mut functions = FunctionSection::new();
-        functions.function(0);
-        module.section(&functions);
-        let mut memories = MemorySection::new();
-        memories.memory(MemoryType {
-            minimum: 1,
-            maximum: Some(1),
-            memory64: false,
-            shared: false,
-            page_size_log2: None,
-        });
-        module.section(&memories);
-        let mut exports = ExportSection::new();
-        exports.export("run", ExportKind::Func, 0);
-        exports.export("memory", ExportKind::Memory, 0);
-        module.section(&exports);
-        let mut code = CodeSection::new();
-        let mut f = Function::new([(F64_LOCALS, ValType::F64), (2, ValType::F32)]);
+        let mut run = Function::new([(F64_LOCALS, ValType::F64), (2, ValType::F32)]);
         for instruction in &p.body {
-            f.instruction(instruction);
+            run.instruction(instruction);
         }
-        f.instruction(&I::End);
-        code.function(&f);
-        module.section(&code);
-        module.finish()
+        run.instruction(&I::End);
+        module_of(&[], &[("run", run)])
     }
 }
 
 /// The memory a program leaves.
 fn memory_after(wasm: &[u8], cranelift: bool) -> Vec<u8> {
-    let mut config = wasmtime::Config::new();
-    config.cranelift_nan_canonicalization(cranelift);
-    let engine = wasmtime::Engine::new(&config).unwrap();
-    let module = wasmtime::Module::new(&engine, wasm).unwrap();
-    let mut store = wasmtime::Store::new(&engine, ());
+    let (mut store, module) = load(wasm, cranelift);
     let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
     let run = instance
         .get_typed_func::<(), ()>(&mut store, "run")
