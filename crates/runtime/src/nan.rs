@@ -18,8 +18,10 @@
 //! `trunc`, `nearest`, promotion and demotion, and the relaxed `madd`, `nmadd`, `min` and
 //! `max`, scalar and vector. Sign operations (`neg`, `abs`, `copysign`), loads, stores and
 //! reinterpretations keep their bits, as wasm requires. The inserted instructions cost gas
-//! like any other (seven units per check). A value that only feeds more of that arithmetic is
-//! not checked: a NaN in it gives a NaN there, which is checked (see `flows_into_propagating`).
+//! like any other (seven units per check). A value whose bits cannot be seen before another
+//! check is not checked: one that only feeds more of that arithmetic (a NaN in it gives a NaN
+//! there, which is checked), a comparison or a conversion to an integer (blind to a NaN's
+//! bits), or a local whose every read is such (see `fate` and `quiet_locals`).
 
 use wasm_encoder::reencode::{Error as ReencodeError, Reencode};
 use wasm_encoder::{Function, Instruction, RawSection, ValType};
@@ -264,17 +266,83 @@ fn function_params(wasm: &[u8]) -> Result<Vec<u32>, Error> {
     Ok(params)
 }
 
-/// Whether the value on top of the stack before `rest` is only an operand of an operation that
-/// returns a NaN whenever an operand is one, and is itself checked: then a NaN in it ends
-/// canonical there, and checking it here too would be wasted. Looks only through straight-line
-/// code that pushes values above it (`local.get`, constants, loads); anything else (a branch, a
-/// call, a store, `local.tee`, a sign operation) needs the value canonical now.
-fn flows_into_propagating(rest: &[Operator<'_>]) -> bool {
+/// How far the rewrite looks ahead for what becomes of a value; beyond it the value is
+/// checked. It keeps the rewrite linear in the size of the code.
+const LOOKAHEAD: usize = 64;
+
+/// Operations whose result is the same for every NaN operand, whatever its bits: comparisons
+/// (a NaN is unordered) and conversions to integers (a NaN traps, or saturates to zero).
+fn payload_blind(op: &Operator<'_>) -> Option<usize> {
+    use Operator as O;
+    match op {
+        O::F32Eq
+        | O::F32Ne
+        | O::F32Lt
+        | O::F32Gt
+        | O::F32Le
+        | O::F32Ge
+        | O::F64Eq
+        | O::F64Ne
+        | O::F64Lt
+        | O::F64Gt
+        | O::F64Le
+        | O::F64Ge
+        | O::F32x4Eq
+        | O::F32x4Ne
+        | O::F32x4Lt
+        | O::F32x4Gt
+        | O::F32x4Le
+        | O::F32x4Ge
+        | O::F64x2Eq
+        | O::F64x2Ne
+        | O::F64x2Lt
+        | O::F64x2Gt
+        | O::F64x2Le
+        | O::F64x2Ge => Some(2),
+        O::I32TruncF32S
+        | O::I32TruncF32U
+        | O::I32TruncF64S
+        | O::I32TruncF64U
+        | O::I64TruncF32S
+        | O::I64TruncF32U
+        | O::I64TruncF64S
+        | O::I64TruncF64U
+        | O::I32TruncSatF32S
+        | O::I32TruncSatF32U
+        | O::I32TruncSatF64S
+        | O::I32TruncSatF64U
+        | O::I64TruncSatF32S
+        | O::I64TruncSatF32U
+        | O::I64TruncSatF64S
+        | O::I64TruncSatF64U
+        | O::I32x4TruncSatF32x4S
+        | O::I32x4TruncSatF32x4U
+        | O::I32x4TruncSatF64x2SZero
+        | O::I32x4TruncSatF64x2UZero => Some(1),
+        _ => None,
+    }
+}
+
+/// What becomes of the value on top of the stack before `rest`, as far as the straight-line
+/// code after it shows. `None`: its bits may be seen (stored, returned, passed, branched on,
+/// reinterpreted, moved by a sign operation), so a NaN in it must be canonical now. `Some(locals)`:
+/// its bits are never seen unless one of `locals` is, because every way it goes is one of
+///
+/// - an operand of an operation that returns a NaN whenever an operand is one, and is itself
+///   checked (or hidden in turn);
+/// - an operand of an operation blind to a NaN's bits ([`payload_blind`]);
+/// - dropped;
+/// - written to a local (`local.set`, or `local.tee` and on), which is listed.
+///
+/// Only straight-line code that pushes values above it is looked through (`local.get`,
+/// constants, loads), up to [`LOOKAHEAD`] operations.
+fn fate(rest: &[Operator<'_>]) -> Option<Vec<u32>> {
     use Operator as O;
     // Values pushed above ours so far.
     let mut above = 0usize;
-    for op in rest {
-        let (pops, pushes, propagating) = match op {
+    let mut through = Vec::new();
+    for op in rest.iter().take(LOOKAHEAD) {
+        let (pops, pushes, hides) = match op {
             O::LocalGet { .. }
             | O::GlobalGet { .. }
             | O::I32Const { .. }
@@ -287,18 +355,75 @@ fn flows_into_propagating(rest: &[Operator<'_>]) -> bool {
             | O::F32Load { .. }
             | O::F64Load { .. }
             | O::V128Load { .. } => (1, 1, false),
-            _ => match checked(op) {
-                Some(c) => (c.operands, 1, c.propagates),
-                None => return false,
+            O::LocalTee { local_index } if above == 0 => {
+                // Ours goes into the local and stays on top.
+                through.push(*local_index);
+                continue;
+            }
+            O::LocalTee { .. } => (1, 1, false),
+            O::LocalSet { local_index } if above == 0 => {
+                through.push(*local_index);
+                return Some(through);
+            }
+            O::LocalSet { .. } | O::Drop => (1, 0, true),
+            _ => match (checked(op), payload_blind(op)) {
+                (Some(c), _) => (c.operands, 1, c.propagates),
+                (None, Some(operands)) => (operands, 1, true),
+                (None, None) => return None,
             },
         };
         if pops > above {
             // This operation takes our value.
-            return propagating;
+            return hides.then_some(through);
         }
         above = above - pops + pushes;
     }
-    false
+    None
+}
+
+/// The locals of a function body whose values' bits are never seen: every read of one is
+/// hidden ([`fate`]) behind checked arithmetic, blind operations, or other such locals. A
+/// value written to one needs no check; a NaN in it is made canonical where it comes out.
+///
+/// A local is seen if one of its reads is, or if a read goes into a local that is seen; the
+/// rest (cycles through arithmetic in a loop included) are quiet.
+fn quiet_locals(ops: &[Operator<'_>]) -> std::collections::HashSet<u32> {
+    use std::collections::{HashMap, HashSet};
+    // Only locals that something writes matter.
+    let mut written: HashSet<u32> = HashSet::new();
+    for op in ops {
+        if let Operator::LocalSet { local_index } | Operator::LocalTee { local_index } = op {
+            written.insert(*local_index);
+        }
+    }
+    let mut seen: Vec<u32> = Vec::new();
+    // local -> the locals that are seen if it is.
+    let mut feeds: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        let Operator::LocalGet { local_index } = op else {
+            continue;
+        };
+        if !written.contains(local_index) {
+            continue;
+        }
+        match fate(&ops[i + 1..]) {
+            None => seen.push(*local_index),
+            Some(into) => {
+                for target in into {
+                    feeds.entry(target).or_default().push(*local_index);
+                }
+            }
+        }
+    }
+    let mut quiet = written;
+    while let Some(local) = seen.pop() {
+        if quiet.remove(&local)
+            && let Some(sources) = feeds.get(&local)
+        {
+            seen.extend(sources);
+        }
+    }
+    quiet
 }
 
 /// Re-encodes a core module, adding the checks to every function body.
@@ -350,14 +475,17 @@ impl Reencode for Rewriter {
             }
         }
 
+        let quiet = quiet_locals(&ops);
         let mut function = Function::new(locals);
         for (i, op) in ops.iter().enumerate() {
             let produced = checked(op).map(|c| c.kind);
             function.instruction(&self.instruction(op.clone())?);
-            if let Some(kind) = produced
-                && !flows_into_propagating(&ops[i + 1..])
-            {
-                kind.canonicalize(&mut function, scratch[kind as usize]);
+            if let Some(kind) = produced {
+                let hidden = fate(&ops[i + 1..])
+                    .is_some_and(|into| into.iter().all(|local| quiet.contains(local)));
+                if !hidden {
+                    kind.canonicalize(&mut function, scratch[kind as usize]);
+                }
             }
         }
         code.function(&function);
