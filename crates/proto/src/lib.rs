@@ -27,5 +27,5 @@ mod worker_api;
 pub use chain_api::{BlockEvents, ChainApi};
 pub use error::{Error, ErrorBody, Result, not_found_as_none};
 pub use http::{EventStream, Http, SseDecoder, SseEvent};
-pub use server::{ServerLimits, serve};
+pub use server::{BodyTimedOut, RequestBody, ServerLimits, serve};
 pub use worker_api::WorkerApi;

@@ -7,7 +7,9 @@
 //! the same time), the server holds at most [`ServerLimits::max_connections`] connections,
 //! and one remote address at most [`ServerLimits::max_connections_per_ip`] (loopback excepted:
 //! a development network's processes all share it). A connection past a cap is closed at
-//! once; the listener never stops accepting.
+//! once; the listener never stops accepting. A request's body must arrive whole within
+//! [`ServerLimits::body_read_timeout`] of its head: a body sent a byte at a time fails to read
+//! (the handler answers 400 and the connection closes) instead of holding its place for ever.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -16,19 +18,24 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hyper::body::Incoming;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
-use crate::windows::HEADER_READ_TIMEOUT;
+use crate::windows::{BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT};
 
 /// Caps on what the peers of one server may hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerLimits {
     /// Time for a request's head to arrive, and for an idle connection to send its next one.
     pub header_read_timeout: Duration,
+    /// Time for a request's whole body to arrive once its head has.
+    pub body_read_timeout: Duration,
     /// Connections open at once, from all peers.
     pub max_connections: usize,
     /// Connections open at once from one non-loopback address.
@@ -39,6 +46,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
             max_connections: 768,
             max_connections_per_ip: 64,
         }
@@ -92,6 +100,73 @@ fn admit(
     })
 }
 
+/// A request's body that must arrive whole before a deadline; past it, reading fails.
+pub struct RequestBody {
+    body: Incoming,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    timeout: Duration,
+}
+
+/// A request body that did not arrive in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within {0:?}")]
+pub struct BodyTimedOut(Duration);
+
+impl Body for RequestBody {
+    type Data = bytes::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(BodyTimedOut(self.timeout).into()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// `inner`, given each request's body with its deadline.
+#[derive(Clone)]
+struct WithBodyDeadline<S> {
+    inner: S,
+    timeout: Duration,
+}
+
+impl<S> tower_service::Service<hyper::Request<Incoming>> for WithBodyDeadline<S>
+where
+    S: tower_service::Service<hyper::Request<RequestBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: hyper::Request<Incoming>) -> Self::Future {
+        let timeout = self.timeout;
+        self.inner.call(request.map(|body| RequestBody {
+            body,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+            timeout,
+        }))
+    }
+}
+
 /// Serve `service` (an axum `Router`, for one) on `listener` over HTTP/1 within `limits`,
 /// until `shutdown` completes; then stop accepting and let open requests finish.
 pub async fn serve<S, B>(
@@ -102,7 +177,7 @@ pub async fn serve<S, B>(
 ) -> std::io::Result<()>
 where
     S: tower_service::Service<
-            hyper::Request<Incoming>,
+            hyper::Request<RequestBody>,
             Response = hyper::Response<B>,
             Error = Infallible,
         > + Clone
@@ -139,10 +214,12 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let connection = http.serve_connection(
-            TokioIo::new(stream),
-            TowerToHyperService::new(service.clone()),
-        );
+        let service = WithBodyDeadline {
+            inner: service.clone(),
+            timeout: limits.body_read_timeout,
+        };
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {

@@ -1,5 +1,6 @@
-//! The servers' defences against peers that hold connections: a request head must arrive in
-//! time, and connections past the caps are closed at once while the others are served.
+//! The servers' defences against peers that hold connections: a request's head and then its
+//! body must arrive in time, and connections past the caps are closed at once while the others
+//! are served.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -13,10 +14,21 @@ use tokio::net::{TcpListener, TcpStream};
 async fn start(limits: ServerLimits) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let service = tower::service_fn(|_request: hyper::Request<hyper::body::Incoming>| async {
-        Ok::<_, Infallible>(hyper::Response::new(http_body_util::Full::new(
-            bytes::Bytes::from_static(b"served"),
-        )))
+    let service = tower::service_fn(|request: hyper::Request<fat_proto::RequestBody>| async {
+        use http_body_util::BodyExt;
+        let answer = match request.into_body().collect().await {
+            Ok(body) => hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(
+                format!("served {} bytes", body.to_bytes().len()),
+            ))),
+            Err(error) => {
+                let mut answer = hyper::Response::new(http_body_util::Full::new(
+                    bytes::Bytes::from(error.to_string()),
+                ));
+                *answer.status_mut() = hyper::StatusCode::BAD_REQUEST;
+                answer
+            }
+        };
+        Ok::<_, Infallible>(answer)
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(serve(listener, service, limits, async {
@@ -116,4 +128,56 @@ async fn connections_past_the_cap_are_closed_and_the_held_ones_still_served() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(answer.contains("served"));
+}
+
+#[tokio::test]
+async fn a_request_body_that_never_ends_is_cut_off() {
+    let limits = ServerLimits {
+        body_read_timeout: Duration::from_millis(400),
+        ..ServerLimits::default()
+    };
+    let (addr, _stop) = start(limits).await;
+    let head = b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n";
+
+    // A whole head, five bytes of the body, then silence.
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    silent.write_all(head).await.unwrap();
+    silent.write_all(b"12345").await.unwrap();
+    let answer = read_until_closed(&mut silent, Duration::from_secs(20))
+        .await
+        .expect("the server closes a connection whose body does not arrive");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("did not arrive within"), "{answer}");
+
+    // A body sent a byte at a time, each well within any idle timeout: cut off all the same.
+    let socket = TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = socket.into_split();
+    writer.write_all(head).await.unwrap();
+    let drip = tokio::spawn(async move {
+        for _ in 0..100 {
+            if writer.write_all(b"x").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let mut received = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), reader.read_to_end(&mut received))
+        .await
+        .expect("the server ends a body sent too slowly before it is whole")
+        .ok();
+    let answer = String::from_utf8_lossy(&received);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    drip.abort();
+
+    // A body sent at once is read whole.
+    let mut prompt = TcpStream::connect(addr).await.unwrap();
+    prompt
+        .write_all(b"POST / HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 10\r\n\r\n0123456789")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut prompt, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(answer.contains("served 10 bytes"), "{answer}");
 }
