@@ -34,6 +34,11 @@ pub struct Runtime {
     command: ModeEngine,
     query: ModeEngine,
     codes: Mutex<CodeCache>,
+    /// A gate for each code being compiled: a second caller for the same code waits for the
+    /// first and takes its result from the cache instead of compiling it again.
+    compiling: Mutex<HashMap<CodeHash, Arc<Mutex<()>>>>,
+    /// How many codes this runtime has compiled.
+    compilations: std::sync::atomic::AtomicU64,
     tls: Arc<rustls::ClientConfig>,
     network: Arc<dyn HttpNetwork>,
     clock: Arc<dyn Clock>,
@@ -74,6 +79,8 @@ impl Runtime {
             command,
             query,
             codes,
+            compiling: Mutex::new(HashMap::new()),
+            compilations: Default::default(),
             tls: tls_config(),
             network: Arc::new(SystemNetwork),
             clock,
@@ -110,12 +117,49 @@ impl Runtime {
         if let Some(code) = self.cached(&hash) {
             return Ok(code);
         }
+        // One compilation per code at a time: the others wait here, then find it cached.
+        let gate = self
+            .compiling
+            .lock()
+            .expect("compile gates")
+            .entry(hash)
+            .or_default()
+            .clone();
+        let compiled = {
+            let _turn = gate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match self.cached(&hash) {
+                Some(code) => Ok(code),
+                None => self.compile(hash, wasm),
+            }
+        };
+        // Leave the gate under the map's lock: the last caller to leave removes it.
+        let mut gates = self.compiling.lock().expect("compile gates");
+        drop(gate);
+        if gates
+            .get(&hash)
+            .is_some_and(|gate| Arc::strong_count(gate) == 1)
+        {
+            gates.remove(&hash);
+        }
+        compiled
+    }
+
+    fn compile(&self, hash: CodeHash, wasm: &[u8]) -> Result<Arc<Code>> {
+        self.compilations.fetch_add(1, Ordering::Relaxed);
         let code = Arc::new(Code::compile(hash, wasm, &self.command, &self.query)?);
         self.codes
             .lock()
             .expect("code cache")
             .insert(hash, code.clone());
         Ok(code)
+    }
+
+    /// How many codes this runtime has compiled (each load that did not find its code in
+    /// memory, once however many asked for it at the same time).
+    pub fn compilations(&self) -> u64 {
+        self.compilations.load(Ordering::Relaxed)
     }
 
     /// The compiled code of `hash`, if it is in the cache (it is then the most recently

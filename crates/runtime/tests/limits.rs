@@ -334,3 +334,36 @@ fn the_code_cache_keeps_the_most_recently_used_codes() {
     assert_eq!(again.hash(), hashes[1]);
     assert!(runtime.cached(&hashes[0]).is_none());
 }
+
+#[test]
+fn callers_of_the_same_uncompiled_code_wait_for_one_compilation() {
+    let runtime = fat_runtime::Runtime::new(RuntimeConfig::default()).unwrap();
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let callers = 4;
+    let start = std::sync::Barrier::new(callers);
+    let hashes: Vec<_> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..callers)
+            .map(|_| {
+                scope.spawn(|| {
+                    start.wait();
+                    runtime.load(&wasm).unwrap().hash()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    assert!(hashes.iter().all(|h| *h == hashes[0]));
+    assert_eq!(
+        runtime.compilations(),
+        1,
+        "compiled once for {callers} callers"
+    );
+    // Found in memory after: no compilation.
+    runtime.load(&wasm).unwrap();
+    assert_eq!(runtime.compilations(), 1);
+    // Code that fails to compile is not kept: each asks again and gets the same error.
+    let broken = b"\0asm\x0d\0\x01\0garbage".to_vec();
+    let first = runtime.load(&broken).unwrap_err().to_string();
+    assert_eq!(runtime.load(&broken).unwrap_err().to_string(), first);
+    assert_eq!(runtime.compilations(), 3);
+}
