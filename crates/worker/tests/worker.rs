@@ -520,3 +520,110 @@ async fn a_state_value_put_back_on_disk_stops_the_worker_from_starting() {
     chain.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Copy the files of directory `from` (and of its directories) into `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The whole store put back as it was at an earlier block (head, digest, records and state
+/// together) cannot be told from the real one without a monotonic counter. What it buys the
+/// operator is nothing: the worker says which block its answers read, and runs the blocks
+/// since again, to the same receipts, byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_store_put_back_runs_the_blocks_since_to_the_same_receipts() {
+    let dir = temp_dir("store-put-back");
+    let chain = Chain::start(&dir).await;
+    let cluster = chain.dev_cluster(1).await;
+    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let counter = chain.deploy(&wasm, cluster, json!({"start": 5})).await;
+    let alice = dev_keypair("alice");
+    let (_, at_six) = chain
+        .command(&alice, counter, "increment", json!({"by": 1}))
+        .await;
+    w0.wait_for(at_six).await;
+    let worker = w0.pause().await;
+    worker.flush().await.unwrap();
+    drop(worker);
+    let store = dir.join("worker-0");
+    let saved = dir.join("worker-0-at-six");
+    // Tasks of a stopped worker may hold its store for a moment: copy once it opens.
+    drop(
+        fat_devnet::reopen_worker(
+            || common::worker_config(&dir, 0),
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap(),
+    );
+    copy_tree(&store, &saved);
+
+    let w0 = RunningWorker::restart(&chain.url, &dir, 0).await;
+    let mut txs = Vec::new();
+    for by in [100, 1000] {
+        let (tx, height) = chain
+            .command(&alice, counter, "increment", json!({"by": by}))
+            .await;
+        w0.wait_for(height).await;
+        txs.push((tx, height));
+    }
+    let last = txs[1].1;
+    let mut receipts = Vec::new();
+    for (tx, _) in &txs {
+        receipts.push(w0.get(&format!("/v1/receipts/{tx}")).await);
+    }
+    let answer = w0.query(counter, "get", Value::Null).await;
+    assert_eq!(answer["output"], 1106, "{answer}");
+    assert_eq!(answer["height"], last, "{answer}");
+    let roots = w0.get(&format!("/v1/contracts/{counter}")).await;
+    let worker = w0.pause().await;
+    worker.flush().await.unwrap();
+    drop(worker);
+
+    // The operator puts the whole store of block `at_six` back. The worker opens on it...
+    drop(
+        fat_devnet::reopen_worker(
+            || common::worker_config(&dir, 0),
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap(),
+    );
+    std::fs::remove_dir_all(&store).unwrap();
+    copy_tree(&saved, &store);
+    let worker = fat_worker::Worker::open(common::worker_config(&dir, 0)).unwrap();
+    // ...and, before it follows the chain again, answers from block `at_six` and says so.
+    let early = worker
+        .query(&counter, "get", "", AccountId(alice.account_id().0))
+        .await
+        .unwrap();
+    assert_eq!(early.result.as_deref(), Ok("6"));
+    assert_eq!(early.height, at_six);
+    // Following the chain, it runs the blocks since again: the same state, the same
+    // receipts (ed25519 signatures are deterministic), nothing of block `at_six` left.
+    let w0 = RunningWorker::serve(worker, &chain.url).await;
+    w0.wait_for(last).await;
+    for ((tx, _), before) in txs.iter().zip(&receipts) {
+        let after = w0.get(&format!("/v1/receipts/{tx}")).await;
+        assert_eq!(&after, before, "receipt of {tx}");
+    }
+    let answer = w0.query(counter, "get", Value::Null).await;
+    assert_eq!(answer["output"], 1106, "{answer}");
+    assert_eq!(
+        w0.get(&format!("/v1/contracts/{counter}")).await["state_root"],
+        roots["state_root"]
+    );
+    w0.stop().await;
+    chain.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
