@@ -274,6 +274,48 @@ fn follower_accepts_a_chain_and_refuses_forgeries() {
         })
     ));
 
+    // In a block of 150 (signatures are checked in batches), the first refused in block
+    // order is the one named: one at 70 carrying the next transaction's signature, one at 140
+    // posing as bob.
+    let many = |bad: &[u64]| {
+        let sign = |nonce: u64| {
+            alice.sign_tx(Transaction {
+                chain: CHAIN,
+                signer: alice.account_id(),
+                nonce,
+                fee: 1,
+                kind: TxKind::Transfer {
+                    to: AccountId([9; 32]),
+                    amount: 1,
+                },
+            })
+        };
+        let mut txs: Vec<_> = (0..150).map(sign).collect();
+        for &i in bad {
+            if i == 140 {
+                txs[140].tx.signer = dev_keypair("bob").account_id();
+            } else {
+                txs[i as usize].signature = sign(i + 1).signature;
+            }
+        }
+        certified(&k, &b1.header, txs)
+    };
+    for (bad, named) in [(vec![70, 140], 70), (vec![140], 140)] {
+        assert!(matches!(
+            f.accept(&many(&bad)),
+            Err(FollowError::Transaction {
+                height: 2,
+                index,
+                rejection: TxRejection::BadSignature,
+                ..
+            }) if index == named
+        ));
+    }
+    let mut g = BlockVerifier::new(CHAIN, genesis.clone(), set(&k));
+    g.accept(&b1).unwrap();
+    let whole = many(&[]);
+    assert_eq!(g.accept(&whole).unwrap(), whole.hash());
+
     // Time must not go back.
     let mut early = child(&k, &b1.header, "alice", 1);
     early.header.timestamp_ms = 5;

@@ -12,7 +12,7 @@ pub use envelope::{
     Direction, EcdhPublic, EcdhSecret, Envelope, EnvelopeError, ReplayGuard, Session,
     SessionMessage,
 };
-pub use keys::{DEV_SEED_CONTEXT, Keypair, dev_keypair, verify, verify_tx};
+pub use keys::{DEV_SEED_CONTEXT, Keypair, dev_keypair, verify, verify_tx, verify_txs};
 pub use keytree::{ClusterKey, ContractKeys, MasterKey};
 
 /// Why a signature or a key is not valid.

@@ -65,3 +65,100 @@ fn dev_keys_and_signatures_are_pinned() {
     forged.tx.signer = bob;
     assert_eq!(verify_tx(&forged), Err(CryptoError::BadSignature(bob)));
 }
+
+/// `verify_txs` answers for a list what `verify_tx` answers for each: transactions of several
+/// signers, some with a byte of the signature or of the transaction changed, or signed by
+/// another key; and the forms `verify_tx` refuses before its equation.
+#[test]
+fn a_batch_of_transactions_is_accepted_exactly_when_each_is() {
+    use fat_crypto::verify_txs;
+    let keys: Vec<_> = ["alice", "bob", "charlie"]
+        .iter()
+        .map(|name| dev_keypair(name))
+        .collect();
+    let signed = |i: u64| {
+        let key = &keys[(i % 3) as usize];
+        key.sign_tx(Transaction {
+            chain: fat_types::Hash32([0xc1; 32]),
+            signer: key.account_id(),
+            nonce: i,
+            fee: 1,
+            kind: TxKind::Transfer {
+                to: keys[0].account_id(),
+                amount: i,
+            },
+        })
+    };
+    assert!(verify_txs(&[]));
+    let all: Vec<_> = (0..70).map(signed).collect();
+    assert!(verify_txs(&all));
+
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let mut refused = 0;
+    for _ in 0..300 {
+        let len = 1 + next(12) as usize;
+        let mut txs: Vec<_> = (0..len as u64).map(|i| signed(i + 100)).collect();
+        if next(4) != 0 {
+            let victim = next(len as u64) as usize;
+            match next(3) {
+                0 => {
+                    let byte = next(64) as usize;
+                    txs[victim].signature.0[byte] ^= 1 << next(8);
+                }
+                1 => txs[victim].tx.nonce += 1,
+                _ => txs[victim].signature = signed(victim as u64 + 1).signature,
+            }
+        }
+        let one_by_one = txs.iter().all(|tx| verify_tx(tx).is_ok());
+        assert_eq!(verify_txs(&txs), one_by_one, "{txs:?}");
+        refused += usize::from(!one_by_one);
+    }
+    assert!(
+        refused > 150,
+        "only {refused} lists had a refused transaction"
+    );
+
+    // Forms refused before any equation: a weak (small-order) key, a small-order or
+    // non-canonical R, an s not reduced.
+    let mut weak = signed(1);
+    weak.tx.signer = fat_types::AccountId({
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        identity
+    });
+    let mut small_r = signed(2);
+    small_r.signature.0[..32].copy_from_slice(&{
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        identity
+    });
+    let mut non_canonical_r = signed(3);
+    // y = p + 1, which reduces to y = 1 (the identity) but is not its canonical encoding.
+    non_canonical_r.signature.0[..32].copy_from_slice(&{
+        let mut y = [0xffu8; 32];
+        y[0] = 0xee;
+        y[31] = 0x7f;
+        y
+    });
+    let mut big_s = signed(4);
+    big_s.signature.0[32..].copy_from_slice(&[0xff; 32]);
+    // The weak key made to pass the equation: with A the identity, s·B = R + k·A holds for
+    // R = s·B whatever the message. Only the check of the key refuses it.
+    let mut forged_for_weak_key = weak.clone();
+    let s = curve25519_dalek::Scalar::from(5u8);
+    let r = curve25519_dalek::constants::ED25519_BASEPOINT_POINT * s;
+    forged_for_weak_key.signature.0[..32].copy_from_slice(r.compress().as_bytes());
+    forged_for_weak_key.signature.0[32..].copy_from_slice(s.as_bytes());
+    for bad in [weak, small_r, non_canonical_r, big_s, forged_for_weak_key] {
+        assert!(verify_tx(&bad).is_err());
+        let mut list = all.clone();
+        list.insert(5, bad);
+        assert!(!verify_txs(&list));
+    }
+}
