@@ -26,6 +26,8 @@ pub const LANES: usize = 1024;
 pub struct StateHash {
     contract: ContractId,
     key: Option<[u8; 32]>,
+    /// The key of the entries' hash, derived once from `key` (every entry needs it).
+    element_key: Option<[u8; 32]>,
     lanes: Box<[u16; LANES]>,
 }
 
@@ -41,6 +43,7 @@ impl StateHash {
         Self {
             contract,
             key: None,
+            element_key: None,
             lanes: Box::new([0; LANES]),
         }
     }
@@ -49,6 +52,7 @@ impl StateHash {
     pub fn keyed(contract: ContractId, key: [u8; 32]) -> Self {
         Self {
             key: Some(key),
+            element_key: Some(blake3::derive_key(ELEMENT_CONTEXT, &key)),
             ..Self::new(contract)
         }
     }
@@ -65,6 +69,7 @@ impl StateHash {
         Some(Self {
             contract,
             key,
+            element_key: key.map(|key| blake3::derive_key(ELEMENT_CONTEXT, &key)),
             lanes,
         })
     }
@@ -82,7 +87,10 @@ impl StateHash {
     }
 
     fn element(&self, key: &[u8], value: &[u8]) -> [u16; LANES] {
-        let mut hasher = self.hasher(ELEMENT_CONTEXT);
+        let mut hasher = match &self.element_key {
+            Some(key) => blake3::Hasher::new_keyed(key),
+            None => blake3::Hasher::new_derive_key(ELEMENT_CONTEXT),
+        };
         hasher.update(self.contract.as_bytes());
         hasher.update(&(key.len() as u64).to_le_bytes());
         hasher.update(key);
@@ -110,6 +118,15 @@ impl StateHash {
         let element = self.element(key, value);
         for (lane, e) in self.lanes.iter_mut().zip(element) {
             *lane = lane.wrapping_sub(e);
+        }
+    }
+
+    /// Add the entries of `other`, a hash of the same contract under the same key: the
+    /// result is the hash of both sets (so a set can be hashed in parts, in parallel).
+    pub fn merge(&mut self, other: &StateHash) {
+        debug_assert!(self.contract == other.contract && self.key == other.key);
+        for (lane, e) in self.lanes.iter_mut().zip(other.lanes.iter()) {
+            *lane = lane.wrapping_add(*e);
         }
     }
 
@@ -154,6 +171,14 @@ mod tests {
         k2.insert(b"y", b"2");
         assert_ne!(k1.root(), a.root());
         assert_ne!(k1.root(), k2.root());
+        // Hashed in parts (one restored from its saved lanes) and merged: the same root.
+        let mut part1 = StateHash::keyed(c, [1; 32]);
+        part1.insert(b"y", b"2");
+        let mut part2 = StateHash::keyed(c, [1; 32]);
+        part2.insert(b"x", b"1");
+        let mut merged = StateHash::from_bytes(c, Some([1; 32]), &part1.to_bytes()).unwrap();
+        merged.merge(&part2);
+        assert_eq!(merged.root(), k1.root());
         assert_eq!(
             StateHash::from_bytes(c, Some([1; 32]), &k1.to_bytes())
                 .unwrap()

@@ -647,6 +647,7 @@ impl Store {
     /// of clusters whose key is not held are skipped (their state cannot be read). It reads
     /// the whole state: call it once, when the cluster keys are in the keyring.
     pub fn check_state(&self) -> Result<()> {
+        use rayon::prelude::*;
         // Read a page at a time: the state is hashed as it is read, never held whole.
         const PAGE: usize = 4096;
         let snapshot = self.snapshot()?;
@@ -664,18 +665,50 @@ impl Store {
                     ),
                 )
             };
-            let mut hash = StateHash::keyed(id, crypt.keys.state_root());
-            let mut after: Option<Vec<u8>> = None;
+            let empty = StateHash::keyed(id, crypt.keys.state_root());
+            let mut hash = empty.clone();
+            // The sealed values are read in order here, a page at a time; each page is
+            // opened and hashed on every core (the hash of a set is the sum of its entries').
+            let prefix = state_key(&id, &[]);
+            let table = snapshot.table(&snapshot.state, STATE)?;
+            let mut range = table
+                .range(prefix.as_slice()..)
+                .map_err(storage("scan state"))?;
             loop {
-                let page = StateStore::scan(&snapshot, &id, &[], after.as_deref(), PAGE)
-                    .map_err(|e| refused(format!("does not decrypt ({e})")))?;
-                for (key, value) in &page {
-                    hash.insert(key, value);
+                let mut page = Vec::with_capacity(PAGE);
+                for item in range.by_ref() {
+                    let (k, v) = item.map_err(storage("scan state"))?;
+                    if !k.value().starts_with(&prefix) {
+                        break;
+                    }
+                    page.push((k.value()[32..].to_vec(), v.value().to_vec()));
+                    if page.len() == PAGE {
+                        break;
+                    }
                 }
+                let part = page
+                    .par_chunks(256)
+                    .map(|chunk| {
+                        let mut part = empty.clone();
+                        for (key, sealed) in chunk {
+                            let value = crypt
+                                .decrypt(&id, key, sealed)
+                                .map_err(|e| refused(format!("does not decrypt ({e})")))?;
+                            part.insert(key, &value);
+                        }
+                        Ok::<_, WorkerError>(part)
+                    })
+                    .try_reduce(
+                        || empty.clone(),
+                        |mut a, b| {
+                            a.merge(&b);
+                            Ok(a)
+                        },
+                    )?;
+                hash.merge(&part);
                 if page.len() < PAGE {
                     break;
                 }
-                after = page.last().map(|(key, _)| key.clone());
             }
             let root = hash.root();
             if root != record.state_root {

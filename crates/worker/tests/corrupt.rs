@@ -456,3 +456,52 @@ fn a_state_value_put_back_altered_or_removed_on_disk_is_refused() {
         .check_state()
         .unwrap();
 }
+
+/// A state of several pages (each opened and hashed in parts on every core) is checked whole:
+/// 10,000 entries pass; two values of the last page swapped, or one removed, are refused.
+#[test]
+fn a_state_of_many_pages_is_checked_whole() {
+    let dir = dir("state-pages");
+    populate(&dir);
+    {
+        let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
+        let writes: StateChanges = (0..10_000)
+            .map(|i| {
+                (
+                    format!("k{i:05}").into_bytes(),
+                    Some(format!("v{i}").into_bytes()),
+                )
+            })
+            .collect();
+        let mut changes = BlockChanges::default();
+        changes.writes.insert(A, writes);
+        changes.contracts.insert(A, record(A, 10_002));
+        store
+            .commit(&header(2), changes, &dev_keypair("worker-0"), true)
+            .unwrap();
+    }
+    let check = || {
+        Store::open(&dir, keyring(), common::store_seal())
+            .unwrap()
+            .check_state()
+    };
+    check().unwrap();
+    let (late, later) = (state_key(&A, b"k09990"), state_key(&A, b"k09998"));
+    swap(&dir, &late, &later);
+    let text = check().unwrap_err().to_string();
+    assert!(text.contains("does not decrypt"), "{text}");
+    swap(&dir, &late, &later);
+    check().unwrap();
+    {
+        let db = redb::Database::open(dir.join(DB_FILE)).unwrap();
+        let wtx = db.begin_write().unwrap();
+        wtx.open_table(STATE)
+            .unwrap()
+            .remove(late.as_slice())
+            .unwrap();
+        wtx.commit().unwrap();
+    }
+    let text = check().unwrap_err().to_string();
+    assert!(text.contains("not to its sealed root"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
