@@ -115,6 +115,9 @@ struct Checked {
     kind: Float,
     /// How many values it takes.
     operands: usize,
+    /// The shape it reads its operands in: its own but for promotion and demotion. A vector
+    /// is bits; read in another shape, a NaN lane may be an ordinary number.
+    reads: Float,
     /// Whether a NaN operand always gives a NaN result (lane by lane for vectors), as wasm's
     /// arithmetic, `min` and `max` do. The relaxed operations need not.
     propagates: bool,
@@ -156,9 +159,17 @@ fn checked(op: &Operator<'_>) -> Option<Checked> {
         O::F64x2RelaxedMadd | O::F64x2RelaxedNmadd => (F64x2, 3, false),
         _ => return None,
     };
+    let reads = match op {
+        O::F32DemoteF64 => F64,
+        O::F64PromoteF32 => F32,
+        O::F32x4DemoteF64x2Zero => F64x2,
+        O::F64x2PromoteLowF32x4 => F32x4,
+        _ => kind,
+    };
     Some(Checked {
         kind,
         operands,
+        reads,
         propagates,
     })
 }
@@ -271,56 +282,36 @@ fn function_params(wasm: &[u8]) -> Result<Vec<u32>, Error> {
 const LOOKAHEAD: usize = 64;
 
 /// Operations whose result is the same for every NaN operand, whatever its bits: comparisons
-/// (a NaN is unordered) and conversions to integers (a NaN traps, or saturates to zero).
-fn payload_blind(op: &Operator<'_>) -> Option<usize> {
+/// (a NaN is unordered) and conversions to integers (a NaN traps, or saturates to zero). How
+/// many values each takes, and the shape it reads them in.
+fn payload_blind(op: &Operator<'_>) -> Option<(usize, Float)> {
+    use Float::{F32, F32x4, F64, F64x2};
     use Operator as O;
-    match op {
-        O::F32Eq
-        | O::F32Ne
-        | O::F32Lt
-        | O::F32Gt
-        | O::F32Le
-        | O::F32Ge
-        | O::F64Eq
-        | O::F64Ne
-        | O::F64Lt
-        | O::F64Gt
-        | O::F64Le
-        | O::F64Ge
-        | O::F32x4Eq
-        | O::F32x4Ne
-        | O::F32x4Lt
-        | O::F32x4Gt
-        | O::F32x4Le
-        | O::F32x4Ge
-        | O::F64x2Eq
-        | O::F64x2Ne
-        | O::F64x2Lt
-        | O::F64x2Gt
-        | O::F64x2Le
-        | O::F64x2Ge => Some(2),
+    Some(match op {
+        O::F32Eq | O::F32Ne | O::F32Lt | O::F32Gt | O::F32Le | O::F32Ge => (2, F32),
+        O::F64Eq | O::F64Ne | O::F64Lt | O::F64Gt | O::F64Le | O::F64Ge => (2, F64),
+        O::F32x4Eq | O::F32x4Ne | O::F32x4Lt | O::F32x4Gt | O::F32x4Le | O::F32x4Ge => (2, F32x4),
+        O::F64x2Eq | O::F64x2Ne | O::F64x2Lt | O::F64x2Gt | O::F64x2Le | O::F64x2Ge => (2, F64x2),
         O::I32TruncF32S
         | O::I32TruncF32U
-        | O::I32TruncF64S
-        | O::I32TruncF64U
         | O::I64TruncF32S
         | O::I64TruncF32U
-        | O::I64TruncF64S
-        | O::I64TruncF64U
         | O::I32TruncSatF32S
         | O::I32TruncSatF32U
+        | O::I64TruncSatF32S
+        | O::I64TruncSatF32U => (1, F32),
+        O::I32TruncF64S
+        | O::I32TruncF64U
+        | O::I64TruncF64S
+        | O::I64TruncF64U
         | O::I32TruncSatF64S
         | O::I32TruncSatF64U
-        | O::I64TruncSatF32S
-        | O::I64TruncSatF32U
         | O::I64TruncSatF64S
-        | O::I64TruncSatF64U
-        | O::I32x4TruncSatF32x4S
-        | O::I32x4TruncSatF32x4U
-        | O::I32x4TruncSatF64x2SZero
-        | O::I32x4TruncSatF64x2UZero => Some(1),
-        _ => None,
-    }
+        | O::I64TruncSatF64U => (1, F64),
+        O::I32x4TruncSatF32x4S | O::I32x4TruncSatF32x4U => (1, F32x4),
+        O::I32x4TruncSatF64x2SZero | O::I32x4TruncSatF64x2UZero => (1, F64x2),
+        _ => return None,
+    })
 }
 
 /// What becomes of the value on top of the stack before `rest`, as far as the straight-line
@@ -334,9 +325,11 @@ fn payload_blind(op: &Operator<'_>) -> Option<usize> {
 /// - dropped;
 /// - written to a local (`local.set`, or `local.tee` and on), which is listed.
 ///
-/// Only straight-line code that pushes values above it is looked through (`local.get`,
-/// constants, loads), up to [`LOOKAHEAD`] operations.
-fn fate(rest: &[Operator<'_>]) -> Option<Vec<u32>> {
+/// The operation that takes it must read it in its `shape` (a vector's lanes as they were
+/// made); a value of unknown shape (`None`: a local's) is hidden only by scalar operations,
+/// which read a local in its own type. Only straight-line code that pushes values above it is
+/// looked through (`local.get`, constants, loads), up to [`LOOKAHEAD`] operations.
+fn fate(shape: Option<Float>, rest: &[Operator<'_>]) -> Option<Vec<u32>> {
     use Operator as O;
     // Values pushed above ours so far.
     let mut above = 0usize;
@@ -367,8 +360,8 @@ fn fate(rest: &[Operator<'_>]) -> Option<Vec<u32>> {
             }
             O::LocalSet { .. } | O::Drop => (1, 0, true),
             _ => match (checked(op), payload_blind(op)) {
-                (Some(c), _) => (c.operands, 1, c.propagates),
-                (None, Some(operands)) => (operands, 1, true),
+                (Some(c), _) => (c.operands, 1, c.propagates && reads_as(shape, c.reads)),
+                (None, Some((operands, reads))) => (operands, 1, reads_as(shape, reads)),
                 (None, None) => return None,
             },
         };
@@ -379,6 +372,15 @@ fn fate(rest: &[Operator<'_>]) -> Option<Vec<u32>> {
         above = above - pops + pushes;
     }
     None
+}
+
+/// Whether an operation that reads its operand in shape `reads` sees a value of `shape` as it
+/// was made (see [`fate`]).
+fn reads_as(shape: Option<Float>, reads: Float) -> bool {
+    match shape {
+        Some(shape) => shape == reads,
+        None => matches!(reads, Float::F32 | Float::F64),
+    }
 }
 
 /// The locals of a function body whose values' bits are never seen: every read of one is
@@ -406,7 +408,7 @@ fn quiet_locals(ops: &[Operator<'_>]) -> std::collections::HashSet<u32> {
         if !written.contains(local_index) {
             continue;
         }
-        match fate(&ops[i + 1..]) {
+        match fate(None, &ops[i + 1..]) {
             None => seen.push(*local_index),
             Some(into) => {
                 for target in into {
@@ -481,7 +483,7 @@ impl Reencode for Rewriter {
             let produced = checked(op).map(|c| c.kind);
             function.instruction(&self.instruction(op.clone())?);
             if let Some(kind) = produced {
-                let hidden = fate(&ops[i + 1..])
+                let hidden = fate(Some(kind), &ops[i + 1..])
                     .is_some_and(|into| into.iter().all(|local| quiet.contains(local)));
                 if !hidden {
                     kind.canonicalize(&mut function, scratch[kind as usize]);

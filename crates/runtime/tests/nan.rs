@@ -20,6 +20,16 @@ fn f32c(bits: u32) -> I<'static> {
     I::F32Const(f32::from_bits(bits).into())
 }
 
+fn f32x4(lanes: &[f32; 4]) -> I<'static> {
+    let bytes: Vec<u8> = lanes.iter().flat_map(|l| l.to_le_bytes()).collect();
+    I::V128Const(i128::from_le_bytes(bytes.try_into().unwrap()))
+}
+
+fn f64x2(lanes: &[f64; 2]) -> I<'static> {
+    let bytes: Vec<u8> = lanes.iter().flat_map(|l| l.to_le_bytes()).collect();
+    I::V128Const(i128::from_le_bytes(bytes.try_into().unwrap()))
+}
+
 fn num(x: f64) -> I<'static> {
     I::F64Const(x.into())
 }
@@ -278,6 +288,46 @@ fn cases() -> Vec<(&'static str, Vec<I<'static>>, Option<i64>)> {
             ]),
             Some(CANONICAL_F64),
         ),
+        // A vector is bits: an f32x4 NaN lane read as half an f64x2 lane is an ordinary
+        // number, so arithmetic or a comparison in the other shape does not make it canonical.
+        (
+            "f32x4_nan_read_as_f64x2_by_arithmetic",
+            vec![
+                f32x4(&[0.0, 1.0, 0.0, 0.0]),
+                f32x4(&[0.0, 1.0, 1.0, 1.0]),
+                I::F32x4Div,
+                f64x2(&[0.0, 0.0]),
+                I::F64x2Add,
+                I::I64x2ExtractLane(0),
+            ],
+            Some((0x3f80_0000u64 << 32 | CANONICAL_F32 as u64) as i64),
+        ),
+        (
+            "f32x4_nan_read_as_f64x2_by_a_comparison",
+            vec![
+                f32x4(&[0.0, 1.0, 0.0, 0.0]),
+                f32x4(&[0.0, 1.0, 1.0, 1.0]),
+                I::F32x4Div,
+                I::V128Const((0x3f80_0000u128 << 32 | CANONICAL_F32 as u128) as i128),
+                I::F64x2Eq,
+                I::I64x2ExtractLane(0),
+            ],
+            Some(-1),
+        ),
+        (
+            "f32x4_nan_kept_in_a_local_read_as_f64x2",
+            vec![
+                f32x4(&[0.0, 1.0, 0.0, 0.0]),
+                f32x4(&[0.0, 1.0, 1.0, 1.0]),
+                I::F32x4Div,
+                I::LocalSet(2),
+                I::LocalGet(2),
+                f64x2(&[0.0, 0.0]),
+                I::F64x2Add,
+                I::I64x2ExtractLane(0),
+            ],
+            Some((0x3f80_0000u64 << 32 | CANONICAL_F32 as u64) as i64),
+        ),
         // A local only compared: any NaN is unequal to itself.
         (
             "f64_local_only_compared",
@@ -299,7 +349,7 @@ fn module() -> Vec<u8> {
     let functions: Vec<(&str, Function)> = cases()
         .into_iter()
         .map(|(name, body, _)| {
-            let mut f = Function::new([(2, ValType::F64)]);
+            let mut f = Function::new([(2, ValType::F64), (1, ValType::V128)]);
             for instruction in &body {
                 f.instruction(instruction);
             }
@@ -849,7 +899,18 @@ impl Program {
             self.emit(I::F64x2Splat);
             return;
         }
-        match self.next(5) {
+        match self.next(6) {
+            5 => {
+                // f32x4 arithmetic whose lanes are then read as f64x2: a NaN lane there is
+                // half of an ordinary number.
+                self.f32(depth - 1);
+                self.emit(I::F32x4Splat);
+                self.f32(depth - 1);
+                self.emit(I::F32x4Splat);
+                let ops = [I::F32x4Div, I::F32x4Add, I::F32x4Mul, I::F32x4Max];
+                let op = ops[self.next(ops.len() as u64) as usize].clone();
+                self.emit(op);
+            }
             0 | 1 => {
                 self.f64x2(depth - 1);
                 self.f64x2(depth - 1);
