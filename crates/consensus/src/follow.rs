@@ -9,6 +9,8 @@ use crate::error::CertificateError;
 use crate::validators::ValidatorSet;
 
 /// How many transactions' signatures a follower checks together ([`fat_crypto::verify_txs`]).
+/// Part of the protocol: the batches decide which signatures with small-order components
+/// (which only their signers can make) pass, so every follower must cut them the same way.
 const SIGNATURE_BATCH: usize = 64;
 
 /// Why a block does not extend the followed chain.

@@ -86,7 +86,8 @@ pub fn verify_tx(tx: &SignedTransaction) -> Result<()> {
 /// commitments `R`, and `s` not reduced are refused.
 pub fn verify_txs(txs: &[SignedTransaction]) -> bool {
     use curve25519_dalek::edwards::CompressedEdwardsY;
-    // Below this a batch costs more than checking each.
+    // Below this a batch costs more than checking each. Part of the protocol, like the
+    // batches' size: it decides which lists are checked by which equation.
     const SMALLEST_BATCH: usize = 4;
     if txs.len() < SMALLEST_BATCH {
         return txs.iter().all(|tx| verify_tx(tx).is_ok());

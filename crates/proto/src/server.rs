@@ -8,7 +8,8 @@
 //! and one remote address at most [`ServerLimits::max_connections_per_ip`] (loopback excepted:
 //! a development network's processes all share it). A connection past a cap is closed at
 //! once; the listener never stops accepting. A request's body must arrive whole within
-//! [`ServerLimits::body_read_timeout`] of its head: a body sent a byte at a time fails to read
+//! [`ServerLimits::body_read_timeout`] of the handler's first read (every route reads at
+//! once): a body that stops, or is sent a byte at a time, fails to read
 //! (the handler answers 400 and the connection closes) instead of holding its place for ever.
 
 use std::collections::HashMap;
@@ -34,7 +35,7 @@ use crate::windows::{BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT};
 pub struct ServerLimits {
     /// Time for a request's head to arrive, and for an idle connection to send its next one.
     pub header_read_timeout: Duration,
-    /// Time for a request's whole body to arrive once its head has.
+    /// Time for a request's whole body to arrive once its handler starts reading it.
     pub body_read_timeout: Duration,
     /// Connections open at once, from all peers.
     pub max_connections: usize,
@@ -100,10 +101,11 @@ fn admit(
     })
 }
 
-/// A request's body that must arrive whole before a deadline; past it, reading fails.
+/// A request's body that must arrive whole within a time of its first read (a handler may
+/// wait for its turn before reading); past it, reading fails.
 pub struct RequestBody {
     body: Incoming,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     timeout: Duration,
 }
 
@@ -123,7 +125,11 @@ impl Body for RequestBody {
         if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
             return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
         }
-        match self.deadline.as_mut().poll(cx) {
+        let timeout = self.timeout;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Some(Err(BodyTimedOut(self.timeout).into()))),
             Poll::Pending => Poll::Pending,
         }
@@ -161,7 +167,7 @@ where
         let timeout = self.timeout;
         self.inner.call(request.map(|body| RequestBody {
             body,
-            deadline: Box::pin(tokio::time::sleep(timeout)),
+            deadline: None,
             timeout,
         }))
     }

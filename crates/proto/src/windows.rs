@@ -30,7 +30,8 @@ pub const CLIENT_WAIT: Duration = Duration::from_secs(60);
 /// ([`crate::http::IDLE_FOR`]), so a client never reuses one the server is closing.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a server waits for a request's whole body once its head has arrived: the largest
+/// How long a server waits for a request's whole body once its handler starts reading it
+/// (every route reads at once, as the head arrives): the largest
 /// body a client sends (a 4 MiB upload) at about 70 KiB/s.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 

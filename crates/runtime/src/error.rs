@@ -47,6 +47,32 @@ pub enum Error {
     Store(String),
 }
 
+impl Error {
+    /// The same error for another caller: causes are kept as their text.
+    pub(crate) fn shared(&self) -> Error {
+        let text = |source: &wasmtime::Error| wasmtime::Error::msg(format!("{source:#}"));
+        match self {
+            Error::Engine { mode, source } => Error::Engine {
+                mode,
+                source: text(source),
+            },
+            Error::InvalidCode { code, source } => Error::InvalidCode {
+                code: *code,
+                source: text(source),
+            },
+            Error::CodeTooLarge { size, limit } => Error::CodeTooLarge {
+                size: *size,
+                limit: *limit,
+            },
+            Error::NotAContract { code, source } => Error::NotAContract {
+                code: *code,
+                source: text(source),
+            },
+            Error::Store(text) => Error::Store(text.clone()),
+        }
+    }
+}
+
 /// Result with the runtime's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

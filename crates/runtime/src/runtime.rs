@@ -36,7 +36,7 @@ pub struct Runtime {
     codes: Mutex<CodeCache>,
     /// A gate for each code being compiled: a second caller for the same code waits for the
     /// first and takes its result from the cache instead of compiling it again.
-    compiling: Mutex<HashMap<CodeHash, Arc<Mutex<()>>>>,
+    compiling: Mutex<HashMap<CodeHash, Arc<CompileGate>>>,
     /// How many codes this runtime has compiled.
     compilations: std::sync::atomic::AtomicU64,
     tls: Arc<rustls::ClientConfig>,
@@ -126,12 +126,21 @@ impl Runtime {
             .or_default()
             .clone();
         let compiled = {
-            let _turn = gate
+            let mut outcome = gate
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match self.cached(&hash) {
-                Some(code) => Ok(code),
-                None => self.compile(hash, wasm),
+            match &*outcome {
+                // Compiled (or refused) while this caller waited: the same answer.
+                Some(Ok(code)) => Ok(code.clone()),
+                Some(Err(error)) => Err(error.shared()),
+                None => {
+                    let compiled = self.compile(hash, wasm);
+                    *outcome = Some(match &compiled {
+                        Ok(code) => Ok(code.clone()),
+                        Err(error) => Err(error.shared()),
+                    });
+                    compiled
+                }
             }
         };
         // Leave the gate under the map's lock: the last caller to leave removes it.
@@ -378,6 +387,10 @@ async fn invoke(
 fn text(result: std::result::Result<String, String>) -> std::result::Result<Vec<u8>, String> {
     result.map(String::into_bytes)
 }
+
+/// Callers of one code waiting for its compilation, and its outcome once there is one. It
+/// lives only while someone waits: code that failed is compiled again when asked again later.
+type CompileGate = Mutex<Option<Result<Arc<Code>>>>;
 
 /// Compiled code by hash, at most `capacity` of them: the least recently used goes first.
 struct CodeCache {
