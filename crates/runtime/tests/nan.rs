@@ -63,6 +63,17 @@ fn cases() -> Vec<(&'static str, Vec<I<'static>>, Option<i64>)> {
         body.extend([I::I32x4ExtractLane(3), I::I64ExtendI32U]);
         body
     };
+    // 0/0 in lane 0 of an f32x4 (the machine chooses its NaN), lane 1 is 1.0; then lane 0
+    // of the vector read as i64x2, after whatever the case does to it in between.
+    let lane_nan = || {
+        vec![
+            f32x4(&[0.0, 1.0, 0.0, 0.0]),
+            f32x4(&[0.0, 1.0, 1.0, 1.0]),
+            I::F32x4Div,
+        ]
+    };
+    // That lane pair once the NaN is canonical: an ordinary f64.
+    let half_nan = (0x3f80_0000u64 << 32 | CANONICAL_F32 as u64) as i64;
     let payload = || f64c(NEG_PAYLOAD_F64);
     let payload32 = || f32c(NEG_PAYLOAD_F32);
     vec![
@@ -292,41 +303,40 @@ fn cases() -> Vec<(&'static str, Vec<I<'static>>, Option<i64>)> {
         // number, so arithmetic or a comparison in the other shape does not make it canonical.
         (
             "f32x4_nan_read_as_f64x2_by_arithmetic",
-            vec![
-                f32x4(&[0.0, 1.0, 0.0, 0.0]),
-                f32x4(&[0.0, 1.0, 1.0, 1.0]),
-                I::F32x4Div,
-                f64x2(&[0.0, 0.0]),
-                I::F64x2Add,
-                I::I64x2ExtractLane(0),
-            ],
-            Some((0x3f80_0000u64 << 32 | CANONICAL_F32 as u64) as i64),
+            [
+                lane_nan(),
+                vec![f64x2(&[0.0, 0.0]), I::F64x2Add, I::I64x2ExtractLane(0)],
+            ]
+            .concat(),
+            Some(half_nan),
         ),
         (
             "f32x4_nan_read_as_f64x2_by_a_comparison",
-            vec![
-                f32x4(&[0.0, 1.0, 0.0, 0.0]),
-                f32x4(&[0.0, 1.0, 1.0, 1.0]),
-                I::F32x4Div,
-                I::V128Const((0x3f80_0000u128 << 32 | CANONICAL_F32 as u128) as i128),
-                I::F64x2Eq,
-                I::I64x2ExtractLane(0),
-            ],
+            [
+                lane_nan(),
+                vec![
+                    I::V128Const(i128::from(half_nan)),
+                    I::F64x2Eq,
+                    I::I64x2ExtractLane(0),
+                ],
+            ]
+            .concat(),
             Some(-1),
         ),
         (
             "f32x4_nan_kept_in_a_local_read_as_f64x2",
-            vec![
-                f32x4(&[0.0, 1.0, 0.0, 0.0]),
-                f32x4(&[0.0, 1.0, 1.0, 1.0]),
-                I::F32x4Div,
-                I::LocalSet(2),
-                I::LocalGet(2),
-                f64x2(&[0.0, 0.0]),
-                I::F64x2Add,
-                I::I64x2ExtractLane(0),
-            ],
-            Some((0x3f80_0000u64 << 32 | CANONICAL_F32 as u64) as i64),
+            [
+                lane_nan(),
+                vec![
+                    I::LocalSet(2),
+                    I::LocalGet(2),
+                    f64x2(&[0.0, 0.0]),
+                    I::F64x2Add,
+                    I::I64x2ExtractLane(0),
+                ],
+            ]
+            .concat(),
+            Some(half_nan),
         ),
         // A local only compared: any NaN is unequal to itself.
         (

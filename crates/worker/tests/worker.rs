@@ -442,6 +442,31 @@ async fn a_receipt_is_served_only_once_its_block_is_durable() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A chain and worker 0 in a new directory named `name`; the counter deployed at 5 and
+/// incremented to 6 by alice; the worker stopped with its store durable. Returns the
+/// directory, the chain, the counter and the height of the increment.
+async fn counter_at_six(name: &str) -> (std::path::PathBuf, Chain, fat_types::ContractId, u64) {
+    let dir = temp_dir(name);
+    let chain = Chain::start(&dir).await;
+    let cluster = chain.dev_cluster(1).await;
+    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let counter = chain.deploy(&wasm, cluster, json!({"start": 5})).await;
+    let (_, height) = chain
+        .command(
+            &dev_keypair("alice"),
+            counter,
+            "increment",
+            json!({"by": 1}),
+        )
+        .await;
+    w0.wait_for(height).await;
+    let worker = w0.pause().await;
+    worker.flush().await.unwrap();
+    drop(worker);
+    (dir, chain, counter, height)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_value_put_back_on_disk_stops_the_worker_from_starting() {
     use redb::{ReadableDatabase, ReadableTable, TableDefinition};
@@ -472,20 +497,8 @@ async fn a_state_value_put_back_on_disk_stops_the_worker_from_starting() {
             })
             .collect()
     };
-    let dir = temp_dir("state-put-back");
-    let chain = Chain::start(&dir).await;
-    let cluster = chain.dev_cluster(1).await;
-    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
-    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
-    let counter = chain.deploy(&wasm, cluster, json!({"start": 5})).await;
+    let (dir, chain, counter, _) = counter_at_six("state-put-back").await;
     let alice = dev_keypair("alice");
-    let (_, height) = chain
-        .command(&alice, counter, "increment", json!({"by": 1}))
-        .await;
-    w0.wait_for(height).await;
-    let worker = w0.pause().await;
-    worker.flush().await.unwrap();
-    drop(worker);
     let at_six = values(&dir);
     assert!(!at_six.is_empty());
 
@@ -541,20 +554,8 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 /// since again, to the same receipts, byte for byte.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_store_put_back_runs_the_blocks_since_to_the_same_receipts() {
-    let dir = temp_dir("store-put-back");
-    let chain = Chain::start(&dir).await;
-    let cluster = chain.dev_cluster(1).await;
-    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
-    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
-    let counter = chain.deploy(&wasm, cluster, json!({"start": 5})).await;
+    let (dir, chain, counter, at_six) = counter_at_six("store-put-back").await;
     let alice = dev_keypair("alice");
-    let (_, at_six) = chain
-        .command(&alice, counter, "increment", json!({"by": 1}))
-        .await;
-    w0.wait_for(at_six).await;
-    let worker = w0.pause().await;
-    worker.flush().await.unwrap();
-    drop(worker);
     let store = dir.join("worker-0");
     let saved = dir.join("worker-0-at-six");
     // Tasks of a stopped worker may hold its store for a moment: copy once it opens.
