@@ -761,6 +761,12 @@ impl Program {
         self.body.push(i);
     }
 
+    /// Emit one of `ops`, chosen at random.
+    fn emit_one_of(&mut self, ops: &[I<'static>]) {
+        let op = ops[self.next(ops.len() as u64) as usize].clone();
+        self.emit(op);
+    }
+
     fn f64(&mut self, depth: u32) {
         let leaf = depth == 0 || self.next(4) == 0;
         if leaf {
@@ -797,8 +803,7 @@ impl Program {
                 self.emit(I::LocalGet(a));
                 self.emit(I::LocalGet(b));
                 let ops = [I::F64Lt, I::F64Ge, I::F64Eq, I::F64Ne];
-                let op = ops[self.next(ops.len() as u64) as usize].clone();
-                self.emit(op);
+                self.emit_one_of(&ops);
                 self.emit(I::Select);
             }
             0 | 1 => {
@@ -813,8 +818,7 @@ impl Program {
                     I::F64Max,
                     I::F64Copysign,
                 ];
-                let op = ops[self.next(ops.len() as u64) as usize].clone();
-                self.emit(op);
+                self.emit_one_of(&ops);
             }
             2 => {
                 self.f64(depth - 1);
@@ -827,8 +831,7 @@ impl Program {
                     I::F64Neg,
                     I::F64Abs,
                 ];
-                let op = ops[self.next(ops.len() as u64) as usize].clone();
-                self.emit(op);
+                self.emit_one_of(&ops);
             }
             3 => {
                 self.f64(depth - 1);
@@ -882,14 +885,12 @@ impl Program {
                 self.f32(depth - 1);
                 self.f32(depth - 1);
                 let ops = [I::F32Add, I::F32Mul, I::F32Div, I::F32Min, I::F32Copysign];
-                let op = ops[self.next(ops.len() as u64) as usize].clone();
-                self.emit(op);
+                self.emit_one_of(&ops);
             }
             1 => {
                 self.f32(depth - 1);
                 let ops = [I::F32Sqrt, I::F32Neg, I::F32Nearest, I::F32Abs];
-                let op = ops[self.next(ops.len() as u64) as usize].clone();
-                self.emit(op);
+                self.emit_one_of(&ops);
             }
             2 => {
                 self.f32(depth - 1);
@@ -918,8 +919,7 @@ impl Program {
                 self.f32(depth - 1);
                 self.emit(I::F32x4Splat);
                 let ops = [I::F32x4Div, I::F32x4Add, I::F32x4Mul, I::F32x4Max];
-                let op = ops[self.next(ops.len() as u64) as usize].clone();
-                self.emit(op);
+                self.emit_one_of(&ops);
             }
             0 | 1 => {
                 self.f64x2(depth - 1);
@@ -932,14 +932,12 @@ impl Program {
                     I::F64x2Max,
                     I::F64x2Sub,
                 ];
-                let op = ops[self.next(ops.len() as u64) as usize].clone();
-                self.emit(op);
+                self.emit_one_of(&ops);
             }
             2 => {
                 self.f64x2(depth - 1);
                 let ops = [I::F64x2Sqrt, I::F64x2Neg, I::F64x2Floor, I::F64x2Abs];
-                let op = ops[self.next(ops.len() as u64) as usize].clone();
-                self.emit(op);
+                self.emit_one_of(&ops);
             }
             3 => {
                 self.f64x2(depth - 1);
@@ -1011,8 +1009,7 @@ impl Program {
                         p.emit(I::LocalGet(local));
                         p.f64(2);
                         let ops = [I::F64Mul, I::F64Add, I::F64Div, I::F64Max];
-                        let op = ops[p.next(ops.len() as u64) as usize].clone();
-                        p.emit(op);
+                        p.emit_one_of(&ops);
                         p.emit(I::LocalSet(local));
                     }
                     p.emit(I::LocalGet(COUNTER));
@@ -1032,8 +1029,7 @@ impl Program {
                     p.f64(4);
                     p.f64(3);
                     let ops = [I::F64Lt, I::F64Gt, I::F64Le, I::F64Ne];
-                    let op = ops[p.next(ops.len() as u64) as usize].clone();
-                    p.emit(op);
+                    p.emit_one_of(&ops);
                     p.emit(I::I32Store(MEM));
                 }
                 5 => {
