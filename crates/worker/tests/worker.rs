@@ -461,9 +461,7 @@ async fn counter_at_six(name: &str) -> (std::path::PathBuf, Chain, fat_types::Co
         )
         .await;
     w0.wait_for(height).await;
-    let worker = w0.pause().await;
-    worker.flush().await.unwrap();
-    drop(worker);
+    w0.stop_durably().await;
     (dir, chain, counter, height)
 }
 
@@ -508,9 +506,7 @@ async fn a_state_value_put_back_on_disk_stops_the_worker_from_starting() {
         .await;
     w0.wait_for(height).await;
     assert_eq!(w0.query(counter, "get", Value::Null).await["output"], 106);
-    let worker = w0.pause().await;
-    worker.flush().await.unwrap();
-    drop(worker);
+    w0.stop_durably().await;
 
     // The operator puts the counter's value of block `6` back: it decrypts (same contract,
     // same key), but the worker refuses to start on it, and leaves the file as it is.
@@ -558,15 +554,7 @@ async fn a_whole_store_put_back_runs_the_blocks_since_to_the_same_receipts() {
     let alice = dev_keypair("alice");
     let store = dir.join("worker-0");
     let saved = dir.join("worker-0-at-six");
-    // Tasks of a stopped worker may hold its store for a moment: copy once it opens.
-    drop(
-        fat_devnet::reopen_worker(
-            || common::worker_config(&dir, 0),
-            std::time::Duration::from_secs(5),
-        )
-        .await
-        .unwrap(),
-    );
+    RunningWorker::wait_until_released(&dir, 0).await;
     copy_tree(&store, &saved);
 
     let w0 = RunningWorker::restart(&chain.url, &dir, 0).await;
@@ -587,19 +575,10 @@ async fn a_whole_store_put_back_runs_the_blocks_since_to_the_same_receipts() {
     assert_eq!(answer["output"], 1106, "{answer}");
     assert_eq!(answer["height"], last, "{answer}");
     let roots = w0.get(&format!("/v1/contracts/{counter}")).await;
-    let worker = w0.pause().await;
-    worker.flush().await.unwrap();
-    drop(worker);
+    w0.stop_durably().await;
 
     // The operator puts the whole store of block `at_six` back. The worker opens on it...
-    drop(
-        fat_devnet::reopen_worker(
-            || common::worker_config(&dir, 0),
-            std::time::Duration::from_secs(5),
-        )
-        .await
-        .unwrap(),
-    );
+    RunningWorker::wait_until_released(&dir, 0).await;
     std::fs::remove_dir_all(&store).unwrap();
     copy_tree(&saved, &store);
     let worker = fat_worker::Worker::open(common::worker_config(&dir, 0)).unwrap();

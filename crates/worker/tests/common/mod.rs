@@ -422,6 +422,22 @@ impl RunningWorker {
         self.running.pause().await.unwrap()
     }
 
+    /// Stop following and serving, make every commit durable and close the worker.
+    pub async fn stop_durably(self) {
+        let worker = self.pause().await;
+        worker.flush().await.unwrap();
+    }
+
+    /// Wait until worker `index`'s store in `dir` can be opened: tasks of a stopped worker
+    /// (a commit on a blocking thread, an open connection) may hold it for a moment.
+    pub async fn wait_until_released(dir: &Path, index: usize) {
+        drop(
+            fat_devnet::reopen_worker(|| worker_config(dir, index), Duration::from_secs(5))
+                .await
+                .unwrap_or_else(|e| panic!("worker {index}'s store stays held: {e}")),
+        );
+    }
+
     /// Start worker `index` again after [`RunningWorker::crash`]: tasks still finishing
     /// (a commit on a blocking thread, an open connection) may hold the store for a moment.
     pub async fn restart(chain_url: &str, dir: &Path, index: usize) -> Self {
