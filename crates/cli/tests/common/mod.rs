@@ -342,8 +342,8 @@ pub fn start_validator(net: &Path, data: &Path, i: usize, rpc: &str) -> Child {
     )
 }
 
-/// Spawn `command` with stdout piped (stderr inherited) and wait up to 30 s for its first
-/// line, which must be `ready http://{addr}`; the running child.
+/// Spawn `command` with stdout piped (stderr inherited) and wait up to [`READY_WAIT`] for its
+/// first line, which must be `ready http://{addr}`; the running child.
 pub fn spawn_ready(command: &mut Command, addr: &str) -> Child {
     let child = command
         .stdout(Stdio::piped())
@@ -353,8 +353,13 @@ pub fn spawn_ready(command: &mut Command, addr: &str) -> Child {
     wait_ready(child, &format!("ready http://{addr}"))
 }
 
-/// Wait up to 30 s for `child`'s first line of standard output (piped), which must be
-/// `ready`; the child.
+/// How long a process may take to print `ready`. A worker registers itself and its endpoint
+/// before it is ready, two transactions each waited for until committed; on a loaded machine
+/// (a test's four validators on two cores) that alone took 30 s once.
+pub const READY_WAIT: Duration = Duration::from_secs(60);
+
+/// Wait up to [`READY_WAIT`] for `child`'s first line of standard output (piped), which must
+/// be `ready`; the child.
 pub fn wait_ready(mut child: Child, ready: &str) -> Child {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -364,8 +369,8 @@ pub fn wait_ready(mut child: Child, ready: &str) -> Child {
         let _ = tx.send(line);
     });
     let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the process prints ready within 30 s");
+        .recv_timeout(READY_WAIT)
+        .unwrap_or_else(|_| panic!("the process did not print {ready:?} within {READY_WAIT:?}"));
     assert_eq!(line.trim(), ready);
     child
 }
