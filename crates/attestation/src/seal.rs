@@ -8,8 +8,6 @@
 //! byte) ‖ provider name ‖ 24-byte nonce ‖ XChaCha20-Poly1305 ciphertext, with the label as
 //! associated data, so a blob sealed for one purpose does not unseal for another.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use sha2::Sha256;
 
@@ -59,12 +57,12 @@ pub struct DevSealer;
 pub const DEV_SEALING_SEED: &[u8] = b"fat dev sealing key: NOT A SECRET";
 
 impl DevSealer {
-    fn cipher(&self) -> XChaCha20Poly1305 {
+    fn cipher(&self) -> fat_crypto::XChaCha {
         let mut key = [0u8; 32];
         Hkdf::<Sha256>::new(None, DEV_SEALING_SEED)
             .expand(b"fat/seal/dev/v1", &mut key)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
-        XChaCha20Poly1305::new(&Key::from(key))
+        fat_crypto::XChaCha::new(key)
     }
 
     fn header(&self) -> Vec<u8> {
@@ -84,16 +82,7 @@ impl Sealer for DevSealer {
     fn seal(&self, label: &str, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
         let mut nonce = [0u8; 24];
         getrandom::fill(&mut nonce).map_err(|e| SealError::Random(e.to_string()))?;
-        let ciphertext = self
-            .cipher()
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: label.as_bytes(),
-                },
-            )
-            .expect("XChaCha20-Poly1305 encrypts any secret we seal");
+        let ciphertext = self.cipher().seal(&nonce, label.as_bytes(), plaintext);
         let mut out = self.header();
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ciphertext);
@@ -121,13 +110,7 @@ impl Sealer for DevSealer {
         let (nonce, ciphertext) = rest.split_at(24);
         let nonce: [u8; 24] = nonce.try_into().expect("24 bytes");
         self.cipher()
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: label.as_bytes(),
-                },
-            )
+            .open(&nonce, label.as_bytes(), ciphertext)
             .map_err(|_| SealError::Tampered {
                 label: label.into(),
             })

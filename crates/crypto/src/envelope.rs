@@ -32,12 +32,13 @@
 //! Time is always an argument (milliseconds since the Unix epoch): nothing here reads a clock.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use fat_types::encoding::{decode, encode, tagged_hash};
 use fat_types::{AccountId, Bytes, ContractId, Signature};
 use hkdf::Hkdf;
 use sha2::Sha256;
+use std::sync::{Arc, OnceLock};
+
+use crate::aead::XChaCha;
 
 use crate::{Keypair, verify};
 
@@ -82,6 +83,9 @@ pub enum Direction {
     /// member, signed by the joiner's identity key.
     Snapshot,
 }
+
+/// How many directions there are: one key each per session.
+const DIRECTIONS: usize = 7;
 
 impl Direction {
     fn tag(self) -> u8 {
@@ -191,6 +195,9 @@ pub struct Session {
     recipient: EcdhPublic,
     ephemeral: EcdhPublic,
     kdf: Hkdf<Sha256>,
+    /// Each direction's key, derived the first time it is used and shared by every clone
+    /// (a worker keeps a session and clones it for each further query).
+    keys: Arc<[OnceLock<XChaCha>; DIRECTIONS]>,
 }
 
 impl std::fmt::Debug for Session {
@@ -218,10 +225,15 @@ impl Session {
             recipient,
             ephemeral,
             kdf,
+            keys: Arc::default(),
         }
     }
 
-    fn cipher(&self, direction: Direction) -> XChaCha20Poly1305 {
+    fn cipher(&self, direction: Direction) -> &XChaCha {
+        self.keys[usize::from(direction.tag())].get_or_init(|| self.derive(direction))
+    }
+
+    fn derive(&self, direction: Direction) -> XChaCha {
         let mut info = ENVELOPE_KDF_LABEL.to_vec();
         info.push(direction.tag());
         info.extend_from_slice(&self.ephemeral.0);
@@ -231,7 +243,7 @@ impl Session {
         self.kdf
             .expand(&info, &mut key)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
-        XChaCha20Poly1305::new(&Key::from(key))
+        XChaCha::new(key)
     }
 
     fn header(
@@ -254,17 +266,10 @@ impl Session {
 
     /// Encrypt under the header's direction key, the header as associated data.
     fn encrypt(&self, header: &EnvelopeHeader, plaintext: &[u8]) -> Bytes {
-        let ciphertext = self
-            .cipher(header.direction)
-            .encrypt(
-                &XNonce::from(header.nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &encode(header),
-                },
-            )
-            .expect("XChaCha20-Poly1305 encrypts any message an envelope can hold");
-        Bytes(ciphertext)
+        Bytes(
+            self.cipher(header.direction)
+                .seal(&header.nonce, &encode(header), plaintext),
+        )
     }
 
     /// Check the header's freshness, decrypt, then record its nonce in `guard`.
@@ -278,13 +283,7 @@ impl Session {
         guard.check_time(header.timestamp_ms, now_ms)?;
         let plaintext = self
             .cipher(header.direction)
-            .decrypt(
-                &XNonce::from(header.nonce),
-                Payload {
-                    msg: &ciphertext.0,
-                    aad: &encode(header),
-                },
-            )
+            .open(&header.nonce, &encode(header), &ciphertext.0)
             .map_err(|_| EnvelopeError::Decrypt)?;
         guard.admit(header, now_ms)?;
         Ok(plaintext)

@@ -4,10 +4,12 @@
 //! Dev accounts (`alice`, `bob`, `charlie`, the dev gatekeeper and the dev sequencer) have
 //! well-known keys: see [`dev_keypair`].
 
+pub mod aead;
 pub mod envelope;
 mod keys;
 pub mod keytree;
 
+pub use aead::XChaCha;
 pub use envelope::{
     Direction, EcdhPublic, EcdhSecret, Envelope, EnvelopeError, ReplayGuard, Session,
     SessionMessage,

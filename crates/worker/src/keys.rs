@@ -6,8 +6,6 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use fat_attestation::seal::Sealer;
 use fat_crypto::envelope::{EcdhPublic, EcdhSecret};
 use fat_crypto::{ClusterKey, ContractKeys, Keypair};
@@ -186,7 +184,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 /// A contract's keys and the cipher of its state at rest.
 pub(crate) struct ContractCrypt {
     pub(crate) keys: ContractKeys,
-    at_rest: XChaCha20Poly1305,
+    at_rest: fat_crypto::XChaCha,
 }
 
 fn aad(contract: &ContractId, key: &[u8]) -> Vec<u8> {
@@ -197,7 +195,7 @@ fn aad(contract: &ContractId, key: &[u8]) -> Vec<u8> {
 
 impl ContractCrypt {
     fn new(keys: ContractKeys) -> Self {
-        let at_rest = XChaCha20Poly1305::new(&Key::from(keys.at_rest()));
+        let at_rest = fat_crypto::XChaCha::new(keys.at_rest());
         Self { keys, at_rest }
     }
 
@@ -211,16 +209,7 @@ impl ContractCrypt {
         let mut nonce = [0u8; 24];
         getrandom::fill(&mut nonce)
             .map_err(|e| WorkerError::Keys(format!("no randomness: {e}")))?;
-        let ciphertext = self
-            .at_rest
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: value,
-                    aad: &aad(contract, key),
-                },
-            )
-            .map_err(|_| WorkerError::Keys("cannot encrypt a state value".into()))?;
+        let ciphertext = self.at_rest.seal(&nonce, &aad(contract, key), value);
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ciphertext);
         Ok(out)
@@ -241,13 +230,7 @@ impl ContractCrypt {
         let (nonce, ciphertext) = stored.split_at(24);
         let nonce: [u8; 24] = nonce.try_into().expect("24 bytes");
         self.at_rest
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: &aad(contract, key),
-                },
-            )
+            .open(&nonce, &aad(contract, key), ciphertext)
             .map_err(|_| {
                 WorkerError::Corrupt(format!(
                     "a state value of {contract} does not decrypt (changed on disk, or another key)"
