@@ -60,11 +60,72 @@ pub fn dev_keypair(name: &str) -> Keypair {
 
 /// Check `signature` is `signer`'s over `message` (strictly: no malleable or weak-key forms).
 pub fn verify(signer: &AccountId, message: &[u8], signature: &Signature) -> Result<()> {
-    let key = VerifyingKey::from_bytes(signer.as_bytes())
-        .map_err(|_| CryptoError::BadPublicKey(*signer))?;
+    let key = verifying_key(signer).ok_or(CryptoError::BadPublicKey(*signer))?;
     let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
     key.verify_strict(message, &signature)
         .map_err(|_| CryptoError::BadSignature(*signer))
+}
+
+/// How many decompressed public keys [`verifying_key`] keeps.
+const KEY_CACHE: usize = 16_384;
+
+/// The verifying key of `account`: its point decompressed, which costs about as much as a
+/// quarter of a signature check, so the most recently used keys are kept (senders sign many
+/// transactions). `None` if the bytes are not a point.
+fn verifying_key(account: &AccountId) -> Option<VerifyingKey> {
+    use std::num::NonZeroUsize;
+    use std::sync::{LazyLock, Mutex};
+    static KEYS: LazyLock<Mutex<lru::LruCache<[u8; 32], VerifyingKey>>> = LazyLock::new(|| {
+        Mutex::new(lru::LruCache::new(
+            NonZeroUsize::new(KEY_CACHE).expect("not zero"),
+        ))
+    });
+    let bytes = account.as_bytes();
+    if let Some(key) = KEYS.lock().expect("key cache lock").get(bytes) {
+        return Some(*key);
+    }
+    let key = VerifyingKey::from_bytes(bytes).ok()?;
+    KEYS.lock().expect("key cache lock").put(*bytes, key);
+    Some(key)
+}
+
+/// Whether `r` (a signature's commitment) could pass [`verify_strict`]'s checks of its form:
+/// a canonical encoding (`y` below the field's prime) of no point of small order. Decided from
+/// the bytes alone, without decompressing: the points of small order are those whose `y` is
+/// one of the eight torsion points' (`x` and `-x` have the same order), and the only other
+/// non-canonical encodings, `x = 0` with the sign bit set, have `y = ±1`, which is among them.
+/// Bytes that are not a point at all pass here and fail the equation.
+///
+/// [`verify_strict`]: VerifyingKey::verify_strict
+fn commitment_form_ok(r: &[u8; 32]) -> bool {
+    use std::sync::LazyLock;
+    static SMALL_ORDER_Y: LazyLock<Vec<[u8; 32]>> = LazyLock::new(|| {
+        curve25519_dalek::constants::EIGHT_TORSION
+            .iter()
+            .map(|point| {
+                let mut y = point.compress().to_bytes();
+                y[31] &= 0x7f;
+                y
+            })
+            .collect()
+    });
+    let mut y = *r;
+    y[31] &= 0x7f;
+    below_prime(&y) && !SMALL_ORDER_Y.contains(&y)
+}
+
+/// Whether the little-endian 255-bit number `y` is below 2^255 - 19.
+fn below_prime(y: &[u8; 32]) -> bool {
+    // 2^255 - 19: 0xed, thirty 0xff, 0x7f (little-endian). Compare from the top byte down.
+    let mut prime = [0xffu8; 32];
+    prime[0] = 0xed;
+    prime[31] = 0x7f;
+    for i in (0..32).rev() {
+        if y[i] != prime[i] {
+            return y[i] < prime[i];
+        }
+    }
+    false
 }
 
 /// Check a transaction is signed by its signer.
@@ -85,7 +146,6 @@ pub fn verify_tx(tx: &SignedTransaction) -> Result<()> {
 /// [`verify_tx`] makes first are made here too: weak keys, small-order or non-canonical
 /// commitments `R`, and `s` not reduced are refused.
 pub fn verify_txs(txs: &[SignedTransaction]) -> bool {
-    use curve25519_dalek::edwards::CompressedEdwardsY;
     // Below this a batch costs more than checking each. Part of the protocol, like the
     // batches' size: it decides which lists are checked by which equation.
     const SMALLEST_BATCH: usize = 4;
@@ -96,17 +156,15 @@ pub fn verify_txs(txs: &[SignedTransaction]) -> bool {
     let mut signatures = Vec::with_capacity(txs.len());
     let mut keys = Vec::with_capacity(txs.len());
     for signed in txs {
-        let Ok(key) = VerifyingKey::from_bytes(signed.tx.signer.as_bytes()) else {
+        let Some(key) = verifying_key(&signed.tx.signer) else {
             return false;
         };
         if key.is_weak() {
             return false;
         }
         let signature = ed25519_dalek::Signature::from_bytes(&signed.signature.0);
-        let r = CompressedEdwardsY(*signature.r_bytes());
-        match r.decompress() {
-            Some(point) if !point.is_small_order() && point.compress() == r => {}
-            _ => return false,
+        if !commitment_form_ok(signature.r_bytes()) {
+            return false;
         }
         ids.push(signed.id());
         signatures.push(signature);
@@ -114,4 +172,98 @@ pub fn verify_txs(txs: &[SignedTransaction]) -> bool {
     }
     let messages: Vec<&[u8]> = ids.iter().map(|id| id.as_bytes().as_slice()).collect();
     ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    use curve25519_dalek::scalar::Scalar;
+
+    use super::*;
+
+    /// What `verify_strict` decides about a commitment's form, by decompressing it: `None`
+    /// when the bytes are not a point.
+    fn strict_form(r: &[u8; 32]) -> Option<bool> {
+        let point = CompressedEdwardsY(*r).decompress()?;
+        Some(!point.is_small_order() && point.compress().to_bytes() == *r)
+    }
+
+    /// Every encoding that is a point gets the same answer from the bytes as from the point:
+    /// the torsion points with either sign bit, every non-canonical `y` (from p to 2^255 - 1)
+    /// with either sign bit, points of large order, and 20,000 random strings.
+    #[test]
+    fn the_commitment_check_on_bytes_agrees_with_the_decompressed_point() {
+        let mut cases: Vec<[u8; 32]> = Vec::new();
+        for point in EIGHT_TORSION {
+            let bytes = point.compress().to_bytes();
+            cases.push(bytes);
+            let mut other = bytes;
+            other[31] ^= 0x80;
+            cases.push(other);
+            cases.push((point + ED25519_BASEPOINT_POINT).compress().to_bytes());
+        }
+        for k in 0u8..19 {
+            // p + k = 2^255 - 19 + k, little-endian.
+            let mut y = [0xffu8; 32];
+            y[0] = 0xed + k;
+            y[31] = 0x7f;
+            cases.push(y);
+            y[31] |= 0x80;
+            cases.push(y);
+        }
+        for i in 1u64..200 {
+            let point = ED25519_BASEPOINT_POINT * Scalar::from(i * 7919);
+            let bytes = point.compress().to_bytes();
+            cases.push(bytes);
+            let mut flipped = bytes;
+            flipped[31] ^= 0x80;
+            cases.push(flipped);
+        }
+        let mut seed = [0u8; 32];
+        for i in 0u32..20_000 {
+            seed[..4].copy_from_slice(&i.to_le_bytes());
+            cases.push(*blake3::hash(&seed).as_bytes());
+        }
+        let mut points = 0;
+        for r in &cases {
+            if let Some(strict) = strict_form(r) {
+                points += 1;
+                assert_eq!(commitment_form_ok(r), strict, "{}", hex_of(r));
+            }
+        }
+        assert!(points > 10_000, "only {points} of the cases are points");
+        // The refusals the test must see: small order, and each non-canonical form.
+        assert!(!commitment_form_ok(&EIGHT_TORSION[0].compress().to_bytes()));
+        let mut identity_signed = EIGHT_TORSION[0].compress().to_bytes();
+        identity_signed[31] |= 0x80;
+        assert_eq!(strict_form(&identity_signed), Some(false));
+        assert!(!commitment_form_ok(&identity_signed));
+    }
+
+    fn hex_of(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A key is decompressed once and then served from the cache; bytes that are not a point
+    /// are refused each time and not cached.
+    #[test]
+    fn verifying_keys_are_cached_and_bad_keys_refused() {
+        let alice = crate::dev_keypair("alice");
+        let account = alice.account_id();
+        let first = verifying_key(&account).unwrap();
+        let second = verifying_key(&account).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(first.to_bytes(), account.0);
+        let not_a_point = (0u8..=255)
+            .map(|b| AccountId([b; 32]))
+            .find(|a| VerifyingKey::from_bytes(a.as_bytes()).is_err())
+            .unwrap();
+        assert!(verifying_key(&not_a_point).is_none());
+        assert!(verifying_key(&not_a_point).is_none());
+        assert_eq!(
+            verify(&not_a_point, b"m", &alice.sign(b"m")),
+            Err(CryptoError::BadPublicKey(not_a_point))
+        );
+    }
 }
