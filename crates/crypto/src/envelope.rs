@@ -39,6 +39,7 @@ use sha2::Sha256;
 use std::sync::{Arc, OnceLock};
 
 use crate::aead::XChaCha;
+use zeroize::Zeroizing;
 
 use crate::{Keypair, verify};
 
@@ -194,7 +195,8 @@ pub struct Session {
     contract: ContractId,
     recipient: EcdhPublic,
     ephemeral: EcdhPublic,
-    kdf: Hkdf<Sha256>,
+    /// HKDF's pseudorandom key, extracted from the shared secret; wiped when dropped.
+    prk: Zeroizing<[u8; 32]>,
     /// Each direction's key, derived the first time it is used and shared by every clone
     /// (a worker keeps a session and clones it for each further query).
     keys: Arc<[OnceLock<XChaCha>; DIRECTIONS]>,
@@ -219,12 +221,12 @@ impl Session {
         let mut salt = ENVELOPE_KDF_LABEL.to_vec();
         salt.extend_from_slice(&ephemeral.0);
         salt.extend_from_slice(&recipient.0);
-        let kdf = Hkdf::<Sha256>::new(Some(&salt), shared);
+        let (prk, _) = Hkdf::<Sha256>::extract(Some(&salt), shared);
         Self {
             contract,
             recipient,
             ephemeral,
-            kdf,
+            prk: Zeroizing::new(prk.into()),
             keys: Arc::default(),
         }
     }
@@ -240,7 +242,8 @@ impl Session {
         info.extend_from_slice(&self.recipient.0);
         info.extend_from_slice(self.contract.as_bytes());
         let mut key = [0u8; 32];
-        self.kdf
+        Hkdf::<Sha256>::from_prk(self.prk.as_slice())
+            .expect("a SHA-256 output is a valid pseudorandom key")
             .expand(&info, &mut key)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         XChaCha::new(key)
@@ -608,11 +611,15 @@ fn open_with(
         return Err(EnvelopeError::WrongRecipient);
     }
     expect_context(header, contract, direction)?;
-    let shared = match agreements {
-        Some(agreements) => agreements.shared(recipient, &header.ephemeral)?,
-        None => recipient.shared(&header.ephemeral)?,
+    let session = match agreements {
+        Some(agreements) => agreements.session(recipient, &header.ephemeral, contract)?,
+        None => Session::new(
+            *contract,
+            header.recipient,
+            header.ephemeral,
+            &recipient.shared(&header.ephemeral)?,
+        ),
     };
-    let session = Session::new(*contract, header.recipient, header.ephemeral, &shared);
     let plaintext = session.open(envelope, guard, now_ms)?;
     Ok(Opened {
         sender: header.sender,

@@ -1,21 +1,23 @@
 //! Key agreements a recipient has already made, kept so that a sender who seals many
-//! envelopes under one ephemeral key costs the recipient one x25519 in all.
+//! envelopes under one ephemeral key costs the recipient one x25519 in all, and one key
+//! derivation per direction.
 
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
+use fat_types::ContractId;
 use lru::LruCache;
-use zeroize::Zeroizing;
 
-use super::{EcdhPublic, EcdhSecret, Result};
+use super::{EcdhPublic, EcdhSecret, Result, Session};
 
-/// Shared secrets by (recipient public, ephemeral public).
-type Cache = LruCache<(EcdhPublic, EcdhPublic), Zeroizing<[u8; 32]>>;
+/// Sessions by (recipient public, ephemeral public, contract).
+type Cache = LruCache<(EcdhPublic, EcdhPublic, ContractId), Session>;
 
-/// The shared secrets of recent (recipient, ephemeral) pairs, the least recently used
-/// forgotten first. What it returns is what [`EcdhSecret`]'s key agreement would compute:
-/// it changes how long an open takes, never what it gives. Shared secrets are wiped when
-/// forgotten.
+/// The sessions of recent (recipient, ephemeral, contract) triples, the least recently used
+/// forgotten first. What it returns is the session [`EcdhSecret`]'s key agreement would
+/// give: it changes how long an open takes, never what it gives. A session keeps the keys
+/// it derived, so later envelopes of the same sender skip the derivation too. Sessions'
+/// secrets are wiped when the last copy is dropped.
 pub struct Agreements {
     cache: Mutex<Cache>,
 }
@@ -28,10 +30,11 @@ impl std::fmt::Debug for Agreements {
 }
 
 impl Agreements {
-    /// A worker's default: 4,096 pairs (senders times contracts), under a MiB.
+    /// A worker's default: 4,096 sessions (senders times contracts), about 2 MiB with their
+    /// keys.
     pub const DEFAULT_CAPACITY: usize = 4096;
 
-    /// Keep at most `capacity` pairs (at least one).
+    /// Keep at most `capacity` sessions (at least one).
     pub fn new(capacity: usize) -> Self {
         let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         Self {
@@ -39,19 +42,27 @@ impl Agreements {
         }
     }
 
-    /// The x25519 shared secret of `secret` and `ephemeral`, from the cache or computed (out
-    /// of the lock) and kept. A weak ephemeral key is refused every time and never kept.
-    pub fn shared(&self, secret: &EcdhSecret, ephemeral: &EcdhPublic) -> Result<[u8; 32]> {
-        let pair = (secret.public(), *ephemeral);
-        if let Some(shared) = self.lock().get(&pair) {
-            return Ok(**shared);
+    /// The session of `secret` and `ephemeral` for `contract`, from the cache or made (the
+    /// key agreement out of the lock) and kept. A weak ephemeral key is refused every time
+    /// and never kept.
+    pub fn session(
+        &self,
+        secret: &EcdhSecret,
+        ephemeral: &EcdhPublic,
+        contract: &ContractId,
+    ) -> Result<Session> {
+        let recipient = secret.public();
+        let triple = (recipient, *ephemeral, *contract);
+        if let Some(session) = self.lock().get(&triple) {
+            return Ok(session.clone());
         }
-        let shared = secret.shared(ephemeral)?;
-        self.lock().put(pair, Zeroizing::new(shared));
-        Ok(shared)
+        let shared = zeroize::Zeroizing::new(secret.shared(ephemeral)?);
+        let session = Session::new(*contract, recipient, *ephemeral, shared.as_slice());
+        self.lock().put(triple, session.clone());
+        Ok(session)
     }
 
-    /// How many pairs are held.
+    /// How many sessions are held.
     pub fn len(&self) -> usize {
         self.lock().len()
     }
