@@ -96,7 +96,7 @@ impl Worker {
         entry: Entry,
         caller: AccountId,
     ) -> Result<(Arc<fat_runtime::Code>, Call, fat_types::ClusterId, u64)> {
-        let snapshot = self.inner.store.snapshot()?;
+        let snapshot = self.inner.store.shared_snapshot()?;
         if !snapshot.started()? {
             return Err(WorkerError::UnknownContract(*contract));
         }
@@ -110,11 +110,7 @@ impl Worker {
             .keyring
             .contract(&record.info)
             .ok_or(WorkerError::NoClusterKey(record.info.cluster))?;
-        let mut call = Call::new(
-            entry,
-            Arc::new(snapshot),
-            self.inner.cache.clone() as Arc<dyn Cache>,
-        );
+        let mut call = Call::new(entry, snapshot, self.inner.cache.clone() as Arc<dyn Cache>);
         call.contract = *contract;
         call.caller = caller;
         call.block = BlockInfo {
@@ -226,7 +222,7 @@ impl Worker {
         if self.inner.keyring.cached(contract).is_some() {
             return Ok(());
         }
-        match self.inner.store.snapshot()?.contract(contract)? {
+        match self.inner.store.shared_snapshot()?.contract(contract)? {
             Some(_) => Ok(()),
             None => Err(WorkerError::UnknownContract(*contract)),
         }

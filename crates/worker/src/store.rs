@@ -63,6 +63,10 @@ pub type BlockChanges = fat_executor::BlockChanges<Vec<u8>>;
 
 /// The worker's database.
 pub struct Store {
+    /// The snapshot queries share while no write commits (dropped before the database).
+    shared: std::sync::Mutex<Option<(u64, Arc<Snapshot>)>>,
+    /// How many write transactions have committed (or failed to) since the store opened.
+    writes: AtomicU64,
     db: Database,
     path: PathBuf,
     keyring: Arc<Keyring>,
@@ -133,6 +137,8 @@ impl Store {
             source,
         })?;
         let store = Self {
+            shared: std::sync::Mutex::new(None),
+            writes: AtomicU64::new(0),
             db,
             path,
             keyring,
@@ -172,7 +178,7 @@ impl Store {
             }
         }
         // This commit is durable, and so is everything committed before it.
-        wtx.commit().map_err(storage("commit"))?;
+        store.commit_write(wtx, "commit")?;
         let snapshot = store.snapshot()?;
         if snapshot.started()? {
             store.check_seal()?;
@@ -215,9 +221,36 @@ impl Store {
                 .map_err(storage("write meta"))?;
             self.reseal(&mut meta, &[])?;
         }
-        wtx.commit().map_err(storage("commit"))?;
+        self.commit_write(wtx, "commit")?;
         self.durable.fetch_max(genesis.height, Ordering::SeqCst);
         Ok(genesis.clone())
+    }
+
+    /// Commit `wtx` and retire the snapshot queries share: every write commits here, so a
+    /// [`Store::shared_snapshot`] taken after this returns sees the write.
+    fn commit_write(&self, wtx: redb::WriteTransaction, what: &'static str) -> Result<()> {
+        let committed = wtx.commit().map_err(storage(what));
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        committed
+    }
+
+    /// A snapshot of the last commit, shared by the callers that ask before the next write
+    /// commits: queries skip opening a read transaction and its tables each time. Whoever
+    /// holds it reads one consistent commit, as with [`Store::snapshot`]; the next write
+    /// retires it (its read transaction ends when the last holder drops it).
+    pub fn shared_snapshot(&self) -> Result<Arc<Snapshot>> {
+        let writes = self.writes.load(Ordering::SeqCst);
+        if let Some((at, snapshot)) = &*self.shared.lock().unwrap_or_else(|e| e.into_inner())
+            && *at == writes
+        {
+            return Ok(snapshot.clone());
+        }
+        // A write that commits between the count and the read transaction leaves a snapshot
+        // newer than its count says: never served again, since the count moved on.
+        let snapshot = Arc::new(self.snapshot()?);
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = Some((writes, snapshot.clone()));
+        Ok(snapshot)
     }
 
     /// A consistent view of the last committed block.
@@ -440,7 +473,7 @@ impl Store {
             }
             self.reseal(&mut meta, &after)?;
         }
-        wtx.commit().map_err(storage("commit block"))?;
+        self.commit_write(wtx, "commit block")?;
         if durable {
             self.durable.fetch_max(header.height, Ordering::SeqCst);
         }
@@ -572,7 +605,7 @@ impl Store {
                 )
                 .map_err(storage("write root history"))?;
         }
-        wtx.commit().map_err(storage("commit snapshot"))
+        self.commit_write(wtx, "commit snapshot")
     }
 
     /// Move the sealed digest in `meta` by `moved` (each contract's element before and
@@ -728,7 +761,7 @@ impl Store {
             .map_err(storage("open sync pending"))?
             .remove(cluster.as_bytes().as_slice())
             .map_err(storage("remove sync pending"))?;
-        wtx.commit().map_err(storage("commit"))
+        self.commit_write(wtx, "commit")
     }
 }
 
@@ -746,7 +779,7 @@ impl Store {
                 .transpose()
                 .map_err(|e| corrupt("head", e))?
         };
-        wtx.commit().map_err(storage("flush"))?;
+        self.commit_write(wtx, "flush")?;
         if let Some(head) = head {
             self.durable.fetch_max(head.height, Ordering::SeqCst);
         }

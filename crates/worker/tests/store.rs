@@ -54,6 +54,10 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
             .unwrap();
         assert_eq!(store.durable_height(), 1);
         let before = store.snapshot().unwrap();
+        // Queries share one snapshot until a write commits.
+        let shared = store.shared_snapshot().unwrap();
+        assert!(Arc::ptr_eq(&shared, &store.shared_snapshot().unwrap()));
+        assert_eq!(shared.get(&c, b"k").unwrap(), Some(b"1".to_vec()));
         let two: &[u8] = b"2";
         store
             .commit(
@@ -75,6 +79,13 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
         );
         let after = store.snapshot().unwrap();
         assert_eq!(after.head().unwrap().height, 2);
+        // The write retired the shared snapshot: the next one sees it, and whoever held the
+        // old one still reads block 1.
+        let shared_after = store.shared_snapshot().unwrap();
+        assert!(!Arc::ptr_eq(&shared, &shared_after));
+        assert_eq!(shared_after.head().unwrap().height, 2);
+        assert_eq!(shared_after.get(&c, b"k").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(shared.get(&c, b"k").unwrap(), Some(b"1".to_vec()));
         assert_eq!(after.get(&c, b"k").unwrap(), Some(b"2".to_vec()));
         assert_eq!(after.get(&c, b"a").unwrap(), None);
         assert_eq!(after.entry_count(&c).unwrap(), 1);
@@ -86,9 +97,13 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
         // Keyed: not the root anyone could compute from a guess of the state.
         assert_ne!(record.state_root, state_root(&c, [(&b"k"[..], &b"2"[..])]));
         assert!(after.receipt(&TxId([0; 32])).unwrap().is_none());
-        // The second commit was not durable; a flush makes it so.
+        // The second commit was not durable; a flush makes it so (a write, too).
         store.flush().unwrap();
         assert_eq!(store.durable_height(), 2);
+        assert!(!Arc::ptr_eq(
+            &shared_after,
+            &store.shared_snapshot().unwrap()
+        ));
     }
     // Reopened: the same head, and a store of another chain is refused.
     let store = Store::open(&dir, keyring.clone(), common::store_seal()).unwrap();
