@@ -48,14 +48,11 @@ impl Worker {
                     .since
                     .is_some_and(|t| t.elapsed() >= GROUP_COMMIT_WINDOW)
         };
-        let signed = {
+        let receipts = {
             let worker = self.clone();
             let header = block.header.clone();
             tokio::task::spawn_blocking(move || {
-                worker
-                    .inner
-                    .store
-                    .commit(&header, store_changes, &worker.inner.key, durable)
+                worker.inner.store.commit(&header, store_changes, durable)
             })
             .await
             .map_err(|e| WorkerError::Corrupt(format!("commit task: {e}")))??
@@ -73,7 +70,7 @@ impl Worker {
         for (contract, ops) in cache_ops {
             inner.cache.apply(&contract, &ops, now);
         }
-        tracing::debug!(height, receipts = signed.len(), "applied block");
+        tracing::debug!(height, receipts = receipts.len(), "applied block");
         inner.head.send_replace(Some(block.header.clone()));
         Ok(())
     }
@@ -152,12 +149,21 @@ impl Worker {
     /// The signed receipt of a transaction this worker executed, once the block holding it
     /// is durable: a receipt of a block above the durable height is made durable first, so a
     /// receipt handed out never changes or disappears after a crash.
+    ///
+    /// The receipt is signed here, as it leaves: the store keeps it with a MAC that only
+    /// this worker can make, checked before signing, so what the worker signs is what it
+    /// executed. ed25519 signatures are deterministic: the same receipt, the same bytes.
     pub async fn receipt(&self, tx: &TxId) -> Result<Option<SignedExecutionReceipt>> {
-        let Some(signed) = self.inner.store.snapshot()?.receipt(tx)? else {
+        let Some(receipt) = self.inner.store.snapshot()?.receipt(tx)? else {
             return Ok(None);
         };
-        self.make_durable(signed.receipt.height).await?;
-        Ok(Some(signed))
+        self.make_durable(receipt.height).await?;
+        let signature = self.inner.key.sign(receipt.hash().as_bytes());
+        Ok(Some(SignedExecutionReceipt {
+            receipt,
+            worker: self.id(),
+            signature,
+        }))
     }
 
     /// Make the blocks through `height` (all applied) durable, unless they already are; one

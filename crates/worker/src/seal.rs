@@ -15,7 +15,9 @@
 //! data) but may be put back to an earlier value of the same key: the contract's state hash
 //! then no longer matches its entries, and its root differs from the other members' from
 //! the next write on (`fat status` names the replica, `--confirmations` refuses it).
-//! Receipts are signed; logs, root history and memberships are not covered.
+//! Receipts carry a MAC under the same secret (a keyed BLAKE3 of the receipt): the worker
+//! signs a receipt when it serves it, after checking the MAC, so it never signs one the
+//! operator wrote. Logs, root history and memberships are not covered.
 
 use fat_crypto::Keypair;
 use fat_runtime::StateHash;
@@ -29,6 +31,8 @@ use crate::error::{Result, corrupt, storage};
 const SEAL_CONTEXT: &str = "fat/worker/store-seal/v1";
 /// The BLAKE3 context of the MAC over the genesis, the head and the digest.
 const MAC_CONTEXT: &str = "fat/worker/store-mac/v1";
+/// The BLAKE3 context of the key of receipts' MACs.
+const RECEIPT_MAC_CONTEXT: &str = "fat/worker/receipt-mac/v1";
 /// The lattice hash's "contract": a domain of its own.
 const DOMAIN: ContractId = ContractId(*b"fat/worker/records-digest/v1\0\0\0\0");
 
@@ -79,6 +83,22 @@ impl StoreSeal {
         }
         hasher.update(digest.root().as_bytes());
         *hasher.finalize().as_bytes()
+    }
+
+    /// The key of receipts' MACs ([`ReceiptSeal`]).
+    pub(crate) fn receipts(&self) -> ReceiptSeal {
+        ReceiptSeal(blake3::derive_key(RECEIPT_MAC_CONTEXT, &self.0))
+    }
+}
+
+/// The key that authenticates stored receipts.
+#[derive(Clone)]
+pub(crate) struct ReceiptSeal([u8; 32]);
+
+impl ReceiptSeal {
+    /// The MAC of a receipt's canonical encoding.
+    pub(crate) fn mac(&self, receipt: &[u8]) -> blake3::Hash {
+        blake3::keyed_hash(&self.0, receipt)
     }
 }
 

@@ -12,12 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use fat_crypto::Keypair;
 use fat_runtime::{StateHash, StateStore};
 use fat_types::encoding::{decode, encode};
 use fat_types::{
-    BlockHeader, ClusterId, CodeHash, ContractId, ContractInfo, Hash32, SignedExecutionReceipt,
-    TxId, WorkerId,
+    BlockHeader, ClusterId, CodeHash, ContractId, ContractInfo, ExecutionReceipt, Hash32, TxId,
 };
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
@@ -50,8 +48,9 @@ const KEY_EPOCHS: TableDefinition<&[u8], u32> = TableDefinition::new("key_epochs
 /// The value of `meta["format"]`. Version 2 encrypts state values at rest; version 3 keeps
 /// each contract's state hash; version 5 keeps roots per block and contracts received from
 /// another member; version 6 keeps cluster keys with their epochs, each contract's epoch
-/// and each cluster's, and seals the records and the head (see [`crate::seal`]).
-const FORMAT: &[u8] = b"fat-worker/6";
+/// and each cluster's, and seals the records and the head (see [`crate::seal`]); version 7
+/// stores receipts unsigned with a MAC under the seal (signed when served).
+const FORMAT: &[u8] = b"fat-worker/7";
 /// The database file inside the worker's data directory.
 pub const DB_FILE: &str = "worker.redb";
 
@@ -72,6 +71,8 @@ pub struct Store {
     keyring: Arc<Keyring>,
     /// Authenticates the records and the head against the operator.
     seal: StoreSeal,
+    /// Authenticates the stored receipts likewise.
+    receipts: seal::ReceiptSeal,
     /// The height of the last block known to be durable on disk.
     durable: AtomicU64,
 }
@@ -142,6 +143,7 @@ impl Store {
             db,
             path,
             keyring,
+            receipts: seal.receipts(),
             seal,
             durable: AtomicU64::new(0),
         };
@@ -168,7 +170,16 @@ impl Store {
             let format = meta.get("format").map_err(storage("read meta"))?;
             match format.map(|f| f.value().to_vec()) {
                 Some(f) if f != FORMAT => {
-                    return Err(corrupt("format", String::from_utf8_lossy(&f)));
+                    return Err(corrupt(
+                        "format",
+                        format!(
+                            "the store is {}, this worker reads {} (a store of another \
+                             version: start this worker in a new data directory, and it \
+                             follows the chain from genesis)",
+                            String::from_utf8_lossy(&f),
+                            String::from_utf8_lossy(FORMAT)
+                        ),
+                    ));
                 }
                 Some(_) => {}
                 None => {
@@ -266,11 +277,13 @@ impl Store {
             clusters: OnceLock::new(),
             cluster_keys: OnceLock::new(),
             keyring: self.keyring.clone(),
+            receipts_seal: self.receipts.clone(),
             rtx,
         })
     }
 
-    /// Commit a block's changes with its header, atomically; sign its receipts. With
+    /// Commit a block's changes with its header, atomically; its receipts as stored (with
+    /// each contract's state root after the block; signed when served). With
     /// `durable`, the commit is on disk when this returns, and so is every commit before it;
     /// without, it is visible at once but reaches the disk with the next durable commit (or
     /// [`Store::flush`]). A crash loses only commits not yet durable, which the worker then
@@ -279,9 +292,8 @@ impl Store {
         &self,
         header: &BlockHeader,
         mut changes: BlockChanges,
-        key: &Keypair,
         durable: bool,
-    ) -> Result<Vec<SignedExecutionReceipt>> {
+    ) -> Result<Vec<ExecutionReceipt>> {
         let mut wtx = self.db.begin_write().map_err(storage("begin write"))?;
         let durability = if durable {
             Durability::Immediate
@@ -290,7 +302,7 @@ impl Store {
         };
         wtx.set_durability(durability)
             .map_err(|e| corrupt("durability", e))?;
-        let mut signed = Vec::with_capacity(changes.receipts.len());
+        let mut kept = Vec::with_capacity(changes.receipts.len());
         {
             // What the sealed digest holds of each contract the block touches, before it.
             let touched: std::collections::BTreeSet<ContractId> = changes
@@ -426,34 +438,19 @@ impl Store {
                     .map_err(storage("write contract"))?;
             }
             let mut receipts = wtx.open_table(RECEIPTS).map_err(storage("open receipts"))?;
-            // Signed on every core (each receipt on its own), written in order.
-            let worker = WorkerId(key.account_id().0);
+            // Stored with their MAC; the worker signs a receipt when it serves it.
             let records = &changes.contracts;
-            let signed_now: Vec<SignedExecutionReceipt> = {
-                use rayon::prelude::*;
-                std::mem::take(&mut changes.receipts)
-                    .into_par_iter()
-                    .map(|mut receipt| {
-                        if let Some(record) = records.get(&receipt.contract) {
-                            receipt.state_root = record.state_root;
-                        }
-                        let signature = key.sign(receipt.hash().as_bytes());
-                        SignedExecutionReceipt {
-                            receipt,
-                            worker,
-                            signature,
-                        }
-                    })
-                    .collect()
-            };
-            for one in signed_now {
+            for mut receipt in std::mem::take(&mut changes.receipts) {
+                if let Some(record) = records.get(&receipt.contract) {
+                    receipt.state_root = record.state_root;
+                }
+                let mut stored = encode(&receipt);
+                let mac = self.receipts.mac(&stored);
+                stored.extend_from_slice(mac.as_bytes());
                 receipts
-                    .insert(
-                        one.receipt.tx.as_bytes().as_slice(),
-                        encode(&one).as_slice(),
-                    )
+                    .insert(receipt.tx.as_bytes().as_slice(), stored.as_slice())
                     .map_err(storage("write receipt"))?;
-                signed.push(one);
+                kept.push(receipt);
             }
             let mut logs = wtx.open_table(LOGS).map_err(storage("open logs"))?;
             for (contract, line) in &changes.logs {
@@ -477,7 +474,7 @@ impl Store {
         if durable {
             self.durable.fetch_max(header.height, Ordering::SeqCst);
         }
-        Ok(signed)
+        Ok(kept)
     }
 }
 
@@ -799,6 +796,8 @@ pub struct Snapshot {
     clusters: OnceLock<BytesTable>,
     cluster_keys: OnceLock<BytesTable>,
     keyring: Arc<Keyring>,
+    /// Checks the receipts read.
+    receipts_seal: seal::ReceiptSeal,
     /// The read transaction the tables are opened in.
     rtx: redb::ReadTransaction,
 }
@@ -900,11 +899,30 @@ impl Snapshot {
         Ok(epoch.map_or(0, |e| e.value()))
     }
 
-    /// The signed receipt of a transaction this worker executed.
-    pub fn receipt(&self, tx: &TxId) -> Result<Option<SignedExecutionReceipt>> {
-        get(self.table(&self.receipts, RECEIPTS)?, tx.as_bytes())?
-            .map(|b| decode("receipt", &b).map_err(|e| corrupt("receipt", e)))
-            .transpose()
+    /// The receipt of a transaction this worker executed, checked against its MAC (unsigned:
+    /// the worker signs it when it serves it).
+    pub fn receipt(&self, tx: &TxId) -> Result<Option<ExecutionReceipt>> {
+        let Some(stored) = get(self.table(&self.receipts, RECEIPTS)?, tx.as_bytes())? else {
+            return Ok(None);
+        };
+        let bad = |why: &str| corrupt("receipt", format!("the receipt of {tx} {why}"));
+        let Some(split) = stored.len().checked_sub(32) else {
+            return Err(bad("is too short to carry its MAC"));
+        };
+        let (bytes, mac) = stored.split_at(split);
+        let mac: [u8; 32] = mac.try_into().expect("32 bytes");
+        // blake3::Hash compares in constant time.
+        if self.receipts_seal.mac(bytes) != blake3::Hash::from(mac) {
+            return Err(bad(
+                "does not match its MAC (changed on disk, or another worker's store)",
+            ));
+        }
+        let receipt: ExecutionReceipt =
+            decode("receipt", bytes).map_err(|e| bad(&e.to_string()))?;
+        if receipt.tx != *tx {
+            return Err(bad(&format!("is stored as that of {}", receipt.tx)));
+        }
+        Ok(Some(receipt))
     }
 
     /// Up to `limit` log lines of a contract from sequence number `from`.

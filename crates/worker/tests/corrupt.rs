@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use common::{header, record};
 
-use fat_crypto::{ClusterKey, dev_keypair};
+use fat_crypto::ClusterKey;
 use fat_runtime::{StateChanges, StateStore};
 use fat_types::{ClusterId, ContractId};
 use fat_worker::store::{BlockChanges, DB_FILE};
@@ -54,9 +54,7 @@ fn populate(dir: &Path) {
     changes.writes.insert(B, b);
     changes.contracts.insert(A, record(A, 2));
     changes.contracts.insert(B, record(B, 1));
-    store
-        .commit(&header(1), changes, &dev_keypair("worker-0"), true)
-        .unwrap();
+    store.commit(&header(1), changes, true).unwrap();
 }
 
 /// Commit block 2 on the store in `dir`: contract A's `x` = "ax2", its record `a`. Durable,
@@ -69,9 +67,7 @@ fn commit_block_2(dir: &Path, a: fat_worker::store::ContractRecord) {
         .collect();
     changes.writes.insert(A, writes);
     changes.contracts.insert(A, a);
-    store
-        .commit(&header(2), changes, &dev_keypair("worker-0"), true)
-        .unwrap();
+    store.commit(&header(2), changes, true).unwrap();
 }
 
 fn state_key(contract: &ContractId, key: &[u8]) -> Vec<u8> {
@@ -440,9 +436,7 @@ fn a_state_value_put_back_altered_or_removed_on_disk_is_refused() {
         .collect();
     changes.writes.insert(B, writes);
     changes.contracts.insert(B, record(B, 9_001));
-    store
-        .commit(&header(3), changes, &dev_keypair("worker-0"), true)
-        .unwrap();
+    store.commit(&header(3), changes, true).unwrap();
     store.check_state().unwrap();
     drop(store);
     let (late, last) = (state_key(&B, b"k08990"), state_key(&B, b"k08999"));
@@ -466,4 +460,115 @@ fn a_state_value_put_back_altered_or_removed_on_disk_is_refused() {
         .unwrap()
         .check_state()
         .unwrap();
+}
+
+/// A receipt of contract A at block 1, position `index`, with its transaction id.
+fn receipt(index: u32) -> fat_types::ExecutionReceipt {
+    fat_types::ExecutionReceipt {
+        tx: fat_types::TxId([0x40 + index as u8; 32]),
+        contract: A,
+        height: 1,
+        index,
+        status: fat_types::ExecStatus::Ok,
+        output: format!("{index}"),
+        sealed_output: None,
+        events: Vec::new(),
+        gas_used: 1_000 + u64::from(index),
+        state_root: fat_types::Hash32([0; 32]),
+    }
+}
+
+/// Receipts are stored as borsh ‖ a MAC under the worker's seal (pinned here), and the
+/// worker signs them only when it serves them: so one edited on disk, moved under another
+/// transaction, or cut short is refused when read, with an error that says so, and reads
+/// again once put back.
+#[test]
+fn receipts_altered_moved_or_cut_on_disk_are_refused() {
+    let dir = dir("receipts");
+    let (one, two) = (receipt(0), receipt(1));
+    let stored_root = {
+        let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
+        store.start(&header(0)).unwrap();
+        let mut changes = BlockChanges::default();
+        changes.contracts.insert(A, record(A, 0));
+        changes.receipts = vec![one.clone(), two.clone()];
+        let kept = store.commit(&header(1), changes, true).unwrap();
+        assert_eq!(kept.len(), 2);
+        // The receipt carries the contract's root after the block.
+        let root = store
+            .snapshot()
+            .unwrap()
+            .contract(&A)
+            .unwrap()
+            .unwrap()
+            .state_root;
+        assert_eq!(kept[0].state_root, root);
+        root
+    };
+    let one = fat_types::ExecutionReceipt {
+        state_root: stored_root,
+        ..one
+    };
+    let two = fat_types::ExecutionReceipt {
+        state_root: stored_root,
+        ..two
+    };
+    let read = |tx: &fat_types::TxId| {
+        let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
+        store.snapshot().unwrap().receipt(tx)
+    };
+    assert_eq!(read(&one.tx).unwrap(), Some(one.clone()));
+    assert_eq!(read(&fat_types::TxId([1; 32])).unwrap(), None);
+
+    // The stored form: the receipt's canonical encoding, then its 32-byte MAC.
+    let stored = poke(&dir, "receipts", one.tx.as_bytes(), None).unwrap();
+    let encoded = fat_types::encoding::encode(&one);
+    assert_eq!(&stored[..encoded.len()], encoded.as_slice());
+    assert_eq!(stored.len(), encoded.len() + 32);
+    assert_eq!(
+        hex::encode(&stored[encoded.len()..]),
+        "965baea231387d0fc3268d8dde69cb750ee75340dafe73e38396a84aa84286ca",
+        "the receipt MAC of the tests' seal (a format change is deliberate)"
+    );
+
+    let refused = |tx: &fat_types::TxId, why: &str| {
+        let err = read(tx).unwrap_err();
+        assert!(
+            matches!(&err, WorkerError::Corrupt(_)) && err.to_string().contains(why),
+            "{err}"
+        );
+    };
+    // One byte of the output changed.
+    let mut edited = stored.clone();
+    let at = encoded.len() - 30;
+    edited[at] ^= 1;
+    poke(&dir, "receipts", one.tx.as_bytes(), Some(Some(&edited)));
+    refused(&one.tx, "does not match its MAC");
+    // The other transaction's receipt under this one's id.
+    let other = poke(&dir, "receipts", two.tx.as_bytes(), None).unwrap();
+    poke(&dir, "receipts", one.tx.as_bytes(), Some(Some(&other)));
+    refused(&one.tx, "is stored as that of");
+    // Cut short.
+    poke(
+        &dir,
+        "receipts",
+        one.tx.as_bytes(),
+        Some(Some(&stored[..20])),
+    );
+    refused(&one.tx, "too short");
+    // Put back, it reads again.
+    poke(&dir, "receipts", one.tx.as_bytes(), Some(Some(&stored)));
+    assert_eq!(read(&one.tx).unwrap(), Some(one));
+    assert_eq!(read(&two.tx).unwrap(), Some(two));
+
+    // A store of the format before (signed receipts) is refused by name, and left alone.
+    poke_meta(&dir, "format", Some(b"fat-worker/6"));
+    let err = Store::open(&dir, keyring(), common::store_seal()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("fat-worker/6") && message.contains("fat-worker/7"),
+        "{message}"
+    );
+    assert_eq!(poke_meta(&dir, "format", None), b"fat-worker/6");
+    let _ = std::fs::remove_dir_all(&dir);
 }

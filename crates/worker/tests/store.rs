@@ -5,7 +5,6 @@
 mod common;
 
 use common::{header, record};
-use fat_crypto::dev_keypair;
 use fat_runtime::{StateChanges, StateStore, state_root, state_root_keyed};
 use fat_types::{ClusterId, ContractId, TxId};
 use std::sync::Arc;
@@ -36,7 +35,6 @@ fn block(contract: ContractId, writes: &[(&[u8], Option<&[u8]>)], entries: u64) 
 fn snapshots_are_isolated_and_commits_carry_the_height() {
     let dir = std::env::temp_dir().join(format!("fat-worker-store-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let key = dev_keypair("worker-0");
     let c = ContractId([7; 32]);
     let keyring = Arc::new(Keyring::default());
     keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes(0, [5; 32]));
@@ -48,7 +46,6 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
             .commit(
                 &header(1),
                 block(c, &[(b"a", Some(one)), (b"k", Some(one))], 2),
-                &key,
                 true,
             )
             .unwrap();
@@ -63,7 +60,6 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
             .commit(
                 &header(2),
                 block(c, &[(b"k", Some(two)), (b"a", None)], 1),
-                &key,
                 false,
             )
             .unwrap();
@@ -132,7 +128,6 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
 fn state_values_are_encrypted_on_disk() {
     let dir = std::env::temp_dir().join(format!("fat-worker-at-rest-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let key = dev_keypair("worker-0");
     let c = ContractId([7; 32]);
     let secret: &[u8] = b"the-stored-plaintext-4f1c9a";
     let keyring = Arc::new(Keyring::default());
@@ -141,7 +136,7 @@ fn state_values_are_encrypted_on_disk() {
         let store = Store::open(&dir, keyring.clone(), common::store_seal()).unwrap();
         store.start(&header(0)).unwrap();
         store
-            .commit(&header(1), block(c, &[(b"k", Some(secret))], 1), &key, true)
+            .commit(&header(1), block(c, &[(b"k", Some(secret))], 1), true)
             .unwrap();
         let snapshot = store.snapshot().unwrap();
         assert_eq!(snapshot.get(&c, b"k").unwrap(), Some(secret.to_vec()));
@@ -180,7 +175,6 @@ fn state_values_are_encrypted_on_disk() {
 fn the_incremental_state_root_matches_one_computed_from_scratch() {
     let dir = std::env::temp_dir().join(format!("fat-worker-roots-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let key = dev_keypair("worker-0");
     let c = ContractId([7; 32]);
     let keyring = Arc::new(Keyring::default());
     keyring.add_cluster(ClusterId([2; 32]), ClusterKey::from_bytes(0, [5; 32]));
@@ -205,12 +199,7 @@ fn the_incremental_state_root_matches_one_computed_from_scratch() {
         let entries = snapshot.entry_count(&c).unwrap();
         drop(snapshot);
         store
-            .commit(
-                &header(height),
-                block(c, &refs, entries),
-                &key,
-                height % 7 == 0,
-            )
+            .commit(&header(height), block(c, &refs, entries), height % 7 == 0)
             .unwrap();
         let snapshot = store.snapshot().unwrap();
         let all = snapshot.scan(&c, b"", None, 1000).unwrap();
@@ -228,7 +217,6 @@ fn the_incremental_state_root_matches_one_computed_from_scratch() {
 #[test]
 fn roots_are_kept_per_block_and_a_received_state_installs_only_if_it_hashes_to_its_root() {
     let dir = common::temp_dir("store-install");
-    let key = dev_keypair("worker-0");
     let (c, d) = (ContractId([7; 32]), ContractId([8; 32]));
     let cluster = ClusterId([2; 32]);
     let keyring = Arc::new(Keyring::default());
@@ -237,7 +225,7 @@ fn roots_are_kept_per_block_and_a_received_state_installs_only_if_it_hashes_to_i
     store.start(&header(0)).unwrap();
     let one: &[u8] = b"1";
     store
-        .commit(&header(1), block(c, &[(b"a", Some(one))], 1), &key, true)
+        .commit(&header(1), block(c, &[(b"a", Some(one))], 1), true)
         .unwrap();
     let r1 = store
         .snapshot()
@@ -247,7 +235,7 @@ fn roots_are_kept_per_block_and_a_received_state_installs_only_if_it_hashes_to_i
         .unwrap()
         .state_root;
     store
-        .commit(&header(3), block(c, &[(b"a", None)], 0), &key, true)
+        .commit(&header(3), block(c, &[(b"a", None)], 0), true)
         .unwrap();
     let r3 = store
         .snapshot()

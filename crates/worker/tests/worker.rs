@@ -418,7 +418,7 @@ async fn a_receipt_is_served_only_once_its_block_is_durable() {
         "the block is not durable yet"
     );
     let stored = worker.snapshot().unwrap().receipt(&tx).unwrap().unwrap();
-    assert_eq!(stored.receipt.height, height);
+    assert_eq!(stored.height, height);
 
     let request = Request::get(format!("/v1/receipts/{tx}"))
         .body(Body::empty())
@@ -434,9 +434,18 @@ async fn a_receipt_is_served_only_once_its_block_is_durable() {
         worker.durable_height() >= height,
         "the receipt was served while its block was not durable"
     );
-    assert_eq!(view["hash"], json!(stored.receipt.hash()), "{view}");
-    // Served again, it needs no flush and is the same.
-    assert_eq!(worker.receipt(&tx).await.unwrap(), Some(stored));
+    assert_eq!(view["hash"], json!(stored.hash()), "{view}");
+    // Served again, it needs no flush and is the same, signed by the worker.
+    let served = worker.receipt(&tx).await.unwrap().unwrap();
+    assert_eq!(served.receipt, stored);
+    assert_eq!(served.worker, worker.id());
+    fat_crypto::verify(
+        &fat_types::AccountId(worker.id().0),
+        stored.hash().as_bytes(),
+        &served.signature,
+    )
+    .unwrap();
+    assert_eq!(view["signature"], json!(served.signature), "{view}");
     drop(worker);
     chain.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
