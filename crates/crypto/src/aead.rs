@@ -9,6 +9,11 @@
 //! implementation on the short messages queries and state values are (about 4× at 150
 //! bytes). The bytes are those of every other XChaCha20-Poly1305: the tests check them
 //! against RustCrypto's `chacha20poly1305`.
+//!
+//! An [`XChaCha`] wipes its key when dropped, and the subkey once handed to `ring`; the copies
+//! made inside the two crates (HChaCha's working state, `ring`'s key) are not wiped, as they
+//! were not with RustCrypto's AEAD built without its `zeroize` feature. What guards keys in
+//! memory is the enclave, not wiping.
 
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use zeroize::{Zeroize, ZeroizeOnDrop};

@@ -85,11 +85,13 @@ pub enum Direction {
     Snapshot,
 }
 
-/// How many directions there are: one key each per session.
+/// How many directions there are: one key each per session, indexed by tag. A new direction
+/// takes the next tag and raises this count; the assertion below checks the last one.
 const DIRECTIONS: usize = 7;
+const _: () = assert!(Direction::Snapshot.tag() as usize == DIRECTIONS - 1);
 
 impl Direction {
-    fn tag(self) -> u8 {
+    const fn tag(self) -> u8 {
         match self {
             Self::Request => 0,
             Self::Response => 1,

@@ -155,7 +155,29 @@ fn a_batch_of_transactions_is_accepted_exactly_when_each_is() {
     let r = curve25519_dalek::constants::ED25519_BASEPOINT_POINT * s;
     forged_for_weak_key.signature.0[..32].copy_from_slice(r.compress().as_bytes());
     forged_for_weak_key.signature.0[32..].copy_from_slice(s.as_bytes());
-    for bad in [weak, small_r, non_canonical_r, big_s, forged_for_weak_key] {
+    // An R that is no point at all: the first y from 2 up that does not decompress.
+    let mut not_a_point_r = signed(5);
+    let y = (2u8..)
+        .map(|y| {
+            let mut bytes = [0u8; 32];
+            bytes[0] = y;
+            bytes
+        })
+        .find(|b| {
+            curve25519_dalek::edwards::CompressedEdwardsY(*b)
+                .decompress()
+                .is_none()
+        })
+        .unwrap();
+    not_a_point_r.signature.0[..32].copy_from_slice(&y);
+    for bad in [
+        weak,
+        small_r,
+        non_canonical_r,
+        big_s,
+        forged_for_weak_key,
+        not_a_point_r,
+    ] {
         assert!(verify_tx(&bad).is_err());
         let mut list = all.clone();
         list.insert(5, bad);

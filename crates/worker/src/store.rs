@@ -174,14 +174,22 @@ impl Store {
                         "format",
                         format!(
                             "the store is {}, this worker reads {} (a store of another \
-                             version: start this worker in a new data directory, and it \
-                             follows the chain from genesis)",
+                             version: move its {DB_FILE} aside and start the worker again; it \
+                             keeps its identity and follows the chain from genesis)",
                             String::from_utf8_lossy(&f),
                             String::from_utf8_lossy(FORMAT)
                         ),
                     ));
                 }
                 Some(_) => {}
+                None if meta.get("head").map_err(storage("read meta"))?.is_some() => {
+                    // A started store always has its format: its key was removed.
+                    return Err(corrupt(
+                        "format",
+                        "the store has a head but no format (removed on disk); \
+                         refusing to run on it",
+                    ));
+                }
                 None => {
                     meta.insert("format", FORMAT)
                         .map_err(storage("write meta"))?;

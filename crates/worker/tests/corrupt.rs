@@ -308,16 +308,18 @@ fn poke(dir: &Path, table: &str, key: &[u8], to: Option<Option<&[u8]>>) -> Optio
 }
 
 /// The same for the store's meta table (keyed by name).
-fn poke_meta(dir: &Path, key: &str, to: Option<&[u8]>) -> Vec<u8> {
+fn poke_meta(dir: &Path, key: &str, to: Option<Option<&[u8]>>) -> Option<Vec<u8>> {
     let db = redb::Database::open(dir.join(DB_FILE)).unwrap();
     let wtx = db.begin_write().unwrap();
     let before;
     {
         let def: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
         let mut t = wtx.open_table(def).unwrap();
-        before = t.get(key).unwrap().unwrap().value().to_vec();
-        if let Some(value) = to {
-            t.insert(key, value).unwrap();
+        before = t.get(key).unwrap().map(|v| v.value().to_vec());
+        match to {
+            Some(Some(value)) => drop(t.insert(key, value).unwrap()),
+            Some(None) => drop(t.remove(key).unwrap()),
+            None => {}
         }
     }
     wtx.commit().unwrap();
@@ -335,7 +337,7 @@ fn records_and_the_head_altered_or_rolled_back_on_disk_are_refused() {
     let (a, b) = (A.as_bytes().as_slice(), B.as_bytes().as_slice());
     let record_1 = poke(&dir, "contracts", a, None).unwrap();
     let hash_1 = poke(&dir, "state_hashes", a, None).unwrap();
-    let head_1 = poke_meta(&dir, "head", None);
+    let head_1 = poke_meta(&dir, "head", None).unwrap();
     let mut next = record(A, 2);
     next.logs = 5;
     commit_block_2(&dir, next);
@@ -365,9 +367,9 @@ fn records_and_the_head_altered_or_rolled_back_on_disk_are_refused() {
     poke(&dir, "contracts", &[9; 32], Some(Some(&record_b)));
     refused("a record added");
     poke(&dir, "contracts", &[9; 32], Some(None));
-    let head_2 = poke_meta(&dir, "head", Some(&head_1));
+    let head_2 = poke_meta(&dir, "head", Some(Some(&head_1))).unwrap();
     assert!(refused("the head moved back").contains("head or the records digest"));
-    poke_meta(&dir, "head", Some(&head_2));
+    poke_meta(&dir, "head", Some(Some(&head_2)));
     let err = Store::open(&dir, keyring(), fat_worker::StoreSeal::from_bytes([1; 32])).unwrap_err();
     assert!(err.to_string().contains("another worker's"), "{err}");
 
@@ -562,13 +564,22 @@ fn receipts_altered_moved_or_cut_on_disk_are_refused() {
     assert_eq!(read(&two.tx).unwrap(), Some(two));
 
     // A store of the format before (signed receipts) is refused by name, and left alone.
-    poke_meta(&dir, "format", Some(b"fat-worker/6"));
+    poke_meta(&dir, "format", Some(Some(b"fat-worker/6")));
     let err = Store::open(&dir, keyring(), common::store_seal()).unwrap_err();
     let message = err.to_string();
     assert!(
         message.contains("fat-worker/6") && message.contains("fat-worker/7"),
         "{message}"
     );
-    assert_eq!(poke_meta(&dir, "format", None), b"fat-worker/6");
+    assert_eq!(
+        poke_meta(&dir, "format", None).as_deref(),
+        Some(&b"fat-worker/6"[..])
+    );
+    // Its format removed, a started store is refused too, not taken for a new one.
+    poke_meta(&dir, "format", Some(None));
+    let err = Store::open(&dir, keyring(), common::store_seal()).unwrap_err();
+    assert!(err.to_string().contains("no format"), "{err}");
+    poke_meta(&dir, "format", Some(Some(b"fat-worker/7")));
+    Store::open(&dir, keyring(), common::store_seal()).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
