@@ -31,16 +31,16 @@
 //!
 //! Time is always an argument (milliseconds since the Unix epoch): nothing here reads a clock.
 
+use std::sync::{Arc, OnceLock};
+
 use borsh::{BorshDeserialize, BorshSerialize};
 use fat_types::encoding::{decode, encode, tagged_hash};
 use fat_types::{AccountId, Bytes, ContractId, Signature};
 use hkdf::Hkdf;
 use sha2::Sha256;
-use std::sync::{Arc, OnceLock};
-
-use crate::aead::XChaCha;
 use zeroize::Zeroizing;
 
+use crate::aead::XChaCha;
 use crate::{Keypair, verify};
 
 mod agreements;

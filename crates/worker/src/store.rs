@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use fat_runtime::{StateHash, StateStore};
 use fat_types::encoding::{decode, encode};
@@ -63,7 +63,7 @@ pub type BlockChanges = fat_executor::BlockChanges<Vec<u8>>;
 /// The worker's database.
 pub struct Store {
     /// The snapshot queries share while no write commits (dropped before the database).
-    shared: std::sync::Mutex<Option<(u64, Arc<Snapshot>)>>,
+    shared: Mutex<Option<(u64, Arc<Snapshot>)>>,
     /// How many write transactions have committed (or failed to) since the store opened.
     writes: AtomicU64,
     db: Database,
@@ -138,7 +138,7 @@ impl Store {
             source,
         })?;
         let store = Self {
-            shared: std::sync::Mutex::new(None),
+            shared: Mutex::new(None),
             writes: AtomicU64::new(0),
             db,
             path,
