@@ -46,7 +46,8 @@ pub struct Limits {
     /// Wall-clock deadline of a query or a job.
     pub query_deadline: Duration,
     /// Fuel of a query or job, on top of its deadline; `None` meters queries by their
-    /// deadline only (about 7 % faster on tight loops; see the runtime benchmark).
+    /// deadline only (about 5 % faster on tight loops; see the runtime benchmark's
+    /// `render_deadline_only_ratio`).
     pub query_fuel: Option<u64>,
     /// The wall-clock deadline of a query once it spawns a job (it coordinates work that
     /// may take longer than a plain query); the operator's budget for long work.
@@ -149,7 +150,8 @@ pub struct RuntimeConfig {
     pub http_policy: HttpPolicy,
     /// Instance slots kept by the pooling allocator, per engine.
     pub pool_instances: u32,
-    /// How often the deadline clock ticks.
+    /// How often the deadline clock ticks for queries metered by their deadline alone
+    /// (`Limits::query_fuel: None`); a call with fuel checks its deadline every million units.
     pub epoch_tick: Duration,
     /// Compiled codes kept in memory at most; the least recently used goes first (it is
     /// compiled again from its bytes when next needed).

@@ -89,14 +89,18 @@ fn engine_config(config: &RuntimeConfig, mode: Mode) -> Config {
             c.consume_fuel(true);
         }
         Mode::Query | Mode::Job => {
-            c.epoch_interruption(true)
-                .consume_fuel(limits.query_fuel.is_some());
+            // A call with fuel yields every `YIELD_FUEL` units, and its deadline is checked at
+            // each yield: the epoch's checks in every loop would only add their cost. Only a
+            // call metered by its deadline alone needs the epoch to interrupt it.
+            let metered = limits.query_fuel.is_some();
+            c.consume_fuel(metered).epoch_interruption(!metered);
         }
     }
     c
 }
 
-/// Advance the epoch of `engine` every `tick` until `stop` is set or the engine is dropped.
+/// Advance the epoch of `engine` every `tick` until `stop` is set or the engine is dropped
+/// (only the query engine of a runtime whose queries have no fuel uses it).
 pub(crate) fn spawn_epoch_ticker(engine: &Engine, tick: Duration, stop: Arc<AtomicBool>) {
     let engine = engine.weak();
     std::thread::Builder::new()

@@ -41,10 +41,20 @@ pub(crate) const VERIFY: u64 = 120_000;
 /// SHA-512 pass.
 pub(crate) const VERIFY_BYTE: u64 = 20;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use wasmtime::{CallHook, CallHookHandler, StoreContextMut};
+
+use crate::host::HostState;
+
 /// The charge of an operation with a fixed part and `bytes` bytes at `per_byte` each.
 pub(crate) fn cost(fixed: u64, bytes: usize, per_byte: u64) -> u64 {
     fixed.saturating_add((bytes as u64).saturating_mul(per_byte))
 }
+
+/// How much fuel a call burns between two yields to the async runtime (about a millisecond).
+pub(crate) const YIELD_FUEL: u64 = 1_000_000;
 
 /// The host's side of a call's gas: what it may still charge during the current host call,
 /// and what it charged.
@@ -54,6 +64,8 @@ pub(crate) struct HostGas {
     available: Option<u64>,
     /// Charged during the current host call, [`HOST_CALL`] included.
     charged: u64,
+    /// The fuel left when the call last yielded through [`GasHook`] (or began).
+    yielded_at: Option<u64>,
 }
 
 impl HostGas {
@@ -75,5 +87,76 @@ impl HostGas {
     pub(crate) fn leave(&mut self) -> u64 {
         self.available = None;
         std::mem::take(&mut self.charged)
+    }
+
+    /// Whether the call, now at `fuel`, has burnt [`YIELD_FUEL`] since it last yielded here.
+    fn yield_due(&mut self, fuel: u64) -> bool {
+        let since = *self.yielded_at.get_or_insert(fuel);
+        if since.saturating_sub(fuel) >= YIELD_FUEL {
+            self.yielded_at = Some(fuel);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The store's call hook: charges each host call (see [`HostGas`]) and keeps a metered call
+/// yielding to the async runtime.
+///
+/// Wasmtime yields a call every [`YIELD_FUEL`] units of fuel only while the fuel is not set
+/// again: taking a host call's charge with `set_fuel` starts a new interval, so a loop that
+/// calls the host more often than that would never yield and would hold its thread of the
+/// async runtime until its gas ran out. The hook yields for it once the fuel burnt since its
+/// last yield here, host charges included, reaches the interval.
+pub(crate) struct GasHook;
+
+impl CallHookHandler<HostState> for GasHook {
+    // The trait is `async_trait`'s: its future is boxed. The work is done before the future
+    // is made, and the future is a zero-sized `Done` (no allocation) unless the call yields.
+    fn handle_call_event<'hook, 'store, 'future>(
+        &'hook self,
+        mut store: StoreContextMut<'store, HostState>,
+        hook: CallHook,
+    ) -> Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send + 'future>>
+    where
+        'hook: 'future,
+        'store: 'future,
+        Self: 'future,
+    {
+        match hook {
+            CallHook::CallingHost => {
+                let fuel = store.get_fuel().ok();
+                store.data_mut().gas.enter(fuel);
+            }
+            CallHook::ReturningFromHost => {
+                let charged = store.data_mut().gas.leave();
+                if let Ok(fuel) = store.get_fuel() {
+                    let left = fuel.saturating_sub(charged);
+                    if let Err(e) = store.set_fuel(left) {
+                        return Box::pin(std::future::ready(Err(e)));
+                    }
+                    if store.data_mut().gas.yield_due(left) {
+                        return Box::pin(async {
+                            tokio::task::yield_now().await;
+                            Ok(())
+                        });
+                    }
+                }
+            }
+            CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
+        }
+        Box::pin(Done)
+    }
+}
+
+/// A future that is ready at once, and small enough that boxing it allocates nothing.
+struct Done;
+
+impl Future for Done {
+    type Output = wasmtime::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(Ok(()))
     }
 }

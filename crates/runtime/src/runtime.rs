@@ -8,7 +8,7 @@ use std::time::Duration;
 use fat_types::CodeHash;
 use fat_types::clock::{Clock, SystemClock};
 use wasmtime::component::ResourceTable;
-use wasmtime::{CallHook, Store, UpdateDeadline};
+use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::call::{Call, Entry, Mode, Outcome};
@@ -16,16 +16,13 @@ use crate::code::Code;
 use crate::config::{Limits, RuntimeConfig};
 use crate::engine::{ModeEngine, spawn_epoch_ticker};
 use crate::error::{CallError, Error, Limit, LimitTrap, Result, engine_error};
-use crate::gas::HostGas;
+use crate::gas::{GasHook, HostGas, YIELD_FUEL};
 use crate::host::{ContractKeys, HostState};
 use crate::http::{HttpHooks, HttpNetwork, SystemNetwork, tls_config};
 use crate::jobs::{CallJobs, Deadline};
 use crate::overlay::Overlay;
 use crate::serve::HttpResponseHead;
 use crate::wasi::CallWasi;
-
-/// How much fuel a call burns between two yields to the async runtime (about a millisecond).
-const YIELD_FUEL: u64 = 1_000_000;
 
 /// The runtime: two engines, a cache of compiled code and the settings of every call.
 pub struct Runtime {
@@ -71,7 +68,9 @@ impl Runtime {
         let query = ModeEngine::new(&config, Mode::Query)?;
         let tick = config.epoch_tick.max(Duration::from_millis(1));
         let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(&query.engine, tick, ticker_stop.clone());
+        if config.limits.query_fuel.is_none() {
+            spawn_epoch_ticker(&query.engine, tick, ticker_stop.clone());
+        }
         let codes = Mutex::new(CodeCache::new(config.code_cache_entries));
         Ok(Self {
             limits: Arc::new(config.limits.clone()),
@@ -203,36 +202,24 @@ impl Runtime {
         store.limiter(|state| state);
         // Host calls cost gas too (see `crate::gas`): each learns the fuel left as it begins,
         // and what it charged is taken from the fuel as it returns to wasm.
-        store.call_hook(|mut store, hook| {
-            match hook {
-                CallHook::CallingHost => {
-                    let fuel = store.get_fuel().ok();
-                    store.data_mut().gas.enter(fuel);
-                }
-                CallHook::ReturningFromHost => {
-                    let charged = store.data_mut().gas.leave();
-                    if let Ok(fuel) = store.get_fuel() {
-                        store.set_fuel(fuel.saturating_sub(charged))?;
-                    }
-                }
-                CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
-            }
-            Ok(())
-        });
+        store.call_hook_async(GasHook);
         let gas_limit = match mode {
             Mode::Command => Some(call.gas_limit),
             Mode::Query | Mode::Job => {
-                // Every epoch tick the call yields to the async runtime, so other calls on
-                // the same thread go on and the deadline's timer can fire; past the deadline
-                // (longer once a query spawns jobs) it traps.
-                let deadline = deadline.clone();
-                store.epoch_deadline_callback(move |_| {
-                    if deadline.passed() {
-                        return Err(wasmtime::Error::new(LimitTrap(Limit::Deadline)));
-                    }
-                    Ok(UpdateDeadline::Yield(1))
-                });
-                store.set_epoch_deadline(1);
+                // The call yields to the async runtime every `YIELD_FUEL` units of fuel or,
+                // without fuel, every epoch tick, so other calls on the same thread go on and
+                // the deadline's timer can fire; past the deadline (longer once a query spawns
+                // jobs) the call is dropped at its next yield, or traps at the tick.
+                if self.limits.query_fuel.is_none() {
+                    let deadline = deadline.clone();
+                    store.epoch_deadline_callback(move |_| {
+                        if deadline.passed() {
+                            return Err(wasmtime::Error::new(LimitTrap(Limit::Deadline)));
+                        }
+                        Ok(UpdateDeadline::Yield(1))
+                    });
+                    store.set_epoch_deadline(1);
+                }
                 self.limits.query_fuel
             }
         };

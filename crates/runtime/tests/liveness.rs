@@ -10,15 +10,17 @@ use common::{Harness, ok};
 use fat_runtime::Entry;
 use fat_test_programs::PROBE;
 
-#[tokio::test(flavor = "current_thread")]
-async fn a_long_command_yields_to_a_query_on_its_thread() {
+/// Run `method` as a command of 300 M gas beside a query on the same (only) thread: the
+/// query must be answered before the command ends.
+async fn a_long_command_yields(method: &'static str, args: &'static str) {
     let h = Arc::new(Harness::new(PROBE));
     let long = tokio::spawn({
         let h = h.clone();
         async move {
-            let mut call = h.call(Entry::command("loop", ""));
+            let mut call = h.call(Entry::command(method, args));
             call.gas_limit = 300_000_000;
             let outcome = h.run(call).await;
+            assert_eq!(outcome.limit(), Some(fat_runtime::Limit::Gas));
             assert_eq!(outcome.gas_used, 300_000_000);
             Instant::now()
         }
@@ -33,6 +35,19 @@ async fn a_long_command_yields_to_a_query_on_its_thread() {
         "the query waited {:?} for the command to end",
         answered - finished
     );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_command_yields_to_a_query_on_its_thread() {
+    a_long_command_yields("loop", "").await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_command_calling_the_host_yields_too() {
+    // Each turn reads the clock, which stands still in a command: the loop calls the host
+    // about every thousand units of fuel until its gas runs out. Taking each call's charge
+    // from the fuel must not keep it from yielding.
+    a_long_command_yields("spin-until", "18446744073709551615").await;
 }
 
 #[tokio::test]
