@@ -44,16 +44,15 @@ fn main() {
                 to: AccountId([7; 32]),
                 amount: 1,
             };
-            txs.push(
-                key.sign_tx(Transaction {
-                    chain,
-                    signer: key.account_id(),
-                    nonce,
-                    fee: 1,
-                    kind,
-                })
-                .encode(),
-            );
+            let mut tx = Transaction {
+                chain,
+                signer: key.account_id(),
+                nonce,
+                fee: 0,
+                kind,
+            };
+            tx.fee = fat_types::ChainParams::default().min_fee_of(&tx);
+            txs.push(key.sign_tx(tx).encode());
         }
     }
     let n = txs.len() as f64;

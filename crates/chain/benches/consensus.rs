@@ -122,16 +122,17 @@ fn open(dir: &std::path::Path, genesis: &Genesis, key: &Keypair) -> Node {
 }
 
 fn transfer(chain: Hash32, key: &Keypair, nonce: u64) -> Vec<u8> {
-    let tx = Transaction {
+    let mut tx = Transaction {
         chain,
         signer: key.account_id(),
         nonce,
-        fee: 1,
+        fee: 0,
         kind: TxKind::Transfer {
             to: AccountId([7; 32]),
             amount: 1,
         },
     };
+    tx.fee = fat_types::ChainParams::default().min_fee_of(&tx);
     key.sign_tx(tx).encode()
 }
 

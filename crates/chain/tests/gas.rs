@@ -132,8 +132,8 @@ fn a_peer_refuses_a_proposal_asking_for_too_much_gas() {
     ));
     // Each within the cap, too much together.
     let txs = vec![
-        command_for(chain, &a, 0, 100, 1_000_000),
-        command_for(chain, &a, 1, 100, 1_000_000),
+        command_for(chain, &a, 0, 1_000, 1_000_000),
+        command_for(chain, &a, 1, 1_000, 1_000_000),
     ];
     assert_eq!(
         reason(&proposal(txs)),

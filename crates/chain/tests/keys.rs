@@ -376,29 +376,28 @@ fn deploys_pay_the_gatekeeper_for_their_keys_and_it_publishes_many_at_once() {
 
     // Provisioning the cluster earns the gatekeeper the deposit, less its fee.
     let before = balance(&node, &gk);
-    node.submit_tx(&sign(
+    let tx = sign(
         &g,
         0,
         provision(cluster, CLUSTER_KEY, &[worker_id(1), worker_id(2)]),
-    ))
-    .unwrap();
+    );
+    assert!(tx.tx.fee < key_fee, "the deposit pays for the provisioning");
+    node.submit_tx(&tx).unwrap();
     assert_eq!(produce(&node), [Outcome::Ok]);
-    assert_eq!(balance(&node, &gk), before - 1 + key_fee);
+    assert_eq!(balance(&node, &gk), before - tx.tx.fee + key_fee);
     assert_eq!(balance(&node, &escrow), 0);
     assert_eq!(node.with_state(|s| s.clusters[&cluster].key_deposits), 0);
 
     // Three deploys each pay their fee and a deposit.
     let before = balance(&node, &alice_id);
+    let mut fees = 0;
     for salt in 0..3 {
-        node.submit_tx(&sign(
-            &a,
-            5 + u64::from(salt),
-            instantiate(hash, cluster, salt),
-        ))
-        .unwrap();
+        let tx = sign(&a, 5 + u64::from(salt), instantiate(hash, cluster, salt));
+        fees += tx.tx.fee;
+        node.submit_tx(&tx).unwrap();
     }
     produce(&node);
-    assert_eq!(balance(&node, &alice_id), before - 3 * (1 + key_fee));
+    assert_eq!(balance(&node, &alice_id), before - fees - 3 * key_fee);
     assert_eq!(balance(&node, &escrow), 3 * key_fee);
     let contracts: Vec<ContractId> = (0..3)
         .map(|salt| contract_id(&alice_id, &hash, &cluster, &[salt]))
@@ -436,22 +435,23 @@ fn deploys_pay_the_gatekeeper_for_their_keys_and_it_publishes_many_at_once() {
 
     // One transaction publishes the three keys and earns the three deposits.
     let before = balance(&node, &gk);
-    node.submit_tx(&sign(&g, 1, publish_many(&keys))).unwrap();
+    let tx = sign(&g, 1, publish_many(&keys));
+    node.submit_tx(&tx).unwrap();
     assert_eq!(produce(&node), [Outcome::Ok]);
     node.with_state(|s| {
         for (contract, key) in &keys {
             assert_eq!(s.contracts[contract].public_key, Some(*key));
         }
     });
-    assert_eq!(balance(&node, &gk), before - 1 + 3 * key_fee);
+    assert_eq!(balance(&node, &gk), before - tx.tx.fee + 3 * key_fee);
     assert_eq!(balance(&node, &escrow), 0);
 
     // Published again, the same keys earn nothing; another key is refused.
     let before = balance(&node, &gk);
-    node.submit_tx(&sign(&g, 2, publish_many(&keys[..2])))
-        .unwrap();
+    let tx = sign(&g, 2, publish_many(&keys[..2]));
+    node.submit_tx(&tx).unwrap();
     assert_eq!(produce(&node), [Outcome::Ok]);
-    assert_eq!(balance(&node, &gk), before - 1);
+    assert_eq!(balance(&node, &gk), before - tx.tx.fee);
     assert_eq!(
         node.submit_tx(&sign(&g, 3, publish_many(&[(contracts[0], CONTRACT_KEY)]))),
         Err(TxRejection::KeyMismatch {
@@ -472,14 +472,10 @@ fn deploys_pay_the_gatekeeper_for_their_keys_and_it_publishes_many_at_once() {
     produce(&node);
     assert_eq!(balance(&node, &escrow), key_fee);
     let before = balance(&node, &gk);
-    node.submit_tx(&sign(
-        &g,
-        3,
-        provision(cluster, CLUSTER_KEY, &[worker_id(3)]),
-    ))
-    .unwrap();
+    let tx = sign(&g, 3, provision(cluster, CLUSTER_KEY, &[worker_id(3)]));
+    node.submit_tx(&tx).unwrap();
     assert_eq!(produce(&node), [Outcome::Ok]);
-    assert_eq!(balance(&node, &gk), before - 1 + key_fee);
+    assert_eq!(balance(&node, &gk), before - tx.tx.fee + key_fee);
     assert_eq!(balance(&node, &escrow), 0);
 }
 
@@ -507,10 +503,12 @@ fn a_deploy_that_cannot_pay_its_deposit_is_refused() {
     ))
     .unwrap();
     produce(&node);
+    let deploy = sign(&carol, 0, instantiate(hash, cluster, 0));
+    assert!(deploy.tx.fee <= key_fee);
     assert_eq!(
-        node.submit_tx(&sign(&carol, 0, instantiate(hash, cluster, 0))),
+        node.submit_tx(&deploy),
         Err(TxRejection::InsufficientBalance {
-            needed: 1 + key_fee,
+            needed: deploy.tx.fee + key_fee,
             available: key_fee
         })
     );
@@ -552,8 +550,8 @@ fn a_clusters_owner_decides_who_deploys_into_it() {
     // block: it fails when executed, paying its fee and no deposit.
     let bob_before = balance(&node, &b.account_id());
     node.submit_tx(&sign(&a, 5, set(Deployers::Owner))).unwrap();
-    node.submit_tx(&sign(&b, 0, instantiate(hash, cluster, 0)))
-        .unwrap();
+    let deploy = sign(&b, 0, instantiate(hash, cluster, 0));
+    node.submit_tx(&deploy).unwrap();
     assert_eq!(
         produce(&node),
         [
@@ -561,7 +559,7 @@ fn a_clusters_owner_decides_who_deploys_into_it() {
             Outcome::Failed(TxRejection::NotDeployer { cluster })
         ]
     );
-    assert_eq!(balance(&node, &b.account_id()), bob_before - 1);
+    assert_eq!(balance(&node, &b.account_id()), bob_before - deploy.tx.fee);
     // Now the mempool turns him away, and takes the owner's.
     assert_eq!(
         node.submit_tx(&sign(&b, 1, instantiate(hash, cluster, 1))),

@@ -72,25 +72,30 @@ fn refuses_malformed_bad_signature_duplicate_nonce_fee_and_balance() {
         fee: 0,
         kind: transfer(1),
     });
+    let min = fat_chain::genesis::dev().params.min_fee_of(&free.tx);
+    assert!(min > 1, "the fee grows with the bytes: {min}");
     assert_eq!(
         node.submit_tx(&free),
-        Err(TxRejection::FeeTooLow { fee: 0, min: 1 })
+        Err(TxRejection::FeeTooLow { fee: 0, min })
     );
 
-    // Pending spending counts: alice holds DEV_BALANCE, 2 are pending (fee 1 + amount 1).
+    // Pending spending counts: alice holds DEV_BALANCE, and a transfer of 1 with its fee is
+    // pending (every transfer encodes to the same size, so pays the same fee).
     let balance = fat_chain::genesis::DEV_BALANCE;
+    let all = sign(&a, 1, transfer(balance));
+    let fee = all.tx.fee;
     assert_eq!(
-        node.submit_tx(&sign(&a, 1, transfer(balance))),
+        node.submit_tx(&all),
         Err(TxRejection::InsufficientBalance {
-            needed: balance + 1,
-            available: balance - 2
+            needed: balance + fee,
+            available: balance - 1 - fee
         })
     );
     let nobody = dev_keypair("nobody");
     assert_eq!(
         node.submit_tx(&sign(&nobody, 0, transfer(0))),
         Err(TxRejection::InsufficientBalance {
-            needed: 1,
+            needed: fee,
             available: 0
         })
     );
@@ -141,26 +146,29 @@ fn a_transaction_ahead_of_its_nonce_waits_for_the_ones_before_it() {
 
     // Only what the signer can pay waits: beside what it has pending and waiting.
     let balance = node.with_state(|s| s.accounts[&a.account_id()].balance);
-    node.submit_tx(&sign(&a, 5, transfer(1))).unwrap();
+    let waiting = sign(&a, 5, transfer(1));
+    node.submit_tx(&waiting).unwrap();
+    let everything = sign(&a, 4, transfer(balance - 1));
     assert_eq!(
-        node.submit_tx(&sign(&a, 4, transfer(balance - 1))),
+        node.submit_tx(&everything),
         Err(TxRejection::InsufficientBalance {
-            needed: balance,
-            available: balance - 2
+            needed: balance - 1 + everything.tx.fee,
+            available: balance - 1 - waiting.tx.fee
         })
     );
     let nobody = dev_keypair("nobody");
     assert_eq!(
         node.submit_tx(&sign(&nobody, 1, transfer(0))),
         Err(TxRejection::InsufficientBalance {
-            needed: 1,
+            needed: waiting.tx.fee,
             available: 0
         }),
         "an unfunded account has nothing waiting"
     );
     // A waiting transaction that can no longer pay when its turn comes is dropped, and the
     // ones after it wait for a replacement.
-    node.submit_tx(&sign(&a, 4, transfer(balance - 10)))
+    let fee = waiting.tx.fee;
+    node.submit_tx(&sign(&a, 4, transfer(balance - 2 * fee - 11)))
         .unwrap();
     node.submit_tx(&sign(&a, 3, transfer(20))).unwrap();
     assert_eq!(node.pending(), 1, "nonce 4 cannot pay on top of nonce 3");
@@ -219,7 +227,10 @@ fn refuses_too_large_size_fees_and_a_full_mempool() {
     let min = 1 + 2 * tx.encode().len() as u64;
     assert_eq!(
         node.submit_tx(&tx),
-        Err(TxRejection::FeeTooLow { fee: 1, min })
+        Err(TxRejection::FeeTooLow {
+            fee: min / 2 + 1,
+            min
+        })
     );
 
     for (i, name) in ["alice", "bob", "charlie"].into_iter().enumerate() {

@@ -64,16 +64,16 @@ fn submit_until_killed(
     let mut nonce = next_nonce(&addr, &signer);
     let chain = common::chain_id(&addr);
     while !killed.load(Ordering::SeqCst) {
-        let tx = key.sign_tx(Transaction {
+        let tx = key.sign_tx(common::least_fee(Transaction {
             chain,
             signer,
             nonce,
-            fee: 1,
+            fee: 0,
             kind: TxKind::Transfer {
                 to: AccountId([7; 32]),
                 amount: 1,
             },
-        });
+        }));
         let id = tx.id();
         let (status, body) = match http(&addr, "POST", "/v1/txs?wait=true", &tx.encode()) {
             Ok(answer) => answer,

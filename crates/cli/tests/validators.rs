@@ -40,16 +40,16 @@ fn start(net: &Path, data: &Path, i: usize, rpc: &str) -> Validator {
 /// Submit a transfer from `key` with `nonce` through `addr` and wait for its commit: its
 /// (height, index).
 fn transfer(addr: &str, key: &Keypair, nonce: u64) -> (TxId, u64, u64) {
-    let tx = key.sign_tx(Transaction {
+    let tx = key.sign_tx(common::least_fee(Transaction {
         chain: common::chain_id(addr),
         signer: key.account_id(),
         nonce,
-        fee: 1,
+        fee: 0,
         kind: TxKind::Transfer {
             to: AccountId([7; 32]),
             amount: 1,
         },
-    });
+    }));
     let id = tx.id();
     let (status, body) = http(addr, "POST", "/v1/txs?wait=true", &tx.encode())
         .unwrap_or_else(|e| panic!("submit to {addr}: {e}"));

@@ -135,9 +135,7 @@ pub async fn submit_at(
         fee: FEE,
         kind,
     };
-    if tx.kind.gas_limit() > 0 {
-        // The fee grows with the gas asked: offer the chain's minimum when it is more.
-        tx.fee = tx.fee.max(chain.params().await?.min_fee_of(&tx));
-    }
+    // The fee grows with the bytes and the gas asked: offer the chain's minimum when it is more.
+    tx.fee = tx.fee.max(chain.params().await?.min_fee_of(&tx));
     Ok(chain.submit_committed(&key.sign_tx(tx)).await?)
 }

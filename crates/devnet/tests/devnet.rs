@@ -239,13 +239,15 @@ async fn many_deploys_cost_the_gatekeeper_a_few_transactions_that_they_pay_for()
     let gatekeeper = fat_crypto::dev_keypair(fat_chain::genesis::DEV_GATEKEEPER).account_id();
     let chain_id = chain.status().await.unwrap().genesis;
     let sign = |nonce, kind| {
-        alice.sign_tx(Transaction {
+        let mut tx = Transaction {
             chain: chain_id,
             signer: alice.account_id(),
             nonce,
-            fee: 10,
+            fee: 0,
             kind,
-        })
+        };
+        tx.fee = fat_types::ChainParams::default().min_fee_of(&tx);
+        alice.sign_tx(tx)
     };
     let code = fat_test_programs::read(fat_test_programs::COUNTER);
     let hash = code_hash(&code);

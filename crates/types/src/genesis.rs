@@ -81,14 +81,17 @@ impl Default for ChainParams {
             max_tx_bytes: 4 << 20,
             max_block_txs: 10_000,
             base_fee: 1,
-            byte_fee: 0,
+            // A transfer (~190 bytes) costs about 190; a 4 MiB upload about 4.2 million: to
+            // fill a block's 32 MiB, or a mempool's 256 MiB, costs as many units as bytes.
+            byte_fee: 1,
             gas_fee: 1,
             // About a second of a busy loop on a worker.
             max_tx_gas: 1_000_000_000,
             max_block_gas: 10_000_000_000,
             attestation: AttestationPolicy::default(),
-            // Ten gatekeeper transactions' minimum fee at the default base fee.
-            key_fee: 10,
+            // More than what the gatekeeper's publications for one key cost at the default
+            // fees (a provisioning or a published key is well under a kilobyte).
+            key_fee: 1_000,
             cluster_admins: Vec::new(),
         }
     }

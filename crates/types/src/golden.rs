@@ -306,9 +306,18 @@ fn genesis_encoding_is_pinned() {
         chain_id: "test".into(),
         timestamp_ms: 1_767_225_600_000,
         validators: vec![AccountId([1; 32]), AccountId([2; 32])],
+        // Every parameter spelled out: the golden pins the encoding, not the defaults.
         params: ChainParams {
+            max_tx_bytes: 4 << 20,
+            max_block_txs: 10_000,
+            base_fee: 1,
+            byte_fee: 0,
+            gas_fee: 1,
+            max_tx_gas: 1_000_000_000,
+            max_block_gas: 10_000_000_000,
+            attestation: AttestationPolicy::default(),
+            key_fee: 10,
             cluster_admins: vec![AccountId([5; 32])],
-            ..ChainParams::default()
         },
         accounts: vec![(AccountId([3; 32]), 100)],
         gatekeepers: vec![AccountId([4; 32])],

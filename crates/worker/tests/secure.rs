@@ -704,13 +704,15 @@ async fn an_unattested_worker_gets_nothing() {
         let url = chain.url.clone();
         async move {
             let nonce = client.next_nonce(&gatekeeper.account_id()).await.unwrap();
-            let tx = gatekeeper.sign_tx(Transaction {
+            let mut tx = Transaction {
                 chain: common::dev_chain(),
                 signer: gatekeeper.account_id(),
                 nonce,
-                fee: 10,
+                fee: 0,
                 kind,
-            });
+            };
+            tx.fee = fat_types::ChainParams::default().min_fee_of(&tx);
+            let tx = gatekeeper.sign_tx(tx);
             let (status, body) = post_raw(
                 &url,
                 "/v1/txs?wait=true",

@@ -62,15 +62,18 @@ pub fn sign(key: &Keypair, nonce: u64, kind: TxKind) -> SignedTransaction {
     sign_for(dev_chain(), key, nonce, kind)
 }
 
-/// A transaction for the chain `chain`.
+/// A transaction for the chain `chain`, offering the least fee the dev chain's parameters
+/// ask of it.
 pub fn sign_for(chain: Hash32, key: &Keypair, nonce: u64, kind: TxKind) -> SignedTransaction {
-    key.sign_tx(Transaction {
+    let mut tx = Transaction {
         chain,
         signer: key.account_id(),
         nonce,
-        fee: 1,
+        fee: 0,
         kind,
-    })
+    };
+    tx.fee = fat_chain::genesis::dev().params.min_fee_of(&tx);
+    key.sign_tx(tx)
 }
 
 pub fn alice() -> Keypair {

@@ -390,6 +390,13 @@ pub fn start_gatekeeper(home: &Path, chain: &str, dir: &Path) -> Child {
     wait_ready(child, "ready")
 }
 
+/// `tx` offering the least fee a chain with the default parameters (every chain these tests
+/// start) asks of it.
+pub fn least_fee(mut tx: fat_types::Transaction) -> fat_types::Transaction {
+    tx.fee = fat_types::genesis::ChainParams::default().min_fee_of(&tx);
+    tx
+}
+
 /// The chain id (genesis block hash) of the node at `addr`, which its transactions carry.
 pub fn chain_id(addr: &str) -> fat_types::Hash32 {
     let (status, body) = http(addr, "GET", "/v1/status", b"").expect("GET /v1/status");
