@@ -42,11 +42,15 @@ pub(crate) const VERIFY: u64 = 120_000;
 pub(crate) const VERIFY_BYTE: u64 = 20;
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use wasmtime::{CallHook, CallHookHandler, StoreContextMut};
 
+use crate::error::Limit;
 use crate::host::HostState;
+use crate::jobs::Deadline;
 
 /// The charge of an operation with a fixed part and `bytes` bytes at `per_byte` each.
 pub(crate) fn cost(fixed: u64, bytes: usize, per_byte: u64) -> u64 {
@@ -55,20 +59,38 @@ pub(crate) fn cost(fixed: u64, bytes: usize, per_byte: u64) -> u64 {
 
 /// How much fuel a call burns between two yields to the async runtime (about a millisecond).
 pub(crate) const YIELD_FUEL: u64 = 1_000_000;
+/// The longest a call runs between two host calls' yields, whatever its fuel says.
+pub(crate) const YIELD_TIME: Duration = Duration::from_millis(1);
 
 /// The host's side of a call's gas: what it may still charge during the current host call,
-/// and what it charged.
-#[derive(Debug, Default)]
+/// and what it charged; and when the call last yielded.
+#[derive(Debug)]
 pub(crate) struct HostGas {
     /// The store's fuel when the current host call began; `None` when the call is not metered.
     available: Option<u64>,
     /// Charged during the current host call, [`HOST_CALL`] included.
     charged: u64,
-    /// The fuel left when the call last yielded through [`GasHook`] (or began).
-    yielded_at: Option<u64>,
+    /// The fuel left when the call last yielded through [`GasHook`] (or first returned from
+    /// the host).
+    yielded_fuel: Option<u64>,
+    /// When the call last yielded through [`GasHook`] (or began).
+    yielded_time: Instant,
+    /// The wall-clock deadline of a query or job; `None` in a command.
+    deadline: Option<Arc<Deadline>>,
 }
 
 impl HostGas {
+    /// The gas of a call that begins now, with `deadline` if it is a query or a job.
+    pub(crate) fn new(deadline: Option<Arc<Deadline>>) -> Self {
+        Self {
+            available: None,
+            charged: 0,
+            yielded_fuel: None,
+            yielded_time: Instant::now(),
+            deadline,
+        }
+    }
+
     /// A host call begins with `fuel` left (`None`: not metered).
     pub(crate) fn enter(&mut self, fuel: Option<u64>) {
         self.available = fuel;
@@ -89,26 +111,40 @@ impl HostGas {
         std::mem::take(&mut self.charged)
     }
 
-    /// Whether the call, now at `fuel`, has burnt [`YIELD_FUEL`] since it last yielded here.
-    fn yield_due(&mut self, fuel: u64) -> bool {
-        let since = *self.yielded_at.get_or_insert(fuel);
-        if since.saturating_sub(fuel) >= YIELD_FUEL {
-            self.yielded_at = Some(fuel);
+    /// Whether the call, now at `fuel` (`None`: not metered), has burnt [`YIELD_FUEL`] or run
+    /// [`YIELD_TIME`] since it last yielded here; if so, it yields now.
+    fn yield_due(&mut self, fuel: Option<u64>, now: Instant) -> bool {
+        let burnt = fuel.is_some_and(|fuel| {
+            let since = *self.yielded_fuel.get_or_insert(fuel);
+            since.saturating_sub(fuel) >= YIELD_FUEL
+        });
+        if burnt || now.duration_since(self.yielded_time) >= YIELD_TIME {
+            self.yielded_fuel = fuel;
+            self.yielded_time = now;
             true
         } else {
             false
         }
     }
+
+    /// Whether the call's deadline has passed (never, in a command).
+    fn past_deadline(&self) -> bool {
+        self.deadline.as_ref().is_some_and(|d| d.passed())
+    }
 }
 
-/// The store's call hook: charges each host call (see [`HostGas`]) and keeps a metered call
-/// yielding to the async runtime.
+/// The store's call hook: charges each host call (see [`HostGas`]) and keeps a call yielding
+/// to the async runtime, and a query within its deadline.
 ///
 /// Wasmtime yields a call every [`YIELD_FUEL`] units of fuel only while the fuel is not set
 /// again: taking a host call's charge with `set_fuel` starts a new interval, so a loop that
 /// calls the host more often than that would never yield and would hold its thread of the
-/// async runtime until its gas ran out. The hook yields for it once the fuel burnt since its
-/// last yield here, host charges included, reaches the interval.
+/// async runtime until its gas ran out. And fuel does not always follow time: the copies of
+/// strings between the core instances of one component are made by the host for the price
+/// of a host call, however long the string. So on its way back from the host a call yields
+/// once it has burnt [`YIELD_FUEL`], host charges included, or run [`YIELD_TIME`] since it
+/// last yielded here; and a query or job past its deadline ends there with
+/// [`crate::Limit::Deadline`].
 pub(crate) struct GasHook;
 
 impl CallHookHandler<HostState> for GasHook {
@@ -131,17 +167,23 @@ impl CallHookHandler<HostState> for GasHook {
             }
             CallHook::ReturningFromHost => {
                 let charged = store.data_mut().gas.leave();
+                let mut left = None;
                 if let Ok(fuel) = store.get_fuel() {
-                    let left = fuel.saturating_sub(charged);
-                    if let Err(e) = store.set_fuel(left) {
+                    let fuel = fuel.saturating_sub(charged);
+                    if let Err(e) = store.set_fuel(fuel) {
                         return Box::pin(std::future::ready(Err(e)));
                     }
-                    if store.data_mut().gas.yield_due(left) {
-                        return Box::pin(async {
-                            tokio::task::yield_now().await;
-                            Ok(())
-                        });
-                    }
+                    left = Some(fuel);
+                }
+                let state = store.data_mut();
+                if state.gas.past_deadline() {
+                    return Box::pin(std::future::ready(Err(state.breach(Limit::Deadline))));
+                }
+                if state.gas.yield_due(left, Instant::now()) {
+                    return Box::pin(async {
+                        tokio::task::yield_now().await;
+                        Ok(())
+                    });
                 }
             }
             CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
@@ -158,5 +200,41 @@ impl Future for Done {
 
     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_yields_after_a_million_fuel_or_a_millisecond() {
+        let start = Instant::now();
+        let mut gas = HostGas::new(None);
+        gas.yielded_time = start;
+        // Fuel first seen: nothing burnt, no time gone.
+        assert!(!gas.yield_due(Some(10_000_000), start));
+        assert!(!gas.yield_due(Some(10_000_000 - YIELD_FUEL + 1), start));
+        assert!(gas.yield_due(Some(10_000_000 - YIELD_FUEL), start));
+        // Counted again from the yield.
+        assert!(!gas.yield_due(Some(10_000_000 - YIELD_FUEL - 1), start));
+        // Little fuel, but a millisecond gone: a host call that took long for its price.
+        let later = start + YIELD_TIME;
+        assert!(gas.yield_due(Some(10_000_000 - YIELD_FUEL - 2), later));
+        assert!(!gas.yield_due(Some(10_000_000 - YIELD_FUEL - 3), later));
+        // Without fuel, time alone.
+        let mut unmetered = HostGas::new(None);
+        unmetered.yielded_time = start;
+        assert!(!unmetered.yield_due(None, start + YIELD_TIME / 2));
+        assert!(unmetered.yield_due(None, start + YIELD_TIME));
+    }
+
+    #[test]
+    fn only_a_query_or_job_has_a_deadline_to_pass() {
+        assert!(!HostGas::new(None).past_deadline());
+        let passed = Deadline::new(Duration::ZERO);
+        assert!(HostGas::new(Some(passed)).past_deadline());
+        let far = Deadline::new(Duration::from_secs(3600));
+        assert!(!HostGas::new(Some(far)).past_deadline());
     }
 }

@@ -313,8 +313,8 @@ impl Runtime {
                 self.network.clone(),
             ),
             table: ResourceTable::new(),
-            jobs: CallJobs::new(call.jobs.clone(), deadline),
-            gas: HostGas::default(),
+            jobs: CallJobs::new(call.jobs.clone(), deadline.clone()),
+            gas: HostGas::new((!deterministic).then(|| deadline.clone())),
             written: 0,
         }
     }

@@ -47,6 +47,15 @@ async fn an_infinite_loop_in_a_query_hits_the_deadline() {
 }
 
 #[tokio::test]
+async fn a_query_looping_on_host_calls_hits_the_deadline() {
+    let h = Harness::with_config(PROBE, config(short_deadline()));
+    // Each turn reads the clock (a host call); the clock never reaches the year 584 million.
+    // Its fuel would last far longer, and end it as Gas.
+    let outcome = h.query("spin-until", "18446744073709551615").await;
+    assert_eq!(outcome.limit(), Some(Limit::Deadline));
+}
+
+#[tokio::test]
 async fn a_query_waiting_in_the_host_hits_the_deadline_too() {
     let h = Harness::with_config(PROBE, config(short_deadline()));
     let outcome = h.query("sleep", "60000").await;
