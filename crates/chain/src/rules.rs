@@ -133,7 +133,7 @@ pub(crate) fn check_limits(
     if gas > max {
         return Err(TxRejection::GasLimitTooHigh { gas, max });
     }
-    let min = params.min_fee(size, gas);
+    let min = params.min_fee_of_kind(&tx.kind, size);
     if tx.fee < min {
         return Err(TxRejection::FeeTooLow { fee: tx.fee, min });
     }

@@ -493,23 +493,22 @@ fn a_deploy_that_cannot_pay_its_deposit_is_refused() {
     let key_fee = node.with_state(|s| s.params.key_fee);
     // Carol holds enough for a fee, not for a fee and a deposit.
     let carol = fat_crypto::dev_keypair("carol-poor");
+    let deploy = sign(&carol, 0, instantiate(hash, cluster, 0));
     node.submit_tx(&sign(
         &alice(),
         5,
         TxKind::Transfer {
             to: carol.account_id(),
-            amount: key_fee,
+            amount: deploy.tx.fee,
         },
     ))
     .unwrap();
     produce(&node);
-    let deploy = sign(&carol, 0, instantiate(hash, cluster, 0));
-    assert!(deploy.tx.fee <= key_fee);
     assert_eq!(
         node.submit_tx(&deploy),
         Err(TxRejection::InsufficientBalance {
             needed: deploy.tx.fee + key_fee,
-            available: key_fee
+            available: deploy.tx.fee
         })
     );
     assert_eq!(balance(&node, &key_escrow()), 0);
@@ -628,4 +627,46 @@ fn only_the_chains_cluster_admins_create_clusters() {
         outcomes.iter().all(|o| !matches!(o, Outcome::Failed(_))),
         "{outcomes:?}"
     );
+}
+
+#[test]
+fn key_publications_pay_no_byte_fee_however_many_keys() {
+    let params = fat_chain::genesis::dev().params;
+    assert!(params.byte_fee > 0);
+    let g = gatekeeper();
+    // A provisioning of a hundred members, each key as long as a sealed one (277 bytes): what
+    // a removal from a large cluster makes the gatekeeper send for one deposit.
+    let members: Vec<WorkerId> = (0..100u8).map(|n| WorkerId([n; 32])).collect();
+    let provisioning = TxKind::ProvisionKey {
+        cluster: ClusterId([9; 32]),
+        epoch: 1,
+        cluster_public: CLUSTER_KEY,
+        keys: members.iter().map(|w| (*w, Bytes(vec![7; 277]))).collect(),
+    };
+    let publication = TxKind::PublishContractKeys {
+        keys: (0..1024u16)
+            .map(|n| (ContractId([n as u8; 32]), Hash32([1; 32])))
+            .collect(),
+    };
+    for kind in [provisioning, publication] {
+        let tx = sign(&g, 0, kind);
+        assert!(tx.encode().len() > 30_000);
+        assert_eq!(
+            tx.tx.fee, params.base_fee,
+            "a key publication pays the base fee"
+        );
+        assert!(tx.tx.fee <= params.key_fee, "one deposit pays for it");
+    }
+    // Everything else pays for its bytes, a deposit-paying kind included.
+    let deploy = sign(
+        &alice(),
+        0,
+        instantiate(CodeHash([1; 32]), ClusterId([9; 32]), 0),
+    );
+    let size = deploy.encode().len() as u64;
+    assert_eq!(
+        deploy.tx.fee,
+        params.min_fee(size, deploy.tx.kind.gas_limit())
+    );
+    assert!(deploy.tx.fee > params.base_fee + size - 1);
 }

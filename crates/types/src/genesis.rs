@@ -5,7 +5,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::encoding::{Signature, tagged_hash};
-use crate::{AccountId, AttestationPolicy, Hash32, Transaction};
+use crate::{AccountId, AttestationPolicy, Hash32, Transaction, TxKind};
 
 /// The domain tag of [`Genesis::config_hash`].
 pub const GENESIS_TAG: &str = "fat/genesis/v3";
@@ -19,7 +19,8 @@ pub struct ChainParams {
     pub max_block_txs: u32,
     /// The fee every transaction pays at least...
     pub base_fee: u64,
-    /// ...plus this much per encoded byte...
+    /// ...plus this much per encoded byte (but for the gatekeeper's key publications: see
+    /// [`TxKind::pays_byte_fee`])...
     pub byte_fee: u64,
     /// ...plus this much per million gas (fuel) a command or an instantiation asks for,
     /// rounded down: the fee grows with the gas asked, whether or not it is spent.
@@ -57,12 +58,20 @@ impl ChainParams {
             .saturating_add(self.gas_fee.saturating_mul(mgas))
     }
 
-    /// The minimum fee of `tx` once signed, by [`ChainParams::min_fee`]: a signed
+    /// The minimum fee of a transaction of `kind` and `size` encoded bytes: by
+    /// [`ChainParams::min_fee`], its bytes counted only if the kind pays for them
+    /// ([`TxKind::pays_byte_fee`]).
+    pub fn min_fee_of_kind(&self, kind: &TxKind, size: u64) -> u64 {
+        let size = if kind.pays_byte_fee() { size } else { 0 };
+        self.min_fee(size, kind.gas_limit())
+    }
+
+    /// The minimum fee of `tx` once signed, by [`ChainParams::min_fee_of_kind`]: a signed
     /// transaction encodes as the transaction then its signature, and the fee is a
     /// fixed-width field, so the size is known before the fee is chosen.
     pub fn min_fee_of(&self, tx: &Transaction) -> u64 {
         let size = tx.encode().len() + std::mem::size_of::<Signature>();
-        self.min_fee(size as u64, tx.kind.gas_limit())
+        self.min_fee_of_kind(&tx.kind, size as u64)
     }
 }
 
@@ -89,9 +98,9 @@ impl Default for ChainParams {
             max_tx_gas: 1_000_000_000,
             max_block_gas: 10_000_000_000,
             attestation: AttestationPolicy::default(),
-            // More than what the gatekeeper's publications for one key cost at the default
-            // fees (a provisioning or a published key is well under a kilobyte).
-            key_fee: 1_000,
+            // Ten gatekeeper transactions' minimum fee at the default base fee (its key
+            // publications pay no byte fee).
+            key_fee: 10,
             cluster_admins: Vec::new(),
         }
     }

@@ -179,6 +179,19 @@ impl TxKind {
             _ => 0,
         }
     }
+
+    /// Whether the transaction pays its bytes' fee (see [`crate::ChainParams::byte_fee`]):
+    /// every kind but the gatekeeper's key publications (`ProvisionKey`,
+    /// `PublishContractKeys`), which only a genesis gatekeeper may send. Their bytes are work
+    /// that deployers and cluster owners asked for and paid in key deposits; a removal from a
+    /// cluster of a hundred members makes a provisioning of some 30 KB, which a deposit priced
+    /// per transaction could never cover at a fee per byte.
+    pub fn pays_byte_fee(&self) -> bool {
+        !matches!(
+            self,
+            TxKind::ProvisionKey { .. } | TxKind::PublishContractKeys { .. }
+        )
+    }
 }
 
 /// An attestation report as the chain stores it.
