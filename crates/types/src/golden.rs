@@ -183,7 +183,7 @@ fn transaction_encodings_are_pinned() {
         };
         assert_eq!(
             params.min_fee_of(&signed.tx),
-            params.min_fee(full.len() as u64, signed.tx.kind.gas_limit()),
+            params.min_fee_of_kind(&signed.tx.kind, full.len() as u64),
             "the fee is priced on the signed size"
         );
         assert_eq!(decode::<SignedTransaction>("tx", &full).unwrap(), signed);
