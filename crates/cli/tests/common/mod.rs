@@ -301,7 +301,8 @@ pub fn normalized(value: &Value) -> String {
 /// A minimal HTTP/1.1 client: one request per connection, loopback only.
 pub fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Value)> {
     let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    // Longer than a node holds a `wait=true` submission (30 s): its answer, not a timeout.
+    stream.set_read_timeout(Some(Duration::from_secs(45)))?;
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
