@@ -12,6 +12,17 @@
 //! taken from the store's fuel, so it shows in the call's `gas_used`. Calls metered by their
 //! deadline alone (queries with `query_fuel: None`) are not charged.
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use wasmtime::{CallHook, CallHookHandler, StoreContextMut};
+
+use crate::error::Limit;
+use crate::host::HostState;
+use crate::jobs::Deadline;
+
 /// Every call into the host, WASI included.
 pub(crate) const HOST_CALL: u64 = 200;
 /// Per byte passed into or out of the host (keys, values, topics, messages, inputs).
@@ -40,17 +51,6 @@ pub(crate) const VERIFY: u64 = 120_000;
 /// Per byte of a checked signature's message, key and signature, on top of [`BYTE`]: one
 /// SHA-512 pass.
 pub(crate) const VERIFY_BYTE: u64 = 20;
-
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
-
-use wasmtime::{CallHook, CallHookHandler, StoreContextMut};
-
-use crate::error::Limit;
-use crate::host::HostState;
-use crate::jobs::Deadline;
 
 /// The charge of an operation with a fixed part and `bytes` bytes at `per_byte` each.
 pub(crate) fn cost(fixed: u64, bytes: usize, per_byte: u64) -> u64 {
