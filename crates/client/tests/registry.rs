@@ -3,56 +3,10 @@
 //! holds. The client confirms each key with an attested member of the cluster first, so it
 //! refuses, and nothing reaches the chain sealed to the attacker.
 
-use std::sync::Arc;
-
 use fat_client::{Client, Error};
 use fat_crypto::dev_keypair;
 use fat_devnet::Devnet;
-use fat_devnet::testing::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-/// A proxy to `target` (`host:port`) that replaces `real` with `forged` (the same length)
-/// in everything the target answers; its URL.
-async fn rewriting_proxy(target: String, real: String, forged: String) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (real, forged) = (Arc::new(real.into_bytes()), Arc::new(forged.into_bytes()));
-    tokio::spawn(async move {
-        while let Ok((inbound, _)) = listener.accept().await {
-            let Ok(outbound) = TcpStream::connect(&target).await else {
-                continue;
-            };
-            let (mut in_read, mut in_write) = inbound.into_split();
-            let (mut out_read, mut out_write) = outbound.into_split();
-            tokio::spawn(async move { tokio::io::copy(&mut in_read, &mut out_write).await });
-            let (real, forged) = (real.clone(), forged.clone());
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 1 << 20];
-                loop {
-                    let n = match out_read.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    let chunk = &mut buf[..n];
-                    let mut i = 0;
-                    while i + real.len() <= chunk.len() {
-                        if chunk[i..i + real.len()] == real[..] {
-                            chunk[i..i + real.len()].copy_from_slice(&forged);
-                            i += real.len();
-                        } else {
-                            i += 1;
-                        }
-                    }
-                    if in_write.write_all(chunk).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    url
-}
+use fat_devnet::testing::{TempDir, rewriting_proxy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_rewritten_on_the_path_to_the_node_are_refused_before_sealing() {

@@ -128,14 +128,16 @@ pub async fn submit_at(
     nonce: u64,
     kind: TxKind,
 ) -> Result<SubmitAnswer> {
+    // Parameters checked against block 0, so that the node cannot raise the fee alone.
+    let (id, params) = chain.checked_params().await?;
     let mut tx = Transaction {
-        chain: chain.status().await?.genesis,
+        chain: id,
         signer: key.account_id(),
         nonce,
         fee: FEE,
         kind,
     };
     // The fee grows with the bytes and the gas asked: offer the chain's minimum when it is more.
-    tx.fee = tx.fee.max(chain.params().await?.min_fee_of(&tx));
+    tx.fee = tx.fee.max(params.min_fee_of(&tx));
     Ok(chain.submit_committed(&key.sign_tx(tx)).await?)
 }

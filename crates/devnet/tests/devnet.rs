@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
-use fat_devnet::testing::TempDir;
+use fat_crypto::dev_keypair;
+use fat_devnet::bootstrap::submit;
+use fat_devnet::testing::{TempDir, rewriting_proxy};
 use fat_devnet::{Devnet, DevnetError, Shutdown};
-use fat_proto::paths;
+use fat_proto::{ChainApi, paths};
+use fat_types::TxKind;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_serve_provision_stop_and_resume() {
@@ -323,6 +326,54 @@ async fn many_deploys_cost_the_gatekeeper_a_few_transactions_that_they_pay_for()
     assert!(
         balance_after > balance_before,
         "the gatekeeper paid for the deploys: {balance_before} -> {balance_after}"
+    );
+    devnet.stop().await.unwrap();
+}
+
+/// A node on the path states a fee per byte nine times the chain's, in its parameters and in
+/// the genesis configuration it serves. The bootstrap checks the configuration against block
+/// 0, which it is not, so it signs nothing; through the honest node the same transfer pays
+/// the least fee.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stating_higher_fees_cannot_make_the_bootstrap_overpay() {
+    let dir = TempDir::new("devnet-fees");
+    let devnet = Devnet::builder(dir.path())
+        .workers(1)
+        .bootstrap(false)
+        .build()
+        .await
+        .unwrap();
+    let node = devnet.url().trim_start_matches("http://").to_string();
+    let (real, forged) = ("\"byte_fee\":1,", "\"byte_fee\":9,");
+    let proxy = rewriting_proxy(node, real.into(), forged.into()).await;
+    let lying = ChainApi::new(&proxy).unwrap();
+    assert_eq!(lying.params().await.unwrap().byte_fee, 9, "the lie is told");
+    assert_eq!(lying.genesis().await.unwrap().params.byte_fee, 9);
+
+    let bob = dev_keypair("bob");
+    let account = |devnet: &Devnet| devnet.node().with_state(|s| s.accounts[&bob.account_id()]);
+    let before = account(&devnet);
+    let kind = TxKind::Transfer {
+        to: dev_keypair("charlie").account_id(),
+        amount: 1,
+    };
+    let err = submit(&lying, &bob, kind.clone()).await.unwrap_err();
+    match &err {
+        DevnetError::Chain(fat_proto::Error::Decode { message, .. }) => {
+            assert!(message.contains("cannot be trusted"), "{message}");
+        }
+        other => panic!("not refused as untrusted: {other:?}"),
+    }
+    let after = account(&devnet);
+    assert_eq!(after.nonce, before.nonce, "a transaction went out");
+
+    submit(&devnet.chain(), &bob, kind).await.unwrap();
+    let paid = before.balance - account(&devnet).balance - 1;
+    let params = devnet.chain().params().await.unwrap();
+    let least = params.min_fee(200, 0);
+    assert!(
+        paid < least,
+        "paid {paid}, more than a transfer's least fee"
     );
     devnet.stop().await.unwrap();
 }

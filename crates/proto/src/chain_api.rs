@@ -59,6 +59,29 @@ impl ChainApi {
         self.http.get_json(paths::chain::PARAMS).await
     }
 
+    /// The chain's id (its genesis block hash) and its parameters, checked: block 0 must have
+    /// the id the node states and commit to the genesis configuration the parameters come
+    /// from. A node cannot then make a signer overpay by stating higher fees alone: with other
+    /// parameters it must state another chain, and a transaction signed for that chain is
+    /// worth nothing on this one.
+    pub async fn checked_params(
+        &self,
+    ) -> Result<(fat_types::Hash32, fat_types::genesis::ChainParams)> {
+        let chain = self.status().await?.genesis;
+        let config = self.genesis().await?;
+        let block0 = self.block(0).await?;
+        if block0.hash() != chain || block0.header.parent != config.config_hash() {
+            return Err(Error::Decode {
+                url: self.url().into(),
+                message: format!(
+                    "the genesis configuration is not that of block 0 of chain {chain}: its \
+                     parameters cannot be trusted"
+                ),
+            });
+        }
+        Ok((chain, config.params))
+    }
+
     /// The chain's attestation policy, from `GET /v1/params`.
     pub async fn attestation_policy(&self) -> Result<AttestationPolicy> {
         let params: AttestationParams = self.http.get_json(paths::chain::PARAMS).await?;
