@@ -44,14 +44,13 @@ fn main() {
                 to: AccountId([7; 32]),
                 amount: 1,
             };
-            let mut tx = Transaction {
+            let tx = fat_types::ChainParams::default().priced(Transaction {
                 chain,
                 signer: key.account_id(),
                 nonce,
                 fee: 0,
                 kind,
-            };
-            tx.fee = fat_types::ChainParams::default().min_fee_of(&tx);
+            });
             txs.push(key.sign_tx(tx).encode());
         }
     }

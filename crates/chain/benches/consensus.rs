@@ -122,7 +122,7 @@ fn open(dir: &std::path::Path, genesis: &Genesis, key: &Keypair) -> Node {
 }
 
 fn transfer(chain: Hash32, key: &Keypair, nonce: u64) -> Vec<u8> {
-    let mut tx = Transaction {
+    let tx = fat_types::ChainParams::default().priced(Transaction {
         chain,
         signer: key.account_id(),
         nonce,
@@ -131,8 +131,7 @@ fn transfer(chain: Hash32, key: &Keypair, nonce: u64) -> Vec<u8> {
             to: AccountId([7; 32]),
             amount: 1,
         },
-    };
-    tx.fee = fat_types::ChainParams::default().min_fee_of(&tx);
+    });
     key.sign_tx(tx).encode()
 }
 

@@ -538,15 +538,14 @@ impl Client {
     ) -> Result<SubmitAnswer> {
         let nonce = self.account(&key.account_id()).await?.next_nonce;
         let params = self.params().await?;
-        let mut tx = Transaction {
+        // The fee grows with the bytes and the gas asked: the minimum when it is more.
+        let tx = key.sign_tx(params.priced(Transaction {
             chain: self.chain_id().await?,
             signer: key.account_id(),
             nonce,
             fee: DEFAULT_FEE,
             kind: kind(nonce)?,
-        };
-        tx.fee = tx.fee.max(params.min_fee_of(&tx));
-        let tx = key.sign_tx(tx);
+        }));
         if wait {
             Ok(self.chain.submit_committed(&tx).await?)
         } else {

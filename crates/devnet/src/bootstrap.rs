@@ -130,14 +130,13 @@ pub async fn submit_at(
 ) -> Result<SubmitAnswer> {
     // Parameters checked against block 0, so that the node cannot raise the fee alone.
     let (id, params) = chain.checked_params().await?;
-    let mut tx = Transaction {
+    // The fee grows with the bytes and the gas asked: offer the chain's minimum when it is more.
+    let tx = params.priced(Transaction {
         chain: id,
         signer: key.account_id(),
         nonce,
         fee: FEE,
         kind,
-    };
-    // The fee grows with the bytes and the gas asked: offer the chain's minimum when it is more.
-    tx.fee = tx.fee.max(params.min_fee_of(&tx));
+    });
     Ok(chain.submit_committed(&key.sign_tx(tx)).await?)
 }

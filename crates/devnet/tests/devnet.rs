@@ -242,15 +242,13 @@ async fn many_deploys_cost_the_gatekeeper_a_few_transactions_that_they_pay_for()
     let gatekeeper = fat_crypto::dev_keypair(fat_chain::genesis::DEV_GATEKEEPER).account_id();
     let chain_id = chain.status().await.unwrap().genesis;
     let sign = |nonce, kind| {
-        let mut tx = Transaction {
+        alice.sign_tx(fat_types::ChainParams::default().priced(Transaction {
             chain: chain_id,
             signer: alice.account_id(),
             nonce,
             fee: 0,
             kind,
-        };
-        tx.fee = fat_types::ChainParams::default().min_fee_of(&tx);
-        alice.sign_tx(tx)
+        }))
     };
     let code = fat_test_programs::read(fat_test_programs::COUNTER);
     let hash = code_hash(&code);

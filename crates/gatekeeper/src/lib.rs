@@ -391,14 +391,13 @@ impl Gatekeeper {
         kind: TxKind,
     ) -> Result<()> {
         let nonce = chain.next_nonce(&self.key.account_id()).await?;
-        let mut tx = Transaction {
+        let tx = params.priced(Transaction {
             chain: chain_id,
             signer: self.key.account_id(),
             nonce,
             fee: 0,
             kind,
-        };
-        tx.fee = params.min_fee_of(&tx);
+        });
         chain.submit_committed(&self.key.sign_tx(tx)).await?;
         Ok(())
     }

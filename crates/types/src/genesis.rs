@@ -73,6 +73,13 @@ impl ChainParams {
         let size = tx.encode().len() + std::mem::size_of::<Signature>();
         self.min_fee_of_kind(&tx.kind, size as u64)
     }
+
+    /// `tx` offering at least its minimum fee ([`ChainParams::min_fee_of`]): its fee is
+    /// raised to it when it offers less (build it with fee 0 to offer exactly the minimum).
+    pub fn priced(&self, mut tx: Transaction) -> Transaction {
+        tx.fee = tx.fee.max(self.min_fee_of(&tx));
+        tx
+    }
 }
 
 /// The most encoded bytes the transactions of one block hold together: eight transactions of

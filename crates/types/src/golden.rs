@@ -186,6 +186,17 @@ fn transaction_encodings_are_pinned() {
             params.min_fee_of_kind(&signed.tx.kind, full.len() as u64),
             "the fee is priced on the signed size"
         );
+        let least = params.min_fee_of(&signed.tx);
+        let low = crate::Transaction {
+            fee: 0,
+            ..signed.tx.clone()
+        };
+        assert_eq!(params.priced(low).fee, least, "a lower fee is raised");
+        let high = crate::Transaction {
+            fee: least + 1,
+            ..signed.tx.clone()
+        };
+        assert_eq!(params.priced(high).fee, least + 1, "a higher fee is kept");
         assert_eq!(decode::<SignedTransaction>("tx", &full).unwrap(), signed);
     }
     assert!(mismatches.is_empty(), "encodings changed: {mismatches:?}");

@@ -704,14 +704,13 @@ async fn an_unattested_worker_gets_nothing() {
         let url = chain.url.clone();
         async move {
             let nonce = client.next_nonce(&gatekeeper.account_id()).await.unwrap();
-            let mut tx = Transaction {
+            let tx = fat_types::ChainParams::default().priced(Transaction {
                 chain: common::dev_chain(),
                 signer: gatekeeper.account_id(),
                 nonce,
                 fee: 0,
                 kind,
-            };
-            tx.fee = fat_types::ChainParams::default().min_fee_of(&tx);
+            });
             let tx = gatekeeper.sign_tx(tx);
             let (status, body) = post_raw(
                 &url,

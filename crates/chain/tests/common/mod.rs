@@ -65,15 +65,13 @@ pub fn sign(key: &Keypair, nonce: u64, kind: TxKind) -> SignedTransaction {
 /// A transaction for the chain `chain`, offering the least fee the dev chain's parameters
 /// ask of it.
 pub fn sign_for(chain: Hash32, key: &Keypair, nonce: u64, kind: TxKind) -> SignedTransaction {
-    let mut tx = Transaction {
+    key.sign_tx(fat_chain::genesis::dev().params.priced(Transaction {
         chain,
         signer: key.account_id(),
         nonce,
         fee: 0,
         kind,
-    };
-    tx.fee = fat_chain::genesis::dev().params.min_fee_of(&tx);
-    key.sign_tx(tx)
+    }))
 }
 
 pub fn alice() -> Keypair {

@@ -393,9 +393,8 @@ pub fn start_gatekeeper(home: &Path, chain: &str, dir: &Path) -> Child {
 
 /// `tx` offering the least fee a chain with the default parameters (every chain these tests
 /// start) asks of it.
-pub fn least_fee(mut tx: fat_types::Transaction) -> fat_types::Transaction {
-    tx.fee = fat_types::genesis::ChainParams::default().min_fee_of(&tx);
-    tx
+pub fn least_fee(tx: fat_types::Transaction) -> fat_types::Transaction {
+    fat_types::genesis::ChainParams::default().priced(fat_types::Transaction { fee: 0, ..tx })
 }
 
 /// The chain id (genesis block hash) of the node at `addr`, which its transactions carry.

@@ -618,6 +618,5 @@ pub fn command_tx_with_gas(
     if let TxKind::Command { gas_limit, .. } = &mut tx.kind {
         *gas_limit = gas;
     }
-    tx.fee = params.min_fee_of(&tx);
-    key.sign_tx(tx)
+    key.sign_tx(params.priced(Transaction { fee: 0, ..tx }))
 }
