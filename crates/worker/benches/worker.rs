@@ -39,6 +39,10 @@
 //!   `command_exec_per_s` over it, in the same round.
 //!
 //! Figures are medians over rounds; `FAT_BENCH_QUICK=1` runs less.
+//!
+//! `FAT_BENCH_PROFILE=session` (or `fresh`, `plain`, `echo`) measures nothing: it sets up one
+//! worker, then runs that mode's 16 clients for 20 s and prints their rate, so that a profiler
+//! attached to the process (`perf record`) sees one path alone.
 
 #[allow(unused_imports)]
 #[path = "../tests/common/mod.rs"]
@@ -541,7 +545,50 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
     ]
 }
 
+/// The set-up of [`round`] up to the queries, then `mode`'s 16 clients for `duration`.
+async fn profile(dir: &std::path::Path, mode: Mode, duration: Duration) {
+    let chain = Chain::start(dir).await;
+    let cluster = chain.dev_cluster(1).await;
+    let w0 = RunningWorker::start_with(&chain.url, dir, 0, |config| {
+        config.plaintext_queries = true;
+    })
+    .await;
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let counter = chain.deploy(&wasm, cluster, Value::Null).await;
+    let (_, height) = chain
+        .command(&dev_keypair("alice"), counter, "increment", Value::Null)
+        .await;
+    w0.wait_for(height).await;
+    let shutdown = fat_devnet::Shutdown::new();
+    let (url, server) = serve_with_echo(&w0.worker, &shutdown).await;
+    let querier = Querier::new(&w0, &url, counter);
+    eprintln!("profile: {mode:?} for {duration:?}");
+    let per_s = throughput(&querier, mode, duration).await;
+    println!("{mode:?}: {per_s:.0} per second");
+    shutdown.trigger();
+    server.await.unwrap().unwrap();
+    w0.stop().await;
+    chain.stop().await;
+}
+
 fn main() {
+    if let Ok(mode) = std::env::var("FAT_BENCH_PROFILE") {
+        let mode = match mode.as_str() {
+            "session" => Mode::Session,
+            "fresh" => Mode::Fresh,
+            "plain" => Mode::Plain,
+            "echo" => Mode::Echo,
+            other => panic!("FAT_BENCH_PROFILE={other}: expected session, fresh, plain or echo"),
+        };
+        let dir = target_dir()
+            .join("bench")
+            .join(format!("worker-profile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(profile(&dir, mode, Duration::from_secs(20)));
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
     let quick = std::env::var("FAT_BENCH_QUICK").is_ok_and(|v| v == "1");
     let sizes = if quick {
         Sizes {
