@@ -42,7 +42,9 @@
 //!
 //! `FAT_BENCH_PROFILE=session` (or `fresh`, `plain`, `echo`) measures nothing: it sets up one
 //! worker, then runs that mode's 16 clients for 20 s and prints their rate, so that a profiler
-//! attached to the process (`perf record`) sees one path alone.
+//! attached to the process (`perf record`) sees one path alone. `FAT_BENCH_PROFILE=commands`
+//! replays 4,000 commands five times (their submission shows in the profile too: look under
+//! the worker's `follow` and `commit`).
 
 #[allow(unused_imports)]
 #[path = "../tests/common/mod.rs"]
@@ -571,20 +573,43 @@ async fn profile(dir: &std::path::Path, mode: Mode, duration: Duration) {
     chain.stop().await;
 }
 
+/// The batched replay of [`round`], five times over 4,000 commands.
+async fn profile_commands(dir: &std::path::Path) {
+    let chain = Chain::start_with_block_time(dir, Duration::from_millis(100)).await;
+    let cluster = chain.dev_cluster(1).await;
+    let mut w = RunningWorker::start(&chain.url, dir, 0).await;
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let counter = chain.deploy(&wasm, cluster, Value::Null).await;
+    for _ in 0..5 {
+        let (per_s, resumed) = replay(&chain, w, &[], counter, 4000, Sealing::OneSession).await;
+        println!("commands: {per_s:.0} per second");
+        w = resumed;
+    }
+    w.stop().await;
+    chain.stop().await;
+}
+
 fn main() {
     if let Ok(mode) = std::env::var("FAT_BENCH_PROFILE") {
-        let mode = match mode.as_str() {
-            "session" => Mode::Session,
-            "fresh" => Mode::Fresh,
-            "plain" => Mode::Plain,
-            "echo" => Mode::Echo,
-            other => panic!("FAT_BENCH_PROFILE={other}: expected session, fresh, plain or echo"),
-        };
         let dir = target_dir()
             .join("bench")
             .join(format!("worker-profile-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let runtime = tokio::runtime::Runtime::new().unwrap();
+        if mode == "commands" {
+            runtime.block_on(profile_commands(&dir));
+            let _ = std::fs::remove_dir_all(&dir);
+            return;
+        }
+        let mode = match mode.as_str() {
+            "session" => Mode::Session,
+            "fresh" => Mode::Fresh,
+            "plain" => Mode::Plain,
+            "echo" => Mode::Echo,
+            other => panic!(
+                "FAT_BENCH_PROFILE={other}: expected session, fresh, plain, echo or commands"
+            ),
+        };
         runtime.block_on(profile(&dir, mode, Duration::from_secs(20)));
         let _ = std::fs::remove_dir_all(&dir);
         return;
