@@ -416,10 +416,16 @@ impl SseDecoder {
     /// The next whole event among the bytes pushed so far, if there is one.
     pub fn next_event(&mut self) -> Option<SseEvent> {
         while let Some(end) = find_blank_line(&self.buf, self.scanned) {
-            let raw: Vec<u8> = self.buf.drain(..end.1).collect();
+            let raw = &self.buf[..end.0];
+            // Checked whole (fast), and read lossily only if it is not UTF-8.
+            let event = match std::str::from_utf8(raw) {
+                Ok(text) => parse_event(text),
+                Err(_) => parse_event(&String::from_utf8_lossy(raw)),
+            };
+            self.buf.drain(..end.1);
             self.scanned = 0;
-            if let Some(event) = parse_event(&String::from_utf8_lossy(&raw[..end.0])) {
-                return Some(event);
+            if event.is_some() {
+                return event;
             }
         }
         // A blank line may straddle the next chunk: rescan only the last three bytes.
@@ -461,11 +467,15 @@ fn parse_event(text: &str) -> Option<SseEvent> {
 /// The end of the first event in `buf`, looking from `from` on: (end of its text, end
 /// including the blank line).
 fn find_blank_line(buf: &[u8], from: usize) -> Option<(usize, usize)> {
-    (from..buf.len()).find_map(|i| {
-        if buf[i..].starts_with(b"\n\n") {
-            Some((i, i + 2))
-        } else if buf[i..].starts_with(b"\r\n\r\n") {
-            Some((i, i + 4))
+    // Each blank line holds a line feed: look only at those (`memchr` finds them many bytes
+    // at a time), the first `\r\n\r\n` or `\n\n` that starts at `from` or later.
+    let from = from.min(buf.len());
+    memchr::memchr_iter(b'\n', &buf[from..]).find_map(|at| {
+        let j = from + at;
+        if j > from && buf[j - 1] == b'\r' && buf[j + 1..].starts_with(b"\r\n") {
+            Some((j - 1, j + 3))
+        } else if buf[j + 1..].starts_with(b"\n") {
+            Some((j, j + 2))
         } else {
             None
         }
@@ -482,6 +492,72 @@ mod tests {
         assert_eq!(find_blank_line(b"data: x\r\n\r\n", 0), Some((7, 11)));
         assert_eq!(find_blank_line(b"data: x\r\n\r\n", 5), Some((7, 11)));
         assert_eq!(find_blank_line(b"data: x\n", 0), None);
+        assert_eq!(find_blank_line(b"\n\n", 0), Some((0, 2)));
+        assert_eq!(
+            find_blank_line(b"a\r\n\r\n", 2),
+            None,
+            "starts before `from`"
+        );
+        assert_eq!(find_blank_line(b"a\r\n\r\n", 1), Some((1, 5)));
+        assert_eq!(find_blank_line(b"a\r\n\n", 0), Some((2, 4)));
+        assert_eq!(find_blank_line(b"a\n\r\n\r\n", 0), Some((2, 6)));
+        assert_eq!(find_blank_line(b"a", 5), None);
+    }
+
+    /// The line-feed search finds what a scan of every position finds, wherever it starts.
+    #[test]
+    fn finds_the_boundaries_a_scan_of_every_position_finds() {
+        fn scan(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+            (from..buf.len()).find_map(|i| {
+                if buf[i..].starts_with(b"\n\n") {
+                    Some((i, i + 2))
+                } else if buf[i..].starts_with(b"\r\n\r\n") {
+                    Some((i, i + 4))
+                } else {
+                    None
+                }
+            })
+        }
+        // Every text of up to 7 bytes from {a, \r, \n}, from every start.
+        for len in 0..=7u32 {
+            for code in 0..3usize.pow(len) {
+                let buf: Vec<u8> = (0..len)
+                    .map(|k| b"a\r\n"[code / 3usize.pow(k) % 3])
+                    .collect();
+                for from in 0..=buf.len() {
+                    assert_eq!(
+                        find_blank_line(&buf, from),
+                        scan(&buf, from),
+                        "{buf:?} from {from}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn events_cut_anywhere_decode_the_same() {
+        let bytes: &[u8] = b"data: {\"a\":1}\n\n: keep-alive\n\nevent: log\r\ndata: x\r\ndata: y\r\n\r\ndata: \xc3\xa9\xff\n\n";
+        let whole = {
+            let mut d = SseDecoder::default();
+            d.push(bytes);
+            std::iter::from_fn(|| d.next_event()).collect::<Vec<_>>()
+        };
+        assert_eq!(whole.len(), 3, "{whole:?}");
+        assert_eq!(whole[1].data, "x\ny");
+        assert_eq!(
+            whole[2].data, "\u{e9}\u{fffd}",
+            "what is not UTF-8 is read lossily"
+        );
+        for cut in 0..bytes.len() {
+            let mut d = SseDecoder::default();
+            d.push(&bytes[..cut]);
+            let mut events: Vec<_> = std::iter::from_fn(|| d.next_event()).collect();
+            d.push(&bytes[cut..]);
+            events.extend(std::iter::from_fn(|| d.next_event()));
+            assert_eq!(events, whole, "cut at {cut}");
+            assert_eq!(d.pending(), 0);
+        }
     }
 
     #[test]

@@ -102,19 +102,35 @@ impl From<&[u8]> for Bytes {
     }
 }
 
+/// Lower-case hex of `bytes`: how bytes, ids and signatures are written in JSON.
+pub fn to_hex(bytes: impl AsRef<[u8]>) -> String {
+    const_hex::encode(bytes)
+}
+
+/// The bytes that hex `text` spells, optionally after one `0x`; digits of either case. Other
+/// prefixes (`0X`, a second `0x`) are refused as the characters they are.
+pub fn from_hex(text: &str) -> Result<Vec<u8>, const_hex::FromHexError> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    // `const_hex` would strip a prefix of its own: refuse what is left of one here.
+    if let [b'0', c @ (b'x' | b'X'), ..] = digits.as_bytes() {
+        return Err(const_hex::FromHexError::InvalidHexCharacter {
+            c: char::from(*c),
+            index: text.len() - digits.len() + 1,
+        });
+    }
+    const_hex::decode(digits)
+}
+
 impl serde::Serialize for Bytes {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(&self.0))
+        s.serialize_str(&to_hex(&self.0))
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Bytes {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
-        let text = text.strip_prefix("0x").unwrap_or(&text);
-        hex::decode(text)
-            .map(Bytes)
-            .map_err(serde::de::Error::custom)
+        from_hex(&text).map(Bytes).map_err(serde::de::Error::custom)
     }
 }
 
@@ -130,13 +146,13 @@ impl Default for Signature {
 
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature({})", hex::encode(&self.0[..8]))
+        write!(f, "Signature({})", to_hex(&self.0[..8]))
     }
 }
 
 impl serde::Serialize for Signature {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(self.0))
+        s.serialize_str(&to_hex(self.0))
     }
 }
 

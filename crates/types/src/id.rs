@@ -36,13 +36,13 @@ macro_rules! id_type {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&hex::encode(self.0))
+                f.write_str(const_hex::Buffer::<32>::new().format(&self.0))
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), hex::encode(&self.0[..8]))
+                write!(f, "{}({})", stringify!($name), $crate::encoding::to_hex(&self.0[..8]))
             }
         }
 
@@ -50,8 +50,8 @@ macro_rules! id_type {
             type Err = ParseIdError;
 
             fn from_str(text: &str) -> Result<Self, Self::Err> {
-                let text = text.strip_prefix("0x").unwrap_or(text);
-                let bytes = hex::decode(text).map_err(|e| ParseIdError::NotHex(e.to_string()))?;
+                let bytes = $crate::encoding::from_hex(text)
+                    .map_err(|e| ParseIdError::NotHex(e.to_string()))?;
                 Self::from_slice(&bytes)
             }
         }
