@@ -24,6 +24,7 @@ use fat_runtime::StateHash;
 use fat_types::ContractId;
 use fat_types::encoding::encode;
 use redb::ReadableTable;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::{Result, corrupt, storage};
 
@@ -41,8 +42,8 @@ pub(crate) const DIGEST_KEY: &str = "records_digest";
 /// The meta key of the MAC (32 bytes).
 pub(crate) const MAC_KEY: &str = "seal";
 
-/// The secret that authenticates a worker's store.
-#[derive(Clone)]
+/// The secret that authenticates a worker's store (wiped from memory when dropped).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct StoreSeal([u8; 32]);
 
 impl std::fmt::Debug for StoreSeal {
@@ -55,7 +56,10 @@ impl StoreSeal {
     /// The seal of the worker whose identity key is `identity` (sealed in its data
     /// directory, so the operator holds neither).
     pub fn derive(identity: &Keypair) -> Self {
-        Self(blake3::derive_key(SEAL_CONTEXT, &identity.seed()))
+        let mut seed = identity.seed();
+        let seal = Self(blake3::derive_key(SEAL_CONTEXT, &seed));
+        seed.zeroize();
+        seal
     }
 
     /// A seal of these bytes (tests).
@@ -76,7 +80,9 @@ impl StoreSeal {
 
     /// The MAC over the genesis hash, the head's encoding and the digest.
     pub(crate) fn mac(&self, genesis: &[u8], head: &[u8], digest: &StateHash) -> [u8; 32] {
-        let mut hasher = blake3::Hasher::new_keyed(&blake3::derive_key(MAC_CONTEXT, &self.0));
+        let mut key = blake3::derive_key(MAC_CONTEXT, &self.0);
+        let mut hasher = blake3::Hasher::new_keyed(&key);
+        key.zeroize();
         for part in [genesis, head] {
             hasher.update(&(part.len() as u64).to_le_bytes());
             hasher.update(part);
@@ -91,8 +97,8 @@ impl StoreSeal {
     }
 }
 
-/// The key that authenticates stored receipts.
-#[derive(Clone)]
+/// The key that authenticates stored receipts (wiped from memory when dropped).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub(crate) struct ReceiptSeal([u8; 32]);
 
 impl ReceiptSeal {
@@ -142,5 +148,23 @@ pub(crate) fn update(
     }
     if let Some(new) = new {
         digest.insert(contract.as_bytes(), new);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seals_are_wiped_when_dropped() {
+        fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+        wiped_on_drop::<StoreSeal>();
+        wiped_on_drop::<ReceiptSeal>();
+        let mut seal = StoreSeal::from_bytes([7; 32]);
+        let mut receipts = seal.receipts();
+        assert_ne!(receipts.0, [0; 32]);
+        seal.zeroize();
+        receipts.zeroize();
+        assert_eq!((seal.0, receipts.0), ([0; 32], [0; 32]));
     }
 }
