@@ -365,13 +365,20 @@ async fn a_node_stating_higher_fees_cannot_make_the_bootstrap_overpay() {
     let after = account(&devnet);
     assert_eq!(after.nonce, before.nonce, "a transaction went out");
 
-    submit(&devnet.chain(), &bob, kind).await.unwrap();
+    submit(&devnet.chain(), &bob, kind.clone()).await.unwrap();
     let paid = before.balance - account(&devnet).balance - 1;
-    let params = devnet.chain().params().await.unwrap();
-    let least = params.min_fee(200, 0);
+    let (chain, params) = devnet.chain().checked_params().await.unwrap();
+    let least = params.min_fee_of(&fat_types::Transaction {
+        chain,
+        signer: bob.account_id(),
+        nonce: before.nonce,
+        fee: 0,
+        kind,
+    });
     assert!(
-        paid < least,
-        "paid {paid}, more than a transfer's least fee"
+        least > 10,
+        "the bootstrap's floor of 10 is below a transfer's least fee"
     );
+    assert_eq!(paid, least, "a transfer pays its least fee");
     devnet.stop().await.unwrap();
 }

@@ -111,11 +111,14 @@ pub fn to_hex(bytes: impl AsRef<[u8]>) -> String {
 /// prefixes (`0X`, a second `0x`) are refused as the characters they are.
 pub fn from_hex(text: &str) -> Result<Vec<u8>, const_hex::FromHexError> {
     let digits = text.strip_prefix("0x").unwrap_or(text);
-    // `const_hex` would strip a prefix of its own: refuse what is left of one here.
-    if let [b'0', c @ (b'x' | b'X'), ..] = digits.as_bytes() {
+    // `const_hex` would strip a prefix of its own: refuse what is left of one here, as the
+    // character it is (after the length, which is checked first, as it always was).
+    if let [b'0', c @ (b'x' | b'X'), ..] = digits.as_bytes()
+        && digits.len().is_multiple_of(2)
+    {
         return Err(const_hex::FromHexError::InvalidHexCharacter {
             c: char::from(*c),
-            index: text.len() - digits.len() + 1,
+            index: 1,
         });
     }
     const_hex::decode(digits)

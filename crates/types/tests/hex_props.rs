@@ -30,7 +30,10 @@ proptest! {
     fn decoding_accepts_and_refuses_what_it_did(text in near_hex()) {
         match (from_hex(&text), before(&text)) {
             (Ok(now), Ok(then)) => prop_assert_eq!(now, then),
-            (Err(_), Err(_)) => {}
+            (Err(now), Err(then)) => {
+                // The same fault at the same place (the messages' wording differs).
+                prop_assert_eq!(format!("{now:?}"), format!("{then:?}"), "{:?}", text);
+            }
             (now, then) => prop_assert!(false, "{text:?}: now {now:?}, before {then:?}"),
         }
     }

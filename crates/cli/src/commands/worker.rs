@@ -167,7 +167,9 @@ async fn keep_attested(worker: &Worker, chain: &str, operator: &str) {
 async fn reattest_if_due(worker: &Worker, chain: &str, operator: &str) -> anyhow::Result<u64> {
     let key = super::account::keypair(operator)?;
     let api = fat_proto::ChainApi::new(chain)?;
-    let max_age = api.params().await?.attestation.max_age_secs;
+    // From the genesis block 0 commits to: a node stating a shorter age alone would make the
+    // operator pay for a fresh report every second.
+    let max_age = api.checked_params().await?.1.attestation.max_age_secs;
     if max_age == 0 {
         return Ok(0);
     }
