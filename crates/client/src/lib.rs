@@ -248,14 +248,10 @@ impl Client {
         }
         let chain = self.checked().await?;
         let id = self.chain_id().await?;
-        let config = chain.genesis().await?;
-        let block0 = chain.block(0).await?;
-        if block0.hash() != id || block0.header.parent != config.config_hash() {
-            return Err(Error::ForgedGenesis {
-                url: self.chain.url().into(),
-                chain: id.to_string(),
-            });
-        }
+        let config = chain.checked_genesis(id).await.map_err(|e| match e {
+            fat_proto::Error::ForgedGenesis { url, chain } => Error::ForgedGenesis { url, chain },
+            other => other.into(),
+        })?;
         self.cache().genesis = Some(config.clone());
         Ok(config)
     }

@@ -59,27 +59,30 @@ impl ChainApi {
         self.http.get_json(paths::chain::PARAMS).await
     }
 
-    /// The chain's id (its genesis block hash) and its parameters, checked: block 0 must have
-    /// the id the node states and commit to the genesis configuration the parameters come
-    /// from. A node cannot then make a signer overpay by stating higher fees alone: with other
-    /// parameters it must state another chain, and a transaction signed for that chain is
-    /// worth nothing on this one.
+    /// The genesis configuration of the chain `chain` (its genesis block hash), checked: the
+    /// node's block 0 must have that hash and commit to the configuration
+    /// ([`Error::ForgedGenesis`] if not).
+    pub async fn checked_genesis(&self, chain: fat_types::Hash32) -> Result<Genesis> {
+        let config = self.genesis().await?;
+        let block0 = self.block(0).await?;
+        if block0.hash() != chain || block0.header.parent != config.config_hash() {
+            return Err(Error::ForgedGenesis {
+                url: self.url().into(),
+                chain: chain.to_string(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// The chain's id (its genesis block hash) and its parameters, from the genesis its block 0
+    /// commits to ([`ChainApi::checked_genesis`]). A node cannot then make a signer overpay by
+    /// stating higher fees alone: with other parameters it must state another chain, and a
+    /// transaction signed for that chain is worth nothing on this one.
     pub async fn checked_params(
         &self,
     ) -> Result<(fat_types::Hash32, fat_types::genesis::ChainParams)> {
         let chain = self.status().await?.genesis;
-        let config = self.genesis().await?;
-        let block0 = self.block(0).await?;
-        if block0.hash() != chain || block0.header.parent != config.config_hash() {
-            return Err(Error::Decode {
-                url: self.url().into(),
-                message: format!(
-                    "the genesis configuration is not that of block 0 of chain {chain}: its \
-                     parameters cannot be trusted"
-                ),
-            });
-        }
-        Ok((chain, config.params))
+        Ok((chain, self.checked_genesis(chain).await?.params))
     }
 
     /// The chain's attestation policy, from `GET /v1/params`.

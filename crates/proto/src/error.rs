@@ -57,6 +57,18 @@ pub enum Error {
         /// The chain's outcome.
         reason: String,
     },
+    /// The node's genesis configuration is not the one block 0 of the chain commits to, or its
+    /// block 0 is not that chain's: what it says of the chain's rules cannot be believed.
+    #[error(
+        "the node at {url} serves a genesis configuration that does not match its block 0 \
+         (or a block 0 that is not chain {chain}): its parameters cannot be trusted"
+    )]
+    ForgedGenesis {
+        /// The node.
+        url: String,
+        /// The chain id its block 0 was to have.
+        chain: String,
+    },
     /// Something did not happen in time.
     #[error("timed out after {seconds} s waiting for {what}")]
     Timeout {

@@ -1,6 +1,5 @@
 //! `fat status`: the chain's tip, its validators and the dev workers.
 
-use anyhow::bail;
 use clap::Args;
 use fat_client::Error;
 use fat_consensus::ValidatorSet;
@@ -189,14 +188,7 @@ async fn last_certificate(
     genesis: fat_types::Hash32,
     height: u64,
 ) -> anyhow::Result<Value> {
-    let config = chain.genesis().await?;
-    let block0 = chain.block(0).await?;
-    if block0.header.parent != config.config_hash() || block0.hash() != genesis {
-        bail!(
-            "the node's genesis configuration does not match its genesis block {genesis}: \
-             it is not the chain it claims"
-        );
-    }
+    let config = chain.checked_genesis(genesis).await?;
     let block = chain.block(height).await?;
     let validators = ValidatorSet::new(config.validators)?;
     let verified = validators.verify(&block.hash(), &block.certificate);
