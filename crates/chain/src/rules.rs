@@ -76,27 +76,6 @@ pub(crate) fn created(tx: &Transaction) -> Vec<Created> {
     }
 }
 
-/// What is wrong with uploaded code, if anything: workers run WebAssembly components only,
-/// so a core module or bytes that do not validate would be stored for ever and run by none.
-/// Validated with every feature the parser knows, so the chain never refuses what a
-/// worker's engine could compile; whether it compiles there is the worker's to say.
-pub(crate) fn component_problem(code: &[u8]) -> Option<String> {
-    if !wasmparser::Parser::is_component(code) {
-        return Some(if wasmparser::Parser::is_core_wasm(code) {
-            "the uploaded code is a core WebAssembly module, not a component: build it for \
-             wasm32-wasip2"
-                .into()
-        } else {
-            "the uploaded code is not WebAssembly".into()
-        });
-    }
-    let mut validator = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
-    validator
-        .validate_all(code)
-        .err()
-        .map(|e| format!("the uploaded component does not validate: {e}"))
-}
-
 /// The key deposit (see [`ChainParams::key_fee`]) a transaction pays if it succeeds: it
 /// makes work for the gatekeeper.
 pub(crate) fn key_deposit(params: &ChainParams, tx: &Transaction) -> u64 {
@@ -144,8 +123,10 @@ pub(crate) fn check_limits(
 pub(crate) fn check_kind(view: &impl View, tx: &Transaction) -> Result<(), TxRejection> {
     match &tx.kind {
         TxKind::Transfer { .. } => Ok(()),
-        TxKind::UploadCode { code } => match component_problem(&code.0) {
-            Some(reason) => Err(TxRejection::Malformed { reason }),
+        TxKind::UploadCode { code } => match fat_types::component::problem(&code.0) {
+            Some(problem) => Err(TxRejection::Malformed {
+                reason: problem.to_string(),
+            }),
             None => Ok(()),
         },
         TxKind::Instantiate {
@@ -886,35 +867,6 @@ mod tests {
                 Created::ContractKey(ContractId([4; 32])),
                 Created::ContractKey(ContractId([6; 32]))
             ]
-        );
-    }
-}
-
-#[cfg(test)]
-mod code_tests {
-    use super::component_problem;
-
-    #[test]
-    fn uploaded_code_must_be_a_component_that_validates() {
-        let empty_component = b"\0asm\x0d\x00\x01\x00";
-        assert_eq!(component_problem(empty_component), None);
-        let core = b"\0asm\x01\x00\x00\x00";
-        assert!(
-            component_problem(core)
-                .unwrap()
-                .contains("core WebAssembly module")
-        );
-        assert!(
-            component_problem(b"#!/bin/sh")
-                .unwrap()
-                .contains("not WebAssembly")
-        );
-        let mut cut = empty_component.to_vec();
-        cut.extend_from_slice(&[0x00, 0x10, 0x01]);
-        assert!(
-            component_problem(&cut)
-                .unwrap()
-                .contains("does not validate")
         );
     }
 }

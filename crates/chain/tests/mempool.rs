@@ -503,7 +503,8 @@ fn only_a_workers_operator_sets_its_endpoint_and_only_to_a_url() {
 }
 
 /// Uploaded code must be a WebAssembly component that validates: junk, a core module or a
-/// component that does not validate would be stored for ever and run by no worker.
+/// component that does not validate would be stored for ever and run by no worker. And one
+/// that calls itself through the engine's copying adapters would copy without gas.
 #[test]
 fn uploads_that_are_not_components_are_refused() {
     let dir = TempDir::new("not-components");
@@ -515,6 +516,7 @@ fn uploads_that_are_not_components_are_refused() {
         (b"#!/bin/sh\necho hi\n".to_vec(), "not WebAssembly"),
         (b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module"),
         (broken, "does not validate"),
+        (fat_test_programs::copy_bomb(), "which it provides itself"),
     ] {
         let refused = node.submit_tx(&sign(&a, 0, TxKind::UploadCode { code: Bytes(code) }));
         assert!(

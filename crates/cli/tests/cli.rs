@@ -104,6 +104,10 @@ fn refusals_without_a_node() {
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
     fat_run(h, &["deploy", core.to_str().unwrap()])
         .refused("is a core WebAssembly module, not a component");
+    let copy_bomb = h.join("copy-bomb.wasm");
+    std::fs::write(&copy_bomb, fat_test_programs::copy_bomb()).unwrap();
+    fat_run(h, &["deploy", copy_bomb.to_str().unwrap()])
+        .refused("which it provides itself: a call between two of its own core instances");
     fat_run(h, &["deploy", core.to_str().unwrap(), "--cluster", "nope"])
         .refused("'nope' is not a cluster id");
     fat_run(h, &["build", h.to_str().unwrap()]).refused("no Cargo.toml at");

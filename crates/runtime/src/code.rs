@@ -1,6 +1,7 @@
 //! Compiled code: a component validated and pre-linked for both engines.
 
 use fat_types::CodeHash;
+use fat_types::component::ComponentProblem;
 use wasmtime::component::{Component, InstancePre};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
@@ -46,6 +47,27 @@ impl Code {
         let contract = |pre: InstancePre<HostState>| {
             ContractPre::new(pre).map_err(|source| Error::NotAContract { code: hash, source })
         };
+        // What the chain checks at upload, again: a worker does not run code that copies
+        // between its own instances without gas, whatever the chain let through.
+        match fat_types::component::problem(wasm) {
+            None => {}
+            Some(
+                problem @ (ComponentProblem::NotWasm
+                | ComponentProblem::CoreModule
+                | ComponentProblem::Invalid(_)),
+            ) => {
+                return Err(Error::InvalidCode {
+                    code: hash,
+                    source: wasmtime::Error::new(problem),
+                });
+            }
+            Some(problem) => {
+                return Err(Error::RefusedCode {
+                    code: hash,
+                    problem,
+                });
+            }
+        }
         let query = prepare(query, wasm)?;
         // Commands run the code with canonical NaNs written in (see `crate::nan`); the query
         // engine has validated it above, so what fails here is the rewrite itself.

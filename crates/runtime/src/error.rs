@@ -1,6 +1,7 @@
 //! The runtime's errors.
 
 use fat_types::CodeHash;
+use fat_types::component::ComponentProblem;
 use wasmtime::Trap;
 
 /// What went wrong in the runtime itself (as opposed to inside a contract call, which is
@@ -24,6 +25,15 @@ pub enum Error {
         /// The cause.
         #[source]
         source: wasmtime::Error,
+    },
+    /// The code is a valid component of a shape the platform does not run (see
+    /// [`fat_types::component`]).
+    #[error("code {code} is refused: {problem}")]
+    RefusedCode {
+        /// Hash of the code.
+        code: CodeHash,
+        /// What is wrong with it.
+        problem: ComponentProblem,
     },
     /// The code is larger than the runtime accepts.
     #[error("code is {size} bytes; the limit is {limit}")]
@@ -59,6 +69,10 @@ impl Error {
             Error::InvalidCode { code, source } => Error::InvalidCode {
                 code: *code,
                 source: text(source),
+            },
+            Error::RefusedCode { code, problem } => Error::RefusedCode {
+                code: *code,
+                problem: problem.clone(),
             },
             Error::CodeTooLarge { size, limit } => Error::CodeTooLarge {
                 size: *size,

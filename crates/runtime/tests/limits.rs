@@ -289,6 +289,13 @@ async fn code_that_is_not_a_contract_is_refused_at_load() {
             .contains("does not fit the contract world"),
         "{error}"
     );
+    // A component calling itself through the engine's copying adapters: copies without gas.
+    let error = h.runtime.load(&fat_test_programs::copy_bomb()).unwrap_err();
+    assert!(
+        matches!(error, fat_runtime::Error::RefusedCode { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("without gas"), "{error}");
     let limits = Limits {
         code_bytes: 10,
         ..Limits::default()
@@ -301,6 +308,21 @@ async fn code_that_is_not_a_contract_is_refused_at_load() {
             .to_string()
             .contains("limit is 10")
     );
+}
+
+/// Every contract the project builds is code the platform accepts: one flat component that
+/// lowers only what the host provides.
+#[test]
+fn every_built_contract_has_the_accepted_shape() {
+    for path in [
+        fat_test_programs::COUNTER,
+        fat_test_programs::HTTP_BOT,
+        fat_test_programs::RENDER,
+        PROBE,
+    ] {
+        let code = fat_test_programs::read(path);
+        assert_eq!(fat_types::component::problem(&code), None, "{path}");
+    }
 }
 
 /// The compiled-code cache keeps at most its configured count; the least recently used code

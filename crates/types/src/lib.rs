@@ -10,6 +10,8 @@ pub use id::{AccountId, CodeHash, ContractId, Hash32, ParseIdError};
 pub mod block;
 pub mod certificate;
 pub mod clock;
+#[cfg(feature = "component")]
+pub mod component;
 pub mod encoding;
 pub mod execution;
 pub mod genesis;

@@ -34,7 +34,7 @@ pub struct DeployCommand {
     pub(super) client: ClientArgs,
 }
 
-/// Check the file looks like a WebAssembly component before sending it anywhere.
+/// Check the file is a component the chain accepts before sending it anywhere (and paying).
 pub fn check_component(path: &std::path::Path, wasm: &[u8]) -> anyhow::Result<()> {
     if !wasm.starts_with(b"\0asm") {
         bail!(
@@ -48,6 +48,9 @@ pub fn check_component(path: &std::path::Path, wasm: &[u8]) -> anyhow::Result<()
              with `fat build`",
             path.display()
         );
+    }
+    if let Some(problem) = fat_types::component::problem(wasm) {
+        bail!("{}: {problem}", path.display());
     }
     Ok(())
 }
