@@ -103,10 +103,42 @@ async fn dev_serves_workers_and_resumes() {
         assert_eq!(get(&client_of(&url, worker), &counter).await, 3);
     }
 
-    // `fat worker` on its own, with an empty store, follows the chain; it is not registered,
-    // so the client sends it nothing.
+    // `fat worker` pinned to another chain follows nothing and signs nothing for this one,
+    // with or without an operator.
+    let chain_id = Client::new(&url).unwrap().status().await.unwrap().genesis;
+    let other = "ab".repeat(32);
+    let bob = dev_keypair("bob").account_id();
+    let bob_nonce = chain.account(&bob).await.unwrap().nonce;
+    for operator in [&["--operator", "bob"][..], &[]] {
+        let refused = Command::new(env!("CARGO_BIN_EXE_fat"))
+            .args(["worker", "--chain", &url, "--chain-id", &other])
+            .args(operator)
+            .arg("--api")
+            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg("--data-dir")
+            .arg(dir.join("pinned"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{operator:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("serves chain {chain_id}, not chain {other}")),
+            "{operator:?}: {stderr}"
+        );
+    }
+    assert_eq!(chain.account(&bob).await.unwrap().nonce, bob_nonce);
+
+    // `fat worker` on its own, with an empty store, follows the chain (pinned to it); it is
+    // not registered, so the client sends it nothing.
     let mut alone = Command::new(env!("CARGO_BIN_EXE_fat"))
-        .args(["worker", "--chain", &url, "--api"])
+        .args([
+            "worker",
+            "--chain",
+            &url,
+            "--chain-id",
+            &chain_id.to_string(),
+            "--api",
+        ])
         .arg(format!("127.0.0.1:{}", free_port()))
         .arg("--data-dir")
         .arg(dir.join("alone"))

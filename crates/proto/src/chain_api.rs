@@ -18,19 +18,41 @@ use crate::{content, paths, windows};
 #[derive(Debug, Clone)]
 pub struct ChainApi {
     http: Http,
+    /// The only chain this client signs for, when one is pinned ([`ChainApi::pinned_to`]).
+    pinned: Option<fat_types::Hash32>,
 }
 
 impl ChainApi {
     /// A client of the node at `url` (`http://host:port`, optionally with a trailing `/`).
     pub fn new(url: &str) -> Result<Self> {
-        Ok(Self {
-            http: Http::new(url)?,
-        })
+        Ok(Self::from_http(Http::new(url)?))
     }
 
     /// A client over an existing transport.
     pub fn from_http(http: Http) -> Self {
-        Self { http }
+        Self { http, pinned: None }
+    }
+
+    /// This client, for chain `chain` only: [`ChainApi::chain_id`] (and so
+    /// [`ChainApi::checked_params`], which signers price and sign by) refuses a node that
+    /// serves another chain ([`Error::OtherChain`]).
+    pub fn pinned_to(mut self, chain: fat_types::Hash32) -> Self {
+        self.pinned = Some(chain);
+        self
+    }
+
+    /// The id (genesis block hash) of the chain the node serves, which must be the pinned one
+    /// when there is one.
+    pub async fn chain_id(&self) -> Result<fat_types::Hash32> {
+        let served = self.status().await?.genesis;
+        match self.pinned {
+            Some(expected) if expected != served => Err(Error::OtherChain {
+                url: self.url().into(),
+                served: served.to_string(),
+                expected: expected.to_string(),
+            }),
+            _ => Ok(served),
+        }
     }
 
     /// The transport.
@@ -74,14 +96,15 @@ impl ChainApi {
         Ok(config)
     }
 
-    /// The chain's id (its genesis block hash) and its parameters, from the genesis its block 0
-    /// commits to ([`ChainApi::checked_genesis`]). A node cannot then make a signer overpay by
+    /// The chain's id (its genesis block hash, the pinned one if any: [`ChainApi::chain_id`])
+    /// and its parameters, from the genesis its block 0 commits to
+    /// ([`ChainApi::checked_genesis`]). A node cannot then make a signer overpay by
     /// stating higher fees alone: with other parameters it must state another chain, and a
     /// transaction signed for that chain is worth nothing on this one.
     pub async fn checked_params(
         &self,
     ) -> Result<(fat_types::Hash32, fat_types::genesis::ChainParams)> {
-        let chain = self.status().await?.genesis;
+        let chain = self.chain_id().await?;
         Ok((chain, self.checked_genesis(chain).await?.params))
     }
 

@@ -69,6 +69,16 @@ pub enum Error {
         /// The chain id its block 0 was to have.
         chain: String,
     },
+    /// The node serves another chain than the one the client is pinned to.
+    #[error("the node at {url} serves chain {served}, not chain {expected}")]
+    OtherChain {
+        /// The node.
+        url: String,
+        /// The genesis hash of the chain it serves.
+        served: String,
+        /// The genesis hash of the chain expected.
+        expected: String,
+    },
     /// Something did not happen in time.
     #[error("timed out after {seconds} s waiting for {what}")]
     Timeout {

@@ -45,6 +45,17 @@ pub enum WorkerError {
         /// The genesis hash of the chain followed.
         expected: Hash32,
     },
+    /// The chain node serves another chain than the one the worker is pinned to
+    /// ([`crate::WorkerConfig::genesis`]).
+    #[error(
+        "the chain node serves chain {served}, not chain {expected}, the one this worker follows"
+    )]
+    OtherChain {
+        /// The genesis hash of the chain the node serves.
+        served: Hash32,
+        /// The genesis hash of the chain the worker is pinned to.
+        expected: Hash32,
+    },
     /// The chain node cannot be reached at this URL.
     #[error("chain node {url}: {message}")]
     Chain {

@@ -55,8 +55,8 @@ impl Worker {
         if let Some(expected) = self.inner.genesis
             && genesis.block.hash() != expected
         {
-            return Err(WorkerError::ForeignChain {
-                found: genesis.block.hash(),
+            return Err(WorkerError::OtherChain {
+                served: genesis.block.hash(),
                 expected,
             });
         }

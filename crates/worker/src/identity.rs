@@ -20,6 +20,16 @@ impl Worker {
         self.inner.worker_id()
     }
 
+    /// The chain the worker follows (its genesis hash): the one it is pinned to
+    /// ([`crate::WorkerConfig::genesis`]), else the one its store has followed since its
+    /// first start; `None` before either.
+    pub fn chain(&self) -> Result<Option<Hash32>> {
+        match self.inner.genesis {
+            Some(pinned) => Ok(Some(pinned)),
+            None => self.inner.store.snapshot()?.genesis(),
+        }
+    }
+
     /// The worker's ECDH public key: queries and its cluster keys are sealed to it.
     pub fn ecdh_public(&self) -> Hash32 {
         Hash32(self.inner.secrets.ecdh_public().0)

@@ -221,8 +221,7 @@ impl Store {
     pub fn start(&self, genesis: &BlockHeader) -> Result<BlockHeader> {
         let expected = genesis.hash();
         let snapshot = self.snapshot()?;
-        if let Some(found) = snapshot.meta_bytes("genesis")? {
-            let found = Hash32::from_slice(&found).map_err(|e| corrupt("genesis", e))?;
+        if let Some(found) = snapshot.genesis()? {
             if found != expected {
                 return Err(WorkerError::ForeignChain { found, expected });
             }
@@ -849,6 +848,13 @@ impl Snapshot {
             .get(key)
             .map_err(storage("read meta"))?
             .map(|v| v.value().to_vec()))
+    }
+
+    /// The genesis hash of the chain the store follows, once it started following one.
+    pub fn genesis(&self) -> Result<Option<Hash32>> {
+        self.meta_bytes("genesis")?
+            .map(|found| Hash32::from_slice(&found).map_err(|e| corrupt("genesis", e)))
+            .transpose()
     }
 
     /// The header of the block this snapshot reflects.

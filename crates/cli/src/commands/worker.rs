@@ -23,6 +23,11 @@ pub struct WorkerCommand {
     /// The chain node to follow.
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8545")]
     chain: String,
+    /// The genesis hash of the chain to follow (as `fat status` prints it): the worker
+    /// follows, registers and signs for that chain only. Without it, a first start follows
+    /// the chain the node serves, and the data directory keeps to that chain after.
+    #[arg(long, value_name = "HASH", value_parser = parse_chain_id)]
+    chain_id: Option<fat_types::Hash32>,
     /// Where the worker's store lives; a restart with the same directory resumes.
     #[arg(long, value_name = "DIR", default_value = ".fat/worker")]
     data_dir: PathBuf,
@@ -79,6 +84,7 @@ impl WorkerCommand {
             &self.data_dir,
             self.dev_key.map(fat_devnet::bootstrap::dev_worker_key),
         );
+        config.genesis = self.chain_id;
         if self.allow_local_http {
             config.runtime = RuntimeConfig {
                 http_policy: HttpPolicy::allow_local(),
@@ -166,7 +172,7 @@ async fn keep_attested(worker: &Worker, chain: &str, operator: &str) {
 /// age; returns the maximum age (0: reports never go stale, nothing to do).
 async fn reattest_if_due(worker: &Worker, chain: &str, operator: &str) -> anyhow::Result<u64> {
     let key = super::account::keypair(operator)?;
-    let api = fat_proto::ChainApi::new(chain)?;
+    let api = chain_api(worker, chain)?;
     // From the genesis block 0 commits to: a node stating a shorter age alone would make the
     // operator pay for a fresh report every second.
     let max_age = api.checked_params().await?.1.attestation.max_age_secs;
@@ -205,8 +211,7 @@ async fn register(
         anyhow::bail!("--public-url {public}: {problem}");
     }
     let key = super::account::keypair(operator)?;
-    let api = fat_proto::ChainApi::new(chain)
-        .with_context(|| format!("cannot reach the chain at {chain}"))?;
+    let api = chain_api(worker, chain)?;
     let id = worker.id();
     let known = fat_proto::not_found_as_none(api.worker(&id).await)
         .with_context(|| format!("cannot ask the chain at {chain} about worker {id}"))?;
@@ -233,4 +238,23 @@ async fn register(
             .with_context(|| format!("the chain refused the endpoint of worker {id}"))?;
     }
     Ok(())
+}
+
+/// The chain node at `url`, for the chain `worker` follows only (see [`Worker::chain`]): what
+/// the operator signs is for that chain, whatever node answers.
+fn chain_api(worker: &Worker, url: &str) -> anyhow::Result<fat_proto::ChainApi> {
+    let api = fat_proto::ChainApi::new(url)
+        .with_context(|| format!("cannot reach the chain at {url}"))?;
+    Ok(
+        match worker.chain().context("cannot read the worker's store")? {
+            Some(chain) => api.pinned_to(chain),
+            None => api,
+        },
+    )
+}
+
+fn parse_chain_id(text: &str) -> Result<fat_types::Hash32, String> {
+    text.parse().map_err(|_| {
+        format!("'{text}' is not a chain id: expected 64 hex digits (its genesis hash)")
+    })
 }
