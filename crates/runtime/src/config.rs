@@ -43,6 +43,13 @@ pub struct Limits {
     pub event_bytes: usize,
     /// Largest cache value, in bytes.
     pub cache_value_bytes: usize,
+    /// Most resources the host holds for one call at once (WASI streams, pollables, HTTP
+    /// header maps, requests, ...): each takes host memory that the call's linear memory
+    /// limit does not count.
+    pub host_resources: usize,
+    /// Largest header map a call builds (`wasi:http` fields), in bytes of the host's
+    /// representation: with [`Limits::host_resources`], what a call's header maps may hold.
+    pub http_field_bytes: usize,
     /// Wall-clock deadline of a query or a job.
     pub query_deadline: Duration,
     /// Fuel of a query or job, on top of its deadline; `None` meters queries by their
@@ -85,6 +92,8 @@ impl Default for Limits {
             events: 256,
             event_bytes: 16 << 10,
             cache_value_bytes: 1 << 20,
+            host_resources: 1024,
+            http_field_bytes: 32 << 10,
             query_deadline: Duration::from_secs(10),
             query_fuel: Some(50_000_000_000),
             coordinated_deadline: Duration::from_secs(120),

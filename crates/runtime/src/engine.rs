@@ -12,7 +12,9 @@ use crate::config::RuntimeConfig;
 use crate::error::{Error, Result};
 use crate::host::{Contract, HostState};
 use crate::wasi::{CommandClock, CommandClockData};
+use wasmtime::component::HasSelf;
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::p2::bindings::random;
 
 /// An engine and the linker of the contract world on it.
 pub(crate) struct ModeEngine {
@@ -33,6 +35,13 @@ impl ModeEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(fail)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(fail)?;
+        // Randomness paid by the byte (see `crate::wasi`), over WASI's own.
+        linker.allow_shadowing(true);
+        random::random::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(fail)?;
+        random::insecure::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(fail)?;
+        linker.allow_shadowing(false);
         if mode == Mode::Command {
             // A command's clock stands still and its pollables are ready at once (see
             // `CommandClock`): it replaces the WASI clock that sleeps in real time.
@@ -45,8 +54,7 @@ impl ModeEngine {
             .map_err(fail)?;
             linker.allow_shadowing(false);
         }
-        Contract::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)
-            .map_err(fail)?;
+        Contract::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(fail)?;
         Ok(Self { engine, linker })
     }
 }

@@ -134,6 +134,8 @@ pub enum Limit {
     JobOutputBytes,
     /// A query's jobs ran longer, added up, than its job-time budget.
     JobTime,
+    /// The call held more host resources at once than allowed.
+    HostResources,
 }
 
 impl Limit {
@@ -160,6 +162,7 @@ impl Limit {
             Limit::JobInputBytes => "job-input-bytes",
             Limit::JobOutputBytes => "job-output-bytes",
             Limit::JobTime => "job-time",
+            Limit::HostResources => "host-resources",
         }
     }
 }
@@ -223,6 +226,15 @@ pub(crate) fn engine_error(error: &wasmtime::Error, instantiating: bool) -> Call
 fn classify(error: &wasmtime::Error) -> Option<Limit> {
     if let Some(LimitTrap(limit)) = error.downcast_ref::<LimitTrap>() {
         return Some(*limit);
+    }
+    // A full resource table, wherever in the chain of causes WASI put it.
+    if error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        )
+    }) {
+        return Some(Limit::HostResources);
     }
     match error.downcast_ref::<Trap>()? {
         Trap::OutOfFuel => Some(Limit::Gas),

@@ -46,6 +46,9 @@ pub(crate) const SIGN: u64 = 60_000;
 /// mebibyte signed took as long as about seven hashed with SHA-256 (the `hostile` bench: at
 /// five units a byte, a sign bomb ran eight times longer than a loop of the same gas).
 pub(crate) const SIGN_BYTE: u64 = 40;
+/// Per byte of randomness (`wasi:random`), on top of [`BYTE`]: the WASI implementation draws
+/// it a byte at a time from a ChaCha generator.
+pub(crate) const RANDOM_BYTE: u64 = 8;
 /// Checking a signature, on top of its bytes.
 pub(crate) const VERIFY: u64 = 120_000;
 /// Per byte of a checked signature's message, key and signature, on top of [`BYTE`]: one
@@ -94,7 +97,22 @@ impl HostGas {
     /// A host call begins with `fuel` left (`None`: not metered).
     pub(crate) fn enter(&mut self, fuel: Option<u64>) {
         self.available = fuel;
-        self.charged = HOST_CALL;
+        // Nothing is pending here: a call's charges are taken when it returns, or when it
+        // calls into wasm ([`HostGas::settle`]) before a nested host call can begin.
+        self.charged = self.charged.saturating_add(HOST_CALL);
+    }
+
+    /// The host calls into wasm in the middle of a host call (the guest's allocator, to hand
+    /// over a result): what the host call charged so far, to be taken from the store's fuel
+    /// now, so that the wasm runs on what is left and a host call it makes begins afresh.
+    pub(crate) fn settle(&mut self) -> u64 {
+        self.available = None;
+        std::mem::take(&mut self.charged)
+    }
+
+    /// Back in the host from such wasm, with `fuel` left: later charges are checked against it.
+    pub(crate) fn resume(&mut self, fuel: Option<u64>) {
+        self.available = fuel;
     }
 
     /// Charge `fuel`; `false` when the call cannot pay for it (it then runs out of gas).
@@ -139,9 +157,9 @@ impl HostGas {
 /// Wasmtime yields a call every [`YIELD_FUEL`] units of fuel only while the fuel is not set
 /// again: taking a host call's charge with `set_fuel` starts a new interval, so a loop that
 /// calls the host more often than that would never yield and would hold its thread of the
-/// async runtime until its gas ran out. And fuel does not always follow time: the copies of
-/// strings between the core instances of one component are made by the host for the price
-/// of a host call, however long the string. So on its way back from the host a call yields
+/// async runtime until its gas ran out. And fuel does not always follow time: a WASI call's
+/// arguments are copied for the price of the call, however long they are (up to the call's
+/// memory). So on its way back from the host a call yields
 /// once it has burnt [`YIELD_FUEL`], host charges included, or run [`YIELD_TIME`] since it
 /// last yielded here; and a query or job past its deadline ends there with
 /// [`crate::Limit::Deadline`].
@@ -186,7 +204,22 @@ impl CallHookHandler<HostState> for GasHook {
                     });
                 }
             }
-            CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
+            // The host calling wasm: at a call's start (nothing charged yet), or within a
+            // host call, to allocate a result in the guest. A host call that this wasm makes
+            // must not lose what the outer one charged.
+            CallHook::CallingWasm => {
+                let charged = store.data_mut().gas.settle();
+                if charged > 0
+                    && let Ok(fuel) = store.get_fuel()
+                    && let Err(e) = store.set_fuel(fuel.saturating_sub(charged))
+                {
+                    return Box::pin(std::future::ready(Err(e)));
+                }
+            }
+            CallHook::ReturningFromWasm => {
+                let fuel = store.get_fuel().ok();
+                store.data_mut().gas.resume(fuel);
+            }
         }
         Box::pin(Done)
     }

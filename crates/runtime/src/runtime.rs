@@ -304,7 +304,11 @@ impl Runtime {
             stdout: wasi.stdout,
             stderr: wasi.stderr,
             wasi: wasi.ctx,
-            http: WasiHttpCtx::new(),
+            http: {
+                let mut http = WasiHttpCtx::new();
+                http.set_field_size_limit(self.limits.http_field_bytes);
+                http
+            },
             hooks: HttpHooks::new(
                 !deterministic,
                 self.config.http_policy.clone(),
@@ -312,7 +316,11 @@ impl Runtime {
                 self.tls.clone(),
                 self.network.clone(),
             ),
-            table: ResourceTable::new(),
+            table: {
+                let mut table = ResourceTable::new();
+                table.set_max_capacity(self.limits.host_resources);
+                table
+            },
             jobs: CallJobs::new(call.jobs.clone(), deadline.clone()),
             gas: HostGas::new((!deterministic).then(|| deadline.clone())),
             written: 0,

@@ -8,11 +8,13 @@ use fat_types::{ContractId, Hash32};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::p2::bindings::random;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx};
 
 use crate::call::{Call, Mode};
+use crate::host::HostState;
 
 /// A call's WASI context and the pipes that capture its stdout and stderr.
 pub(crate) struct CallWasi {
@@ -161,4 +163,35 @@ impl monotonic_clock::Host for CommandClock<'_> {
     ) -> wasmtime::Result<Resource<DynPollable>> {
         self.ready()
     }
+}
+
+/// `wasi:random`, paid by the byte: the WASI implementation's, linked over it (as
+/// [`CommandClock`] is) so that a call asking for many bytes pays for them before they are
+/// made ([`crate::gas::RANDOM_BYTE`]), rather than the price of one host call for up to
+/// 64 MiB.
+impl random::random::Host for HostState {
+    fn get_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
+        self.charge(random_cost(len))?;
+        random::random::Host::get_random_bytes(self.wasi.random(), len)
+    }
+
+    fn get_random_u64(&mut self) -> wasmtime::Result<u64> {
+        random::random::Host::get_random_u64(self.wasi.random())
+    }
+}
+
+impl random::insecure::Host for HostState {
+    fn get_insecure_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
+        self.charge(random_cost(len))?;
+        random::insecure::Host::get_insecure_random_bytes(self.wasi.random(), len)
+    }
+
+    fn get_insecure_random_u64(&mut self) -> wasmtime::Result<u64> {
+        random::insecure::Host::get_insecure_random_u64(self.wasi.random())
+    }
+}
+
+/// The charge of `len` bytes of randomness.
+fn random_cost(len: u64) -> u64 {
+    len.saturating_mul(crate::gas::BYTE + crate::gas::RANDOM_BYTE)
 }

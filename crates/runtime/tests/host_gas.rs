@@ -43,6 +43,33 @@ async fn a_hash_bomb_runs_out_of_gas_before_the_work_is_done() {
     assert_eq!(ok(&h.command("set", "after=bomb").await), "ok");
 }
 
+/// `wasi:random` is paid by the byte, before the bytes are made: without it, a mebibyte of
+/// randomness cost one host call, and up to 64 MiB could be asked for at that price.
+#[tokio::test]
+async fn randomness_costs_gas_by_the_byte() {
+    let h = Harness::new(PROBE);
+    let none = gas_of(&h, "random-bomb", "0").await;
+    // The first draw of a call too: handing its result over runs the guest's allocator,
+    // which calls the host in turn, and that nested call used to erase the outer charge.
+    let one = gas_of(&h, "random-bomb", "1").await;
+    assert!(
+        one - none >= 9 * (1 << 20),
+        "a mebibyte cost {} gas",
+        one - none
+    );
+    let four = gas_of(&h, "random-bomb", "4").await;
+    assert!(
+        four - none >= 4 * 9 * (1 << 20),
+        "four mebibytes of randomness cost {} gas",
+        four - none
+    );
+    let mut call = h.call(Entry::command("random-bomb", "100000"));
+    call.gas_limit = 50_000_000;
+    let outcome = h.run(call).await;
+    assert_eq!(outcome.limit(), Some(Limit::Gas), "{:?}", outcome.result);
+    assert_eq!(outcome.gas_used, 50_000_000, "the attacker pays for it all");
+}
+
 #[tokio::test]
 async fn signing_costs_gas_by_the_byte_at_its_measured_rate() {
     let h = Harness::new(PROBE);

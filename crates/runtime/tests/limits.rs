@@ -267,6 +267,38 @@ async fn a_trap_is_reported_and_changes_nothing() {
     assert_eq!(ok(&h.query("get", "k").await), "before");
 }
 
+/// Host resources (WASI streams, pollables, header maps) take host memory that the call's
+/// memory limit does not count: a call holds at most `host_resources` at once, and header
+/// maps hold at most `http_field_bytes` each. Without the cap, a command could keep a
+/// million filled header maps (over 100 GiB) for well under its gas.
+#[tokio::test]
+async fn a_call_holds_a_bounded_number_of_host_resources() {
+    let h = Harness::new(PROBE);
+    let outcome = h.command("resource-bomb", "100000").await;
+    assert_eq!(
+        outcome.limit(),
+        Some(Limit::HostResources),
+        "{:?}",
+        outcome.result
+    );
+    assert!(
+        outcome.gas_used < 100_000_000,
+        "stopped early: {}",
+        outcome.gas_used
+    );
+    // Fewer than the cap (with the WASI resources every call holds) is fine, and the next
+    // call starts with an empty table.
+    assert_eq!(ok(&h.command("resource-bomb", "900").await), "held");
+    assert_eq!(ok(&h.query("resource-bomb", "900").await), "held");
+    let outcome = h.query("resource-bomb", "100000").await;
+    assert_eq!(
+        outcome.limit(),
+        Some(Limit::HostResources),
+        "{:?}",
+        outcome.result
+    );
+}
+
 #[tokio::test]
 async fn code_that_is_not_a_contract_is_refused_at_load() {
     let h = Harness::new(PROBE);

@@ -61,6 +61,22 @@ const ATTACKS: &[Attack] = &[
         long: false,
     },
     Attack {
+        name: "randomness bomb (a mebibyte drawn over and over)",
+        via: Via::Command,
+        method: "random-bomb",
+        args: "1000000",
+        limit: Some("gas"),
+        long: false,
+    },
+    Attack {
+        name: "host resource bomb (header maps kept until the call ends)",
+        via: Via::Command,
+        method: "resource-bomb",
+        args: "1000000",
+        limit: Some("host-resources"),
+        long: false,
+    },
+    Attack {
         name: "storage bomb (256 KiB values under fresh keys)",
         via: Via::Command,
         method: "write-bomb",

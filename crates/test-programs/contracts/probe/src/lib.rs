@@ -281,6 +281,25 @@ fn dispatch(method: &str, args: &str) -> Result<String, String> {
             }
             Ok("cached".into())
         }
+        "random-bomb" => {
+            // A mebibyte of randomness over and over: made by the host, not by wasm.
+            for _ in 0..number(args) {
+                std::hint::black_box(wasi::random::random::get_random_bytes(1 << 20));
+            }
+            Ok("drawn".into())
+        }
+        "resource-bomb" => {
+            // Host resources (header maps, each filled) kept until the call ends.
+            let value = vec![b'v'; 1 << 10];
+            for _ in 0..number(args) {
+                let fields = wasi::http::types::Fields::new();
+                for j in 0..16 {
+                    let _ = fields.append(&format!("x-{j}"), &value);
+                }
+                std::mem::forget(fields);
+            }
+            Ok("held".into())
+        }
         "http-get" => http_get(unquoted(args)),
         "http-many" => {
             let (count, url) = split(unquoted(args));
