@@ -40,8 +40,7 @@ impl Code {
         let prepare = |mode: &ModeEngine, wasm: &[u8]| -> Result<InstancePre<HostState>> {
             let component = Component::new(&mode.engine, wasm)
                 .map_err(|source| Error::InvalidCode { code: hash, source })?;
-            mode.linker
-                .instantiate_pre(&component)
+            mode.instantiate_pre(&component)
                 .map_err(|source| Error::NotAContract { code: hash, source })
         };
         let contract = |pre: InstancePre<HostState>| {

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use wasmtime::component::Linker;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, InstancePre, Linker, ResourceType};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::call::Mode;
@@ -20,6 +21,9 @@ use wasmtime_wasi::p2::bindings::random;
 pub(crate) struct ModeEngine {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<HostState>,
+    /// Whether this is the command engine, which links no `wasi:http` (see
+    /// [`ModeEngine::instantiate_pre`]).
+    command: bool,
 }
 
 impl ModeEngine {
@@ -34,7 +38,9 @@ impl ModeEngine {
         let engine = Engine::new(&engine_config(config, mode)).map_err(fail)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(fail)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(fail)?;
+        if mode != Mode::Command {
+            wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(fail)?;
+        }
         // Randomness paid by the byte (see `crate::wasi`), over WASI's own.
         linker.allow_shadowing(true);
         random::random::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
@@ -55,9 +61,76 @@ impl ModeEngine {
             linker.allow_shadowing(false);
         }
         Contract::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(fail)?;
-        Ok(Self { engine, linker })
+        Ok(Self {
+            engine,
+            linker,
+            command: mode == Mode::Command,
+        })
+    }
+
+    /// Pre-link `component`. A command makes no HTTP request, yet a contract that makes them
+    /// in queries imports `wasi:http`: on the command engine each of its functions is one
+    /// that traps, rather than WASI's own. Those would copy a header value of any length out
+    /// of the guest for the price of one host call and then refuse it as too long, again and
+    /// again, in a command bounded by gas alone.
+    pub(crate) fn instantiate_pre(
+        &self,
+        component: &Component,
+    ) -> wasmtime::Result<InstancePre<HostState>> {
+        let ty = component.component_type();
+        let http: Vec<_> = ty
+            .imports(&self.engine)
+            .filter(|(name, _)| self.command && name.starts_with("wasi:http/"))
+            .collect();
+        if http.is_empty() {
+            return self.linker.instantiate_pre(component);
+        }
+        // Resources that `wasi:http` takes from other interfaces (`pollable`, the streams):
+        // those keep their own definitions.
+        let elsewhere: Vec<ResourceType> = ty
+            .imports(&self.engine)
+            .filter(|(name, _)| !name.starts_with("wasi:http/"))
+            .filter_map(|(_, import)| match import.ty {
+                ComponentItem::ComponentInstance(instance) => Some(instance),
+                _ => None,
+            })
+            .flat_map(|instance| {
+                instance
+                    .exports(&self.engine)
+                    .filter_map(|(_, item)| match item.ty {
+                        ComponentItem::Resource(resource) => Some(resource),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut linker = self.linker.clone();
+        for (name, import) in http {
+            let ComponentItem::ComponentInstance(instance) = import.ty else {
+                continue;
+            };
+            let mut stubs = linker.instance(name)?;
+            for (export, item) in instance.exports(&self.engine) {
+                match item.ty {
+                    ComponentItem::ComponentFunc(_) => {
+                        let what = format!("{name}#{export}");
+                        stubs.func_new(export, move |_, _, _, _| {
+                            wasmtime::bail!("{what}: wasi:http is not available in a command")
+                        })?;
+                    }
+                    ComponentItem::Resource(resource) if !elsewhere.contains(&resource) => {
+                        stubs.resource(export, ResourceType::host::<NoHttp>(), |_, _| Ok(()))?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        linker.instantiate_pre(component)
     }
 }
+
+/// The host side of a `wasi:http` resource in a command: none is ever made.
+struct NoHttp;
 
 /// Bytes of each linear memory reset in place when an instance is freed (see `engine_config`).
 const KEEP_RESIDENT_MEMORY: usize = 1 << 20;

@@ -289,16 +289,21 @@ fn dispatch(method: &str, args: &str) -> Result<String, String> {
             Ok("drawn".into())
         }
         "resource-bomb" => {
-            // Host resources (header maps, each filled) kept until the call ends.
-            let value = vec![b'v'; 1 << 10];
+            // Host resources (pollables) kept until the call ends.
             for _ in 0..number(args) {
-                let fields = wasi::http::types::Fields::new();
-                for j in 0..16 {
-                    let _ = fields.append(&format!("x-{j}"), &value);
-                }
-                std::mem::forget(fields);
+                std::mem::forget(wasi::clocks::monotonic_clock::subscribe_duration(0));
             }
             Ok("held".into())
+        }
+        "header-bomb" => {
+            // A header of a mebibyte under a name that is not one, refused, over and over (the
+            // host copies the value out of the guest before it can refuse the name).
+            let fields = wasi::http::types::Fields::new();
+            let value = vec![b'v'; 1 << 20];
+            for _ in 0..number(args) {
+                let _ = std::hint::black_box(fields.append("not a name", &value));
+            }
+            Ok("refused".into())
         }
         "http-get" => http_get(unquoted(args)),
         "http-many" => {
