@@ -7,14 +7,17 @@
 //! through an adapter that copies the arguments, strings and lists of any length, from one
 //! memory to the other. The adapter is the engine's code, not the contract's: a command
 //! paid for one call and could copy megabytes with it, again and again, for the price of a
-//! few instructions. So a contract may lower only functions it imports (the host's), may
-//! hold no nested component, and may use no built-in that moves values between its own
-//! instances (streams, futures, threads: the component model's async features). A contract
-//! built for `wasm32-wasip2` from one crate is such a component; composing several is what
-//! this refuses.
+//! few instructions. So a contract may lower only functions it imports (the host's), its
+//! nested components may hold no code (a `wasm32-wasip2` build nests small ones that only
+//! import, alias and export, to give its exports their types), and it may use no built-in
+//! that moves values between its own instances (streams, futures, threads: the component
+//! model's async features). A contract built for `wasm32-wasip2` from one crate is such a
+//! component; composing several is what this refuses.
 //!
-//! The chain refuses such code at upload, and a worker again before it compiles code, so a
-//! component that slipped onto a chain before this check still never runs.
+//! The chain refuses such code at upload, `fat deploy` before sending it, and a worker again
+//! before it compiles code, so a component that slipped onto a chain before this check still
+//! never runs. (Blocks that hold such an upload, made before, would now execute differently:
+//! no chain with such history exists yet; one would need the rule to start at a height.)
 
 use wasmparser::{
     CanonicalFunction, ComponentAlias, ComponentExternalKind, ComponentInstance, ComponentTypeRef,
@@ -60,8 +63,9 @@ pub enum ComponentProblem {
 
 /// What is wrong with `code` as a contract, if anything: it must be a component that
 /// validates (with every feature the parser knows, so that the chain never refuses what a
-/// worker's engine could compile; whether it compiles there is the worker's to say), hold no
-/// nested component, and lower only what it imports (see the module's documentation).
+/// worker's engine could compile; whether it compiles there is the worker's to say), nest no
+/// component that holds code, and lower only what it imports (see the module's
+/// documentation).
 pub fn problem(code: &[u8]) -> Option<ComponentProblem> {
     if !Parser::is_component(code) {
         return Some(if Parser::is_core_wasm(code) {
