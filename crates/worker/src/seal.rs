@@ -34,6 +34,8 @@ const SEAL_CONTEXT: &str = "fat/worker/store-seal/v1";
 const MAC_CONTEXT: &str = "fat/worker/store-mac/v1";
 /// The BLAKE3 context of the key of receipts' MACs.
 const RECEIPT_MAC_CONTEXT: &str = "fat/worker/receipt-mac/v1";
+/// The BLAKE3 context of the key of log lines' MACs.
+const LOG_MAC_CONTEXT: &str = "fat/worker/log-mac/v1";
 /// The lattice hash's "contract": a domain of its own.
 const DOMAIN: ContractId = ContractId(*b"fat/worker/records-digest/v1\0\0\0\0");
 
@@ -91,20 +93,37 @@ impl StoreSeal {
         *hasher.finalize().as_bytes()
     }
 
-    /// The key of receipts' MACs ([`ReceiptSeal`]).
-    pub(crate) fn receipts(&self) -> ReceiptSeal {
-        ReceiptSeal(blake3::derive_key(RECEIPT_MAC_CONTEXT, &self.0))
+    /// The keys of the stored records' MACs ([`RecordSeal`]).
+    pub(crate) fn records(&self) -> RecordSeal {
+        RecordSeal {
+            receipts: blake3::derive_key(RECEIPT_MAC_CONTEXT, &self.0),
+            logs: blake3::derive_key(LOG_MAC_CONTEXT, &self.0),
+        }
     }
 }
 
-/// The key that authenticates stored receipts (wiped from memory when dropped).
+/// The keys that authenticate stored receipts and log lines, one record at a time (wiped
+/// from memory when dropped). What a record's MAC cannot show, that it was removed, the
+/// records digest shows where it counts them (a contract's log lines).
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub(crate) struct ReceiptSeal([u8; 32]);
+pub(crate) struct RecordSeal {
+    receipts: [u8; 32],
+    logs: [u8; 32],
+}
 
-impl ReceiptSeal {
+impl RecordSeal {
     /// The MAC of a receipt's canonical encoding.
-    pub(crate) fn mac(&self, receipt: &[u8]) -> blake3::Hash {
-        blake3::keyed_hash(&self.0, receipt)
+    pub(crate) fn receipt(&self, receipt: &[u8]) -> blake3::Hash {
+        blake3::keyed_hash(&self.receipts, receipt)
+    }
+
+    /// The MAC of a log line's canonical encoding under its key (contract and sequence
+    /// number), so that a line moved to another place is refused too.
+    pub(crate) fn log(&self, key: &[u8], line: &[u8]) -> blake3::Hash {
+        let mut hasher = blake3::Hasher::new_keyed(&self.logs);
+        hasher.update(key);
+        hasher.update(line);
+        hasher.finalize()
     }
 }
 
@@ -159,12 +178,16 @@ mod tests {
     fn seals_are_wiped_when_dropped() {
         fn wiped_on_drop<T: ZeroizeOnDrop>() {}
         wiped_on_drop::<StoreSeal>();
-        wiped_on_drop::<ReceiptSeal>();
+        wiped_on_drop::<RecordSeal>();
         let mut seal = StoreSeal::from_bytes([7; 32]);
-        let mut receipts = seal.receipts();
-        assert_ne!(receipts.0, [0; 32]);
+        let mut records = seal.records();
+        assert_ne!(records.receipts, [0; 32]);
+        assert_ne!(records.logs, [0; 32]);
         seal.zeroize();
-        receipts.zeroize();
-        assert_eq!((seal.0, receipts.0), ([0; 32], [0; 32]));
+        records.zeroize();
+        assert_eq!(
+            (seal.0, records.receipts, records.logs),
+            ([0; 32], [0; 32], [0; 32])
+        );
     }
 }

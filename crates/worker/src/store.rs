@@ -50,7 +50,7 @@ const KEY_EPOCHS: TableDefinition<&[u8], u32> = TableDefinition::new("key_epochs
 /// another member; version 6 keeps cluster keys with their epochs, each contract's epoch
 /// and each cluster's, and seals the records and the head (see [`crate::seal`]); version 7
 /// stores receipts unsigned with a MAC under the seal (signed when served).
-const FORMAT: &[u8] = b"fat-worker/7";
+const FORMAT: &[u8] = b"fat-worker/8";
 /// The database file inside the worker's data directory.
 pub const DB_FILE: &str = "worker.redb";
 
@@ -71,8 +71,8 @@ pub struct Store {
     keyring: Arc<Keyring>,
     /// Authenticates the records and the head against the operator.
     seal: StoreSeal,
-    /// Authenticates the stored receipts likewise.
-    receipts: seal::ReceiptSeal,
+    /// Authenticates the stored receipts and log lines likewise.
+    records: seal::RecordSeal,
     /// The height of the last block known to be durable on disk.
     durable: AtomicU64,
 }
@@ -143,7 +143,7 @@ impl Store {
             db,
             path,
             keyring,
-            receipts: seal.receipts(),
+            records: seal.records(),
             seal,
             durable: AtomicU64::new(0),
         };
@@ -284,7 +284,7 @@ impl Store {
             clusters: OnceLock::new(),
             cluster_keys: OnceLock::new(),
             keyring: self.keyring.clone(),
-            receipts_seal: self.receipts.clone(),
+            records_seal: self.records.clone(),
             rtx,
         })
     }
@@ -452,7 +452,7 @@ impl Store {
                     receipt.state_root = record.state_root;
                 }
                 let mut stored = encode(&receipt);
-                let mac = self.receipts.mac(&stored);
+                let mac = self.records.receipt(&stored);
                 stored.extend_from_slice(mac.as_bytes());
                 receipts
                     .insert(receipt.tx.as_bytes().as_slice(), stored.as_slice())
@@ -461,11 +461,13 @@ impl Store {
             }
             let mut logs = wtx.open_table(LOGS).map_err(storage("open logs"))?;
             for (contract, line) in &changes.logs {
-                logs.insert(
-                    log_key(contract, line.seq).as_slice(),
-                    encode(line).as_slice(),
-                )
-                .map_err(storage("write log"))?;
+                // The line's canonical encoding, then its MAC under its key.
+                let key = log_key(contract, line.seq);
+                let mut stored = encode(line);
+                let mac = self.records.log(&key, &stored);
+                stored.extend_from_slice(mac.as_bytes());
+                logs.insert(key.as_slice(), stored.as_slice())
+                    .map_err(storage("write log"))?;
             }
             let mut meta = wtx.open_table(META).map_err(storage("open meta"))?;
             meta.insert("head", encode(header).as_slice())
@@ -803,8 +805,8 @@ pub struct Snapshot {
     clusters: OnceLock<BytesTable>,
     cluster_keys: OnceLock<BytesTable>,
     keyring: Arc<Keyring>,
-    /// Checks the receipts read.
-    receipts_seal: seal::ReceiptSeal,
+    /// Checks the receipts and log lines read.
+    records_seal: seal::RecordSeal,
     /// The read transaction the tables are opened in.
     rtx: redb::ReadTransaction,
 }
@@ -926,7 +928,7 @@ impl Snapshot {
         let (bytes, mac) = stored.split_at(split);
         let mac: [u8; 32] = mac.try_into().expect("32 bytes");
         // blake3::Hash compares in constant time.
-        if self.receipts_seal.mac(bytes) != blake3::Hash::from(mac) {
+        if self.records_seal.receipt(bytes) != blake3::Hash::from(mac) {
             return Err(bad(
                 "does not match its MAC (changed on disk, or another worker's store)",
             ));
@@ -939,20 +941,63 @@ impl Snapshot {
         Ok(Some(receipt))
     }
 
-    /// Up to `limit` log lines of a contract from sequence number `from`.
+    /// Up to `limit` log lines of a contract from sequence number `from`, each checked
+    /// against its MAC. Lines follow one another from the first found, and the last line of
+    /// a short page is the contract's last (its record, in the records digest, counts
+    /// them): a line edited, moved or removed on disk is refused. Not the lines before the
+    /// first this worker holds, nor all of them at once: a worker that joined the cluster
+    /// later holds none before its state came from another member, which looks the same.
     pub fn logs(&self, contract: &ContractId, from: u64, limit: usize) -> Result<Vec<LogRecord>> {
         let start = log_key(contract, from);
-        let mut out = Vec::new();
+        let mut out: Vec<LogRecord> = Vec::new();
+        let bad = |seq: u64, why: &str| {
+            corrupt(
+                "log",
+                format!("log line {seq} of contract {contract} {why} (changed on disk?)"),
+            )
+        };
         for item in self
             .table(&self.logs, LOGS)?
             .range(start.as_slice()..)
             .map_err(storage("scan logs"))?
         {
             let (k, v) = item.map_err(storage("scan logs"))?;
-            if !k.value().starts_with(contract.as_bytes()) || out.len() >= limit {
+            let key = k.value();
+            if !key.starts_with(contract.as_bytes()) || out.len() >= limit {
                 break;
             }
-            out.push(decode("log line", v.value()).map_err(|e| corrupt("log", e))?);
+            let seq = key
+                .get(32..)
+                .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| corrupt("log", "a log key that is not a contract and a number"))?;
+            let stored = v.value();
+            let Some(split) = stored.len().checked_sub(32) else {
+                return Err(bad(seq, "is too short to carry its MAC"));
+            };
+            let (bytes, mac) = stored.split_at(split);
+            let mac: [u8; 32] = mac.try_into().expect("32 bytes");
+            // blake3::Hash compares in constant time.
+            if self.records_seal.log(key, bytes) != blake3::Hash::from(mac) {
+                return Err(bad(seq, "does not match its MAC"));
+            }
+            let line: LogRecord =
+                decode("log line", bytes).map_err(|e| bad(seq, &e.to_string()))?;
+            if let Some(last) = out.last()
+                && line.seq != last.seq + 1
+            {
+                return Err(bad(last.seq + 1, "is missing"));
+            }
+            out.push(line);
+        }
+        // A short page must end at the contract's last line, which its record counts.
+        if let Some(last) = out.last()
+            && out.len() < limit
+        {
+            let written = self.contract(contract)?.map_or(0, |record| record.logs);
+            if last.seq + 1 < written {
+                return Err(bad(last.seq + 1, "is missing"));
+            }
         }
         Ok(out)
     }

@@ -563,12 +563,12 @@ fn receipts_altered_moved_or_cut_on_disk_are_refused() {
     assert_eq!(read(&one.tx).unwrap(), Some(one));
     assert_eq!(read(&two.tx).unwrap(), Some(two));
 
-    // A store of the format before (signed receipts) is refused by name, and left alone.
+    // A store of an earlier format (signed receipts) is refused by name, and left alone.
     poke_meta(&dir, "format", Some(Some(b"fat-worker/6")));
     let err = Store::open(&dir, keyring(), common::store_seal()).unwrap_err();
     let message = err.to_string();
     assert!(
-        message.contains("fat-worker/6") && message.contains("fat-worker/7"),
+        message.contains("fat-worker/6") && message.contains("fat-worker/8"),
         "{message}"
     );
     assert_eq!(
@@ -579,7 +579,90 @@ fn receipts_altered_moved_or_cut_on_disk_are_refused() {
     poke_meta(&dir, "format", Some(None));
     let err = Store::open(&dir, keyring(), common::store_seal()).unwrap_err();
     assert!(err.to_string().contains("no format"), "{err}");
-    poke_meta(&dir, "format", Some(Some(b"fat-worker/7")));
+    poke_meta(&dir, "format", Some(Some(b"fat-worker/8")));
     Store::open(&dir, keyring(), common::store_seal()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn log_line(seq: u64) -> fat_proto::worker::LogLine {
+    fat_proto::worker::LogLine {
+        seq,
+        height: 1,
+        index: seq as u32,
+        tx: fat_types::TxId([seq as u8 + 1; 32]),
+        level: "info".into(),
+        message: format!("line {seq}"),
+    }
+}
+
+/// Log lines are stored as borsh ‖ a MAC under the worker's seal over their key and bytes
+/// (pinned here), and the contract's record (in the sealed records digest) counts them: a
+/// line edited, moved to another place, cut short, or removed from the middle or the end
+/// of the log is refused when read, and reads again once put back.
+#[test]
+fn log_lines_altered_moved_or_removed_on_disk_are_refused() {
+    let dir = dir("logs");
+    let lines: Vec<_> = (0..4).map(log_line).collect();
+    {
+        let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
+        store.start(&header(0)).unwrap();
+        let mut changes = BlockChanges::default();
+        let mut a = record(A, 0);
+        a.logs = 4;
+        changes.contracts.insert(A, a);
+        changes.logs = lines.iter().map(|line| (A, line.clone())).collect();
+        store.commit(&header(1), changes, true).unwrap();
+    }
+    let read = |from: u64, limit: usize| {
+        let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
+        store.snapshot().unwrap().logs(&A, from, limit)
+    };
+    assert_eq!(read(0, 10).unwrap(), lines);
+    assert_eq!(read(1, 2).unwrap(), lines[1..3]);
+
+    let key = |seq: u64| {
+        let mut key = A.as_bytes().to_vec();
+        key.extend_from_slice(&seq.to_be_bytes());
+        key
+    };
+    // The stored form: the line's canonical encoding, then its 32-byte MAC.
+    let stored = poke(&dir, "logs", &key(1), None).unwrap();
+    let encoded = fat_types::encoding::encode(&lines[1]);
+    assert_eq!(&stored[..encoded.len()], encoded.as_slice());
+    assert_eq!(
+        hex::encode(&stored[encoded.len()..]),
+        "9028402d1c76e5fb25f50e02974ec2fa7fc9b60617645976c2b87a81380fb8df",
+        "the log MAC of the tests' seal (a format change is deliberate)"
+    );
+    let refused = |from: u64, why: &str| {
+        let err = read(from, 10).unwrap_err();
+        assert!(
+            matches!(&err, WorkerError::Corrupt(_)) && err.to_string().contains(why),
+            "{err}"
+        );
+    };
+    // One byte of the message changed.
+    let mut edited = stored.clone();
+    edited[encoded.len() - 2] ^= 1;
+    poke(&dir, "logs", &key(1), Some(Some(&edited)));
+    refused(0, "does not match its MAC");
+    // Line 2 in line 1's place.
+    let two = poke(&dir, "logs", &key(2), None).unwrap();
+    poke(&dir, "logs", &key(1), Some(Some(&two)));
+    refused(0, "does not match its MAC");
+    // Cut short.
+    poke(&dir, "logs", &key(1), Some(Some(&stored[..20])));
+    refused(0, "too short");
+    // Removed from the middle.
+    poke(&dir, "logs", &key(1), Some(None));
+    refused(0, "log line 1 of contract");
+    poke(&dir, "logs", &key(1), Some(Some(&stored)));
+    assert_eq!(read(0, 10).unwrap(), lines);
+    // Removed from the end: the record counts four.
+    let last = poke(&dir, "logs", &key(3), Some(None)).unwrap();
+    refused(0, "log line 3 of contract");
+    refused(2, "log line 3 of contract");
+    poke(&dir, "logs", &key(3), Some(Some(&last)));
+    assert_eq!(read(0, 10).unwrap(), lines);
     let _ = std::fs::remove_dir_all(&dir);
 }
