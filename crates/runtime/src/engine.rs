@@ -15,6 +15,7 @@ use crate::host::{Contract, HostState};
 use crate::wasi::{CommandClock, CommandClockData};
 use wasmtime::component::HasSelf;
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::p2::bindings::io::poll;
 use wasmtime_wasi::p2::bindings::random;
 
 /// An engine and the linker of the contract world on it.
@@ -41,8 +42,10 @@ impl ModeEngine {
         if mode != Mode::Command {
             wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(fail)?;
         }
-        // Randomness paid by the byte (see `crate::wasi`), over WASI's own.
+        // Randomness paid by the byte and polls by the pollable (see `crate::wasi`), over
+        // WASI's own.
         linker.allow_shadowing(true);
+        poll::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(fail)?;
         random::random::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(fail)?;
         random::insecure::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
@@ -68,28 +71,29 @@ impl ModeEngine {
         })
     }
 
-    /// Pre-link `component`. A command makes no HTTP request, yet a contract that makes them
-    /// in queries imports `wasi:http`: on the command engine each of its functions is one
-    /// that traps, rather than WASI's own. Those would copy a header value of any length out
-    /// of the guest for the price of one host call and then refuse it as too long, again and
-    /// again, in a command bounded by gas alone.
+    /// Pre-link `component`. A command makes no HTTP request and opens no socket, yet a
+    /// contract that does in queries imports `wasi:http` (or `wasi:sockets`): on the command
+    /// engine each of their functions is one that traps ([`off_in_commands`]), rather than
+    /// WASI's own. Those copy their arguments (a header value, a name to resolve) out of the
+    /// guest for the price of one host call and then refuse them, again and again, in a
+    /// command bounded by gas alone.
     pub(crate) fn instantiate_pre(
         &self,
         component: &Component,
     ) -> wasmtime::Result<InstancePre<HostState>> {
         let ty = component.component_type();
-        let http: Vec<_> = ty
+        let network: Vec<_> = ty
             .imports(&self.engine)
-            .filter(|(name, _)| self.command && name.starts_with("wasi:http/"))
+            .filter(|(name, _)| self.command && off_in_commands(name))
             .collect();
-        if http.is_empty() {
+        if network.is_empty() {
             return self.linker.instantiate_pre(component);
         }
-        // Resources that `wasi:http` takes from other interfaces (`pollable`, the streams):
+        // Resources that these take from other interfaces (`pollable`, the streams):
         // those keep their own definitions.
         let elsewhere: Vec<ResourceType> = ty
             .imports(&self.engine)
-            .filter(|(name, _)| !name.starts_with("wasi:http/"))
+            .filter(|(name, _)| !off_in_commands(name))
             .filter_map(|(_, import)| match import.ty {
                 ComponentItem::ComponentInstance(instance) => Some(instance),
                 _ => None,
@@ -105,7 +109,8 @@ impl ModeEngine {
             })
             .collect();
         let mut linker = self.linker.clone();
-        for (name, import) in http {
+        linker.allow_shadowing(true);
+        for (name, import) in network {
             let ComponentItem::ComponentInstance(instance) = import.ty else {
                 continue;
             };
@@ -115,7 +120,7 @@ impl ModeEngine {
                     ComponentItem::ComponentFunc(_) => {
                         let what = format!("{name}#{export}");
                         stubs.func_new(export, move |_, _, _, _| {
-                            wasmtime::bail!("{what}: wasi:http is not available in a command")
+                            wasmtime::bail!("{what}: the network is not available in a command")
                         })?;
                     }
                     ComponentItem::Resource(resource) if !elsewhere.contains(&resource) => {
@@ -129,7 +134,14 @@ impl ModeEngine {
     }
 }
 
-/// The host side of a `wasi:http` resource in a command: none is ever made.
+/// Interfaces whose functions trap in a command: the network. `wasi:http` is not linked on
+/// the command engine, and `wasi:sockets` (linked, and refusing everything there) is stubbed
+/// too, since a name to resolve is copied out of the guest before it is refused.
+fn off_in_commands(import: &str) -> bool {
+    import.starts_with("wasi:http/") || import.starts_with("wasi:sockets/")
+}
+
+/// The host side of a network resource in a command: none is ever made.
 struct NoHttp;
 
 /// Bytes of each linear memory reset in place when an instance is freed (see `engine_config`).

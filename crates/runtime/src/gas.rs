@@ -46,6 +46,9 @@ pub(crate) const SIGN: u64 = 60_000;
 /// mebibyte signed took as long as about seven hashed with SHA-256 (the `hostile` bench: at
 /// five units a byte, a sign bomb ran eight times longer than a loop of the same gas).
 pub(crate) const SIGN_BYTE: u64 = 40;
+/// Per pollable handed to `wasi:io/poll.poll`: each is looked up and its readiness checked,
+/// and one call may list the same pollable a hundred thousand times.
+pub(crate) const POLL_ENTRY: u64 = 100;
 /// Per byte of randomness (`wasi:random`), on top of [`BYTE`]: the WASI implementation draws
 /// it a byte at a time from a ChaCha generator.
 pub(crate) const RANDOM_BYTE: u64 = 8;
@@ -97,14 +100,15 @@ impl HostGas {
     /// A host call begins with `fuel` left (`None`: not metered).
     pub(crate) fn enter(&mut self, fuel: Option<u64>) {
         self.available = fuel;
-        // Nothing is pending here: a call's charges are taken when it returns, or when it
-        // calls into wasm ([`HostGas::settle`]) before a nested host call can begin.
+        // Whatever is pending stays: an entry nested in a host call (the engine entering the
+        // host to grow memory while the guest's allocator runs) adds to it.
         self.charged = self.charged.saturating_add(HOST_CALL);
     }
 
     /// The host calls into wasm in the middle of a host call (the guest's allocator, to hand
     /// over a result): what the host call charged so far, to be taken from the store's fuel
-    /// now, so that the wasm runs on what is left and a host call it makes begins afresh.
+    /// now, so that the wasm runs on what is left and the engine entering the host from it
+    /// (to grow its memory) begins afresh.
     pub(crate) fn settle(&mut self) -> u64 {
         self.available = None;
         std::mem::take(&mut self.charged)
@@ -187,11 +191,10 @@ impl CallHookHandler<HostState> for GasHook {
                 let charged = store.data_mut().gas.leave();
                 let mut left = None;
                 if let Ok(fuel) = store.get_fuel() {
-                    let fuel = fuel.saturating_sub(charged);
-                    if let Err(e) = store.set_fuel(fuel) {
+                    if let Err(e) = take_fuel(&mut store, fuel, charged) {
                         return Box::pin(std::future::ready(Err(e)));
                     }
-                    left = Some(fuel);
+                    left = Some(fuel - charged);
                 }
                 let state = store.data_mut();
                 if state.gas.past_deadline() {
@@ -205,13 +208,13 @@ impl CallHookHandler<HostState> for GasHook {
                 }
             }
             // The host calling wasm: at a call's start (nothing charged yet), or within a
-            // host call, to allocate a result in the guest. A host call that this wasm makes
-            // must not lose what the outer one charged.
+            // host call, to allocate a result in the guest. The engine entering the host from
+            // that wasm (to grow its memory) must not lose what the outer call charged.
             CallHook::CallingWasm => {
                 let charged = store.data_mut().gas.settle();
                 if charged > 0
                     && let Ok(fuel) = store.get_fuel()
-                    && let Err(e) = store.set_fuel(fuel.saturating_sub(charged))
+                    && let Err(e) = take_fuel(&mut store, fuel, charged)
                 {
                     return Box::pin(std::future::ready(Err(e)));
                 }
@@ -222,6 +225,22 @@ impl CallHookHandler<HostState> for GasHook {
             }
         }
         Box::pin(Done)
+    }
+}
+
+/// Take `charged` from the call's `fuel`; with less left (a host call's fixed price, taken
+/// without a check), the call ends out of gas with none left, as a wasm instruction would.
+fn take_fuel(
+    store: &mut StoreContextMut<'_, HostState>,
+    fuel: u64,
+    charged: u64,
+) -> wasmtime::Result<()> {
+    match fuel.checked_sub(charged) {
+        Some(left) => store.set_fuel(left),
+        None => {
+            store.set_fuel(0)?;
+            Err(store.data_mut().breach(Limit::Gas))
+        }
     }
 }
 

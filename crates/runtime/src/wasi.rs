@@ -8,6 +8,7 @@ use fat_types::{ContractId, Hash32};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::p2::bindings::io::poll;
 use wasmtime_wasi::p2::bindings::random;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
@@ -194,4 +195,28 @@ impl random::insecure::Host for HostState {
 /// The charge of `len` bytes of randomness.
 fn random_cost(len: u64) -> u64 {
     len.saturating_mul(crate::gas::BYTE + crate::gas::RANDOM_BYTE)
+}
+
+/// `wasi:io/poll`, WASI's own over the call's resource table, with `poll` paid by the
+/// pollable ([`crate::gas::POLL_ENTRY`]): its list may name one pollable a hundred thousand
+/// times, each looked up and checked, for the price of one host call.
+impl poll::Host for HostState {
+    async fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
+        self.charge(crate::gas::cost(0, pollables.len(), crate::gas::POLL_ENTRY))?;
+        poll::Host::poll(&mut self.table, pollables).await
+    }
+}
+
+impl poll::HostPollable for HostState {
+    async fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        poll::HostPollable::block(&mut self.table, pollable).await
+    }
+
+    async fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
+        poll::HostPollable::ready(&mut self.table, pollable).await
+    }
+
+    fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        poll::HostPollable::drop(&mut self.table, pollable)
+    }
 }

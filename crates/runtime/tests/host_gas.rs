@@ -50,7 +50,8 @@ async fn randomness_costs_gas_by_the_byte() {
     let h = Harness::new(PROBE);
     let none = gas_of(&h, "random-bomb", "0").await;
     // The first draw of a call too: handing its result over runs the guest's allocator,
-    // which calls the host in turn, and that nested call used to erase the outer charge.
+    // which grows the guest's memory, and the engine entering the host for that used to
+    // erase the outer charge.
     let one = gas_of(&h, "random-bomb", "1").await;
     assert!(
         one - none >= 9 * (1 << 20),
@@ -68,6 +69,34 @@ async fn randomness_costs_gas_by_the_byte() {
     let outcome = h.run(call).await;
     assert_eq!(outcome.limit(), Some(Limit::Gas), "{:?}", outcome.result);
     assert_eq!(outcome.gas_used, 50_000_000, "the attacker pays for it all");
+}
+
+/// A host call's arguments are paid for before anything else, even when it then refuses
+/// or ignores them: a command's cache lookup (always a miss) cost nothing for its key.
+#[tokio::test]
+async fn arguments_are_paid_even_when_the_call_does_nothing_with_them() {
+    let h = Harness::new(PROBE);
+    let none = gas_of(&h, "cache-get-bomb", "0").await;
+    let four = gas_of(&h, "cache-get-bomb", "4").await;
+    assert!(
+        four - none >= 4 * (1 << 20),
+        "four mebibyte keys cost {} gas",
+        four - none
+    );
+}
+
+/// A poll is paid by the pollable it lists: one pollable listed ten thousand times cost one
+/// host call before.
+#[tokio::test]
+async fn a_poll_is_paid_by_the_pollable() {
+    let h = Harness::new(PROBE);
+    let none = gas_of(&h, "poll-bomb", "0").await;
+    let four = gas_of(&h, "poll-bomb", "4").await;
+    assert!(
+        four - none >= 4 * 10_000 * 100,
+        "four polls of 10,000 cost {} gas",
+        four - none
+    );
 }
 
 #[tokio::test]

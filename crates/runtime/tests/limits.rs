@@ -276,7 +276,7 @@ async fn wasi_http_traps_in_a_command() {
     let outcome = h.command("header-bomb", "1000").await;
     let message = format!("{:?}", outcome.result);
     assert!(
-        message.contains("wasi:http is not available in a command"),
+        message.contains("the network is not available in a command"),
         "{message}"
     );
     assert!(

@@ -96,7 +96,7 @@ async fn outbound_http_is_refused_in_commands() {
     for url in ["http://203.0.113.9/", "http://public.test/"] {
         let message = err(&h.command("http-get", url).await);
         assert!(
-            message.contains("wasi:http is not available in a command"),
+            message.contains("the network is not available in a command"),
             "{url}: {message}"
         );
     }

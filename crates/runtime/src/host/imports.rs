@@ -59,6 +59,8 @@ impl storage::Host for HostState {
         if key.len() > self.limits.storage_key_bytes {
             return Err(self.breach(Limit::StorageKeySize));
         }
+        // A removal is a change every replica keeps until the block commits, like a write.
+        self.count_written(key.len())?;
         self.charge(cost(gas::STORAGE_WRITE, key.len(), gas::BYTE))?;
         self.overlay.remove(key)?;
         Ok(Ok(()))
@@ -104,25 +106,29 @@ const SCAN_RUN: usize = 16;
 
 impl cache::Host for HostState {
     fn get(&mut self, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
+        // The key was copied out of the guest whatever follows: it is paid for first.
+        self.charge(cost(0, key.len(), gas::BYTE))?;
         if self.mode == Mode::Command {
             return Ok(None);
         }
-        self.charge(cost(0, key.len(), gas::BYTE))?;
         let value = self.cache.get(&self.contract, &key, self.now_ms);
         self.charge(cost(0, value.as_ref().map_or(0, Vec::len), gas::BYTE))?;
         Ok(value)
     }
 
     fn set(&mut self, key: Vec<u8>, value: Vec<u8>, ttl_ms: u64) -> Result<Result<(), Error>> {
-        if key.len() + value.len() > self.limits.cache_value_bytes {
+        // The arguments were copied out of the guest whatever follows: paid for first, so
+        // that a refused entry is not a free copy.
+        let bytes = key.len() + value.len();
+        self.charge(cost(0, bytes, gas::BYTE))?;
+        if bytes > self.limits.cache_value_bytes {
             return Ok(Err(Error::LimitExceeded(format!(
                 "cache entries are limited to {} bytes",
                 self.limits.cache_value_bytes
             ))));
         }
-        let bytes = key.len() + value.len();
         self.count_written(bytes)?;
-        self.charge(cost(0, bytes, gas::BYTE + gas::CACHE_WRITE_BYTE))?;
+        self.charge(cost(0, bytes, gas::CACHE_WRITE_BYTE))?;
         let expires_at_ms = self.now_ms.saturating_add(ttl_ms);
         if self.mode == Mode::Command {
             self.count_cache_op()?;
@@ -147,6 +153,8 @@ impl cache::Host for HostState {
     fn remove(&mut self, key: Vec<u8>) -> Result<Result<(), Error>> {
         self.charge(cost(0, key.len(), gas::BYTE))?;
         if self.mode == Mode::Command {
+            // Held until the block commits: counted like a write.
+            self.count_written(key.len())?;
             self.count_cache_op()?;
             self.cache_ops.push(crate::cache::CacheOp::Remove { key });
         } else {
@@ -192,6 +200,7 @@ impl env::Host for HostState {
 
 impl events::Host for HostState {
     fn emit(&mut self, topic: String, data: Vec<u8>) -> Result<Result<(), Error>> {
+        self.charge(cost(0, topic.len() + data.len(), gas::BYTE))?;
         if self.mode != Mode::Command {
             return Ok(Err(not_allowed("emitting events", self.mode)));
         }
@@ -200,7 +209,6 @@ impl events::Host for HostState {
         {
             return Err(self.breach(Limit::Events));
         }
-        self.charge(cost(0, topic.len() + data.len(), gas::BYTE))?;
         self.events.push(Event { topic, data });
         Ok(Ok(()))
     }
@@ -268,10 +276,10 @@ impl jobs::Host for HostState {
         input: Vec<u8>,
         options: jobs::JobOptions,
     ) -> Result<Result<u32, Error>> {
+        self.charge(cost(0, name.len() + input.len(), gas::BYTE))?;
         if self.mode != Mode::Query {
             return Ok(Err(not_allowed("spawning jobs", self.mode)));
         }
-        self.charge(cost(0, name.len() + input.len(), gas::BYTE))?;
         let job = JobRequest {
             name,
             input,

@@ -17,7 +17,7 @@
 //! The client follows up to [`MAX_REDIRECTS`] redirects itself, each as a new request so the
 //! host checks its address policy again; [`send_all`] sends several requests concurrently.
 //! Commands cannot use the network: there, every `wasi:http` call traps, ending the command
-//! with "wasi:http is not available in a command".
+//! with "the network is not available in a command".
 //! Errors name the origin only, never the path or the query.
 
 mod transport;

@@ -295,6 +295,34 @@ fn dispatch(method: &str, args: &str) -> Result<String, String> {
             }
             Ok("held".into())
         }
+        "poll-bomb" => {
+            // One pollable listed ten thousand times, polled over and over.
+            let ready = wasi::clocks::monotonic_clock::subscribe_duration(0);
+            let many = vec![&ready; 10_000];
+            for _ in 0..number(args) {
+                std::hint::black_box(wasi::io::poll::poll(&many));
+            }
+            Ok("polled".into())
+        }
+        "resolve-bomb" => {
+            // A name of a mebibyte to resolve, refused, over and over.
+            let network = wasi::sockets::instance_network::instance_network();
+            let name = "n".repeat(1 << 20);
+            for _ in 0..number(args) {
+                let _ = std::hint::black_box(wasi::sockets::ip_name_lookup::resolve_addresses(
+                    &network, &name,
+                ));
+            }
+            Ok("refused".into())
+        }
+        "cache-get-bomb" => {
+            // A key of a mebibyte looked up over and over (a command reads no cache).
+            let key = vec![b'k'; 1 << 20];
+            for _ in 0..number(args) {
+                std::hint::black_box(cache::get(&key));
+            }
+            Ok("missed".into())
+        }
         "header-bomb" => {
             // A header of a mebibyte under a name that is not one, refused, over and over (the
             // host copies the value out of the guest before it can refuse the name).
