@@ -139,6 +139,31 @@ pub enum Limit {
 }
 
 impl Limit {
+    /// Every limit, in the order of their declaration.
+    pub const ALL: [Limit; 21] = [
+        Limit::Gas,
+        Limit::Deadline,
+        Limit::Memory,
+        Limit::TableElements,
+        Limit::Instances,
+        Limit::Stack,
+        Limit::InputSize,
+        Limit::OutputSize,
+        Limit::LogVolume,
+        Limit::StorageKeySize,
+        Limit::StorageValueSize,
+        Limit::StorageEntries,
+        Limit::WriteBytes,
+        Limit::CacheOps,
+        Limit::Events,
+        Limit::JobsInFlight,
+        Limit::Jobs,
+        Limit::JobInputBytes,
+        Limit::JobOutputBytes,
+        Limit::JobTime,
+        Limit::HostResources,
+    ];
+
     /// The limit's name, as in JSON and error messages.
     pub fn name(self) -> &'static str {
         match self {
@@ -170,6 +195,42 @@ impl Limit {
 impl std::fmt::Display for Limit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::Limit;
+
+    #[test]
+    fn all_lists_every_limit_once() {
+        // A new variant fails to compile here until it is listed in `Limit::ALL`.
+        let position = |limit: Limit| match limit {
+            Limit::Gas => 0,
+            Limit::Deadline => 1,
+            Limit::Memory => 2,
+            Limit::TableElements => 3,
+            Limit::Instances => 4,
+            Limit::Stack => 5,
+            Limit::InputSize => 6,
+            Limit::OutputSize => 7,
+            Limit::LogVolume => 8,
+            Limit::StorageKeySize => 9,
+            Limit::StorageValueSize => 10,
+            Limit::StorageEntries => 11,
+            Limit::WriteBytes => 12,
+            Limit::CacheOps => 13,
+            Limit::Events => 14,
+            Limit::JobsInFlight => 15,
+            Limit::Jobs => 16,
+            Limit::JobInputBytes => 17,
+            Limit::JobOutputBytes => 18,
+            Limit::JobTime => 19,
+            Limit::HostResources => 20,
+        };
+        for (i, limit) in Limit::ALL.iter().enumerate() {
+            assert_eq!(position(*limit), i, "{limit}");
+        }
     }
 }
 

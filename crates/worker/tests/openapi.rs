@@ -391,6 +391,10 @@ fn component_schemas_name_the_fields_rust_serializes() {
     for error in errors {
         samples.push(("CallError", js(error)));
     }
+    // Every limit a call can end with is one the file names.
+    for limit in Limit::ALL {
+        samples.push(("CallError", js(CallError::LimitExceeded { limit })));
+    }
     samples.push((
         "JobProgress",
         js(fat_proto::worker::JobProgress { done: 3, total: 32 }),
