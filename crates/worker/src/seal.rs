@@ -112,19 +112,69 @@ pub(crate) struct RecordSeal {
 }
 
 impl RecordSeal {
-    /// The MAC of a receipt's canonical encoding.
-    pub(crate) fn receipt(&self, receipt: &[u8]) -> blake3::Hash {
+    /// A receipt's canonical encoding as stored: followed by its MAC.
+    pub(crate) fn seal_receipt(&self, receipt: Vec<u8>) -> Vec<u8> {
+        let mac = self.receipt_mac(&receipt);
+        with_mac(receipt, mac)
+    }
+
+    /// The canonical encoding of a stored receipt, once its MAC matches; otherwise why not.
+    pub(crate) fn open_receipt<'a>(&self, stored: &'a [u8]) -> Result<&'a [u8], &'static str> {
+        without_mac(stored, |bytes| self.receipt_mac(bytes))
+    }
+
+    /// A log line's canonical encoding as stored under `key` (its contract and sequence
+    /// number): followed by its MAC over both, so that a line moved to another place is
+    /// refused too.
+    pub(crate) fn seal_log(&self, key: &[u8], line: Vec<u8>) -> Vec<u8> {
+        let mac = self.log_mac(key, &line);
+        with_mac(line, mac)
+    }
+
+    /// The canonical encoding of the log line stored under `key`, once its MAC matches;
+    /// otherwise why not.
+    pub(crate) fn open_log<'a>(
+        &self,
+        key: &[u8],
+        stored: &'a [u8],
+    ) -> Result<&'a [u8], &'static str> {
+        without_mac(stored, |bytes| self.log_mac(key, bytes))
+    }
+
+    fn receipt_mac(&self, receipt: &[u8]) -> blake3::Hash {
         blake3::keyed_hash(&self.receipts, receipt)
     }
 
-    /// The MAC of a log line's canonical encoding under its key (contract and sequence
-    /// number), so that a line moved to another place is refused too.
-    pub(crate) fn log(&self, key: &[u8], line: &[u8]) -> blake3::Hash {
+    fn log_mac(&self, key: &[u8], line: &[u8]) -> blake3::Hash {
         let mut hasher = blake3::Hasher::new_keyed(&self.logs);
         hasher.update(key);
         hasher.update(line);
         hasher.finalize()
     }
+}
+
+/// A record as stored: its bytes, then their 32-byte MAC.
+fn with_mac(mut bytes: Vec<u8>, mac: blake3::Hash) -> Vec<u8> {
+    bytes.extend_from_slice(mac.as_bytes());
+    bytes
+}
+
+/// The bytes of a record stored by [`with_mac`], once `mac` of them is the MAC stored after
+/// them; otherwise why not (to follow the record's name in an error).
+fn without_mac(
+    stored: &[u8],
+    mac: impl FnOnce(&[u8]) -> blake3::Hash,
+) -> Result<&[u8], &'static str> {
+    let Some(split) = stored.len().checked_sub(32) else {
+        return Err("is too short to carry its MAC");
+    };
+    let (bytes, stored_mac) = stored.split_at(split);
+    let stored_mac: [u8; 32] = stored_mac.try_into().expect("32 bytes");
+    // blake3::Hash compares in constant time.
+    if mac(bytes) != blake3::Hash::from(stored_mac) {
+        return Err("does not match its MAC (changed on disk, or another worker's store)");
+    }
+    Ok(bytes)
 }
 
 /// What the digest holds of `contract`: its record and state hash as stored (`None` when it

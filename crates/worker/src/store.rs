@@ -451,9 +451,7 @@ impl Store {
                 if let Some(record) = records.get(&receipt.contract) {
                     receipt.state_root = record.state_root;
                 }
-                let mut stored = encode(&receipt);
-                let mac = self.records.receipt(&stored);
-                stored.extend_from_slice(mac.as_bytes());
+                let stored = self.records.seal_receipt(encode(&receipt));
                 receipts
                     .insert(receipt.tx.as_bytes().as_slice(), stored.as_slice())
                     .map_err(storage("write receipt"))?;
@@ -461,11 +459,8 @@ impl Store {
             }
             let mut logs = wtx.open_table(LOGS).map_err(storage("open logs"))?;
             for (contract, line) in &changes.logs {
-                // The line's canonical encoding, then its MAC under its key.
                 let key = log_key(contract, line.seq);
-                let mut stored = encode(line);
-                let mac = self.records.log(&key, &stored);
-                stored.extend_from_slice(mac.as_bytes());
+                let stored = self.records.seal_log(&key, encode(line));
                 logs.insert(key.as_slice(), stored.as_slice())
                     .map_err(storage("write log"))?;
             }
@@ -922,17 +917,7 @@ impl Snapshot {
             return Ok(None);
         };
         let bad = |why: &str| corrupt("receipt", format!("the receipt of {tx} {why}"));
-        let Some(split) = stored.len().checked_sub(32) else {
-            return Err(bad("is too short to carry its MAC"));
-        };
-        let (bytes, mac) = stored.split_at(split);
-        let mac: [u8; 32] = mac.try_into().expect("32 bytes");
-        // blake3::Hash compares in constant time.
-        if self.records_seal.receipt(bytes) != blake3::Hash::from(mac) {
-            return Err(bad(
-                "does not match its MAC (changed on disk, or another worker's store)",
-            ));
-        }
+        let bytes = self.records_seal.open_receipt(&stored).map_err(bad)?;
         let receipt: ExecutionReceipt =
             decode("receipt", bytes).map_err(|e| bad(&e.to_string()))?;
         if receipt.tx != *tx {
@@ -953,7 +938,7 @@ impl Snapshot {
         let bad = |seq: u64, why: &str| {
             corrupt(
                 "log",
-                format!("log line {seq} of contract {contract} {why} (changed on disk?)"),
+                format!("log line {seq} of contract {contract} {why}"),
             )
         };
         for item in self
@@ -971,22 +956,16 @@ impl Snapshot {
                 .and_then(|s| <[u8; 8]>::try_from(s).ok())
                 .map(u64::from_be_bytes)
                 .ok_or_else(|| corrupt("log", "a log key that is not a contract and a number"))?;
-            let stored = v.value();
-            let Some(split) = stored.len().checked_sub(32) else {
-                return Err(bad(seq, "is too short to carry its MAC"));
-            };
-            let (bytes, mac) = stored.split_at(split);
-            let mac: [u8; 32] = mac.try_into().expect("32 bytes");
-            // blake3::Hash compares in constant time.
-            if self.records_seal.log(key, bytes) != blake3::Hash::from(mac) {
-                return Err(bad(seq, "does not match its MAC"));
-            }
+            let bytes = self
+                .records_seal
+                .open_log(key, v.value())
+                .map_err(|why| bad(seq, why))?;
             let line: LogRecord =
                 decode("log line", bytes).map_err(|e| bad(seq, &e.to_string()))?;
             if let Some(last) = out.last()
                 && line.seq != last.seq + 1
             {
-                return Err(bad(last.seq + 1, "is missing"));
+                return Err(bad(last.seq + 1, "is missing (removed on disk?)"));
             }
             out.push(line);
         }
@@ -996,7 +975,7 @@ impl Snapshot {
         {
             let written = self.contract(contract)?.map_or(0, |record| record.logs);
             if last.seq + 1 < written {
-                return Err(bad(last.seq + 1, "is missing"));
+                return Err(bad(last.seq + 1, "is missing (removed on disk?)"));
             }
         }
         Ok(out)
