@@ -267,23 +267,27 @@ async fn a_trap_is_reported_and_changes_nothing() {
     assert_eq!(ok(&h.query("get", "k").await), "before");
 }
 
-/// A command makes no HTTP request, and on the command engine every `wasi:http` function
-/// traps: WASI's own copied a header value of any length out of the guest for the price of
-/// one host call, then refused its name, so a command could loop on it for almost no gas. A query still builds headers (up to `http_field_bytes` a map) and makes requests.
+/// A command makes no HTTP request and resolves no name: on the command engine every
+/// `wasi:http` and `wasi:sockets` function traps. WASI's own copied a header value (or a
+/// name) of any length out of the guest for the price of one host call, then refused it,
+/// so a command could loop on it for almost no gas. A query still builds headers (up to
+/// `http_field_bytes` a map) and makes requests.
 #[tokio::test]
-async fn wasi_http_traps_in_a_command() {
+async fn the_network_traps_in_a_command() {
     let h = Harness::new(PROBE);
-    let outcome = h.command("header-bomb", "1000").await;
-    let message = format!("{:?}", outcome.result);
-    assert!(
-        message.contains("the network is not available in a command"),
-        "{message}"
-    );
-    assert!(
-        outcome.gas_used < 10_000_000,
-        "stopped at once: {}",
-        outcome.gas_used
-    );
+    for bomb in ["header-bomb", "resolve-bomb"] {
+        let outcome = h.command(bomb, "1000").await;
+        let message = format!("{:?}", outcome.result);
+        assert!(
+            message.contains("the network is not available in a command"),
+            "{bomb}: {message}"
+        );
+        assert!(
+            outcome.gas_used < 10_000_000,
+            "{bomb} stopped at once: {}",
+            outcome.gas_used
+        );
+    }
     assert_eq!(ok(&h.query("header-bomb", "3").await), "refused");
 }
 
