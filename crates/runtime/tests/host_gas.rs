@@ -19,27 +19,36 @@ async fn gas_of(h: &Harness, method: &str, args: &str) -> u64 {
     outcome.gas_used
 }
 
+/// The gas `rounds` rounds of a bomb cost beyond the same command with none.
+async fn bomb_gas(h: &Harness, method: &str, rounds: &str) -> u64 {
+    gas_of(h, method, rounds).await - gas_of(h, method, "0").await
+}
+
+/// A bomb of 100,000 rounds given 50 million gas ends out of gas, having used it all: the
+/// attacker pays for everything it asked.
+async fn stopped_by_gas(h: &Harness, method: &str) {
+    let mut call = h.call(Entry::command(method, "100000"));
+    call.gas_limit = 50_000_000;
+    let outcome = h.run(call).await;
+    assert_eq!(outcome.limit(), Some(Limit::Gas), "{:?}", outcome.result);
+    assert_eq!(outcome.gas_used, 50_000_000, "the attacker pays for it all");
+}
+
 #[tokio::test]
 async fn hashing_costs_gas_by_the_byte() {
     let h = Harness::new(PROBE);
-    let none = gas_of(&h, "hash-bomb", "0").await;
-    let four = gas_of(&h, "hash-bomb", "4").await;
+    let four = bomb_gas(&h, "hash-bomb", "4").await;
     // Four hashes of a mebibyte: at least seven units a byte, whatever wasm spends around them.
     assert!(
-        four - none >= 4 * 7 * (1 << 20),
-        "four mebibytes hashed cost {} gas",
-        four - none
+        four >= 4 * 7 * (1 << 20),
+        "four mebibytes hashed cost {four} gas"
     );
 }
 
 #[tokio::test]
 async fn a_hash_bomb_runs_out_of_gas_before_the_work_is_done() {
     let h = Harness::new(PROBE);
-    let mut call = h.call(Entry::command("hash-bomb", "100000"));
-    call.gas_limit = 50_000_000;
-    let outcome = h.run(call).await;
-    assert_eq!(outcome.limit(), Some(Limit::Gas), "{:?}", outcome.result);
-    assert_eq!(outcome.gas_used, 50_000_000, "the attacker pays for it all");
+    stopped_by_gas(&h, "hash-bomb").await;
     assert_eq!(ok(&h.command("set", "after=bomb").await), "ok");
 }
 
@@ -48,27 +57,17 @@ async fn a_hash_bomb_runs_out_of_gas_before_the_work_is_done() {
 #[tokio::test]
 async fn randomness_costs_gas_by_the_byte() {
     let h = Harness::new(PROBE);
-    let none = gas_of(&h, "random-bomb", "0").await;
     // The first draw of a call too: handing its result over runs the guest's allocator,
     // which grows the guest's memory, and the engine entering the host for that used to
     // erase the outer charge.
-    let one = gas_of(&h, "random-bomb", "1").await;
+    let one = bomb_gas(&h, "random-bomb", "1").await;
+    assert!(one >= 9 * (1 << 20), "a mebibyte cost {one} gas");
+    let four = bomb_gas(&h, "random-bomb", "4").await;
     assert!(
-        one - none >= 9 * (1 << 20),
-        "a mebibyte cost {} gas",
-        one - none
+        four >= 4 * 9 * (1 << 20),
+        "four mebibytes of randomness cost {four} gas"
     );
-    let four = gas_of(&h, "random-bomb", "4").await;
-    assert!(
-        four - none >= 4 * 9 * (1 << 20),
-        "four mebibytes of randomness cost {} gas",
-        four - none
-    );
-    let mut call = h.call(Entry::command("random-bomb", "100000"));
-    call.gas_limit = 50_000_000;
-    let outcome = h.run(call).await;
-    assert_eq!(outcome.limit(), Some(Limit::Gas), "{:?}", outcome.result);
-    assert_eq!(outcome.gas_used, 50_000_000, "the attacker pays for it all");
+    stopped_by_gas(&h, "random-bomb").await;
 }
 
 /// A host call's arguments are paid for before anything else, even when it then refuses
@@ -76,13 +75,8 @@ async fn randomness_costs_gas_by_the_byte() {
 #[tokio::test]
 async fn arguments_are_paid_even_when_the_call_does_nothing_with_them() {
     let h = Harness::new(PROBE);
-    let none = gas_of(&h, "cache-get-bomb", "0").await;
-    let four = gas_of(&h, "cache-get-bomb", "4").await;
-    assert!(
-        four - none >= 4 * (1 << 20),
-        "four mebibyte keys cost {} gas",
-        four - none
-    );
+    let four = bomb_gas(&h, "cache-get-bomb", "4").await;
+    assert!(four >= 4 * (1 << 20), "four mebibyte keys cost {four} gas");
 }
 
 /// A poll is paid by the pollable it lists: one pollable listed ten thousand times cost one
@@ -90,39 +84,31 @@ async fn arguments_are_paid_even_when_the_call_does_nothing_with_them() {
 #[tokio::test]
 async fn a_poll_is_paid_by_the_pollable() {
     let h = Harness::new(PROBE);
-    let none = gas_of(&h, "poll-bomb", "0").await;
-    let four = gas_of(&h, "poll-bomb", "4").await;
+    let four = bomb_gas(&h, "poll-bomb", "4").await;
     assert!(
-        four - none >= 4 * 10_000 * 100,
-        "four polls of 10,000 cost {} gas",
-        four - none
+        four >= 4 * 10_000 * 100,
+        "four polls of 10,000 cost {four} gas"
     );
 }
 
 #[tokio::test]
 async fn signing_costs_gas_by_the_byte_at_its_measured_rate() {
     let h = Harness::new(PROBE);
-    let none = gas_of(&h, "sign-bomb", "0").await;
-    let two = gas_of(&h, "sign-bomb", "2").await;
+    let two = bomb_gas(&h, "sign-bomb", "2").await;
     // Two signatures of a mebibyte: at least 41 units a byte (a signature takes about seven
     // times as long as a hash of the same bytes), and more than hashing the same would cost.
-    let hashed = gas_of(&h, "hash-bomb", "2").await - gas_of(&h, "hash-bomb", "0").await;
+    let hashed = bomb_gas(&h, "hash-bomb", "2").await;
     assert!(
-        two - none >= 2 * 41 * (1 << 20),
-        "two mebibytes signed cost {} gas",
-        two - none
+        two >= 2 * 41 * (1 << 20),
+        "two mebibytes signed cost {two} gas"
     );
-    assert!(two - none > 5 * hashed, "{} vs {hashed}", two - none);
+    assert!(two > 5 * hashed, "{two} vs {hashed}");
 }
 
 #[tokio::test]
 async fn a_sign_bomb_runs_out_of_gas() {
     let h = Harness::new(PROBE);
-    let mut call = h.call(Entry::command("sign-bomb", "100000"));
-    call.gas_limit = 50_000_000;
-    let outcome = h.run(call).await;
-    assert_eq!(outcome.limit(), Some(Limit::Gas), "{:?}", outcome.result);
-    assert_eq!(outcome.gas_used, 50_000_000);
+    stopped_by_gas(&h, "sign-bomb").await;
 }
 
 #[tokio::test]
