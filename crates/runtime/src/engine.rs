@@ -22,7 +22,7 @@ use wasmtime_wasi::p2::bindings::random;
 pub(crate) struct ModeEngine {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<HostState>,
-    /// Whether this is the command engine, which links no `wasi:http` (see
+    /// Whether this is the command engine, where the network traps (see
     /// [`ModeEngine::instantiate_pre`]).
     command: bool,
 }
@@ -124,7 +124,7 @@ impl ModeEngine {
                         })?;
                     }
                     ComponentItem::Resource(resource) if !elsewhere.contains(&resource) => {
-                        stubs.resource(export, ResourceType::host::<NoHttp>(), |_, _| Ok(()))?;
+                        stubs.resource(export, ResourceType::host::<NoNetwork>(), |_, _| Ok(()))?;
                     }
                     _ => {}
                 }
@@ -142,7 +142,7 @@ fn off_in_commands(import: &str) -> bool {
 }
 
 /// The host side of a network resource in a command: none is ever made.
-struct NoHttp;
+struct NoNetwork;
 
 /// Bytes of each linear memory reset in place when an instance is freed (see `engine_config`).
 const KEEP_RESIDENT_MEMORY: usize = 1 << 20;

@@ -238,15 +238,10 @@ fn push(
     }
 }
 
-/// The text-format name of a canonical built-in, for the error.
+/// The text-format name of a refused canonical built-in, for the error.
 fn builtin_name(function: &CanonicalFunction) -> &'static str {
     use CanonicalFunction as F;
     match function {
-        F::Lift { .. } => "canon lift",
-        F::Lower { .. } => "canon lower",
-        F::ResourceNew { .. } => "resource.new",
-        F::ResourceDrop { .. } => "resource.drop",
-        F::ResourceRep { .. } => "resource.rep",
         F::ThreadSpawnRef { .. } | F::ThreadSpawnIndirect { .. } => "thread.spawn",
         F::StreamRead { .. } => "stream.read",
         F::StreamWrite { .. } => "stream.write",
