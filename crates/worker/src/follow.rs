@@ -11,6 +11,18 @@ use crate::worker::Worker;
 
 /// When no block follows for this long, the commits so far are made durable.
 const IDLE_FLUSH: Duration = Duration::from_millis(5);
+/// How many verified blocks may wait for their turn to be applied: the next blocks are read
+/// and their certificates and signatures checked while one executes and commits.
+const VERIFIED_AHEAD: usize = 2;
+
+/// Aborts the task when dropped, so that following stops its verifier with it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 impl Worker {
     /// Follow the chain node at `url` until `shutdown` completes: verify each block, apply
@@ -34,7 +46,7 @@ impl Worker {
         shutdown: impl Future<Output = ()>,
     ) -> Result<()>
     where
-        S: BlockSource,
+        S: BlockSource + 'static,
         S::Stream: std::fmt::Debug,
     {
         let result = self.follow_until(source, shutdown).await;
@@ -44,7 +56,7 @@ impl Worker {
 
     async fn follow_until<S>(&self, source: S, shutdown: impl Future<Output = ()>) -> Result<()>
     where
-        S: BlockSource,
+        S: BlockSource + 'static,
         S::Stream: std::fmt::Debug,
     {
         tokio::pin!(shutdown);
@@ -64,6 +76,18 @@ impl Worker {
         let head = self.inner.store.start(&genesis.block.header)?;
         self.inner.head.send_replace(Some(head.clone()));
         let mut follower = Follower::new(source, genesis.block.hash(), head, genesis.validators);
+        // The follower reads and verifies blocks on a task of its own, ahead of this loop,
+        // which applies them in order; it stops at the first block that does not verify.
+        let (verified, mut ahead) = tokio::sync::mpsc::channel(VERIFIED_AHEAD);
+        let mut verifier = AbortOnDrop(tokio::spawn(async move {
+            loop {
+                let next = follower.next().await;
+                let refused = next.is_err();
+                if verified.send(next).await.is_err() || refused {
+                    return;
+                }
+            }
+        }));
         loop {
             // Without a block for a while: flush what is applied, and try again to receive
             // the state of a joined cluster when that is due.
@@ -77,13 +101,22 @@ impl Worker {
                 () = &mut shutdown => return Ok(()),
                 next = async {
                     match idle {
-                        Some(idle) => tokio::time::timeout(idle, follower.next()).await.ok(),
-                        None => Some(follower.next().await),
+                        Some(idle) => tokio::time::timeout(idle, ahead.recv()).await.ok(),
+                        None => Some(ahead.recv().await),
                     }
                 } => next,
             };
             match next {
-                Some(followed) => {
+                Some(None) => {
+                    let stopped = match (&mut verifier.0).await {
+                        Err(e) => e.to_string(),
+                        Ok(()) => "it ended".to_string(),
+                    };
+                    return Err(WorkerError::Corrupt(format!(
+                        "the task verifying blocks stopped: {stopped}"
+                    )));
+                }
+                Some(Some(followed)) => {
                     let followed = followed?;
                     self.apply_block(&followed.block, &followed.receipts)
                         .await?;
