@@ -1,10 +1,12 @@
 //! Applying verified blocks: execute (with [`fat_executor`]), seal the cluster keys a block
 //! provisions, commit in groups, announce.
 //!
-//! A block commits atomically with its header, but only every [`GROUP_COMMIT_BLOCKS`]th
-//! block (or one after [`GROUP_COMMIT_WINDOW`]) waits for the disk; the follower makes the
-//! rest durable when no block follows for a few milliseconds, and when it stops. A crash loses
-//! only commits not yet durable, and they re-execute identically.
+//! A block commits atomically with its header, without waiting for the disk. After every
+//! [`GROUP_COMMIT_BLOCKS`]th block (or one after [`GROUP_COMMIT_WINDOW`]) a flush makes the
+//! commits so far durable in the background, while the next block executes (the next commit
+//! waits for it); the follower also makes what it applied durable when no block follows for a
+//! few milliseconds, and when it stops. A crash loses only commits not yet durable, and they
+//! re-execute identically.
 //!
 //! A signed receipt leaves the worker only from a durable block ([`Worker::receipt`]): one
 //! asked for above the durable height is made durable first, by one flush that serves every
@@ -32,6 +34,7 @@ impl Worker {
     /// Verify and apply one block with the chain's receipts of its transactions.
     pub async fn apply_block(&self, block: &Block, receipts: &[ChainReceipt]) -> Result<()> {
         let height = block.header.height;
+        self.flushed_in_background(false).await?;
         self.compile_ahead(block).await?;
         let inner = &*self.inner;
         let mut store_changes = execute(inner, block, receipts).await?;
@@ -41,29 +44,30 @@ impl Worker {
                 .maybe_sync
                 .store(true, std::sync::atomic::Ordering::SeqCst);
         }
-        let durable = {
-            let unflushed = inner.unflushed.lock().expect("unflushed lock");
-            unflushed.blocks + 1 >= GROUP_COMMIT_BLOCKS
-                || unflushed
-                    .since
-                    .is_some_and(|t| t.elapsed() >= GROUP_COMMIT_WINDOW)
-        };
         let receipts = {
             let worker = self.clone();
             let header = block.header.clone();
             tokio::task::spawn_blocking(move || {
-                worker.inner.store.commit(&header, store_changes, durable)
+                worker.inner.store.commit(&header, store_changes, false)
             })
             .await
             .map_err(|e| WorkerError::Corrupt(format!("commit task: {e}")))??
         };
         {
             let mut unflushed = inner.unflushed.lock().expect("unflushed lock");
-            if durable {
-                *unflushed = Unflushed::default();
-            } else {
-                unflushed.blocks += 1;
-                unflushed.since.get_or_insert_with(Instant::now);
+            unflushed.blocks += 1;
+            let since = *unflushed.since.get_or_insert_with(Instant::now);
+            let due =
+                unflushed.blocks >= GROUP_COMMIT_BLOCKS || since.elapsed() >= GROUP_COMMIT_WINDOW;
+            // One flush at a time: while one runs, the blocks wait for the next.
+            if due && unflushed.flush.is_none() {
+                let worker = self.clone();
+                *unflushed = Unflushed {
+                    flush: Some(tokio::task::spawn_blocking(move || {
+                        worker.inner.store.flush()
+                    })),
+                    ..Unflushed::default()
+                };
             }
         }
         let now = block.header.timestamp_ms;
@@ -126,12 +130,35 @@ impl Worker {
         .map_err(|e| WorkerError::Corrupt(format!("compile task: {e}")))
     }
 
+    /// The result of the flush running in the background, if there is one: once it is done,
+    /// or, with `wait`, when it is done. A flush that failed fails what comes next.
+    async fn flushed_in_background(&self, wait: bool) -> Result<()> {
+        let flush = {
+            let mut unflushed = self.inner.unflushed.lock().expect("unflushed lock");
+            match &unflushed.flush {
+                Some(flush) if wait || flush.is_finished() => unflushed.flush.take(),
+                _ => None,
+            }
+        };
+        match flush {
+            Some(flush) => flush
+                .await
+                .map_err(|e| WorkerError::Corrupt(format!("flush task: {e}")))?,
+            None => Ok(()),
+        }
+    }
+
     /// Make every block applied so far durable on disk (blocks commit durably in groups:
     /// see [`crate::Store::commit`]).
     pub async fn flush(&self) -> Result<()> {
-        let pending = std::mem::take(&mut *self.inner.unflushed.lock().expect("unflushed lock"));
+        self.flushed_in_background(true).await?;
+        let pending = {
+            let mut unflushed = self.inner.unflushed.lock().expect("unflushed lock");
+            unflushed.since = None;
+            std::mem::take(&mut unflushed.blocks)
+        };
         let head = self.head().map_or(0, |h| h.height);
-        if pending.blocks == 0 || self.durable_height() >= head {
+        if pending == 0 || self.durable_height() >= head {
             return Ok(());
         }
         let worker = self.clone();
@@ -182,9 +209,10 @@ impl Worker {
             .map_err(|e| WorkerError::Corrupt(format!("flush task: {e}")))?
     }
 
-    /// Whether some applied blocks are not durable yet.
+    /// Whether some applied blocks are not durable yet, or a flush runs in the background.
     pub(crate) fn has_unflushed(&self) -> bool {
-        self.inner.unflushed.lock().expect("unflushed lock").blocks > 0
+        let unflushed = self.inner.unflushed.lock().expect("unflushed lock");
+        unflushed.blocks > 0 || unflushed.flush.is_some()
     }
 }
 

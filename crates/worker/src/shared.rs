@@ -20,11 +20,13 @@ use crate::error::{Result, WorkerError};
 use crate::keys::{Keyring, WorkerSecrets};
 use crate::store::Store;
 
-/// Commits not yet durable: how many, and since when.
+/// Commits not yet durable: how many, and since when; and the flush making the earlier ones
+/// durable, when one runs in the background.
 #[derive(Debug, Default)]
 pub(crate) struct Unflushed {
     pub(crate) blocks: u32,
     pub(crate) since: Option<Instant>,
+    pub(crate) flush: Option<tokio::task::JoinHandle<Result<()>>>,
 }
 
 /// A query session a client opened with a sealed envelope.

@@ -451,6 +451,54 @@ async fn a_receipt_is_served_only_once_its_block_is_durable() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Blocks applied one after another, with no pause for the follower to flush in, still
+/// become durable: once the group's time is up, a flush starts in the background, and the
+/// blocks it covers are durable when it is done, with no flush asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn blocks_applied_back_to_back_become_durable_in_the_background() {
+    let dir = temp_dir("background-flush");
+    let chain = Chain::start(&dir).await;
+    let cluster = chain.dev_cluster(1).await;
+    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let counter = chain.deploy(&wasm, cluster, Value::Null).await;
+    w0.wait_for(chain.height()).await;
+    let worker = w0.pause().await;
+    let followed = worker.head().unwrap().height;
+    assert_eq!(worker.durable_height(), followed);
+
+    let alice = dev_keypair("alice");
+    chain
+        .command(&alice, counter, "increment", Value::Null)
+        .await;
+    let (_, last) = chain
+        .command(&alice, counter, "increment", Value::Null)
+        .await;
+    let api = fat_proto::ChainApi::new(&chain.url).unwrap();
+    let mut blocks = api.blocks(followed + 1).await.unwrap();
+    let (block, receipts) = blocks.next().await.unwrap().unwrap();
+    worker.apply_block(&block, &receipts).await.unwrap();
+    assert_eq!(worker.durable_height(), followed, "the first block waits");
+    // Past the group's window, the next block starts a flush of both.
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    for _ in followed + 2..=last {
+        let (block, receipts) = blocks.next().await.unwrap().unwrap();
+        worker.apply_block(&block, &receipts).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while worker.durable_height() < last {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "blocks through {last} were not made durable: durable through {}",
+            worker.durable_height()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    drop(worker);
+    chain.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A chain and worker 0 in a new directory named `name`; the counter deployed at 5 and
 /// incremented to 6 by alice; the worker stopped with its store durable. Returns the
 /// directory, the chain, the counter and the height of the increment.
