@@ -211,8 +211,9 @@ impl Querier {
                         .unwrap();
                     return serde_json::from_slice(&plain).unwrap();
                 }
-                // The worker no longer keeps the session: open a new one.
-                Err(e) if e.status() == Some(410) => {}
+                // The worker no longer keeps the session, or the session holds its quota of
+                // recent nonces: open a new one, as the client library does.
+                Err(e) if matches!(e.status(), Some(410 | 429)) => {}
                 Err(e) => panic!("session query: {e}"),
             }
         }
