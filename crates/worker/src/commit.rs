@@ -25,9 +25,10 @@ use crate::shared::{Inner, Unflushed};
 use crate::store::BlockChanges;
 use crate::worker::Worker;
 
-/// At most this many blocks commit without waiting for the disk before one does.
+/// After at most this many blocks not yet durable, a flush starts in the background.
 const GROUP_COMMIT_BLOCKS: u32 = 64;
-/// At most this long passes between durable commits while blocks keep coming.
+/// A block applied this long after the first that is not yet durable starts a flush in the
+/// background, while blocks keep coming.
 const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(50);
 
 impl Worker {
@@ -148,17 +149,20 @@ impl Worker {
         }
     }
 
-    /// Make every block applied so far durable on disk (blocks commit durably in groups:
-    /// see [`crate::Store::commit`]).
+    /// Make every block applied so far durable on disk (blocks commit without waiting for
+    /// the disk and are made durable in groups, in the background: see the module's notes).
     pub async fn flush(&self) -> Result<()> {
         self.flushed_in_background(true).await?;
-        let pending = {
+        {
             let mut unflushed = self.inner.unflushed.lock().expect("unflushed lock");
             unflushed.since = None;
-            std::mem::take(&mut unflushed.blocks)
-        };
+            unflushed.blocks = 0;
+        }
+        // By the durable height, not by the count of blocks: a background flush whose
+        // result was lost (it failed, or whoever waited for it was cancelled) counted its
+        // blocks as flushed.
         let head = self.head().map_or(0, |h| h.height);
-        if pending == 0 || self.durable_height() >= head {
+        if self.durable_height() >= head {
             return Ok(());
         }
         let worker = self.clone();
@@ -200,6 +204,11 @@ impl Worker {
             return Ok(());
         }
         let _one = self.inner.flushing.lock().await;
+        if self.durable_height() >= height {
+            return Ok(());
+        }
+        // A flush running in the background may cover the block already.
+        self.flushed_in_background(true).await?;
         if self.durable_height() >= height {
             return Ok(());
         }

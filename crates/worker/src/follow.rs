@@ -28,8 +28,8 @@ impl Worker {
     /// Follow the chain node at `url` until `shutdown` completes: verify each block, apply
     /// it, and reconnect when the stream breaks. Returns an error only when a block does not
     /// verify, the node serves another chain than the configured one, or the store fails.
-    /// Blocks commit durably in groups; when no block follows for a few milliseconds, and
-    /// when following stops, what was applied is made durable.
+    /// Blocks are made durable in groups, in the background; when no block follows for a
+    /// few milliseconds, and when following stops, what was applied is made durable.
     pub async fn follow(&self, url: &str, shutdown: impl Future<Output = ()>) -> Result<()> {
         let api = ChainApi::new(url).map_err(|e| WorkerError::Chain {
             url: url.into(),
