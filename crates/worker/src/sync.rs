@@ -211,7 +211,10 @@ impl Worker {
             }
         };
         if pending.is_empty() {
+            // Nothing waits any more (the clusters were left): no retry is due either, or the
+            // follower, which wakes when one is, would wake again at once, for ever.
             self.inner.maybe_sync.store(false, Ordering::SeqCst);
+            *self.inner.sync_retry.lock().expect("sync retry") = None;
             return;
         }
         let mut failed = false;
