@@ -127,13 +127,35 @@ impl ChainApi {
     }
 
     /// Submit `tx` and wait until it is committed successfully: [`Error::Timeout`] when it is
-    /// still pending after the node's wait, [`Error::Rejected`] when it committed but failed.
+    /// still pending after the node's wait and [`windows::CLIENT_WAIT`] more (asked for every
+    /// quarter of a second: validators that just started, or a loaded machine, can take
+    /// longer than the node's wait to commit), [`Error::Rejected`] when it committed but
+    /// failed.
     pub async fn submit_committed(&self, tx: &SignedTransaction) -> Result<SubmitAnswer> {
-        let answer = self.submit(tx, true).await?;
+        let mut answer = self.submit(tx, true).await?;
+        let id = tx.id();
+        let late = tokio::time::Instant::now() + windows::CLIENT_WAIT;
+        while answer.status != TxStatus::Committed && tokio::time::Instant::now() < late {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            match self.tx(&id).await {
+                Ok(found) => {
+                    answer = SubmitAnswer {
+                        id: found.id,
+                        status: found.status,
+                        height: Some(found.height),
+                        index: Some(found.index),
+                        receipt: Some(found.receipt),
+                    }
+                }
+                // Not committed yet.
+                Err(e) if e.status() == Some(404) => {}
+                Err(e) => return Err(e),
+            }
+        }
         if answer.status != TxStatus::Committed {
             return Err(Error::Timeout {
-                what: format!("transaction {} to commit", tx.id()),
-                seconds: windows::COMMIT_WAIT.as_secs(),
+                what: format!("transaction {id} to commit"),
+                seconds: (windows::COMMIT_WAIT + windows::CLIENT_WAIT).as_secs(),
             });
         }
         if let Some(reason) = answer.failure() {
