@@ -16,6 +16,8 @@ use fat_types::{AccountId, Block, Genesis, Transaction, TxId, TxKind};
 use common::{fat_run, free_ports, http, start_validator, temp_dir};
 
 const VALIDATORS: usize = 4;
+/// How long past the node's own wait a transfer may take to commit.
+const COMMIT_LATE: Duration = Duration::from_secs(90);
 
 struct Validator {
     child: Child,
@@ -51,8 +53,20 @@ fn transfer(addr: &str, key: &Keypair, nonce: u64) -> (TxId, u64, u64) {
         },
     }));
     let id = tx.id();
-    let (status, body) = http(addr, "POST", "/v1/txs?wait=true", &tx.encode())
+    let (mut status, mut body) = http(addr, "POST", "/v1/txs?wait=true", &tx.encode())
         .unwrap_or_else(|e| panic!("submit to {addr}: {e}"));
+    // Accepted but not committed within the node's wait (202): four validators just
+    // started on a loaded machine can take longer than that to connect and commit their
+    // first block. Ask for the transaction, as a client would, for up to COMMIT_LATE more.
+    let late = std::time::Instant::now() + COMMIT_LATE;
+    while status == 202 && std::time::Instant::now() < late {
+        std::thread::sleep(Duration::from_millis(500));
+        (status, body) = http(addr, "GET", &format!("/v1/txs/{id}"), &[])
+            .unwrap_or_else(|e| panic!("ask {addr} for {id}: {e}"));
+        if status == 404 {
+            status = 202;
+        }
+    }
     assert_eq!(
         status, 200,
         "transfer {nonce} through {addr} refused: {body}"
