@@ -62,11 +62,8 @@ impl Worker {
                 unflushed.blocks >= GROUP_COMMIT_BLOCKS || since.elapsed() >= GROUP_COMMIT_WINDOW;
             // One flush at a time: while one runs, the blocks wait for the next.
             if due && unflushed.flush.is_none() {
-                let worker = self.clone();
                 *unflushed = Unflushed {
-                    flush: Some(tokio::task::spawn_blocking(move || {
-                        worker.inner.store.flush()
-                    })),
+                    flush: Some(self.start_flush()),
                     ..Unflushed::default()
                 };
             }
@@ -142,11 +139,15 @@ impl Worker {
             }
         };
         match flush {
-            Some(flush) => flush
-                .await
-                .map_err(|e| WorkerError::Corrupt(format!("flush task: {e}")))?,
+            Some(flush) => finish_flush(flush).await,
             None => Ok(()),
         }
+    }
+
+    /// Start making every commit so far durable, on a blocking thread.
+    fn start_flush(&self) -> tokio::task::JoinHandle<Result<()>> {
+        let worker = self.clone();
+        tokio::task::spawn_blocking(move || worker.inner.store.flush())
     }
 
     /// Make every block applied so far durable on disk (blocks commit without waiting for
@@ -165,10 +166,7 @@ impl Worker {
         if self.durable_height() >= head {
             return Ok(());
         }
-        let worker = self.clone();
-        tokio::task::spawn_blocking(move || worker.inner.store.flush())
-            .await
-            .map_err(|e| WorkerError::Corrupt(format!("flush task: {e}")))?
+        finish_flush(self.start_flush()).await
     }
 
     /// The height of the last block durable on disk: a crash keeps it and every block
@@ -212,10 +210,7 @@ impl Worker {
         if self.durable_height() >= height {
             return Ok(());
         }
-        let worker = self.clone();
-        tokio::task::spawn_blocking(move || worker.inner.store.flush())
-            .await
-            .map_err(|e| WorkerError::Corrupt(format!("flush task: {e}")))?
+        finish_flush(self.start_flush()).await
     }
 
     /// Whether some applied blocks are not durable yet, or a flush runs in the background.
@@ -223,6 +218,13 @@ impl Worker {
         let unflushed = self.inner.unflushed.lock().expect("unflushed lock");
         unflushed.blocks > 0 || unflushed.flush.is_some()
     }
+}
+
+/// The result of a flush started by [`Worker::start_flush`], once it is done.
+async fn finish_flush(flush: tokio::task::JoinHandle<Result<()>>) -> Result<()> {
+    flush
+        .await
+        .map_err(|e| WorkerError::Corrupt(format!("flush task: {e}")))?
 }
 
 /// Execute `block` on the committed state, then seal the cluster keys it provisioned and add
