@@ -373,6 +373,31 @@ async fn a_worker_crashed_mid_stream_recovers_to_the_same_state() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A chain and worker 0 in a new directory named `name`, the counter deployed, the worker
+/// stopped after following (stopping flushes: every block it applied is durable). Returns
+/// the directory, the chain, the stopped worker, the counter and the height it followed to.
+async fn paused_beside_counter(
+    name: &str,
+) -> (
+    std::path::PathBuf,
+    Chain,
+    fat_worker::Worker,
+    fat_types::ContractId,
+    u64,
+) {
+    let dir = temp_dir(name);
+    let chain = Chain::start(&dir).await;
+    let cluster = chain.dev_cluster(1).await;
+    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
+    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
+    let counter = chain.deploy(&wasm, cluster, Value::Null).await;
+    w0.wait_for(chain.height()).await;
+    let worker = w0.pause().await;
+    let followed = worker.head().unwrap().height;
+    assert_eq!(worker.durable_height(), followed);
+    (dir, chain, worker, counter, followed)
+}
+
 /// A receipt leaves the worker only from a durable block. A worker stopped after following
 /// (everything it applied durable) applies the block of a command by hand: the block commits
 /// but is not durable, and its receipt is already in the store. Asking the API for it makes
@@ -384,17 +409,7 @@ async fn a_receipt_is_served_only_once_its_block_is_durable() {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
-    let dir = temp_dir("durable-receipt");
-    let chain = Chain::start(&dir).await;
-    let cluster = chain.dev_cluster(1).await;
-    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
-    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
-    let counter = chain.deploy(&wasm, cluster, Value::Null).await;
-    w0.wait_for(chain.height()).await;
-    // Stopping flushes: every block applied is durable.
-    let worker = w0.pause().await;
-    let followed = worker.head().unwrap().height;
-    assert_eq!(worker.durable_height(), followed);
+    let (dir, chain, worker, counter, followed) = paused_beside_counter("durable-receipt").await;
 
     let alice = dev_keypair("alice");
     let (tx, height) = chain
@@ -456,16 +471,7 @@ async fn a_receipt_is_served_only_once_its_block_is_durable() {
 /// blocks it covers are durable when it is done, with no flush asked for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn blocks_applied_back_to_back_become_durable_in_the_background() {
-    let dir = temp_dir("background-flush");
-    let chain = Chain::start(&dir).await;
-    let cluster = chain.dev_cluster(1).await;
-    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
-    let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
-    let counter = chain.deploy(&wasm, cluster, Value::Null).await;
-    w0.wait_for(chain.height()).await;
-    let worker = w0.pause().await;
-    let followed = worker.head().unwrap().height;
-    assert_eq!(worker.durable_height(), followed);
+    let (dir, chain, worker, counter, followed) = paused_beside_counter("background-flush").await;
 
     let alice = dev_keypair("alice");
     chain
