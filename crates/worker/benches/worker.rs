@@ -46,6 +46,10 @@
 //! replays 4,000 commands five times (their submission shows in the profile too: look under
 //! the worker's `follow` and `commit`).
 
+/// The allocator of the `fat` binary, so that the bench measures what it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[allow(unused_imports)]
 #[path = "../tests/common/mod.rs"]
 mod common;
