@@ -10,6 +10,9 @@
 //! Then a command that fits the others' memory and not the joiner's makes it diverge (the
 //! joiner runs with less memory per call, the test's fault), and
 //! `fat status` names it.
+//!
+//! A second test removes a joiner whose sync keeps failing (its only source tampers): once
+//! the retry it had scheduled is due, it must go idle, not wake at every tick of the timer.
 
 mod common;
 
@@ -212,4 +215,111 @@ fn a_joining_worker_takes_the_state_from_an_honest_member_and_refuses_tampered_o
 
 fn honest_root(api: &str, contract: &str) -> Value {
     get(api, &format!("/v1/contracts/{contract}")).1["state_root"].clone()
+}
+
+/// How many times the threads of process `pid` have been switched out so far (voluntarily,
+/// to wait, or not): a process that waits for nothing does not add to it.
+fn context_switches(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|thread| {
+            // A thread that ended since the directory was read counts for nothing.
+            std::fs::read_to_string(thread.unwrap().path().join("status"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|line| line.contains("ctxt_switches:"))
+                .map(|line| {
+                    line.split_whitespace()
+                        .last()
+                        .unwrap()
+                        .parse::<u64>()
+                        .unwrap()
+                })
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+#[test]
+fn a_worker_removed_while_its_state_sync_fails_goes_idle() {
+    let dev = Dev::start("leave", &[]);
+    let home = dev.dir.path().to_path_buf();
+    let apis: Vec<String> = free_ports(2)
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
+    // The only member tampers with every state it sends: the joiner's sync can only fail.
+    let _member = start_worker(
+        &home,
+        &dev.url,
+        &home.join("member"),
+        &apis[0],
+        &["--test-corrupt-snapshots", "entries"],
+    );
+    let log = home.join("joiner.log");
+    let joiner = start_logged_worker(&home, &dev.url, &home.join("joiner"), &apis[1], &[], &log);
+    let ids: Vec<String> = apis
+        .iter()
+        .map(|api| {
+            get(api, "/v1/status").1["worker"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let cluster = dev.create_cluster(&ids[..1]);
+    let counter = dev.deploy_to(fat_test_programs::COUNTER, &cluster, &[]);
+    let out = dev
+        .fat(&["command", &counter, "increment", r#"{"by": 1}"#, "--json"])
+        .json();
+    assert!(out["output"].is_number(), "{out}");
+    dev.fat(&["cluster", "add-worker", &cluster, &ids[1], "--json"])
+        .ok();
+    let failed = || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("cannot receive the state of the cluster's contracts yet")
+    };
+    for _ in 0..400 {
+        if failed() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        failed(),
+        "the joiner's sync from the tampering member failed:\n{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+
+    // Removed while a retry is pending: once that retry is due, nothing is left to sync.
+    let removed = dev
+        .fat(&["cluster", "remove-worker", &cluster, &ids[1], "--json"])
+        .json();
+    wait_for_height(&apis[1], removed["block"].as_u64().unwrap());
+    // The retries wait 1 s after the first failure, then 2 s, 4 s... up to 30 s: wait until
+    // the one pending is surely due.
+    let failures = std::fs::read_to_string(&log)
+        .unwrap()
+        .matches("cannot receive the state of the cluster's contracts yet")
+        .count() as u32;
+    std::thread::sleep(Duration::from_secs(
+        (1u64 << (failures - 1).min(5)).min(30) + 1,
+    ));
+    let pid = joiner.0.id();
+    let before = context_switches(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let woke = context_switches(pid) - before;
+    // Idle, a worker does not wake at all here; with the bug this guards against, its
+    // follower woke at every tick of the timer (about 8,000 switches in 3 s here).
+    assert!(
+        woke < 300,
+        "the removed worker's threads were switched {woke} times in 3 s:\n{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert_eq!(
+        get(&apis[1], "/v1/status").0,
+        200,
+        "the removed worker still answers"
+    );
 }
