@@ -86,9 +86,8 @@ async fn node(later: Later) -> (String, Arc<AtomicU32>, tokio::sync::oneshot::Se
                     ),
                 }
             };
-            let mut answer = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(
-                body,
-            )));
+            let mut answer =
+                hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(body)));
             *answer.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
             answer.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
@@ -115,11 +114,7 @@ async fn a_transaction_pending_past_the_nodes_wait_is_asked_for_until_committed(
     assert_eq!(answer.status, TxStatus::Committed);
     assert_eq!(answer.height, Some(42));
     assert_eq!(answer.index, Some(1));
-    assert_eq!(
-        asked.load(Ordering::SeqCst),
-        4,
-        "three misses, then found"
-    );
+    assert_eq!(asked.load(Ordering::SeqCst), 4, "three misses, then found");
 }
 
 #[tokio::test]
