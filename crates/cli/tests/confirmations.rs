@@ -5,14 +5,13 @@
 
 mod common;
 
-use common::{Dev, free_ports, http, start_worker};
+use common::{Dev, free_addrs, start_worker, worker_ids};
 
 #[test]
 fn a_diverging_replica_is_refused_under_two_confirmations() {
     let dev = Dev::start("confirmations", &[]);
     let home = dev.dir.path().to_path_buf();
-    let ports = free_ports(2);
-    let apis: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let apis = free_addrs(2);
     let _good = start_worker(&home, &dev.url, &home.join("good"), &apis[0], &[]);
     let _small = start_worker(
         &home,
@@ -21,13 +20,7 @@ fn a_diverging_replica_is_refused_under_two_confirmations() {
         &apis[1],
         &["--max-memory-mib", "2"],
     );
-    let ids: Vec<String> = apis
-        .iter()
-        .map(|api| {
-            let (_, status) = http(api, "GET", "/v1/status", b"").unwrap();
-            status["worker"].as_str().unwrap().to_string()
-        })
-        .collect();
+    let ids = worker_ids(&apis);
     let cluster = dev.create_cluster(&ids);
     let probe = dev.deploy_to(
         fat_test_programs::PROBE,

@@ -143,10 +143,7 @@ impl Network {
             .enumerate()
             .map(|(i, api)| start_worker(&home, &url, &home.join(format!("worker-{i}")), api, &[]))
             .collect();
-        let ids = apis
-            .iter()
-            .map(|api| get(api, "/v1/status")["worker"].as_str().unwrap().into())
-            .collect();
+        let ids = common::worker_ids(&apis);
         Self {
             home,
             url,

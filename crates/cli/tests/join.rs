@@ -19,7 +19,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Dev, WorkerProcess, free_ports, http, start_logged_worker, start_worker, wait_for_height,
+    Dev, WorkerProcess, free_addrs, http, start_logged_worker, start_worker, wait_for_height,
+    worker_ids,
 };
 use serde_json::Value;
 
@@ -31,10 +32,7 @@ fn get(addr: &str, path: &str) -> (u16, Value) {
 fn a_joining_worker_takes_the_state_from_an_honest_member_and_refuses_tampered_ones() {
     let dev = Dev::start("join", &[]);
     let home = dev.dir.path().to_path_buf();
-    let apis: Vec<String> = free_ports(4)
-        .iter()
-        .map(|p| format!("127.0.0.1:{p}"))
-        .collect();
+    let apis = free_addrs(4);
     let faults: [&[&str]; 3] = [
         &["--test-corrupt-snapshots", "consistent"],
         &["--test-corrupt-snapshots", "entries"],
@@ -60,15 +58,7 @@ fn a_joining_worker_takes_the_state_from_an_honest_member_and_refuses_tampered_o
         &["--max-memory-mib", "2"],
         &log,
     ));
-    let ids: Vec<String> = apis
-        .iter()
-        .map(|api| {
-            get(api, "/v1/status").1["worker"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ids = worker_ids(&apis);
     let cluster = dev.create_cluster(&ids[..3]);
     let counter = dev.deploy_to(fat_test_programs::COUNTER, &cluster, &[]);
     let probe = dev.deploy_to(
@@ -244,10 +234,7 @@ fn context_switches(pid: u32) -> u64 {
 fn a_worker_removed_while_its_state_sync_fails_goes_idle() {
     let dev = Dev::start("leave", &[]);
     let home = dev.dir.path().to_path_buf();
-    let apis: Vec<String> = free_ports(2)
-        .iter()
-        .map(|p| format!("127.0.0.1:{p}"))
-        .collect();
+    let apis = free_addrs(2);
     // The only member tampers with every state it sends: the joiner's sync can only fail.
     let _member = start_worker(
         &home,
@@ -258,15 +245,7 @@ fn a_worker_removed_while_its_state_sync_fails_goes_idle() {
     );
     let log = home.join("joiner.log");
     let joiner = start_logged_worker(&home, &dev.url, &home.join("joiner"), &apis[1], &[], &log);
-    let ids: Vec<String> = apis
-        .iter()
-        .map(|api| {
-            get(api, "/v1/status").1["worker"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ids = worker_ids(&apis);
     let cluster = dev.create_cluster(&ids[..1]);
     let counter = dev.deploy_to(fat_test_programs::COUNTER, &cluster, &[]);
     let out = dev

@@ -314,15 +314,7 @@ fn workers_following_different_validators_reach_the_same_state_roots() {
             )
         })
         .collect();
-    let ids: Vec<String> = apis
-        .iter()
-        .map(|api| {
-            http(api, "GET", "/v1/status", b"").unwrap().1["worker"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ids = common::worker_ids(&apis);
     let fat_at = |i: usize, args: &[&str]| -> serde_json::Value {
         let mut all = args.to_vec();
         let rpc = url(i);

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Dev, WorkerProcess, free_ports, http, start_worker, wait_for_height};
+use common::{Dev, WorkerProcess, free_addrs, http, start_worker, wait_for_height, worker_ids};
 use serde_json::Value;
 
 /// `GET {addr}{path}` as JSON, with its status.
@@ -21,8 +21,7 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
     let chain = dev.url.clone();
     let chain_addr = chain.strip_prefix("http://").unwrap().to_string();
     let home = dev.dir.path().to_path_buf();
-    let ports = free_ports(2);
-    let apis: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let apis = free_addrs(2);
     let data: Vec<_> = (0..2).map(|i| home.join(format!("worker-{i}"))).collect();
     let mut workers: Vec<Option<WorkerProcess>> = (0..2)
         .map(|i| Some(start_worker(&home, &chain, &data[i], &apis[i], &[])))
@@ -127,22 +126,11 @@ fn four_worker_processes_in_two_clusters_keep_each_contract_on_its_own() {
     let dev = Dev::start("two-clusters", &[]);
     let chain = dev.url.clone();
     let home = dev.dir.path().to_path_buf();
-    let apis: Vec<String> = free_ports(4)
-        .iter()
-        .map(|p| format!("127.0.0.1:{p}"))
-        .collect();
+    let apis = free_addrs(4);
     let _workers: Vec<WorkerProcess> = (0..4)
         .map(|i| start_worker(&home, &chain, &home.join(format!("w{i}")), &apis[i], &[]))
         .collect();
-    let ids: Vec<String> = apis
-        .iter()
-        .map(|api| {
-            get(api, "/v1/status").1["worker"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ids = worker_ids(&apis);
     let clusters = [dev.create_cluster(&ids[..2]), dev.create_cluster(&ids[2..])];
     let mut contracts = Vec::new();
     for (i, cluster) in clusters.iter().enumerate() {

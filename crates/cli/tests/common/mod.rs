@@ -46,6 +46,27 @@ pub fn free_ports(n: usize) -> Vec<u16> {
     (0..n).map(|_| free_port()).collect()
 }
 
+/// `n` distinct free loopback addresses, `127.0.0.1:PORT`.
+pub fn free_addrs(n: usize) -> Vec<String> {
+    free_ports(n)
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect()
+}
+
+/// The id each worker whose API is at an address of `apis` reports in `GET /v1/status`.
+pub fn worker_ids(apis: &[String]) -> Vec<String> {
+    apis.iter()
+        .map(|api| {
+            let (_, status) = http(api, "GET", "/v1/status", b"").unwrap();
+            status["worker"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no worker id from {api}: {status}"))
+                .to_string()
+        })
+        .collect()
+}
+
 /// The URL a `fat` node prints on its first stdout line, `ready <url>`.
 pub fn read_ready(child: &mut Child) -> String {
     let mut line = String::new();
