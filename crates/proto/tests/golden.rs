@@ -16,8 +16,11 @@ use fat_types::block::{receipts_root, tx_root};
 use fat_types::{
     AccountId, Block, BlockHeader, Bytes, Certificate, ChainReceipt, ClusterId, CodeHash,
     ContractId, ExecEvent, ExecStatus, ExecutionReceipt, Hash32, Outcome, Signature,
-    SignedExecutionReceipt, SignedTransaction, Transaction, TxId, TxKind, TxRejection, WorkerId,
+    SignedExecutionReceipt, TxId, TxRejection, WorkerId,
 };
+mod common;
+
+use common::tx;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -57,22 +60,6 @@ fn pinned(file: &str, actual: &str) {
         "{} changed: a wire format change must be deliberate (FAT_BLESS=1 rewrites it)",
         path.display()
     );
-}
-
-fn tx() -> SignedTransaction {
-    SignedTransaction {
-        tx: Transaction {
-            chain: Hash32([0xc1; 32]),
-            signer: AccountId([1; 32]),
-            nonce: 3,
-            fee: 10,
-            kind: TxKind::Transfer {
-                to: AccountId([2; 32]),
-                amount: 5,
-            },
-        },
-        signature: Signature([7; 64]),
-    }
 }
 
 fn receipt(outcome: Outcome) -> ChainReceipt {

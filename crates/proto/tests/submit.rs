@@ -8,25 +8,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use fat_proto::chain::{SubmitAnswer, TxAnswer, TxStatus};
 use fat_proto::{ChainApi, ServerLimits, serve};
-use fat_types::{
-    AccountId, ChainReceipt, Hash32, Outcome, Signature, SignedTransaction, Transaction, TxKind,
-};
+use fat_types::{ChainReceipt, Outcome};
 
-fn tx() -> SignedTransaction {
-    SignedTransaction {
-        tx: Transaction {
-            chain: Hash32([0xc1; 32]),
-            signer: AccountId([1; 32]),
-            nonce: 3,
-            fee: 10,
-            kind: TxKind::Transfer {
-                to: AccountId([2; 32]),
-                amount: 5,
-            },
-        },
-        signature: Signature([7; 64]),
-    }
-}
+mod common;
+
+use common::tx;
 
 /// What the node answers when asked for the transaction after its submission.
 #[derive(Clone, Copy)]
