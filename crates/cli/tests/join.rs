@@ -230,6 +230,9 @@ fn context_switches(pid: u32) -> u64 {
         .sum()
 }
 
+/// What a worker logs each time it fails to receive the state of a cluster it joined.
+const SYNC_FAILED: &str = "cannot receive the state of the cluster's contracts yet";
+
 #[test]
 fn a_worker_removed_while_its_state_sync_fails_goes_idle() {
     let dev = Dev::start("leave", &[]);
@@ -254,11 +257,7 @@ fn a_worker_removed_while_its_state_sync_fails_goes_idle() {
     assert!(out["output"].is_number(), "{out}");
     dev.fat(&["cluster", "add-worker", &cluster, &ids[1], "--json"])
         .ok();
-    let failed = || {
-        std::fs::read_to_string(&log)
-            .unwrap()
-            .contains("cannot receive the state of the cluster's contracts yet")
-    };
+    let failed = || std::fs::read_to_string(&log).unwrap().contains(SYNC_FAILED);
     for _ in 0..400 {
         if failed() {
             break;
@@ -280,7 +279,7 @@ fn a_worker_removed_while_its_state_sync_fails_goes_idle() {
     // the one pending is surely due.
     let failures = std::fs::read_to_string(&log)
         .unwrap()
-        .matches("cannot receive the state of the cluster's contracts yet")
+        .matches(SYNC_FAILED)
         .count() as u32;
     std::thread::sleep(Duration::from_secs(
         (1u64 << (failures - 1).min(5)).min(30) + 1,

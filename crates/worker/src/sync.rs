@@ -212,7 +212,7 @@ impl Worker {
         };
         if pending.is_empty() {
             // Nothing waits any more (the clusters were left): no retry is due either, or the
-            // follower, which wakes when one is, would wake again at once, for ever.
+            // follower, which wakes when one is due, would wake at every tick of the timer.
             self.inner.maybe_sync.store(false, Ordering::SeqCst);
             *self.inner.sync_retry.lock().expect("sync retry") = None;
             return;
