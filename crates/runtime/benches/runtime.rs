@@ -2,6 +2,8 @@
 //!
 //! `cargo bench -p fat-runtime --bench runtime` prints a table and writes the same figures
 //! to `target/bench/runtime.json`. `FAT_BENCH_QUICK=1` runs fewer iterations.
+//! `FAT_BENCH_PROFILE=query` (or `command`) measures nothing: it calls the counter in that
+//! mode for 15 seconds, one call after another, for a profiler to watch.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,6 +11,9 @@ use std::time::{Duration, Instant};
 use fat_runtime::{Call, Entry, Limits, MemoryCache, MemoryStore, Runtime, RuntimeConfig};
 use fat_types::ContractId;
 use render::kernel::{TileParams, render_tile};
+
+/// How long `FAT_BENCH_PROFILE` calls for.
+const PROFILE_FOR: Duration = Duration::from_secs(15);
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -70,6 +75,23 @@ fn main() {
 
     let init = rt.block_on(bench.runtime.call(&counter, bench.call(Entry::init("{}"))));
     bench.store.apply(&bench.contract, &init.changes);
+
+    if let Ok(profile) = std::env::var("FAT_BENCH_PROFILE") {
+        let entry = match profile.as_str() {
+            "query" => || Entry::query("get", "{}"),
+            "command" => || Entry::command("increment", "{}"),
+            other => panic!("FAT_BENCH_PROFILE={other}: expected query or command"),
+        };
+        let started = Instant::now();
+        let mut n = 0u64;
+        while started.elapsed() < PROFILE_FOR {
+            let outcome = rt.block_on(bench.runtime.call(&counter, bench.call(entry())));
+            assert!(outcome.result.is_ok());
+            n += 1;
+        }
+        println!("{profile}: {n} calls in {PROFILE_FOR:?}, nothing measured");
+        return;
+    }
 
     let mut query_samples = Vec::with_capacity(calls);
     let mut command_samples = Vec::with_capacity(calls);
