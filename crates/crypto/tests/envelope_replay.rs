@@ -195,3 +195,48 @@ fn the_quota_counts_stay_within_the_capacity() {
     }
     assert!(refused > 0, "the flood reached the capacity");
 }
+
+/// Nonces fall into buckets by their timestamps: every replay is still found, whichever
+/// bucket its original went to and however many buckets are held.
+#[test]
+fn every_replay_is_found_across_the_guards_buckets() {
+    let mut guard = ReplayGuard::new(WINDOW, 10_000);
+    let sent: Vec<EnvelopeHeader> = (0..2_000u32)
+        .map(|i| {
+            let name = ["alice", "bob", "carol"][i as usize % 3];
+            header(name, (i % 7) as u8, i, NOW + u64::from(i) * 17)
+        })
+        .collect();
+    let last = NOW + 2_000 * 17;
+    for h in &sent {
+        guard.admit(h, h.timestamp_ms).unwrap();
+    }
+    for h in &sent {
+        assert_eq!(guard.admit(h, last), Err(EnvelopeError::Replayed), "{h:?}");
+    }
+    assert_eq!(guard.len(), sent.len());
+}
+
+/// A bucket outlives its oldest nonce by up to a tenth of a second, but that nonce's replay
+/// is refused as soon as the window has passed it: as expired, never admitted.
+#[test]
+fn a_replay_past_the_window_is_refused_while_its_bucket_is_still_held() {
+    let mut guard = ReplayGuard::new(WINDOW, 16);
+    let first = header("alice", 1, 1, NOW);
+    let second = header("alice", 1, 2, NOW + 50);
+    guard.admit(&first, NOW).unwrap();
+    guard.admit(&second, NOW + 50).unwrap();
+    let later = NOW + WINDOW + 1;
+    assert!(matches!(
+        guard.admit(&first, later),
+        Err(EnvelopeError::Expired { .. })
+    ));
+    assert_eq!(
+        guard.admit(&second, later),
+        Err(EnvelopeError::Replayed),
+        "the bucket is held while its latest nonce is in the window"
+    );
+    let after = NOW + 50 + WINDOW + 1;
+    guard.admit(&header("bob", 2, 1, after), after).unwrap();
+    assert_eq!(guard.len(), 1);
+}

@@ -1,19 +1,40 @@
 //! The replay guard.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, hash_map};
 
 use super::{EnvelopeError, EnvelopeHeader, NONCE_LEN, Result};
 
 /// A nonce as the guard remembers it: the sender's account and the nonce.
 type Key = ([u8; 32], [u8; NONCE_LEN]);
 
+/// The span of envelope timestamps whose nonces one bucket holds, in milliseconds.
+const BUCKET_MS: u64 = 100;
+/// How many forgotten nonces an admission releases from their senders' and sessions' counts.
+const RELEASE_PER_ADMIT: usize = 16;
+
 /// Refuses stale, future and replayed envelopes with bounded memory, and keeps one sender
 /// or one session from taking all of it.
 ///
 /// An envelope is fresh when its timestamp is within `window_ms` of the opener's time, either
 /// way. A nonce is remembered (per sender) while its envelope would still be fresh, and
-/// forgotten after. When `capacity` nonces are remembered, new envelopes are refused
-/// ([`EnvelopeError::ReplayGuardFull`]) rather than old nonces forgotten early.
+/// forgotten at most a tenth of a second after. When `capacity` nonces are remembered, new envelopes are
+/// refused ([`EnvelopeError::ReplayGuardFull`]) rather than old nonces forgotten early.
+///
+/// Nonces are kept in buckets by their envelope's timestamp, a tenth of a second of
+/// timestamps to a bucket. The timestamp is part of the authenticated header, so a replay
+/// carries its original's and is looked for in that one bucket; a bucket is forgotten whole
+/// once the window has moved past its latest timestamp. So no admission stalls the others
+/// for long (the guard sits behind a worker's lock):
+/// - no table holds more than a bucket's nonces, and a new bucket's table is sized for as many
+///   as the latest bucket holds, so a steady flow of queries never makes one grow (a single
+///   table of the whole window's nonces stalled every query for tens of milliseconds each
+///   time it grew);
+/// - the counts of a forgotten bucket's senders and sessions are released a few nonces an
+///   admission, not all in one, and all at once only before an envelope would be refused for
+///   the capacity or a quota, so that refusals never count what is forgotten.
+///
+/// The same nonce under another timestamp is another envelope: only its sender can make
+/// one, and the guard does not protect a sender from itself.
 ///
 /// Quotas ([`ReplayGuard::with_quotas`]) bound what one party may hold: at most `per_sender`
 /// nonces of one sender (the header's `sender`) and `per_session` of one session (the
@@ -29,13 +50,26 @@ pub struct ReplayGuard {
     per_sender: usize,
     per_session: usize,
     horizon_ms: u64,
-    /// Every nonce remembered, with the session it came in.
-    seen: HashMap<Key, [u8; 32]>,
-    by_time: BTreeSet<(u64, [u8; 32], [u8; NONCE_LEN])>,
+    /// The nonces remembered, by their timestamp's second.
+    buckets: BTreeMap<u64, Bucket>,
+    /// How many nonces the guard holds: in buckets, or still to release.
+    len: usize,
+    /// The nonces of forgotten buckets still in their senders' and sessions' counts (and
+    /// in `len`): their envelopes are past the window, so no replay is looked for in them.
+    releasing: Vec<hash_map::IntoIter<Key, [u8; 32]>>,
     /// How many nonces each sender holds (only senders holding some).
     senders: HashMap<[u8; 32], usize>,
     /// How many nonces each session holds (only sessions holding some).
     sessions: HashMap<[u8; 32], usize>,
+}
+
+/// The nonces of envelopes stamped within one second.
+#[derive(Debug)]
+struct Bucket {
+    /// The latest timestamp among them: the bucket is forgotten when the window passes it.
+    latest_ms: u64,
+    /// Each nonce, with the session it came in.
+    nonces: HashMap<Key, [u8; 32]>,
 }
 
 impl ReplayGuard {
@@ -48,8 +82,9 @@ impl ReplayGuard {
             per_sender: capacity,
             per_session: capacity,
             horizon_ms: 0,
-            seen: HashMap::new(),
-            by_time: BTreeSet::new(),
+            buckets: BTreeMap::new(),
+            len: 0,
+            releasing: Vec::new(),
             senders: HashMap::new(),
             sessions: HashMap::new(),
         }
@@ -63,14 +98,15 @@ impl ReplayGuard {
         self
     }
 
-    /// How many nonces are remembered.
+    /// How many nonces are held: those remembered, and a few forgotten ones whose counts
+    /// are still to be released.
     pub fn len(&self) -> usize {
-        self.seen.len()
+        self.len
     }
 
     /// Whether no nonce is remembered.
     pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
+        self.len == 0
     }
 
     /// How many senders and how many sessions hold a nonce: what the quotas' counts take.
@@ -110,43 +146,96 @@ impl ReplayGuard {
             });
         }
         self.forget_expired();
+        self.release(RELEASE_PER_ADMIT);
         let sender = *header.sender.as_bytes();
         let session = header.ephemeral.0;
         let key = (sender, header.nonce);
-        if self.seen.contains_key(&key) {
+        let second = timestamp_ms / BUCKET_MS;
+        if self
+            .buckets
+            .get(&second)
+            .is_some_and(|bucket| bucket.nonces.contains_key(&key))
+        {
             return Err(EnvelopeError::Replayed);
         }
-        if self.seen.len() >= self.capacity {
-            return Err(EnvelopeError::ReplayGuardFull);
+        if let Err(refused) = self.room_for(header) {
+            // Nothing forgotten may count against it: release everything, then ask again.
+            if self.releasing.is_empty() {
+                return Err(refused);
+            }
+            self.release(usize::MAX);
+            self.room_for(header)?;
         }
-        if self.sessions.get(&session).copied().unwrap_or(0) >= self.per_session {
-            return Err(EnvelopeError::SessionOverQuota {
-                quota: self.per_session,
-            });
-        }
-        if self.senders.get(&sender).copied().unwrap_or(0) >= self.per_sender {
-            return Err(EnvelopeError::SenderOverQuota {
-                sender: header.sender,
-                quota: self.per_sender,
-            });
-        }
-        self.seen.insert(key, session);
-        self.by_time.insert((timestamp_ms, key.0, key.1));
+        let expected = self
+            .buckets
+            .last_key_value()
+            .map_or(0, |(_, latest)| latest.nonces.len());
+        let bucket = self.buckets.entry(second).or_insert_with(|| Bucket {
+            latest_ms: timestamp_ms,
+            nonces: HashMap::with_capacity(expected),
+        });
+        bucket.latest_ms = bucket.latest_ms.max(timestamp_ms);
+        bucket.nonces.insert(key, session);
+        self.len += 1;
         *self.senders.entry(sender).or_default() += 1;
         *self.sessions.entry(session).or_default() += 1;
         Ok(())
     }
 
-    /// Forget the nonces whose envelopes the window has moved past.
+    /// Whether one more nonce of `header`'s sender and session fits the capacity and the
+    /// quotas.
+    fn room_for(&self, header: &EnvelopeHeader) -> Result<()> {
+        if self.len >= self.capacity {
+            return Err(EnvelopeError::ReplayGuardFull);
+        }
+        if self.sessions.get(&header.ephemeral.0).copied().unwrap_or(0) >= self.per_session {
+            return Err(EnvelopeError::SessionOverQuota {
+                quota: self.per_session,
+            });
+        }
+        if self
+            .senders
+            .get(header.sender.as_bytes())
+            .copied()
+            .unwrap_or(0)
+            >= self.per_sender
+        {
+            return Err(EnvelopeError::SenderOverQuota {
+                sender: header.sender,
+                quota: self.per_sender,
+            });
+        }
+        Ok(())
+    }
+
+    /// Forget the buckets whose every envelope the window has moved past. Buckets are in the
+    /// order of their latest timestamps, so the first one not past ends the sweep.
     fn forget_expired(&mut self) {
-        while let Some(&(timestamp_ms, sender, nonce)) = self.by_time.first() {
-            if timestamp_ms.saturating_add(self.window_ms) >= self.horizon_ms {
+        while let Some(first) = self.buckets.first_entry() {
+            if first.get().latest_ms.saturating_add(self.window_ms) >= self.horizon_ms {
                 break;
             }
-            self.by_time.pop_first();
-            if let Some(session) = self.seen.remove(&(sender, nonce)) {
-                release(&mut self.senders, &sender);
-                release(&mut self.sessions, &session);
+            self.releasing.push(first.remove().nonces.into_iter());
+        }
+    }
+
+    /// Release up to `most` forgotten nonces from their senders' and sessions' counts.
+    fn release(&mut self, most: usize) {
+        let mut left = most;
+        while left > 0 {
+            let Some(nonces) = self.releasing.last_mut() else {
+                return;
+            };
+            match nonces.next() {
+                Some(((sender, _), session)) => {
+                    release(&mut self.senders, &sender);
+                    release(&mut self.sessions, &session);
+                    self.len -= 1;
+                    left -= 1;
+                }
+                None => {
+                    self.releasing.pop();
+                }
             }
         }
     }
@@ -159,5 +248,74 @@ fn release(counts: &mut HashMap<[u8; 32], usize>, holder: &[u8; 32]) {
         if *count == 0 {
             counts.remove(holder);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::{Direction, EcdhPublic};
+    use fat_types::{AccountId, ContractId};
+
+    const NOW: u64 = 1_750_000_000_000;
+    const WINDOW: u64 = 60_000;
+
+    fn header(sender: u8, nonce: u32, at: u64) -> EnvelopeHeader {
+        let mut bytes = [0u8; NONCE_LEN];
+        bytes[..4].copy_from_slice(&nonce.to_le_bytes());
+        EnvelopeHeader {
+            contract: ContractId([5; 32]),
+            direction: Direction::Request,
+            sender: AccountId([sender; 32]),
+            recipient: EcdhPublic([7; 32]),
+            ephemeral: EcdhPublic([sender; 32]),
+            nonce: bytes,
+            timestamp_ms: at,
+        }
+    }
+
+    /// A refusal for a quota first releases every forgotten nonce, not only the few an
+    /// admission releases: here the few are another sender's, and the quota's holder is
+    /// admitted all the same.
+    #[test]
+    fn a_quota_never_counts_forgotten_nonces() {
+        let (carol, dave) = (1, 2);
+        let mut guard = ReplayGuard::new(WINDOW, 1000).with_quotas(32, 1000);
+        for n in 0..32 {
+            guard.admit(&header(carol, n, NOW), NOW).unwrap();
+        }
+        assert!(matches!(
+            guard.admit(&header(carol, 99, NOW), NOW),
+            Err(EnvelopeError::SenderOverQuota { quota: 32, .. })
+        ));
+        // Dave's nonces, a bucket later: forgotten with carol's, and released first.
+        let dave_at = NOW + BUCKET_MS;
+        for n in 0..RELEASE_PER_ADMIT as u32 {
+            guard.admit(&header(dave, n, dave_at), dave_at).unwrap();
+        }
+        let later = dave_at + WINDOW + 1;
+        guard.admit(&header(carol, 100, later), later).unwrap();
+        assert_eq!(guard.len(), 1);
+        assert_eq!(guard.holders(), (1, 1));
+        assert!(guard.releasing.is_empty());
+    }
+
+    /// Past the window, a bucket is let go of a few nonces an admission; its nonces leave
+    /// the count as they are released, and the guard ends empty of them.
+    #[test]
+    fn forgotten_nonces_are_released_a_few_an_admission() {
+        let mut guard = ReplayGuard::new(WINDOW, 1000);
+        for n in 0..50 {
+            guard.admit(&header(1, n, NOW), NOW).unwrap();
+        }
+        let later = NOW + WINDOW + 1;
+        guard.admit(&header(2, 0, later), later).unwrap();
+        assert_eq!(guard.len(), 50 - RELEASE_PER_ADMIT + 1);
+        for n in 1..10 {
+            guard.admit(&header(2, n, later), later).unwrap();
+        }
+        assert_eq!(guard.len(), 10);
+        assert_eq!(guard.holders(), (1, 1));
+        assert!(guard.releasing.is_empty());
     }
 }
