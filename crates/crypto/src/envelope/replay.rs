@@ -17,8 +17,9 @@ const RELEASE_PER_ADMIT: usize = 16;
 ///
 /// An envelope is fresh when its timestamp is within `window_ms` of the opener's time, either
 /// way. A nonce is remembered (per sender) while its envelope would still be fresh, and
-/// forgotten at most a tenth of a second after. When `capacity` nonces are remembered, new envelopes are
-/// refused ([`EnvelopeError::ReplayGuardFull`]) rather than old nonces forgotten early.
+/// forgotten at most a tenth of a second after. When `capacity` nonces are remembered, new
+/// envelopes are refused ([`EnvelopeError::ReplayGuardFull`]) rather than old nonces
+/// forgotten early.
 ///
 /// Nonces are kept in buckets by their envelope's timestamp, a tenth of a second of
 /// timestamps to a bucket. The timestamp is part of the authenticated header, so a replay
@@ -50,7 +51,7 @@ pub struct ReplayGuard {
     per_sender: usize,
     per_session: usize,
     horizon_ms: u64,
-    /// The nonces remembered, by their timestamp's second.
+    /// The nonces remembered, by their timestamp's tenth of a second (`/ BUCKET_MS`).
     buckets: BTreeMap<u64, Bucket>,
     /// How many nonces the guard holds: in buckets, or still to release.
     len: usize,
@@ -63,7 +64,7 @@ pub struct ReplayGuard {
     sessions: HashMap<[u8; 32], usize>,
 }
 
-/// The nonces of envelopes stamped within one second.
+/// The nonces of envelopes stamped within one [`BUCKET_MS`].
 #[derive(Debug)]
 struct Bucket {
     /// The latest timestamp among them: the bucket is forgotten when the window passes it.
