@@ -182,8 +182,11 @@ impl SessionMessage {
 }
 
 /// The nonce of the reply to a session message of nonce `request`: BLAKE3 under the context
-/// [`REPLY_NONCE_CONTEXT`], its first 24 bytes. Request nonces are random and never
-/// admitted twice, so reply nonces do not repeat under the response key either.
+/// [`REPLY_NONCE_CONTEXT`], its first 24 bytes. Request nonces are random and a replay is
+/// never admitted, so reply nonces do not repeat under the response key either. A requester
+/// that seals two messages with one nonce under timestamps a bucket of the replay guard apart
+/// gets both answered under one reply nonce: that exposes its own messages only, as its
+/// reuse of the request nonce already did.
 pub fn reply_nonce(request: &[u8; NONCE_LEN]) -> [u8; NONCE_LEN] {
     let digest = blake3::derive_key(REPLY_NONCE_CONTEXT, request);
     let mut nonce = [0u8; NONCE_LEN];

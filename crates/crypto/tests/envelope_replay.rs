@@ -218,7 +218,8 @@ fn every_replay_is_found_across_the_guards_buckets() {
 }
 
 /// A bucket outlives its oldest nonce by up to a tenth of a second, but that nonce's replay
-/// is refused as soon as the window has passed it: as expired, never admitted.
+/// is refused as soon as the window has passed it: as expired, never admitted. (`NOW` is a
+/// whole number of tenths of a second, so both nonces share a bucket.)
 #[test]
 fn a_replay_past_the_window_is_refused_while_its_bucket_is_still_held() {
     let mut guard = ReplayGuard::new(WINDOW, 16);
@@ -236,6 +237,7 @@ fn a_replay_past_the_window_is_refused_while_its_bucket_is_still_held() {
         Err(EnvelopeError::Replayed),
         "the bucket is held while its latest nonce is in the window"
     );
+    assert_eq!(guard.len(), 2, "both nonces are still held");
     let after = NOW + 50 + WINDOW + 1;
     guard.admit(&header("bob", 2, 1, after), after).unwrap();
     assert_eq!(guard.len(), 1);

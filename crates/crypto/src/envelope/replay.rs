@@ -11,6 +11,8 @@ type Key = ([u8; 32], [u8; NONCE_LEN]);
 const BUCKET_MS: u64 = 100;
 /// How many forgotten nonces an admission releases from their senders' and sessions' counts.
 const RELEASE_PER_ADMIT: usize = 16;
+/// How many more it releases, at most, before it refuses an envelope for a quota.
+const RELEASE_BEFORE_REFUSAL: usize = 4096;
 
 /// Refuses stale, future and replayed envelopes with bounded memory, and keeps one sender
 /// or one session from taking all of it.
@@ -27,23 +29,27 @@ const RELEASE_PER_ADMIT: usize = 16;
 /// once the window has moved past its latest timestamp. So no admission stalls the others
 /// for long (the guard sits behind a worker's lock):
 /// - no table holds more than a bucket's nonces, and a new bucket's table is sized for as many
-///   as the latest bucket holds, so a steady flow of queries never makes one grow (a single
-///   table of the whole window's nonces stalled every query for tens of milliseconds each
-///   time it grew);
+///   as the bucket of the tenth of a second before it holds (no more than the room left), so
+///   a steady flow of queries never makes one grow (a single table of the whole window's
+///   nonces stalled every query for tens of milliseconds each time it grew). Only that one
+///   neighbour counts: a bucket filled on purpose enlarges one other table, not every one;
 /// - the counts of a forgotten bucket's senders and sessions are released a few nonces an
-///   admission, not all in one, and all at once only before an envelope would be refused for
-///   the capacity or a quota, so that refusals never count what is forgotten.
+///   admission, not all in one; before an envelope is refused for a quota, up to
+///   [`RELEASE_BEFORE_REFUSAL`] more are released, so a refusal counts forgotten nonces only
+///   while more than that many wait to be released ahead of its sender's.
 ///
-/// The same nonce under another timestamp is another envelope: only its sender can make
-/// one, and the guard does not protect a sender from itself.
+/// The same nonce under a timestamp in another bucket is admitted as another envelope: only
+/// its sender can seal one (the header is authenticated), and a sender that reuses a nonce
+/// exposes only its own messages.
 ///
 /// Quotas ([`ReplayGuard::with_quotas`]) bound what one party may hold: at most `per_sender`
 /// nonces of one sender (the header's `sender`) and `per_session` of one session (the
 /// header's `ephemeral` key) are remembered at once; past either, that sender's or session's
 /// envelopes are refused ([`EnvelopeError::SenderOverQuota`],
 /// [`EnvelopeError::SessionOverQuota`]) while others are still admitted. Without quotas both
-/// are the capacity. Memory stays within `capacity` nonces: the counts behind the quotas
-/// hold one entry per sender and session with a nonce remembered, so never more than that.
+/// are the capacity. Memory stays within a small multiple of `capacity` nonces: no table is
+/// sized for more nonces than another table holds, and the counts behind the quotas hold one
+/// entry per sender and session with a nonce held, so never more than the nonces.
 #[derive(Debug)]
 pub struct ReplayGuard {
     window_ms: u64,
@@ -51,7 +57,7 @@ pub struct ReplayGuard {
     per_sender: usize,
     per_session: usize,
     horizon_ms: u64,
-    /// The nonces remembered, by their timestamp's tenth of a second (`/ BUCKET_MS`).
+    /// The nonces remembered, by their timestamp's slot (`timestamp_ms / BUCKET_MS`).
     buckets: BTreeMap<u64, Bucket>,
     /// How many nonces the guard holds: in buckets, or still to release.
     len: usize,
@@ -105,12 +111,13 @@ impl ReplayGuard {
         self.len
     }
 
-    /// Whether no nonce is remembered.
+    /// Whether no nonce is held (remembered, or forgotten and still to be released).
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    /// How many senders and how many sessions hold a nonce: what the quotas' counts take.
+    /// How many senders and how many sessions hold a nonce (remembered, or still to be
+    /// released): what the quotas' counts take.
     pub fn holders(&self) -> (usize, usize) {
         (self.senders.len(), self.sessions.len())
     }
@@ -151,27 +158,28 @@ impl ReplayGuard {
         let sender = *header.sender.as_bytes();
         let session = header.ephemeral.0;
         let key = (sender, header.nonce);
-        let second = timestamp_ms / BUCKET_MS;
+        let slot = timestamp_ms / BUCKET_MS;
         if self
             .buckets
-            .get(&second)
+            .get(&slot)
             .is_some_and(|bucket| bucket.nonces.contains_key(&key))
         {
             return Err(EnvelopeError::Replayed);
         }
         if let Err(refused) = self.room_for(header) {
-            // Nothing forgotten may count against it: release everything, then ask again.
+            // What is forgotten should not count against it: release more, then ask again.
             if self.releasing.is_empty() {
                 return Err(refused);
             }
-            self.release(usize::MAX);
+            self.release(RELEASE_BEFORE_REFUSAL);
             self.room_for(header)?;
         }
-        let expected = self
-            .buckets
-            .last_key_value()
-            .map_or(0, |(_, latest)| latest.nonces.len());
-        let bucket = self.buckets.entry(second).or_insert_with(|| Bucket {
+        let expected = slot
+            .checked_sub(1)
+            .and_then(|before| self.buckets.get(&before))
+            .map_or(0, |before| before.nonces.len())
+            .min(self.capacity.saturating_sub(self.len));
+        let bucket = self.buckets.entry(slot).or_insert_with(|| Bucket {
             latest_ms: timestamp_ms,
             nonces: HashMap::with_capacity(expected),
         });
@@ -229,8 +237,8 @@ impl ReplayGuard {
             };
             match nonces.next() {
                 Some(((sender, _), session)) => {
-                    release(&mut self.senders, &sender);
-                    release(&mut self.sessions, &session);
+                    decrement(&mut self.senders, &sender);
+                    decrement(&mut self.sessions, &session);
                     self.len -= 1;
                     left -= 1;
                 }
@@ -243,7 +251,7 @@ impl ReplayGuard {
 }
 
 /// Take one nonce off `holder`'s count, dropping the entry at zero.
-fn release(counts: &mut HashMap<[u8; 32], usize>, holder: &[u8; 32]) {
+fn decrement(counts: &mut HashMap<[u8; 32], usize>, holder: &[u8; 32]) {
     if let Some(count) = counts.get_mut(holder) {
         *count -= 1;
         if *count == 0 {
@@ -275,9 +283,9 @@ mod tests {
         }
     }
 
-    /// A refusal for a quota first releases every forgotten nonce, not only the few an
-    /// admission releases: here the few are another sender's, and the quota's holder is
-    /// admitted all the same.
+    /// A refusal for a quota first releases more forgotten nonces than the few an admission
+    /// releases: here the few are another sender's, and the quota's holder is admitted all
+    /// the same.
     #[test]
     fn a_quota_never_counts_forgotten_nonces() {
         let (carol, dave) = (1, 2);
@@ -318,5 +326,68 @@ mod tests {
         assert_eq!(guard.len(), 10);
         assert_eq!(guard.holders(), (1, 1));
         assert!(guard.releasing.is_empty());
+    }
+
+    /// Before a refusal, no more than `RELEASE_BEFORE_REFUSAL` forgotten nonces are released:
+    /// the refused admission does bounded work, and the next one releases the rest.
+    #[test]
+    fn a_refusal_releases_a_bounded_number_of_forgotten_nonces() {
+        let (carol, dave) = (1, 2);
+        let extra = 100;
+        let dave_count = (RELEASE_PER_ADMIT + RELEASE_BEFORE_REFUSAL + extra) as u32;
+        let mut guard = ReplayGuard::new(WINDOW, 100_000).with_quotas(8, 100_000);
+        for n in 0..8 {
+            guard.admit(&header(carol, n, NOW), NOW).unwrap();
+        }
+        // Dave's flood, a bucket later (his quota raised for it alone).
+        let dave_at = NOW + BUCKET_MS;
+        guard.per_sender = dave_count as usize;
+        for n in 0..dave_count {
+            guard.admit(&header(dave, n, dave_at), dave_at).unwrap();
+        }
+        guard.per_sender = 8;
+        let later = dave_at + WINDOW + 1;
+        // Dave's forgotten nonces are released first: the bounded release does not reach
+        // carol's, so she is refused this once...
+        assert!(matches!(
+            guard.admit(&header(carol, 100, later), later),
+            Err(EnvelopeError::SenderOverQuota { quota: 8, .. })
+        ));
+        assert_eq!(guard.len(), 8 + extra);
+        // ...and admitted at her next try, once the rest are released.
+        guard.admit(&header(carol, 101, later), later).unwrap();
+        assert_eq!(guard.len(), 1);
+        assert!(guard.releasing.is_empty());
+    }
+
+    /// A new bucket's table is sized from the bucket just before it, never from a bucket
+    /// filled elsewhere in the window: one full bucket does not make every table large.
+    #[test]
+    fn one_full_bucket_does_not_enlarge_every_table() {
+        let mut guard = ReplayGuard::new(WINDOW, 100_000);
+        let far = NOW + WINDOW;
+        for n in 0..5_000 {
+            guard.admit(&header(1, n, far), NOW).unwrap();
+        }
+        for slot in 1..200u64 {
+            let at = NOW - WINDOW + slot * 3 * BUCKET_MS;
+            guard.admit(&header(2, slot as u32, at), NOW).unwrap();
+        }
+        let just_after = NOW + 2 * BUCKET_MS;
+        guard
+            .admit(&header(3, 0, just_after - BUCKET_MS), NOW)
+            .unwrap();
+        guard.admit(&header(3, 1, just_after), NOW).unwrap();
+        let large: Vec<u64> = guard
+            .buckets
+            .iter()
+            .filter(|(_, bucket)| bucket.nonces.capacity() >= 1_000)
+            .map(|(slot, _)| *slot)
+            .collect();
+        assert_eq!(
+            large,
+            vec![far / BUCKET_MS],
+            "only the full bucket's table is large"
+        );
     }
 }
