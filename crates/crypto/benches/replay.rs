@@ -63,46 +63,50 @@ struct Phase {
     max: Duration,
 }
 
+impl Phase {
+    /// Run `step(i)` for each of `seconds` of envelopes; each step returns how long the one
+    /// operation it times took (making its input is not timed).
+    fn run(seconds: u64, mut step: impl FnMut(u64) -> Duration) -> Self {
+        let n = seconds * 1000 * RATE;
+        let (mut total, mut max) = (Duration::ZERO, Duration::ZERO);
+        for i in 0..n {
+            let took = step(i);
+            total += took;
+            max = max.max(took);
+        }
+        Self {
+            mean_ns: total.as_nanos() as f64 / n as f64,
+            max,
+        }
+    }
+}
+
 /// Admit `seconds` of envelopes into `guard`; every one must be admitted.
 fn run_guard(mut guard: ReplayGuard, seconds: u64) -> Phase {
     let start_ms = 1_750_000_000_000;
-    let (mut total, mut max) = (Duration::ZERO, Duration::ZERO);
-    let n = seconds * 1000 * RATE;
-    for i in 0..n {
+    Phase::run(seconds, |i| {
         let now_ms = start_ms + i / RATE;
         let header = header(i, now_ms);
         let started = Instant::now();
         let admitted = guard.admit(&header, now_ms);
         let took = started.elapsed();
         admitted.unwrap_or_else(|e| panic!("envelope {i} refused: {e}"));
-        total += took;
-        max = max.max(took);
-    }
-    Phase {
-        mean_ns: total.as_nanos() as f64 / n as f64,
-        max,
-    }
+        took
+    })
 }
 
 /// Insert the keys of `seconds` of envelopes into one `HashSet` sized for them.
 fn run_anchor(seconds: u64) -> Phase {
-    let n = seconds * 1000 * RATE;
-    let mut set = HashSet::with_capacity(n as usize);
-    let (mut total, mut max) = (Duration::ZERO, Duration::ZERO);
-    for i in 0..n {
+    let mut set = HashSet::with_capacity((seconds * 1000 * RATE) as usize);
+    Phase::run(seconds, |i| {
         let header = header(i, 0);
         let key = (*header.sender.as_bytes(), header.nonce);
         let started = Instant::now();
         let fresh = set.insert(key);
         let took = started.elapsed();
         assert!(fresh);
-        total += took;
-        max = max.max(took);
-    }
-    Phase {
-        mean_ns: total.as_nanos() as f64 / n as f64,
-        max,
-    }
+        took
+    })
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
