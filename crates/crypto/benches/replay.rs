@@ -15,6 +15,10 @@
 //! remembering a nonce at its cheapest (no expiry, no quota). Every admission and insertion is
 //! timed on its own, so both carry the clock's cost alike.
 
+/// The allocator of the `fat` binary, so that the guard's tables come and go as in a worker.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 

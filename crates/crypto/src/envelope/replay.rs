@@ -1,11 +1,20 @@
 //! The replay guard.
 
-use std::collections::{BTreeMap, HashMap, hash_map};
+use std::collections::{BTreeMap, HashMap, btree_map};
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
 
 use super::{EnvelopeError, EnvelopeHeader, NONCE_LEN, Result};
 
-/// A nonce as the guard remembers it: the sender's account and the nonce.
-type Key = ([u8; 32], [u8; NONCE_LEN]);
+/// A nonce as the guard remembers it: the sender's account and the nonce (the key), and the
+/// session it came in.
+#[derive(Debug)]
+struct Held {
+    sender: [u8; 32],
+    nonce: [u8; NONCE_LEN],
+    session: [u8; 32],
+}
 
 /// The span of envelope timestamps whose nonces one bucket holds, in milliseconds.
 const BUCKET_MS: u64 = 100;
@@ -13,6 +22,17 @@ const BUCKET_MS: u64 = 100;
 const RELEASE_PER_ADMIT: usize = 16;
 /// How many more it releases, at most, before it refuses an envelope for a quota.
 const RELEASE_BEFORE_REFUSAL: usize = 4096;
+/// How many slots of forgotten tables a release may look at for each nonce it may release:
+/// what bounds its work in a table with few nonces for its size.
+const SLOTS_PER_RELEASE: usize = 8;
+/// How many emptied tables are kept for new buckets.
+const SPARE_TABLES: usize = 4;
+/// An emptied table is kept if it has room for no more nonces than the guard holds, or for
+/// no more than this many.
+const SPARE_ROOM_FLOOR: usize = 1024;
+/// A kept table serves a new bucket expected to hold `n` nonces when it has room for at
+/// least `n` and at most four times as many, or for at most this many.
+const SPARE_FIT_FLOOR: usize = 64;
 
 /// Refuses stale, future and replayed envelopes with bounded memory, and keeps one sender
 /// or one session from taking all of it.
@@ -34,9 +54,14 @@ const RELEASE_BEFORE_REFUSAL: usize = 4096;
 ///   nonces stalled every query for tens of milliseconds each time it grew). Only that one
 ///   neighbour counts: a bucket filled on purpose enlarges one other table, not every one;
 /// - the counts of a forgotten bucket's senders and sessions are released a few nonces an
-///   admission, not all in one; before an envelope is refused for a quota, up to
-///   [`RELEASE_BEFORE_REFUSAL`] more are released, so a refusal counts forgotten nonces only
-///   while more than that many wait to be released ahead of its sender's.
+///   admission (and a few slots of its table: a table with room for many more nonces than it
+///   holds is not read all in one), not all in one; before an envelope is refused for a
+///   quota, up to [`RELEASE_BEFORE_REFUSAL`] more are released, so a refusal counts forgotten
+///   nonces only while more than that many wait to be released ahead of its sender's;
+/// - a forgotten bucket's table, once released and emptied, is kept (a few at most, none
+///   larger than the guard's holding) for a new bucket of about its size: at a steady flow,
+///   a new bucket reuses memory already in use rather than faulting in fresh pages, which
+///   stalled admissions too.
 ///
 /// The same nonce under a timestamp in another bucket is admitted as another envelope: only
 /// its sender can seal one (the header is authenticated), and a sender that reuses a nonce
@@ -48,8 +73,9 @@ const RELEASE_BEFORE_REFUSAL: usize = 4096;
 /// envelopes are refused ([`EnvelopeError::SenderOverQuota`],
 /// [`EnvelopeError::SessionOverQuota`]) while others are still admitted. Without quotas both
 /// are the capacity. Memory stays within a small multiple of `capacity` nonces: no table is
-/// sized for more nonces than another table holds, and the counts behind the quotas hold one
-/// entry per sender and session with a nonce held, so never more than the nonces.
+/// sized for more nonces than another table holds, the tables kept for reuse are a few, none
+/// with room for more than the nonces held, and the counts behind the quotas hold one entry
+/// per sender and session with a nonce held, so never more than the nonces.
 #[derive(Debug)]
 pub struct ReplayGuard {
     window_ms: u64,
@@ -61,9 +87,14 @@ pub struct ReplayGuard {
     buckets: BTreeMap<u64, Bucket>,
     /// How many nonces the guard holds: in buckets, or still to release.
     len: usize,
-    /// The nonces of forgotten buckets still in their senders' and sessions' counts (and
-    /// in `len`): their envelopes are past the window, so no replay is looked for in them.
-    releasing: Vec<hash_map::IntoIter<Key, [u8; 32]>>,
+    /// The tables of forgotten buckets whose nonces are still in their senders' and
+    /// sessions' counts (and in `len`): their envelopes are past the window, so no replay is
+    /// looked for in them.
+    releasing: Vec<Releasing>,
+    /// Emptied tables, kept for new buckets (at most [`SPARE_TABLES`]).
+    spare: Vec<HashTable<Held>>,
+    /// The keyed hash of the nonces (their values are the senders' choice).
+    hasher: RandomState,
     /// How many nonces each sender holds (only senders holding some).
     senders: HashMap<[u8; 32], usize>,
     /// How many nonces each session holds (only sessions holding some).
@@ -76,7 +107,14 @@ struct Bucket {
     /// The latest timestamp among them: the bucket is forgotten when the window passes it.
     latest_ms: u64,
     /// Each nonce, with the session it came in.
-    nonces: HashMap<Key, [u8; 32]>,
+    nonces: HashTable<Held>,
+}
+
+/// A forgotten bucket's table, released from the slot `next` on.
+#[derive(Debug)]
+struct Releasing {
+    nonces: HashTable<Held>,
+    next: usize,
 }
 
 impl ReplayGuard {
@@ -92,6 +130,8 @@ impl ReplayGuard {
             buckets: BTreeMap::new(),
             len: 0,
             releasing: Vec::new(),
+            spare: Vec::new(),
+            hasher: RandomState::new(),
             senders: HashMap::new(),
             sessions: HashMap::new(),
         }
@@ -155,15 +195,21 @@ impl ReplayGuard {
         }
         self.forget_expired();
         self.release(RELEASE_PER_ADMIT);
-        let sender = *header.sender.as_bytes();
-        let session = header.ephemeral.0;
-        let key = (sender, header.nonce);
+        let held = Held {
+            sender: *header.sender.as_bytes(),
+            nonce: header.nonce,
+            session: header.ephemeral.0,
+        };
+        let hash = hash_of(&self.hasher, &held);
         let slot = timestamp_ms / BUCKET_MS;
-        if self
-            .buckets
-            .get(&slot)
-            .is_some_and(|bucket| bucket.nonces.contains_key(&key))
-        {
+        if self.buckets.get(&slot).is_some_and(|bucket| {
+            bucket
+                .nonces
+                .find(hash, |other| {
+                    other.sender == held.sender && other.nonce == held.nonce
+                })
+                .is_some()
+        }) {
             return Err(EnvelopeError::Replayed);
         }
         if let Err(refused) = self.room_for(header) {
@@ -179,15 +225,21 @@ impl ReplayGuard {
             .and_then(|before| self.buckets.get(&before))
             .map_or(0, |before| before.nonces.len())
             .min(self.capacity.saturating_sub(self.len));
-        let bucket = self.buckets.entry(slot).or_insert_with(|| Bucket {
-            latest_ms: timestamp_ms,
-            nonces: HashMap::with_capacity(expected),
-        });
+        let bucket = match self.buckets.entry(slot) {
+            btree_map::Entry::Occupied(bucket) => bucket.into_mut(),
+            btree_map::Entry::Vacant(vacant) => vacant.insert(Bucket {
+                latest_ms: timestamp_ms,
+                nonces: table_for(&mut self.spare, expected),
+            }),
+        };
         bucket.latest_ms = bucket.latest_ms.max(timestamp_ms);
-        bucket.nonces.insert(key, session);
+        *self.senders.entry(held.sender).or_default() += 1;
+        *self.sessions.entry(held.session).or_default() += 1;
+        let hasher = &self.hasher;
+        bucket
+            .nonces
+            .insert_unique(hash, held, |held| hash_of(hasher, held));
         self.len += 1;
-        *self.senders.entry(sender).or_default() += 1;
-        *self.sessions.entry(session).or_default() += 1;
         Ok(())
     }
 
@@ -224,29 +276,64 @@ impl ReplayGuard {
             if first.get().latest_ms.saturating_add(self.window_ms) >= self.horizon_ms {
                 break;
             }
-            self.releasing.push(first.remove().nonces.into_iter());
+            self.releasing.push(Releasing {
+                nonces: first.remove().nonces,
+                next: 0,
+            });
         }
     }
 
-    /// Release up to `most` forgotten nonces from their senders' and sessions' counts.
+    /// Release up to `most` forgotten nonces from their senders' and sessions' counts,
+    /// looking at no more than [`SLOTS_PER_RELEASE`] slots of their tables for each. A table
+    /// whose every slot has been looked at is emptied and kept for a new bucket.
     fn release(&mut self, most: usize) {
-        let mut left = most;
-        while left > 0 {
-            let Some(nonces) = self.releasing.last_mut() else {
+        let mut nonces_left = most;
+        let mut slots_left = most.saturating_mul(SLOTS_PER_RELEASE);
+        while nonces_left > 0 && slots_left > 0 {
+            let Some(releasing) = self.releasing.last_mut() else {
                 return;
             };
-            match nonces.next() {
-                Some(((sender, _), session)) => {
-                    decrement(&mut self.senders, &sender);
-                    decrement(&mut self.sessions, &session);
+            let slots = releasing.nonces.num_buckets();
+            while releasing.next < slots && nonces_left > 0 && slots_left > 0 {
+                if let Some(held) = releasing.nonces.get_bucket(releasing.next) {
+                    decrement(&mut self.senders, &held.sender);
+                    decrement(&mut self.sessions, &held.session);
                     self.len -= 1;
-                    left -= 1;
+                    nonces_left -= 1;
                 }
-                None => {
-                    self.releasing.pop();
+                releasing.next += 1;
+                slots_left -= 1;
+            }
+            if releasing.next == slots
+                && let Some(Releasing { mut nonces, .. }) = self.releasing.pop()
+            {
+                nonces.clear();
+                if nonces.capacity() <= self.len.max(SPARE_ROOM_FLOOR) {
+                    if self.spare.len() == SPARE_TABLES {
+                        self.spare.remove(0);
+                    }
+                    self.spare.push(nonces);
                 }
             }
         }
+    }
+}
+
+/// The keyed hash of a nonce (of its sender and value).
+fn hash_of(hasher: &RandomState, held: &Held) -> u64 {
+    hasher.hash_one((&held.sender, &held.nonce))
+}
+
+/// A table for a new bucket expected to hold `expected` nonces: a kept one with room for at
+/// least that many and not many more, or a new one.
+fn table_for(spare: &mut Vec<HashTable<Held>>, expected: usize) -> HashTable<Held> {
+    let most = expected.saturating_mul(4).max(SPARE_FIT_FLOOR);
+    match spare
+        .iter()
+        .rposition(|table| (expected..=most).contains(&table.capacity()))
+    {
+        Some(at) => spare.swap_remove(at),
+        None => HashTable::with_capacity(expected),
     }
 }
 
@@ -389,5 +476,73 @@ mod tests {
             vec![far / BUCKET_MS],
             "only the full bucket's table is large"
         );
+    }
+
+    /// Once released, a forgotten bucket's table is emptied and serves a new bucket of about
+    /// its size, with none of its old nonces.
+    #[test]
+    fn an_emptied_table_serves_a_new_bucket() {
+        let mut guard = ReplayGuard::new(WINDOW, 100_000);
+        for n in 0..500 {
+            guard.admit(&header(1, n, NOW), NOW).unwrap();
+        }
+        let room = guard.buckets.values().next().unwrap().nonces.capacity();
+        let later = NOW + WINDOW + 1;
+        for n in 0..300 {
+            guard.admit(&header(2, n, later), later).unwrap();
+        }
+        assert!(guard.releasing.is_empty());
+        assert_eq!(guard.spare.len(), 1);
+        assert_eq!(guard.len(), 300);
+        let next = later + BUCKET_MS;
+        // The first sender's nonces again: the table they were in holds none of them now.
+        for n in 0..500 {
+            guard.admit(&header(1, n, next), next).unwrap();
+        }
+        assert!(guard.spare.is_empty());
+        let reused = guard.buckets.get(&(next / BUCKET_MS)).unwrap();
+        assert_eq!(reused.nonces.capacity(), room);
+        assert_eq!(reused.nonces.len(), 500);
+        assert!(matches!(
+            guard.admit(&header(1, 7, next), next),
+            Err(EnvelopeError::Replayed)
+        ));
+        assert_eq!(guard.len(), 800);
+        assert_eq!(guard.holders(), (2, 2));
+    }
+
+    /// A forgotten table with room for many more nonces than it holds is read a few slots an
+    /// admission, not all at once, and still released whole.
+    #[test]
+    fn a_sparse_forgotten_table_is_read_a_few_slots_an_admission() {
+        let mut guard = ReplayGuard::new(WINDOW, 100_000);
+        for n in 0..5_000 {
+            guard.admit(&header(1, n, NOW), NOW).unwrap();
+        }
+        // Sized for the 5,000 of the bucket before it, holding one.
+        guard
+            .admit(&header(2, 0, NOW + BUCKET_MS), NOW + BUCKET_MS)
+            .unwrap();
+        let sparse = guard.buckets.values().last().unwrap().nonces.num_buckets();
+        assert!(sparse >= 8192);
+        let later = NOW + BUCKET_MS + WINDOW + 1;
+        guard.admit(&header(3, 0, later), later).unwrap();
+        assert_eq!(
+            guard.releasing.len(),
+            2,
+            "the sparse table is not read whole"
+        );
+        assert_eq!(
+            guard.releasing.last().unwrap().next,
+            RELEASE_PER_ADMIT * SLOTS_PER_RELEASE
+        );
+        let mut admitted = 1;
+        while !guard.releasing.is_empty() {
+            guard.admit(&header(3, admitted, later), later).unwrap();
+            admitted += 1;
+        }
+        assert!(admitted as usize >= sparse / (RELEASE_PER_ADMIT * SLOTS_PER_RELEASE));
+        assert_eq!(guard.len(), admitted as usize);
+        assert_eq!(guard.holders(), (1, 1));
     }
 }
