@@ -27,11 +27,11 @@ const RELEASE_BEFORE_REFUSAL: usize = 4096;
 const SLOTS_PER_RELEASE: usize = 8;
 /// How many emptied tables are kept for new buckets.
 const SPARE_TABLES: usize = 4;
-/// An emptied table is kept if it has room for no more nonces than the guard holds, or for
-/// no more than this many.
+/// A released table is kept while it has room for no more nonces than the larger of this and
+/// the number the guard holds.
 const SPARE_ROOM_FLOOR: usize = 1024;
 /// A kept table serves a new bucket expected to hold `n` nonces when it has room for at
-/// least `n` and at most four times as many, or for at most this many.
+/// least `n` and at most the larger of `4 n` and this.
 const SPARE_FIT_FLOOR: usize = 64;
 
 /// Refuses stale, future and replayed envelopes with bounded memory, and keeps one sender
@@ -49,17 +49,20 @@ const SPARE_FIT_FLOOR: usize = 64;
 /// once the window has moved past its latest timestamp. So no admission stalls the others
 /// for long (the guard sits behind a worker's lock):
 /// - no table holds more than a bucket's nonces, and a new bucket's table is sized for as many
-///   as the bucket of the tenth of a second before it holds (no more than the room left), so
+///   as the bucket of the tenth of a second before it holds (no more than the room left; a
+///   reused table has room for up to four times as many, or for a few dozen), so
 ///   a steady flow of queries never makes one grow (a single table of the whole window's
 ///   nonces stalled every query for tens of milliseconds each time it grew). Only that one
 ///   neighbour counts: a bucket filled on purpose enlarges one other table, not every one;
 /// - the counts of a forgotten bucket's senders and sessions are released a few nonces an
 ///   admission (and a few slots of its table: a table with room for many more nonces than it
 ///   holds is not read all in one), not all in one; before an envelope is refused for a
-///   quota, up to [`RELEASE_BEFORE_REFUSAL`] more are released, so a refusal counts forgotten
-///   nonces only while more than that many wait to be released ahead of its sender's;
-/// - a forgotten bucket's table, once released and emptied, is kept (a few at most, none
-///   larger than the guard's holding) for a new bucket of about its size: at a steady flow,
+///   quota, up to [`RELEASE_BEFORE_REFUSAL`] more are released (looking at up to
+///   [`SLOTS_PER_RELEASE`] times as many slots), so a refusal counts forgotten nonces only
+///   while more than that many nonces, or that many slots, wait ahead of its sender's;
+/// - a forgotten bucket's table, once released, is emptied and kept (a few at most, each
+///   dropped once it has room for more nonces than the guard holds, checked whenever a table
+///   is released) for a new bucket of about its size: at a steady flow,
 ///   a new bucket reuses memory already in use rather than faulting in fresh pages, which
 ///   stalled admissions too.
 ///
@@ -73,8 +76,9 @@ const SPARE_FIT_FLOOR: usize = 64;
 /// envelopes are refused ([`EnvelopeError::SenderOverQuota`],
 /// [`EnvelopeError::SessionOverQuota`]) while others are still admitted. Without quotas both
 /// are the capacity. Memory stays within a small multiple of `capacity` nonces: no table is
-/// sized for more nonces than another table holds, the tables kept for reuse are a few, none
-/// with room for more than the nonces held, and the counts behind the quotas hold one entry
+/// sized for more than four times the nonces another table holds, the tables kept for reuse
+/// are a few, none with room for more than the nonces held when a table was last released
+/// (or a thousand), and the counts behind the quotas hold one entry
 /// per sender and session with a nonce held, so never more than the nonces.
 #[derive(Debug)]
 pub struct ReplayGuard {
@@ -285,7 +289,9 @@ impl ReplayGuard {
 
     /// Release up to `most` forgotten nonces from their senders' and sessions' counts,
     /// looking at no more than [`SLOTS_PER_RELEASE`] slots of their tables for each. A table
-    /// whose every slot has been looked at is emptied and kept for a new bucket.
+    /// whose every slot has been looked at is emptied and kept for a new bucket if it has room
+    /// for no more nonces than the guard holds (then kept tables that have more are dropped),
+    /// or else dropped.
     fn release(&mut self, most: usize) {
         let mut nonces_left = most;
         let mut slots_left = most.saturating_mul(SLOTS_PER_RELEASE);
@@ -307,8 +313,10 @@ impl ReplayGuard {
             if releasing.next == slots
                 && let Some(Releasing { mut nonces, .. }) = self.releasing.pop()
             {
-                nonces.clear();
-                if nonces.capacity() <= self.len.max(SPARE_ROOM_FLOOR) {
+                let room = self.len.max(SPARE_ROOM_FLOOR);
+                self.spare.retain(|table| table.capacity() <= room);
+                if nonces.capacity() <= room {
+                    nonces.clear();
                     if self.spare.len() == SPARE_TABLES {
                         self.spare.remove(0);
                     }
@@ -544,5 +552,48 @@ mod tests {
         assert!(admitted as usize >= sparse / (RELEASE_PER_ADMIT * SLOTS_PER_RELEASE));
         assert_eq!(guard.len(), admitted as usize);
         assert_eq!(guard.holders(), (1, 1));
+    }
+
+    /// A kept table with room for more nonces than the guard now holds is dropped when the
+    /// next table is released: a flood's tables do not stay once the flood is forgotten.
+    #[test]
+    fn kept_tables_larger_than_the_holding_are_dropped() {
+        let mut guard = ReplayGuard::new(WINDOW, 100_000);
+        for n in 0..5_000 {
+            guard.admit(&header(1, n, NOW), NOW).unwrap();
+        }
+        let middle = NOW + WINDOW / 2;
+        for n in 0..10_000 {
+            guard.admit(&header(2, n, middle), middle).unwrap();
+        }
+        // The first bucket is forgotten while the second is held: its table is kept.
+        let later = NOW + WINDOW + 1;
+        let mut n = 0;
+        while guard.releasing.len() + usize::from(n == 0) > 0 {
+            guard.admit(&header(3, n, later), later).unwrap();
+            n += 1;
+        }
+        let large = guard.spare.iter().map(HashTable::capacity).max().unwrap();
+        assert!(large >= 5_000, "the first bucket's table is kept");
+        // The second is forgotten when few nonces are held: neither large table stays.
+        let last = middle + WINDOW + 1;
+        let mut m = 0;
+        while guard.releasing.len() + usize::from(m == 0) > 0 {
+            guard.admit(&header(4, m, last), last).unwrap();
+            m += 1;
+        }
+        assert!(guard.len() < SPARE_ROOM_FLOOR);
+        assert!(
+            guard
+                .spare
+                .iter()
+                .all(|table| table.capacity() <= SPARE_ROOM_FLOOR),
+            "kept: {:?}",
+            guard
+                .spare
+                .iter()
+                .map(HashTable::capacity)
+                .collect::<Vec<_>>()
+        );
     }
 }
