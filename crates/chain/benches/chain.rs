@@ -6,29 +6,21 @@
 //! build and durably commit one full block. Figures are medians over rounds, each on a fresh
 //! data directory in the target directory (on disk, not tmpfs). `FAT_BENCH_QUICK=1` runs less.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use fat_bench::{median, quick, round, target_dir, write_figures};
 use fat_chain::genesis::{self, DEV_SEQUENCER};
 use fat_chain::{Node, NodeConfig, SystemClock};
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::{AccountId, Transaction, TxKind};
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    values[values.len() / 2]
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
-}
-
 fn main() {
-    let quick = std::env::var("FAT_BENCH_QUICK").is_ok_and(|v| v == "1");
-    let (accounts, per_account, rounds) = if quick { (500, 40, 3) } else { (1000, 100, 5) };
+    let (accounts, per_account, rounds) = if quick() {
+        (500, 40, 3)
+    } else {
+        (1000, 100, 5)
+    };
     let keys: Vec<Keypair> = (0..accounts)
         .map(|i| dev_keypair(&format!("bench-{i}")))
         .collect();
@@ -106,12 +98,7 @@ fn main() {
     }
     let json: serde_json::Map<String, serde_json::Value> = figures
         .iter()
-        .map(|(k, v)| (k.to_string(), serde_json::json!((v * 10.0).round() / 10.0)))
+        .map(|(k, v)| (k.to_string(), serde_json::json!(round(*v, 1))))
         .collect();
-    std::fs::create_dir_all(&bench_dir).unwrap();
-    std::fs::write(
-        bench_dir.join("chain.json"),
-        serde_json::Value::Object(json).to_string(),
-    )
-    .unwrap();
+    println!("wrote {}", write_figures("chain", json).display());
 }

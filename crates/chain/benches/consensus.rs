@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use fat_bench::{quick, round, write_figures};
 use fat_chain::{Consensus as _, Genesis, Node, NodeConfig, Sequencer, SystemClock};
 use fat_consensus::simplex::{EngineConfig, NetworkConfig, RunningValidator, spawn_validator};
 use fat_crypto::{Keypair, dev_keypair};
@@ -82,12 +83,6 @@ impl Drop for TempDirs {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
 }
 
 /// A loopback address with a port nobody listens on right now.
@@ -357,8 +352,7 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() {
-    let quick = std::env::var("FAT_BENCH_QUICK").is_ok_and(|v| v == "1");
-    let settings = if quick {
+    let settings = if quick() {
         Settings {
             warmup: 5,
             samples: 30,
@@ -523,18 +517,7 @@ fn main() {
     }
     let json: serde_json::Map<String, serde_json::Value> = figures
         .iter()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                serde_json::json!((v * 100.0).round() / 100.0),
-            )
-        })
+        .map(|(k, v)| (k.to_string(), serde_json::json!(round(*v, 2))))
         .collect();
-    let bench_dir = target_dir().join("bench");
-    std::fs::create_dir_all(&bench_dir).unwrap();
-    std::fs::write(
-        bench_dir.join("consensus.json"),
-        serde_json::Value::Object(json).to_string(),
-    )
-    .unwrap();
+    println!("wrote {}", write_figures("consensus", json).display());
 }

@@ -29,6 +29,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Dev, WorkerProcess, free_ports, http, start_worker};
+use fat_bench::{median, quick, write_figures};
 use serde_json::{Value, json};
 
 const ENTRIES: u64 = 100_000;
@@ -37,14 +38,8 @@ fn get(addr: &str, path: &str) -> (u16, Value) {
     http(addr, "GET", path, b"").unwrap()
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
-    let quick = std::env::var_os("FAT_BENCH_QUICK").is_some();
-    let rounds = if quick { 1 } else { 3 };
+    let rounds = if quick() { 1 } else { 3 };
     let dev = Dev::start("bench-join", &[]);
     let home = dev.dir.path().to_path_buf();
     let apis: Vec<String> = free_ports(2 + rounds)
@@ -155,17 +150,9 @@ fn main() {
     for (name, value) in figures.as_object().unwrap() {
         println!("| {name} | {value} |");
     }
-    let out = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target")
-        })
-        .join("bench");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(
-        out.join("join.json"),
-        serde_json::to_string_pretty(&figures).unwrap(),
-    )
-    .unwrap();
+    let Value::Object(figures) = figures else {
+        unreachable!("the figures are an object")
+    };
+    println!("wrote {}", write_figures("join", figures).display());
     drop(workers);
 }

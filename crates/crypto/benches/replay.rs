@@ -113,13 +113,8 @@ fn run_anchor(seconds: u64) -> Phase {
     })
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
-    let quick = std::env::var("FAT_BENCH_QUICK").is_ok_and(|v| v != "0");
+    let quick = fat_bench::quick();
     let rounds = if quick { 1 } else { 3 };
     let (fill_seconds, steady_seconds) = (30, 40);
 
@@ -152,7 +147,7 @@ fn main() {
         steady_max_us,
         anchor_ns,
         anchor_max_us,
-    ] = columns.map(median);
+    ] = columns.map(|mut column| fat_bench::median(&mut column));
     let figures: Vec<(&str, f64)> = vec![
         ("fill_admit_ns", fill_ns),
         ("fill_max_admit_us", fill_max_us),
@@ -177,9 +172,8 @@ fn main() {
         .iter()
         .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
         .collect();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("replay.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
-    println!("wrote {}", path.display());
+    println!(
+        "wrote {}",
+        fat_bench::write_figures("replay", json).display()
+    );
 }

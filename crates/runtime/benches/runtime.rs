@@ -51,7 +51,7 @@ impl Bench {
 }
 
 fn main() {
-    let quick = std::env::var("FAT_BENCH_QUICK").is_ok_and(|v| v != "0");
+    let quick = fat_bench::quick();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -236,9 +236,8 @@ fn main() {
         .iter()
         .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
         .collect();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("runtime.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
-    println!("wrote {}", path.display());
+    println!(
+        "wrote {}",
+        fat_bench::write_figures("runtime", json).display()
+    );
 }

@@ -205,7 +205,7 @@ async fn round(dir: &std::path::Path, sizes: &Sizes) -> Vec<f64> {
 }
 
 fn main() {
-    let quick = std::env::var("FAT_BENCH_QUICK").is_ok_and(|v| v == "1");
+    let quick = fat_bench::quick();
     let sizes = if quick {
         Sizes {
             rounds: 1,
@@ -258,14 +258,12 @@ fn main() {
         ] {
             json.insert(
                 format!("{}_{figure}", scenario.name),
-                json!((value * 100.0).round() / 100.0),
+                json!(fat_bench::round(value, 2)),
             );
         }
     }
-    std::fs::create_dir_all(&bench_dir).unwrap();
-    std::fs::write(
-        bench_dir.join("hostile.json"),
-        Value::Object(json).to_string(),
-    )
-    .unwrap();
+    println!(
+        "wrote {}",
+        fat_bench::write_figures("hostile", json).display()
+    );
 }

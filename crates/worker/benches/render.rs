@@ -142,7 +142,7 @@ async fn round(dir: &Path, sizes: &Sizes) -> [f64; FIGURES.len()] {
 }
 
 fn main() {
-    let quick = std::env::var("FAT_BENCH_QUICK").is_ok_and(|v| v == "1");
+    let quick = fat_bench::quick();
     let sizes = if quick {
         Sizes {
             rounds: 2,
@@ -185,16 +185,14 @@ fn main() {
         let value = median(values);
         if name.contains("_ratio") || name.contains("speedup") {
             println!("{name:<24} {value:>12.2}");
-            json.insert(name.to_string(), json!((value * 100.0).round() / 100.0));
+            json.insert(name.to_string(), json!(fat_bench::round(value, 2)));
         } else {
             println!("{name:<24} {value:>12.1}");
-            json.insert(name.to_string(), json!((value * 10.0).round() / 10.0));
+            json.insert(name.to_string(), json!(fat_bench::round(value, 1)));
         }
     }
-    std::fs::create_dir_all(&bench_dir).unwrap();
-    std::fs::write(
-        bench_dir.join("render.json"),
-        Value::Object(json).to_string(),
-    )
-    .unwrap();
+    println!(
+        "wrote {}",
+        fat_bench::write_figures("render", json).display()
+    );
 }

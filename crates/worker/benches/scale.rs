@@ -66,7 +66,7 @@ use fat_devnet::bootstrap::{submit, submit_at, wait_for_cluster_key};
 use fat_proto::WorkerApi;
 use fat_types::tx::cluster_id;
 use fat_types::{ClusterId, CommandPayload, ContractId, SignedTransaction, TxId, TxKind, WorkerId};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The gas each command asks for, all of which the probe's `loop` spends.
 const GAS: u64 = 100_000_000;
@@ -715,7 +715,7 @@ async fn round(net: &mut Network, sizes: &Sizes, index: usize) -> Round {
 }
 
 fn main() {
-    let quick = std::env::var("FAT_BENCH_QUICK").is_ok_and(|v| v == "1");
+    let quick = fat_bench::quick();
     let sizes = if quick {
         Sizes {
             rounds: 3,
@@ -769,12 +769,10 @@ fn main() {
     for (name, values) in FIGURES.iter().zip(figures.iter_mut()) {
         let value = median(values);
         println!("{name:<28} {value:>12.2}");
-        json.insert(name.to_string(), json!((value * 100.0).round() / 100.0));
+        json.insert(name.to_string(), json!(fat_bench::round(value, 2)));
     }
-    std::fs::create_dir_all(&bench_dir).unwrap();
-    std::fs::write(
-        bench_dir.join("scale.json"),
-        Value::Object(json).to_string(),
-    )
-    .unwrap();
+    println!(
+        "wrote {}",
+        fat_bench::write_figures("scale", json).display()
+    );
 }

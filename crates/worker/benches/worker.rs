@@ -619,7 +619,7 @@ fn main() {
         let _ = std::fs::remove_dir_all(&dir);
         return;
     }
-    let quick = std::env::var("FAT_BENCH_QUICK").is_ok_and(|v| v == "1");
+    let quick = fat_bench::quick();
     let sizes = if quick {
         Sizes {
             rounds: 3,
@@ -664,16 +664,14 @@ fn main() {
         let value = median(values);
         if name.ends_with("_ratio") || name.contains("_over_") {
             println!("{name:<28} {value:>14.2}");
-            json.insert(name.to_string(), json!((value * 100.0).round() / 100.0));
+            json.insert(name.to_string(), json!(fat_bench::round(value, 2)));
         } else {
             println!("{name:<28} {value:>14.1}");
-            json.insert(name.to_string(), json!((value * 10.0).round() / 10.0));
+            json.insert(name.to_string(), json!(fat_bench::round(value, 1)));
         }
     }
-    std::fs::create_dir_all(&bench_dir).unwrap();
-    std::fs::write(
-        bench_dir.join("worker.json"),
-        Value::Object(json).to_string(),
-    )
-    .unwrap();
+    println!(
+        "wrote {}",
+        fat_bench::write_figures("worker", json).display()
+    );
 }

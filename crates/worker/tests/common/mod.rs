@@ -553,12 +553,6 @@ pub async fn post_raw(base: &str, path: &str, content_type: &str, body: Vec<u8>)
     (status, bytes.to_vec())
 }
 
-/// The median of `values` (for benches: figures are medians over rounds).
-pub fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    values[values.len() / 2]
-}
-
 /// The `p` quantile (0 to 1) of `values`, the nearest rank.
 pub fn percentile(values: &mut [f64], p: f64) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -566,13 +560,10 @@ pub fn percentile(values: &mut [f64], p: f64) -> f64 {
     values[i]
 }
 
-/// The workspace's target directory, where benches keep their data and write their figures
-/// (`bench/NAME.json`).
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
-}
+/// The median of figures, and the workspace's target directory (where benches and tests
+/// keep their data), as every bench of the workspace has them.
+#[allow(unused_imports)]
+pub use fat_bench::{median, target_dir};
 
 /// Send `method(args)` to `contract` as a sealed command of `key` asking for `gas`, with the
 /// chain's minimum fee for it; returns once committed, with the fee it offered.
