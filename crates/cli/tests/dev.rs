@@ -68,7 +68,14 @@ async fn get(client: &Client, counter: &ContractId) -> Value {
 async fn dev_serves_workers_and_resumes() {
     let dir = temp_dir("dev");
     let port = free_port();
-    let (child, url) = start(&dir, port);
+    let (mut child, url) = start(&dir, port);
+    // The process runs without transparent huge pages (`fat_worker::process`).
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    if !status.lines().any(|line| line == "THP_enabled:\t0") {
+        child.kill().unwrap();
+        child.wait().unwrap();
+        panic!("fat dev with transparent huge pages (is MIMALLOC_ALLOW_THP set?):\n{status}");
+    }
     let chain = Client::new(&url).unwrap();
     let info = serde_json::to_value(chain.dev_workers().await.unwrap()).unwrap();
     assert_eq!(info["workers"].as_array().unwrap().len(), 2);

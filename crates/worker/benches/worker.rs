@@ -595,6 +595,8 @@ async fn profile_commands(dir: &std::path::Path) {
 }
 
 fn main() {
+    // As the `fat` binary does, so that the bench measures what runs.
+    fat_worker::process::no_transparent_huge_pages();
     if let Ok(mode) = std::env::var("FAT_BENCH_PROFILE") {
         let dir = target_dir()
             .join("bench")

@@ -18,7 +18,8 @@
 //! and attestation), `follow` (the chain), `commit` (executing a block with
 //! [`fat_executor::Executor`] on a snapshot, sealing the cluster keys it provisioned, group
 //! commit), `query` (plain, sealed and session queries), `jobs` (a query's jobs spread over
-//! its cluster, and the jobs other members send), `api` (HTTP).
+//! its cluster, and the jobs other members send), `api` (HTTP). [`process`] holds what the
+//! process a worker runs in asks of the kernel.
 
 mod admission;
 pub mod api;
@@ -28,6 +29,7 @@ mod follow;
 mod identity;
 mod jobs;
 mod keys;
+pub mod process;
 mod query;
 mod seal;
 mod shared;
