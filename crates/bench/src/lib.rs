@@ -10,13 +10,15 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-/// The workspace's target directory: `CARGO_TARGET_DIR` when set, else `target/` at the
-/// workspace's root.
+/// The workspace's target directory: `CARGO_TARGET_DIR` when set (a relative one taken from
+/// the workspace's root, where `cargo` is run: a bench runs in its package's directory), else
+/// `target/` at the workspace's root.
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|dir| !dir.is_empty()) {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
 }
 
 /// Whether a short run was asked for: `FAT_BENCH_QUICK` set to anything but empty or `0`.

@@ -21,8 +21,9 @@ fn main() -> ExitCode {
     }));
     let cli = commands::Cli::parse();
     install_logging();
-    // Before a node or worker starts (`no_transparent_huge_pages` says why). Where it does
-    // not apply (the allocator's switch is set, another OS), the process runs as before.
+    // Before a node or worker starts (`no_transparent_huge_pages` says why, and that the
+    // processes `fat` starts inherit it). Where it does not apply (the allocator's switch is
+    // set, another OS), the process runs as before.
     fat_worker::process::no_transparent_huge_pages();
     let json = cli.json();
     match cli.run() {

@@ -116,8 +116,11 @@ fn run_anchor(seconds: u64) -> Phase {
 fn main() {
     // What a worker's process does first (`fat_worker::process::no_transparent_huge_pages`):
     // with huge pages, filling the guard stalled for 22 to 28 ms in three runs of five.
-    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
-        rustix::thread::disable_transparent_huge_pages(true).expect("prctl(PR_SET_THP_DISABLE)");
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none()
+        && let Err(e) = rustix::thread::disable_transparent_huge_pages(true)
+    {
+        println!("(transparent huge pages left on: {e})");
     }
     let quick = fat_bench::quick();
     let rounds = if quick { 1 } else { 3 };
