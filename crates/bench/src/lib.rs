@@ -42,11 +42,11 @@ pub fn round(value: f64, decimals: i32) -> f64 {
 }
 
 /// Write `figures` as one flat JSON object to `bench/NAME.json` under the target directory,
-/// creating the directory; returns the file's path.
+/// creating the directory, and say where (`wrote PATH`).
 ///
 /// # Panics
 /// If the directory or the file cannot be written: a bench that cannot report is a failed run.
-pub fn write_figures(name: &str, figures: Map<String, Value>) -> PathBuf {
+pub fn write_figures(name: &str, figures: Map<String, Value>) {
     let dir = target_dir().join("bench");
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
@@ -54,7 +54,7 @@ pub fn write_figures(name: &str, figures: Map<String, Value>) -> PathBuf {
     let text = serde_json::to_string_pretty(&Value::Object(figures)).expect("JSON of numbers");
     std::fs::write(&path, text + "\n")
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-    path
+    println!("wrote {}", path.display());
 }
 
 #[cfg(test)]

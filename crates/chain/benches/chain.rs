@@ -100,5 +100,5 @@ fn main() {
         .iter()
         .map(|(k, v)| (k.to_string(), serde_json::json!(round(*v, 1))))
         .collect();
-    println!("wrote {}", write_figures("chain", json).display());
+    write_figures("chain", json);
 }

@@ -519,5 +519,5 @@ fn main() {
         .iter()
         .map(|(k, v)| (k.to_string(), serde_json::json!(round(*v, 2))))
         .collect();
-    println!("wrote {}", write_figures("consensus", json).display());
+    write_figures("consensus", json);
 }

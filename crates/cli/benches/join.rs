@@ -153,6 +153,6 @@ fn main() {
     let Value::Object(figures) = figures else {
         unreachable!("the figures are an object")
     };
-    println!("wrote {}", write_figures("join", figures).display());
+    write_figures("join", figures);
     drop(workers);
 }

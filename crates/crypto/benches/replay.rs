@@ -180,8 +180,5 @@ fn main() {
         .iter()
         .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
         .collect();
-    println!(
-        "wrote {}",
-        fat_bench::write_figures("replay", json).display()
-    );
+    fat_bench::write_figures("replay", json);
 }

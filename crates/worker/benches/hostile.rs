@@ -262,8 +262,5 @@ fn main() {
             );
         }
     }
-    println!(
-        "wrote {}",
-        fat_bench::write_figures("hostile", json).display()
-    );
+    fat_bench::write_figures("hostile", json);
 }

@@ -191,8 +191,5 @@ fn main() {
             json.insert(name.to_string(), json!(fat_bench::round(value, 1)));
         }
     }
-    println!(
-        "wrote {}",
-        fat_bench::write_figures("render", json).display()
-    );
+    fat_bench::write_figures("render", json);
 }

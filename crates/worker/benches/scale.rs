@@ -771,8 +771,5 @@ fn main() {
         println!("{name:<28} {value:>12.2}");
         json.insert(name.to_string(), json!(fat_bench::round(value, 2)));
     }
-    println!(
-        "wrote {}",
-        fat_bench::write_figures("scale", json).display()
-    );
+    fat_bench::write_figures("scale", json);
 }

@@ -672,8 +672,5 @@ fn main() {
             json.insert(name.to_string(), json!(fat_bench::round(value, 1)));
         }
     }
-    println!(
-        "wrote {}",
-        fat_bench::write_figures("worker", json).display()
-    );
+    fat_bench::write_figures("worker", json);
 }
