@@ -378,6 +378,19 @@ mod tests {
         }
     }
 
+    /// Admit nonces of `sender` stamped `at` (numbered from `first`) until no forgotten table
+    /// is left to release, at least one; returns how many were admitted.
+    fn admit_until_released(guard: &mut ReplayGuard, sender: u8, first: u32, at: u64) -> u32 {
+        let mut admitted = 0;
+        while admitted == 0 || !guard.releasing.is_empty() {
+            guard
+                .admit(&header(sender, first + admitted, at), at)
+                .unwrap();
+            admitted += 1;
+        }
+        admitted
+    }
+
     /// A refusal for a quota first releases more forgotten nonces than the few an admission
     /// releases: here the few are another sender's, and the quota's holder is admitted all
     /// the same.
@@ -544,11 +557,7 @@ mod tests {
             guard.releasing.last().unwrap().next,
             RELEASE_PER_ADMIT * SLOTS_PER_RELEASE
         );
-        let mut admitted = 1;
-        while !guard.releasing.is_empty() {
-            guard.admit(&header(3, admitted, later), later).unwrap();
-            admitted += 1;
-        }
+        let admitted = 1 + admit_until_released(&mut guard, 3, 1, later);
         assert!(admitted as usize >= sparse / (RELEASE_PER_ADMIT * SLOTS_PER_RELEASE));
         assert_eq!(guard.len(), admitted as usize);
         assert_eq!(guard.holders(), (1, 1));
@@ -567,21 +576,11 @@ mod tests {
             guard.admit(&header(2, n, middle), middle).unwrap();
         }
         // The first bucket is forgotten while the second is held: its table is kept.
-        let later = NOW + WINDOW + 1;
-        let mut n = 0;
-        while guard.releasing.len() + usize::from(n == 0) > 0 {
-            guard.admit(&header(3, n, later), later).unwrap();
-            n += 1;
-        }
+        admit_until_released(&mut guard, 3, 0, NOW + WINDOW + 1);
         let large = guard.spare.iter().map(HashTable::capacity).max().unwrap();
         assert!(large >= 5_000, "the first bucket's table is kept");
         // The second is forgotten when few nonces are held: neither large table stays.
-        let last = middle + WINDOW + 1;
-        let mut m = 0;
-        while guard.releasing.len() + usize::from(m == 0) > 0 {
-            guard.admit(&header(4, m, last), last).unwrap();
-            m += 1;
-        }
+        admit_until_released(&mut guard, 4, 0, middle + WINDOW + 1);
         assert!(guard.len() < SPARE_ROOM_FLOOR);
         assert!(
             guard
