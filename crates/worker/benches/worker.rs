@@ -43,8 +43,10 @@
 //! `FAT_BENCH_PROFILE=session` (or `fresh`, `plain`, `echo`) measures nothing: it sets up one
 //! worker, then runs that mode's 16 clients for 20 s and prints their rate, so that a profiler
 //! attached to the process (`perf record`) sees one path alone. `FAT_BENCH_PROFILE=commands`
-//! replays 4,000 commands five times (their submission shows in the profile too: look under
-//! the worker's `follow` and `commit`).
+//! replays 20,000 commands five times. Their submission would show in the profile too, so
+//! with `FAT_BENCH_PERF_CTL` (and `FAT_BENCH_PERF_ACK`) naming the FIFOs of
+//! `perf record --control fifo:CTL,ACK --delay=-1`, the bench enables perf's events only
+//! while the worker replays (the README's profiling section has the commands).
 
 /// The allocator of the `fat` binary, so that the bench measures what it runs.
 #[global_allocator]
@@ -328,15 +330,49 @@ async fn replay(
     for other in others {
         other.wait_for(location.height).await;
     }
+    perf_control("enable");
     let start = Instant::now();
     let w = RunningWorker::serve(w, &chain.url).await;
     w.wait_for(location.height).await;
     let per_s = n as f64 / start.elapsed().as_secs_f64();
+    perf_control("disable");
     eprintln!(
         "replayed {n} commands in {} blocks: {per_s:.0}/s",
         location.height - paused_at
     );
     (per_s, w)
+}
+
+/// Send `command` (`enable` or `disable`) to the `perf record` control FIFO named by
+/// `FAT_BENCH_PERF_CTL`, if it is set, and wait for perf's acknowledgement on the FIFO
+/// named by `FAT_BENCH_PERF_ACK`: so that a profile of the replay sees the worker apply
+/// blocks, and not the commands' submission.
+fn perf_control(command: &str) {
+    use std::io::{Read, Write};
+    let Ok(ctl) = std::env::var("FAT_BENCH_PERF_CTL") else {
+        return;
+    };
+    let mut fifo = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&ctl)
+        .unwrap_or_else(|e| panic!("FAT_BENCH_PERF_CTL={ctl}: {e}"));
+    fifo.write_all(format!("{command}\n").as_bytes())
+        .unwrap_or_else(|e| panic!("FAT_BENCH_PERF_CTL={ctl}: {e}"));
+    if let Ok(ack) = std::env::var("FAT_BENCH_PERF_ACK") {
+        // perf answers `ack` and a newline: read up to it, a byte at a time, so as to leave
+        // what follows for the next answer.
+        let mut reply =
+            std::fs::File::open(&ack).unwrap_or_else(|e| panic!("FAT_BENCH_PERF_ACK={ack}: {e}"));
+        let mut byte = [0u8; 1];
+        loop {
+            match reply.read(&mut byte) {
+                Ok(0) => break,
+                Ok(_) if byte[0] == b'\n' => break,
+                Ok(_) => {}
+                Err(e) => panic!("FAT_BENCH_PERF_ACK={ack}: {e}"),
+            }
+        }
+    }
 }
 
 /// `n` commands `increment` of `counter` called one after the other through the runtime
@@ -578,7 +614,7 @@ async fn profile(dir: &std::path::Path, mode: Mode, duration: Duration) {
     chain.stop().await;
 }
 
-/// The batched replay of [`round`], five times over 4,000 commands.
+/// The batched replay of [`round`], five times over 20,000 commands.
 async fn profile_commands(dir: &std::path::Path) {
     let chain = Chain::start_with_block_time(dir, Duration::from_millis(100)).await;
     let cluster = chain.dev_cluster(1).await;
@@ -586,7 +622,7 @@ async fn profile_commands(dir: &std::path::Path) {
     let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
     let counter = chain.deploy(&wasm, cluster, Value::Null).await;
     for _ in 0..5 {
-        let (per_s, resumed) = replay(&chain, w, &[], counter, 4000, Sealing::OneSession).await;
+        let (per_s, resumed) = replay(&chain, w, &[], counter, 20_000, Sealing::OneSession).await;
         println!("commands: {per_s:.0} per second");
         w = resumed;
     }
