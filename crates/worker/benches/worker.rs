@@ -359,8 +359,8 @@ fn perf_control(command: &str) {
     fifo.write_all(format!("{command}\n").as_bytes())
         .unwrap_or_else(|e| panic!("FAT_BENCH_PERF_CTL={ctl}: {e}"));
     if let Ok(ack) = std::env::var("FAT_BENCH_PERF_ACK") {
-        // perf answers `ack` and a newline: read up to it, a byte at a time, so as to leave
-        // what follows for the next answer.
+        // perf answers `ack`, a newline and a NUL byte. Read up to the newline, a byte at a
+        // time; the next answer's read passes over the NUL left behind.
         let mut reply =
             std::fs::File::open(&ack).unwrap_or_else(|e| panic!("FAT_BENCH_PERF_ACK={ack}: {e}"));
         let mut byte = [0u8; 1];

@@ -217,12 +217,15 @@ impl Worker {
 }
 
 /// Run `commit`, which blocks on the store, for the task applying blocks, which waits for it
-/// anyway. On a multi-threaded runtime it runs on this very thread (`block_in_place`: the
-/// runtime hands this thread's other tasks to another meanwhile), which spares a hand-off to
-/// a blocking thread and back: the `commands` profile of the worker bench measured about
-/// 0.4 ms of it a block of 100 commands on a busy 2-core machine. A single-threaded runtime
-/// (the tests') has no other thread to hand its tasks to, so there it runs on a blocking
-/// thread. Either way a panic of `commit` comes back as an error, as from a task.
+/// anyway. On a multi-threaded runtime it runs on this very thread (`block_in_place`), so the
+/// task is not parked and woken again once a blocking thread is done: in session 24 the
+/// worker bench's `commands` profile, on a busy 2-core machine, measured 0.35 to 0.5 ms of
+/// that a block of 100 commands. On a worker thread the runtime gives the thread's other
+/// tasks to another thread meanwhile; under `Runtime::block_on` (as `fat worker` follows the
+/// chain) the futures polled beside this one wait for the commit, which may wait for a
+/// background flush. A single-threaded runtime has no other thread for its tasks, so there
+/// the commit runs on a blocking thread. Either way a panic of `commit` comes back as an
+/// error, as from a task.
 async fn blocking<T: Send + 'static>(
     commit: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
@@ -295,6 +298,31 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(here, there);
+    }
+
+    /// The task applying blocks is a spawned task; with one worker thread, the runtime's
+    /// other tasks run only if the commit hands that thread's work to another.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn other_tasks_run_while_a_commit_holds_the_only_worker_thread() {
+        let (here, there, others_ran) = tokio::spawn(async {
+            let (ran, seen) = std::sync::mpsc::channel();
+            tokio::spawn(async move { ran.send(()).unwrap() });
+            let here = std::thread::current().id();
+            let (there, others_ran) = blocking(move || {
+                let others_ran = seen.recv_timeout(std::time::Duration::from_secs(10));
+                Ok((std::thread::current().id(), others_ran.is_ok()))
+            })
+            .await
+            .unwrap();
+            (here, there, others_ran)
+        })
+        .await
+        .unwrap();
+        assert_eq!(here, there, "the commit ran on the task's own thread");
+        assert!(
+            others_ran,
+            "another task ran while the commit held the thread"
+        );
     }
 
     #[tokio::test]
