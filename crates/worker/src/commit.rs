@@ -291,12 +291,19 @@ mod tests {
     use super::blocking;
     use crate::error::WorkerError;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_commit_runs_on_the_applying_thread_of_a_multi_threaded_runtime() {
+    /// The thread the caller runs on, and the one [`blocking`] ran the commit on (read in the
+    /// same poll: nothing is awaited before the commit runs).
+    async fn threads_of_a_commit() -> (std::thread::ThreadId, std::thread::ThreadId) {
         let here = std::thread::current().id();
         let there = blocking(move || Ok(std::thread::current().id()))
             .await
             .unwrap();
+        (here, there)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_runs_on_the_applying_thread_of_a_multi_threaded_runtime() {
+        let (here, there) = threads_of_a_commit().await;
         assert_eq!(here, there);
     }
 
@@ -327,10 +334,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_commit_runs_on_a_blocking_thread_of_a_single_threaded_runtime() {
-        let here = std::thread::current().id();
-        let there = blocking(move || Ok(std::thread::current().id()))
-            .await
-            .unwrap();
+        let (here, there) = threads_of_a_commit().await;
         assert_ne!(here, there);
     }
 
