@@ -120,11 +120,18 @@ fn clusters_are_made_placed_routed_and_left() {
     let shared = dev.deploy_to(counter, &pair, &["--salt", "3"]);
     let out = dev.fat(&["command", &shared, "increment", "--json"]).json();
     let tx = out["tx"].as_str().unwrap().to_string();
+    let block = out["block"].as_u64().unwrap();
     for (_, url) in &workers {
         let (host, prefix) = split(url);
         let mut answer = (0, Value::Null);
         for _ in 0..200 {
-            answer = http(&host, "GET", &format!("{prefix}/v1/receipts/{tx}"), b"").unwrap();
+            answer = http(
+                &host,
+                "GET",
+                &format!("{prefix}/v1/receipts/{tx}?height={block}"),
+                b"",
+            )
+            .unwrap();
             if answer.0 == 200 {
                 break;
             }
@@ -143,11 +150,24 @@ fn clusters_are_made_placed_routed_and_left() {
     let out = dev.fat(&["command", &shared, "increment", "--json"]).json();
     assert_eq!(out["output"], 2, "{out}");
     let tx = out["tx"].as_str().unwrap().to_string();
+    let block = out["block"].as_u64().unwrap();
     let (host, prefix) = split(&workers[1].1);
-    let (code, body) = http(&host, "GET", &format!("{prefix}/v1/receipts/{tx}"), b"").unwrap();
+    let (code, body) = http(
+        &host,
+        "GET",
+        &format!("{prefix}/v1/receipts/{tx}?height={block}"),
+        b"",
+    )
+    .unwrap();
     assert_eq!(code, 404, "the removed worker ran the command: {body}");
     let (host, prefix) = split(&workers[0].1);
-    let (code, body) = http(&host, "GET", &format!("{prefix}/v1/receipts/{tx}"), b"").unwrap();
+    let (code, body) = http(
+        &host,
+        "GET",
+        &format!("{prefix}/v1/receipts/{tx}?height={block}"),
+        b"",
+    )
+    .unwrap();
     assert_eq!(code, 200, "the member left runs it: {body}");
 
     // The removal moved the cluster's key to epoch 1, provisioned to the member that stays

@@ -372,14 +372,16 @@ fn command_until_killed(
         }
         let out = out.json();
         let tx = out["tx"].as_str().unwrap().to_string();
-        let receipt = match http(addr, "GET", &format!("/workers/0/v1/receipts/{tx}"), b"") {
+        let block = out["block"].as_u64().unwrap();
+        let path = format!("/workers/0/v1/receipts/{tx}?height={block}");
+        let receipt = match http(addr, "GET", &path, b"") {
             Ok((200, receipt)) => Some(receipt),
             _ if killed.load(Ordering::SeqCst) => None,
             other => panic!("{who}: no receipt for {tx} from a live worker: {other:?}"),
         };
         acked.lock().unwrap().push(Acked {
             tx,
-            block: out["block"].as_u64().unwrap(),
+            block,
             output: out["output"].as_u64().unwrap(),
             receipt,
         });
@@ -440,7 +442,10 @@ fn fat_dev_sigkilled_with_commands_in_flight_keeps_what_it_acknowledged() {
     for a in &acked {
         let tx = get(&addr, &format!("/v1/txs/{}", a.tx));
         assert_eq!(tx["height"].as_u64(), Some(a.block), "{} moved: {tx}", a.tx);
-        let receipt = get(&addr, &format!("/workers/0/v1/receipts/{}", a.tx));
+        let receipt = get(
+            &addr,
+            &format!("/workers/0/v1/receipts/{}?height={}", a.tx, a.block),
+        );
         if let Some(before) = &a.receipt {
             assert_eq!(&receipt, before, "the receipt of {} changed", a.tx);
         }

@@ -59,7 +59,11 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
     // What the first member signed for the command and its contract's state, to compare
     // after it is killed and restarted.
     let first_tx = out["tx"].as_str().unwrap().to_string();
-    let (code, receipt_before) = get(&apis[0], &format!("/v1/receipts/{first_tx}"));
+    let first_block = out["block"].as_u64().unwrap();
+    let (code, receipt_before) = get(
+        &apis[0],
+        &format!("/v1/receipts/{first_tx}?height={first_block}"),
+    );
     assert_eq!(code, 200, "{receipt_before}");
 
     // The first member dies: the second answers queries and commands go on. (A member
@@ -108,7 +112,10 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
     // Killed without a chance to flush, it ran again what was not durable: the receipt it
     // serves is the same to the byte (its signature included), and its contract's state
     // root is the other member's.
-    let (code, receipt_after) = get(&apis[0], &format!("/v1/receipts/{first_tx}"));
+    let (code, receipt_after) = get(
+        &apis[0],
+        &format!("/v1/receipts/{first_tx}?height={first_block}"),
+    );
     assert_eq!(code, 200, "{receipt_after}");
     assert_eq!(receipt_after, receipt_before);
     let roots: Vec<Value> = apis

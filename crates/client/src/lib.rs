@@ -583,7 +583,7 @@ impl Client {
         height: u64,
     ) -> Result<ReceiptView> {
         self.wait_for_height(trusted, height).await?;
-        let view = trusted.api().receipt(tx).await?;
+        let view = trusted.api().receipt(tx, height).await?;
         receipt::check_signed(&trusted.id, tx, &view)?;
         Ok(view)
     }

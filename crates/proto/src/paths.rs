@@ -146,7 +146,7 @@ pub mod worker {
     pub const QUERY: &str = "/v1/contracts/{id}/query";
     /// `GET`: a contract's log lines, or a stream of them.
     pub const LOGS: &str = "/v1/contracts/{id}/logs";
-    /// `GET`: the receipt the worker signed for a transaction.
+    /// `GET`: the receipt the worker signed for a transaction (`?height=`: its block).
     pub const RECEIPT: &str = "/v1/receipts/{tx}";
     /// `POST`: a job from another worker of the cluster (an envelope sealed to this worker).
     pub const JOBS: &str = "/v1/jobs";
@@ -215,9 +215,9 @@ pub mod worker {
         format!("/v1/contracts/{id}/logs?from={from}&follow=true")
     }
 
-    /// [`RECEIPT`] of `tx`.
-    pub fn receipt(tx: &TxId) -> String {
-        format!("/v1/receipts/{tx}")
+    /// [`RECEIPT`] of `tx`, in the block at `height`.
+    pub fn receipt(tx: &TxId, height: u64) -> String {
+        format!("/v1/receipts/{tx}?height={height}")
     }
 }
 
@@ -283,7 +283,7 @@ mod tests {
             (worker::QUERY, worker::query(&id)),
             (worker::LOGS, worker::logs(&id, 0, 10)),
             (worker::LOGS, worker::follow_logs(&id, 0)),
-            (worker::RECEIPT, worker::receipt(&tx)),
+            (worker::RECEIPT, worker::receipt(&tx, 9)),
         ];
         for (template, path) in cases {
             assert!(matches(template, &path), "{path} does not fill {template}");

@@ -110,7 +110,7 @@ pub struct QueryReply {
     pub jobs: Vec<JobProof>,
 }
 
-/// `GET /v1/receipts/{tx}`: the receipt a worker signed, with the hash it signed.
+/// `GET /v1/receipts/{tx}?height=`: the receipt a worker signed, with the hash it signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptView {
     /// The signed receipt.

@@ -49,9 +49,11 @@ impl WorkerApi {
         self.http.get_json(&paths::worker::contract(id)).await
     }
 
-    /// `GET /v1/receipts/{tx}`.
-    pub async fn receipt(&self, tx: &TxId) -> Result<ReceiptView> {
-        self.http.get_json(&paths::worker::receipt(tx)).await
+    /// `GET /v1/receipts/{tx}?height=`: the receipt of `tx`, in the block at `height`.
+    pub async fn receipt(&self, tx: &TxId, height: u64) -> Result<ReceiptView> {
+        self.http
+            .get_json(&paths::worker::receipt(tx, height))
+            .await
     }
 
     /// Up to `limit` log lines of `contract` from `from`.

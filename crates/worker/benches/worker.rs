@@ -30,6 +30,10 @@
 //!   as the client library seals one sender's commands to a contract.
 //! - `command_exec_fresh_per_s`: the same, each command sealed under its own session (an
 //!   x25519 key agreement per command, as a new client per command would cost).
+//! - `command_exec_held_per_s`: the same as `command_exec_per_s` once the worker has applied
+//!   30,000 commands more (1,000 quick), so that its store holds that many receipts, as a
+//!   worker's does after a while: what is written for each block may cost more as the store
+//!   grows. `command_held_vs_call_ratio` is it over `command_call_per_s`.
 //! - `command_exec_single_per_s`: the same on the block-time-0 chain, which cuts a block
 //!   per command or two: every command also pays a whole block's overhead.
 //! - `command_call_per_s`: the anchor of command application. The same `counter` code's
@@ -256,6 +260,8 @@ struct Sizes {
     concurrent_for: Duration,
     commands_e2e: usize,
     commands_replayed: usize,
+    /// Commands applied before `command_exec_held_per_s` is measured.
+    commands_held: usize,
 }
 
 /// How the commands of a replay are sealed.
@@ -436,7 +442,7 @@ async fn throughput(querier: &Querier, mode: Mode, duration: Duration) -> f64 {
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-const FIGURES: [&str; 23] = [
+const FIGURES: [&str; 25] = [
     "query_p50_us",
     "query_p99_us",
     "query_per_s",
@@ -460,6 +466,8 @@ const FIGURES: [&str; 23] = [
     "query_p99_over_p50",
     "command_call_per_s",
     "command_apply_vs_call_ratio",
+    "command_exec_held_per_s",
+    "command_held_vs_call_ratio",
 ];
 
 async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGURES.len()] {
@@ -546,6 +554,10 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
     let n = sizes.commands_replayed;
     let (exec_per_s, w) = replay(&chain, w, &[], counter, n, Sealing::OneSession).await;
     let (exec_fresh_per_s, w) = replay(&chain, w, &[], counter, n, Sealing::PerCommand).await;
+    // The store fills up; then the same replay again.
+    let held = sizes.commands_held;
+    let (_, w) = replay(&chain, w, &[], counter, held, Sealing::OneSession).await;
+    let (exec_held_per_s, w) = replay(&chain, w, &[], counter, n, Sealing::OneSession).await;
     w.stop().await;
     chain.stop().await;
 
@@ -585,6 +597,8 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
         sealed_p99 / sealed_p50,
         call_per_s,
         exec_per_s / call_per_s,
+        exec_held_per_s,
+        exec_held_per_s / call_per_s,
     ]
 }
 
@@ -665,6 +679,7 @@ fn main() {
             concurrent_for: Duration::from_millis(1000),
             commands_e2e: 15,
             commands_replayed: 300,
+            commands_held: 1_000,
         }
     } else {
         Sizes {
@@ -673,6 +688,7 @@ fn main() {
             concurrent_for: Duration::from_secs(3),
             commands_e2e: 50,
             commands_replayed: 2000,
+            commands_held: 30_000,
         }
     };
     let bench_dir = target_dir().join("bench");
@@ -689,12 +705,13 @@ fn main() {
         eprintln!("round {} of {}: {result:?}", r + 1, sizes.rounds);
     }
     println!(
-        "worker: counter, {} rounds, {} sequential requests in each mode (session, fresh, plain, echo), 16 concurrent clients for {:?} each, {} e2e commands, {} replayed, as many bare calls",
+        "worker: counter, {} rounds, {} sequential requests in each mode (session, fresh, plain, echo), 16 concurrent clients for {:?} each, {} e2e commands, {} replayed, as many bare calls, {} held",
         sizes.rounds,
         sizes.queries,
         sizes.concurrent_for,
         sizes.commands_e2e,
-        sizes.commands_replayed
+        sizes.commands_replayed,
+        sizes.commands_held
     );
     println!("{:<28} {:>14}", "figure", "median");
     let mut json = serde_json::Map::new();

@@ -406,18 +406,37 @@ async fn progress(State(worker): State<Worker>, Path(id): Path<String>) -> ApiRe
         .into_response())
 }
 
-/// The signed receipt of a transaction, served only once its block is durable (a receipt
-/// above the durable height is made durable first: [`Worker::receipt`]).
+/// `GET /v1/receipts/{tx}?height=`: read as text, so that a missing or bad height gets the
+/// API's error body.
+#[derive(Debug, Deserialize)]
+struct ReceiptQuery {
+    height: Option<String>,
+}
+
+/// The signed receipt of a transaction in block `height`, served only once its block is
+/// durable (a receipt above the durable height is made durable first: [`Worker::receipt`]).
 async fn receipt(
     State(worker): State<Worker>,
     Path(tx): Path<String>,
+    Query(q): Query<ReceiptQuery>,
 ) -> ApiResult<Json<ReceiptView>> {
     let tx: TxId = parse("transaction", &tx)?;
-    let signed = worker.receipt(&tx).await?.ok_or_else(|| {
+    let Some(height) = q.height else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!(
+                "which block holds {tx}? Ask for /v1/receipts/{tx}?height=H, with the height \
+                 the chain gives for the transaction (GET /v1/txs/{tx} on a node)"
+            ),
+        ));
+    };
+    let height: u64 = parse("height", &height)?;
+    let signed = worker.receipt(&tx, height).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("receipt of {tx} not found"),
+            format!("this worker executed no transaction {tx} in block {height}"),
         )
     })?;
     let hash = signed.receipt.hash();

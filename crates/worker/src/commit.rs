@@ -171,15 +171,15 @@ impl Worker {
         self.inner.store.durable_height()
     }
 
-    /// The signed receipt of a transaction this worker executed, once the block holding it
-    /// is durable: a receipt of a block above the durable height is made durable first, so a
-    /// receipt handed out never changes or disappears after a crash.
+    /// The signed receipt of a transaction this worker executed in block `height`, once
+    /// that block is durable: a receipt of a block above the durable height is made durable
+    /// first, so a receipt handed out never changes or disappears after a crash.
     ///
     /// The receipt is signed here, as it leaves: the store keeps it with a MAC that only
     /// this worker can make, checked before signing, so what the worker signs is what it
     /// executed. ed25519 signatures are deterministic: the same receipt, the same bytes.
-    pub async fn receipt(&self, tx: &TxId) -> Result<Option<SignedExecutionReceipt>> {
-        let Some(receipt) = self.inner.store.snapshot()?.receipt(tx)? else {
+    pub async fn receipt(&self, tx: &TxId, height: u64) -> Result<Option<SignedExecutionReceipt>> {
+        let Some(receipt) = self.inner.store.snapshot()?.receipt(tx, height)? else {
             return Ok(None);
         };
         self.make_durable(receipt.height).await?;

@@ -30,6 +30,10 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("codes");
 const CONTRACTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("contracts");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+/// The receipts of the transactions this worker executed, by the height of their block
+/// (big-endian), then the transaction id ([`receipt_key`]): each block's receipts are added
+/// after all the earlier ones, so a block writes a few pages at the end of the table
+/// however large it grows, not a random page per receipt.
 const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
 const LOGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("logs");
 const CLUSTERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("clusters");
@@ -49,8 +53,9 @@ const KEY_EPOCHS: TableDefinition<&[u8], u32> = TableDefinition::new("key_epochs
 /// each contract's state hash; version 5 keeps roots per block and contracts received from
 /// another member; version 6 keeps cluster keys with their epochs, each contract's epoch
 /// and each cluster's, and seals the records and the head (see [`crate::seal`]); version 7
-/// stores receipts unsigned with a MAC under the seal (signed when served).
-const FORMAT: &[u8] = b"fat-worker/8";
+/// stores receipts unsigned with a MAC under the seal (signed when served); version 9 keys
+/// receipts by their block's height, then their transaction id.
+const FORMAT: &[u8] = b"fat-worker/9";
 /// The database file inside the worker's data directory.
 pub const DB_FILE: &str = "worker.redb";
 
@@ -105,6 +110,14 @@ fn state_key(contract: &ContractId, key: &[u8]) -> Vec<u8> {
 fn root_key(contract: &ContractId, height: u64) -> Vec<u8> {
     let mut k = contract.as_bytes().to_vec();
     k.extend_from_slice(&height.to_be_bytes());
+    k
+}
+
+/// The key of a receipt: the height of its block, big-endian, then the transaction id.
+pub fn receipt_key(height: u64, tx: &TxId) -> [u8; 40] {
+    let mut k = [0; 40];
+    k[..8].copy_from_slice(&height.to_be_bytes());
+    k[8..].copy_from_slice(tx.as_bytes());
     k
 }
 
@@ -453,7 +466,10 @@ impl Store {
                 }
                 let stored = self.records.seal_receipt(encode(&receipt));
                 receipts
-                    .insert(receipt.tx.as_bytes().as_slice(), stored.as_slice())
+                    .insert(
+                        receipt_key(receipt.height, &receipt.tx).as_slice(),
+                        stored.as_slice(),
+                    )
                     .map_err(storage("write receipt"))?;
                 kept.push(receipt);
             }
@@ -910,18 +926,29 @@ impl Snapshot {
         Ok(epoch.map_or(0, |e| e.value()))
     }
 
-    /// The receipt of a transaction this worker executed, checked against its MAC (unsigned:
-    /// the worker signs it when it serves it).
-    pub fn receipt(&self, tx: &TxId) -> Result<Option<ExecutionReceipt>> {
-        let Some(stored) = get(self.table(&self.receipts, RECEIPTS)?, tx.as_bytes())? else {
+    /// The receipt of a transaction this worker executed in block `height`, checked against
+    /// its MAC (unsigned: the worker signs it when it serves it). `None` when this worker
+    /// executed no such transaction in that block (the chain tells which block holds a
+    /// transaction).
+    pub fn receipt(&self, tx: &TxId, height: u64) -> Result<Option<ExecutionReceipt>> {
+        let key = receipt_key(height, tx);
+        let Some(stored) = get(self.table(&self.receipts, RECEIPTS)?, &key)? else {
             return Ok(None);
         };
-        let bad = |why: &str| corrupt("receipt", format!("the receipt of {tx} {why}"));
+        let bad = |why: &str| {
+            corrupt(
+                "receipt",
+                format!("the receipt of {tx} at block {height} {why}"),
+            )
+        };
         let bytes = self.records_seal.open_receipt(&stored).map_err(bad)?;
         let receipt: ExecutionReceipt =
             decode("receipt", bytes).map_err(|e| bad(&e.to_string()))?;
-        if receipt.tx != *tx {
-            return Err(bad(&format!("is stored as that of {}", receipt.tx)));
+        if receipt.tx != *tx || receipt.height != height {
+            return Err(bad(&format!(
+                "is stored as that of {} at block {}",
+                receipt.tx, receipt.height
+            )));
         }
         Ok(Some(receipt))
     }

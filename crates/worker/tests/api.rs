@@ -43,11 +43,25 @@ async fn errors_name_their_cause() {
         (status, body["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("bad_request"))
     );
-    let (status, body) = call(&worker, "GET", &format!("/v1/receipts/{id}"), "").await;
+    let (status, body) = call(&worker, "GET", &format!("/v1/receipts/{id}?height=3"), "").await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
+    assert!(
+        body["message"].as_str().unwrap().contains("in block 3"),
+        "{body}"
+    );
+    // Without the block's height, or with one that is not a number, the error says what to
+    // ask for.
+    for (query, says) in [("", "?height=H"), ("?height=-1", "bad height")] {
+        let (status, body) = call(&worker, "GET", &format!("/v1/receipts/{id}{query}"), "").await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_request"))
+        );
+        assert!(body["message"].as_str().unwrap().contains(says), "{body}");
+    }
     let (status, _) = call(&worker, "GET", "/v1/nope", "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let _ = std::fs::remove_dir_all(&dir);

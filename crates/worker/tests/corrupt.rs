@@ -515,15 +515,27 @@ fn receipts_altered_moved_or_cut_on_disk_are_refused() {
         state_root: stored_root,
         ..two
     };
-    let read = |tx: &fat_types::TxId| {
+    let read_at = |tx: &fat_types::TxId, height: u64| {
         let store = Store::open(&dir, keyring(), common::store_seal()).unwrap();
-        store.snapshot().unwrap().receipt(tx)
+        store.snapshot().unwrap().receipt(tx, height)
     };
+    let read = |tx: &fat_types::TxId| read_at(tx, 1);
     assert_eq!(read(&one.tx).unwrap(), Some(one.clone()));
     assert_eq!(read(&fat_types::TxId([1; 32])).unwrap(), None);
+    // Asked for at another block, it is not there.
+    assert_eq!(read_at(&one.tx, 2).unwrap(), None);
+    assert_eq!(read_at(&one.tx, 0).unwrap(), None);
 
-    // The stored form: the receipt's canonical encoding, then its 32-byte MAC.
-    let stored = poke(&dir, "receipts", one.tx.as_bytes(), None).unwrap();
+    // The stored form: keyed by the block's height (big-endian), then the transaction id;
+    // the receipt's canonical encoding, then its 32-byte MAC.
+    let key = |height: u64, tx: &fat_types::TxId| {
+        let mut k = height.to_be_bytes().to_vec();
+        k.extend_from_slice(tx.as_bytes());
+        assert_eq!(k, fat_worker::store::receipt_key(height, tx));
+        k
+    };
+    let (key_one, key_two) = (key(1, &one.tx), key(1, &two.tx));
+    let stored = poke(&dir, "receipts", &key_one, None).unwrap();
     let encoded = fat_types::encoding::encode(&one);
     assert_eq!(&stored[..encoded.len()], encoded.as_slice());
     assert_eq!(stored.len(), encoded.len() + 32);
@@ -544,22 +556,26 @@ fn receipts_altered_moved_or_cut_on_disk_are_refused() {
     let mut edited = stored.clone();
     let at = encoded.len() - 30;
     edited[at] ^= 1;
-    poke(&dir, "receipts", one.tx.as_bytes(), Some(Some(&edited)));
+    poke(&dir, "receipts", &key_one, Some(Some(&edited)));
     refused(&one.tx, "does not match its MAC");
     // The other transaction's receipt under this one's id.
-    let other = poke(&dir, "receipts", two.tx.as_bytes(), None).unwrap();
-    poke(&dir, "receipts", one.tx.as_bytes(), Some(Some(&other)));
+    let other = poke(&dir, "receipts", &key_two, None).unwrap();
+    poke(&dir, "receipts", &key_one, Some(Some(&other)));
     refused(&one.tx, "is stored as that of");
-    // Cut short.
-    poke(
-        &dir,
-        "receipts",
-        one.tx.as_bytes(),
-        Some(Some(&stored[..20])),
+    // This one's receipt moved to another block.
+    poke(&dir, "receipts", &key_one, Some(Some(&stored)));
+    poke(&dir, "receipts", &key(7, &one.tx), Some(Some(&stored)));
+    let err = read_at(&one.tx, 7).unwrap_err();
+    assert!(
+        matches!(&err, WorkerError::Corrupt(_)) && err.to_string().contains("at block 1"),
+        "{err}"
     );
+    poke(&dir, "receipts", &key(7, &one.tx), Some(None));
+    // Cut short.
+    poke(&dir, "receipts", &key_one, Some(Some(&stored[..20])));
     refused(&one.tx, "too short");
     // Put back, it reads again.
-    poke(&dir, "receipts", one.tx.as_bytes(), Some(Some(&stored)));
+    poke(&dir, "receipts", &key_one, Some(Some(&stored)));
     assert_eq!(read(&one.tx).unwrap(), Some(one));
     assert_eq!(read(&two.tx).unwrap(), Some(two));
 
@@ -568,7 +584,7 @@ fn receipts_altered_moved_or_cut_on_disk_are_refused() {
     let err = Store::open(&dir, keyring(), common::store_seal()).unwrap_err();
     let message = err.to_string();
     assert!(
-        message.contains("fat-worker/6") && message.contains("fat-worker/8"),
+        message.contains("fat-worker/6") && message.contains("fat-worker/9"),
         "{message}"
     );
     assert_eq!(
@@ -579,7 +595,7 @@ fn receipts_altered_moved_or_cut_on_disk_are_refused() {
     poke_meta(&dir, "format", Some(None));
     let err = Store::open(&dir, keyring(), common::store_seal()).unwrap_err();
     assert!(err.to_string().contains("no format"), "{err}");
-    poke_meta(&dir, "format", Some(Some(b"fat-worker/8")));
+    poke_meta(&dir, "format", Some(Some(b"fat-worker/9")));
     Store::open(&dir, keyring(), common::store_seal()).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -159,7 +159,7 @@ async fn command(
     let _ = started.send(());
     let id = answer.id;
     w.wait_for(answer.height.unwrap()).await;
-    let body = w.get(&format!("/v1/receipts/{id}")).await;
+    let body = w.receipt(&id).await;
     let status = &body["receipt"]["status"];
     let committed = client.tx(&id).await.unwrap();
     let fee = committed.receipt.fee;

@@ -84,9 +84,10 @@ async fn answers_fit_the_openapi_schemas() {
     let wasm = fat_test_programs::read(fat_test_programs::PROBE);
     let probe = chain.deploy(&wasm, cluster, json!("hello")).await;
     let alice = dev_keypair("alice");
-    let (emitted, _) = chain.command(&alice, probe, "emit", json!(2)).await;
-    let (failed, _) = chain.command(&alice, probe, "panic", Value::Null).await;
-    let (logged, height) = chain.command(&alice, probe, "log", json!(3)).await;
+    let emitted = chain.command(&alice, probe, "emit", json!(2)).await;
+    let failed = chain.command(&alice, probe, "panic", Value::Null).await;
+    let logged = chain.command(&alice, probe, "log", json!(3)).await;
+    let height = logged.1;
     w0.wait_for(height).await;
 
     let mut c = Checker::new(&spec, app(w0.worker.clone()));
@@ -103,11 +104,27 @@ async fn answers_fit_the_openapi_schemas() {
         .await;
     c.events(p::LOGS, &p::follow_logs(&probe, 0), "log", 2)
         .await;
-    for tx in [emitted, failed, logged] {
-        c.get(p::RECEIPT, &p::receipt(&tx), 200).await;
+    for (tx, at) in [emitted, failed, logged] {
+        c.get(p::RECEIPT, &p::receipt(&tx, at), 200).await;
+        // Not in another block.
+        c.get(p::RECEIPT, &p::receipt(&tx, at + 1), 404).await;
     }
-    c.get(p::RECEIPT, &p::receipt(&TxId([9; 32])), 404).await;
-    c.get(p::RECEIPT, "/v1/receipts/zz", 400).await;
+    c.get(p::RECEIPT, &p::receipt(&TxId([9; 32]), height), 404)
+        .await;
+    c.get(p::RECEIPT, "/v1/receipts/zz?height=1", 400).await;
+    let body = c
+        .get(p::RECEIPT, &format!("/v1/receipts/{}", logged.0), 400)
+        .await;
+    assert!(
+        body["message"].as_str().unwrap().contains("?height="),
+        "{body}"
+    );
+    c.get(
+        p::RECEIPT,
+        &format!("/v1/receipts/{}?height=x", logged.0),
+        400,
+    )
+    .await;
 
     let query = |method: &str| {
         json!({"method": method, "args": null})

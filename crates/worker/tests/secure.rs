@@ -179,7 +179,7 @@ async fn sealed_query_at(
 
 /// The worker's execution receipt of `tx` (`{"receipt": {...}, "worker", ...}`).
 async fn exec_receipt(w: &RunningWorker, tx: &TxId) -> Value {
-    w.get(&format!("/v1/receipts/{tx}")).await
+    w.receipt(tx).await
 }
 
 /// The error of a failed execution receipt; panics if it did not fail.
@@ -250,7 +250,7 @@ async fn nothing_private_crosses_the_wire_in_the_clear() {
         PROBE_INIT,
     )
     .await;
-    let (tx, _, session) =
+    let (tx, tx_height, session) =
         command_via(&client, counter, "increment", &format!("{{\"by\": {BY}}}")).await;
     let (_, height, _) =
         command_via(&client, probe, "set", &format!("{}={SECRET}", json!(VAULT))).await;
@@ -259,7 +259,7 @@ async fn nothing_private_crosses_the_wire_in_the_clear() {
     // The receipt, through the worker's proxy: its output is sealed to the command's session.
     let receipt: Value = ChainClient::new(&worker_proxy.url)
         .unwrap()
-        .get_json(&format!("/v1/receipts/{tx}"))
+        .get_json(&format!("/v1/receipts/{tx}?height={tx_height}"))
         .await
         .unwrap();
     assert_eq!(receipt["receipt"]["status"]["status"], "ok", "{receipt}");
@@ -313,7 +313,10 @@ async fn nothing_private_crosses_the_wire_in_the_clear() {
         &worker_bytes,
         &format!("POST /v1/contracts/{probe}/query")
     ));
-    assert!(contains(&worker_bytes, &format!("GET /v1/receipts/{tx}")));
+    assert!(contains(
+        &worker_bytes,
+        &format!("GET /v1/receipts/{tx}?height={tx_height}")
+    ));
     assert!(
         contains(&worker_bytes, control),
         "the recorder missed the control"

@@ -92,7 +92,7 @@ fn snapshots_are_isolated_and_commits_carry_the_height() {
         );
         // Keyed: not the root anyone could compute from a guess of the state.
         assert_ne!(record.state_root, state_root(&c, [(&b"k"[..], &b"2"[..])]));
-        assert!(after.receipt(&TxId([0; 32])).unwrap().is_none());
+        assert!(after.receipt(&TxId([0; 32]), 2).unwrap().is_none());
         // The second commit was not durable; a flush makes it so (a write, too).
         store.flush().unwrap();
         assert_eq!(store.durable_height(), 2);

@@ -35,7 +35,7 @@ async fn counter_replicas_agree_restart_and_catch_up() {
 
     // The signed receipt, from each worker.
     for w in [&w0, &w1] {
-        let body = w.get(&format!("/v1/receipts/{tx}")).await;
+        let body = w.get(&format!("/v1/receipts/{tx}?height={height}")).await;
         assert_eq!(body["receipt"]["status"]["status"], "ok", "{body}");
         assert_eq!(body["receipt"]["output"], "");
         assert_eq!(open_output(&body, &session), 7);
@@ -60,7 +60,7 @@ async fn counter_replicas_agree_restart_and_catch_up() {
         .await;
     w0.wait_for(height).await;
     w1.wait_for(height).await;
-    let body = w0.get(&format!("/v1/receipts/{bad}")).await;
+    let body = w0.receipt(&bad).await;
     assert_eq!(body["receipt"]["status"]["status"], "failed", "{body}");
     assert_eq!(w1.query(counter, "get", Value::Null).await["output"], 8);
 
@@ -170,7 +170,7 @@ async fn logs_are_kept_and_followed_and_events_receipted() {
     let (_, height) = chain.command(&alice, probe, "log", json!(3)).await;
     w0.wait_for(height).await;
 
-    let receipt = w0.get(&format!("/v1/receipts/{emitted}")).await;
+    let receipt = w0.receipt(&emitted).await;
     let events = receipt["receipt"]["events"].as_array().unwrap();
     assert_eq!(events.len(), 2, "{receipt}");
     assert_eq!(events[0]["topic"], "probe");
@@ -432,10 +432,15 @@ async fn a_receipt_is_served_only_once_its_block_is_durable() {
         worker.durable_height() < height,
         "the block is not durable yet"
     );
-    let stored = worker.snapshot().unwrap().receipt(&tx).unwrap().unwrap();
+    let stored = worker
+        .snapshot()
+        .unwrap()
+        .receipt(&tx, height)
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.height, height);
 
-    let request = Request::get(format!("/v1/receipts/{tx}"))
+    let request = Request::get(format!("/v1/receipts/{tx}?height={height}"))
         .body(Body::empty())
         .unwrap();
     let response = fat_worker::api::app(worker.clone())
@@ -451,7 +456,7 @@ async fn a_receipt_is_served_only_once_its_block_is_durable() {
     );
     assert_eq!(view["hash"], json!(stored.hash()), "{view}");
     // Served again, it needs no flush and is the same, signed by the worker.
-    let served = worker.receipt(&tx).await.unwrap().unwrap();
+    let served = worker.receipt(&tx, height).await.unwrap().unwrap();
     assert_eq!(served.receipt, stored);
     assert_eq!(served.worker, worker.id());
     fat_crypto::verify(
@@ -632,7 +637,7 @@ async fn a_whole_store_put_back_runs_the_blocks_since_to_the_same_receipts() {
     let last = txs[1].1;
     let mut receipts = Vec::new();
     for (tx, _) in &txs {
-        receipts.push(w0.get(&format!("/v1/receipts/{tx}")).await);
+        receipts.push(w0.receipt(tx).await);
     }
     let answer = w0.query(counter, "get", Value::Null).await;
     assert_eq!(answer["output"], 1106, "{answer}");
@@ -657,7 +662,7 @@ async fn a_whole_store_put_back_runs_the_blocks_since_to_the_same_receipts() {
     let w0 = RunningWorker::serve(worker, &chain.url).await;
     w0.wait_for(last).await;
     for ((tx, _), before) in txs.iter().zip(&receipts) {
-        let after = w0.get(&format!("/v1/receipts/{tx}")).await;
+        let after = w0.receipt(tx).await;
         assert_eq!(&after, before, "receipt of {tx}");
     }
     let answer = w0.query(counter, "get", Value::Null).await;

@@ -349,7 +349,7 @@ pub fn worker_config(dir: &Path, index: usize) -> WorkerConfig {
     config
 }
 
-/// Open the sealed output of a receipt (`GET /v1/receipts/{tx}`) with the command's session.
+/// Open the sealed output of a receipt (`GET /v1/receipts/{tx}?height=`) with the command's session.
 pub fn open_output(receipt: &Value, session: &Session) -> Value {
     let sealed = receipt["receipt"]["sealed_output"]
         .as_str()
@@ -374,6 +374,8 @@ pub struct RunningWorker {
     pub worker: Worker,
     pub url: String,
     pub client: ChainClient,
+    /// The chain node it follows.
+    chain: fat_proto::ChainApi,
     running: fat_devnet::RunningWorker,
 }
 
@@ -406,6 +408,7 @@ impl RunningWorker {
         let url = running.url().expect("served on its own port").to_string();
         Self {
             client: ChainClient::new(&url).unwrap(),
+            chain: fat_proto::ChainApi::new(chain_url).unwrap(),
             worker,
             url,
             running,
@@ -531,6 +534,14 @@ impl RunningWorker {
 
     pub async fn get(&self, path: &str) -> Value {
         self.client.get_json(path).await.unwrap()
+    }
+
+    /// The worker's signed receipt of `tx` (`GET /v1/receipts/{tx}?height=`), at the height
+    /// the chain gives for it, as a client holding only the transaction id would ask.
+    pub async fn receipt(&self, tx: &TxId) -> Value {
+        let height = self.chain.tx(tx).await.unwrap().height;
+        self.get(&fat_proto::paths::worker::receipt(tx, height))
+            .await
     }
 }
 
