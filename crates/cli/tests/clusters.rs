@@ -5,7 +5,7 @@
 //! closes a cluster to all but the accounts its owner names.
 
 mod common;
-use common::{Dev, http, wait_provisioned};
+use common::{Dev, http, receipt_path, wait_provisioned};
 use serde_json::Value;
 
 /// The cluster `id` as `fat cluster list --json` shows it.
@@ -119,19 +119,12 @@ fn clusters_are_made_placed_routed_and_left() {
     let epoch_0_key = wait_provisioned(&chain_addr, &pair)["public_key"].clone();
     let shared = dev.deploy_to(counter, &pair, &["--salt", "3"]);
     let out = dev.fat(&["command", &shared, "increment", "--json"]).json();
-    let tx = out["tx"].as_str().unwrap().to_string();
-    let block = out["block"].as_u64().unwrap();
+    let receipt = receipt_path(&out);
     for (_, url) in &workers {
         let (host, prefix) = split(url);
         let mut answer = (0, Value::Null);
         for _ in 0..200 {
-            answer = http(
-                &host,
-                "GET",
-                &format!("{prefix}/v1/receipts/{tx}?height={block}"),
-                b"",
-            )
-            .unwrap();
+            answer = http(&host, "GET", &format!("{prefix}{receipt}"), b"").unwrap();
             if answer.0 == 200 {
                 break;
             }
@@ -149,25 +142,12 @@ fn clusters_are_made_placed_routed_and_left() {
     );
     let out = dev.fat(&["command", &shared, "increment", "--json"]).json();
     assert_eq!(out["output"], 2, "{out}");
-    let tx = out["tx"].as_str().unwrap().to_string();
-    let block = out["block"].as_u64().unwrap();
+    let receipt = receipt_path(&out);
     let (host, prefix) = split(&workers[1].1);
-    let (code, body) = http(
-        &host,
-        "GET",
-        &format!("{prefix}/v1/receipts/{tx}?height={block}"),
-        b"",
-    )
-    .unwrap();
+    let (code, body) = http(&host, "GET", &format!("{prefix}{receipt}"), b"").unwrap();
     assert_eq!(code, 404, "the removed worker ran the command: {body}");
     let (host, prefix) = split(&workers[0].1);
-    let (code, body) = http(
-        &host,
-        "GET",
-        &format!("{prefix}/v1/receipts/{tx}?height={block}"),
-        b"",
-    )
-    .unwrap();
+    let (code, body) = http(&host, "GET", &format!("{prefix}{receipt}"), b"").unwrap();
     assert_eq!(code, 200, "the member left runs it: {body}");
 
     // The removal moved the cluster's key to epoch 1, provisioned to the member that stays

@@ -17,9 +17,10 @@ use fat_types::{Block, ClusterId, ContractId, TxKind, WorkerId};
 use serde_json::Value;
 
 use common::{
-    Dev, WorkerProcess, fat, free_ports, http, run, spawn_ready, start_gatekeeper, start_worker,
-    temp_dir, wait_for_height,
+    Dev, WorkerProcess, fat, free_ports, http, receipt_path, run, spawn_ready, start_gatekeeper,
+    start_worker, temp_dir, wait_for_height,
 };
+use fat_proto::paths;
 
 /// A child process, SIGKILLed on drop.
 struct Proc(Child);
@@ -373,7 +374,7 @@ fn command_until_killed(
         let out = out.json();
         let tx = out["tx"].as_str().unwrap().to_string();
         let block = out["block"].as_u64().unwrap();
-        let path = format!("/workers/0/v1/receipts/{tx}?height={block}");
+        let path = format!("/workers/0{}", receipt_path(&out));
         let receipt = match http(addr, "GET", &path, b"") {
             Ok((200, receipt)) => Some(receipt),
             _ if killed.load(Ordering::SeqCst) => None,
@@ -442,10 +443,8 @@ fn fat_dev_sigkilled_with_commands_in_flight_keeps_what_it_acknowledged() {
     for a in &acked {
         let tx = get(&addr, &format!("/v1/txs/{}", a.tx));
         assert_eq!(tx["height"].as_u64(), Some(a.block), "{} moved: {tx}", a.tx);
-        let receipt = get(
-            &addr,
-            &format!("/workers/0/v1/receipts/{}?height={}", a.tx, a.block),
-        );
+        let path = paths::worker::receipt(&a.tx.parse().unwrap(), a.block);
+        let receipt = get(&addr, &format!("/workers/0{path}"));
         if let Some(before) = &a.receipt {
             assert_eq!(&receipt, before, "the receipt of {} changed", a.tx);
         }

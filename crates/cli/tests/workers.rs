@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Dev, WorkerProcess, free_addrs, http, start_worker, wait_for_height, worker_ids};
+use common::{
+    Dev, WorkerProcess, free_addrs, http, receipt_path, start_worker, wait_for_height, worker_ids,
+};
 use serde_json::Value;
 
 /// `GET {addr}{path}` as JSON, with its status.
@@ -58,12 +60,8 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
 
     // What the first member signed for the command and its contract's state, to compare
     // after it is killed and restarted.
-    let first_tx = out["tx"].as_str().unwrap().to_string();
-    let first_block = out["block"].as_u64().unwrap();
-    let (code, receipt_before) = get(
-        &apis[0],
-        &format!("/v1/receipts/{first_tx}?height={first_block}"),
-    );
+    let first_receipt = receipt_path(&out);
+    let (code, receipt_before) = get(&apis[0], &first_receipt);
     assert_eq!(code, 200, "{receipt_before}");
 
     // The first member dies: the second answers queries and commands go on. (A member
@@ -112,10 +110,7 @@ fn worker_processes_register_serve_fail_over_and_catch_up() {
     // Killed without a chance to flush, it ran again what was not durable: the receipt it
     // serves is the same to the byte (its signature included), and its contract's state
     // root is the other member's.
-    let (code, receipt_after) = get(
-        &apis[0],
-        &format!("/v1/receipts/{first_tx}?height={first_block}"),
-    );
+    let (code, receipt_after) = get(&apis[0], &first_receipt);
     assert_eq!(code, 200, "{receipt_after}");
     assert_eq!(receipt_after, receipt_before);
     let roots: Vec<Value> = apis

@@ -584,7 +584,7 @@ impl Client {
     ) -> Result<ReceiptView> {
         self.wait_for_height(trusted, height).await?;
         let view = trusted.api().receipt(tx, height).await?;
-        receipt::check_signed(&trusted.id, tx, &view)?;
+        receipt::check_signed(&trusted.id, tx, height, &view)?;
         Ok(view)
     }
 

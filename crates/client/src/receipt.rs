@@ -5,8 +5,14 @@ use fat_types::{AccountId, ExecStatus, TxId, WorkerId};
 
 use crate::error::{Error, Result};
 
-/// Check a receipt is `worker`'s signature over the receipt of transaction `tx`.
-pub(crate) fn check_signed(worker: &WorkerId, tx: &TxId, view: &ReceiptView) -> Result<()> {
+/// Check a receipt is `worker`'s signature over the receipt of transaction `tx` in the block
+/// at `height`.
+pub(crate) fn check_signed(
+    worker: &WorkerId,
+    tx: &TxId,
+    height: u64,
+    view: &ReceiptView,
+) -> Result<()> {
     let refuse = |reason: String| Error::UntrustedWorker {
         worker: worker.to_string(),
         reason,
@@ -22,6 +28,12 @@ pub(crate) fn check_signed(worker: &WorkerId, tx: &TxId, view: &ReceiptView) -> 
         return Err(refuse(format!(
             "asked for the receipt of {tx}, got that of {}",
             signed.receipt.tx
+        )));
+    }
+    if signed.receipt.height != height {
+        return Err(refuse(format!(
+            "asked for the receipt of {tx} in block {height}, got one of block {}",
+            signed.receipt.height
         )));
     }
     fat_crypto::verify(
@@ -86,18 +98,22 @@ mod tests {
         let worker = WorkerId(key.account_id().0);
         let tx = TxId([1; 32]);
         let body = signed(&key, tx);
-        check_signed(&worker, &tx, &body).unwrap();
+        check_signed(&worker, &tx, 3, &body).unwrap();
 
         let other = fat_crypto::dev_keypair("worker-1");
-        let err = check_signed(&worker, &tx, &signed(&other, tx)).unwrap_err();
+        let err = check_signed(&worker, &tx, 3, &signed(&other, tx)).unwrap_err();
         assert!(err.to_string().contains("another worker"), "{err}");
 
-        let err = check_signed(&worker, &TxId([9; 32]), &body).unwrap_err();
+        let err = check_signed(&worker, &TxId([9; 32]), 3, &body).unwrap_err();
         assert!(err.to_string().contains("got that of"), "{err}");
+
+        // Signed, but of another block than the one the chain put the transaction in.
+        let err = check_signed(&worker, &tx, 4, &body).unwrap_err();
+        assert!(err.to_string().contains("got one of block 3"), "{err}");
 
         let mut forged = body.clone();
         forged.signed.receipt.gas_used = 8;
-        let err = check_signed(&worker, &tx, &forged).unwrap_err();
+        let err = check_signed(&worker, &tx, 3, &forged).unwrap_err();
         assert!(err.to_string().contains("does not verify"), "{err}");
     }
 }

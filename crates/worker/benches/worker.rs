@@ -31,9 +31,9 @@
 //! - `command_exec_fresh_per_s`: the same, each command sealed under its own session (an
 //!   x25519 key agreement per command, as a new client per command would cost).
 //! - `command_exec_held_per_s`: the same as `command_exec_per_s` once the worker has applied
-//!   30,000 commands more (1,000 quick), so that its store holds that many receipts, as a
-//!   worker's does after a while: what is written for each block may cost more as the store
-//!   grows. `command_held_vs_call_ratio` is it over `command_call_per_s`.
+//!   30,000 commands more (1,000 quick): its store then holds about 34,000 receipts, as a
+//!   worker's does after a while, and what is written for each block may cost more as the
+//!   store grows. `command_held_vs_call_ratio` is it over `command_call_per_s`.
 //! - `command_exec_single_per_s`: the same on the block-time-0 chain, which cuts a block
 //!   per command or two: every command also pays a whole block's overhead.
 //! - `command_call_per_s`: the anchor of command application. The same `counter` code's

@@ -99,6 +99,43 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A query string parsed into `T`, as axum's `Query` does, but refused (a missing or bad
+/// parameter, one given twice) with the API's error body rather than axum's plain text.
+struct ApiQuery<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for ApiQuery<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> std::result::Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(q)) => Ok(Self(q)),
+            Err(rejection) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+/// What the worker has not reached yet (a block above its head) has nothing here yet: ask
+/// again later. Any other error as it is.
+fn not_reached(error: WorkerError) -> ApiError {
+    match error {
+        WorkerError::Behind { height } => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_reached",
+            format!("this worker has not reached block {height} yet"),
+        ),
+        e => e.into(),
+    }
+}
+
 impl From<WorkerError> for ApiError {
     fn from(error: WorkerError) -> Self {
         match error {
@@ -314,18 +351,10 @@ struct RootsQuery {
 /// signed by its identity.
 async fn roots(
     State(worker): State<Worker>,
-    Query(q): Query<RootsQuery>,
+    ApiQuery(q): ApiQuery<RootsQuery>,
 ) -> ApiResult<Json<SignedRoots>> {
-    match worker.signed_roots(q.height) {
-        Ok(roots) => Ok(Json(roots)),
-        // A block not reached yet has no roots here: ask again later, or at a lower height.
-        Err(WorkerError::Behind { height }) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_reached",
-            format!("this worker has not reached block {height} yet"),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    // A block not reached yet has no roots here: ask again later, or at a lower height.
+    Ok(Json(worker.signed_roots(q.height).map_err(not_reached)?))
 }
 
 /// The key of a cluster's current epoch, as this member derives it, signed.
@@ -406,11 +435,10 @@ async fn progress(State(worker): State<Worker>, Path(id): Path<String>) -> ApiRe
         .into_response())
 }
 
-/// `GET /v1/receipts/{tx}?height=`: read as text, so that a missing or bad height gets the
-/// API's error body.
+/// `GET /v1/receipts/{tx}?height=`.
 #[derive(Debug, Deserialize)]
 struct ReceiptQuery {
-    height: Option<String>,
+    height: Option<u64>,
 }
 
 /// The signed receipt of a transaction in block `height`, served only once its block is
@@ -418,7 +446,7 @@ struct ReceiptQuery {
 async fn receipt(
     State(worker): State<Worker>,
     Path(tx): Path<String>,
-    Query(q): Query<ReceiptQuery>,
+    ApiQuery(q): ApiQuery<ReceiptQuery>,
 ) -> ApiResult<Json<ReceiptView>> {
     let tx: TxId = parse("transaction", &tx)?;
     let Some(height) = q.height else {
@@ -431,8 +459,8 @@ async fn receipt(
             ),
         ));
     };
-    let height: u64 = parse("height", &height)?;
-    let signed = worker.receipt(&tx, height).await?.ok_or_else(|| {
+    let signed = worker.receipt(&tx, height).await.map_err(not_reached)?;
+    let signed = signed.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -460,7 +488,7 @@ fn default_limit() -> usize {
 async fn logs(
     State(worker): State<Worker>,
     Path(id): Path<String>,
-    Query(q): Query<LogsQuery>,
+    ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> ApiResult<Response> {
     let id: ContractId = parse("contract", &id)?;
     let snapshot = worker.snapshot()?;

@@ -173,13 +173,19 @@ impl Worker {
 
     /// The signed receipt of a transaction this worker executed in block `height`, once
     /// that block is durable: a receipt of a block above the durable height is made durable
-    /// first, so a receipt handed out never changes or disappears after a crash.
+    /// first, so a receipt handed out never changes or disappears after a crash. `None` when
+    /// the worker executed no such transaction in that block; [`WorkerError::Behind`] when it
+    /// has not applied that block yet.
     ///
     /// The receipt is signed here, as it leaves: the store keeps it with a MAC that only
     /// this worker can make, checked before signing, so what the worker signs is what it
     /// executed. ed25519 signatures are deterministic: the same receipt, the same bytes.
     pub async fn receipt(&self, tx: &TxId, height: u64) -> Result<Option<SignedExecutionReceipt>> {
-        let Some(receipt) = self.inner.store.snapshot()?.receipt(tx, height)? else {
+        let snapshot = self.inner.store.snapshot()?;
+        let Some(receipt) = snapshot.receipt(tx, height)? else {
+            if !snapshot.started()? || snapshot.head()?.height < height {
+                return Err(WorkerError::Behind { height });
+            }
             return Ok(None);
         };
         self.make_durable(receipt.height).await?;

@@ -53,8 +53,9 @@ const KEY_EPOCHS: TableDefinition<&[u8], u32> = TableDefinition::new("key_epochs
 /// each contract's state hash; version 5 keeps roots per block and contracts received from
 /// another member; version 6 keeps cluster keys with their epochs, each contract's epoch
 /// and each cluster's, and seals the records and the head (see [`crate::seal`]); version 7
-/// stores receipts unsigned with a MAC under the seal (signed when served); version 9 keys
-/// receipts by their block's height, then their transaction id.
+/// stores receipts unsigned with a MAC under the seal (signed when served); version 8 stores
+/// log lines with a MAC and counts them in the records; version 9 keys receipts by their
+/// block's height, then their transaction id.
 const FORMAT: &[u8] = b"fat-worker/9";
 /// The database file inside the worker's data directory.
 pub const DB_FILE: &str = "worker.redb";
@@ -461,13 +462,20 @@ impl Store {
             // Stored with their MAC; the worker signs a receipt when it serves it.
             let records = &changes.contracts;
             for mut receipt in std::mem::take(&mut changes.receipts) {
+                // Found by the block's height: one of another block would never be found.
+                if receipt.height != header.height {
+                    return Err(WorkerError::Corrupt(format!(
+                        "the receipt of {} is of block {}, committed with block {}",
+                        receipt.tx, receipt.height, header.height
+                    )));
+                }
                 if let Some(record) = records.get(&receipt.contract) {
                     receipt.state_root = record.state_root;
                 }
                 let stored = self.records.seal_receipt(encode(&receipt));
                 receipts
                     .insert(
-                        receipt_key(receipt.height, &receipt.tx).as_slice(),
+                        receipt_key(header.height, &receipt.tx).as_slice(),
                         stored.as_slice(),
                     )
                     .map_err(storage("write receipt"))?;

@@ -43,18 +43,28 @@ async fn errors_name_their_cause() {
         (status, body["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("bad_request"))
     );
+    // A block the worker has not reached (it has reached none) may hold it yet.
     let (status, body) = call(&worker, "GET", &format!("/v1/receipts/{id}?height=3"), "").await;
     assert_eq!(
         (status, body["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("not_found"))
+        (StatusCode::NOT_FOUND, Some("not_reached"))
     );
     assert!(
-        body["message"].as_str().unwrap().contains("in block 3"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("not reached block 3"),
         "{body}"
     );
-    // Without the block's height, or with one that is not a number, the error says what to
-    // ask for.
-    for (query, says) in [("", "?height=H"), ("?height=-1", "bad height")] {
+    // Without the block's height, with one that is not a height, or with two, the error
+    // says what to ask for, in the API's error body.
+    let too_big = format!("?height={}0", u64::MAX);
+    for (query, says) in [
+        ("", "?height=H"),
+        ("?height=-1", "height"),
+        (too_big.as_str(), "height"),
+        ("?height=1&height=2", "duplicate field `height`"),
+    ] {
         let (status, body) = call(&worker, "GET", &format!("/v1/receipts/{id}{query}"), "").await;
         assert_eq!(
             (status, body["code"].as_str()),

@@ -480,10 +480,10 @@ fn receipt(index: u32) -> fat_types::ExecutionReceipt {
     }
 }
 
-/// Receipts are stored as borsh ‖ a MAC under the worker's seal (pinned here), and the
-/// worker signs them only when it serves them: so one edited on disk, moved under another
-/// transaction, or cut short is refused when read, with an error that says so, and reads
-/// again once put back.
+/// Receipts are stored as borsh ‖ a MAC under the worker's seal (pinned here), keyed by
+/// their block's height and their transaction id, and the worker signs them only when it
+/// serves them: so one edited on disk, moved under another transaction or block, or cut
+/// short is refused when read, with an error that says so, and reads again once put back.
 #[test]
 fn receipts_altered_moved_or_cut_on_disk_are_refused() {
     let dir = dir("receipts");
@@ -505,6 +505,20 @@ fn receipts_altered_moved_or_cut_on_disk_are_refused() {
             .unwrap()
             .state_root;
         assert_eq!(kept[0].state_root, root);
+        // A receipt of another block than the one committed is refused, and nothing of
+        // that block is kept: it would be stored where no one looks for it.
+        let mut changes = BlockChanges::default();
+        changes.contracts.insert(A, record(A, 0));
+        changes.receipts = vec![receipt(2)];
+        let err = store.commit(&header(2), changes, true).unwrap_err();
+        assert!(
+            matches!(&err, WorkerError::Corrupt(_))
+                && err
+                    .to_string()
+                    .contains("is of block 1, committed with block 2"),
+            "{err}"
+        );
+        assert_eq!(store.snapshot().unwrap().head().unwrap().height, 1);
         root
     };
     let one = fat_types::ExecutionReceipt {

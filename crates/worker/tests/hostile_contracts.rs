@@ -158,8 +158,9 @@ async fn command(
         command_with_gas(client, &dev_keypair("bob"), contract, method, args, gas).await;
     let _ = started.send(());
     let id = answer.id;
-    w.wait_for(answer.height.unwrap()).await;
-    let body = w.receipt(&id).await;
+    let height = answer.height.unwrap();
+    w.wait_for(height).await;
+    let body = w.get(&fat_proto::paths::worker::receipt(&id, height)).await;
     let status = &body["receipt"]["status"];
     let committed = client.tx(&id).await.unwrap();
     let fee = committed.receipt.fee;

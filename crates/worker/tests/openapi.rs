@@ -106,8 +106,11 @@ async fn answers_fit_the_openapi_schemas() {
         .await;
     for (tx, at) in [emitted, failed, logged] {
         c.get(p::RECEIPT, &p::receipt(&tx, at), 200).await;
-        // Not in another block.
-        c.get(p::RECEIPT, &p::receipt(&tx, at + 1), 404).await;
+        // Not in a block before it; nor after, where the worker has not reached yet.
+        let body = c.get(p::RECEIPT, &p::receipt(&tx, at - 1), 404).await;
+        assert_eq!(body["code"], "not_found", "{body}");
+        let body = c.get(p::RECEIPT, &p::receipt(&tx, height + 1), 404).await;
+        assert_eq!(body["code"], "not_reached", "{body}");
     }
     c.get(p::RECEIPT, &p::receipt(&TxId([9; 32]), height), 404)
         .await;
@@ -204,7 +207,11 @@ async fn answers_fit_the_openapi_schemas() {
     c.get(p::ROOTS, &p::roots(Some(0)), 200).await;
     c.get(p::ROOTS, &p::roots(Some(height + 1000)), 404).await;
     c.get(p::ROOTS, &p::roots(Some(u64::MAX)), 404).await;
-    c.get(p::ROOTS, "/v1/roots?height=x", 400).await;
+    // Refused with the API's error body, as every bad query string.
+    for bad in ["/v1/roots?height=x", "/v1/roots?height=1&height=1"] {
+        let body = c.get(p::ROOTS, bad, 400).await;
+        assert_eq!(body["code"], "bad_request", "{body}");
+    }
     c.call(
         "POST",
         p::SNAPSHOTS,

@@ -177,11 +177,6 @@ async fn sealed_query_at(
     serde_json::from_slice(&plain).unwrap()
 }
 
-/// The worker's execution receipt of `tx` (`{"receipt": {...}, "worker", ...}`).
-async fn exec_receipt(w: &RunningWorker, tx: &TxId) -> Value {
-    w.receipt(tx).await
-}
-
 /// The error of a failed execution receipt; panics if it did not fail.
 fn failure(receipt: &Value) -> String {
     assert_eq!(
@@ -259,7 +254,7 @@ async fn nothing_private_crosses_the_wire_in_the_clear() {
     // The receipt, through the worker's proxy: its output is sealed to the command's session.
     let receipt: Value = ChainClient::new(&worker_proxy.url)
         .unwrap()
-        .get_json(&format!("/v1/receipts/{tx}?height={tx_height}"))
+        .get_json(&fat_proto::paths::worker::receipt(&tx, tx_height))
         .await
         .unwrap();
     assert_eq!(receipt["receipt"]["status"]["status"], "ok", "{receipt}");
@@ -315,7 +310,7 @@ async fn nothing_private_crosses_the_wire_in_the_clear() {
     ));
     assert!(contains(
         &worker_bytes,
-        &format!("GET /v1/receipts/{tx}?height={tx_height}")
+        &format!("GET {}", fat_proto::paths::worker::receipt(&tx, tx_height))
     ));
     assert!(
         contains(&worker_bytes, control),
@@ -566,7 +561,7 @@ async fn the_workers_refuse_bad_command_envelopes() {
     for w in [&w0, &w1] {
         w.wait_for(height).await;
         assert_eq!(
-            exec_receipt(w, &good_tx).await["receipt"]["status"]["status"],
+            w.receipt(&good_tx).await["receipt"]["status"]["status"],
             "ok"
         );
         let cases = [
@@ -579,7 +574,7 @@ async fn the_workers_refuse_bad_command_envelopes() {
             (expired, &["expired"][..]),
         ];
         for (tx, words) in cases {
-            let receipt = exec_receipt(w, &tx).await;
+            let receipt = w.receipt(&tx).await;
             let error = failure(&receipt);
             assert!(error.starts_with("command refused"), "{error}");
             for word in words {
@@ -600,7 +595,7 @@ async fn the_workers_refuse_bad_command_envelopes() {
         .command_session(&alice, counter, "increment", Value::Null)
         .await;
     w0.wait_for(height).await;
-    let receipt = exec_receipt(&w0, &tx).await;
+    let receipt = w0.receipt(&tx).await;
     assert_eq!(open_output(&receipt, &session), 102);
 
     w0.stop().await;
@@ -670,7 +665,7 @@ async fn contracts_cannot_reach_each_others_secrets() {
     );
 
     // A command derives what a query derives.
-    let receipt = exec_receipt(&w0, &derived_tx).await;
+    let receipt = w0.receipt(&derived_tx).await;
     assert_eq!(open_output(&receipt, &session), json!(keys[0].0));
 
     // b cannot read a's storage; a can.

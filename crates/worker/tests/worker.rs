@@ -35,7 +35,7 @@ async fn counter_replicas_agree_restart_and_catch_up() {
 
     // The signed receipt, from each worker.
     for w in [&w0, &w1] {
-        let body = w.get(&format!("/v1/receipts/{tx}?height={height}")).await;
+        let body = w.get(&fat_proto::paths::worker::receipt(&tx, height)).await;
         assert_eq!(body["receipt"]["status"]["status"], "ok", "{body}");
         assert_eq!(body["receipt"]["output"], "");
         assert_eq!(open_output(&body, &session), 7);
@@ -440,7 +440,7 @@ async fn a_receipt_is_served_only_once_its_block_is_durable() {
         .unwrap();
     assert_eq!(stored.height, height);
 
-    let request = Request::get(format!("/v1/receipts/{tx}?height={height}"))
+    let request = Request::get(fat_proto::paths::worker::receipt(&tx, height))
         .body(Body::empty())
         .unwrap();
     let response = fat_worker::api::app(worker.clone())

@@ -319,6 +319,14 @@ pub fn normalized(value: &Value) -> String {
     )
 }
 
+/// The worker path of the receipt of what `fat command --json` printed (`out`): its
+/// transaction, in its block.
+pub fn receipt_path(out: &Value) -> String {
+    let tx = out["tx"].as_str().expect("a transaction id").parse();
+    let block = out["block"].as_u64().expect("a block");
+    fat_proto::paths::worker::receipt(&tx.expect("a transaction id"), block)
+}
+
 /// A minimal HTTP/1.1 client: one request per connection, loopback only.
 pub fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Value)> {
     let mut stream = TcpStream::connect(addr)?;
