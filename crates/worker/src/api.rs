@@ -188,11 +188,7 @@ where
 
 async fn status(State(worker): State<Worker>) -> ApiResult<Json<WorkerStatus>> {
     let snapshot = worker.snapshot()?;
-    let head = if snapshot.started()? {
-        Some(snapshot.head()?)
-    } else {
-        None
-    };
+    let head = snapshot.started_head()?;
     Ok(Json(WorkerStatus {
         worker: worker.id(),
         ecdh_public: worker.ecdh_public(),

@@ -183,7 +183,10 @@ impl Worker {
     pub async fn receipt(&self, tx: &TxId, height: u64) -> Result<Option<SignedExecutionReceipt>> {
         let snapshot = self.inner.store.snapshot()?;
         let Some(receipt) = snapshot.receipt(tx, height)? else {
-            if !snapshot.started()? || snapshot.head()?.height < height {
+            if snapshot
+                .started_head()?
+                .is_none_or(|head| head.height < height)
+            {
                 return Err(WorkerError::Behind { height });
             }
             return Ok(None);

@@ -97,10 +97,9 @@ impl Worker {
         caller: AccountId,
     ) -> Result<(Arc<fat_runtime::Code>, Call, fat_types::ClusterId, u64)> {
         let snapshot = self.inner.store.shared_snapshot()?;
-        if !snapshot.started()? {
+        let Some(head) = snapshot.started_head()? else {
             return Err(WorkerError::UnknownContract(*contract));
-        }
-        let head = snapshot.head()?;
+        };
         let record = snapshot
             .contract(contract)?
             .ok_or(WorkerError::UnknownContract(*contract))?;

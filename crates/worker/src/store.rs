@@ -213,11 +213,9 @@ impl Store {
         // This commit is durable, and so is everything committed before it.
         store.commit_write(wtx, "commit")?;
         let snapshot = store.snapshot()?;
-        if snapshot.started()? {
+        if let Some(head) = snapshot.started_head()? {
             store.check_seal()?;
-            store
-                .durable
-                .store(snapshot.head()?.height, Ordering::SeqCst);
+            store.durable.store(head.height, Ordering::SeqCst);
         }
         drop(snapshot);
         Ok(store)
@@ -880,15 +878,16 @@ impl Snapshot {
 
     /// The header of the block this snapshot reflects.
     pub fn head(&self) -> Result<BlockHeader> {
-        let bytes = self
-            .meta_bytes("head")?
-            .ok_or_else(|| WorkerError::Corrupt("no head".into()))?;
-        decode("block header", &bytes).map_err(|e| corrupt("head", e))
+        self.started_head()?
+            .ok_or_else(|| WorkerError::Corrupt("no head".into()))
     }
 
-    /// Whether the store has started following a chain.
-    pub fn started(&self) -> Result<bool> {
-        Ok(self.meta_bytes("head")?.is_some())
+    /// The header of the block this snapshot reflects, or `None` before the store started
+    /// following a chain.
+    pub fn started_head(&self) -> Result<Option<BlockHeader>> {
+        self.meta_bytes("head")?
+            .map(|bytes| decode("block header", &bytes).map_err(|e| corrupt("head", e)))
+            .transpose()
     }
 
     /// A contract this worker runs.

@@ -79,11 +79,7 @@ impl Worker {
     /// at that block (created there or before, or received as of there or before).
     pub fn signed_roots(&self, height: Option<u64>) -> Result<SignedRoots> {
         let snapshot = self.inner.store.snapshot()?;
-        let head = if snapshot.started()? {
-            snapshot.head()?.height
-        } else {
-            0
-        };
+        let head = snapshot.started_head()?.map_or(0, |head| head.height);
         let height = height.unwrap_or(head);
         if height > head {
             return Err(WorkerError::Behind { height });

@@ -159,14 +159,7 @@ impl Worker {
             keyring.add_cluster(cluster, key);
         }
         store.check_state()?;
-        let head = {
-            let snapshot = store.snapshot()?;
-            if snapshot.started()? {
-                Some(snapshot.head()?)
-            } else {
-                None
-            }
-        };
+        let head = store.snapshot()?.started_head()?;
         let mut runtime = Runtime::with_clock(config.runtime, config.clock.clone())?;
         if let Some(network) = config.network {
             runtime = runtime.with_network(network);
