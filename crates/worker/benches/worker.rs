@@ -644,6 +644,21 @@ async fn profile_commands(dir: &std::path::Path) {
     chain.stop().await;
 }
 
+/// Whether ed25519 checks here run on curve25519-dalek's AVX-512 IFMA backend: compiled in
+/// (`.cargo/config.toml`) and picked at run time because the CPU has what it needs. Other
+/// machines may not, and this bench's command figures depend on it.
+fn signatures_use_ifma() -> bool {
+    #[cfg(all(target_arch = "x86_64", curve25519_dalek_backend = "avx512"))]
+    {
+        std::arch::is_x86_feature_detected!("avx512ifma")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(all(target_arch = "x86_64", curve25519_dalek_backend = "avx512")))]
+    {
+        false
+    }
+}
+
 fn main() {
     // As the `fat` binary does, so that the bench measures what runs.
     fat_worker::process::no_transparent_huge_pages();
@@ -713,8 +728,18 @@ fn main() {
         sizes.commands_replayed,
         sizes.commands_held
     );
+    let ifma = signatures_use_ifma();
+    println!(
+        "signatures: curve25519-dalek's {} backend",
+        if ifma {
+            "AVX-512 IFMA"
+        } else {
+            "AVX2 or serial"
+        }
+    );
     println!("{:<28} {:>14}", "figure", "median");
     let mut json = serde_json::Map::new();
+    json.insert("signatures_ifma".into(), json!(u8::from(ifma)));
     for (name, values) in FIGURES.iter().zip(figures.iter_mut()) {
         let value = median(values);
         if name.ends_with("_ratio") || name.contains("_over_") {
