@@ -314,6 +314,11 @@ fn follower_accepts_a_chain_and_refuses_forgeries() {
     let mut g = BlockVerifier::new(CHAIN, genesis.clone(), set(&k));
     g.accept(&b1).unwrap();
     let whole = many(&[]);
+    // The ids come back in block order, across the batches (150 transactions: three).
+    let mut h = g.clone();
+    let (hash, ids) = h.accept_with_ids(&whole).unwrap();
+    assert_eq!(hash, whole.hash());
+    assert_eq!(ids, whole.txs.iter().map(|t| t.id()).collect::<Vec<_>>());
     assert_eq!(g.accept(&whole).unwrap(), whole.hash());
 
     // Time must not go back.

@@ -1,7 +1,7 @@
 //! Key pairs, signing and verification.
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
-use fat_types::{AccountId, Signature, SignedTransaction, Transaction};
+use fat_types::{AccountId, Signature, SignedTransaction, Transaction, TxId};
 
 use crate::{CryptoError, Result};
 
@@ -146,13 +146,26 @@ pub fn verify_tx(tx: &SignedTransaction) -> Result<()> {
 /// [`verify_tx`] makes first are made here too: weak keys, small-order or non-canonical
 /// commitments `R`, and `s` not reduced are refused.
 pub fn verify_txs(txs: &[SignedTransaction]) -> bool {
+    let ids: Vec<TxId> = txs.iter().map(SignedTransaction::id).collect();
+    verify_txs_with_ids(txs, &ids)
+}
+
+/// [`verify_txs`] of transactions whose ids the caller has computed already: `ids[i]` must
+/// be `txs[i].id()`, the message each signature covers (a follower hashes each transaction
+/// once, and hands the ids on to the executor). `false` if the lengths differ.
+pub fn verify_txs_with_ids(txs: &[SignedTransaction], ids: &[TxId]) -> bool {
     // Below this a batch costs more than checking each. Part of the protocol, like the
     // batches' size: it decides which lists are checked by which equation.
     const SMALLEST_BATCH: usize = 4;
-    if txs.len() < SMALLEST_BATCH {
-        return txs.iter().all(|tx| verify_tx(tx).is_ok());
+    if ids.len() != txs.len() {
+        return false;
     }
-    let mut ids = Vec::with_capacity(txs.len());
+    if txs.len() < SMALLEST_BATCH {
+        return txs
+            .iter()
+            .zip(ids)
+            .all(|(tx, id)| verify(&tx.tx.signer, id.as_bytes(), &tx.signature).is_ok());
+    }
     let mut signatures = Vec::with_capacity(txs.len());
     let mut keys = Vec::with_capacity(txs.len());
     for signed in txs {
@@ -166,7 +179,6 @@ pub fn verify_txs(txs: &[SignedTransaction]) -> bool {
         if !commitment_form_ok(signature.r_bytes()) {
             return false;
         }
-        ids.push(signed.id());
         signatures.push(signature);
         keys.push(key);
     }

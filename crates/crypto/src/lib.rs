@@ -14,7 +14,9 @@ pub use envelope::{
     Direction, EcdhPublic, EcdhSecret, Envelope, EnvelopeError, ReplayGuard, Session,
     SessionMessage,
 };
-pub use keys::{DEV_SEED_CONTEXT, Keypair, dev_keypair, verify, verify_tx, verify_txs};
+pub use keys::{
+    DEV_SEED_CONTEXT, Keypair, dev_keypair, verify, verify_tx, verify_txs, verify_txs_with_ids,
+};
 pub use keytree::{ClusterKey, ContractKeys, MasterKey};
 
 /// Why a signature or a key is not valid.

@@ -93,6 +93,19 @@ fn a_batch_of_transactions_is_accepted_exactly_when_each_is() {
     let all: Vec<_> = (0..70).map(signed).collect();
     assert!(verify_txs(&all));
 
+    // With the ids computed by the caller: each signature is checked over the id given for
+    // it, so ids swapped, or one short, are refused, one by one (3) and in a batch (70).
+    use fat_crypto::verify_txs_with_ids;
+    for txs in [&all[..3], &all[..]] {
+        let ids: Vec<_> = txs.iter().map(|t| t.id()).collect();
+        assert!(verify_txs_with_ids(txs, &ids));
+        let mut swapped = ids.clone();
+        swapped.swap(0, 1);
+        assert!(!verify_txs_with_ids(txs, &swapped));
+        assert!(!verify_txs_with_ids(txs, &ids[1..]));
+        assert!(!verify_txs_with_ids(&txs[1..], &ids));
+    }
+
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = |n: u64| {
         state = state

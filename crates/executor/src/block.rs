@@ -10,7 +10,7 @@ use fat_runtime::{BlockInfo, Code, Entry, OverlayStore, Runtime};
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
     BlockHeader, Bytes, ChainReceipt, ClusterId, CodeHash, CommandPayload, ContractId,
-    ContractInfo, Hash32, SignedTransaction, TxKind, WorkerId,
+    ContractInfo, Hash32, SignedTransaction, TxId, TxKind, WorkerId,
 };
 
 use crate::changes::{BlockChanges, ContractRecord};
@@ -86,6 +86,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         &mut self,
         index: u32,
         signed: &SignedTransaction,
+        tx_id: TxId,
         gas: u64,
     ) -> Result<()> {
         let tx = &signed.tx;
@@ -135,13 +136,13 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
                     // Its state came from another member, as of this block or a later one.
                     return Ok(());
                 }
-                let run = self.run(signed, index, id, gas);
+                let run = self.run(signed, tx_id, index, id, gas);
                 self.instantiate(&run, code_hash, cluster, args).await?;
             }
             TxKind::Command {
                 contract, payload, ..
             } if self.known(contract)? => {
-                let run = self.run(signed, index, *contract, gas);
+                let run = self.run(signed, tx_id, index, *contract, gas);
                 self.command(&run, payload).await?;
             }
             _ => {}
@@ -170,13 +171,14 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
     fn run<'t>(
         &self,
         signed: &'t SignedTransaction,
+        id: TxId,
         index: u32,
         contract: ContractId,
         gas_limit: u64,
     ) -> Run<'t> {
         Run {
             signed,
-            id: signed.id(),
+            id,
             index,
             contract,
             gas_limit,

@@ -12,6 +12,16 @@ pub enum ExecutorError {
         /// The block height.
         height: u64,
     },
+    /// The transaction ids given with a block are not one per transaction.
+    #[error("{ids} transaction ids given for the {txs} transactions of block {height}")]
+    IdsMismatch {
+        /// The block height.
+        height: u64,
+        /// How many ids were given.
+        ids: usize,
+        /// How many transactions the block has.
+        txs: usize,
+    },
     /// A contract this worker runs belongs to a cluster whose key it does not hold.
     #[error("this worker holds no key for cluster {0}")]
     NoClusterKey(ClusterId),

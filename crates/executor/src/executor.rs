@@ -5,7 +5,7 @@ use std::sync::Arc;
 use fat_runtime::Runtime;
 use fat_types::block::receipts_root;
 use fat_types::genesis::ChainParams;
-use fat_types::{Block, BlockHeader, ChainReceipt, Outcome, SignedTransaction, WorkerId};
+use fat_types::{Block, BlockHeader, ChainReceipt, Outcome, SignedTransaction, TxId, WorkerId};
 
 use crate::block::BlockRun;
 use crate::changes::BlockChanges;
@@ -75,6 +75,28 @@ impl<'a> Executor<'a> {
         self.apply(state, &block.header, &block.txs, receipts).await
     }
 
+    /// [`Executor::apply_block`] with the ids of the block's transactions known already, in
+    /// order (`ids[i]` is `block.txs[i].id()`, as `fat_consensus::BlockVerifier::accept_with_ids` gives them
+    /// while checking their signatures), so they are not hashed again. Ids that are not one per
+    /// transaction stop the block.
+    pub async fn apply_block_with_ids<S: StateView + 'static>(
+        &self,
+        state: Arc<S>,
+        block: &Block,
+        receipts: &[ChainReceipt],
+        ids: &[TxId],
+    ) -> Result<BlockChanges> {
+        if ids.len() != block.txs.len() {
+            return Err(ExecutorError::IdsMismatch {
+                height: block.header.height,
+                ids: ids.len(),
+                txs: block.txs.len(),
+            });
+        }
+        self.apply_ids(state, &block.header, &block.txs, receipts, ids)
+            .await
+    }
+
     /// Apply the block of `header` and `txs`, whose chain receipts are `receipts` (checked
     /// against the header's receipts root), on top of `state`, the committed state of the
     /// block before. Transactions the chain failed are skipped; so is anything of a cluster
@@ -86,6 +108,18 @@ impl<'a> Executor<'a> {
         txs: &[SignedTransaction],
         receipts: &[ChainReceipt],
     ) -> Result<BlockChanges> {
+        let ids: Vec<TxId> = txs.iter().map(SignedTransaction::id).collect();
+        self.apply_ids(state, header, txs, receipts, &ids).await
+    }
+
+    async fn apply_ids<S: StateView + 'static>(
+        &self,
+        state: Arc<S>,
+        header: &BlockHeader,
+        txs: &[SignedTransaction],
+        receipts: &[ChainReceipt],
+        ids: &[TxId],
+    ) -> Result<BlockChanges> {
         if txs.len() != receipts.len() || receipts_root(receipts) != header.receipts_root {
             return Err(ExecutorError::ReceiptsMismatch {
                 height: header.height,
@@ -94,7 +128,7 @@ impl<'a> Executor<'a> {
         let mut block = BlockRun::new(self.runtime, self.codes, self.keys, state, header);
         block.prepare(txs, receipts);
         let mut block_gas = self.max_block_gas;
-        for (index, (signed, receipt)) in txs.iter().zip(receipts).enumerate() {
+        for (index, ((signed, receipt), id)) in txs.iter().zip(receipts).zip(ids).enumerate() {
             if matches!(receipt.outcome, Outcome::Failed(_)) {
                 continue;
             }
@@ -105,7 +139,7 @@ impl<'a> Executor<'a> {
                 .min(self.max_tx_gas)
                 .min(block_gas);
             block_gas -= gas;
-            block.transaction(index as u32, signed, gas).await?;
+            block.transaction(index as u32, signed, *id, gas).await?;
         }
         block.finish()
     }

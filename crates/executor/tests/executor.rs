@@ -177,6 +177,21 @@ impl World {
         height: u64,
         txs: &[SignedTransaction],
     ) -> fat_executor::Result<BlockChanges> {
+        self.try_apply_ids(params, state, held, height, txs, None)
+            .await
+    }
+
+    /// [`World::try_apply_with`], the block given whole with its transactions' `ids` when
+    /// there are some (as a follower gives them), or as header and transactions.
+    async fn try_apply_ids(
+        &self,
+        params: &ChainParams,
+        state: &Memory,
+        held: &BTreeMap<ClusterId, ClusterKey>,
+        height: u64,
+        txs: &[SignedTransaction],
+        ids: Option<&[fat_types::TxId]>,
+    ) -> fat_executor::Result<BlockChanges> {
         let receipts: Vec<ChainReceipt> = txs
             .iter()
             .map(|tx| ChainReceipt {
@@ -199,9 +214,19 @@ impl World {
             clusters: held,
             agreements: &self.agreements,
         };
-        Executor::new(&self.runtime, &self.runtime, keys)
-            .with_params(params)
-            .apply(Arc::new(state.clone()), &header, txs, &receipts)
+        let executor = Executor::new(&self.runtime, &self.runtime, keys).with_params(params);
+        let Some(ids) = ids else {
+            return executor
+                .apply(Arc::new(state.clone()), &header, txs, &receipts)
+                .await;
+        };
+        let block = fat_types::Block {
+            header,
+            certificate: fat_types::Certificate::Genesis,
+            txs: txs.to_vec(),
+        };
+        executor
+            .apply_block_with_ids(Arc::new(state.clone()), &block, &receipts, ids)
             .await
     }
 
@@ -483,6 +508,39 @@ async fn the_same_blocks_give_the_same_changes() {
     assert_eq!(two_again, two);
     let encoded = |c: &BlockChanges| fat_types::encoding::encode(&c.receipts);
     assert_eq!(encoded(&two_again), encoded(&two));
+}
+
+/// A block applied with the ids its follower computed gives the changes it gives when the
+/// executor hashes the transactions itself; ids that are not one per transaction stop it.
+#[tokio::test]
+async fn a_block_with_its_ids_gives_the_same_changes() {
+    let world = World::new();
+    let (txs, _, cluster, _) = first_block(&world);
+    let held = BTreeMap::from([(cluster, world.cluster_key.clone())]);
+    let params = ChainParams::default();
+    let genesis = Memory::default();
+    let ids: Vec<_> = txs.iter().map(|t| t.id()).collect();
+    let hashed = world.apply(&genesis, &held, 1, &txs).await;
+    let given = world
+        .try_apply_ids(&params, &genesis, &held, 1, &txs, Some(&ids))
+        .await
+        .unwrap();
+    assert_eq!(given, hashed);
+    assert_eq!(
+        fat_types::encoding::encode(&given.receipts),
+        fat_types::encoding::encode(&hashed.receipts)
+    );
+    let short = world
+        .try_apply_ids(&params, &genesis, &held, 1, &txs, Some(&ids[1..]))
+        .await;
+    assert!(
+        matches!(
+            short,
+            Err(fat_executor::ExecutorError::IdsMismatch { height: 1, ids, txs: n })
+                if ids == txs.len() - 1 && n == txs.len()
+        ),
+        "{short:?}"
+    );
 }
 
 #[tokio::test]

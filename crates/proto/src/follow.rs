@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use fat_consensus::{BlockVerifier, ValidatorSet};
 use fat_types::block::receipts_root;
-use fat_types::{Block, BlockHeader, ChainReceipt, Genesis, Hash32};
+use fat_types::{Block, BlockHeader, ChainReceipt, Genesis, Hash32, TxId};
 
 use crate::chain_api::{BlockEvents, ChainApi};
 use crate::error::Result;
@@ -103,6 +103,8 @@ pub struct FollowedBlock {
     pub block: Block,
     /// Its receipts, in the order of its transactions.
     pub receipts: Vec<ChainReceipt>,
+    /// The ids of its transactions, in order, as computed to check their signatures.
+    pub ids: Vec<TxId>,
 }
 
 /// Waits between attempts, doubling from 50 ms up to 2 s.
@@ -247,9 +249,13 @@ where
             {
                 return Err(FollowerError::ReceiptsMismatch { height });
             }
-            self.verifier.accept(&block)?;
+            let (_, ids) = self.verifier.accept_with_ids(&block)?;
             self.backoff.reset();
-            return Ok(FollowedBlock { block, receipts });
+            return Ok(FollowedBlock {
+                block,
+                receipts,
+                ids,
+            });
         }
     }
 }

@@ -34,11 +34,23 @@ const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(50);
 impl Worker {
     /// Verify and apply one block with the chain's receipts of its transactions.
     pub async fn apply_block(&self, block: &Block, receipts: &[ChainReceipt]) -> Result<()> {
+        let ids: Vec<TxId> = block.txs.iter().map(|signed| signed.id()).collect();
+        self.apply_block_with_ids(block, receipts, &ids).await
+    }
+
+    /// [`Worker::apply_block`] with the ids of the block's transactions, in order, as the
+    /// follower computed them to check their signatures.
+    pub(crate) async fn apply_block_with_ids(
+        &self,
+        block: &Block,
+        receipts: &[ChainReceipt],
+        ids: &[TxId],
+    ) -> Result<()> {
         let height = block.header.height;
         self.flushed_in_background(false).await?;
         self.compile_ahead(block).await?;
         let inner = &*self.inner;
-        let mut store_changes = execute(inner, block, receipts).await?;
+        let mut store_changes = execute(inner, block, receipts, ids).await?;
         let cache_ops = std::mem::take(&mut store_changes.cache_ops);
         if !store_changes.clusters.is_empty() || !store_changes.cluster_keys.is_empty() {
             inner
@@ -270,7 +282,12 @@ async fn finish_flush(flush: tokio::task::JoinHandle<Result<()>>) -> Result<()> 
 
 /// Execute `block` on the committed state, then seal the cluster keys it provisioned and add
 /// them to the keyring (the store encrypts the new contracts' state with them).
-async fn execute(inner: &Inner, block: &Block, receipts: &[ChainReceipt]) -> Result<BlockChanges> {
+async fn execute(
+    inner: &Inner,
+    block: &Block,
+    receipts: &[ChainReceipt],
+    ids: &[TxId],
+) -> Result<BlockChanges> {
     let keys = Keys {
         identity: &inner.key,
         ecdh: &inner.secrets.ecdh,
@@ -281,7 +298,7 @@ async fn execute(inner: &Inner, block: &Block, receipts: &[ChainReceipt]) -> Res
     let params = inner.params.lock().expect("params lock").clone();
     let executed = Executor::new(&inner.runtime, inner, keys)
         .with_params(&params)
-        .apply_block(snapshot, block, receipts)
+        .apply_block_with_ids(snapshot, block, receipts, ids)
         .await?;
     let mut opened = Vec::new();
     let changes = executed.map_keys(|cluster, key| {

@@ -118,7 +118,7 @@ impl Worker {
                 }
                 Some(Some(followed)) => {
                     let followed = followed?;
-                    self.apply_block(&followed.block, &followed.receipts)
+                    self.apply_block_with_ids(&followed.block, &followed.receipts, &followed.ids)
                         .await?;
                 }
                 None => self.flush().await?,
