@@ -184,7 +184,8 @@ impl BlockVerifier {
         // the same answer). Only when one is refused are they checked one by one: the first
         // refused in block order is the one reported, as when they are checked in turn.
         let chain = self.chain;
-        let checked: Vec<(bool, Vec<TxId>)> = if block.txs.iter().all(|s| s.tx.chain == chain) {
+        let same_chain = block.txs.iter().all(|s| s.tx.chain == chain);
+        let checked: Vec<(bool, Vec<TxId>)> = if same_chain {
             block
                 .txs
                 .par_chunks(SIGNATURE_BATCH)
@@ -196,8 +197,7 @@ impl BlockVerifier {
         } else {
             Vec::new()
         };
-        let accepted = checked.len() == block.txs.len().div_ceil(SIGNATURE_BATCH)
-            && checked.iter().all(|c| c.0);
+        let accepted = same_chain && checked.iter().all(|(ok, _)| *ok);
         let ids = |checked: Vec<(bool, Vec<TxId>)>| -> Vec<TxId> {
             checked.into_iter().flat_map(|(_, ids)| ids).collect()
         };

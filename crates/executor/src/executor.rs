@@ -76,9 +76,9 @@ impl<'a> Executor<'a> {
     }
 
     /// [`Executor::apply_block`] with the ids of the block's transactions known already, in
-    /// order (`ids[i]` is `block.txs[i].id()`, as `fat_consensus::BlockVerifier::accept_with_ids` gives them
-    /// while checking their signatures), so they are not hashed again. Ids that are not one per
-    /// transaction stop the block.
+    /// order: `ids[i]` is `block.txs[i].id()`, as `fat_consensus::BlockVerifier::accept_with_ids`
+    /// gives them while checking their signatures, so they are not hashed again. Ids that are
+    /// not one per transaction stop the block.
     pub async fn apply_block_with_ids<S: StateView + 'static>(
         &self,
         state: Arc<S>,
