@@ -260,7 +260,7 @@ impl Client {
                 &message,
                 &key.account_id(),
                 Direction::Response,
-                &mut ReplayGuard::new(ANSWER_WINDOW_MS, 1),
+                &mut ReplayGuard::once(ANSWER_WINDOW_MS),
                 at,
             )
             .map_err(envelope_error)?;

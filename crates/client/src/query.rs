@@ -178,7 +178,7 @@ impl Client {
                         .open_reply(
                             &answer,
                             &message,
-                            &mut ReplayGuard::new(ANSWER_WINDOW_MS, 1),
+                            &mut ReplayGuard::once(ANSWER_WINDOW_MS),
                             self.now_ms(),
                         )
                         .map_err(envelope_error)?;
@@ -213,7 +213,7 @@ impl Client {
             .open_response(
                 &envelope,
                 &AccountId(worker.id.0),
-                &mut ReplayGuard::new(ANSWER_WINDOW_MS, 1),
+                &mut ReplayGuard::once(ANSWER_WINDOW_MS),
                 self.now_ms(),
             )
             .map_err(envelope_error)?;

@@ -28,7 +28,7 @@ pub(crate) fn tx_envelope(
             found: envelope.header.sender,
         });
     }
-    let mut guard = ReplayGuard::new(ENVELOPE_WINDOW_MS, 1);
+    let mut guard = ReplayGuard::once(ENVELOPE_WINDOW_MS);
     let opened = envelope::open_carried_with(
         &envelope, secret, contract, direction, &mut guard, block_ms, agreements,
     )?;
@@ -53,7 +53,7 @@ pub(crate) fn cluster_key(
     }
     // The chain ordered it: freshness is the envelope's own time, so replaying the chain
     // later opens it the same way.
-    let mut guard = ReplayGuard::new(ENVELOPE_WINDOW_MS, 1);
+    let mut guard = ReplayGuard::once(ENVELOPE_WINDOW_MS);
     let opened = envelope::open(
         &envelope,
         ecdh,

@@ -133,7 +133,7 @@ impl Worker {
             &self.inner.secrets.ecdh,
             &contract,
             direction,
-            &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
+            &mut ReplayGuard::once(ENVELOPE_WINDOW_MS),
             self.now_ms(),
         )?;
         let decoded: T = decode(what, &opened.plaintext)
@@ -189,7 +189,7 @@ impl Worker {
             .open_response(
                 &envelope,
                 &AccountId(member.id.0),
-                &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
+                &mut ReplayGuard::once(ENVELOPE_WINDOW_MS),
                 self.now_ms(),
             )
             .map_err(|e| format!("its answer does not open: {e}"))

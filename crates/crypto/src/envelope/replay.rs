@@ -83,6 +83,8 @@ const SPARE_FIT_FLOOR: usize = 64;
 #[derive(Debug)]
 pub struct ReplayGuard {
     window_ms: u64,
+    /// Whether admitted nonces are remembered: not by a guard made with [`ReplayGuard::once`].
+    remembers: bool,
     capacity: usize,
     per_sender: usize,
     per_session: usize,
@@ -127,6 +129,7 @@ impl ReplayGuard {
     pub fn new(window_ms: u64, capacity: usize) -> Self {
         Self {
             window_ms,
+            remembers: true,
             capacity,
             per_sender: capacity,
             per_session: capacity,
@@ -138,6 +141,19 @@ impl ReplayGuard {
             hasher: RandomState::new(),
             senders: HashMap::new(),
             sessions: HashMap::new(),
+        }
+    }
+
+    /// A guard that checks freshness only (the window, `window_ms` each way) and remembers no
+    /// nonce: for an envelope opened once, whose nonce is either recorded elsewhere (the
+    /// worker's shared guard records a query's once it is opened) or bound to something its
+    /// opener holds (a reply to the opener's own request, a command to its transaction's
+    /// nonce). It admits what a new guard of any capacity would admit the first time, without
+    /// allocating; opening the same envelope with it twice admits it twice.
+    pub fn once(window_ms: u64) -> Self {
+        Self {
+            remembers: false,
+            ..Self::new(window_ms, 0)
         }
     }
 
@@ -196,6 +212,9 @@ impl ReplayGuard {
                 timestamp_ms,
                 now_ms,
             });
+        }
+        if !self.remembers {
+            return Ok(());
         }
         self.forget_expired();
         self.release(RELEASE_PER_ADMIT);
@@ -389,6 +408,32 @@ mod tests {
             admitted += 1;
         }
         admitted
+    }
+
+    /// A guard made with `once` refuses what a new guard refuses for time (stale, from the
+    /// future, older than a time it has seen), admits what a new guard admits the first time,
+    /// and remembers nothing: the same nonce twice is admitted twice, and it holds nothing.
+    #[test]
+    fn a_guard_for_one_envelope_checks_time_and_remembers_nothing() {
+        let mut once = ReplayGuard::once(WINDOW);
+        for at in [NOW - WINDOW - 1, NOW + WINDOW + 1] {
+            let refused = once.admit(&header(1, 0, at), NOW).unwrap_err();
+            let by_new = ReplayGuard::new(WINDOW, 1)
+                .admit(&header(1, 0, at), NOW)
+                .unwrap_err();
+            assert_eq!(refused, by_new);
+        }
+        for _ in 0..2 {
+            once.admit(&header(1, 0, NOW - WINDOW), NOW).unwrap();
+        }
+        assert!(once.is_empty());
+        assert_eq!(once.holders(), (0, 0));
+        assert!(once.buckets.is_empty());
+        // Time that went backwards does not revive what the window already left behind.
+        assert!(matches!(
+            once.admit(&header(1, 1, NOW - WINDOW - 1), NOW - 10),
+            Err(EnvelopeError::Expired { .. })
+        ));
     }
 
     /// A refusal for a quota first releases more forgotten nonces than the few an admission
