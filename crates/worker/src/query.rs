@@ -97,7 +97,7 @@ impl Worker {
         caller: AccountId,
     ) -> Result<(Arc<fat_runtime::Code>, Call, fat_types::ClusterId, u64)> {
         let snapshot = self.inner.store.shared_snapshot()?;
-        let Some(head) = snapshot.started_head()? else {
+        let Some((head, hash)) = snapshot.started_head_hashed()? else {
             return Err(WorkerError::UnknownContract(*contract));
         };
         let record = snapshot
@@ -115,7 +115,7 @@ impl Worker {
         call.block = BlockInfo {
             number: head.height,
             timestamp_ms: head.timestamp_ms,
-            hash: head.hash(),
+            hash,
         };
         call.contract_secret = crypt.keys.secret();
         call.worker_key = self.id().0;
@@ -152,7 +152,7 @@ impl Worker {
             &self.inner.secrets.ecdh,
             contract,
             Direction::Request,
-            &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
+            &mut ReplayGuard::once(ENVELOPE_WINDOW_MS),
             now_ms,
         )?;
         // Nonces of queries to contracts this worker does not run are not worth remembering.
@@ -198,7 +198,7 @@ impl Worker {
             message,
             &caller,
             Direction::Request,
-            &mut ReplayGuard::new(ENVELOPE_WINDOW_MS, 1),
+            &mut ReplayGuard::once(ENVELOPE_WINDOW_MS),
             now_ms,
         )?;
         self.admit(&message.header)?;

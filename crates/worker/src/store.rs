@@ -288,6 +288,7 @@ impl Store {
         let rtx = self.db.begin_read().map_err(storage("begin read"))?;
         Ok(Snapshot {
             meta: OnceLock::new(),
+            head: OnceLock::new(),
             codes: OnceLock::new(),
             contracts: OnceLock::new(),
             state: OnceLock::new(),
@@ -814,6 +815,8 @@ impl Store {
 pub struct Snapshot {
     // Each table is opened the first time it is read: a query reads three of them.
     meta: OnceLock<ReadOnlyTable<&'static str, &'static [u8]>>,
+    /// The head and its hash, once read ([`Snapshot::started_head_hashed`]).
+    head: OnceLock<(BlockHeader, Hash32)>,
     codes: OnceLock<BytesTable>,
     contracts: OnceLock<BytesTable>,
     state: OnceLock<BytesTable>,
@@ -888,6 +891,20 @@ impl Snapshot {
         self.meta_bytes("head")?
             .map(|bytes| decode("block header", &bytes).map_err(|e| corrupt("head", e)))
             .transpose()
+    }
+
+    /// [`Snapshot::started_head`] with the head's hash, both decoded and hashed once per
+    /// snapshot: the queries that share one ([`Store::shared_snapshot`]) do not each hash
+    /// the header again.
+    pub fn started_head_hashed(&self) -> Result<Option<(BlockHeader, Hash32)>> {
+        if let Some(head) = self.head.get() {
+            return Ok(Some(head.clone()));
+        }
+        let Some(header) = self.started_head()? else {
+            return Ok(None);
+        };
+        let hash = header.hash();
+        Ok(Some(self.head.get_or_init(|| (header, hash)).clone()))
     }
 
     /// A contract this worker runs.
