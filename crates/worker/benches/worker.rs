@@ -45,8 +45,11 @@
 //! Figures are medians over rounds; `FAT_BENCH_QUICK=1` runs less.
 //!
 //! `FAT_BENCH_PROFILE=session` (or `fresh`, `plain`, `echo`) measures nothing: it sets up one
-//! worker, then runs that mode's 16 clients for 20 s and prints their rate, so that a profiler
-//! attached to the process (`perf record`) sees one path alone. `FAT_BENCH_PROFILE=commands`
+//! worker, then runs that mode's 16 clients for 10 s and prints their rate, so that a profiler
+//! attached to the process (`perf record`) sees one path alone. (Not longer: the worker keeps
+//! every sealed query's nonce for minutes, up to its replay guard's capacity, and a run of
+//! 20 s at tens of thousands of queries a second reaches it and is refused.)
+//! `FAT_BENCH_PROFILE=commands`
 //! replays 20,000 commands five times. Their submission would show in the profile too, so
 //! with `FAT_BENCH_PERF_CTL` (and `FAT_BENCH_PERF_ACK`) naming the FIFOs of
 //! `perf record --control fifo:CTL,ACK --delay=-1`, the bench enables perf's events only
@@ -70,7 +73,7 @@ use fat_crypto::envelope::{
 };
 use fat_crypto::{Keypair, dev_keypair};
 use fat_proto::windows::{ANSWER_WINDOW_MS, SESSION_REUSE_MS};
-use fat_proto::worker::QueryRequest;
+use fat_proto::worker::{QueryReply, QueryRequest};
 use fat_proto::{WorkerApi, content};
 use fat_runtime::{Call, Entry, MemoryCache, MemoryStore, Runtime};
 use fat_types::{AccountId, Bytes, ContractId, Transaction, TxKind};
@@ -149,7 +152,8 @@ impl Querier {
     }
 
     /// Seal a fresh request, post it, verify and open the answer; the answer and the session.
-    async fn sealed(&self) -> (Value, Session) {
+    /// Answers are read as the client library reads them: into a [`QueryReply`].
+    async fn sealed(&self) -> (QueryReply, Session) {
         let (envelope, session) = seal(
             &self.caller,
             &self.worker_key,
@@ -170,24 +174,22 @@ impl Querier {
             .open_response(
                 &response,
                 &self.worker,
-                &mut ReplayGuard::new(ANSWER_WINDOW_MS, 1),
+                &mut ReplayGuard::once(ANSWER_WINDOW_MS),
                 now_ms(),
             )
             .unwrap();
         (serde_json::from_slice(&plain).unwrap(), session)
     }
 
-    async fn plain(&self) -> Value {
-        let reply = self
-            .api
+    async fn plain(&self) -> QueryReply {
+        self.api
             .query_plain(&self.contract, &self.request)
             .await
-            .unwrap();
-        serde_json::to_value(reply).unwrap()
+            .unwrap()
     }
 
     /// A further query of the session while it is young enough; else a new session.
-    async fn session(&self) -> Value {
+    async fn session(&self) -> QueryReply {
         let young =
             |(_, opened): &(Session, u64)| now_ms().saturating_sub(*opened) < SESSION_REUSE_MS;
         let cached = self.session.lock().unwrap().clone().filter(young);
@@ -211,7 +213,7 @@ impl Querier {
                         .open_reply(
                             &answer,
                             &message,
-                            &mut ReplayGuard::new(ANSWER_WINDOW_MS, 1),
+                            &mut ReplayGuard::once(ANSWER_WINDOW_MS),
                             now_ms(),
                         )
                         .unwrap();
@@ -241,7 +243,7 @@ impl Querier {
     }
 
     /// One request of `mode`; the query's answer (none for an echo).
-    async fn query(&self, mode: Mode) -> Option<Value> {
+    async fn query(&self, mode: Mode) -> Option<QueryReply> {
         match mode {
             Mode::Session => Some(self.session().await),
             Mode::Fresh => Some(self.sealed().await.0),
@@ -429,7 +431,10 @@ async fn throughput(querier: &Querier, mode: Mode, duration: Duration) -> f64 {
             tokio::spawn(async move {
                 while Instant::now() < deadline {
                     if let Some(answer) = querier.query(mode).await {
-                        assert!(answer["output"].is_u64(), "{answer}");
+                        assert!(
+                            answer.output.as_ref().is_some_and(Value::is_u64),
+                            "{answer:?}"
+                        );
                     }
                     done.fetch_add(1, Ordering::Relaxed);
                 }
@@ -523,7 +528,7 @@ async fn round(dir: &std::path::Path, sizes: &Sizes, index: usize) -> [f64; FIGU
             let answer = querier.query(MODES[m]).await;
             let micros = start.elapsed().as_secs_f64() * 1e6;
             if let Some(answer) = answer {
-                assert_eq!(answer["output"], expected, "{answer}");
+                assert_eq!(answer.output.as_ref(), Some(&json!(expected)), "{answer:?}");
             }
             latencies[m].push(micros);
         }
@@ -682,7 +687,7 @@ fn main() {
                 "FAT_BENCH_PROFILE={other}: expected session, fresh, plain, echo or commands"
             ),
         };
-        runtime.block_on(profile(&dir, mode, Duration::from_secs(20)));
+        runtime.block_on(profile(&dir, mode, Duration::from_secs(10)));
         let _ = std::fs::remove_dir_all(&dir);
         return;
     }
