@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use fat_proto::chain::BlockFrame;
 use fat_types::encoding::{decode, encode};
 use fat_types::{
     Block, BlockHeader, Certificate, ChainReceipt, CodeHash, Hash32, TxId, TxLocation,
@@ -246,6 +247,29 @@ impl Store {
         decode("block", bytes.value())
             .map(Some)
             .map_err(|e| ChainError::Corrupt(e.to_string()))
+    }
+
+    /// A committed block and, with `receipts`, its receipts, as a [`BlockFrame`]'s bytes:
+    /// the bytes the store keeps, joined without being decoded.
+    pub fn block_frame(&self, height: u64, receipts: bool) -> Result<Option<Vec<u8>>> {
+        let rtx = self.db.begin_read().map_err(storage("begin read"))?;
+        let blocks = rtx.open_table(BLOCKS).map_err(storage("open blocks"))?;
+        let Some(block) = blocks.get(height).map_err(storage("read block"))? else {
+            return Ok(None);
+        };
+        if !receipts {
+            return Ok(Some(BlockFrame::join(block.value(), None)));
+        }
+        let table = rtx.open_table(RECEIPTS).map_err(storage("open receipts"))?;
+        let Some(receipts) = table.get(height).map_err(storage("read receipts"))? else {
+            return Err(ChainError::Corrupt(format!(
+                "block {height} is stored without its receipts"
+            )));
+        };
+        Ok(Some(BlockFrame::join(
+            block.value(),
+            Some(receipts.value()),
+        )))
     }
 
     /// The receipts of a committed block.

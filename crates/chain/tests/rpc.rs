@@ -12,6 +12,7 @@ use fat_chain::rpc::app;
 use fat_chain::{Consensus, Sequencer};
 use fat_consensus::{BlockVerifier, ValidatorSet};
 use fat_crypto::dev_keypair;
+use fat_proto::chain::{BLOCK_BORSH_EVENT, BlockFrame, StreamEncoding};
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{AccountId, Block, Bytes, Hash32, Outcome, TxKind};
 use http_body_util::BodyExt;
@@ -41,6 +42,32 @@ async fn call(
 /// `GET uri`.
 async fn get(router: &axum::Router, uri: &str) -> (StatusCode, Value) {
     call(router, "GET", uri, Vec::new()).await
+}
+
+/// The first `count` events of the stream at `uri`: each one's name and data.
+async fn events(router: &axum::Router, uri: &str, count: usize) -> Vec<(String, String)> {
+    let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let mut stream = router.clone().oneshot(request).await.unwrap().into_body();
+    let (mut buffer, mut events) = (String::new(), Vec::new());
+    while events.len() < count {
+        let frame = tokio::time::timeout(Duration::from_secs(10), stream.frame())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        buffer.push_str(std::str::from_utf8(&data).unwrap());
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| event.lines().find_map(|l| l.strip_prefix(name));
+            if let (Some(name), Some(data)) = (field("event: "), field("data: ")) {
+                events.push((name.to_string(), data.to_string()));
+            }
+        }
+    }
+    events
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,6 +174,23 @@ async fn submit_wait_read_and_follow_the_stream() {
         follower.accept(block).unwrap();
     }
     assert_eq!(follower.last_hash(), latest.hash());
+
+    // The borsh stream sends the same blocks, joined from the stored bytes, with their
+    // receipts when asked for; an encoding it does not know is refused.
+    for with_receipts in [true, false] {
+        let uri =
+            fat_proto::paths::chain::stream_blocks_in(0, with_receipts, StreamEncoding::Borsh);
+        let frames = events(&router, &uri, blocks.len()).await;
+        for ((height, (name, data)), block) in frames.into_iter().enumerate().zip(&blocks) {
+            assert_eq!(name, BLOCK_BORSH_EVENT);
+            let frame = BlockFrame::from_event_data(&data).unwrap();
+            assert_eq!(&frame.block, block);
+            let stored = node.store().receipts(height as u64).unwrap();
+            assert_eq!(frame.receipts, stored.filter(|_| with_receipts));
+        }
+    }
+    let (status, _) = get(&router, "/v1/stream/blocks?encoding=xml").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let _ = stop.send(());
     sequencer.await.unwrap().unwrap();
 }

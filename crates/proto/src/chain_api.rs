@@ -6,9 +6,10 @@ use fat_types::{
 };
 
 use crate::chain::{
-    AccountView, AttestationParams, BlockView, ChainStatus, ClusterContracts, ClusterInfo,
-    ClustersView, CodeInfo, ContractInfo, DevWorkers, Genesis, KeyProvision, ReceiptsView,
-    SubmitAnswer, TxAnswer, TxStatus, ValidatorsView, WorkerInfo,
+    AccountView, AttestationParams, BLOCK_BORSH_EVENT, BLOCK_EVENT, BlockFrame, BlockView,
+    ChainStatus, ClusterContracts, ClusterInfo, ClustersView, CodeInfo, ContractInfo, DevWorkers,
+    Genesis, KeyProvision, ReceiptsView, StreamEncoding, SubmitAnswer, TxAnswer, TxStatus,
+    ValidatorsView, WorkerInfo,
 };
 use crate::error::{Error, Result};
 use crate::http::{EventStream, Http};
@@ -207,9 +208,10 @@ impl ChainApi {
         Ok(view.receipts)
     }
 
-    /// The block stream from `from` on, each block with its receipts.
+    /// The block stream from `from` on, each block with its receipts, in borsh frames
+    /// ([`StreamEncoding::Borsh`]; JSON from a node that sends only JSON).
     pub async fn blocks(&self, from: u64) -> Result<BlockEvents> {
-        let path = paths::chain::stream_blocks(from, true);
+        let path = paths::chain::stream_blocks_in(from, true, StreamEncoding::Borsh);
         let events = self.http.events(&path).await?;
         Ok(BlockEvents {
             api: self.clone(),
@@ -288,8 +290,20 @@ impl BlockEvents {
             let Some(event) = self.events.next().await? else {
                 return Ok(None);
             };
-            match event.event.as_str() {
-                "block" => {}
+            let bad_block = |message: String| Error::Decode {
+                url: self.url.clone(),
+                message: format!("bad block: {message}"),
+            };
+            // Borsh frames as asked for; JSON views from a node that does not know
+            // `encoding=` (it sends JSON whatever is asked).
+            let (block, receipts) = match event.event.as_str() {
+                BLOCK_BORSH_EVENT => {
+                    let frame = BlockFrame::from_event_data(&event.data).map_err(bad_block)?;
+                    (frame.block, frame.receipts)
+                }
+                BLOCK_EVENT => serde_json::from_str::<BlockView>(&event.data)
+                    .map_err(|e| bad_block(e.to_string()))?
+                    .into_parts(),
                 "error" => {
                     return Err(Error::Transport {
                         url: self.url.clone(),
@@ -297,12 +311,7 @@ impl BlockEvents {
                     });
                 }
                 _ => continue,
-            }
-            let view: BlockView = serde_json::from_str(&event.data).map_err(|e| Error::Decode {
-                url: self.url.clone(),
-                message: format!("bad block: {e}"),
-            })?;
-            let (block, receipts) = view.into_parts();
+            };
             return match receipts {
                 Some(receipts) => Ok(Some((block, receipts))),
                 None if block.txs.is_empty() => Ok(Some((block, Vec::new()))),

@@ -93,6 +93,18 @@ pub mod chain {
         format!("{STREAM_BLOCKS}?from={from}&receipts={receipts}")
     }
 
+    /// [`STREAM_BLOCKS`] from `from`, with receipts or without, in `encoding`.
+    pub fn stream_blocks_in(
+        from: u64,
+        receipts: bool,
+        encoding: crate::chain::StreamEncoding,
+    ) -> String {
+        format!(
+            "{STREAM_BLOCKS}?from={from}&receipts={receipts}&encoding={}",
+            encoding.as_str()
+        )
+    }
+
     /// [`ACCOUNT`] of `id`.
     pub fn account(id: &AccountId) -> String {
         format!("/v1/accounts/{id}")

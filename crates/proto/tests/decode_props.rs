@@ -4,7 +4,7 @@
 //! jobs ([`JobCall`], [`JobAnswer`]) and for a joining member's state ([`SnapshotRequest`],
 //! [`ContractSnapshot`]), and the roots they sign ([`SignedRoots`]).
 
-use fat_proto::chain::{BlockView, ReceiptsView, SubmitAnswer, TxView};
+use fat_proto::chain::{BlockFrame, BlockView, ReceiptsView, SubmitAnswer, TxView};
 use fat_proto::worker::{
     ContractRoot, ContractSnapshot, JobAnswer, JobCall, JobProgress, JobProof, LogsView,
     QueryReply, QueryRequest, ReceiptView, SignedRoots, SnapshotRequest, WorkerStatus,
@@ -356,6 +356,31 @@ proptest! {
         json_round_trip(&view, at, flip)?;
         prop_assert_eq!(view.into_parts(), (block, receipts));
         json_never_panics::<BlockView>(&text);
+    }
+
+    /// The borsh stream's frames: the frame joined from stored bytes is borsh of the frame
+    /// and reads back as it; its event data round-trips; a frame cut short or with a byte
+    /// more is refused, and so is data that is not base64; nothing panics the reader.
+    #[test]
+    fn block_frames(
+        block in strategies::block(),
+        receipts in proptest::option::of(vec(strategies::chain_receipt(), 0..3)),
+        cut in any::<prop::sample::Index>(),
+        text in "[A-Za-z0-9+/=]{0,64}|\\PC{0,64}",
+    ) {
+        let frame = BlockFrame { block: block.clone(), receipts: receipts.clone() };
+        let bytes = BlockFrame::join(&encode(&block), receipts.as_ref().map(encode).as_deref());
+        prop_assert_eq!(&bytes, &borsh::to_vec(&frame).unwrap());
+        let data = BlockFrame::to_event_data(&bytes);
+        prop_assert_eq!(BlockFrame::from_event_data(&data), Ok(frame));
+        let short = BlockFrame::to_event_data(&bytes[..cut.index(bytes.len())]);
+        prop_assert!(BlockFrame::from_event_data(&short).is_err());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        prop_assert!(BlockFrame::from_event_data(&BlockFrame::to_event_data(&longer)).is_err());
+        let bad = format!("{data}!");
+        prop_assert!(BlockFrame::from_event_data(&bad).is_err());
+        let _ = BlockFrame::from_event_data(&text);
     }
 
     /// The chain's other answers that carry transactions and receipts.

@@ -5,14 +5,15 @@
 
 use fat_proto::ErrorBody;
 use fat_proto::chain::{
-    AccountView, BlockView, ChainStatus, DevWorker, DevWorkers, ReceiptsView, SubmitAnswer,
-    TxAnswer, TxStatus, TxView,
+    AccountView, BlockFrame, BlockView, ChainStatus, DevWorker, DevWorkers, ReceiptsView,
+    SubmitAnswer, TxAnswer, TxStatus, TxView,
 };
 use fat_proto::worker::{
     JobAnswer, JobCall, JobProof, LogLine, LogsView, QueryReply, QueryRequest, ReceiptView,
     WorkerContract, WorkerStatus,
 };
 use fat_types::block::{receipts_root, tx_root};
+use fat_types::encoding::encode;
 use fat_types::{
     AccountId, Block, BlockHeader, Bytes, Certificate, ChainReceipt, ClusterId, CodeHash,
     ContractId, ExecEvent, ExecStatus, ExecutionReceipt, Hash32, Outcome, Signature,
@@ -125,7 +126,26 @@ fn chain_bodies() {
     golden("block", &streamed);
     streamed.receipts = Some(receipts.clone());
     golden("block-with-receipts", &streamed);
-    assert_eq!(streamed.into_parts(), (block, Some(receipts.clone())));
+    assert_eq!(
+        streamed.into_parts(),
+        (block.clone(), Some(receipts.clone()))
+    );
+    // The borsh stream's frame of the same block and receipts, and as a node joins it from
+    // the bytes its store keeps.
+    let frame = BlockFrame {
+        block: block.clone(),
+        receipts: Some(receipts.clone()),
+    };
+    let bytes = borsh::to_vec(&frame).unwrap();
+    golden_hex("block-frame", &bytes);
+    assert_eq!(
+        bytes,
+        BlockFrame::join(&encode(&block), Some(&encode(&receipts)))
+    );
+    assert_eq!(
+        BlockFrame::from_event_data(&BlockFrame::to_event_data(&bytes)),
+        Ok(frame)
+    );
     golden(
         "receipts",
         &ReceiptsView {

@@ -16,7 +16,7 @@ use fat_consensus::FollowError;
 use fat_devnet::bootstrap::create_dev_cluster;
 use fat_devnet::{Devnet, Shutdown};
 use fat_gatekeeper::{GENESIS_FILE, Gatekeeper, GatekeeperConfig};
-use fat_proto::chain::BlockView;
+use fat_proto::chain::{BLOCK_BORSH_EVENT, BLOCK_EVENT, BlockFrame, BlockView};
 use fat_proto::follow::FollowerError;
 use fat_types::{AttestationPolicy, Block, ChainReceipt, ClusterId};
 use fat_worker::{Worker, WorkerError};
@@ -52,6 +52,8 @@ struct ProxyState {
     paths: Mutex<Vec<String>>,
     /// Each rewritten block it served.
     served: Mutex<Vec<Tamper>>,
+    /// Serve the stream as a node that knows no `encoding=` does: JSON, whatever is asked.
+    json_only: std::sync::atomic::AtomicBool,
 }
 
 /// A loopback proxy in front of a node: it forwards every request as it is, one per
@@ -78,6 +80,12 @@ impl Proxy {
 
     fn set(&self, tamper: Option<(u64, Tamper)>) {
         *self.state.tamper.lock().unwrap() = tamper;
+    }
+
+    fn json_only(&self, json: bool) {
+        self.state
+            .json_only
+            .store(json, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn served(&self, how: Tamper) -> usize {
@@ -116,7 +124,9 @@ async fn relay(mut conn: TcpStream, upstream: String, state: Arc<ProxyState>) {
             .find_map(|kv| kv.strip_prefix("from="))
             .and_then(|v| v.parse().ok())
             .unwrap_or(1);
-        stream_blocks(conn, &upstream, from, &state).await;
+        let borsh = query.split('&').any(|kv| kv == "encoding=borsh")
+            && !state.json_only.load(std::sync::atomic::Ordering::SeqCst);
+        stream_blocks(conn, &upstream, from, borsh, &state).await;
         return;
     }
     // One request per connection, so that no later request (a stream) bypasses the proxy.
@@ -133,8 +143,15 @@ async fn relay(mut conn: TcpStream, upstream: String, state: Arc<ProxyState>) {
 }
 
 /// Serve the node's block stream from `from` as Server-Sent Events, each block with its
-/// receipts, rewriting the one the state names.
-async fn stream_blocks(mut conn: TcpStream, upstream: &str, from: u64, state: &ProxyState) {
+/// receipts (in borsh frames when `borsh`, as the worker asks; else JSON views), rewriting
+/// the one the state names.
+async fn stream_blocks(
+    mut conn: TcpStream,
+    upstream: &str,
+    from: u64,
+    borsh: bool,
+    state: &ProxyState,
+) {
     let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
     if conn.write_all(head.as_bytes()).await.is_err() {
         return;
@@ -152,12 +169,19 @@ async fn stream_blocks(mut conn: TcpStream, upstream: &str, from: u64, state: &P
             state.served.lock().unwrap().push(how);
         }
         let height = block.header.height;
-        let mut view = BlockView::from(block);
-        view.receipts = Some(receipts);
-        let event = format!(
-            "event: block\nid: {height}\ndata: {}\n\n",
-            serde_json::to_string(&view).unwrap()
-        );
+        let event = if borsh {
+            let frame = BlockFrame {
+                block,
+                receipts: Some(receipts),
+            };
+            let data = BlockFrame::to_event_data(&borsh::to_vec(&frame).unwrap());
+            format!("event: {BLOCK_BORSH_EVENT}\nid: {height}\ndata: {data}\n\n")
+        } else {
+            let mut view = BlockView::from(block);
+            view.receipts = Some(receipts);
+            let data = serde_json::to_string(&view).unwrap();
+            format!("event: {BLOCK_EVENT}\nid: {height}\ndata: {data}\n\n")
+        };
         if conn.write_all(event.as_bytes()).await.is_err() {
             return;
         }
@@ -207,7 +231,12 @@ async fn a_worker_refuses_tampered_blocks_and_receipts_and_keeps_its_state() {
         .await;
     assert_eq!(height, had.height + 1);
     let proxy = Proxy::start(&chain.url).await;
-    for how in [Tamper::Tx, Tamper::Header, Tamper::Receipts] {
+    // In the borsh frames the worker asks for, then in JSON (a node that knows no other).
+    let rounds = [false, true].into_iter().flat_map(|json| {
+        [Tamper::Tx, Tamper::Header, Tamper::Receipts].map(move |how| (json, how))
+    });
+    for (json, how) in rounds {
+        proxy.json_only(json);
         proxy.set(Some((height, how)));
         let followed = tokio::time::timeout(
             Duration::from_secs(30),
@@ -240,13 +269,14 @@ async fn a_worker_refuses_tampered_blocks_and_receipts_and_keeps_its_state() {
             reason.contains(&format!("block {height}")),
             "{how:?}: {reason}"
         );
-        assert_eq!(proxy.served(how), 1, "{how:?}");
+        assert_eq!(proxy.served(how), 1 + usize::from(json), "{how:?}");
         // It keeps the block it had and the state of that block.
         assert_eq!(worker.head().unwrap(), had, "{how:?}");
         assert_eq!(root(&worker, &counter), had_root, "{how:?}");
     }
 
-    // The proxy honest again, the worker takes the real block and goes on.
+    // The proxy honest again (and still sending JSON), the worker takes the real block and
+    // goes on.
     proxy.set(None);
     let running = RunningWorker::serve(worker, &proxy.url).await;
     running.wait_for(height).await;
