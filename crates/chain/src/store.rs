@@ -261,6 +261,9 @@ impl Store {
             return Ok(Some(BlockFrame::join(block.value(), None)));
         }
         let table = rtx.open_table(RECEIPTS).map_err(storage("open receipts"))?;
+        // Every block is committed with its receipts (genesis too): a block without them is
+        // a damaged store, said as such (the JSON stream leaves the receipts out instead, and
+        // its follower then asks for them and is refused).
         let Some(receipts) = table.get(height).map_err(storage("read receipts"))? else {
             return Err(ChainError::Corrupt(format!(
                 "block {height} is stored without its receipts"

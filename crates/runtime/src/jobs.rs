@@ -87,7 +87,9 @@ impl Deadline {
     ///
     /// Work that ends in its first poll (most queries: they never yield) is given no timer,
     /// so it never touches the runtime's timer wheel. Its first poll is bounded as every
-    /// other: a call yields every `YIELD_FUEL` of fuel or at each epoch tick.
+    /// other: a call yields every `YIELD_FUEL` of fuel or at each epoch tick. The work is
+    /// always polled before the deadline is looked at, so work that ends in the poll where
+    /// the deadline passes gives its output.
     pub(crate) async fn race<F: Future>(&self, work: F) -> Option<F::Output> {
         tokio::pin!(work);
         let first = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
@@ -97,6 +99,7 @@ impl Deadline {
         loop {
             let until = tokio::time::Instant::from_std(self.started + self.limit());
             tokio::select! {
+                biased;
                 out = &mut work => return Some(out),
                 () = tokio::time::sleep_until(until) => {
                     if self.passed() {

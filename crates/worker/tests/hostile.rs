@@ -54,6 +54,8 @@ struct ProxyState {
     served: Mutex<Vec<Tamper>>,
     /// Serve the stream as a node that knows no `encoding=` does: JSON, whatever is asked.
     json_only: std::sync::atomic::AtomicBool,
+    /// How many streams it served in borsh frames (asked for, and not `json_only`).
+    borsh_streams: std::sync::atomic::AtomicUsize,
 }
 
 /// A loopback proxy in front of a node: it forwards every request as it is, one per
@@ -126,6 +128,11 @@ async fn relay(mut conn: TcpStream, upstream: String, state: Arc<ProxyState>) {
             .unwrap_or(1);
         let borsh = query.split('&').any(|kv| kv == "encoding=borsh")
             && !state.json_only.load(std::sync::atomic::Ordering::SeqCst);
+        if borsh {
+            state
+                .borsh_streams
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         stream_blocks(conn, &upstream, from, borsh, &state).await;
         return;
     }
@@ -236,6 +243,14 @@ async fn a_worker_refuses_tampered_blocks_and_receipts_and_keeps_its_state() {
         [Tamper::Tx, Tamper::Header, Tamper::Receipts].map(move |how| (json, how))
     });
     for (json, how) in rounds {
+        if json {
+            // The first rounds were served in borsh frames: the worker asked for them.
+            let borsh = proxy
+                .state
+                .borsh_streams
+                .load(std::sync::atomic::Ordering::SeqCst);
+            assert!(borsh >= 3, "{borsh} streams in borsh");
+        }
         proxy.json_only(json);
         proxy.set(Some((height, how)));
         let followed = tokio::time::timeout(

@@ -148,8 +148,8 @@ impl ReplayGuard {
     /// nonce: for an envelope opened once, whose nonce is either recorded elsewhere (the
     /// worker's shared guard records a query's once it is opened) or bound to something its
     /// opener holds (a reply to the opener's own request, a command to its transaction's
-    /// nonce). It admits what a new guard of any capacity would admit the first time, without
-    /// allocating; opening the same envelope with it twice admits it twice.
+    /// nonce). It admits what a new guard of any capacity above zero would admit the first
+    /// time, without allocating; opening the same envelope with it twice admits it twice.
     pub fn once(window_ms: u64) -> Self {
         Self {
             remembers: false,
