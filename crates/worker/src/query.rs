@@ -171,6 +171,12 @@ impl Worker {
     /// A further query of a session opened by [`Worker::query_sealed`]: opened with the
     /// session's request key, run as the session's caller, answered under its response key.
     /// Like a sealed query, it takes its one admission slot before it decrypts.
+    ///
+    /// A message stamped before this worker started is refused as of an unknown session.
+    /// Sessions and the replay guard live in memory: without this rule, a recorded session
+    /// could be replayed into a restarted worker (its opening envelope, then its messages),
+    /// which would answer a message again under the nonce it answered it with before, its
+    /// reply's nonce being derived from the request's.
     pub async fn query_session(
         &self,
         contract: &ContractId,
@@ -201,6 +207,11 @@ impl Worker {
             &mut ReplayGuard::once(ENVELOPE_WINDOW_MS),
             now_ms,
         )?;
+        // Fresh, authentic, and of a session this worker keeps, yet stamped before it started:
+        // of its previous run, whose answers it cannot know (see above).
+        if message.header.timestamp_ms < self.inner.started_ms {
+            return Err(WorkerError::UnknownSession);
+        }
         self.admit(&message.header)?;
         let body = self
             .run_sealed(contract, &plaintext, caller, answer, start)

@@ -50,6 +50,9 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) replay: Mutex<ReplayGuard>,
     pub(crate) sessions: Mutex<HashMap<[u8; 32], SessionEntry>>,
+    /// When this worker opened (its clock's milliseconds): a session message stamped before
+    /// that belongs to its previous run, whose sessions and replay guard it no longer has.
+    pub(crate) started_ms: u64,
     /// How many sessions `sessions` keeps at most.
     pub(crate) max_sessions: usize,
     pub(crate) sessions_swept_ms: AtomicU64,

@@ -160,6 +160,7 @@ impl Worker {
         }
         store.check_state()?;
         let head = store.snapshot()?.started_head()?;
+        let started_ms = config.clock.now_ms();
         let mut runtime = Runtime::with_clock(config.runtime, config.clock.clone())?;
         if let Some(network) = config.network {
             runtime = runtime.with_network(network);
@@ -179,6 +180,7 @@ impl Worker {
                         .with_quotas(config.replay_sender_quota, config.replay_session_quota),
                 ),
                 sessions: Mutex::new(HashMap::new()),
+                started_ms,
                 max_sessions: config.max_sessions,
                 sessions_swept_ms: AtomicU64::new(0),
                 unflushed: Mutex::new(Unflushed::default()),

@@ -826,6 +826,50 @@ async fn post_session(
     .await
 }
 
+/// A session recorded before a restart cannot be replayed into the restarted worker: its
+/// opening envelope runs again (answered under a fresh random nonce), but its messages,
+/// stamped before the worker started, are refused as of an unknown session, so no answer is
+/// sealed again under the nonce its first answer took. A message of the same session stamped
+/// after the restart is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_worker_answers_no_session_message_from_before_it_started() {
+    let (dir, chain, w0, _, probe) = counter_and_probe("secure-restart-replay").await;
+    let alice = dev_keypair("alice");
+    let me = alice.account_id();
+    let body = json!({"method": "env"}).to_string();
+    let (opening, session) = w0.seal_query(&alice, probe, "env", Value::Null).await;
+    assert_eq!(w0.post_envelope(probe, &opening).await.0, 200);
+    let recorded = session
+        .seal_message(me, Direction::Request, body.as_bytes(), now_ms())
+        .unwrap();
+    let (status, first) = post_session(&w0, probe, &recorded).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&first));
+
+    // The worker restarts on the same store, a moment later.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    drop(w0.pause().await);
+    RunningWorker::wait_until_released(&dir, 0).await;
+    let w0 = RunningWorker::start(&chain.url, &dir, 0).await;
+    w0.wait_for(chain.height()).await;
+
+    let (status, answer) = w0.post_envelope(probe, &opening).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let (status, again) = post_session(&w0, probe, &recorded).await;
+    assert_eq!(status, 410, "{}", String::from_utf8_lossy(&again));
+    let code: Value = serde_json::from_slice(&again).unwrap();
+    assert_eq!(code["code"], "unknown_session");
+
+    let later = session
+        .seal_message(me, Direction::Request, body.as_bytes(), now_ms())
+        .unwrap();
+    let (status, answer) = post_session(&w0, probe, &later).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+
+    w0.stop().await;
+    chain.stop().await;
+    cleanup(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn query_sessions_carry_further_queries_and_refuse_misuse() {
     let (dir, chain, w0, counter, probe) = counter_and_probe("secure-sessions").await;
