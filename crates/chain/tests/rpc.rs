@@ -12,7 +12,7 @@ use fat_chain::rpc::app;
 use fat_chain::{Consensus, Sequencer};
 use fat_consensus::{BlockVerifier, ValidatorSet};
 use fat_crypto::dev_keypair;
-use fat_proto::chain::{BLOCK_BORSH_EVENT, BlockFrame, StreamEncoding};
+use fat_proto::chain::{BLOCK_BORSH_EVENT, BLOCK_EVENT, BlockFrame, StreamEncoding};
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{AccountId, Block, Bytes, Hash32, Outcome, TxKind};
 use http_body_util::BodyExt;
@@ -44,10 +44,15 @@ async fn get(router: &axum::Router, uri: &str) -> (StatusCode, Value) {
     call(router, "GET", uri, Vec::new()).await
 }
 
-/// The first `count` events of the stream at `uri`: each one's name and data.
-async fn events(router: &axum::Router, uri: &str, count: usize) -> Vec<(String, String)> {
+/// The stream at `uri`, opened.
+async fn open_stream(router: &axum::Router, uri: &str) -> Body {
     let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
-    let mut stream = router.clone().oneshot(request).await.unwrap().into_body();
+    router.clone().oneshot(request).await.unwrap().into_body()
+}
+
+/// The next `count` events of `stream` that carry data: each one's name (empty when it has
+/// none) and data.
+async fn read_events(stream: &mut Body, count: usize) -> Vec<(String, String)> {
     let (mut buffer, mut events) = (String::new(), Vec::new());
     while events.len() < count {
         let frame = tokio::time::timeout(Duration::from_secs(10), stream.frame())
@@ -62,7 +67,8 @@ async fn events(router: &axum::Router, uri: &str, count: usize) -> Vec<(String, 
         while let Some(end) = buffer.find("\n\n") {
             let event: String = buffer.drain(..end + 2).collect();
             let field = |name: &str| event.lines().find_map(|l| l.strip_prefix(name));
-            if let (Some(name), Some(data)) = (field("event: "), field("data: ")) {
+            if let Some(data) = field("data: ") {
+                let name = field("event: ").unwrap_or_default();
                 events.push((name.to_string(), data.to_string()));
             }
         }
@@ -87,11 +93,7 @@ async fn submit_wait_read_and_follow_the_stream() {
     );
 
     // The stream from genesis, opened before any block exists.
-    let request = Request::builder()
-        .uri("/v1/stream/blocks?from=0")
-        .body(Body::empty())
-        .unwrap();
-    let mut stream = router.clone().oneshot(request).await.unwrap().into_body();
+    let mut stream = open_stream(&router, "/v1/stream/blocks?from=0").await;
 
     let a = alice();
     let mut ids = Vec::new();
@@ -145,25 +147,10 @@ async fn submit_wait_read_and_follow_the_stream() {
     assert_eq!(body["receipts"][0]["tx"], id.to_string());
 
     // The stream delivers genesis and every block since, which a follower verifies.
-    let mut buffer = String::new();
     let mut blocks = Vec::new();
-    while blocks.len() < 4 {
-        let frame = tokio::time::timeout(Duration::from_secs(10), stream.frame())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        buffer.push_str(std::str::from_utf8(&data).unwrap());
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            if let Some(json) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
-                assert!(event.contains("event: block"), "{event}");
-                blocks.push(serde_json::from_str::<Block>(json).unwrap());
-            }
-        }
+    for (name, json) in read_events(&mut stream, 4).await {
+        assert_eq!(name, BLOCK_EVENT, "{json}");
+        blocks.push(serde_json::from_str::<Block>(&json).unwrap());
     }
     let mut follower = BlockVerifier::new(
         blocks[0].hash(),
@@ -180,7 +167,8 @@ async fn submit_wait_read_and_follow_the_stream() {
     for with_receipts in [true, false] {
         let uri =
             fat_proto::paths::chain::stream_blocks_in(0, with_receipts, StreamEncoding::Borsh);
-        let frames = events(&router, &uri, blocks.len()).await;
+        let mut stream = open_stream(&router, &uri).await;
+        let frames = read_events(&mut stream, blocks.len()).await;
         for ((height, (name, data)), block) in frames.into_iter().enumerate().zip(&blocks) {
             assert_eq!(name, BLOCK_BORSH_EVENT);
             let frame = BlockFrame::from_event_data(&data).unwrap();
