@@ -184,10 +184,11 @@ impl Client {
                         .map_err(envelope_error)?;
                     return query_result(&url, &what, &plaintext);
                 }
-                // The worker no longer keeps the session (410), or the session holds its
-                // quota of recent nonces in the worker's replay guard (429): open a new one
-                // below. If the sender itself is over its quota, the new session's first
-                // query is refused too, and that refusal is returned.
+                // The worker no longer keeps the session, or this message came too far
+                // behind the session's others (410), or the session's envelopes hold their
+                // quota of the worker's replay guard (429): open a new one below. If the
+                // sender itself is over its quota, the new session's first query is refused
+                // too, and that refusal is returned.
                 Err(e) if matches!(e.status(), Some(410 | 429)) => {
                     self.cache().sessions.remove(&slot);
                 }

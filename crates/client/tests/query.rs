@@ -1,5 +1,6 @@
 //! The client library against a dev network in the process: it opens a query session once and
-//! reuses it, and the answers stay right.
+//! reuses it (for queries sent at once too), replaces one the worker no longer keeps, and the
+//! answers stay right.
 
 use fat_client::Client;
 use fat_crypto::dev_keypair;
@@ -42,17 +43,68 @@ async fn query_sessions_are_reused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_at_its_quota_is_replaced_by_a_new_one() {
-    let dir = TempDir::new("client-session-quota");
-    // Each session may hold 3 recent nonces in the worker's guard.
-    let (devnet, client, counter) = counter_on(Devnet::builder(dir.path()).session_quota(3)).await;
+async fn queries_sent_at_once_share_a_session_and_an_expired_one_is_replaced() {
+    use std::sync::Arc;
+
+    use fat_proto::windows::{ENVELOPE_WINDOW_MS, SESSION_TTL_MS};
+    use fat_types::{Clock, ManualClock};
+
+    let dir = TempDir::new("client-session-counter");
+    // The network's clock and the client's, each moved by hand.
+    let network = Arc::new(ManualClock::new(fat_types::SystemClock.now_ms()));
+    let (devnet, client, counter) =
+        counter_on(Devnet::builder(dir.path()).clock(network.clone())).await;
+    let mine = Arc::new(ManualClock::new(network.now_ms()));
+    let client = client.with_clock(mine.clone());
     let alice = dev_keypair("alice");
-    // Ten queries within the nonce window: the session reaches its quota after three and
-    // the client goes on with a fresh session each time, never surfacing the refusal.
-    for _ in 0..10 {
-        let answer = client.query(&alice, &counter, "get", None).await.unwrap();
-        assert_eq!(answer.output, 0);
+
+    // The first query opens a session; 32 sent at once all ride it, numbered by the one
+    // counter its clones share, each admitted once by the worker however they interleave.
+    // (Numbered alike, all but one would be refused as replays.)
+    assert_eq!(
+        client
+            .query(&alice, &counter, "get", None)
+            .await
+            .unwrap()
+            .output,
+        0
+    );
+    let answers = futures_util::future::join_all(
+        (0..32).map(|_| client.query(&alice, &counter, "get", None)),
+    )
+    .await;
+    for answer in answers {
+        assert_eq!(answer.unwrap().output, 0);
     }
+
+    // A session the worker no longer keeps (410) is replaced without surfacing the refusal.
+    // Bob's client clock runs 4 minutes ahead of the worker's when he opens his session...
+    let bob = dev_keypair("bob");
+    let opened = network.now_ms();
+    mine.set(opened + 4 * 60_000);
+    assert_eq!(
+        client
+            .query(&bob, &counter, "get", None)
+            .await
+            .unwrap()
+            .output,
+        0
+    );
+    // ...and 4 and a half behind when, 2 minutes later on his clock, he reuses it: the
+    // worker's clock has moved past the session's end, and the two clocks are still within
+    // the envelope window of each other.
+    mine.advance(2 * 60_000);
+    network.set(mine.now_ms() + 4 * 60_000 + 30_000);
+    assert!(network.now_ms() > opened + SESSION_TTL_MS);
+    assert!(network.now_ms() - mine.now_ms() < ENVELOPE_WINDOW_MS);
+    assert_eq!(
+        client
+            .query(&bob, &counter, "get", None)
+            .await
+            .unwrap()
+            .output,
+        0
+    );
     devnet.stop().await.unwrap();
 }
 

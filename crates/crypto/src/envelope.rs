@@ -18,7 +18,10 @@
 //! ([`Session`]), which only the requester and the recipient can derive.
 //!
 //! A session outlives its first message: [`SessionMessage`]s carry further requests and
-//! responses under the same session keys, with a fresh random nonce each and no signature.
+//! responses under the same session keys, with no signature. A request's nonce is numbered
+//! (a counter, then random bytes: [`message_nonce`]), so its recipient refuses replays with
+//! a small window per session ([`SessionWindow`]) instead of remembering every nonce; a
+//! reply's nonce derives from its request's ([`reply_nonce`]).
 //! Only the requester (who made the ephemeral key and signed the first envelope) and the
 //! recipient can derive those keys, so a message that decrypts comes from one of them, and
 //! the direction's own key tells which. This spares each further query a key exchange and
@@ -31,6 +34,7 @@
 //!
 //! Time is always an argument (milliseconds since the Unix epoch): nothing here reads a clock.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -47,11 +51,13 @@ mod agreements;
 mod error;
 mod keys;
 mod replay;
+mod window;
 
 pub use agreements::Agreements;
 pub use error::EnvelopeError;
 pub use keys::{EcdhPublic, EcdhSecret, SealRandomness};
 pub use replay::ReplayGuard;
+pub use window::{SESSION_WINDOW, SessionWindow, message_counter, message_nonce};
 
 /// The HKDF label of envelope keys; starts both the salt and the `info`.
 pub const ENVELOPE_KDF_LABEL: &[u8] = b"fat/envelope/kdf/v1";
@@ -182,11 +188,12 @@ impl SessionMessage {
 }
 
 /// The nonce of the reply to a session message of nonce `request`: BLAKE3 under the context
-/// [`REPLY_NONCE_CONTEXT`], its first 24 bytes. Request nonces are random and a replay is
-/// never admitted, so reply nonces do not repeat under the response key either. A requester
-/// that seals two messages with one nonce under timestamps a bucket of the replay guard apart
-/// gets both answered under one reply nonce: that exposes its own messages only, as its
-/// reuse of the request nonce already did.
+/// [`REPLY_NONCE_CONTEXT`], its first 24 bytes. Request nonces do not repeat (numbered, with
+/// random bytes) and a replay is never admitted (a session's [`SessionWindow`], a recipient
+/// that refuses messages from before it started), so reply nonces do not repeat under the
+/// response key either. A requester that seals two messages with one nonce gets the second
+/// refused, or, should a recipient admit both, both answered under one reply nonce: that
+/// exposes its own messages only, as its reuse of the request nonce already did.
 pub fn reply_nonce(request: &[u8; NONCE_LEN]) -> [u8; NONCE_LEN] {
     let digest = blake3::derive_key(REPLY_NONCE_CONTEXT, request);
     let mut nonce = [0u8; NONCE_LEN];
@@ -202,9 +209,18 @@ pub struct Session {
     ephemeral: EcdhPublic,
     /// HKDF's pseudorandom key, extracted from the shared secret; wiped when dropped.
     prk: Zeroizing<[u8; 32]>,
-    /// Each direction's key, derived the first time it is used and shared by every clone
-    /// (a worker keeps a session and clones it for each further query).
-    keys: Arc<[OnceLock<XChaCha>; DIRECTIONS]>,
+    /// What every clone shares (a worker keeps a session and clones it for each further
+    /// query; a client clones it for each query it sends).
+    shared: Arc<SessionShared>,
+}
+
+/// The part of a [`Session`] its clones share.
+#[derive(Default)]
+struct SessionShared {
+    /// Each direction's key, derived the first time it is used.
+    keys: [OnceLock<XChaCha>; DIRECTIONS],
+    /// The counter of the next message [`Session::seal_message`] seals.
+    next_message: AtomicU64,
 }
 
 impl std::fmt::Debug for Session {
@@ -232,12 +248,12 @@ impl Session {
             recipient,
             ephemeral,
             prk: Zeroizing::new(prk.into()),
-            keys: Arc::default(),
+            shared: Arc::default(),
         }
     }
 
     fn cipher(&self, direction: Direction) -> &XChaCha {
-        self.keys[usize::from(direction.tag())].get_or_init(|| self.derive(direction))
+        self.shared.keys[usize::from(direction.tag())].get_or_init(|| self.derive(direction))
     }
 
     fn derive(&self, direction: Direction) -> XChaCha {
@@ -357,7 +373,9 @@ impl Session {
         self.contract
     }
 
-    /// Seal a further message of this session in `direction`, under a fresh random nonce.
+    /// Seal a further message of this session in `direction`, numbered: its nonce is the
+    /// session's next counter (shared by every clone of this session) and 16 random bytes
+    /// ([`message_nonce`]), so the recipient refuses a replay with a [`SessionWindow`].
     /// `requester` is the account that opened the session (the header names it).
     pub fn seal_message(
         &self,
@@ -366,7 +384,10 @@ impl Session {
         plaintext: &[u8],
         timestamp_ms: u64,
     ) -> Result<SessionMessage> {
-        let nonce = SealRandomness::generate()?.nonce;
+        let mut random = [0u8; NONCE_LEN - 8];
+        getrandom::fill(&mut random).map_err(|e| EnvelopeError::Random(e.to_string()))?;
+        let counter = self.shared.next_message.fetch_add(1, Ordering::Relaxed);
+        let nonce = message_nonce(counter, random);
         Ok(self.seal_message_with_nonce(requester, direction, plaintext, timestamp_ms, nonce))
     }
 

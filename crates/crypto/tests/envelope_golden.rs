@@ -138,3 +138,31 @@ fn session_message_encoding_is_pinned() {
         message
     );
 }
+
+/// The golden session's message number 3, as `Session::seal_message` numbers them: the
+/// nonce is the counter (big-endian) then 16 random bytes (here fixed).
+const NUMBERED_MESSAGE: &str = concat!(
+    "050505050505050505050505050505050505050505050505050505050505050500bde1bcf375e722",
+    "7257377167d779b3c2e10df4b4e75e1936b9a4de3cad271a49132c442be010fbd57e72603328aa76",
+    "e71fccc1503aae219327d14d9c9993f472a4e09292b651c278b9772c569f5fa9bb13d906b46ab68c",
+    "9df9dc2b4409f8a20900000000000000030404040404040404040404040404040402dc2074970100",
+    "001500000044d1092ddd9d860c3cda7c57b25123e3d7515dea1e",
+);
+
+#[test]
+fn a_numbered_session_message_is_pinned() {
+    let (_, session) = golden_request();
+    let nonce = envelope::message_nonce(3, [4; 16]);
+    assert_eq!(hex::encode(nonce), format!("{:016x}{}", 3, "04".repeat(16)));
+    let message = session.seal_message_with_nonce(
+        dev_keypair("alice").account_id(),
+        Direction::Request,
+        b"again",
+        NOW + 2,
+        nonce,
+    );
+    let bytes = hex::encode(message.to_bytes());
+    assert_eq!(bytes, NUMBERED_MESSAGE, "numbered session message changed");
+    let decoded = fat_crypto::SessionMessage::from_bytes(&message.to_bytes()).unwrap();
+    assert_eq!(envelope::message_counter(&decoded.header.nonce), 3);
+}

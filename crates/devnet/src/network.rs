@@ -47,18 +47,9 @@ pub struct DevnetBuilder {
     shutdown: Shutdown,
     validators: usize,
     clusters: usize,
-    session_quota: Option<usize>,
 }
 
 impl DevnetBuilder {
-    /// How many recent nonces one query session may hold in each worker's replay guard
-    /// (the worker's default, [`fat_worker::REPLAY_SESSION_QUOTA`], unless set): past it,
-    /// a session's queries are refused with 429 until older nonces expire.
-    pub fn session_quota(mut self, quota: usize) -> Self {
-        self.session_quota = Some(quota);
-        self
-    }
-
     /// How many dev clusters the workers are spread over (1 by default): worker `i` joins
     /// cluster `i % k`. Between 1 and the number of workers.
     pub fn clusters(mut self, k: usize) -> Self {
@@ -98,7 +89,7 @@ impl DevnetBuilder {
         self
     }
 
-    /// The chain's clock (the system's by default).
+    /// The network's clock: the chain's and every worker's (the system's by default).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -188,9 +179,7 @@ impl DevnetBuilder {
         for i in 0..self.workers {
             let mut config = WorkerConfig::new(self.data_dir.join(format!("worker-{i}")), None);
             config.genesis = Some(node.genesis_hash());
-            if let Some(quota) = self.session_quota {
-                config.replay_session_quota = quota;
-            }
+            config.clock = self.clock.clone();
             if self.allow_local_http {
                 config.runtime = RuntimeConfig {
                     http_policy: HttpPolicy::allow_local(),
@@ -338,7 +327,6 @@ impl Devnet {
             shutdown: Shutdown::new(),
             validators: 1,
             clusters: 1,
-            session_quota: None,
         }
     }
 

@@ -153,6 +153,7 @@ impl From<WorkerError> for ApiError {
                         (StatusCode::BAD_REQUEST, "stale_envelope")
                     }
                     EnvelopeError::Replayed => (StatusCode::CONFLICT, "replayed"),
+                    EnvelopeError::BehindWindow { .. } => (StatusCode::GONE, "behind_session"),
                     EnvelopeError::ReplayGuardFull => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
                     EnvelopeError::SenderOverQuota { .. }
                     | EnvelopeError::SessionOverQuota { .. } => {

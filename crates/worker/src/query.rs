@@ -186,10 +186,11 @@ impl Worker {
         let start = Instant::now();
         let _slot = self.inner.admission.enter().await?;
         let now_ms = self.now_ms();
+        let key = (message.header.ephemeral.0, message.header.contract);
         let (session, caller) = {
             let sessions = self.inner.sessions.lock().expect("sessions lock");
-            match sessions.get(&message.header.ephemeral.0) {
-                Some(entry) if entry.expires_ms > now_ms => (entry.session.clone(), entry.caller),
+            match sessions.get(&key) {
+                Some(entry) if entry.live(now_ms) => (entry.session.clone(), entry.caller),
                 _ => return Err(WorkerError::UnknownSession),
             }
         };
@@ -212,7 +213,21 @@ impl Worker {
         if message.header.timestamp_ms < self.inner.started_ms {
             return Err(WorkerError::UnknownSession);
         }
-        self.admit(&message.header)?;
+        // Authentic: admit its counter in the session's window (not in the shared guard, so
+        // a session carries any number of queries in bounded memory).
+        {
+            let mut sessions = self.inner.sessions.lock().expect("sessions lock");
+            let entry = sessions.get_mut(&key).ok_or(WorkerError::UnknownSession)?;
+            entry
+                .window
+                .admit(envelope::message_counter(&message.header.nonce))?;
+            entry.fresh_until_ms = entry.fresh_until_ms.max(
+                message
+                    .header
+                    .timestamp_ms
+                    .saturating_add(ENVELOPE_WINDOW_MS),
+            );
+        }
         let body = self
             .run_sealed(contract, &plaintext, caller, answer, start)
             .await?;
@@ -238,14 +253,23 @@ impl Worker {
         }
     }
 
-    /// Keep a session for further queries (while there is room). When full, expired
-    /// sessions are swept at most once a second, not on every query.
+    /// Keep a session for further queries (while there is room), or keep it longer: a session
+    /// kept already (a client may seal several envelopes under one) keeps its window. When
+    /// full, sessions that may be forgotten (expired, and every message they admitted stale)
+    /// are swept at most once a second, not on every query.
     fn keep_session(&self, session: &Session, caller: AccountId, now_ms: u64) {
         let mut sessions = self.inner.sessions.lock().expect("sessions lock");
+        let expires_ms = now_ms + SESSION_TTL_MS;
+        let key = (session.ephemeral().0, session.contract());
+        if let Some(entry) = sessions.get_mut(&key) {
+            entry.caller = caller;
+            entry.expires_ms = expires_ms;
+            return;
+        }
         if sessions.len() >= self.inner.max_sessions {
             let swept = self.inner.sessions_swept_ms.load(Ordering::Relaxed);
             if now_ms.saturating_sub(swept) >= 1000 {
-                sessions.retain(|_, e| e.expires_ms > now_ms);
+                sessions.retain(|_, e| !e.forgettable(now_ms));
                 self.inner
                     .sessions_swept_ms
                     .store(now_ms, Ordering::Relaxed);
@@ -253,11 +277,13 @@ impl Worker {
         }
         if sessions.len() < self.inner.max_sessions {
             sessions.insert(
-                session.ephemeral().0,
+                key,
                 SessionEntry {
                     session: session.clone(),
                     caller,
-                    expires_ms: now_ms + SESSION_TTL_MS,
+                    expires_ms,
+                    window: Default::default(),
+                    fresh_until_ms: 0,
                 },
             );
         }

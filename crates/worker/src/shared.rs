@@ -8,11 +8,11 @@ use std::time::Instant;
 
 use fat_attestation::seal::Sealer;
 use fat_crypto::Keypair;
-use fat_crypto::envelope::{ReplayGuard, Session};
+use fat_crypto::envelope::{ReplayGuard, Session, SessionWindow};
 use fat_executor::CodeProvider;
 use fat_runtime::{Code, MemoryCache, Runtime};
 use fat_types::genesis::ChainParams;
-use fat_types::{AccountId, BlockHeader, Clock, CodeHash, Hash32, WorkerId};
+use fat_types::{AccountId, BlockHeader, Clock, CodeHash, ContractId, Hash32, WorkerId};
 use tokio::sync::watch;
 
 use crate::admission::Admission;
@@ -33,7 +33,29 @@ pub(crate) struct Unflushed {
 pub(crate) struct SessionEntry {
     pub(crate) session: Session,
     pub(crate) caller: AccountId,
+    /// Until when (the worker's clock) the session carries further queries.
     pub(crate) expires_ms: u64,
+    /// The counters of the messages admitted: a replay of one is refused while the session
+    /// is kept.
+    pub(crate) window: SessionWindow,
+    /// Until when a message the session admitted may still be fresh (its timestamp plus the
+    /// envelope window). An expired session is kept until then, window and all, so a new
+    /// envelope of the same session (which keeps it again) cannot start a new window that
+    /// would admit those messages a second time.
+    pub(crate) fresh_until_ms: u64,
+}
+
+impl SessionEntry {
+    /// Whether the session still carries further queries at `now_ms`.
+    pub(crate) fn live(&self, now_ms: u64) -> bool {
+        self.expires_ms > now_ms
+    }
+
+    /// Whether the entry may be forgotten at `now_ms`: expired, and every message it
+    /// admitted stale.
+    pub(crate) fn forgettable(&self, now_ms: u64) -> bool {
+        !self.live(now_ms) && self.fresh_until_ms < now_ms
+    }
 }
 
 /// The state behind a [`crate::Worker`] handle.
@@ -49,7 +71,8 @@ pub(crate) struct Inner {
     pub(crate) sealer: Arc<dyn Sealer>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) replay: Mutex<ReplayGuard>,
-    pub(crate) sessions: Mutex<HashMap<[u8; 32], SessionEntry>>,
+    /// Query sessions by their ephemeral key and contract (each pair has keys of its own).
+    pub(crate) sessions: Mutex<HashMap<([u8; 32], ContractId), SessionEntry>>,
     /// When this worker opened (its clock's milliseconds): a session message stamped before
     /// that belongs to its previous run, whose sessions and replay guard it no longer has.
     pub(crate) started_ms: u64,

@@ -22,14 +22,16 @@ use crate::keys::{Keyring, WorkerSecrets, unseal_cluster_key};
 use crate::shared::{Inner, Unflushed};
 use crate::store::{Snapshot, Store};
 
-/// How many query nonces the replay guard remembers at most, by default.
+/// How many nonces of sealed envelopes (queries and jobs) the replay guard remembers at
+/// most, by default. A session's further queries are numbered and admitted by the session's
+/// own window, not remembered here.
 pub const REPLAY_CAPACITY: usize = 1 << 20;
 /// How many of the replay guard's nonces one sender (account) may hold at once, by default:
-/// a sixteenth of [`REPLAY_CAPACITY`], some 200 queries a second for the five minutes a
-/// nonce is remembered. One account cannot fill the guard for everyone.
+/// a sixteenth of [`REPLAY_CAPACITY`], some 200 sealed envelopes a second for the five
+/// minutes a nonce is remembered. One account cannot fill the guard for everyone.
 pub const REPLAY_SENDER_QUOTA: usize = REPLAY_CAPACITY / 16;
-/// How many of the replay guard's nonces one query session may hold at once, by default: a
-/// quarter of a sender's quota, some 50 further queries a second in one session.
+/// How many of the replay guard's nonces the envelopes of one query session (a client may
+/// seal several under one) may hold at once, by default: a quarter of a sender's quota.
 pub const REPLAY_SESSION_QUOTA: usize = REPLAY_SENDER_QUOTA / 4;
 /// How many query sessions a worker keeps at most, by default.
 pub const MAX_SESSIONS: usize = 1 << 16;
@@ -69,14 +71,16 @@ pub struct WorkerConfig {
     /// Query sessions kept at most ([`MAX_SESSIONS`] by default); beyond, a sealed query is
     /// still answered but opens no session.
     pub max_sessions: usize,
-    /// Query nonces the replay guard remembers at most ([`REPLAY_CAPACITY`] by default);
-    /// beyond, new queries are refused until old nonces leave the freshness window.
+    /// Envelope nonces the replay guard remembers at most ([`REPLAY_CAPACITY`] by default);
+    /// beyond, new sealed queries are refused until old nonces leave the freshness window.
+    /// A session's further queries take none.
     pub replay_capacity: usize,
     /// Nonces one sender may hold in the replay guard ([`REPLAY_SENDER_QUOTA`] by default);
-    /// beyond, its queries are refused (429 `over_quota`) while other senders' pass.
+    /// beyond, its sealed queries are refused (429 `over_quota`) while other senders' pass.
     pub replay_sender_quota: usize,
-    /// Nonces one query session may hold in the replay guard ([`REPLAY_SESSION_QUOTA`] by
-    /// default); beyond, its further queries are refused (429 `over_quota`).
+    /// Nonces the envelopes of one query session may hold in the replay guard
+    /// ([`REPLAY_SESSION_QUOTA`] by default); beyond, its envelopes are refused (429
+    /// `over_quota`).
     pub replay_session_quota: usize,
     /// The network contracts' outbound requests are resolved and connected through, still
     /// under the runtime's address policy; `None` is the system's. Tests give one with no

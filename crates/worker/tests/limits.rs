@@ -1,7 +1,8 @@
 //! Limits at the worker's API: a full session table keeps no new session; a query session
-//! lives [`SESSION_TTL_MS`] on the worker's own clock and is forgotten after; one sender or
-//! one session over its quota of the replay guard is turned away while others pass, and a
-//! full replay guard turns everyone away; plaintext queries are refused unless the worker's mode allows
+//! lives [`SESSION_TTL_MS`] on the worker's own clock, and is forgotten once its messages
+//! are stale too; a session carries any number of further queries, each admitted once; one
+//! sender or the envelopes of one session over their quota of the replay guard are turned
+//! away while others pass, and a full replay guard turns everyone away; plaintext queries are refused unless the worker's mode allows
 //! them; and with the default address policy a contract's HTTP call to a private address is
 //! refused before any connection, through a network with no route off the machine.
 
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use common::{Chain, RunningWorker, deploy_via, now_ms, post_raw, temp_dir};
 use fat_crypto::dev_keypair;
 use fat_crypto::envelope::{Direction, EcdhPublic, SealRandomness, SessionMessage, seal};
-use fat_proto::windows::SESSION_TTL_MS;
+use fat_proto::windows::{ENVELOPE_WINDOW_MS, SESSION_TTL_MS};
 use fat_types::{Clock, ContractId, ManualClock};
 use serde_json::{Value, json};
 
@@ -45,7 +46,7 @@ async fn the_worker_api_keeps_its_limits_sessions_replay_guard_plaintext_mode_an
     let clock = Arc::new(ManualClock::new(common::now_ms()));
     let w0 = RunningWorker::start_with(&chain.url, &dir, 0, |c| {
         c.clock = clock.clone();
-        c.max_sessions = 1;
+        c.max_sessions = 2;
     })
     .await;
     let private = IpAddr::from([10, 0, 0, 1]);
@@ -107,26 +108,60 @@ async fn the_worker_api_keeps_its_limits_sessions_replay_guard_plaintext_mode_an
         )
         .unwrap()
     };
-    // The table (of one) is full: a second sealed query is answered but keeps no session.
-    let (second, crowded) = open(clock.now_ms());
+    // The table (of two) fills: a second sealed query keeps a session, a third is answered
+    // but keeps none.
+    let (second, kept) = open(clock.now_ms());
     assert_eq!(w0.post_envelope(counter, &second).await.0, 200);
+    let (third, crowded) = open(clock.now_ms());
+    assert_eq!(w0.post_envelope(counter, &third).await.0, 200);
     assert_eq!(
         post_session(&w0, counter, &further(&crowded, clock.now_ms())).await,
         (410, json!("unknown_session"))
     );
-    // Just before its end it still serves.
+    // Just before its end it still serves: a message stamped now, and one stamped near the
+    // end of the freshness window (a client whose clock runs ahead).
     clock.advance(SESSION_TTL_MS - 1_000);
     let (status, code) = post_session(&w0, counter, &further(&session, clock.now_ms())).await;
     assert_eq!(status, 200, "{code}");
-    // Past its end it is forgotten: 410, seal a new envelope; the new one takes its place.
+    let ahead = further(&session, clock.now_ms() + ENVELOPE_WINDOW_MS - 10_000);
+    let (status, code) = post_session(&w0, counter, &ahead).await;
+    assert_eq!(status, 200, "{code}");
+    // Past its end it serves no more: 410, seal a new envelope.
     clock.advance(2_000);
     assert_eq!(
         post_session(&w0, counter, &further(&session, clock.now_ms())).await,
         (410, json!("unknown_session"))
     );
-    let (third, fresh) = open(clock.now_ms());
-    assert_eq!(w0.post_envelope(counter, &third).await.0, 200);
+    // A new session takes the place of the expired one that admitted nothing; the expired
+    // session whose message `ahead` is still fresh is kept, window and all.
+    let (fourth, fresh) = open(clock.now_ms());
+    assert_eq!(w0.post_envelope(counter, &fourth).await.0, 200);
     let (status, code) = post_session(&w0, counter, &further(&fresh, clock.now_ms())).await;
+    assert_eq!(status, 200, "{code}");
+    assert_eq!(
+        post_session(&w0, counter, &further(&kept, clock.now_ms())).await,
+        (410, json!("unknown_session"))
+    );
+    // A new envelope of the expired session keeps it again, with the window it had: the
+    // recorded `ahead` is refused as a replay, not answered a second time under the reply
+    // nonce of its first answer. (Forgotten and kept anew, the session would have admitted
+    // it.) A new message of the session is answered.
+    let again = session
+        .seal_envelope(&alice, Direction::Request, body.as_bytes(), clock.now_ms())
+        .unwrap();
+    assert_eq!(w0.post_envelope(counter, &again).await.0, 200);
+    assert_eq!(
+        post_session(&w0, counter, &ahead).await,
+        (409, json!("replayed"))
+    );
+    let (status, code) = post_session(&w0, counter, &further(&session, clock.now_ms())).await;
+    assert_eq!(status, 200, "{code}");
+    // Once every session has expired and every message it admitted is stale, a new
+    // session finds room.
+    clock.advance(SESSION_TTL_MS + ENVELOPE_WINDOW_MS);
+    let (fifth, last) = open(clock.now_ms());
+    assert_eq!(w0.post_envelope(counter, &fifth).await.0, 200);
+    let (status, code) = post_session(&w0, counter, &further(&last, clock.now_ms())).await;
     assert_eq!(status, 200, "{code}");
 
     // A replay guard of seven nonces, three per sender and two per session. Alice floods:
@@ -145,8 +180,11 @@ async fn the_worker_api_keeps_its_limits_sessions_replay_guard_plaintext_mode_an
             .contains("quota of 3"),
         "{refused}"
     );
-    // Bob is still admitted while alice is held; one session of his stops at two nonces
-    // (the envelope that opened it and one further query), a new session of his passes.
+    // Bob is still admitted while alice is held. His session's further queries take no
+    // nonce of the guard: many more than its quota of two (or the guard's seven) pass, each
+    // admitted once by the session's own window. Its envelopes do count: the one that
+    // opened it and a second sealed under it take the session's two, and a third is
+    // refused; a new session of his passes.
     let bob = dev_keypair("bob");
     let (opening, bobs) = w2.seal_query(&bob, counter, "get", Value::Null).await;
     assert_eq!(w2.post_envelope(counter, &opening).await.0, 200);
@@ -160,11 +198,33 @@ async fn the_worker_api_keeps_its_limits_sessions_replay_guard_plaintext_mode_an
             )
             .unwrap()
     };
-    let (status, code) = post_session(&w2, counter, &further_of(&bobs)).await;
-    assert_eq!(status, 200, "{code}");
-    assert_eq!(
-        post_session(&w2, counter, &further_of(&bobs)).await,
-        (429, json!("over_quota"))
+    let mut sent = Vec::new();
+    for _ in 0..20 {
+        let message = further_of(&bobs);
+        let (status, code) = post_session(&w2, counter, &message).await;
+        assert_eq!(status, 200, "{code}");
+        sent.push(message);
+    }
+    for message in [&sent[0], &sent[19]] {
+        assert_eq!(
+            post_session(&w2, counter, message).await,
+            (409, json!("replayed"))
+        );
+    }
+    let under_bobs = || {
+        bobs.seal_envelope(&bob, Direction::Request, body.as_bytes(), now_ms())
+            .unwrap()
+    };
+    assert_eq!(w2.post_envelope(counter, &under_bobs()).await.0, 200);
+    let (status, refused) = w2.post_envelope(counter, &under_bobs()).await;
+    let refused: Value = serde_json::from_slice(&refused).unwrap();
+    assert_eq!((status, &refused["code"]), (429, &json!("over_quota")));
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("session holds its quota of 2"),
+        "{refused}"
     );
     let answer = w2.query_as(&bob, counter, "get", Value::Null).await;
     assert_eq!(answer["output"], 0, "{answer}");

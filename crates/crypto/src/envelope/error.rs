@@ -71,6 +71,17 @@ pub enum EnvelopeError {
     /// This sender's nonce was already seen within the window.
     #[error("envelope replayed: nonce already seen")]
     Replayed,
+    /// A session message numbered [`super::SESSION_WINDOW`] or more below the latest its
+    /// session admitted: too old to tell from a replay. Seal it again (in a new session).
+    #[error(
+        "session message {counter} is too far behind the latest of its session ({latest}): seal it again in a new session"
+    )]
+    BehindWindow {
+        /// The message's counter.
+        counter: u64,
+        /// The highest counter the session admitted.
+        latest: u64,
+    },
     /// The replay guard holds as many nonces as it may: refused rather than forgotten.
     #[error("replay guard full: try again later")]
     ReplayGuardFull,
