@@ -185,11 +185,9 @@ impl Client {
                     return query_result(&url, &what, &plaintext);
                 }
                 // The worker no longer keeps the session, or this message came too far
-                // behind the session's others (410), or the session's envelopes hold their
-                // quota of the worker's replay guard (429): open a new one below. If the
-                // sender itself is over its quota, the new session's first query is refused
-                // too, and that refusal is returned.
-                Err(e) if matches!(e.status(), Some(410 | 429)) => {
+                // behind the session's others (410): open a new one below. (Session messages
+                // take no nonce of the worker's replay guard, so no quota refuses them.)
+                Err(e) if e.status() == Some(410) => {
                     self.cache().sessions.remove(&slot);
                 }
                 Err(e) => return Err(e.into()),

@@ -20,8 +20,11 @@
 //! A session outlives its first message: [`SessionMessage`]s carry further requests and
 //! responses under the same session keys, with no signature. A request's nonce is numbered
 //! (a counter, then random bytes: [`message_nonce`]), so its recipient refuses replays with
-//! a small window per session ([`SessionWindow`]) instead of remembering every nonce; a
-//! reply's nonce derives from its request's ([`reply_nonce`]).
+//! a small window per session ([`SessionWindow`]) instead of remembering every nonce. A
+//! reply binds its request's nonce into its associated data and takes a nonce the replier
+//! never used before ([`ReplyNonces`]). A session message's associated data is the header
+//! and a tag ([`SESSION_MESSAGE_TAG`]), an envelope's the header alone, so neither opens as
+//! the other.
 //! Only the requester (who made the ephemeral key and signed the first envelope) and the
 //! recipient can derive those keys, so a message that decrypts comes from one of them, and
 //! the direction's own key tells which. This spares each further query a key exchange and
@@ -63,8 +66,12 @@ pub use window::{SESSION_WINDOW, SessionWindow, message_counter, message_nonce};
 pub const ENVELOPE_KDF_LABEL: &[u8] = b"fat/envelope/kdf/v1";
 /// The domain tag of the hash an envelope's sender signs.
 pub const ENVELOPE_TAG: &str = "fat/envelope/v1";
-/// The BLAKE3 context the nonce of a reply is derived under ([`reply_nonce`]).
-pub const REPLY_NONCE_CONTEXT: &str = "fat/envelope/session-reply/v1";
+/// What follows the header in a session message's associated data: a session message never
+/// opens as an envelope, nor an envelope (its signature cut off) as a session message.
+pub const SESSION_MESSAGE_TAG: &[u8] = b"fat/envelope/session-message/v1";
+/// What follows the header in a session reply's associated data, then the request's nonce:
+/// a reply opens only as the answer of the request it answers.
+pub const SESSION_REPLY_TAG: &[u8] = b"fat/envelope/session-reply/v2";
 /// The length of an envelope nonce in bytes (XChaCha20-Poly1305: 192 bits).
 pub const NONCE_LEN: usize = 24;
 
@@ -187,18 +194,74 @@ impl SessionMessage {
     }
 }
 
-/// The nonce of the reply to a session message of nonce `request`: BLAKE3 under the context
-/// [`REPLY_NONCE_CONTEXT`], its first 24 bytes. Request nonces do not repeat (numbered, with
-/// random bytes) and a replay is never admitted (a session's [`SessionWindow`], a recipient
-/// that refuses messages from before it started), so reply nonces do not repeat under the
-/// response key either. A requester that seals two messages with one nonce gets the second
-/// refused, or, should a recipient admit both, both answered under one reply nonce: that
-/// exposes its own messages only, as its reuse of the request nonce already did.
-pub fn reply_nonce(request: &[u8; NONCE_LEN]) -> [u8; NONCE_LEN] {
-    let digest = blake3::derive_key(REPLY_NONCE_CONTEXT, request);
-    let mut nonce = [0u8; NONCE_LEN];
-    nonce.copy_from_slice(&digest[..NONCE_LEN]);
-    nonce
+/// What a ciphertext is, bound into its associated data after the header: an envelope
+/// (the header alone), a session message, or the reply to the request of the given nonce.
+#[derive(Clone, Copy)]
+enum Framing<'a> {
+    Envelope,
+    Message,
+    Reply(&'a [u8; NONCE_LEN]),
+}
+
+impl Framing<'_> {
+    fn associated_data(self, header: &EnvelopeHeader) -> Vec<u8> {
+        let mut data = encode(header);
+        match self {
+            Framing::Envelope => {}
+            Framing::Message => data.extend_from_slice(SESSION_MESSAGE_TAG),
+            Framing::Reply(request) => {
+                data.extend_from_slice(SESSION_REPLY_TAG);
+                data.extend_from_slice(request);
+            }
+        }
+        data
+    }
+}
+
+/// The nonces of a recipient's session replies: BLAKE3 keyed by a random key of this
+/// recipient's run, of a counter. They never repeat within a run (the counter) nor across
+/// runs (the key), whatever requests arrive: a replayed request, one admitted twice, or one
+/// replayed after a restart is answered under a nonce of its own, never one its first answer
+/// took.
+pub struct ReplyNonces {
+    key: Zeroizing<[u8; 32]>,
+    next: AtomicU64,
+}
+
+impl ReplyNonces {
+    /// A new run's nonces, keyed from the operating system's randomness.
+    pub fn new() -> Result<Self> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        getrandom::fill(key.as_mut_slice()).map_err(|e| EnvelopeError::Random(e.to_string()))?;
+        Ok(Self {
+            key,
+            next: AtomicU64::new(0),
+        })
+    }
+
+    /// Nonces under a given key, for reproducible tests. A key must never serve two runs: the
+    /// second would repeat the first's nonces.
+    pub fn from_key(key: [u8; 32]) -> Self {
+        Self {
+            key: Zeroizing::new(key),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// The next nonce.
+    pub fn next(&self) -> [u8; NONCE_LEN] {
+        let counter = self.next.fetch_add(1, Ordering::Relaxed);
+        let digest = blake3::keyed_hash(&self.key, &counter.to_le_bytes());
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&digest.as_bytes()[..NONCE_LEN]);
+        nonce
+    }
+}
+
+impl std::fmt::Debug for ReplyNonces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyNonces").finish_non_exhaustive()
+    }
 }
 
 /// Both ends of one sealed message: derives the key of any direction of its session.
@@ -288,18 +351,21 @@ impl Session {
         }
     }
 
-    /// Encrypt under the header's direction key, the header as associated data.
-    fn encrypt(&self, header: &EnvelopeHeader, plaintext: &[u8]) -> Bytes {
-        Bytes(
-            self.cipher(header.direction)
-                .seal(&header.nonce, &encode(header), plaintext),
-        )
+    /// Encrypt under the header's direction key, the header (and what `framing` adds) as
+    /// associated data.
+    fn encrypt(&self, header: &EnvelopeHeader, framing: Framing, plaintext: &[u8]) -> Bytes {
+        Bytes(self.cipher(header.direction).seal(
+            &header.nonce,
+            &framing.associated_data(header),
+            plaintext,
+        ))
     }
 
     /// Check the header's freshness, decrypt, then record its nonce in `guard`.
     fn decrypt(
         &self,
         header: &EnvelopeHeader,
+        framing: Framing,
         ciphertext: &Bytes,
         guard: &mut ReplayGuard,
         now_ms: u64,
@@ -307,8 +373,15 @@ impl Session {
         guard.check_time(header.timestamp_ms, now_ms)?;
         let plaintext = self
             .cipher(header.direction)
-            .open(&header.nonce, &encode(header), &ciphertext.0)
-            .map_err(|_| EnvelopeError::Decrypt)?;
+            .open(
+                &header.nonce,
+                &framing.associated_data(header),
+                &ciphertext.0,
+            )
+            .map_err(|_| match framing {
+                Framing::Reply(_) => EnvelopeError::NotTheReply,
+                _ => EnvelopeError::Decrypt,
+            })?;
         guard.admit(header, now_ms)?;
         Ok(plaintext)
     }
@@ -322,7 +395,7 @@ impl Session {
         nonce: [u8; NONCE_LEN],
     ) -> Envelope {
         let header = self.header(sender.account_id(), direction, timestamp_ms, nonce);
-        let ciphertext = self.encrypt(&header, plaintext);
+        let ciphertext = self.encrypt(&header, Framing::Envelope, plaintext);
         let signature = sender.sign(Envelope::signing_hash(&header, &ciphertext).as_bytes());
         Envelope {
             header,
@@ -332,7 +405,13 @@ impl Session {
     }
 
     fn open(&self, envelope: &Envelope, guard: &mut ReplayGuard, now_ms: u64) -> Result<Vec<u8>> {
-        self.decrypt(&envelope.header, &envelope.ciphertext, guard, now_ms)
+        self.decrypt(
+            &envelope.header,
+            Framing::Envelope,
+            &envelope.ciphertext,
+            guard,
+            now_ms,
+        )
     }
 
     /// The sender's side: a new session with `recipient` for `contract`, whose ephemeral
@@ -373,6 +452,12 @@ impl Session {
         self.contract
     }
 
+    /// Whether `other` is a clone of this very session (not merely one of the same keys,
+    /// opened again).
+    pub fn is_clone_of(&self, other: &Session) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// Seal a further message of this session in `direction`, numbered: its nonce is the
     /// session's next counter (shared by every clone of this session) and 16 random bytes
     /// ([`message_nonce`]), so the recipient refuses a replay with a [`SessionWindow`].
@@ -402,30 +487,34 @@ impl Session {
         nonce: [u8; NONCE_LEN],
     ) -> SessionMessage {
         let header = self.header(requester, direction, timestamp_ms, nonce);
-        let ciphertext = self.encrypt(&header, plaintext);
+        let ciphertext = self.encrypt(&header, Framing::Message, plaintext);
         SessionMessage { header, ciphertext }
     }
 
-    /// Seal the reply to a session message `request`: under the response key, with a nonce
-    /// derived from the request's ([`reply_nonce`]), so that the reply answers this request
-    /// and no other, and one request gets one reply.
+    /// Seal the reply to a session message `request`: under the response key, with the next
+    /// of `nonces` (never one used before under any key, whatever arrives) and the request's
+    /// nonce bound in the associated data, so that the reply opens as the answer of this
+    /// request and no other.
     pub fn seal_reply(
         &self,
         request: &SessionMessage,
         plaintext: &[u8],
         timestamp_ms: u64,
+        nonces: &ReplyNonces,
     ) -> SessionMessage {
-        self.seal_message_with_nonce(
+        let header = self.header(
             request.header.sender,
             Direction::Response,
-            plaintext,
             timestamp_ms,
-            reply_nonce(&request.header.nonce),
-        )
+            nonces.next(),
+        );
+        let ciphertext = self.encrypt(&header, Framing::Reply(&request.header.nonce), plaintext);
+        SessionMessage { header, ciphertext }
     }
 
     /// Open the reply to `request` (see [`Session::seal_reply`]): a response of this session
-    /// whose nonce is the one derived from the request's.
+    /// that decrypts with the request's nonce bound in ([`EnvelopeError::NotTheReply`] if
+    /// not: another request's reply, or one changed on the way).
     pub fn open_reply(
         &self,
         reply: &SessionMessage,
@@ -433,13 +522,11 @@ impl Session {
         guard: &mut ReplayGuard,
         now_ms: u64,
     ) -> Result<Vec<u8>> {
-        if reply.header.nonce != reply_nonce(&request.header.nonce) {
-            return Err(EnvelopeError::NotTheReply);
-        }
-        self.open_message(
-            reply,
-            &request.header.sender,
-            Direction::Response,
+        self.check_message(reply, &request.header.sender, Direction::Response)?;
+        self.decrypt(
+            &reply.header,
+            Framing::Reply(&request.header.nonce),
+            &reply.ciphertext,
             guard,
             now_ms,
         )
@@ -456,6 +543,24 @@ impl Session {
         guard: &mut ReplayGuard,
         now_ms: u64,
     ) -> Result<Vec<u8>> {
+        self.check_message(message, requester, direction)?;
+        self.decrypt(
+            &message.header,
+            Framing::Message,
+            &message.ciphertext,
+            guard,
+            now_ms,
+        )
+    }
+
+    /// That `message` belongs to this session, from `requester`, for its contract, in
+    /// `direction`.
+    fn check_message(
+        &self,
+        message: &SessionMessage,
+        requester: &AccountId,
+        direction: Direction,
+    ) -> Result<()> {
         let header = &message.header;
         if header.recipient != self.recipient || header.ephemeral != self.ephemeral {
             return Err(EnvelopeError::WrongSession);
@@ -466,8 +571,7 @@ impl Session {
                 found: header.sender,
             });
         }
-        expect_context(header, &self.contract, direction)?;
-        self.decrypt(header, &message.ciphertext, guard, now_ms)
+        expect_context(header, &self.contract, direction)
     }
 
     /// The worker's side: seal `plaintext` as the response of this session, signed by the

@@ -1,6 +1,6 @@
 //! Envelopes: round trips, and every way an envelope is refused.
 
-use fat_crypto::envelope::{self, Opened, SealRandomness, Session};
+use fat_crypto::envelope::{self, Opened, ReplyNonces, SealRandomness, Session};
 use fat_crypto::{
     Direction, EcdhSecret, Envelope, EnvelopeError, Keypair, ReplayGuard, dev_keypair,
 };
@@ -497,7 +497,8 @@ fn a_session_reply_answers_its_request_only() {
     let two = client
         .seal_message(alice, Direction::Request, b"two", NOW)
         .unwrap();
-    let reply = server.seal_reply(&one, b"answer to one", NOW);
+    let nonces = ReplyNonces::new().unwrap();
+    let reply = server.seal_reply(&one, b"answer to one", NOW, &nonces);
     assert_eq!(
         client.open_reply(&reply, &one, &mut guard(), NOW).unwrap(),
         b"answer to one"
@@ -506,6 +507,21 @@ fn a_session_reply_answers_its_request_only() {
         client.open_reply(&reply, &two, &mut guard(), NOW),
         Err(EnvelopeError::NotTheReply)
     ));
+    // The same request answered again (a replay admitted, or one after a restart) gets a
+    // nonce of its own: never one an earlier answer took, from this run or another.
+    let again = server.seal_reply(&one, b"another answer to one", NOW, &nonces);
+    let restarted = server.seal_reply(&one, b"a third", NOW, &ReplyNonces::new().unwrap());
+    let seen: std::collections::HashSet<_> = [&reply, &again, &restarted]
+        .iter()
+        .map(|r| r.header.nonce)
+        .collect();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(
+        client
+            .open_reply(&restarted, &one, &mut guard(), NOW)
+            .unwrap(),
+        b"a third"
+    );
     // A plain response message of the session is no reply to anything.
     let unbound = server
         .seal_message(alice, Direction::Response, b"unbound", NOW)
@@ -514,6 +530,45 @@ fn a_session_reply_answers_its_request_only() {
         client.open_reply(&unbound, &one, &mut guard(), NOW),
         Err(EnvelopeError::NotTheReply)
     ));
+}
+
+/// An envelope with its signature cut off has the shape of a session message, and a session
+/// message with any signature added that of an envelope: each is refused as the other, so
+/// an observer cannot replay a session's signed opening as one of its messages.
+#[test]
+fn an_envelope_and_a_session_message_never_open_as_each_other() {
+    let alice = dev_keypair("alice").account_id();
+    let (first, client) = sealed(Direction::Request, 17);
+    let server = open(&first, Direction::Request, &mut guard())
+        .unwrap()
+        .session;
+    let stripped = fat_crypto::SessionMessage {
+        header: first.header.clone(),
+        ciphertext: first.ciphertext.clone(),
+    };
+    assert_eq!(
+        server.open_message(&stripped, &alice, Direction::Request, &mut guard(), NOW),
+        Err(EnvelopeError::Decrypt)
+    );
+    let message = client
+        .seal_message(alice, Direction::Request, b"further", NOW)
+        .unwrap();
+    let signed = Envelope {
+        header: message.header.clone(),
+        ciphertext: message.ciphertext.clone(),
+        signature: dev_keypair("alice")
+            .sign(Envelope::signing_hash(&message.header, &message.ciphertext).as_bytes()),
+    };
+    assert_eq!(
+        open(&signed, Direction::Request, &mut guard()).map(|o| o.plaintext),
+        Err(EnvelopeError::Decrypt)
+    );
+    assert_eq!(
+        server
+            .open_message(&message, &alice, Direction::Request, &mut guard(), NOW)
+            .unwrap(),
+        b"further"
+    );
 }
 
 #[test]

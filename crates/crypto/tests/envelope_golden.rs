@@ -50,6 +50,14 @@ fn golden() -> (Envelope, Envelope) {
 fn labels_are_pinned() {
     assert_eq!(ENVELOPE_KDF_LABEL, b"fat/envelope/kdf/v1");
     assert_eq!(ENVELOPE_TAG, "fat/envelope/v1");
+    assert_eq!(
+        envelope::SESSION_MESSAGE_TAG,
+        b"fat/envelope/session-message/v1"
+    );
+    assert_eq!(
+        envelope::SESSION_REPLY_TAG,
+        b"fat/envelope/session-reply/v2"
+    );
 }
 
 #[test]
@@ -118,7 +126,7 @@ const SESSION_MESSAGE: &str = concat!(
     "7257377167d779b3c2e10df4b4e75e1936b9a4de3cad271a49132c442be010fbd57e72603328aa76",
     "e71fccc1503aae219327d14d9c9993f472a4e09292b651c278b9772c569f5fa9bb13d906b46ab68c",
     "9df9dc2b4409f8a20904040404040404040404040404040404040404040404040402dc2074970100",
-    "001500000041625b05ec713c43f12566bd6332a7019c4839fbfc",
+    "001500000041625b05ecd854d1b10331ddf834174cabb5c33004",
 );
 
 #[test]
@@ -146,7 +154,7 @@ const NUMBERED_MESSAGE: &str = concat!(
     "7257377167d779b3c2e10df4b4e75e1936b9a4de3cad271a49132c442be010fbd57e72603328aa76",
     "e71fccc1503aae219327d14d9c9993f472a4e09292b651c278b9772c569f5fa9bb13d906b46ab68c",
     "9df9dc2b4409f8a20900000000000000030404040404040404040404040404040402dc2074970100",
-    "001500000044d1092ddd9d860c3cda7c57b25123e3d7515dea1e",
+    "001500000044d1092ddd98fc07070170ba79845239b603e69a0c",
 );
 
 #[test]
@@ -165,4 +173,53 @@ fn a_numbered_session_message_is_pinned() {
     assert_eq!(bytes, NUMBERED_MESSAGE, "numbered session message changed");
     let decoded = fat_crypto::SessionMessage::from_bytes(&message.to_bytes()).unwrap();
     assert_eq!(envelope::message_counter(&decoded.header.nonce), 3);
+}
+
+/// The worker's reply to the golden numbered message, its nonce the first of a fixed key's.
+const REPLY: &str = concat!(
+    "050505050505050505050505050505050505050505050505050505050505050501bde1bcf375e722",
+    "7257377167d779b3c2e10df4b4e75e1936b9a4de3cad271a49132c442be010fbd57e72603328aa76",
+    "e71fccc1503aae219327d14d9c9993f472a4e09292b651c278b9772c569f5fa9bb13d906b46ab68c",
+    "9df9dc2b4409f8a2096e0b5780147320b282e2a298fc9566337e01142666fc3d8503dc2074970100",
+    "0016000000672aa30769775241d85f62bffbf1ab13db6fb1662b83",
+);
+
+#[test]
+fn a_session_reply_is_pinned() {
+    let (request, client) = golden_request();
+    let worker = EcdhSecret::from_bytes([0x42; 32]);
+    let server = envelope::open(
+        &request,
+        &worker,
+        &ContractId([5; 32]),
+        Direction::Request,
+        &mut ReplayGuard::new(60_000, 16),
+        NOW,
+    )
+    .unwrap()
+    .session;
+    let message = client.seal_message_with_nonce(
+        dev_keypair("alice").account_id(),
+        Direction::Request,
+        b"again",
+        NOW + 2,
+        envelope::message_nonce(3, [4; 16]),
+    );
+    let reply = server.seal_reply(
+        &message,
+        b"answer",
+        NOW + 3,
+        &envelope::ReplyNonces::from_key([8; 32]),
+    );
+    assert_eq!(
+        hex::encode(reply.to_bytes()),
+        REPLY,
+        "session reply changed"
+    );
+    assert_eq!(
+        client
+            .open_reply(&reply, &message, &mut ReplayGuard::new(60_000, 16), NOW + 3)
+            .unwrap(),
+        b"answer"
+    );
 }

@@ -172,11 +172,12 @@ impl Worker {
     /// session's request key, run as the session's caller, answered under its response key.
     /// Like a sealed query, it takes its one admission slot before it decrypts.
     ///
-    /// A message stamped before this worker started is refused as of an unknown session.
-    /// Sessions and the replay guard live in memory: without this rule, a recorded session
-    /// could be replayed into a restarted worker (its opening envelope, then its messages),
-    /// which would answer a message again under the nonce it answered it with before, its
-    /// reply's nonce being derived from the request's.
+    /// Its counter is admitted once by the session's window. A message stamped before this
+    /// worker started is refused as of an unknown session: sessions and their windows live
+    /// in memory, so without this rule a recorded session could be replayed into a restarted
+    /// worker (its opening envelope, then its messages) and run again. The reply takes a
+    /// nonce of this run ([`fat_crypto::envelope::ReplyNonces`]), so even a message answered
+    /// twice is never answered under a nonce used before.
     pub async fn query_session(
         &self,
         contract: &ContractId,
@@ -214,10 +215,14 @@ impl Worker {
             return Err(WorkerError::UnknownSession);
         }
         // Authentic: admit its counter in the session's window (not in the shared guard, so
-        // a session carries any number of queries in bounded memory).
+        // a session carries any number of queries in bounded memory), if the session is still
+        // the one it was opened with (not forgotten and kept anew in between).
         {
             let mut sessions = self.inner.sessions.lock().expect("sessions lock");
-            let entry = sessions.get_mut(&key).ok_or(WorkerError::UnknownSession)?;
+            let entry = sessions
+                .get_mut(&key)
+                .filter(|e| e.live(now_ms) && e.session.is_clone_of(&session))
+                .ok_or(WorkerError::UnknownSession)?;
             entry
                 .window
                 .admit(envelope::message_counter(&message.header.nonce))?;
@@ -231,7 +236,7 @@ impl Worker {
         let body = self
             .run_sealed(contract, &plaintext, caller, answer, start)
             .await?;
-        Ok(session.seal_reply(message, &body, now_ms))
+        Ok(session.seal_reply(message, &body, now_ms, &self.inner.reply_nonces))
     }
 
     /// Record an authenticated request's nonce in the worker's replay guard, within its

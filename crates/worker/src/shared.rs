@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use fat_attestation::seal::Sealer;
 use fat_crypto::Keypair;
-use fat_crypto::envelope::{ReplayGuard, Session, SessionWindow};
+use fat_crypto::envelope::{ReplayGuard, ReplyNonces, Session, SessionWindow};
 use fat_executor::CodeProvider;
 use fat_runtime::{Code, MemoryCache, Runtime};
 use fat_types::genesis::ChainParams;
@@ -73,6 +73,8 @@ pub(crate) struct Inner {
     pub(crate) replay: Mutex<ReplayGuard>,
     /// Query sessions by their ephemeral key and contract (each pair has keys of its own).
     pub(crate) sessions: Mutex<HashMap<([u8; 32], ContractId), SessionEntry>>,
+    /// The nonces of this run's session replies: never one used before, whatever arrives.
+    pub(crate) reply_nonces: ReplyNonces,
     /// When this worker opened (its clock's milliseconds): a session message stamped before
     /// that belongs to its previous run, whose sessions and replay guard it no longer has.
     pub(crate) started_ms: u64,

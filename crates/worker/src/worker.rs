@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use fat_attestation::seal::{DevSealer, Sealer};
 use fat_crypto::Keypair;
-use fat_crypto::envelope::ReplayGuard;
+use fat_crypto::envelope::{ReplayGuard, ReplyNonces};
 use fat_proto::windows::ENVELOPE_WINDOW_MS;
 use fat_runtime::{HttpNetwork, MemoryCache, Runtime, RuntimeConfig};
 
@@ -184,6 +184,8 @@ impl Worker {
                         .with_quotas(config.replay_sender_quota, config.replay_session_quota),
                 ),
                 sessions: Mutex::new(HashMap::new()),
+                reply_nonces: ReplyNonces::new()
+                    .map_err(|e| WorkerError::Keys(format!("reply nonces: {e}")))?,
                 started_ms,
                 max_sessions: config.max_sessions,
                 sessions_swept_ms: AtomicU64::new(0),

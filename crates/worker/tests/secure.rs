@@ -828,9 +828,9 @@ async fn post_session(
 
 /// A session recorded before a restart cannot be replayed into the restarted worker: its
 /// opening envelope runs again (answered under a fresh random nonce), but its messages,
-/// stamped before the worker started, are refused as of an unknown session, so no answer is
-/// sealed again under the nonce its first answer took. A message of the same session stamped
-/// after the restart is answered.
+/// stamped before the worker started, are refused as of an unknown session, so they do not
+/// run again. (Were one answered again, its reply would still take a nonce of the new run:
+/// `ReplyNonces`.) A message of the same session stamped after the restart is answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restarted_worker_answers_no_session_message_from_before_it_started() {
     let (dir, chain, w0, _, probe) = counter_and_probe("secure-restart-replay").await;
@@ -880,6 +880,18 @@ async fn query_sessions_carry_further_queries_and_refuse_misuse() {
     // The first query opens the session; a further one rides it, as its caller.
     let (first, session) = w0.seal_query(&alice, probe, "env", Value::Null).await;
     assert_eq!(w0.post_envelope(probe, &first).await.0, 200);
+    // The opening envelope, its signature cut off, has the shape of a session message (of a
+    // random counter, far ahead): refused, it neither runs again nor moves the session's
+    // window past the client's counters.
+    let stripped = SessionMessage {
+        header: first.header.clone(),
+        ciphertext: first.ciphertext.clone(),
+    };
+    let (status, body) = post_session(&w0, probe, &stripped).await;
+    assert_eq!(
+        (status, code(&body)["code"].clone()),
+        (400, json!("bad_envelope"))
+    );
     let body = json!({"method": "env"}).to_string();
     let further = session
         .seal_message(me, Direction::Request, body.as_bytes(), now_ms())
