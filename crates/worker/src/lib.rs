@@ -32,6 +32,7 @@ mod keys;
 pub mod process;
 mod query;
 mod seal;
+mod sessions;
 mod shared;
 pub mod store;
 mod sync;
@@ -43,6 +44,6 @@ pub use query::{QueryAnswer, SealedAnswer};
 pub use seal::StoreSeal;
 pub use store::{ContractRecord, LogRecord, Snapshot, Store};
 pub use worker::{
-    MAX_SESSIONS, REPLAY_CAPACITY, REPLAY_SENDER_QUOTA, REPLAY_SESSION_QUOTA, SnapshotFault,
-    Worker, WorkerConfig,
+    MAX_SESSIONS, MAX_SESSIONS_PER_CALLER, REPLAY_CAPACITY, REPLAY_SENDER_QUOTA,
+    REPLAY_SESSION_QUOTA, SnapshotFault, Worker, WorkerConfig,
 };

@@ -2,18 +2,16 @@
 //! worker's key, and further queries of a session under the session's keys.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use fat_crypto::envelope::{self, Direction, Envelope, ReplayGuard, Session, SessionMessage};
-use fat_proto::windows::{ENVELOPE_WINDOW_MS, SESSION_TTL_MS};
+use fat_crypto::envelope::{self, Direction, Envelope, ReplayGuard, SessionMessage};
+use fat_proto::windows::ENVELOPE_WINDOW_MS;
 use fat_proto::worker::{JobProof, QueryReply, QueryRequest};
 use fat_runtime::{BlockInfo, Cache, Call, Entry};
 use fat_types::{AccountId, ContractId};
 
 use crate::error::{Result, WorkerError};
 use crate::jobs::{ClusterJobs, Runner};
-use crate::shared::SessionEntry;
 use crate::worker::Worker;
 
 /// A query's answer.
@@ -158,7 +156,11 @@ impl Worker {
         // Nonces of queries to contracts this worker does not run are not worth remembering.
         self.known_contract(contract)?;
         self.admit(&envelope.header)?;
-        self.keep_session(&opened.session, opened.sender, now_ms);
+        self.inner.sessions.lock().expect("sessions lock").keep(
+            &opened.session,
+            opened.sender,
+            now_ms,
+        );
         let plaintext = self
             .run_sealed(contract, &opened.plaintext, opened.sender, answer, start)
             .await?;
@@ -190,10 +192,10 @@ impl Worker {
         let key = (message.header.ephemeral.0, message.header.contract);
         let (session, caller) = {
             let sessions = self.inner.sessions.lock().expect("sessions lock");
-            match sessions.get(&key) {
-                Some(entry) if entry.live(now_ms) => (entry.session.clone(), entry.caller),
-                _ => return Err(WorkerError::UnknownSession),
-            }
+            let entry = sessions
+                .live(&key, now_ms)
+                .ok_or(WorkerError::UnknownSession)?;
+            (entry.session.clone(), entry.caller)
         };
         if session.contract() != *contract {
             return Err(fat_crypto::EnvelopeError::WrongContract {
@@ -255,42 +257,6 @@ impl Worker {
         match self.inner.store.shared_snapshot()?.contract(contract)? {
             Some(_) => Ok(()),
             None => Err(WorkerError::UnknownContract(*contract)),
-        }
-    }
-
-    /// Keep a session for further queries (while there is room), or keep it longer: a session
-    /// kept already (a client may seal several envelopes under one) keeps its window. When
-    /// full, sessions that may be forgotten (expired, and every message they admitted stale)
-    /// are swept at most once a second, not on every query.
-    fn keep_session(&self, session: &Session, caller: AccountId, now_ms: u64) {
-        let mut sessions = self.inner.sessions.lock().expect("sessions lock");
-        let expires_ms = now_ms + SESSION_TTL_MS;
-        let key = (session.ephemeral().0, session.contract());
-        if let Some(entry) = sessions.get_mut(&key) {
-            entry.caller = caller;
-            entry.expires_ms = expires_ms;
-            return;
-        }
-        if sessions.len() >= self.inner.max_sessions {
-            let swept = self.inner.sessions_swept_ms.load(Ordering::Relaxed);
-            if now_ms.saturating_sub(swept) >= 1000 {
-                sessions.retain(|_, e| !e.forgettable(now_ms));
-                self.inner
-                    .sessions_swept_ms
-                    .store(now_ms, Ordering::Relaxed);
-            }
-        }
-        if sessions.len() < self.inner.max_sessions {
-            sessions.insert(
-                key,
-                SessionEntry {
-                    session: session.clone(),
-                    caller,
-                    expires_ms,
-                    window: Default::default(),
-                    fresh_until_ms: 0,
-                },
-            );
         }
     }
 
@@ -386,6 +352,50 @@ mod tests {
             "{sealed:?}"
         );
         assert_eq!(worker.queries_admitted(), 0, "the slot is given back");
+        drop(worker);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// An envelope judged stale stays stale when the worker's clock steps back: the worker's
+    /// time never goes back. (Read as it is, the stepped-back clock would find the envelope
+    /// fresh, and the query would go on, here to be refused for its unknown contract.)
+    #[tokio::test]
+    async fn a_clock_stepped_back_makes_no_stale_envelope_fresh() {
+        let dir = std::env::temp_dir().join(format!("fat-worker-clock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let clock = Arc::new(fat_types::ManualClock::new(1_750_000_000_000));
+        let mut config = WorkerConfig::new(&dir, Some(dev_keypair("worker-0")));
+        config.clock = clock.clone();
+        let worker = Worker::open(config).unwrap();
+        let contract = ContractId([7; 32]);
+        let now = worker.now_ms();
+        let (envelope, _) = seal(
+            &dev_keypair("alice"),
+            &EcdhPublic(worker.ecdh_public().0),
+            contract,
+            Direction::Request,
+            br#"{"method": "get", "args": null}"#,
+            now - ENVELOPE_WINDOW_MS - 60_000,
+            SealRandomness::generate().unwrap(),
+        )
+        .unwrap();
+        let never = |_: &Worker, _: Result<QueryAnswer>| -> Result<QueryReply> {
+            unreachable!("nothing runs")
+        };
+        let stale = |answer: &Result<SealedAnswer>| {
+            matches!(
+                answer,
+                Err(WorkerError::Envelope(EnvelopeError::Expired { .. }))
+            )
+        };
+        let first = worker.query_sealed(&contract, &envelope, never).await;
+        assert!(stale(&first), "{first:?}");
+        clock.set(now - 2 * 60_000);
+        let again = worker.query_sealed(&contract, &envelope, never).await;
+        assert!(stale(&again), "{again:?}");
+        assert_eq!(worker.now_ms(), now);
+        clock.set(now + 1_000);
+        assert_eq!(worker.now_ms(), now + 1_000);
         drop(worker);
         let _ = std::fs::remove_dir_all(&dir);
     }

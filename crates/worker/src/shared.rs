@@ -1,23 +1,23 @@
 //! What every part of a worker shares: its store, runtime, keys, caches and the small state
 //! of group commit and query sessions.
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use fat_attestation::seal::Sealer;
 use fat_crypto::Keypair;
-use fat_crypto::envelope::{ReplayGuard, ReplyNonces, Session, SessionWindow};
+use fat_crypto::envelope::{ReplayGuard, ReplyNonces};
 use fat_executor::CodeProvider;
 use fat_runtime::{Code, MemoryCache, Runtime};
 use fat_types::genesis::ChainParams;
-use fat_types::{AccountId, BlockHeader, Clock, CodeHash, ContractId, Hash32, WorkerId};
+use fat_types::{BlockHeader, Clock, CodeHash, Hash32, WorkerId};
 use tokio::sync::watch;
 
 use crate::admission::Admission;
 use crate::error::{Result, WorkerError};
 use crate::keys::{Keyring, WorkerSecrets};
+use crate::sessions::Sessions;
 use crate::store::Store;
 
 /// Commits not yet durable: how many, and since when; and the flush making the earlier ones
@@ -27,35 +27,6 @@ pub(crate) struct Unflushed {
     pub(crate) blocks: u32,
     pub(crate) since: Option<Instant>,
     pub(crate) flush: Option<tokio::task::JoinHandle<Result<()>>>,
-}
-
-/// A query session a client opened with a sealed envelope.
-pub(crate) struct SessionEntry {
-    pub(crate) session: Session,
-    pub(crate) caller: AccountId,
-    /// Until when (the worker's clock) the session carries further queries.
-    pub(crate) expires_ms: u64,
-    /// The counters of the messages admitted: a replay of one is refused while the session
-    /// is kept.
-    pub(crate) window: SessionWindow,
-    /// Until when a message the session admitted may still be fresh (its timestamp plus the
-    /// envelope window). An expired session is kept until then, window and all, so a new
-    /// envelope of the same session (which keeps it again) cannot start a new window that
-    /// would admit those messages a second time.
-    pub(crate) fresh_until_ms: u64,
-}
-
-impl SessionEntry {
-    /// Whether the session still carries further queries at `now_ms`.
-    pub(crate) fn live(&self, now_ms: u64) -> bool {
-        self.expires_ms > now_ms
-    }
-
-    /// Whether the entry may be forgotten at `now_ms`: expired, and every message it
-    /// admitted stale.
-    pub(crate) fn forgettable(&self, now_ms: u64) -> bool {
-        !self.live(now_ms) && self.fresh_until_ms < now_ms
-    }
 }
 
 /// The state behind a [`crate::Worker`] handle.
@@ -71,16 +42,15 @@ pub(crate) struct Inner {
     pub(crate) sealer: Arc<dyn Sealer>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) replay: Mutex<ReplayGuard>,
-    /// Query sessions by their ephemeral key and contract (each pair has keys of its own).
-    pub(crate) sessions: Mutex<HashMap<([u8; 32], ContractId), SessionEntry>>,
+    /// Query sessions kept for further queries.
+    pub(crate) sessions: Mutex<Sessions>,
     /// The nonces of this run's session replies: never one used before, whatever arrives.
     pub(crate) reply_nonces: ReplyNonces,
     /// When this worker opened (its clock's milliseconds): a session message stamped before
     /// that belongs to its previous run, whose sessions and replay guard it no longer has.
     pub(crate) started_ms: u64,
-    /// How many sessions `sessions` keeps at most.
-    pub(crate) max_sessions: usize,
-    pub(crate) sessions_swept_ms: AtomicU64,
+    /// The latest time [`crate::Worker`]'s `now_ms` read: it never goes back.
+    pub(crate) latest_ms: AtomicU64,
     pub(crate) unflushed: Mutex<Unflushed>,
     /// Held while a receipt's block is made durable on demand.
     pub(crate) flushing: tokio::sync::Mutex<()>,

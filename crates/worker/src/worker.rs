@@ -1,8 +1,7 @@
 //! The worker handle: how it is set up, how it opens its store and keys, and what it shows.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +18,7 @@ use tokio::sync::watch;
 use crate::admission::Admission;
 use crate::error::{Result, WorkerError};
 use crate::keys::{Keyring, WorkerSecrets, unseal_cluster_key};
+use crate::sessions::Sessions;
 use crate::shared::{Inner, Unflushed};
 use crate::store::{Snapshot, Store};
 
@@ -35,6 +35,9 @@ pub const REPLAY_SENDER_QUOTA: usize = REPLAY_CAPACITY / 16;
 pub const REPLAY_SESSION_QUOTA: usize = REPLAY_SENDER_QUOTA / 4;
 /// How many query sessions a worker keeps at most, by default.
 pub const MAX_SESSIONS: usize = 1 << 16;
+/// How many of them one caller (the account that signed their envelopes) may hold, by
+/// default: a sixteenth, so that one account cannot take every place.
+pub const MAX_SESSIONS_PER_CALLER: usize = MAX_SESSIONS / 16;
 
 /// How a worker is set up.
 #[derive(Clone)]
@@ -71,6 +74,9 @@ pub struct WorkerConfig {
     /// Query sessions kept at most ([`MAX_SESSIONS`] by default); beyond, a sealed query is
     /// still answered but opens no session.
     pub max_sessions: usize,
+    /// Query sessions one caller may hold ([`MAX_SESSIONS_PER_CALLER`] by default); beyond,
+    /// its sealed queries are still answered but open no session.
+    pub max_sessions_per_caller: usize,
     /// Envelope nonces the replay guard remembers at most ([`REPLAY_CAPACITY`] by default);
     /// beyond, new sealed queries are refused until old nonces leave the freshness window.
     /// A session's further queries take none.
@@ -108,6 +114,7 @@ impl WorkerConfig {
             corrupt_jobs: false,
             corrupt_snapshots: None,
             max_sessions: MAX_SESSIONS,
+            max_sessions_per_caller: MAX_SESSIONS_PER_CALLER,
             replay_capacity: REPLAY_CAPACITY,
             replay_sender_quota: REPLAY_SENDER_QUOTA,
             replay_session_quota: REPLAY_SESSION_QUOTA,
@@ -183,12 +190,14 @@ impl Worker {
                     ReplayGuard::new(ENVELOPE_WINDOW_MS, config.replay_capacity)
                         .with_quotas(config.replay_sender_quota, config.replay_session_quota),
                 ),
-                sessions: Mutex::new(HashMap::new()),
+                sessions: Mutex::new(Sessions::new(
+                    config.max_sessions,
+                    config.max_sessions_per_caller,
+                )),
                 reply_nonces: ReplyNonces::new()
                     .map_err(|e| WorkerError::Keys(format!("reply nonces: {e}")))?,
                 started_ms,
-                max_sessions: config.max_sessions,
-                sessions_swept_ms: AtomicU64::new(0),
+                latest_ms: AtomicU64::new(started_ms),
                 unflushed: Mutex::new(Unflushed::default()),
                 flushing: tokio::sync::Mutex::new(()),
                 plaintext_queries: config.plaintext_queries,
@@ -259,8 +268,14 @@ impl Worker {
         .is_ok_and(|r| r.is_ok())
     }
 
-    /// Milliseconds since the Unix epoch, by the worker's clock.
+    /// Milliseconds since the Unix epoch, by the worker's clock, never less than it read
+    /// before: a clock stepped back would make envelopes already judged stale fresh again
+    /// (and the messages of sessions forgotten as stale).
     pub(crate) fn now_ms(&self) -> u64 {
-        self.inner.clock.now_ms()
+        let now = self.inner.clock.now_ms();
+        self.inner
+            .latest_ms
+            .fetch_max(now, Ordering::Relaxed)
+            .max(now)
     }
 }

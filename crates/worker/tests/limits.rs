@@ -1,4 +1,5 @@
-//! Limits at the worker's API: a full session table keeps no new session; a query session
+//! Limits at the worker's API: a full session table keeps no new session, nor does one
+//! caller's share of it; a query session
 //! lives [`SESSION_TTL_MS`] on the worker's own clock, and is forgotten once its messages
 //! are stale too; a session carries any number of further queries, each admitted once; one
 //! sender or the envelopes of one session over their quota of the replay guard are turned
@@ -55,6 +56,7 @@ async fn the_worker_api_keeps_its_limits_sessions_replay_guard_plaintext_mode_an
         offline::Offline::start(&[("private.test", private), ("public.test", public)]).await;
     let w1 = RunningWorker::start_with(&chain.url, &dir, 1, |c| {
         c.plaintext_queries = true;
+        c.max_sessions_per_caller = 1;
         c.runtime.http_policy = fat_runtime::HttpPolicy::default();
         c.network = Some(network.clone());
     })
@@ -245,6 +247,33 @@ async fn the_worker_api_keeps_its_limits_sessions_replay_guard_plaintext_mode_an
             .contains("replay guard full"),
         "{refused}"
     );
+
+    // One caller holds one session of w1's at most: alice's second session is answered but
+    // not kept, while bob's is kept.
+    let kept_by = |who: &fat_crypto::Keypair, session: &fat_crypto::envelope::Session| {
+        session
+            .seal_message(
+                who.account_id(),
+                Direction::Request,
+                body.as_bytes(),
+                now_ms(),
+            )
+            .unwrap()
+    };
+    let mut opened = Vec::new();
+    for who in [&alice, &alice, &bob] {
+        let (envelope, session) = w1.seal_query(who, counter, "get", Value::Null).await;
+        assert_eq!(w1.post_envelope(counter, &envelope).await.0, 200);
+        opened.push((who, session));
+    }
+    let statuses: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for (who, session) in &opened {
+            statuses.push(post_session(&w1, counter, &kept_by(who, session)).await.0);
+        }
+        statuses
+    };
+    assert_eq!(statuses, [200, 410, 200]);
 
     // Plaintext queries: refused by a worker in the default mode, answered by one that
     // allows them.
