@@ -23,6 +23,19 @@ async fn counter_on(builder: fat_devnet::DevnetBuilder) -> (Devnet, Client, fat_
     (devnet, client, counter)
 }
 
+/// `get` of the counter, as `who`: its output.
+async fn get(
+    client: &Client,
+    who: &fat_crypto::Keypair,
+    counter: &fat_types::ContractId,
+) -> serde_json::Value {
+    client
+        .query(who, counter, "get", None)
+        .await
+        .unwrap()
+        .output
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_sessions_are_reused() {
     let dir = TempDir::new("client-sessions");
@@ -61,35 +74,17 @@ async fn queries_sent_at_once_share_a_session_and_an_expired_one_is_replaced() {
     // The first query opens a session; 32 sent at once all ride it, numbered by the one
     // counter its clones share, each admitted once by the worker however they interleave.
     // (Numbered alike, all but one would be refused as replays.)
-    assert_eq!(
-        client
-            .query(&alice, &counter, "get", None)
-            .await
-            .unwrap()
-            .output,
-        0
-    );
-    let answers = futures_util::future::join_all(
-        (0..32).map(|_| client.query(&alice, &counter, "get", None)),
-    )
-    .await;
-    for answer in answers {
-        assert_eq!(answer.unwrap().output, 0);
-    }
+    assert_eq!(get(&client, &alice, &counter).await, 0);
+    let answers =
+        futures_util::future::join_all((0..32).map(|_| get(&client, &alice, &counter))).await;
+    assert_eq!(answers, vec![serde_json::json!(0); 32]);
 
     // A session the worker no longer keeps (410) is replaced without surfacing the refusal.
     // Bob's client clock runs 4 minutes ahead of the worker's when he opens his session...
     let bob = dev_keypair("bob");
     let opened = network.now_ms();
     mine.set(opened + 4 * 60_000);
-    assert_eq!(
-        client
-            .query(&bob, &counter, "get", None)
-            .await
-            .unwrap()
-            .output,
-        0
-    );
+    assert_eq!(get(&client, &bob, &counter).await, 0);
     // ...and 4 and a half behind when, 2 minutes later on his clock, he reuses it: the
     // worker's clock has moved past the session's end, and the two clocks are still within
     // the envelope window of each other.
@@ -97,14 +92,7 @@ async fn queries_sent_at_once_share_a_session_and_an_expired_one_is_replaced() {
     network.set(mine.now_ms() + 4 * 60_000 + 30_000);
     assert!(network.now_ms() > opened + SESSION_TTL_MS);
     assert!(network.now_ms() - mine.now_ms() < ENVELOPE_WINDOW_MS);
-    assert_eq!(
-        client
-            .query(&bob, &counter, "get", None)
-            .await
-            .unwrap()
-            .output,
-        0
-    );
+    assert_eq!(get(&client, &bob, &counter).await, 0);
     devnet.stop().await.unwrap();
 }
 
