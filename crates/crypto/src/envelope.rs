@@ -239,8 +239,9 @@ impl ReplyNonces {
         })
     }
 
-    /// Nonces under a given key, for reproducible tests. A key must never serve two runs: the
-    /// second would repeat the first's nonces.
+    /// Nonces under a given key, for reproducible tests (the golden reply). A key must never
+    /// serve two runs: the second would repeat the first's nonces.
+    #[doc(hidden)]
     pub fn from_key(key: [u8; 32]) -> Self {
         Self {
             key: Zeroizing::new(key),

@@ -195,7 +195,7 @@ impl Worker {
             let entry = sessions
                 .live(&key, now_ms)
                 .ok_or(WorkerError::UnknownSession)?;
-            (entry.session.clone(), entry.caller)
+            (entry.session().clone(), entry.caller())
         };
         if session.contract() != *contract {
             return Err(fat_crypto::EnvelopeError::WrongContract {
@@ -223,17 +223,12 @@ impl Worker {
             let mut sessions = self.inner.sessions.lock().expect("sessions lock");
             let entry = sessions
                 .get_mut(&key)
-                .filter(|e| e.live(now_ms) && e.session.is_clone_of(&session))
+                .filter(|e| e.live(now_ms) && e.session().is_clone_of(&session))
                 .ok_or(WorkerError::UnknownSession)?;
-            entry
-                .window
-                .admit(envelope::message_counter(&message.header.nonce))?;
-            entry.fresh_until_ms = entry.fresh_until_ms.max(
-                message
-                    .header
-                    .timestamp_ms
-                    .saturating_add(ENVELOPE_WINDOW_MS),
-            );
+            entry.admit(
+                envelope::message_counter(&message.header.nonce),
+                message.header.timestamp_ms,
+            )?;
         }
         let body = self
             .run_sealed(contract, &plaintext, caller, answer, start)

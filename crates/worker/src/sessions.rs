@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
+use fat_crypto::EnvelopeError;
 use fat_crypto::envelope::{Session, SessionWindow};
-use fat_proto::windows::SESSION_TTL_MS;
+use fat_proto::windows::{ENVELOPE_WINDOW_MS, SESSION_TTL_MS};
 use fat_types::{AccountId, ContractId};
 
 /// A session's ephemeral key and contract: each pair has keys of its own.
@@ -14,24 +15,44 @@ const SWEEP_EVERY_MS: u64 = 1000;
 
 /// A query session a client opened with a sealed envelope.
 pub(crate) struct SessionEntry {
-    pub(crate) session: Session,
-    pub(crate) caller: AccountId,
+    session: Session,
+    caller: AccountId,
     /// Until when (the worker's clock) the session carries further queries.
-    pub(crate) expires_ms: u64,
+    expires_ms: u64,
     /// The counters of the messages admitted: a replay of one is refused while the session
     /// is kept.
-    pub(crate) window: SessionWindow,
+    window: SessionWindow,
     /// Until when a message the session admitted may still be fresh (its timestamp plus the
     /// envelope window). An expired session is kept until then, window and all, so a new
     /// envelope of the same session (which keeps it again) cannot start a new window that
     /// would admit those messages a second time.
-    pub(crate) fresh_until_ms: u64,
+    fresh_until_ms: u64,
 }
 
 impl SessionEntry {
+    /// The session's keys.
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Who opened it: its further queries run as this account.
+    pub(crate) fn caller(&self) -> AccountId {
+        self.caller
+    }
+
     /// Whether the session still carries further queries at `now_ms`.
     pub(crate) fn live(&self, now_ms: u64) -> bool {
         self.expires_ms > now_ms
+    }
+
+    /// Admit an authenticated message of this session, numbered `counter` and stamped
+    /// `timestamp_ms`, once: the entry is then kept at least while the message is fresh.
+    pub(crate) fn admit(&mut self, counter: u64, timestamp_ms: u64) -> Result<(), EnvelopeError> {
+        self.window.admit(counter)?;
+        self.fresh_until_ms = self
+            .fresh_until_ms
+            .max(timestamp_ms.saturating_add(ENVELOPE_WINDOW_MS));
+        Ok(())
     }
 
     /// Whether the entry may be forgotten at `now_ms`: expired, and every message it
@@ -78,15 +99,15 @@ impl Sessions {
 
     /// Keep `session`, opened by `caller`, for further queries (if there is room), or keep it
     /// longer: a session kept already (a client may seal several envelopes under one) keeps
-    /// its window. Whether it is kept.
+    /// its window. A session kept for one caller is not handed to another (the holder of its
+    /// ephemeral key signing as another account), which would let one party's sessions
+    /// count against no bound. Whether it is kept.
     pub(crate) fn keep(&mut self, session: &Session, caller: AccountId, now_ms: u64) -> bool {
         let key = (session.ephemeral().0, session.contract());
         let expires_ms = now_ms + SESSION_TTL_MS;
         if let Some(entry) = self.entries.get_mut(&key) {
             if entry.caller != caller {
-                release(&mut self.held, entry.caller);
-                *self.held.entry(caller).or_default() += 1;
-                entry.caller = caller;
+                return false;
             }
             entry.expires_ms = expires_ms;
             return true;
@@ -132,7 +153,9 @@ impl Sessions {
 
 /// One session fewer for `caller`.
 fn release(held: &mut HashMap<AccountId, usize>, caller: AccountId) {
-    if let Some(count) = held.get_mut(&caller) {
+    let count = held.get_mut(&caller);
+    debug_assert!(count.is_some(), "a session of a caller holding none");
+    if let Some(count) = count {
         *count -= 1;
         if *count == 0 {
             held.remove(&caller);
@@ -155,12 +178,12 @@ mod tests {
         .unwrap()
     }
 
-    /// The counts behind the per-caller bound follow every insertion, change of caller and
-    /// sweep: a caller at its bound is refused while another is kept, and once swept finds
-    /// room again.
+    /// The counts behind the per-caller bound follow every insertion and sweep: a caller at
+    /// its bound is refused while another is kept, a full table refuses everyone, a session
+    /// is not handed to another caller, and a sweep gives the places back.
     #[test]
     fn one_caller_holds_at_most_its_share_and_gets_it_back() {
-        let (alice, bob) = (AccountId([1; 32]), AccountId([2; 32]));
+        let (alice, bob, carol) = (AccountId([1; 32]), AccountId([2; 32]), AccountId([3; 32]));
         let mut sessions = Sessions::new(4, 2);
         assert!(sessions.keep(&session(1), alice, 0));
         assert!(sessions.keep(&session(2), alice, 0));
@@ -170,17 +193,48 @@ mod tests {
             "kept again, not anew"
         );
         assert!(sessions.keep(&session(4), bob, 10));
-        // A session of alice's signed again by bob counts as his.
-        assert!(sessions.keep(&session(2), bob, 20));
-        assert!(sessions.keep(&session(3), alice, 20));
+        // Alice's session signed again by bob is not handed to him: he would hold a third
+        // place counted as hers.
+        assert!(!sessions.keep(&session(2), bob, 20));
+        assert_eq!(
+            sessions
+                .live(&(session(2).ephemeral().0, ContractId([1; 32])), 20)
+                .unwrap()
+                .caller(),
+            alice
+        );
+        assert!(sessions.keep(&session(5), bob, 20));
         assert_eq!(sessions.held[&alice], 2);
         assert_eq!(sessions.held[&bob], 2);
-        assert!(!sessions.keep(&session(5), bob, 30), "the table is full");
+        assert!(!sessions.keep(&session(6), carol, 30), "the table is full");
         // All expire; none admitted a message, so all may be forgotten.
         let later = 30 + SESSION_TTL_MS;
-        assert!(sessions.keep(&session(5), bob, later));
+        assert!(sessions.keep(&session(6), carol, later));
         assert_eq!(sessions.entries.len(), 1);
         assert_eq!(sessions.held.len(), 1);
-        assert_eq!(sessions.held[&bob], 1);
+        assert_eq!(sessions.held[&carol], 1);
+    }
+
+    /// An expired session that admitted a message is kept (and counted) while the message is
+    /// fresh, then swept.
+    #[test]
+    fn a_session_is_kept_while_a_message_it_admitted_is_fresh() {
+        let alice = AccountId([1; 32]);
+        let mut sessions = Sessions::new(1, 1);
+        assert!(sessions.keep(&session(1), alice, 0));
+        let key = (session(1).ephemeral().0, ContractId([1; 32]));
+        let entry = sessions.get_mut(&key).unwrap();
+        // Stamped as the session ends (a client's clock running ahead).
+        let stamped = SESSION_TTL_MS;
+        entry.admit(0, stamped).unwrap();
+        assert!(entry.admit(0, stamped).is_err());
+        let expired = SESSION_TTL_MS + 1;
+        assert!(sessions.live(&key, expired).is_none());
+        assert!(
+            !sessions.keep(&session(2), alice, expired),
+            "the message is fresh"
+        );
+        assert!(sessions.keep(&session(2), alice, stamped + ENVELOPE_WINDOW_MS + 1));
+        assert!(sessions.get_mut(&key).is_none());
     }
 }
