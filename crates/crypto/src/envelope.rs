@@ -18,17 +18,17 @@
 //! ([`Session`]), which only the requester and the recipient can derive.
 //!
 //! A session outlives its first message: [`SessionMessage`]s carry further requests and
-//! responses under the same session keys, with no signature. A request's nonce is numbered
-//! (a counter, then random bytes: [`message_nonce`]), so its recipient refuses replays with
-//! a small window per session ([`SessionWindow`]) instead of remembering every nonce. A
-//! reply binds its request's nonce into its associated data and takes a nonce the replier
-//! never used before ([`ReplyNonces`]). A session message's associated data is the header
-//! and a tag ([`SESSION_MESSAGE_TAG`]), an envelope's the header alone, so neither opens as
-//! the other.
-//! Only the requester (who made the ephemeral key and signed the first envelope) and the
-//! recipient can derive those keys, so a message that decrypts comes from one of them, and
-//! the direction's own key tells which. This spares each further query a key exchange and
-//! two signatures.
+//! responses under the same session keys, with no signature. Only the requester (who made
+//! the ephemeral key and signed the first envelope) and the recipient can derive those keys,
+//! so a message that decrypts comes from one of them, and the direction's own key tells
+//! which. This spares each further query a key exchange and two signatures.
+//!
+//! A request's nonce is numbered (a counter, then random bytes: [`message_nonce`]), so its
+//! recipient refuses replays with a small window per session ([`SessionWindow`]) instead of
+//! remembering every nonce. A reply binds its request's nonce into its associated data and
+//! takes a nonce the replier never used before ([`ReplyNonces`]). A session message's
+//! associated data is the header and a tag ([`SESSION_MESSAGE_TAG`]), an envelope's the
+//! header alone, so neither opens as the other.
 //!
 //! A sender may also seal many envelopes under one session ([`Session::start`], then
 //! [`Session::seal_envelope`]): each is still signed and has its own random nonce, and a
@@ -58,6 +58,7 @@ mod window;
 
 pub use agreements::Agreements;
 pub use error::EnvelopeError;
+pub(crate) use keys::os_random;
 pub use keys::{EcdhPublic, EcdhSecret, SealRandomness};
 pub use replay::ReplayGuard;
 pub use window::{SESSION_WINDOW, SessionWindow, message_counter, message_nonce};
@@ -232,7 +233,7 @@ impl ReplyNonces {
     /// A new run's nonces, keyed from the operating system's randomness.
     pub fn new() -> Result<Self> {
         let mut key = Zeroizing::new([0u8; 32]);
-        getrandom::fill(key.as_mut_slice()).map_err(|e| EnvelopeError::Random(e.to_string()))?;
+        os_random(key.as_mut_slice())?;
         Ok(Self {
             key,
             next: AtomicU64::new(0),
@@ -471,7 +472,7 @@ impl Session {
         timestamp_ms: u64,
     ) -> Result<SessionMessage> {
         let mut random = [0u8; NONCE_LEN - 8];
-        getrandom::fill(&mut random).map_err(|e| EnvelopeError::Random(e.to_string()))?;
+        os_random(&mut random)?;
         let counter = self.shared.next_message.fetch_add(1, Ordering::Relaxed);
         let nonce = message_nonce(counter, random);
         Ok(self.seal_message_with_nonce(requester, direction, plaintext, timestamp_ms, nonce))

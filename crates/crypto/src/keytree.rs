@@ -78,7 +78,7 @@ impl MasterKey {
     /// A fresh master key from the operating system's random number generator.
     pub fn generate() -> Result<Self, EnvelopeError> {
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| EnvelopeError::Random(e.to_string()))?;
+        crate::envelope::os_random(&mut bytes)?;
         Ok(Self(bytes))
     }
 

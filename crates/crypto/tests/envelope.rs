@@ -39,6 +39,15 @@ fn sealed(direction: Direction, seed: u8) -> (Envelope, Session) {
     .unwrap()
 }
 
+/// A request sealed from `seed`, the requester's session and the worker's (opened from it).
+fn session_at_both_ends(seed: u8) -> (Envelope, Session, Session) {
+    let (first, client) = sealed(Direction::Request, seed);
+    let server = open(&first, Direction::Request, &mut guard())
+        .unwrap()
+        .session;
+    (first, client, server)
+}
+
 fn open(
     env: &Envelope,
     direction: Direction,
@@ -487,10 +496,7 @@ fn carried_envelopes_skip_only_the_signature() {
 #[test]
 fn a_session_reply_answers_its_request_only() {
     let alice = dev_keypair("alice").account_id();
-    let (first, client) = sealed(Direction::Request, 13);
-    let server = open(&first, Direction::Request, &mut guard())
-        .unwrap()
-        .session;
+    let (_, client, server) = session_at_both_ends(13);
     let one = client
         .seal_message(alice, Direction::Request, b"one", NOW)
         .unwrap();
@@ -538,10 +544,7 @@ fn a_session_reply_answers_its_request_only() {
 #[test]
 fn an_envelope_and_a_session_message_never_open_as_each_other() {
     let alice = dev_keypair("alice").account_id();
-    let (first, client) = sealed(Direction::Request, 17);
-    let server = open(&first, Direction::Request, &mut guard())
-        .unwrap()
-        .session;
+    let (first, client, server) = session_at_both_ends(17);
     let stripped = fat_crypto::SessionMessage {
         header: first.header.clone(),
         ciphertext: first.ciphertext.clone(),

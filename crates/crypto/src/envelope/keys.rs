@@ -1,6 +1,11 @@
 //! x25519 keys and the randomness of a seal.
 
 use super::{EnvelopeError, NONCE_LEN, Result};
+
+/// Fill `bytes` from the operating system's random number generator.
+pub(crate) fn os_random(bytes: &mut [u8]) -> Result<()> {
+    getrandom::fill(bytes).map_err(|e| EnvelopeError::Random(e.to_string()))
+}
 use std::sync::OnceLock;
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -33,7 +38,7 @@ impl EcdhSecret {
     /// A fresh secret from the operating system's random number generator.
     pub fn generate() -> Result<Self> {
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| EnvelopeError::Random(e.to_string()))?;
+        os_random(&mut bytes)?;
         Ok(Self::from_bytes(bytes))
     }
 
@@ -78,7 +83,7 @@ impl SealRandomness {
     /// Fresh randomness from the operating system.
     pub fn generate() -> Result<Self> {
         let mut bytes = [0u8; 32 + NONCE_LEN];
-        getrandom::fill(&mut bytes).map_err(|e| EnvelopeError::Random(e.to_string()))?;
+        os_random(&mut bytes)?;
         let (ephemeral, nonce) = bytes.split_at(32);
         Ok(Self {
             ephemeral: ephemeral.try_into().expect("32 bytes"),
