@@ -628,13 +628,19 @@ fn a_session_seals_many_envelopes_and_the_recipient_agrees_once() {
         );
     }
     assert_eq!(agreements.len(), 1, "one agreement for the session");
+    let holds =
+        |env: &Envelope| agreements.holds(&worker().public(), &env.header.ephemeral, &CONTRACT);
+    assert!(holds(&envelopes[0]));
 
     // The cache is bounded: a third session forgets the least recently used.
     for seed in [8u8, 9] {
         let (env, _) = sealed(Direction::Command, seed);
+        assert!(!holds(&env));
         open_with(&env, &worker(), &mut guard(), &agreements).unwrap();
+        assert!(holds(&env));
     }
     assert_eq!(agreements.len(), 2);
+    assert!(!holds(&envelopes[0]), "forgotten");
 
     // An envelope for another recipient is refused before any agreement, and a weak
     // ephemeral key (a low-order point: an all-zero shared secret) is refused and not kept.

@@ -22,6 +22,21 @@ pub(crate) fn tx_envelope(
     block_ms: u64,
 ) -> Result<(Vec<u8>, Session), EnvelopeError> {
     let envelope = Envelope::from_bytes(bytes)?;
+    tx_envelope_parsed(
+        &envelope, secret, agreements, contract, direction, signer, block_ms,
+    )
+}
+
+/// [`tx_envelope`] of an envelope already parsed.
+pub(crate) fn tx_envelope_parsed(
+    envelope: &Envelope,
+    secret: &EcdhSecret,
+    agreements: &Agreements,
+    contract: &ContractId,
+    direction: Direction,
+    signer: &AccountId,
+    block_ms: u64,
+) -> Result<(Vec<u8>, Session), EnvelopeError> {
     if envelope.header.sender != *signer {
         return Err(EnvelopeError::WrongSender {
             expected: *signer,
@@ -30,7 +45,7 @@ pub(crate) fn tx_envelope(
     }
     let mut guard = ReplayGuard::once(ENVELOPE_WINDOW_MS);
     let opened = envelope::open_carried_with(
-        &envelope, secret, contract, direction, &mut guard, block_ms, agreements,
+        envelope, secret, contract, direction, &mut guard, block_ms, agreements,
     )?;
     Ok((opened.plaintext, opened.session))
 }

@@ -887,6 +887,9 @@ async fn commands_opened_ahead_on_every_core_run_as_one_at_a_time() {
         state = state.commit(&changes);
     }
     assert_eq!(together_outcomes, alone_outcomes);
+    // Their sessions' key agreements are all kept now: the same block opens its envelopes in
+    // turn (with eleven to make, it opened them on every core), to the same changes.
+    assert_eq!(world.apply(&after_one, &held, 2, &block).await, together);
     assert_eq!(together_outcomes.len(), 12);
     assert_eq!(together_outcomes[0], "ok 12");
     assert!(

@@ -62,6 +62,17 @@ impl Agreements {
         Ok(session)
     }
 
+    /// Whether the session of `recipient` and `ephemeral` for `contract` is held: opening an
+    /// envelope of it then makes no key agreement. (It does not count as a use.)
+    pub fn holds(
+        &self,
+        recipient: &EcdhPublic,
+        ephemeral: &EcdhPublic,
+        contract: &ContractId,
+    ) -> bool {
+        self.lock().contains(&(*recipient, *ephemeral, *contract))
+    }
+
     /// How many sessions are held.
     pub fn len(&self) -> usize {
         self.lock().len()
