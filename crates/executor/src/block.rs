@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use fat_crypto::envelope::{Direction, Session};
+use fat_crypto::envelope::{Direction, Envelope, Session};
 use fat_crypto::{ClusterKey, ContractKeys};
 use fat_runtime::{BlockInfo, Code, Entry, OverlayStore, Runtime};
 use fat_types::tx::{cluster_id, code_hash, contract_id};
@@ -322,15 +322,17 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             synced_through: 0,
         };
         self.changes.contracts.insert(id, record);
-        let opened = open::tx_envelope(
-            &args.0,
-            &cluster_key.ecdh(),
-            self.keys.agreements,
-            &id,
-            Direction::InitArgs,
-            &run.signed.tx.signer,
-            self.info.timestamp_ms,
-        );
+        let opened = Envelope::from_bytes(&args.0).and_then(|envelope| {
+            open::tx_envelope(
+                &envelope,
+                &cluster_key.ecdh(),
+                self.keys.agreements,
+                &id,
+                Direction::InitArgs,
+                &run.signed.tx.signer,
+                self.info.timestamp_ms,
+            )
+        });
         match opened {
             Ok((plain, session)) => match String::from_utf8(plain) {
                 Ok(args) => self.execute(run, Entry::init(args), session).await,
@@ -354,15 +356,17 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             .ok_or(ExecutorError::NoClusterKey(cluster))?;
         let opened = match self.prepared.take(run.index, &keys) {
             Some(opened) => opened,
-            None => open::tx_envelope(
-                &payload.0,
-                keys.ecdh(),
-                self.keys.agreements,
-                &contract,
-                Direction::Command,
-                &run.signed.tx.signer,
-                self.info.timestamp_ms,
-            ),
+            None => Envelope::from_bytes(&payload.0).and_then(|envelope| {
+                open::tx_envelope(
+                    &envelope,
+                    keys.ecdh(),
+                    self.keys.agreements,
+                    &contract,
+                    Direction::Command,
+                    &run.signed.tx.signer,
+                    self.info.timestamp_ms,
+                )
+            }),
         };
         let nonce = run.signed.tx.nonce;
         let refused = match opened {

@@ -13,22 +13,6 @@ use fat_types::{AccountId, Bytes, ClusterId, ContractId, Hash32};
 /// the envelope), fresh at the block's time. The key agreement comes from `agreements` when
 /// the sender's session was seen before.
 pub(crate) fn tx_envelope(
-    bytes: &[u8],
-    secret: &EcdhSecret,
-    agreements: &Agreements,
-    contract: &ContractId,
-    direction: Direction,
-    signer: &AccountId,
-    block_ms: u64,
-) -> Result<(Vec<u8>, Session), EnvelopeError> {
-    let envelope = Envelope::from_bytes(bytes)?;
-    tx_envelope_parsed(
-        &envelope, secret, agreements, contract, direction, signer, block_ms,
-    )
-}
-
-/// [`tx_envelope`] of an envelope already parsed.
-pub(crate) fn tx_envelope_parsed(
     envelope: &Envelope,
     secret: &EcdhSecret,
     agreements: &Agreements,

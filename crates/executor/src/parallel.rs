@@ -9,7 +9,7 @@
 //! [`rayon`]) and their results are taken in block order: the changes a block leaves are the
 //! same, byte for byte, as when each is done in turn. They run in parallel only when the work
 //! is heavy enough to pay for it (key agreements to make, large outputs): see
-//! [`PARALLEL_AGREEMENTS`] and [`PARALLEL_SEAL_BYTES`].
+//! [`PARALLEL_AGREEMENTS`] and [`PARALLEL_BYTES`].
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -22,7 +22,8 @@ use crate::inputs::{Keys, StateView};
 use crate::open;
 
 /// Envelopes open on every core when a block's commands hold at least this many sessions
-/// whose key agreement (an x25519, tens of microseconds) is still to make; otherwise in turn,
+/// whose key agreement (an x25519, tens of microseconds) is still to make, or carry at least
+/// [`PARALLEL_BYTES`] of envelopes; otherwise in turn,
 /// on the thread applying the block. Opening under a session already agreed costs about a
 /// microsecond, and the pool's threads may be busy checking the signatures of the blocks
 /// that follow, which the thread applying this block would wait for. In session 29's
@@ -31,9 +32,10 @@ use crate::open;
 /// pool, and 0.19 ms in turn.
 const PARALLEL_AGREEMENTS: usize = 4;
 
-/// Outputs are sealed on every core when a block's add up to at least this many bytes
-/// (about a tenth of a millisecond of AEAD); otherwise in turn, for the same reason.
-const PARALLEL_SEAL_BYTES: usize = 256 * 1024;
+/// Envelopes are opened, and outputs sealed, on every core when a block's add up to at least
+/// this many bytes (about a tenth of a millisecond of AEAD); otherwise in turn (for outputs,
+/// whatever their sessions), for the same reason.
+const PARALLEL_BYTES: usize = 256 * 1024;
 
 /// A command's envelope to open: its transaction's index, the transaction, its contract, the
 /// envelope as parsed, and the contract's keys.
@@ -76,6 +78,7 @@ impl Prepared {
     ) -> Self {
         let mut contract_keys = BTreeMap::new();
         let mut jobs = Vec::new();
+        let mut bytes = 0;
         for (index, (signed, receipt)) in txs.iter().zip(receipts).enumerate() {
             if matches!(receipt.outcome, Outcome::Failed(_)) {
                 continue;
@@ -90,6 +93,7 @@ impl Prepared {
                 .entry(*contract)
                 .or_insert_with(|| held_keys(state, keys, contract, height));
             if let Some(held) = held {
+                bytes += payload.0.len();
                 let envelope = Envelope::from_bytes(&payload.0);
                 jobs.push((index as u32, signed, *contract, envelope, held.clone()));
             }
@@ -99,7 +103,7 @@ impl Prepared {
         }
         let open = |(index, signed, contract, envelope, held): Job<'_>| {
             let result = envelope.and_then(|envelope| {
-                open::tx_envelope_parsed(
+                open::tx_envelope(
                     &envelope,
                     held.ecdh(),
                     keys.agreements,
@@ -122,7 +126,7 @@ impl Prepared {
                     .then_some((recipient, ephemeral, *contract))
             })
             .collect();
-        let opened = if agreements.len() >= PARALLEL_AGREEMENTS {
+        let opened = if agreements.len() >= PARALLEL_AGREEMENTS || bytes >= PARALLEL_BYTES {
             jobs.into_par_iter().map(open).collect()
         } else {
             jobs.into_iter().map(open).collect()
@@ -190,7 +194,7 @@ pub(crate) fn seal_outputs(
         }
     };
     let bytes: usize = receipts.iter().map(|r| r.output.len()).sum();
-    if receipts.len() < 2 || bytes < PARALLEL_SEAL_BYTES {
+    if receipts.len() < 2 || bytes < PARALLEL_BYTES {
         receipts.iter_mut().zip(sessions).for_each(seal);
     } else {
         receipts.par_iter_mut().zip(sessions).for_each(seal);
