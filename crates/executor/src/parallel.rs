@@ -23,10 +23,10 @@ use crate::open;
 
 /// Envelopes open on every core when a block's commands hold at least this many sessions
 /// whose key agreement (an x25519, tens of microseconds) is still to make, or carry at least
-/// [`PARALLEL_BYTES`] of envelopes; otherwise in turn,
-/// on the thread applying the block. Opening under a session already agreed costs about a
-/// microsecond, and the pool's threads may be busy checking the signatures of the blocks
-/// that follow, which the thread applying this block would wait for. In session 29's
+/// [`PARALLEL_BYTES`] of envelopes; otherwise in turn, on the thread applying the block.
+/// Opening under a session already agreed costs about a microsecond, and the pool's threads
+/// may be busy checking the signatures of the blocks that follow, which the thread applying
+/// this block would wait for. In session 29's
 /// `commands` profile of the worker bench (blocks of 100 commands under one session),
 /// opening the envelopes and sealing the outputs took 0.74 ms a block on average on the
 /// pool, and 0.19 ms in turn.
