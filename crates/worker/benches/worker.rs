@@ -52,7 +52,8 @@
 //! queries here). A session's further queries take no nonce of the guard, so `session` runs
 //! as long as asked (before they did, it was refused after some 20 s).
 //! `FAT_BENCH_PROFILE=commands`
-//! replays 20,000 commands five times. Their submission would show in the profile too, so
+//! replays 20,000 commands five times (`commands-fresh`: each under its own session, as for
+//! `command_exec_fresh_per_s`). Their submission would show in the profile too, so
 //! with `FAT_BENCH_PERF_CTL` (and `FAT_BENCH_PERF_ACK`) naming the FIFOs of
 //! `perf record --control fifo:CTL,ACK --delay=-1`, the bench enables perf's events only
 //! while the worker replays (the README's profiling section has the commands).
@@ -269,7 +270,7 @@ struct Sizes {
 }
 
 /// How the commands of a replay are sealed.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Sealing {
     /// Under one session, as the client library seals a sender's commands to a contract:
     /// the worker makes one key agreement.
@@ -635,16 +636,16 @@ async fn profile(dir: &std::path::Path, mode: Mode, duration: Duration) {
     chain.stop().await;
 }
 
-/// The batched replay of [`round`], five times over 20,000 commands.
-async fn profile_commands(dir: &std::path::Path) {
+/// The batched replay of [`round`], five times over 20,000 commands sealed as `sealing`.
+async fn profile_commands(dir: &std::path::Path, sealing: Sealing) {
     let chain = Chain::start_with_block_time(dir, Duration::from_millis(100)).await;
     let cluster = chain.dev_cluster(1).await;
     let mut w = RunningWorker::start(&chain.url, dir, 0).await;
     let wasm = fat_test_programs::read(fat_test_programs::COUNTER);
     let counter = chain.deploy(&wasm, cluster, Value::Null).await;
     for _ in 0..5 {
-        let (per_s, resumed) = replay(&chain, w, &[], counter, 20_000, Sealing::OneSession).await;
-        println!("commands: {per_s:.0} per second");
+        let (per_s, resumed) = replay(&chain, w, &[], counter, 20_000, sealing).await;
+        println!("commands ({sealing:?}): {per_s:.0} per second");
         w = resumed;
     }
     w.stop().await;
@@ -675,8 +676,13 @@ fn main() {
             .join(format!("worker-profile-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        if mode == "commands" {
-            runtime.block_on(profile_commands(&dir));
+        let sealing = match mode.as_str() {
+            "commands" => Some(Sealing::OneSession),
+            "commands-fresh" => Some(Sealing::PerCommand),
+            _ => None,
+        };
+        if let Some(sealing) = sealing {
+            runtime.block_on(profile_commands(&dir, sealing));
             let _ = std::fs::remove_dir_all(&dir);
             return;
         }
@@ -686,7 +692,8 @@ fn main() {
             "plain" => Mode::Plain,
             "echo" => Mode::Echo,
             other => panic!(
-                "FAT_BENCH_PROFILE={other}: expected session, fresh, plain, echo or commands"
+                "FAT_BENCH_PROFILE={other}: expected session, fresh, plain, echo, commands or \
+                 commands-fresh"
             ),
         };
         let secs = match std::env::var("FAT_BENCH_PROFILE_SECS") {
