@@ -2,7 +2,11 @@
 
 use fat_crypto::verify_tx;
 use fat_types::block::tx_root;
-use fat_types::{Block, BlockHeader, Hash32, SignedTransaction, TxId, TxRejection};
+use std::collections::{BTreeMap, BTreeSet};
+
+use fat_types::{
+    Block, BlockHeader, ContractId, Hash32, SignedTransaction, TxId, TxKind, TxRejection,
+};
 use rayon::prelude::*;
 
 use crate::error::CertificateError;
@@ -10,7 +14,8 @@ use crate::validators::ValidatorSet;
 
 /// How many transactions' signatures a follower checks together ([`fat_crypto::verify_txs`]).
 /// Part of the protocol: the batches decide which signatures with small-order components
-/// (which only their signers can make) pass, so every follower must cut them the same way.
+/// (which only their signers can make) pass, so every follower must cut them the same way
+/// ([`signature_batches`]).
 const SIGNATURE_BATCH: usize = 64;
 
 /// Why a block does not extend the followed chain.
@@ -90,8 +95,10 @@ pub enum FollowError {
 /// Start it from the chain's id (its genesis block hash), a header the follower trusts
 /// (genesis, pinned by hash, or a checkpoint) and the validator set of the genesis, and feed
 /// it blocks in order. It needs nothing from the node but the blocks. Besides the links and
-/// the certificate it checks every transaction's chain id and signature: a follower never
-/// takes a caller's word from the block producer alone. A refused block changes nothing.
+/// the certificate it checks every transaction's chain id and signature (or, with
+/// [`BlockVerifier::accept_for`], every signature but those of commands to contracts the
+/// follower does not run): a follower never takes a caller's word from the block producer
+/// alone. A refused block changes nothing.
 #[derive(Debug, Clone)]
 pub struct BlockVerifier {
     chain: Hash32,
@@ -138,6 +145,21 @@ impl BlockVerifier {
     /// each transaction is hashed once, to check its signature, and whoever executes the block
     /// need not hash it again.
     pub fn accept_with_ids(&mut self, block: &Block) -> Result<(Hash32, Vec<TxId>), FollowError> {
+        self.accept_for(block, |_| true)
+            .map(|accepted| (accepted.hash, accepted.ids))
+    }
+
+    /// [`BlockVerifier::accept_with_ids`], checking the signatures of commands only to the
+    /// contracts `wants` names (those the follower runs); every other transaction's signature
+    /// is checked. What was checked comes back with the ids
+    /// ([`Accepted::checked`]): a command to another contract was not, and whoever acts on
+    /// it checks it first ([`check_commands`]). A worker so checks only its own clusters'
+    /// traffic, and the chain's other transactions.
+    pub fn accept_for(
+        &mut self,
+        block: &Block,
+        wants: impl Fn(&ContractId) -> bool,
+    ) -> Result<Accepted, FollowError> {
         let header = &block.header;
         let height = header.height;
         let hash = header.hash();
@@ -179,62 +201,163 @@ impl BlockVerifier {
             return Err(FollowError::TxRootMismatch { height });
         }
         certified(&self.validators)?;
-        // Every transaction's signature, checked in batches of `SIGNATURE_BATCH` on every
-        // core (the batches are cut the same way whatever the cores, so every follower gets
-        // the same answer). Only when one is refused are they checked one by one: the first
-        // refused in block order is the one reported, as when they are checked in turn.
         let chain = self.chain;
-        let same_chain = block.txs.iter().all(|s| s.tx.chain == chain);
-        let checked: Vec<(bool, Vec<TxId>)> = if same_chain {
-            block
-                .txs
-                .par_chunks(SIGNATURE_BATCH)
-                .map(|batch| {
-                    let ids: Vec<TxId> = batch.iter().map(SignedTransaction::id).collect();
-                    (fat_crypto::verify_txs_with_ids(batch, &ids), ids)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let accepted = same_chain && checked.iter().all(|(ok, _)| *ok);
-        let ids = |checked: Vec<(bool, Vec<TxId>)>| -> Vec<TxId> {
-            checked.into_iter().flat_map(|(_, ids)| ids).collect()
-        };
-        if accepted {
-            self.last = header.clone();
-            self.last_hash = hash;
-            return Ok((hash, ids(checked)));
-        }
-        let rejection = |signed: &SignedTransaction| {
-            if signed.tx.chain != chain {
-                Some(TxRejection::WrongChain {
-                    expected: chain,
-                    got: signed.tx.chain,
-                })
-            } else if verify_tx(signed).is_err() {
-                Some(TxRejection::BadSignature)
-            } else {
-                None
-            }
-        };
-        let refused = block
+        let foreign = block
             .txs
-            .par_iter()
+            .iter()
             .enumerate()
-            .find_map_first(|(index, signed)| rejection(signed).map(|r| (index, signed, r)));
-        if let Some((index, signed, rejection)) = refused {
+            .find(|(_, s)| s.tx.chain != chain);
+        if let Some((index, signed)) = foreign {
             return Err(FollowError::Transaction {
                 height,
                 index: index as u32,
                 tx: signed.id(),
-                rejection,
+                rejection: TxRejection::WrongChain {
+                    expected: chain,
+                    got: signed.tx.chain,
+                },
             });
         }
-        // Each passes on its own: the batches refused one with a small-order component. The
-        // chain ids all matched, so every batch was checked and its ids are at hand.
+        let ids: Vec<TxId> = block.txs.par_iter().map(SignedTransaction::id).collect();
+        let mut wanted = BTreeMap::new();
+        let mut checked = CheckedCommands::default();
+        let batches: Vec<Vec<u32>> = signature_batches(&block.txs)
+            .into_iter()
+            .filter(|(contract, _)| match contract {
+                None => true,
+                Some(contract) => *wanted.entry(*contract).or_insert_with(|| {
+                    let wants = wants(contract);
+                    if wants {
+                        checked.contracts.insert(*contract);
+                    }
+                    wants
+                }),
+            })
+            .map(|(_, batch)| batch)
+            .collect();
+        check_batches(height, &block.txs, &ids, &batches)?;
         self.last = header.clone();
         self.last_hash = hash;
-        Ok((hash, ids(checked)))
+        Ok(Accepted { hash, ids, checked })
+    }
+}
+
+/// What a follower knows of a block it accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The block's hash.
+    pub hash: Hash32,
+    /// The ids of its transactions, in order: each is hashed once, and whoever executes the
+    /// block need not hash it again.
+    pub ids: Vec<TxId>,
+    /// The contracts whose commands' signatures were checked.
+    pub checked: CheckedCommands,
+}
+
+/// The contracts whose commands' signatures were checked with a block (every other
+/// transaction's always is): those a follower runs. Whoever acts on another's commands checks
+/// them first with [`check_commands`], which cuts them into the same batches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckedCommands {
+    every: bool,
+    contracts: BTreeSet<ContractId>,
+}
+
+impl CheckedCommands {
+    /// Every command's signature was checked.
+    pub fn every() -> Self {
+        Self {
+            every: true,
+            contracts: BTreeSet::new(),
+        }
+    }
+
+    /// Whether the signatures of the commands to `contract` were checked.
+    pub fn covers(&self, contract: &ContractId) -> bool {
+        self.every || self.contracts.contains(contract)
+    }
+
+    /// Note that the signatures of the commands to `contract` were checked.
+    pub fn insert(&mut self, contract: ContractId) {
+        if !self.every {
+            self.contracts.insert(contract);
+        }
+    }
+}
+
+/// Check the signatures of the commands of block `height` to `contract` (its transactions
+/// `txs`, whose ids are `ids`), in the batches a follower that runs the contract checks:
+/// the same answer, whoever asks. `ids` must be one per transaction.
+pub fn check_commands(
+    height: u64,
+    txs: &[SignedTransaction],
+    ids: &[TxId],
+    contract: &ContractId,
+) -> Result<(), FollowError> {
+    let batches: Vec<Vec<u32>> = signature_batches(txs)
+        .into_iter()
+        .filter(|(of, _)| of.as_ref() == Some(contract))
+        .map(|(_, batch)| batch)
+        .collect();
+    check_batches(height, txs, ids, &batches)
+}
+
+/// The batches a block's signatures are checked in, by the transactions' indexes: every
+/// transaction but commands in one group, the commands to each contract in a group of their
+/// own (keyed by the contract), each group in block order and cut into batches of
+/// [`SIGNATURE_BATCH`]. A batch's answer depends on its transactions alone, so a follower
+/// checking only some contracts' commands gets the same answer for them as one checking all.
+fn signature_batches(txs: &[SignedTransaction]) -> Vec<(Option<ContractId>, Vec<u32>)> {
+    let mut open: BTreeMap<Option<ContractId>, Vec<u32>> = BTreeMap::new();
+    let mut batches = Vec::new();
+    for (index, signed) in txs.iter().enumerate() {
+        let group = match &signed.tx.kind {
+            TxKind::Command { contract, .. } => Some(*contract),
+            _ => None,
+        };
+        let batch = open.entry(group).or_default();
+        batch.push(index as u32);
+        if batch.len() == SIGNATURE_BATCH {
+            batches.push((group, std::mem::take(batch)));
+        }
+    }
+    batches.extend(open.into_iter().filter(|(_, b)| !b.is_empty()));
+    batches
+}
+
+/// Check the signatures of `batches` (indexes into `txs`, whose ids are `ids`) on every core,
+/// each batch by ed25519 batch verification. Only when a batch is refused are its
+/// transactions checked one by one: the first refused in block order is the one reported. A
+/// batch refused whose every transaction passes on its own (one carries a small-order
+/// component, which only its signer can make) is accepted.
+fn check_batches(
+    height: u64,
+    txs: &[SignedTransaction],
+    ids: &[TxId],
+    batches: &[Vec<u32>],
+) -> Result<(), FollowError> {
+    let refused: Vec<&Vec<u32>> = batches
+        .par_iter()
+        .filter(|batch| {
+            let batch: Vec<_> = batch
+                .iter()
+                .map(|&i| (&txs[i as usize], &ids[i as usize]))
+                .collect();
+            !fat_crypto::verify_tx_batch(&batch)
+        })
+        .collect();
+    let mut suspects: Vec<u32> = refused.into_iter().flatten().copied().collect();
+    suspects.sort_unstable();
+    let first = suspects
+        .par_iter()
+        .find_first(|&&i| verify_tx(&txs[i as usize]).is_err());
+    match first {
+        Some(&index) => Err(FollowError::Transaction {
+            height,
+            index,
+            tx: ids[index as usize],
+            rejection: TxRejection::BadSignature,
+        }),
+        None => Ok(()),
     }
 }

@@ -2,13 +2,14 @@
 //! refused.
 
 use fat_consensus::{
-    BlockVerifier, CertificateError, ConsensusError, FollowError, ValidatorSet, sign_finalize,
+    BlockVerifier, CertificateError, CheckedCommands, ConsensusError, FollowError, ValidatorSet,
+    check_commands, sign_finalize,
 };
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::block::{receipts_root, tx_root};
 use fat_types::{
-    AccountId, Block, BlockHeader, Certificate, Hash32, SignedTransaction, Transaction, TxKind,
-    TxRejection,
+    AccountId, Block, BlockHeader, Bytes, Certificate, ContractId, Hash32, SignedTransaction,
+    Transaction, TxKind, TxRejection,
 };
 
 fn keys(n: usize) -> Vec<Keypair> {
@@ -444,4 +445,114 @@ fn simplex_certificates_finalize_a_block_or_its_ancestors_through_linked_headers
         validators.verify(&hash, &forged),
         Err(CertificateError::BadSignature { .. })
     ));
+}
+
+/// A follower may check the signatures of commands only to the contracts it runs, and always
+/// every other transaction's: a made-up command to another contract passes it, and the block
+/// says its commands went unchecked; whoever acts on them checks them with `check_commands`,
+/// which refuses the same transaction a follower checking everything refuses.
+#[test]
+fn a_follower_checks_the_commands_it_runs_and_every_other_transaction() {
+    let k = keys(4);
+    let genesis = genesis();
+    let b1 = child(&k, &genesis, "alice", 0);
+    let alice = dev_keypair("alice");
+    let (ours, theirs) = (ContractId([1; 32]), ContractId([2; 32]));
+    let sign = |nonce: u64, kind: TxKind| {
+        alice.sign_tx(Transaction {
+            chain: CHAIN,
+            signer: alice.account_id(),
+            nonce,
+            fee: 1,
+            kind,
+        })
+    };
+    let command = |nonce: u64, contract: ContractId| {
+        sign(
+            nonce,
+            TxKind::Command {
+                contract,
+                payload: Bytes(vec![nonce as u8; 40]),
+                gas_limit: 1_000,
+            },
+        )
+    };
+    let transfer = |nonce: u64| {
+        sign(
+            nonce,
+            TxKind::Transfer {
+                to: AccountId([9; 32]),
+                amount: 1,
+            },
+        )
+    };
+    // 200 transactions, the two contracts' commands and transfers interleaved: each
+    // contract's commands fill more than one batch.
+    let honest: Vec<SignedTransaction> = (0..200u64)
+        .map(|n| match n % 3 {
+            0 => command(n, ours),
+            1 => command(n, theirs),
+            _ => transfer(n),
+        })
+        .collect();
+    // Their contract's command at 151 carries the signature of the transaction before it.
+    let mut txs = honest.clone();
+    txs[151].signature = txs[150].signature;
+    let forged = certified(&k, &b1.header, txs);
+    let ids: Vec<_> = forged.txs.iter().map(SignedTransaction::id).collect();
+    let start = || {
+        let mut f = BlockVerifier::new(CHAIN, genesis.clone(), set(&k));
+        f.accept(&b1).unwrap();
+        f
+    };
+    let refused = |e: &FollowError| {
+        matches!(
+            e,
+            FollowError::Transaction {
+                height: 2,
+                index: 151,
+                rejection: TxRejection::BadSignature,
+                ..
+            }
+        )
+    };
+
+    // Checking everything, or their contract's commands, refuses the block.
+    assert!(refused(&start().accept(&forged).unwrap_err()));
+    let err = start().accept_for(&forged, |c| *c == theirs).unwrap_err();
+    assert!(refused(&err), "{err:?}");
+
+    // Running only ours, the follower accepts it, with every id, and says theirs went
+    // unchecked.
+    let mut f = start();
+    let accepted = f.accept_for(&forged, |c| *c == ours).unwrap();
+    assert_eq!(f.last().height, 2);
+    assert_eq!(accepted.hash, forged.hash());
+    assert_eq!(accepted.ids, ids);
+    assert!(accepted.checked.covers(&ours));
+    assert!(!accepted.checked.covers(&theirs));
+    // Whoever runs theirs after all refuses the same transaction.
+    let err = check_commands(2, &forged.txs, &ids, &theirs).unwrap_err();
+    assert!(refused(&err), "{err:?}");
+    check_commands(2, &forged.txs, &ids, &ours).unwrap();
+    let mut checked = accepted.checked;
+    checked.insert(theirs);
+    assert!(checked.covers(&theirs));
+    assert!(CheckedCommands::every().covers(&theirs));
+    assert!(!CheckedCommands::default().covers(&ours));
+
+    // A made-up transfer is refused whichever commands the follower runs.
+    let mut txs = honest.clone();
+    txs[53].signature = txs[52].signature;
+    let transfer_forged = certified(&k, &b1.header, txs);
+    let err = start().accept_for(&transfer_forged, |_| false).unwrap_err();
+    assert!(
+        matches!(err, FollowError::Transaction { index: 53, .. }),
+        "{err:?}"
+    );
+
+    // The honest block passes either way.
+    let honest = certified(&k, &b1.header, honest);
+    assert!(start().accept_for(&honest, |_| false).is_ok());
+    assert_eq!(start().accept(&honest).unwrap(), honest.hash());
 }

@@ -154,21 +154,27 @@ pub fn verify_txs(txs: &[SignedTransaction]) -> bool {
 /// be `txs[i].id()`, the message each signature covers (a follower hashes each transaction
 /// once, and hands the ids on to the executor). `false` if the lengths differ.
 pub fn verify_txs_with_ids(txs: &[SignedTransaction], ids: &[TxId]) -> bool {
-    // Below this a batch costs more than checking each. Part of the protocol, like the
-    // batches' size: it decides which lists are checked by which equation.
-    const SMALLEST_BATCH: usize = 4;
     if ids.len() != txs.len() {
         return false;
     }
-    if txs.len() < SMALLEST_BATCH {
-        return txs
+    let batch: Vec<_> = txs.iter().zip(ids).collect();
+    verify_tx_batch(&batch)
+}
+
+/// [`verify_txs_with_ids`] of transactions that need not lie side by side: each with its id
+/// (`batch[i].1` must be `batch[i].0.id()`).
+pub fn verify_tx_batch(batch: &[(&SignedTransaction, &TxId)]) -> bool {
+    // Below this a batch costs more than checking each. Part of the protocol, like the
+    // batches' size: it decides which lists are checked by which equation.
+    const SMALLEST_BATCH: usize = 4;
+    if batch.len() < SMALLEST_BATCH {
+        return batch
             .iter()
-            .zip(ids)
             .all(|(tx, id)| verify(&tx.tx.signer, id.as_bytes(), &tx.signature).is_ok());
     }
-    let mut signatures = Vec::with_capacity(txs.len());
-    let mut keys = Vec::with_capacity(txs.len());
-    for signed in txs {
+    let mut signatures = Vec::with_capacity(batch.len());
+    let mut keys = Vec::with_capacity(batch.len());
+    for (signed, _) in batch {
         let Some(key) = verifying_key(&signed.tx.signer) else {
             return false;
         };
@@ -182,7 +188,10 @@ pub fn verify_txs_with_ids(txs: &[SignedTransaction], ids: &[TxId]) -> bool {
         signatures.push(signature);
         keys.push(key);
     }
-    let messages: Vec<&[u8]> = ids.iter().map(|id| id.as_bytes().as_slice()).collect();
+    let messages: Vec<&[u8]> = batch
+        .iter()
+        .map(|(_, id)| id.as_bytes().as_slice())
+        .collect();
     ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
 }
 

@@ -15,7 +15,8 @@ pub use envelope::{
     SessionMessage,
 };
 pub use keys::{
-    DEV_SEED_CONTEXT, Keypair, dev_keypair, verify, verify_tx, verify_txs, verify_txs_with_ids,
+    DEV_SEED_CONTEXT, Keypair, dev_keypair, verify, verify_tx, verify_tx_batch, verify_txs,
+    verify_txs_with_ids,
 };
 pub use keytree::{ClusterKey, ContractKeys, MasterKey};
 

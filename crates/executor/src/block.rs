@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use fat_consensus::CheckedCommands;
 use fat_crypto::envelope::{Direction, Envelope, Session};
 use fat_crypto::{ClusterKey, ContractKeys};
 use fat_runtime::{BlockInfo, Code, Entry, OverlayStore, Runtime};
@@ -38,6 +39,12 @@ pub(crate) struct BlockRun<'a, S: StateView + 'static> {
     prepared: Prepared,
     /// Outputs to seal to their commands' sessions when the block is done.
     to_seal: Vec<ToSeal>,
+    /// The block's transactions and their ids, to check commands' signatures the follower
+    /// did not.
+    txs: &'a [SignedTransaction],
+    ids: &'a [TxId],
+    /// The contracts whose commands' signatures were checked.
+    checked: CheckedCommands,
 }
 
 impl<'a, S: StateView + 'static> BlockRun<'a, S> {
@@ -47,6 +54,8 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         keys: Keys<'a>,
         state: Arc<S>,
         header: &BlockHeader,
+        (txs, ids): (&'a [SignedTransaction], &'a [TxId]),
+        checked: CheckedCommands,
     ) -> Self {
         Self {
             runtime,
@@ -64,6 +73,9 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             contract_keys: BTreeMap::new(),
             prepared: Prepared::default(),
             to_seal: Vec::new(),
+            txs,
+            ids,
+            checked,
         }
     }
 
@@ -142,6 +154,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             TxKind::Command {
                 contract, payload, ..
             } if self.known(contract)? => {
+                self.check_signatures(contract)?;
                 let run = self.run(signed, tx_id, index, *contract, gas);
                 self.command(&run, payload).await?;
             }
@@ -195,6 +208,18 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
 
     /// Whether this worker runs `contract` (created earlier in the block, or committed), in
     /// a cluster it is still a member of.
+    /// Check the signatures of the block's commands to `contract` unless they were (the
+    /// follower checks those of the contracts it knew this worker ran when it checked the
+    /// block; a contract instantiated or a cluster joined since, it did not).
+    fn check_signatures(&mut self, contract: &ContractId) -> Result<()> {
+        if !self.checked.covers(contract) {
+            fat_consensus::check_commands(self.info.number, self.txs, self.ids, contract)
+                .map_err(|e| ExecutorError::Signature(Box::new(e)))?;
+            self.checked.insert(*contract);
+        }
+        Ok(())
+    }
+
     fn known(&mut self, contract: &ContractId) -> Result<bool> {
         if let Some(record) = self.changes.contracts.get(contract) {
             let cluster = record.info.cluster;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use fat_consensus::CheckedCommands;
 use fat_runtime::Runtime;
 use fat_types::block::receipts_root;
 use fat_types::genesis::ChainParams;
@@ -76,15 +77,18 @@ impl<'a> Executor<'a> {
     }
 
     /// [`Executor::apply_block`] with the ids of the block's transactions known already, in
-    /// order: `ids[i]` is `block.txs[i].id()`, as `fat_consensus::BlockVerifier::accept_with_ids`
-    /// gives them while checking their signatures, so they are not hashed again. Ids that are
-    /// not one per transaction stop the block.
+    /// order (`ids[i]` is `block.txs[i].id()`), and the contracts whose commands' signatures
+    /// are checked already (`checked`), as `fat_consensus::BlockVerifier::accept_for` gives
+    /// them while checking the block: the ids are not hashed again, and only the commands
+    /// this worker runs whose signatures were not checked are checked here. Ids that are not
+    /// one per transaction stop the block.
     pub async fn apply_block_with_ids<S: StateView + 'static>(
         &self,
         state: Arc<S>,
         block: &Block,
         receipts: &[ChainReceipt],
         ids: &[TxId],
+        checked: CheckedCommands,
     ) -> Result<BlockChanges> {
         if ids.len() != block.txs.len() {
             return Err(ExecutorError::IdsMismatch {
@@ -93,14 +97,15 @@ impl<'a> Executor<'a> {
                 txs: block.txs.len(),
             });
         }
-        self.apply_ids(state, &block.header, &block.txs, receipts, ids)
+        self.apply_ids(state, &block.header, &block.txs, receipts, ids, checked)
             .await
     }
 
     /// Apply the block of `header` and `txs`, whose chain receipts are `receipts` (checked
     /// against the header's receipts root), on top of `state`, the committed state of the
     /// block before. Transactions the chain failed are skipped; so is anything of a cluster
-    /// this worker is not a member of.
+    /// this worker is not a member of. The signatures of the commands it runs are checked
+    /// here (no other transaction's is).
     pub async fn apply<S: StateView + 'static>(
         &self,
         state: Arc<S>,
@@ -109,7 +114,15 @@ impl<'a> Executor<'a> {
         receipts: &[ChainReceipt],
     ) -> Result<BlockChanges> {
         let ids: Vec<TxId> = txs.iter().map(SignedTransaction::id).collect();
-        self.apply_ids(state, header, txs, receipts, &ids).await
+        self.apply_ids(
+            state,
+            header,
+            txs,
+            receipts,
+            &ids,
+            CheckedCommands::default(),
+        )
+        .await
     }
 
     async fn apply_ids<S: StateView + 'static>(
@@ -119,13 +132,22 @@ impl<'a> Executor<'a> {
         txs: &[SignedTransaction],
         receipts: &[ChainReceipt],
         ids: &[TxId],
+        checked: CheckedCommands,
     ) -> Result<BlockChanges> {
         if txs.len() != receipts.len() || receipts_root(receipts) != header.receipts_root {
             return Err(ExecutorError::ReceiptsMismatch {
                 height: header.height,
             });
         }
-        let mut block = BlockRun::new(self.runtime, self.codes, self.keys, state, header);
+        let mut block = BlockRun::new(
+            self.runtime,
+            self.codes,
+            self.keys,
+            state,
+            header,
+            (txs, ids),
+            checked,
+        );
         block.prepare(txs, receipts);
         let mut block_gas = self.max_block_gas;
         for (index, ((signed, receipt), id)) in txs.iter().zip(receipts).zip(ids).enumerate() {

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use fat_consensus::CheckedCommands;
 use fat_crypto::envelope::{
     Agreements, Direction, EcdhPublic, EcdhSecret, Envelope, ReplayGuard, SealRandomness, Session,
     SessionMessage, seal,
@@ -190,7 +191,7 @@ impl World {
         held: &BTreeMap<ClusterId, ClusterKey>,
         height: u64,
         txs: &[SignedTransaction],
-        ids: Option<&[fat_types::TxId]>,
+        ids: Option<(&[fat_types::TxId], CheckedCommands)>,
     ) -> fat_executor::Result<BlockChanges> {
         let receipts: Vec<ChainReceipt> = txs
             .iter()
@@ -215,7 +216,7 @@ impl World {
             agreements: &self.agreements,
         };
         let executor = Executor::new(&self.runtime, &self.runtime, keys).with_params(params);
-        let Some(ids) = ids else {
+        let Some((ids, checked)) = ids else {
             return executor
                 .apply(Arc::new(state.clone()), &header, txs, &receipts)
                 .await;
@@ -226,7 +227,7 @@ impl World {
             txs: txs.to_vec(),
         };
         executor
-            .apply_block_with_ids(Arc::new(state.clone()), &block, &receipts, ids)
+            .apply_block_with_ids(Arc::new(state.clone()), &block, &receipts, ids, checked)
             .await
     }
 
@@ -522,7 +523,14 @@ async fn a_block_with_its_ids_gives_the_same_changes() {
     let ids: Vec<_> = txs.iter().map(|t| t.id()).collect();
     let hashed = world.apply(&genesis, &held, 1, &txs).await;
     let given = world
-        .try_apply_ids(&params, &genesis, &held, 1, &txs, Some(&ids))
+        .try_apply_ids(
+            &params,
+            &genesis,
+            &held,
+            1,
+            &txs,
+            Some((&ids, CheckedCommands::every())),
+        )
         .await
         .unwrap();
     assert_eq!(given, hashed);
@@ -531,7 +539,14 @@ async fn a_block_with_its_ids_gives_the_same_changes() {
         fat_types::encoding::encode(&hashed.receipts)
     );
     let short = world
-        .try_apply_ids(&params, &genesis, &held, 1, &txs, Some(&ids[1..]))
+        .try_apply_ids(
+            &params,
+            &genesis,
+            &held,
+            1,
+            &txs,
+            Some((&ids[1..], CheckedCommands::every())),
+        )
         .await;
     assert!(
         matches!(
@@ -995,4 +1010,68 @@ async fn commands_of_one_session_give_the_same_changes_with_the_agreement_kept_o
     let refused = warm.apply(&state, &held, 10, &[stolen]).await;
     let seen = outcomes(&warm, &refused, &sessions[..1]);
     assert!(seen[0].contains("command refused"), "{seen:?}");
+}
+
+/// The executor checks the signature of a command it runs unless the follower did: a made-up
+/// command to a contract it runs (here instantiated in the same block, which no follower
+/// could have known) stops the block; one the follower says it checked, or one to a contract
+/// of a cluster this worker is not in, is not checked again.
+#[tokio::test]
+async fn a_command_it_runs_is_checked_unless_the_follower_did() {
+    use fat_consensus::FollowError;
+    use fat_executor::ExecutorError;
+    let world = World::new();
+    let (mut txs, _, cluster, contract) = first_block(&world);
+    let held = BTreeMap::from([(cluster, world.cluster_key.clone())]);
+    let params = ChainParams::default();
+    let genesis = Memory::default();
+    // The increment carries the instantiation's signature.
+    txs[3].signature = txs[2].signature;
+    let ids: Vec<_> = txs.iter().map(|t| t.id()).collect();
+    let refused = |result: fat_executor::Result<BlockChanges>| {
+        assert!(
+            matches!(
+                result,
+                Err(ExecutorError::Signature(ref e)) if matches!(**e, FollowError::Transaction {
+                    height: 1,
+                    index: 3,
+                    rejection: fat_types::TxRejection::BadSignature,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+    };
+    refused(
+        world
+            .try_apply_with(&params, &genesis, &held, 1, &txs)
+            .await,
+    );
+    let mut others = CheckedCommands::default();
+    others.insert(ContractId([7; 32]));
+    refused(
+        world
+            .try_apply_ids(&params, &genesis, &held, 1, &txs, Some((&ids, others)))
+            .await,
+    );
+    // A follower that checked this contract's commands is taken at its word.
+    let mut ours = CheckedCommands::default();
+    ours.insert(contract);
+    let trusted = world
+        .try_apply_ids(&params, &genesis, &held, 1, &txs, Some((&ids, ours)))
+        .await
+        .unwrap();
+    assert_eq!(trusted.receipts.len(), 2);
+
+    // A made-up command to a contract of another cluster is none of its business.
+    let (mut txs, _, _, _) = first_block(&world);
+    let elsewhere = world.contract(ClusterId([7; 32]));
+    let (mut theirs, _) = world.command(4, elsewhere, "increment", "", 1);
+    theirs.signature = txs[0].signature;
+    txs.push(theirs);
+    let changes = world
+        .try_apply_with(&params, &genesis, &held, 1, &txs)
+        .await
+        .unwrap();
+    assert_eq!(changes.receipts.len(), 2);
 }

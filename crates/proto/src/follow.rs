@@ -12,9 +12,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use fat_consensus::{BlockVerifier, ValidatorSet};
+use fat_consensus::{BlockVerifier, CheckedCommands, ValidatorSet};
 use fat_types::block::receipts_root;
-use fat_types::{Block, BlockHeader, ChainReceipt, Genesis, Hash32, TxId};
+use fat_types::{Block, BlockHeader, ChainReceipt, ContractId, Genesis, Hash32, TxId};
 
 use crate::chain_api::{BlockEvents, ChainApi};
 use crate::error::Result;
@@ -105,7 +105,12 @@ pub struct FollowedBlock {
     pub receipts: Vec<ChainReceipt>,
     /// The ids of its transactions, in order, as computed to check their signatures.
     pub ids: Vec<TxId>,
+    /// The contracts whose commands' signatures were checked (every other transaction's was).
+    pub checked: CheckedCommands,
 }
+
+/// Which contracts' commands a [`Follower`] checks the signatures of.
+type Wants = Box<dyn Fn(&ContractId) -> bool + Send + Sync>;
 
 /// Waits between attempts, doubling from 50 ms up to 2 s.
 #[derive(Debug, Clone)]
@@ -176,12 +181,28 @@ pub async fn genesis_of<S: BlockSource>(source: &S) -> Result<ChainGenesis, Foll
 }
 
 /// Hands out verified blocks from a source, in order, reconnecting when it breaks.
-#[derive(Debug)]
 pub struct Follower<S: BlockSource> {
     source: S,
     verifier: BlockVerifier,
     stream: Option<S::Stream>,
     backoff: Backoff,
+    wants: Option<Wants>,
+}
+
+impl<S: BlockSource> std::fmt::Debug for Follower<S>
+where
+    S: std::fmt::Debug,
+    S::Stream: std::fmt::Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Follower")
+            .field("source", &self.source)
+            .field("verifier", &self.verifier)
+            .field("stream", &self.stream)
+            .field("backoff", &self.backoff)
+            .field("every_command", &self.wants.is_none())
+            .finish()
+    }
 }
 
 impl<S: BlockSource> Follower<S>
@@ -197,7 +218,21 @@ where
             verifier: BlockVerifier::new(chain, trusted, validators),
             stream: None,
             backoff: Backoff::default(),
+            wants: None,
         }
+    }
+
+    /// Check the signatures of commands only to the contracts `wants` names (asked once per
+    /// contract and block, as each block is checked), and every other transaction's: each
+    /// [`FollowedBlock`] says which were checked, and whoever acts on a command that was not
+    /// checks it first (`fat_consensus::check_commands`). Without it, every signature is
+    /// checked.
+    pub fn checking_commands_of(
+        mut self,
+        wants: impl Fn(&ContractId) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.wants = Some(Box::new(wants));
+        self
     }
 
     /// The source.
@@ -249,12 +284,20 @@ where
             {
                 return Err(FollowerError::ReceiptsMismatch { height });
             }
-            let (_, ids) = self.verifier.accept_with_ids(&block)?;
+            let accepted = match &self.wants {
+                Some(wants) => self.verifier.accept_for(&block, wants)?,
+                None => {
+                    let (hash, ids) = self.verifier.accept_with_ids(&block)?;
+                    let checked = CheckedCommands::every();
+                    fat_consensus::Accepted { hash, ids, checked }
+                }
+            };
             self.backoff.reset();
             return Ok(FollowedBlock {
                 block,
                 receipts,
-                ids,
+                ids: accepted.ids,
+                checked: accepted.checked,
             });
         }
     }

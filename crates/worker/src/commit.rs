@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fat_consensus::CheckedCommands;
 use fat_executor::{Executor, Keys};
 use fat_runtime::Cache;
 use fat_types::{Block, ChainReceipt, SignedExecutionReceipt, TxId};
@@ -32,25 +33,30 @@ const GROUP_COMMIT_BLOCKS: u32 = 64;
 const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(50);
 
 impl Worker {
-    /// Verify and apply one block with the chain's receipts of its transactions.
+    /// Apply one block with the chain's receipts of its transactions, checking them against
+    /// its header, and the signatures of the commands this worker runs (not the links or the
+    /// certificate: a follower checks those).
     pub async fn apply_block(&self, block: &Block, receipts: &[ChainReceipt]) -> Result<()> {
         let ids: Vec<TxId> = block.txs.iter().map(|signed| signed.id()).collect();
-        self.apply_block_with_ids(block, receipts, &ids).await
+        self.apply_block_with_ids(block, receipts, &ids, CheckedCommands::default())
+            .await
     }
 
     /// [`Worker::apply_block`] with the ids of the block's transactions, in order, as the
-    /// follower computed them to check their signatures.
+    /// follower computed them to check their signatures, and the contracts whose commands'
+    /// signatures it checked.
     pub(crate) async fn apply_block_with_ids(
         &self,
         block: &Block,
         receipts: &[ChainReceipt],
         ids: &[TxId],
+        checked: CheckedCommands,
     ) -> Result<()> {
         let height = block.header.height;
         self.flushed_in_background(false).await?;
         self.compile_ahead(block).await?;
         let inner = &*self.inner;
-        let mut store_changes = execute(inner, block, receipts, ids).await?;
+        let mut store_changes = execute(inner, block, receipts, ids, checked).await?;
         let cache_ops = std::mem::take(&mut store_changes.cache_ops);
         if !store_changes.clusters.is_empty() || !store_changes.cluster_keys.is_empty() {
             inner
@@ -287,6 +293,7 @@ async fn execute(
     block: &Block,
     receipts: &[ChainReceipt],
     ids: &[TxId],
+    checked: CheckedCommands,
 ) -> Result<BlockChanges> {
     let keys = Keys {
         identity: &inner.key,
@@ -298,7 +305,7 @@ async fn execute(
     let params = inner.params.lock().expect("params lock").clone();
     let executed = Executor::new(&inner.runtime, inner, keys)
         .with_params(&params)
-        .apply_block_with_ids(snapshot, block, receipts, ids)
+        .apply_block_with_ids(snapshot, block, receipts, ids, checked)
         .await?;
     let mut opened = Vec::new();
     let changes = executed.map_keys(|cluster, key| {

@@ -75,7 +75,12 @@ impl Worker {
         *self.inner.params.lock().expect("params lock") = genesis.config.params.clone();
         let head = self.inner.store.start(&genesis.block.header)?;
         self.inner.head.send_replace(Some(head.clone()));
-        let mut follower = Follower::new(source, genesis.block.hash(), head, genesis.validators);
+        // The follower checks the signatures of commands only to contracts this worker runs
+        // as of its last commit (and of every other transaction); the executor checks those
+        // of contracts it came to run since, when it runs them.
+        let inner = self.inner.clone();
+        let mut follower = Follower::new(source, genesis.block.hash(), head, genesis.validators)
+            .checking_commands_of(move |contract| inner.runs(contract));
         // The follower reads and verifies blocks on a task of its own, ahead of this loop,
         // which applies them in order; it stops at the first block that does not verify.
         let (verified, mut ahead) = tokio::sync::mpsc::channel(VERIFIED_AHEAD);
@@ -118,8 +123,13 @@ impl Worker {
                 }
                 Some(Some(followed)) => {
                     let followed = followed?;
-                    self.apply_block_with_ids(&followed.block, &followed.receipts, &followed.ids)
-                        .await?;
+                    self.apply_block_with_ids(
+                        &followed.block,
+                        &followed.receipts,
+                        &followed.ids,
+                        followed.checked,
+                    )
+                    .await?;
                 }
                 None => self.flush().await?,
             }

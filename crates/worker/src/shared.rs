@@ -11,7 +11,7 @@ use fat_crypto::envelope::{ReplayGuard, ReplyNonces};
 use fat_executor::CodeProvider;
 use fat_runtime::{Code, MemoryCache, Runtime};
 use fat_types::genesis::ChainParams;
-use fat_types::{BlockHeader, Clock, CodeHash, Hash32, WorkerId};
+use fat_types::{BlockHeader, Clock, CodeHash, ContractId, Hash32, WorkerId};
 use tokio::sync::watch;
 
 use crate::admission::Admission;
@@ -89,6 +89,20 @@ pub(crate) struct Inner {
 impl Inner {
     pub(crate) fn worker_id(&self) -> WorkerId {
         worker_id(&self.key)
+    }
+
+    /// Whether this worker runs `contract` as of its last commit: the follower checks the
+    /// signatures of commands to these. `true` when the store cannot tell, so that nothing
+    /// goes unchecked for a failed read.
+    pub(crate) fn runs(&self, contract: &ContractId) -> bool {
+        let runs = || -> Result<bool> {
+            let snapshot = self.store.snapshot()?;
+            Ok(match snapshot.contract(contract)? {
+                Some(record) => snapshot.is_member(&record.info.cluster)?,
+                None => false,
+            })
+        };
+        runs().unwrap_or(true)
     }
 
     /// The compiled code of `hash`: from memory, else compiled from the store.

@@ -675,3 +675,103 @@ async fn a_whole_store_put_back_runs_the_blocks_since_to_the_same_receipts() {
     chain.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A worker checks the signatures of the commands it runs and of every other transaction,
+/// but not of commands to contracts it does not run: that is what lets clusters grow in
+/// number without every worker checking all their traffic. Following blocks certified by the
+/// chain's sequencer, a block carrying a made-up command to a contract of another cluster is
+/// applied, its own command with it; one carrying a made-up command to its own contract
+/// stops the worker, and nothing of that block is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_checks_the_signatures_of_commands_it_runs_only() {
+    use fat_types::block::{receipts_root, tx_root};
+    use fat_types::{Block, BlockHeader, Certificate, ChainReceipt, Outcome, TxKind};
+
+    let (dir, chain, worker, counter, followed) = paused_beside_counter("own-signatures").await;
+    let alice = dev_keypair("alice");
+    let (tx, height) = chain
+        .command(&alice, counter, "increment", Value::Null)
+        .await;
+    let api = fat_proto::ChainApi::new(&chain.url).unwrap();
+    let genesis = fat_proto::follow::genesis_of(&api).await.unwrap();
+    let memory = fat_proto::follow::MemoryChain::new(genesis.block, genesis.config);
+    let mut blocks = api.blocks(1).await.unwrap();
+    let mut parent = None;
+    for _ in 1..height {
+        let (block, receipts) = blocks.next().await.unwrap().unwrap();
+        parent = Some(block.header.clone());
+        memory.push(block, receipts);
+    }
+    let parent = parent.unwrap();
+    let (block, mut receipts) = blocks.next().await.unwrap().unwrap();
+    assert!(block.header.height == height && followed < height);
+    let index = block.txs.iter().position(|t| t.id() == tx).unwrap();
+    let command = block.txs[index].clone();
+
+    // The command again under another nonce and to `contract`, with the first one's
+    // signature: the chain's sequencer certifies it, as a quorum gone bad might.
+    let made_up = |contract: fat_types::ContractId, nonce: u64| {
+        let mut forged = command.clone();
+        forged.tx.nonce = nonce;
+        if let TxKind::Command { contract: to, .. } = &mut forged.tx.kind {
+            *to = contract;
+        }
+        forged
+    };
+    let sequencer = dev_keypair("sequencer");
+    let certified = |parent: &BlockHeader, txs: Vec<_>, receipts: &[ChainReceipt]| {
+        let header = BlockHeader {
+            height: parent.height + 1,
+            parent: parent.hash(),
+            timestamp_ms: parent.timestamp_ms + 1,
+            tx_root: tx_root(&txs),
+            receipts_root: receipts_root(receipts),
+            state_root: parent.state_root,
+        };
+        let round = header.height;
+        let signature = fat_consensus::sign_finalize(&sequencer, round, &header.hash());
+        Block {
+            header,
+            certificate: Certificate::Ed25519 {
+                round,
+                signatures: vec![(0, signature)],
+            },
+            txs,
+        }
+    };
+    let receipt = |tx: &fat_types::SignedTransaction| ChainReceipt {
+        tx: tx.id(),
+        fee: 0,
+        outcome: Outcome::Ok,
+    };
+    let theirs = made_up(fat_types::ContractId([7; 32]), command.tx.nonce + 100);
+    let mut txs = block.txs.clone();
+    txs.push(theirs.clone());
+    receipts.push(receipt(&theirs));
+    let first = certified(&parent, txs, &receipts);
+    let ours = made_up(counter, command.tx.nonce + 101);
+    let second = certified(&first.header, vec![ours.clone()], &[receipt(&ours)]);
+    memory.push(first.clone(), receipts);
+    memory.push(second, vec![receipt(&ours)]);
+
+    let stopped = worker
+        .follow_source(memory, std::future::pending::<()>())
+        .await;
+    let stopped = stopped.unwrap_err();
+    let mut error = stopped.to_string();
+    let mut source = std::error::Error::source(&stopped);
+    while let Some(cause) = source {
+        error = format!("{error}: {cause}");
+        source = cause.source();
+    }
+    let expected = format!("transaction 0 ({}): bad signature", ours.id());
+    assert!(error.contains(&expected), "{error}");
+    // The first block is applied, its command run; the second, nothing of it.
+    assert_eq!(worker.head().unwrap().hash(), first.header.hash());
+    let snapshot = worker.snapshot().unwrap();
+    assert!(snapshot.receipt(&tx, height).unwrap().is_some());
+    assert!(snapshot.receipt(&ours.id(), height + 1).unwrap().is_none());
+    drop(worker);
+    chain.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
