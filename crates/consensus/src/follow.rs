@@ -2,7 +2,7 @@
 
 use fat_crypto::verify_tx;
 use fat_types::block::tx_root;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use fat_types::{
     Block, BlockHeader, ContractId, Hash32, SignedTransaction, TxId, TxKind, TxRejection,
@@ -15,7 +15,7 @@ use crate::validators::ValidatorSet;
 /// How many transactions' signatures a follower checks together ([`fat_crypto::verify_txs`]).
 /// Part of the protocol: the batches decide which signatures with small-order components
 /// (which only their signers can make) pass, so every follower must cut them the same way
-/// ([`signature_batches`]).
+/// ([`signature_groups`]).
 const SIGNATURE_BATCH: usize = 64;
 
 /// Why a block does not extend the followed chain.
@@ -145,20 +145,33 @@ impl BlockVerifier {
     /// each transaction is hashed once, to check its signature, and whoever executes the block
     /// need not hash it again.
     pub fn accept_with_ids(&mut self, block: &Block) -> Result<(Hash32, Vec<TxId>), FollowError> {
-        self.accept_for(block, |_| true)
+        self.accept_checking(block, |_| true, true)
             .map(|accepted| (accepted.hash, accepted.ids))
     }
 
     /// [`BlockVerifier::accept_with_ids`], checking the signatures of commands only to the
     /// contracts `wants` names (those the follower runs); every other transaction's signature
-    /// is checked. What was checked comes back with the ids
-    /// ([`Accepted::checked`]): a command to another contract was not, and whoever acts on
-    /// it checks it first ([`check_commands`]). A worker so checks only its own clusters'
-    /// traffic, and the chain's other transactions.
+    /// is checked, and one refused refuses the block. What the commands checked came to comes
+    /// back with the ids ([`Accepted::checked`]): a contract's commands refused do not refuse
+    /// the block (whoever runs one stops there), and whoever runs a command to a contract not
+    /// checked checks it first ([`check_commands`]). A worker so checks only its own clusters'
+    /// traffic, and the chain's other transactions; and whether it stops on a command
+    /// depends on whether it runs it, not on when its follower checked it.
     pub fn accept_for(
         &mut self,
         block: &Block,
         wants: impl Fn(&ContractId) -> bool,
+    ) -> Result<Accepted, FollowError> {
+        self.accept_checking(block, wants, false)
+    }
+
+    /// [`BlockVerifier::accept_for`]; with `strict`, any signature refused refuses the block
+    /// (the first refused in block order is reported).
+    fn accept_checking(
+        &mut self,
+        block: &Block,
+        wants: impl Fn(&ContractId) -> bool,
+        strict: bool,
     ) -> Result<Accepted, FollowError> {
         let header = &block.header;
         let height = header.height;
@@ -219,23 +232,31 @@ impl BlockVerifier {
             });
         }
         let ids: Vec<TxId> = block.txs.par_iter().map(SignedTransaction::id).collect();
-        let mut wanted = BTreeMap::new();
-        let mut checked = CheckedCommands::default();
-        let batches: Vec<Vec<u32>> = signature_batches(&block.txs)
-            .into_iter()
-            .filter(|(contract, _)| match contract {
-                None => true,
-                Some(contract) => *wanted.entry(*contract).or_insert_with(|| {
-                    let wants = wants(contract);
-                    if wants {
-                        checked.contracts.insert(*contract);
-                    }
-                    wants
-                }),
-            })
-            .map(|(_, batch)| batch)
+        let groups = signature_groups(&block.txs);
+        let wanted: Vec<ContractId> = groups.keys().flatten().copied().filter(wants).collect();
+        let batches: Vec<(Option<ContractId>, &[u32])> = groups
+            .iter()
+            .filter(|(group, _)| group.is_none_or(|c| wanted.contains(&c)))
+            .flat_map(|(group, batches)| batches.iter().map(|b| (*group, b.as_slice())))
             .collect();
-        check_batches(height, &block.txs, &ids, &batches)?;
+        let mut refused = check_batches(height, &block.txs, &ids, &batches);
+        let refusal = if strict {
+            let index = |e: &FollowError| match e {
+                FollowError::Transaction { index, .. } => *index,
+                _ => u32::MAX,
+            };
+            refused.values().min_by_key(|e| index(e)).cloned()
+        } else {
+            refused.remove(&None)
+        };
+        if let Some(refusal) = refusal {
+            return Err(refusal);
+        }
+        let mut checked = CheckedCommands::default();
+        for contract in wanted {
+            let verdict = refused.remove(&Some(contract)).map_or(Ok(()), Err);
+            checked.record(contract, verdict);
+        }
         self.last = header.clone();
         self.last_hash = hash;
         Ok(Accepted { hash, ids, checked })
@@ -250,95 +271,116 @@ pub struct Accepted {
     /// The ids of its transactions, in order: each is hashed once, and whoever executes the
     /// block need not hash it again.
     pub ids: Vec<TxId>,
-    /// The contracts whose commands' signatures were checked.
+    /// What the signatures of the commands to each contract checked came to.
     pub checked: CheckedCommands,
 }
 
-/// The contracts whose commands' signatures were checked with a block (every other
-/// transaction's always is): those a follower runs. Whoever acts on another's commands checks
-/// them first with [`check_commands`], which cuts them into the same batches.
+/// What the signatures of a block's commands to each contract came to, for the contracts
+/// whose commands were checked (every other transaction's always are, and one refused refuses
+/// the block): those a follower runs. A contract's commands refused do not refuse the block:
+/// whoever runs one of them stops there. Whoever comes to run the commands of a contract that
+/// is not here checks them first with [`check_commands`], in the same batches.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckedCommands {
     every: bool,
-    contracts: BTreeSet<ContractId>,
+    contracts: BTreeMap<ContractId, Result<(), FollowError>>,
 }
 
 impl CheckedCommands {
-    /// Every command's signature was checked.
+    /// Every command's signature was checked and passed.
     pub fn every() -> Self {
         Self {
             every: true,
-            contracts: BTreeSet::new(),
+            contracts: BTreeMap::new(),
         }
+    }
+
+    /// What the signatures of the commands to `contract` came to, if they were checked: the
+    /// first refused in block order, if one was.
+    pub fn verdict(&self, contract: &ContractId) -> Option<Result<(), FollowError>> {
+        if self.every {
+            return Some(Ok(()));
+        }
+        self.contracts.get(contract).cloned()
     }
 
     /// Whether the signatures of the commands to `contract` were checked.
     pub fn covers(&self, contract: &ContractId) -> bool {
-        self.every || self.contracts.contains(contract)
+        self.verdict(contract).is_some()
     }
 
-    /// Note that the signatures of the commands to `contract` were checked.
-    pub fn insert(&mut self, contract: ContractId) {
+    /// Note what the signatures of the commands to `contract` came to.
+    pub fn record(&mut self, contract: ContractId, verdict: Result<(), FollowError>) {
         if !self.every {
-            self.contracts.insert(contract);
+            self.contracts.insert(contract, verdict);
         }
     }
 }
 
-/// Check the signatures of the commands of block `height` to `contract` (its transactions
-/// `txs`, whose ids are `ids`), in the batches a follower that runs the contract checks:
-/// the same answer, whoever asks. `ids` must be one per transaction.
-pub fn check_commands(
-    height: u64,
-    txs: &[SignedTransaction],
-    ids: &[TxId],
-    contract: &ContractId,
-) -> Result<(), FollowError> {
-    let batches: Vec<Vec<u32>> = signature_batches(txs)
+/// The batches of each contract's commands in a block of `txs` ([`signature_groups`]), to
+/// check with [`check_commands`]. Made once per block: the block's every command is placed.
+pub fn command_batches(txs: &[SignedTransaction]) -> BTreeMap<ContractId, Vec<Vec<u32>>> {
+    signature_groups(txs)
         .into_iter()
-        .filter(|(of, _)| of.as_ref() == Some(contract))
-        .map(|(_, batch)| batch)
-        .collect();
-    check_batches(height, txs, ids, &batches)
+        .filter_map(|(group, batches)| Some((group?, batches)))
+        .collect()
 }
 
-/// The batches a block's signatures are checked in, by the transactions' indexes: every
-/// transaction but commands in one group, the commands to each contract in a group of their
-/// own (keyed by the contract), each group in block order and cut into batches of
-/// [`SIGNATURE_BATCH`]. A batch's answer depends on its transactions alone, so a follower
-/// checking only some contracts' commands gets the same answer for them as one checking all.
-fn signature_batches(txs: &[SignedTransaction]) -> Vec<(Option<ContractId>, Vec<u32>)> {
-    let mut open: BTreeMap<Option<ContractId>, Vec<u32>> = BTreeMap::new();
-    let mut batches = Vec::new();
-    for (index, signed) in txs.iter().enumerate() {
-        let group = match &signed.tx.kind {
-            TxKind::Command { contract, .. } => Some(*contract),
-            _ => None,
-        };
-        let batch = open.entry(group).or_default();
-        batch.push(index as u32);
-        if batch.len() == SIGNATURE_BATCH {
-            batches.push((group, std::mem::take(batch)));
-        }
-    }
-    batches.extend(open.into_iter().filter(|(_, b)| !b.is_empty()));
-    batches
-}
-
-/// Check the signatures of `batches` (indexes into `txs`, whose ids are `ids`) on every core,
-/// each batch by ed25519 batch verification. Only when a batch is refused are its
-/// transactions checked one by one: the first refused in block order is the one reported. A
-/// batch refused whose every transaction passes on its own (one carries a small-order
-/// component, which only its signer can make) is accepted.
-fn check_batches(
+/// Check the signatures of the commands of block `height` to one contract (its transactions
+/// `txs`, whose ids are `ids`), in `batches`, its entry of [`command_batches`]: the batches a
+/// follower that runs the contract checks, so the answer is the same whoever asks. `ids`
+/// must be one per transaction.
+pub fn check_commands(
     height: u64,
     txs: &[SignedTransaction],
     ids: &[TxId],
     batches: &[Vec<u32>],
 ) -> Result<(), FollowError> {
-    let refused: Vec<&Vec<u32>> = batches
+    let batches: Vec<(Option<ContractId>, &[u32])> =
+        batches.iter().map(|b| (None, b.as_slice())).collect();
+    match check_batches(height, txs, ids, &batches).remove(&None) {
+        Some(refusal) => Err(refusal),
+        None => Ok(()),
+    }
+}
+
+/// The batches a block's signatures are checked in, by the transactions' indexes, by group:
+/// every transaction but commands in one group (`None`), the commands to each contract in a
+/// group of their own, each group in block order and cut into batches of
+/// [`SIGNATURE_BATCH`]. A batch's answer depends on its transactions alone, and a group's
+/// batches on the group's transactions alone, so a follower checking only some contracts'
+/// commands gets the same answer for them as one checking all.
+fn signature_groups(txs: &[SignedTransaction]) -> BTreeMap<Option<ContractId>, Vec<Vec<u32>>> {
+    let mut groups: BTreeMap<Option<ContractId>, Vec<Vec<u32>>> = BTreeMap::new();
+    for (index, signed) in txs.iter().enumerate() {
+        let group = match &signed.tx.kind {
+            TxKind::Command { contract, .. } => Some(*contract),
+            _ => None,
+        };
+        let batches = groups.entry(group).or_default();
+        match batches.last_mut() {
+            Some(batch) if batch.len() < SIGNATURE_BATCH => batch.push(index as u32),
+            _ => batches.push(vec![index as u32]),
+        }
+    }
+    groups
+}
+
+/// Check the signatures of `batches` (each of a group, by indexes into `txs`, whose ids are
+/// `ids`) on every core, each batch by ed25519 batch verification. Only when a batch is
+/// refused are its transactions checked one by one: for each group with one refused, the
+/// first refused in block order is the one reported. A batch refused whose every transaction
+/// passes on its own (one carries a small-order component, which only its signer can make)
+/// is accepted.
+fn check_batches(
+    height: u64,
+    txs: &[SignedTransaction],
+    ids: &[TxId],
+    batches: &[(Option<ContractId>, &[u32])],
+) -> BTreeMap<Option<ContractId>, FollowError> {
+    let refused: Vec<&(Option<ContractId>, &[u32])> = batches
         .par_iter()
-        .filter(|batch| {
+        .filter(|(_, batch)| {
             let batch: Vec<_> = batch
                 .iter()
                 .map(|&i| (&txs[i as usize], &ids[i as usize]))
@@ -346,18 +388,24 @@ fn check_batches(
             !fat_crypto::verify_tx_batch(&batch)
         })
         .collect();
-    let mut suspects: Vec<u32> = refused.into_iter().flatten().copied().collect();
-    suspects.sort_unstable();
-    let first = suspects
-        .par_iter()
-        .find_first(|&&i| verify_tx(&txs[i as usize]).is_err());
-    match first {
-        Some(&index) => Err(FollowError::Transaction {
-            height,
-            index,
-            tx: ids[index as usize],
-            rejection: TxRejection::BadSignature,
-        }),
-        None => Ok(()),
+    let mut suspects: BTreeMap<Option<ContractId>, Vec<u32>> = BTreeMap::new();
+    for (group, batch) in refused {
+        suspects.entry(*group).or_default().extend_from_slice(batch);
     }
+    suspects
+        .into_iter()
+        .filter_map(|(group, mut suspects)| {
+            suspects.sort_unstable();
+            let first = suspects
+                .par_iter()
+                .find_first(|&&i| verify_tx(&txs[i as usize]).is_err())?;
+            let refusal = FollowError::Transaction {
+                height,
+                index: *first,
+                tx: ids[*first as usize],
+                rejection: TxRejection::BadSignature,
+            };
+            Some((group, refusal))
+        })
+        .collect()
 }

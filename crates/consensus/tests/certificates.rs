@@ -3,7 +3,7 @@
 
 use fat_consensus::{
     BlockVerifier, CertificateError, CheckedCommands, ConsensusError, FollowError, ValidatorSet,
-    check_commands, sign_finalize,
+    check_commands, command_batches, sign_finalize,
 };
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::block::{receipts_root, tx_root};
@@ -517,10 +517,14 @@ fn a_follower_checks_the_commands_it_runs_and_every_other_transaction() {
         )
     };
 
-    // Checking everything, or their contract's commands, refuses the block.
+    // Checking everything refuses the block.
     assert!(refused(&start().accept(&forged).unwrap_err()));
-    let err = start().accept_for(&forged, |c| *c == theirs).unwrap_err();
-    assert!(refused(&err), "{err:?}");
+    // A follower running their contract accepts it, and says their commands were refused:
+    // whoever runs one stops there, not whoever follows the block.
+    let accepted = start().accept_for(&forged, |c| *c == theirs).unwrap();
+    let verdict = accepted.checked.verdict(&theirs).unwrap().unwrap_err();
+    assert!(refused(&verdict), "{verdict:?}");
+    assert!(!accepted.checked.covers(&ours));
 
     // Running only ours, the follower accepts it, with every id, and says theirs went
     // unchecked.
@@ -531,21 +535,53 @@ fn a_follower_checks_the_commands_it_runs_and_every_other_transaction() {
     assert_eq!(accepted.ids, ids);
     assert!(accepted.checked.covers(&ours));
     assert!(!accepted.checked.covers(&theirs));
+    assert_eq!(accepted.checked.verdict(&ours), Some(Ok(())));
     // Whoever runs theirs after all refuses the same transaction.
-    let err = check_commands(2, &forged.txs, &ids, &theirs).unwrap_err();
+    let batches = command_batches(&forged.txs);
+    let err = check_commands(2, &forged.txs, &ids, &batches[&theirs]).unwrap_err();
     assert!(refused(&err), "{err:?}");
-    check_commands(2, &forged.txs, &ids, &ours).unwrap();
+    check_commands(2, &forged.txs, &ids, &batches[&ours]).unwrap();
     let mut checked = accepted.checked;
-    checked.insert(theirs);
-    assert!(checked.covers(&theirs));
-    assert!(CheckedCommands::every().covers(&theirs));
+    checked.record(theirs, Err(err));
+    assert!(refused(&checked.verdict(&theirs).unwrap().unwrap_err()));
+    assert_eq!(CheckedCommands::every().verdict(&theirs), Some(Ok(())));
     assert!(!CheckedCommands::default().covers(&ours));
+
+    // A contract's batches hold the same transactions whatever else the block holds, so
+    // their answer is the same whoever checks them: its 67 commands alone, or among the
+    // others, cut 64 and 3.
+    let alone: Vec<_> = honest
+        .iter()
+        .filter(|t| matches!(t.tx.kind, TxKind::Command { contract, .. } if contract == theirs))
+        .cloned()
+        .collect();
+    let members = |txs: &[SignedTransaction]| -> Vec<Vec<_>> {
+        command_batches(txs)[&theirs]
+            .iter()
+            .map(|batch| batch.iter().map(|&i| txs[i as usize].id()).collect())
+            .collect()
+    };
+    assert_eq!(members(&honest), members(&alone));
+    assert_eq!(
+        members(&honest).iter().map(Vec::len).collect::<Vec<_>>(),
+        [64, 3]
+    );
 
     // A made-up transfer is refused whichever commands the follower runs.
     let mut txs = honest.clone();
     txs[53].signature = txs[52].signature;
     let transfer_forged = certified(&k, &b1.header, txs);
     let err = start().accept_for(&transfer_forged, |_| false).unwrap_err();
+    assert!(
+        matches!(err, FollowError::Transaction { index: 53, .. }),
+        "{err:?}"
+    );
+
+    // Checking everything, the first refused in block order is named, whatever its group.
+    let mut txs = forged.txs.clone();
+    txs[53].signature = txs[52].signature;
+    let both = certified(&k, &b1.header, txs);
+    let err = start().accept(&both).unwrap_err();
     assert!(
         matches!(err, FollowError::Transaction { index: 53, .. }),
         "{err:?}"

@@ -43,8 +43,10 @@ pub(crate) struct BlockRun<'a, S: StateView + 'static> {
     /// did not.
     txs: &'a [SignedTransaction],
     ids: &'a [TxId],
-    /// The contracts whose commands' signatures were checked.
+    /// What the signatures of the commands to each contract checked came to.
     checked: CheckedCommands,
+    /// The batches of each contract's commands, once one has to be checked here.
+    command_batches: Option<BTreeMap<ContractId, Vec<Vec<u32>>>>,
 }
 
 impl<'a, S: StateView + 'static> BlockRun<'a, S> {
@@ -76,6 +78,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             txs,
             ids,
             checked,
+            command_batches: None,
         }
     }
 
@@ -206,20 +209,30 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         Ok(self.changes.clusters.contains(cluster) || self.overlay.base().is_member(cluster)?)
     }
 
-    /// Whether this worker runs `contract` (created earlier in the block, or committed), in
-    /// a cluster it is still a member of.
-    /// Check the signatures of the block's commands to `contract` unless they were (the
-    /// follower checks those of the contracts it knew this worker ran when it checked the
-    /// block; a contract instantiated or a cluster joined since, it did not).
+    /// Stop the block if a command to `contract` is not signed by its signer: as the
+    /// follower found, or, if it did not check them (it checks the commands of the contracts
+    /// this worker ran as of its last commit; not those of a contract instantiated, or of a
+    /// cluster joined, since), as checked here, in the batches it would have checked.
     fn check_signatures(&mut self, contract: &ContractId) -> Result<()> {
-        if !self.checked.covers(contract) {
-            fat_consensus::check_commands(self.info.number, self.txs, self.ids, contract)
-                .map_err(|e| ExecutorError::Signature(Box::new(e)))?;
-            self.checked.insert(*contract);
-        }
-        Ok(())
+        let verdict = match self.checked.verdict(contract) {
+            Some(verdict) => verdict,
+            None => {
+                let txs = self.txs;
+                let groups = self
+                    .command_batches
+                    .get_or_insert_with(|| fat_consensus::command_batches(txs));
+                let batches = groups.get(contract).map_or(&[][..], Vec::as_slice);
+                let verdict =
+                    fat_consensus::check_commands(self.info.number, txs, self.ids, batches);
+                self.checked.record(*contract, verdict.clone());
+                verdict
+            }
+        };
+        verdict.map_err(|e| ExecutorError::Signature(Box::new(e)))
     }
 
+    /// Whether this worker runs `contract` (created earlier in the block, or committed), in
+    /// a cluster it is still a member of.
     fn known(&mut self, contract: &ContractId) -> Result<bool> {
         if let Some(record) = self.changes.contracts.get(contract) {
             let cluster = record.info.cluster;

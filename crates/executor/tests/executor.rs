@@ -1048,7 +1048,7 @@ async fn a_command_it_runs_is_checked_unless_the_follower_did() {
             .await,
     );
     let mut others = CheckedCommands::default();
-    others.insert(ContractId([7; 32]));
+    others.record(ContractId([7; 32]), Ok(()));
     refused(
         world
             .try_apply_ids(&params, &genesis, &held, 1, &txs, Some((&ids, others)))
@@ -1056,12 +1056,28 @@ async fn a_command_it_runs_is_checked_unless_the_follower_did() {
     );
     // A follower that checked this contract's commands is taken at its word.
     let mut ours = CheckedCommands::default();
-    ours.insert(contract);
+    ours.record(contract, Ok(()));
     let trusted = world
         .try_apply_ids(&params, &genesis, &held, 1, &txs, Some((&ids, ours)))
         .await
         .unwrap();
     assert_eq!(trusted.receipts.len(), 2);
+    // So is one that found a command to it refused: the block stops where one runs.
+    let mut found = CheckedCommands::default();
+    let refusal = FollowError::Transaction {
+        height: 1,
+        index: 3,
+        tx: ids[3],
+        rejection: fat_types::TxRejection::BadSignature,
+    };
+    found.record(contract, Err(refusal));
+    let (honest, _, _, _) = first_block(&world);
+    let ids: Vec<_> = honest.iter().map(|t| t.id()).collect();
+    refused(
+        world
+            .try_apply_ids(&params, &genesis, &held, 1, &honest, Some((&ids, found)))
+            .await,
+    );
 
     // A made-up command to a contract of another cluster is none of its business.
     let (mut txs, _, _, _) = first_block(&world);

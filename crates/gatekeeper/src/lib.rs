@@ -260,7 +260,7 @@ impl Gatekeeper {
             genesis.block.header,
             genesis.validators,
         )
-        .checking_commands_of(|_| false);
+        .checking_commands_of(|_| std::collections::BTreeSet::new());
         loop {
             let followed = follower.next().await?;
             note_block(seen, &followed.block, &followed.receipts);

@@ -9,12 +9,13 @@
 //! with the receipts its header commits to. A source that fails or ends is reopened after a backoff
 //! from the next height, so only a block that does not verify ends following.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
 use fat_consensus::{BlockVerifier, CheckedCommands, ValidatorSet};
 use fat_types::block::receipts_root;
-use fat_types::{Block, BlockHeader, ChainReceipt, ContractId, Genesis, Hash32, TxId};
+use fat_types::{Block, BlockHeader, ChainReceipt, ContractId, Genesis, Hash32, TxId, TxKind};
 
 use crate::chain_api::{BlockEvents, ChainApi};
 use crate::error::Result;
@@ -105,12 +106,14 @@ pub struct FollowedBlock {
     pub receipts: Vec<ChainReceipt>,
     /// The ids of its transactions, in order, as computed to check their signatures.
     pub ids: Vec<TxId>,
-    /// The contracts whose commands' signatures were checked (every other transaction's was).
+    /// What the signatures of the commands checked came to, by contract (every other
+    /// transaction's passed).
     pub checked: CheckedCommands,
 }
 
-/// Which contracts' commands a [`Follower`] checks the signatures of.
-type Wants = Box<dyn Fn(&ContractId) -> bool + Send + Sync>;
+/// Which contracts' commands a [`Follower`] checks the signatures of, of those a block has
+/// commands to.
+type Wants = Box<dyn Fn(&BTreeSet<ContractId>) -> BTreeSet<ContractId> + Send + Sync>;
 
 /// Waits between attempts, doubling from 50 ms up to 2 s.
 #[derive(Debug, Clone)]
@@ -222,14 +225,15 @@ where
         }
     }
 
-    /// Check the signatures of commands only to the contracts `wants` names (asked once per
-    /// contract and block, as each block is checked), and every other transaction's: each
-    /// [`FollowedBlock`] says which were checked, and whoever acts on a command that was not
-    /// checks it first (`fat_consensus::check_commands`). Without it, every signature is
-    /// checked.
+    /// Check the signatures of commands only to the contracts `wants` picks of those a block
+    /// has commands to (asked once a block, as it is checked), and every other transaction's
+    /// (`fat_consensus::BlockVerifier::accept_for`): each [`FollowedBlock`] says what the
+    /// commands checked came to, and whoever runs a command that was not checked checks it
+    /// first (`fat_consensus::check_commands`). Without it, every signature is checked and
+    /// any refused refuses the block.
     pub fn checking_commands_of(
         mut self,
-        wants: impl Fn(&ContractId) -> bool + Send + Sync + 'static,
+        wants: impl Fn(&BTreeSet<ContractId>) -> BTreeSet<ContractId> + Send + Sync + 'static,
     ) -> Self {
         self.wants = Some(Box::new(wants));
         self
@@ -285,7 +289,19 @@ where
                 return Err(FollowerError::ReceiptsMismatch { height });
             }
             let accepted = match &self.wants {
-                Some(wants) => self.verifier.accept_for(&block, wants)?,
+                Some(wants) => {
+                    let contracts: BTreeSet<ContractId> = block
+                        .txs
+                        .iter()
+                        .filter_map(|signed| match &signed.tx.kind {
+                            TxKind::Command { contract, .. } => Some(*contract),
+                            _ => None,
+                        })
+                        .collect();
+                    let wanted = wants(&contracts);
+                    self.verifier
+                        .accept_for(&block, |contract| wanted.contains(contract))?
+                }
                 None => {
                     let (hash, ids) = self.verifier.accept_with_ids(&block)?;
                     let checked = CheckedCommands::every();

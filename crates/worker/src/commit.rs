@@ -34,8 +34,10 @@ const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(50);
 
 impl Worker {
     /// Apply one block with the chain's receipts of its transactions, checking them against
-    /// its header, and the signatures of the commands this worker runs (not the links or the
-    /// certificate: a follower checks those).
+    /// its header, and the signatures of the commands this worker runs. The links, the
+    /// certificate and every other transaction's signature are a follower's to check: this is
+    /// for blocks a follower has accepted (as `Worker::follow` applies them) or that the
+    /// caller trusts.
     pub async fn apply_block(&self, block: &Block, receipts: &[ChainReceipt]) -> Result<()> {
         let ids: Vec<TxId> = block.txs.iter().map(|signed| signed.id()).collect();
         self.apply_block_with_ids(block, receipts, &ids, CheckedCommands::default())
@@ -43,8 +45,8 @@ impl Worker {
     }
 
     /// [`Worker::apply_block`] with the ids of the block's transactions, in order, as the
-    /// follower computed them to check their signatures, and the contracts whose commands'
-    /// signatures it checked.
+    /// follower computed them to check their signatures, and what the signatures of the
+    /// commands it checked came to.
     pub(crate) async fn apply_block_with_ids(
         &self,
         block: &Block,

@@ -78,9 +78,13 @@ impl Worker {
         // The follower checks the signatures of commands only to contracts this worker runs
         // as of its last commit (and of every other transaction); the executor checks those
         // of contracts it came to run since, when it runs them.
-        let inner = self.inner.clone();
+        // Weak: the follower's task may outlive the worker by a moment, the store must not.
+        let inner = std::sync::Arc::downgrade(&self.inner);
         let mut follower = Follower::new(source, genesis.block.hash(), head, genesis.validators)
-            .checking_commands_of(move |contract| inner.runs(contract));
+            .checking_commands_of(move |contracts| match inner.upgrade() {
+                Some(inner) => inner.runs(contracts),
+                None => contracts.clone(),
+            });
         // The follower reads and verifies blocks on a task of its own, ahead of this loop,
         // which applies them in order; it stops at the first block that does not verify.
         let (verified, mut ahead) = tokio::sync::mpsc::channel(VERIFIED_AHEAD);

@@ -1,6 +1,7 @@
 //! What every part of a worker shares: its store, runtime, keys, caches and the small state
 //! of group commit and query sessions.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -91,18 +92,26 @@ impl Inner {
         worker_id(&self.key)
     }
 
-    /// Whether this worker runs `contract` as of its last commit: the follower checks the
-    /// signatures of commands to these. `true` when the store cannot tell, so that nothing
-    /// goes unchecked for a failed read.
-    pub(crate) fn runs(&self, contract: &ContractId) -> bool {
-        let runs = || -> Result<bool> {
+    /// Which of `contracts` this worker runs as of its last commit: the follower checks the
+    /// signatures of commands to these. All of them when the store cannot tell, so that no
+    /// command goes unchecked for a failed read.
+    pub(crate) fn runs(&self, contracts: &BTreeSet<ContractId>) -> BTreeSet<ContractId> {
+        let runs = || -> Result<BTreeSet<ContractId>> {
             let snapshot = self.store.snapshot()?;
-            Ok(match snapshot.contract(contract)? {
-                Some(record) => snapshot.is_member(&record.info.cluster)?,
-                None => false,
-            })
+            let mut runs = BTreeSet::new();
+            for contract in contracts {
+                if let Some(record) = snapshot.contract(contract)?
+                    && snapshot.is_member(&record.info.cluster)?
+                {
+                    runs.insert(*contract);
+                }
+            }
+            Ok(runs)
         };
-        runs().unwrap_or(true)
+        runs().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read which contracts this worker runs; checking every command's signature");
+            contracts.clone()
+        })
     }
 
     /// The compiled code of `hash`: from memory, else compiled from the store.
