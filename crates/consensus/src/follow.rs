@@ -233,10 +233,19 @@ impl BlockVerifier {
         }
         let ids: Vec<TxId> = block.txs.par_iter().map(SignedTransaction::id).collect();
         let groups = signature_groups(&block.txs);
-        let wanted: Vec<ContractId> = groups.keys().flatten().copied().filter(wants).collect();
+        let mut wanted = Vec::new();
         let batches: Vec<(Option<ContractId>, &[u32])> = groups
             .iter()
-            .filter(|(group, _)| group.is_none_or(|c| wanted.contains(&c)))
+            .filter(|(group, _)| match group {
+                None => true,
+                Some(contract) => {
+                    let wants = wants(contract);
+                    if wants {
+                        wanted.push(*contract);
+                    }
+                    wants
+                }
+            })
             .flat_map(|(group, batches)| batches.iter().map(|b| (*group, b.as_slice())))
             .collect();
         let mut refused = check_batches(height, &block.txs, &ids, &batches);
