@@ -17,6 +17,7 @@
 //!
 //! Medians over rounds; `FAT_BENCH_QUICK=1` runs fewer.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use fat_bench::{median, quick, round, write_figures};
@@ -58,14 +59,14 @@ fn main() {
         v.accept(&block).unwrap();
     };
     let one = |v: &mut BlockVerifier| {
-        let accepted = v.accept_for(&block, |c| *c == ours).unwrap();
+        let accepted = v.accept_for(&block, |_| BTreeSet::from([ours])).unwrap();
         assert!(!accepted.checked.covers(&ContractId([1; 32])));
     };
     let every = |v: &mut BlockVerifier| {
-        v.accept_for(&block, |_| true).unwrap();
+        v.accept_for(&block, BTreeSet::clone).unwrap();
     };
     let none = |v: &mut BlockVerifier| {
-        v.accept_for(&block, |_| false).unwrap();
+        v.accept_for(&block, |_| BTreeSet::new()).unwrap();
     };
     // Warm the key cache and the pool's threads.
     time(&all);

@@ -2,7 +2,7 @@
 
 use fat_crypto::verify_tx;
 use fat_types::block::tx_root;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fat_types::{
     Block, BlockHeader, ContractId, Hash32, SignedTransaction, TxId, TxKind, TxRejection,
@@ -145,12 +145,13 @@ impl BlockVerifier {
     /// each transaction is hashed once, to check its signature, and whoever executes the block
     /// need not hash it again.
     pub fn accept_with_ids(&mut self, block: &Block) -> Result<(Hash32, Vec<TxId>), FollowError> {
-        self.accept_checking(block, |_| true, true)
+        self.accept_checking(block, BTreeSet::clone, true)
             .map(|accepted| (accepted.hash, accepted.ids))
     }
 
     /// [`BlockVerifier::accept_with_ids`], checking the signatures of commands only to the
-    /// contracts `wants` names (those the follower runs); every other transaction's signature
+    /// contracts `wants` picks of those the block has commands to (those the follower runs;
+    /// asked once); every other transaction's signature
     /// is checked, and one refused refuses the block. What the commands checked came to comes
     /// back with the ids ([`Accepted::checked`]): a contract's commands refused do not refuse
     /// the block (whoever runs one stops there), and whoever runs a command to a contract not
@@ -160,7 +161,7 @@ impl BlockVerifier {
     pub fn accept_for(
         &mut self,
         block: &Block,
-        wants: impl Fn(&ContractId) -> bool,
+        wants: impl FnOnce(&BTreeSet<ContractId>) -> BTreeSet<ContractId>,
     ) -> Result<Accepted, FollowError> {
         self.accept_checking(block, wants, false)
     }
@@ -170,7 +171,7 @@ impl BlockVerifier {
     fn accept_checking(
         &mut self,
         block: &Block,
-        wants: impl Fn(&ContractId) -> bool,
+        wants: impl FnOnce(&BTreeSet<ContractId>) -> BTreeSet<ContractId>,
         strict: bool,
     ) -> Result<Accepted, FollowError> {
         let header = &block.header;
@@ -233,19 +234,11 @@ impl BlockVerifier {
         }
         let ids: Vec<TxId> = block.txs.par_iter().map(SignedTransaction::id).collect();
         let groups = signature_groups(&block.txs);
-        let mut wanted = Vec::new();
+        let contracts: BTreeSet<ContractId> = groups.keys().flatten().copied().collect();
+        let wanted = wants(&contracts);
         let batches: Vec<(Option<ContractId>, &[u32])> = groups
             .iter()
-            .filter(|(group, _)| match group {
-                None => true,
-                Some(contract) => {
-                    let wants = wants(contract);
-                    if wants {
-                        wanted.push(*contract);
-                    }
-                    wants
-                }
-            })
+            .filter(|(group, _)| group.is_none_or(|c| wanted.contains(&c)))
             .flat_map(|(group, batches)| batches.iter().map(|b| (*group, b.as_slice())))
             .collect();
         let mut refused = check_batches(height, &block.txs, &ids, &batches);
@@ -262,7 +255,7 @@ impl BlockVerifier {
             return Err(refusal);
         }
         let mut checked = CheckedCommands::default();
-        for contract in wanted {
+        for &contract in contracts.intersection(&wanted) {
             let verdict = refused.remove(&Some(contract)).map_or(Ok(()), Err);
             checked.record(contract, verdict);
         }

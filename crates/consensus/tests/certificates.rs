@@ -1,6 +1,8 @@
 //! Quorums, certificates and the follower: what a valid certificate is, and every way one is
 //! refused.
 
+use std::collections::BTreeSet;
+
 use fat_consensus::{
     BlockVerifier, CertificateError, CheckedCommands, ConsensusError, FollowError, ValidatorSet,
     check_commands, command_batches, sign_finalize,
@@ -521,7 +523,9 @@ fn a_follower_checks_the_commands_it_runs_and_every_other_transaction() {
     assert!(refused(&start().accept(&forged).unwrap_err()));
     // A follower running their contract accepts it, and says their commands were refused:
     // whoever runs one stops there, not whoever follows the block.
-    let accepted = start().accept_for(&forged, |c| *c == theirs).unwrap();
+    let accepted = start()
+        .accept_for(&forged, |_| BTreeSet::from([theirs]))
+        .unwrap();
     let verdict = accepted.checked.verdict(&theirs).unwrap().unwrap_err();
     assert!(refused(&verdict), "{verdict:?}");
     assert!(!accepted.checked.covers(&ours));
@@ -529,7 +533,7 @@ fn a_follower_checks_the_commands_it_runs_and_every_other_transaction() {
     // Running only ours, the follower accepts it, with every id, and says theirs went
     // unchecked.
     let mut f = start();
-    let accepted = f.accept_for(&forged, |c| *c == ours).unwrap();
+    let accepted = f.accept_for(&forged, |_| BTreeSet::from([ours])).unwrap();
     assert_eq!(f.last().height, 2);
     assert_eq!(accepted.hash, forged.hash());
     assert_eq!(accepted.ids, ids);
@@ -571,7 +575,9 @@ fn a_follower_checks_the_commands_it_runs_and_every_other_transaction() {
     let mut txs = honest.clone();
     txs[53].signature = txs[52].signature;
     let transfer_forged = certified(&k, &b1.header, txs);
-    let err = start().accept_for(&transfer_forged, |_| false).unwrap_err();
+    let err = start()
+        .accept_for(&transfer_forged, |_| BTreeSet::new())
+        .unwrap_err();
     assert!(
         matches!(err, FollowError::Transaction { index: 53, .. }),
         "{err:?}"
@@ -589,6 +595,6 @@ fn a_follower_checks_the_commands_it_runs_and_every_other_transaction() {
 
     // The honest block passes either way.
     let honest = certified(&k, &b1.header, honest);
-    assert!(start().accept_for(&honest, |_| false).is_ok());
+    assert!(start().accept_for(&honest, |_| BTreeSet::new()).is_ok());
     assert_eq!(start().accept(&honest).unwrap(), honest.hash());
 }

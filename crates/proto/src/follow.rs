@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use fat_consensus::{BlockVerifier, CheckedCommands, ValidatorSet};
 use fat_types::block::receipts_root;
-use fat_types::{Block, BlockHeader, ChainReceipt, ContractId, Genesis, Hash32, TxId, TxKind};
+use fat_types::{Block, BlockHeader, ChainReceipt, ContractId, Genesis, Hash32, TxId};
 
 use crate::chain_api::{BlockEvents, ChainApi};
 use crate::error::Result;
@@ -289,19 +289,7 @@ where
                 return Err(FollowerError::ReceiptsMismatch { height });
             }
             let accepted = match &self.wants {
-                Some(wants) => {
-                    let contracts: BTreeSet<ContractId> = block
-                        .txs
-                        .iter()
-                        .filter_map(|signed| match &signed.tx.kind {
-                            TxKind::Command { contract, .. } => Some(*contract),
-                            _ => None,
-                        })
-                        .collect();
-                    let wanted = wants(&contracts);
-                    self.verifier
-                        .accept_for(&block, |contract| wanted.contains(contract))?
-                }
+                Some(wants) => self.verifier.accept_for(&block, wants)?,
                 None => {
                     let (hash, ids) = self.verifier.accept_with_ids(&block)?;
                     let checked = CheckedCommands::every();
