@@ -1,6 +1,6 @@
 //! Follow a chain: check every block extends the last one and carries a quorum's certificate.
 
-use fat_crypto::verify_tx;
+use fat_crypto::check_tx_signature;
 use fat_types::block::tx_root;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,10 +12,10 @@ use rayon::prelude::*;
 use crate::error::CertificateError;
 use crate::validators::ValidatorSet;
 
-/// How many transactions' signatures a follower checks together ([`fat_crypto::verify_txs`]).
-/// Part of the protocol: the batches decide which signatures with small-order components
-/// (which only their signers can make) pass, so every follower must cut them the same way
-/// ([`signature_groups`]).
+/// How many transactions' signatures a follower checks together ([`fat_crypto::verify_tx_batch`]).
+/// Not part of the protocol: each signature gets the same answer in any batch
+/// ([`fat_crypto::check_tx_signature`]), so this only trades a batch's saving against the
+/// work of finding the bad one when a batch is refused.
 const SIGNATURE_BATCH: usize = 64;
 
 /// Why a block does not extend the followed chain.
@@ -329,9 +329,8 @@ pub fn command_batches(txs: &[SignedTransaction]) -> BTreeMap<ContractId, Vec<Ve
 }
 
 /// Check the signatures of the commands of block `height` to one contract (its transactions
-/// `txs`, whose ids are `ids`), in `batches`, its entry of [`command_batches`]: the batches a
-/// follower that runs the contract checks, so the answer is the same whoever asks. `ids`
-/// must be one per transaction.
+/// `txs`, whose ids are `ids`), in `batches`, its entry of [`command_batches`]: the answer a
+/// follower that runs the contract gets, whoever asks. `ids` must be one per transaction.
 pub fn check_commands(
     height: u64,
     txs: &[SignedTransaction],
@@ -349,9 +348,9 @@ pub fn check_commands(
 /// The batches a block's signatures are checked in, by the transactions' indexes, by group:
 /// every transaction but commands in one group (`None`), the commands to each contract in a
 /// group of their own, each group in block order and cut into batches of
-/// [`SIGNATURE_BATCH`]. A batch's answer depends on its transactions alone, and a group's
-/// batches on the group's transactions alone, so a follower checking only some contracts'
-/// commands gets the same answer for them as one checking all.
+/// [`SIGNATURE_BATCH`]. Each signature's answer is its own, so a follower checking only some
+/// contracts' commands gets the same answer for them as one checking all; the groups say
+/// whose commands a refusal stops.
 fn signature_groups(txs: &[SignedTransaction]) -> BTreeMap<Option<ContractId>, Vec<Vec<u32>>> {
     let mut groups: BTreeMap<Option<ContractId>, Vec<Vec<u32>>> = BTreeMap::new();
     for (index, signed) in txs.iter().enumerate() {
@@ -370,10 +369,9 @@ fn signature_groups(txs: &[SignedTransaction]) -> BTreeMap<Option<ContractId>, V
 
 /// Check the signatures of `batches` (each of a group, by indexes into `txs`, whose ids are
 /// `ids`) on every core, each batch by ed25519 batch verification. Only when a batch is
-/// refused are its transactions checked one by one: for each group with one refused, the
-/// first refused in block order is the one reported. A batch refused whose every transaction
-/// passes on its own (one carries a small-order component, which only its signer can make)
-/// is accepted.
+/// refused are its transactions checked one by one, by the same rule
+/// ([`fat_crypto::check_tx_signature`]): for each group with one refused, the first refused
+/// in block order is the one reported.
 fn check_batches(
     height: u64,
     txs: &[SignedTransaction],
@@ -400,7 +398,7 @@ fn check_batches(
             suspects.sort_unstable();
             let first = suspects
                 .par_iter()
-                .find_first(|&&i| verify_tx(&txs[i as usize]).is_err())?;
+                .find_first(|&&i| !check_tx_signature(&txs[i as usize], &ids[i as usize]))?;
             let refusal = FollowError::Transaction {
                 height,
                 index: *first,

@@ -551,9 +551,8 @@ fn a_follower_checks_the_commands_it_runs_and_every_other_transaction() {
     assert_eq!(CheckedCommands::every().verdict(&theirs), Some(Ok(())));
     assert!(!CheckedCommands::default().covers(&ours));
 
-    // A contract's batches hold the same transactions whatever else the block holds, so
-    // their answer is the same whoever checks them: its 67 commands alone, or among the
-    // others, cut 64 and 3.
+    // A contract's batches hold the same transactions whatever else the block holds: its 67
+    // commands alone, or among the others, cut 64 and 3.
     let alone: Vec<_> = honest
         .iter()
         .filter(|t| matches!(t.tx.kind, TxKind::Command { contract, .. } if contract == theirs))
@@ -597,4 +596,75 @@ fn a_follower_checks_the_commands_it_runs_and_every_other_transaction() {
     let honest = certified(&k, &b1.header, honest);
     assert!(start().accept_for(&honest, |_| BTreeSet::new()).is_ok());
     assert_eq!(start().accept(&honest).unwrap(), honest.hash());
+}
+
+/// A signature with a small-order component (only its signer can make one; validators, who
+/// check strictly, never admit one) gets the followers' one answer wherever it lies: a block
+/// holding such commands is accepted by every follower, checking everything or one contract,
+/// and when a made-up command later in the same batch gets the batch refused, the made-up one
+/// is named, by every follower and by whoever checks the contract's commands later. (With the
+/// strict check as the fallback, as before, the first of them was named instead.)
+#[test]
+fn a_signature_with_torsion_gets_one_answer_from_every_follower() {
+    use fat_crypto::testing::{Torsion, sign_with_torsion};
+    let k = keys(4);
+    let genesis = genesis();
+    let b1 = child(&k, &genesis, "alice", 0);
+    let ours = ContractId([1; 32]);
+    let command = |nonce: u64, torsion| {
+        let tx = Transaction {
+            chain: CHAIN,
+            signer: AccountId([0; 32]),
+            nonce,
+            fee: 1,
+            kind: TxKind::Command {
+                contract: ours,
+                payload: Bytes(vec![nonce as u8; 40]),
+                gas_limit: 1_000,
+            },
+        };
+        sign_with_torsion(tx, "mallory", torsion)
+    };
+    let mut txs: Vec<_> = (0..20).map(|n| command(n, Torsion::None)).collect();
+    txs[5] = command(5, Torsion::Commitment);
+    txs[9] = command(9, Torsion::Commitment);
+    assert!(fat_crypto::verify_tx(&txs[5]).is_err());
+    let start = || {
+        let mut f = BlockVerifier::new(CHAIN, genesis.clone(), set(&k));
+        f.accept(&b1).unwrap();
+        f
+    };
+    let block = certified(&k, &b1.header, txs.clone());
+    let ids: Vec<_> = block.txs.iter().map(SignedTransaction::id).collect();
+    assert_eq!(start().accept(&block).unwrap(), block.hash());
+    let accepted = start()
+        .accept_for(&block, |_| BTreeSet::from([ours]))
+        .unwrap();
+    assert_eq!(accepted.checked.verdict(&ours), Some(Ok(())));
+    check_commands(2, &block.txs, &ids, &command_batches(&block.txs)[&ours]).unwrap();
+
+    // Command 12 carries the signature of command 11.
+    txs[12].signature = txs[11].signature;
+    let block = certified(&k, &b1.header, txs);
+    let ids: Vec<_> = block.txs.iter().map(SignedTransaction::id).collect();
+    let named = |e: &FollowError| {
+        matches!(
+            e,
+            FollowError::Transaction {
+                height: 2,
+                index: 12,
+                rejection: TxRejection::BadSignature,
+                ..
+            }
+        )
+    };
+    let err = start().accept(&block).unwrap_err();
+    assert!(named(&err), "{err:?}");
+    let accepted = start()
+        .accept_for(&block, |_| BTreeSet::from([ours]))
+        .unwrap();
+    let verdict = accepted.checked.verdict(&ours).unwrap().unwrap_err();
+    assert!(named(&verdict), "{verdict:?}");
+    let err = check_commands(2, &block.txs, &ids, &command_batches(&block.txs)[&ours]).unwrap_err();
+    assert!(named(&err), "{err:?}");
 }

@@ -1,7 +1,15 @@
 //! Key pairs, signing and verification.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use curve25519_dalek::Scalar;
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use fat_types::{AccountId, Signature, SignedTransaction, Transaction, TxId};
+use sha2::{Digest, Sha512};
 
 use crate::{CryptoError, Result};
 
@@ -133,18 +141,9 @@ pub fn verify_tx(tx: &SignedTransaction) -> Result<()> {
     verify(&tx.tx.signer, tx.id().as_bytes(), &tx.signature)
 }
 
-/// Whether every transaction of `txs` is signed by its signer, checked together by ed25519's
-/// batch verification: one multi-scalar multiplication for all, about half the work per
-/// signature of [`verify_tx`] (lists of fewer than four are checked one by one, which costs
-/// less there). `false` says only that one is refused; [`verify_tx`] tells which.
-///
-/// What [`verify_tx`] accepts, this accepts. What it refuses, this refuses too, but for one
-/// case: a signature whose points carry a small-order component (which only its signer can
-/// make) fails [`verify_tx`]'s exact equation, yet may pass the batch's, which weighs each
-/// signature by a coefficient. The coefficients are a hash of the whole list (not chance),
-/// so every checker of the same list gets the same answer. The checks of the form that
-/// [`verify_tx`] makes first are made here too: weak keys, small-order or non-canonical
-/// commitments `R`, and `s` not reduced are refused.
+/// Whether every transaction of `txs` is signed by its signer under the follower's rule
+/// ([`check_tx_signature`]), checked together by ed25519's batch verification ([`verify_tx_batch`]).
+/// `false` says only that one is refused; [`check_tx_signature`] tells which.
 pub fn verify_txs(txs: &[SignedTransaction]) -> bool {
     let ids: Vec<TxId> = txs.iter().map(SignedTransaction::id).collect();
     verify_txs_with_ids(txs, &ids)
@@ -161,38 +160,138 @@ pub fn verify_txs_with_ids(txs: &[SignedTransaction], ids: &[TxId]) -> bool {
     verify_tx_batch(&batch)
 }
 
+/// One signature taken apart, its form checked: what the single and the batch check share.
+struct Parsed {
+    /// The signer's key as signed (the bytes that are hashed), and its point.
+    key: [u8; 32],
+    a: EdwardsPoint,
+    /// The commitment, as signed and as a point.
+    r_bytes: [u8; 32],
+    r: EdwardsPoint,
+    /// The response, reduced.
+    s: Scalar,
+    /// The challenge `H(R || A || M)`.
+    k: Scalar,
+}
+
+/// `signed`'s signature over `id` taken apart, or `None` if its form is refused: a key that
+/// is not a point or is of small order, a commitment that is not a canonical encoding of a
+/// point of large order, a response not reduced. The forms [`verify`] refuses, it refuses.
+fn parse(signed: &SignedTransaction, id: &TxId) -> Option<Parsed> {
+    let key = verifying_key(&signed.tx.signer)?;
+    if key.is_weak() {
+        return None;
+    }
+    let (r_bytes, s_bytes) = signed.signature.0.split_at(32);
+    let r_bytes: [u8; 32] = r_bytes.try_into().expect("32 bytes");
+    if !commitment_form_ok(&r_bytes) {
+        return None;
+    }
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(
+        s_bytes.try_into().expect("32 bytes"),
+    ))?;
+    let r = CompressedEdwardsY(r_bytes).decompress()?;
+    let mut challenge = Sha512::new();
+    challenge.update(r_bytes);
+    challenge.update(signed.tx.signer.as_bytes());
+    challenge.update(id.as_bytes());
+    let mut wide = [0u8; 64];
+    wide.copy_from_slice(&challenge.finalize());
+    Some(Parsed {
+        key: signed.tx.signer.0,
+        a: key.to_edwards(),
+        r_bytes,
+        r,
+        s,
+        k: Scalar::from_bytes_mod_order_wide(&wide),
+    })
+}
+
+/// Whether `signed` is signed by its signer over `id` (which must be `signed.id()`) under the
+/// rule every follower of the chain applies, alone or in a batch: the forms [`verify`]
+/// refuses are refused, and the equation is ed25519's cofactored one, `[8](s·B - R - k·A)` the
+/// identity. That accepts everything [`verify`] accepts, and also a signature whose points
+/// carry a small-order component (which only its signer can make, and which validators, who
+/// check with [`verify`], never admit to a block). Unlike [`verify`]'s exact equation, the
+/// cofactored one gives each signature the same answer alone as in any batch, so which
+/// signatures pass does not depend on how a checker groups them.
+pub fn check_tx_signature(signed: &SignedTransaction, id: &TxId) -> bool {
+    let Some(p) = parse(signed, id) else {
+        return false;
+    };
+    let sb_minus_ka = EdwardsPoint::vartime_double_scalar_mul_basepoint(&p.k, &-p.a, &p.s);
+    (sb_minus_ka - p.r).mul_by_cofactor().is_identity()
+}
+
+/// The BLAKE3 `derive_key` context of a batch's coefficients.
+const BATCH_CONTEXT: &str = "fat signature batch coefficients v1";
+
 /// [`verify_txs_with_ids`] of transactions that need not lie side by side: each with its id
-/// (`batch[i].1` must be `batch[i].0.id()`).
+/// (`batch[i].1` must be `batch[i].0.id()`). `true` exactly when [`check_tx_signature`]
+/// accepts each (but for a chance of 2^-128 per batch that a refused one passes).
+///
+/// One multi-scalar multiplication checks them all: the cofactored equations of the
+/// signatures, each weighed by a 128-bit coefficient drawn from a hash of the whole batch,
+/// summed. The terms of one signer's key are summed into one, so a batch of `n` signatures by
+/// `m` signers costs a multiplication of `n + m + 1` points (`2n + 1` without), and a sender's
+/// many commands in a block cost about half as much each as as many senders' commands.
 pub fn verify_tx_batch(batch: &[(&SignedTransaction, &TxId)]) -> bool {
-    // Below this a batch costs more than checking each. Part of the protocol, like the
-    // batches' size: it decides which lists are checked by which equation.
+    // Below this a batch costs more than checking each (one double multiplication by a
+    // key and the base point each). The answer is the same either way.
     const SMALLEST_BATCH: usize = 4;
     if batch.len() < SMALLEST_BATCH {
-        return batch
-            .iter()
-            .all(|(tx, id)| verify(&tx.tx.signer, id.as_bytes(), &tx.signature).is_ok());
+        return batch.iter().all(|(tx, id)| check_tx_signature(tx, id));
     }
-    let mut signatures = Vec::with_capacity(batch.len());
-    let mut keys = Vec::with_capacity(batch.len());
-    for (signed, _) in batch {
-        let Some(key) = verifying_key(&signed.tx.signer) else {
+    let mut parsed = Vec::with_capacity(batch.len());
+    for (signed, id) in batch {
+        let Some(p) = parse(signed, id) else {
             return false;
         };
-        if key.is_weak() {
-            return false;
-        }
-        let signature = ed25519_dalek::Signature::from_bytes(&signed.signature.0);
-        if !commitment_form_ok(signature.r_bytes()) {
-            return false;
-        }
-        signatures.push(signature);
-        keys.push(key);
+        parsed.push(p);
     }
-    let messages: Vec<&[u8]> = batch
-        .iter()
-        .map(|(_, id)| id.as_bytes().as_slice())
-        .collect();
-    ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+    let mut hasher = blake3::Hasher::new_derive_key(BATCH_CONTEXT);
+    for (p, (_, id)) in parsed.iter().zip(batch) {
+        let mut fields = [0u8; 128];
+        fields[..32].copy_from_slice(&p.key);
+        fields[32..64].copy_from_slice(&p.r_bytes);
+        fields[64..96].copy_from_slice(p.s.as_bytes());
+        fields[96..].copy_from_slice(id.as_bytes());
+        hasher.update(&fields);
+    }
+    let mut coefficients = vec![0u8; 16 * parsed.len()];
+    hasher.finalize_xof().fill(&mut coefficients);
+
+    // -(sum z·s)·B + sum z·R + sum over signers (sum z·k)·A: zero (times the cofactor) when
+    // every s·B = R + k·A holds up to a small-order component.
+    let mut scalars = Vec::with_capacity(batch.len() + 2);
+    let mut points = Vec::with_capacity(batch.len() + 2);
+    scalars.push(Scalar::ZERO);
+    points.push(ED25519_BASEPOINT_POINT);
+    let mut base = Scalar::ZERO;
+    let mut signers: HashMap<[u8; 32], usize> = HashMap::with_capacity(batch.len());
+    let mut keys: Vec<(Scalar, EdwardsPoint)> = Vec::new();
+    for (p, z) in parsed.iter().zip(coefficients.chunks_exact(16)) {
+        let z = Scalar::from(u128::from_le_bytes(z.try_into().expect("16 bytes")));
+        base += z * p.s;
+        scalars.push(z);
+        points.push(p.r);
+        let zk = z * p.k;
+        match signers.entry(p.key) {
+            Entry::Occupied(at) => keys[*at.get()].0 += zk,
+            Entry::Vacant(at) => {
+                at.insert(keys.len());
+                keys.push((zk, p.a));
+            }
+        }
+    }
+    scalars[0] = -base;
+    for (scalar, point) in keys {
+        scalars.push(scalar);
+        points.push(point);
+    }
+    EdwardsPoint::vartime_multiscalar_mul(&scalars, &points)
+        .mul_by_cofactor()
+        .is_identity()
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ pub mod aead;
 pub mod envelope;
 mod keys;
 pub mod keytree;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod testing;
 
 pub use aead::XChaCha;
 pub use envelope::{
@@ -15,8 +17,8 @@ pub use envelope::{
     SessionMessage,
 };
 pub use keys::{
-    DEV_SEED_CONTEXT, Keypair, dev_keypair, verify, verify_tx, verify_tx_batch, verify_txs,
-    verify_txs_with_ids,
+    DEV_SEED_CONTEXT, Keypair, check_tx_signature, dev_keypair, verify, verify_tx, verify_tx_batch,
+    verify_txs, verify_txs_with_ids,
 };
 pub use keytree::{ClusterKey, ContractKeys, MasterKey};
 
