@@ -15,6 +15,14 @@
 //! - `follow_own_block_ratio`: `accept_for` wanting every contract over `accept`, on the same
 //!   block: the cost of grouping a block's batches by contract, where it saves nothing.
 //!
+//! And a sparse block of as many transactions from the same senders, its commands spread over
+//! 512 contracts (two each), as the traffic of many quiet contracts:
+//! - `follow_sparse_all_ms`: `accept`, every signature checked;
+//! - `follow_sparse_vs_dense_ratio`: it over `follow_all_ms` (as many signatures), side by
+//!   side: what checking many small groups costs over a few large ones;
+//! - `follow_sparse_quarter_ms`: `accept_for` wanting 128 of the 512 contracts (a worker whose
+//!   clusters run a quarter of them).
+//!
 //! Medians over rounds; `FAT_BENCH_QUICK=1` runs fewer.
 
 use std::collections::BTreeSet;
@@ -30,7 +38,8 @@ use fat_types::{
 use serde_json::{Map, Value, json};
 
 const CHAIN: Hash32 = Hash32([0xc1; 32]);
-const CONTRACTS: u8 = 16;
+const CONTRACTS: u32 = 16;
+const SPARSE_CONTRACTS: u32 = 512;
 const SENDERS: usize = 64;
 const TXS: u64 = 1_024;
 
@@ -46,9 +55,10 @@ fn main() {
         receipts_root: receipts_root(&[]),
         state_root: Hash32::default(),
     };
-    let block = block(&validator, &genesis);
+    let block = block_of(&validator, &genesis, CONTRACTS);
+    let sparse = block_of(&validator, &genesis, SPARSE_CONTRACTS);
     let fresh = || BlockVerifier::new(CHAIN, genesis.clone(), validators.clone());
-    let ours = ContractId([0; 32]);
+    let ours = contract(0);
     let time = |accept: &dyn Fn(&mut BlockVerifier)| {
         let mut verifier = fresh();
         let start = Instant::now();
@@ -60,7 +70,7 @@ fn main() {
     };
     let one = |v: &mut BlockVerifier| {
         let accepted = v.accept_for(&block, |_| BTreeSet::from([ours])).unwrap();
-        assert!(!accepted.checked.covers(&ContractId([1; 32])));
+        assert!(!accepted.checked.covers(&contract(1)));
     };
     let every = |v: &mut BlockVerifier| {
         v.accept_for(&block, BTreeSet::clone).unwrap();
@@ -68,11 +78,21 @@ fn main() {
     let none = |v: &mut BlockVerifier| {
         v.accept_for(&block, |_| BTreeSet::new()).unwrap();
     };
+    let sparse_all = |v: &mut BlockVerifier| {
+        v.accept(&sparse).unwrap();
+    };
+    let quarter: BTreeSet<ContractId> =
+        (0..SPARSE_CONTRACTS / 4).map(|i| contract(i * 4)).collect();
+    let sparse_quarter = |v: &mut BlockVerifier| {
+        let accepted = v.accept_for(&sparse, |_| quarter.clone()).unwrap();
+        assert!(accepted.checked.covers(&contract(4)) && !accepted.checked.covers(&contract(5)));
+    };
     // Warm the key cache and the pool's threads.
     time(&all);
     let (mut all_ms, mut one_ms, mut every_ms) = (Vec::new(), Vec::new(), Vec::new());
     let mut none_ms = Vec::new();
     let (mut one_ratio, mut every_ratio) = (Vec::new(), Vec::new());
+    let (mut sparse_ms, mut sparse_ratio, mut quarter_ms) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let (a, o, e) = (time(&all), time(&one), time(&every));
         all_ms.push(a);
@@ -81,6 +101,10 @@ fn main() {
         none_ms.push(time(&none));
         one_ratio.push(o / a);
         every_ratio.push(e / a);
+        let s = time(&sparse_all);
+        sparse_ms.push(s);
+        sparse_ratio.push(s / a);
+        quarter_ms.push(time(&sparse_quarter));
     }
     let figures = [
         ("follow_all_ms", median(&mut all_ms), 3),
@@ -89,6 +113,9 @@ fn main() {
         ("follow_no_commands_ms", median(&mut none_ms), 3),
         ("follow_one_of_16_vs_all_ratio", median(&mut one_ratio), 3),
         ("follow_own_block_ratio", median(&mut every_ratio), 3),
+        ("follow_sparse_all_ms", median(&mut sparse_ms), 3),
+        ("follow_sparse_vs_dense_ratio", median(&mut sparse_ratio), 3),
+        ("follow_sparse_quarter_ms", median(&mut quarter_ms), 3),
     ];
     println!("{:<32} {:>10}", "figure", "median");
     let mut json = Map::new();
@@ -100,9 +127,16 @@ fn main() {
     write_figures("follow", json);
 }
 
-/// The bench's block on `parent`: commands to the 16 contracts in turn, every 64th
+/// The id of the bench's contract `n`.
+fn contract(n: u32) -> ContractId {
+    let mut id = [0u8; 32];
+    id[..4].copy_from_slice(&n.to_le_bytes());
+    ContractId(id)
+}
+
+/// The bench's block on `parent`: commands to `contracts` contracts in turn, every 64th
 /// transaction a transfer, from 64 senders.
-fn block(validator: &Keypair, parent: &BlockHeader) -> Block {
+fn block_of(validator: &Keypair, parent: &BlockHeader, contracts: u32) -> Block {
     let senders: Vec<Keypair> = (0..SENDERS)
         .map(|i| dev_keypair(&format!("bench-sender-{i}")))
         .collect();
@@ -116,7 +150,7 @@ fn block(validator: &Keypair, parent: &BlockHeader) -> Block {
                 }
             } else {
                 TxKind::Command {
-                    contract: ContractId([(n % u64::from(CONTRACTS)) as u8; 32]),
+                    contract: contract((n % u64::from(contracts)) as u32),
                     payload: Bytes(vec![n as u8; 120]),
                     gas_limit: 1_000_000,
                 }
