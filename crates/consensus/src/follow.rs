@@ -236,12 +236,15 @@ impl BlockVerifier {
         let groups = signature_groups(&block.txs);
         let contracts: BTreeSet<ContractId> = groups.keys().flatten().copied().collect();
         let wanted = wants(&contracts);
-        let batches: Vec<(Option<ContractId>, &[u32])> = groups
+        // The wanted groups' transactions together in block order, cut in full batches
+        // whatever their groups: each signature's answer is its own.
+        let mut checked: Vec<u32> = groups
             .iter()
             .filter(|(group, _)| group.is_none_or(|c| wanted.contains(&c)))
-            .flat_map(|(group, batches)| batches.iter().map(|b| (*group, b.as_slice())))
+            .flat_map(|(_, indexes)| indexes.iter().copied())
             .collect();
-        let mut refused = check_batches(height, &block.txs, &ids, &batches);
+        checked.sort_unstable();
+        let mut refused = check_batches(height, &block.txs, &ids, &checked);
         let refusal = if strict {
             let index = |e: &FollowError| match e {
                 FollowError::Transaction { index, .. } => *index,
@@ -281,7 +284,7 @@ pub struct Accepted {
 /// whose commands were checked (every other transaction's always are, and one refused refuses
 /// the block): those a follower runs. A contract's commands refused do not refuse the block:
 /// whoever runs one of them stops there. Whoever comes to run the commands of a contract that
-/// is not here checks them first with [`check_commands`], in the same batches.
+/// is not here checks them first with [`check_commands`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckedCommands {
     every: bool,
@@ -319,93 +322,91 @@ impl CheckedCommands {
     }
 }
 
-/// The batches of each contract's commands in a block of `txs` ([`signature_groups`]), to
-/// check with [`check_commands`]. Made once per block: the block's every command is placed.
-pub fn command_batches(txs: &[SignedTransaction]) -> BTreeMap<ContractId, Vec<Vec<u32>>> {
+/// The indexes of each contract's commands in a block of `txs`, in block order, to check
+/// with [`check_commands`]. Made once per block: the block's every command is placed.
+pub fn command_indexes(txs: &[SignedTransaction]) -> BTreeMap<ContractId, Vec<u32>> {
     signature_groups(txs)
         .into_iter()
-        .filter_map(|(group, batches)| Some((group?, batches)))
+        .filter_map(|(group, indexes)| Some((group?, indexes)))
         .collect()
 }
 
 /// Check the signatures of the commands of block `height` to one contract (its transactions
-/// `txs`, whose ids are `ids`), in `batches`, its entry of [`command_batches`]: the answer a
-/// follower that runs the contract gets, whoever asks. `ids` must be one per transaction.
+/// `txs`, whose ids are `ids`), by their indexes, its entry of [`command_indexes`]: the answer
+/// a follower that runs the contract gets, whoever asks. `ids` must be one per transaction.
 pub fn check_commands(
     height: u64,
     txs: &[SignedTransaction],
     ids: &[TxId],
-    batches: &[Vec<u32>],
+    indexes: &[u32],
 ) -> Result<(), FollowError> {
-    let batches: Vec<(Option<ContractId>, &[u32])> =
-        batches.iter().map(|b| (None, b.as_slice())).collect();
-    match check_batches(height, txs, ids, &batches).remove(&None) {
-        Some(refusal) => Err(refusal),
+    match check_batches(height, txs, ids, indexes).pop_first() {
+        Some((_, refusal)) => Err(refusal),
         None => Ok(()),
     }
 }
 
-/// The batches a block's signatures are checked in, by the transactions' indexes, by group:
-/// every transaction but commands in one group (`None`), the commands to each contract in a
-/// group of their own, each group in block order and cut into batches of
-/// [`SIGNATURE_BATCH`]. Each signature's answer is its own, so a follower checking only some
-/// contracts' commands gets the same answer for them as one checking all; the groups say
-/// whose commands a refusal stops.
-fn signature_groups(txs: &[SignedTransaction]) -> BTreeMap<Option<ContractId>, Vec<Vec<u32>>> {
-    let mut groups: BTreeMap<Option<ContractId>, Vec<Vec<u32>>> = BTreeMap::new();
+/// The indexes of a block's transactions by group ([`group`]), each in block order: a
+/// follower checks the first group (`None`) and the groups of the contracts it runs.
+fn signature_groups(txs: &[SignedTransaction]) -> BTreeMap<Option<ContractId>, Vec<u32>> {
+    let mut groups: BTreeMap<Option<ContractId>, Vec<u32>> = BTreeMap::new();
     for (index, signed) in txs.iter().enumerate() {
-        let group = match &signed.tx.kind {
-            TxKind::Command { contract, .. } => Some(*contract),
-            _ => None,
-        };
-        let batches = groups.entry(group).or_default();
-        match batches.last_mut() {
-            Some(batch) if batch.len() < SIGNATURE_BATCH => batch.push(index as u32),
-            _ => batches.push(vec![index as u32]),
-        }
+        groups.entry(group(signed)).or_default().push(index as u32);
     }
     groups
 }
 
-/// Check the signatures of `batches` (each of a group, by indexes into `txs`, whose ids are
-/// `ids`) on every core, each batch by ed25519 batch verification. Only when a batch is
-/// refused are its transactions checked one by one, by the same rule
-/// ([`fat_crypto::check_tx_signature`]): for each group with one refused, the first refused
-/// in block order is the one reported.
+/// The group a transaction's signature answers for: the contract of a command (a refused
+/// one stops whoever runs that contract), or `None` for every other transaction (a refused
+/// one refuses the block).
+fn group(signed: &SignedTransaction) -> Option<ContractId> {
+    match &signed.tx.kind {
+        TxKind::Command { contract, .. } => Some(*contract),
+        _ => None,
+    }
+}
+
+/// Check the signatures of the transactions at `indexes` (into `txs`, whose ids are `ids`)
+/// on every core, [`SIGNATURE_BATCH`] at a time by ed25519 batch verification, a signer's
+/// together (a batch costs less the fewer signers it holds). Only when a batch is refused are
+/// its transactions checked one by one, by the same rule
+/// ([`fat_crypto::check_tx_signature`]): for each group ([`group`]) with one refused, the
+/// first refused in block order is the one reported.
 fn check_batches(
     height: u64,
     txs: &[SignedTransaction],
     ids: &[TxId],
-    batches: &[(Option<ContractId>, &[u32])],
+    indexes: &[u32],
 ) -> BTreeMap<Option<ContractId>, FollowError> {
-    let refused: Vec<&(Option<ContractId>, &[u32])> = batches
-        .par_iter()
-        .filter(|(_, batch)| {
+    let mut by_signer = indexes.to_vec();
+    by_signer.sort_unstable_by_key(|&i| (txs[i as usize].tx.signer, i));
+    let suspects: Vec<u32> = by_signer
+        .par_chunks(SIGNATURE_BATCH)
+        .filter(|batch| {
             let batch: Vec<_> = batch
                 .iter()
                 .map(|&i| (&txs[i as usize], &ids[i as usize]))
                 .collect();
             !fat_crypto::verify_tx_batch(&batch)
         })
+        .flat_map_iter(|batch| batch.iter().copied())
         .collect();
-    let mut suspects: BTreeMap<Option<ContractId>, Vec<u32>> = BTreeMap::new();
-    for (group, batch) in refused {
-        suspects.entry(*group).or_default().extend_from_slice(batch);
-    }
-    suspects
-        .into_iter()
-        .filter_map(|(group, mut suspects)| {
-            suspects.sort_unstable();
-            let first = suspects
-                .par_iter()
-                .find_first(|&&i| !check_tx_signature(&txs[i as usize], &ids[i as usize]))?;
-            let refusal = FollowError::Transaction {
+    let mut refused: Vec<u32> = suspects
+        .into_par_iter()
+        .filter(|&i| !check_tx_signature(&txs[i as usize], &ids[i as usize]))
+        .collect();
+    refused.sort_unstable();
+    let mut first = BTreeMap::new();
+    for index in refused {
+        let i = index as usize;
+        first
+            .entry(group(&txs[i]))
+            .or_insert_with(|| FollowError::Transaction {
                 height,
-                index: *first,
-                tx: ids[*first as usize],
+                index,
+                tx: ids[i],
                 rejection: TxRejection::BadSignature,
-            };
-            Some((group, refusal))
-        })
-        .collect()
+            });
+    }
+    first
 }

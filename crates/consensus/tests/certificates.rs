@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use fat_consensus::{
     BlockVerifier, CertificateError, CheckedCommands, ConsensusError, FollowError, ValidatorSet,
-    check_commands, command_batches, sign_finalize,
+    check_commands, command_indexes, sign_finalize,
 };
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::block::{receipts_root, tx_root};
@@ -541,34 +541,19 @@ fn a_follower_checks_the_commands_it_runs_and_every_other_transaction() {
     assert!(!accepted.checked.covers(&theirs));
     assert_eq!(accepted.checked.verdict(&ours), Some(Ok(())));
     // Whoever runs theirs after all refuses the same transaction.
-    let batches = command_batches(&forged.txs);
-    let err = check_commands(2, &forged.txs, &ids, &batches[&theirs]).unwrap_err();
+    let indexes = command_indexes(&forged.txs);
+    let err = check_commands(2, &forged.txs, &ids, &indexes[&theirs]).unwrap_err();
     assert!(refused(&err), "{err:?}");
-    check_commands(2, &forged.txs, &ids, &batches[&ours]).unwrap();
+    check_commands(2, &forged.txs, &ids, &indexes[&ours]).unwrap();
     let mut checked = accepted.checked;
     checked.record(theirs, Err(err));
     assert!(refused(&checked.verdict(&theirs).unwrap().unwrap_err()));
     assert_eq!(CheckedCommands::every().verdict(&theirs), Some(Ok(())));
     assert!(!CheckedCommands::default().covers(&ours));
 
-    // A contract's batches hold the same transactions whatever else the block holds: its 67
-    // commands alone, or among the others, cut 64 and 3.
-    let alone: Vec<_> = honest
-        .iter()
-        .filter(|t| matches!(t.tx.kind, TxKind::Command { contract, .. } if contract == theirs))
-        .cloned()
-        .collect();
-    let members = |txs: &[SignedTransaction]| -> Vec<Vec<_>> {
-        command_batches(txs)[&theirs]
-            .iter()
-            .map(|batch| batch.iter().map(|&i| txs[i as usize].id()).collect())
-            .collect()
-    };
-    assert_eq!(members(&honest), members(&alone));
-    assert_eq!(
-        members(&honest).iter().map(Vec::len).collect::<Vec<_>>(),
-        [64, 3]
-    );
+    // A contract's commands are where its commands lie in the block.
+    let theirs_at: Vec<u32> = (0..200).filter(|n| n % 3 == 1).collect();
+    assert_eq!(command_indexes(&honest)[&theirs], theirs_at);
 
     // A made-up transfer is refused whichever commands the follower runs.
     let mut txs = honest.clone();
@@ -641,7 +626,7 @@ fn a_signature_with_torsion_gets_one_answer_from_every_follower() {
         .accept_for(&block, |_| BTreeSet::from([ours]))
         .unwrap();
     assert_eq!(accepted.checked.verdict(&ours), Some(Ok(())));
-    check_commands(2, &block.txs, &ids, &command_batches(&block.txs)[&ours]).unwrap();
+    check_commands(2, &block.txs, &ids, &command_indexes(&block.txs)[&ours]).unwrap();
 
     // Command 12 carries the signature of command 11.
     txs[12].signature = txs[11].signature;
@@ -665,6 +650,52 @@ fn a_signature_with_torsion_gets_one_answer_from_every_follower() {
         .unwrap();
     let verdict = accepted.checked.verdict(&ours).unwrap().unwrap_err();
     assert!(named(&verdict), "{verdict:?}");
-    let err = check_commands(2, &block.txs, &ids, &command_batches(&block.txs)[&ours]).unwrap_err();
+    let err = check_commands(2, &block.txs, &ids, &command_indexes(&block.txs)[&ours]).unwrap_err();
     assert!(named(&err), "{err:?}");
+}
+
+/// A follower batches the signatures it checks whatever their contracts (each signature's
+/// answer is its own), so a batch it refuses may hold the commands of several contracts:
+/// the refusal still stops only the contract of the made-up command. Here 120 commands to 60
+/// contracts, two each, all wanted; the made-up command, to contract 7, shares its batch with
+/// dozens of other contracts' commands.
+#[test]
+fn a_made_up_command_stops_only_its_contract_whatever_shares_its_batch() {
+    let k = keys(4);
+    let genesis = genesis();
+    let b1 = child(&k, &genesis, "alice", 0);
+    let alice = dev_keypair("alice");
+    let contract = |n: u64| ContractId([(n % 60) as u8; 32]);
+    let mut txs: Vec<_> = (0..120u64)
+        .map(|nonce| {
+            alice.sign_tx(Transaction {
+                chain: CHAIN,
+                signer: alice.account_id(),
+                nonce,
+                fee: 1,
+                kind: TxKind::Command {
+                    contract: contract(nonce),
+                    payload: Bytes(vec![nonce as u8; 40]),
+                    gas_limit: 1_000,
+                },
+            })
+        })
+        .collect();
+    // Contract 7's second command (at 67) carries the signature of the one before it.
+    txs[67].signature = txs[66].signature;
+    let block = certified(&k, &b1.header, txs);
+    let mut f = BlockVerifier::new(CHAIN, genesis, set(&k));
+    f.accept(&b1).unwrap();
+    let accepted = f.accept_for(&block, BTreeSet::clone).unwrap();
+    for n in 0..60 {
+        let verdict = accepted.checked.verdict(&contract(n)).unwrap();
+        if n == 7 {
+            assert!(
+                matches!(verdict, Err(FollowError::Transaction { index: 67, .. })),
+                "{verdict:?}"
+            );
+        } else {
+            assert_eq!(verdict, Ok(()), "contract {n}");
+        }
+    }
 }

@@ -45,8 +45,8 @@ pub(crate) struct BlockRun<'a, S: StateView + 'static> {
     ids: &'a [TxId],
     /// What the signatures of the commands to each contract checked came to.
     checked: CheckedCommands,
-    /// The batches of each contract's commands, once one has to be checked here.
-    command_batches: Option<BTreeMap<ContractId, Vec<Vec<u32>>>>,
+    /// The indexes of each contract's commands, once one has to be checked here.
+    command_indexes: Option<BTreeMap<ContractId, Vec<u32>>>,
 }
 
 impl<'a, S: StateView + 'static> BlockRun<'a, S> {
@@ -78,7 +78,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             txs,
             ids,
             checked,
-            command_batches: None,
+            command_indexes: None,
         }
     }
 
@@ -212,18 +212,18 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
     /// Stop the block if a command to `contract` is not signed by its signer: as the
     /// follower found, or, if it did not check them (it checks the commands of the contracts
     /// this worker ran as of its last commit; not those of a contract instantiated, or of a
-    /// cluster joined, since), as checked here, in the batches it would have checked.
+    /// cluster joined, since), as checked here: each signature gets the same answer anywhere.
     fn check_signatures(&mut self, contract: &ContractId) -> Result<()> {
         let verdict = match self.checked.verdict(contract) {
             Some(verdict) => verdict,
             None => {
                 let txs = self.txs;
                 let groups = self
-                    .command_batches
-                    .get_or_insert_with(|| fat_consensus::command_batches(txs));
-                let batches = groups.get(contract).map_or(&[][..], Vec::as_slice);
+                    .command_indexes
+                    .get_or_insert_with(|| fat_consensus::command_indexes(txs));
+                let indexes = groups.get(contract).map_or(&[][..], Vec::as_slice);
                 let verdict =
-                    fat_consensus::check_commands(self.info.number, txs, self.ids, batches);
+                    fat_consensus::check_commands(self.info.number, txs, self.ids, indexes);
                 self.checked.record(*contract, verdict.clone());
                 verdict
             }
