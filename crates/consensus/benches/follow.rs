@@ -11,7 +11,7 @@
 //! - `follow_one_of_16_vs_all_ratio`: the second over the first, side by side in one run;
 //! - `follow_no_commands_ms`: `accept_for` wanting none (as the gatekeeper): the transfers'
 //!   signatures, and what every follower does whatever it runs (the certificate, the
-//!   transactions' root and ids);
+//!   transactions' root; only the ids of the transactions it checks are hashed);
 //! - `follow_own_block_ratio`: `accept_for` wanting every contract over `accept`, on the same
 //!   block: the cost of grouping a block's batches by contract, where it saves nothing.
 //!

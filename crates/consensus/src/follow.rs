@@ -141,10 +141,10 @@ impl BlockVerifier {
         self.accept_with_ids(block).map(|(hash, _)| hash)
     }
 
-    /// [`BlockVerifier::accept`], also giving the ids of the block's transactions in order:
-    /// each transaction is hashed once, to check its signature, and whoever executes the block
+    /// [`BlockVerifier::accept`], also giving the ids of the block's transactions: each
+    /// transaction is hashed once, to check its signature, and whoever executes the block
     /// need not hash it again.
-    pub fn accept_with_ids(&mut self, block: &Block) -> Result<(Hash32, Vec<TxId>), FollowError> {
+    pub fn accept_with_ids(&mut self, block: &Block) -> Result<(Hash32, TxIds), FollowError> {
         self.accept_checking(block, BTreeSet::clone, true)
             .map(|accepted| (accepted.hash, accepted.ids))
     }
@@ -232,7 +232,6 @@ impl BlockVerifier {
                 },
             });
         }
-        let ids: Vec<TxId> = block.txs.par_iter().map(SignedTransaction::id).collect();
         let groups = signature_groups(&block.txs);
         let contracts: BTreeSet<ContractId> = groups.keys().flatten().copied().collect();
         let wanted = wants(&contracts);
@@ -244,6 +243,7 @@ impl BlockVerifier {
             .flat_map(|(_, indexes)| indexes.iter().copied())
             .collect();
         checked.sort_unstable();
+        let ids = TxIds::hashing(&block.txs, &checked);
         let mut refused = check_batches(height, &block.txs, &ids, &checked);
         let refusal = if strict {
             let index = |e: &FollowError| match e {
@@ -273,11 +273,64 @@ impl BlockVerifier {
 pub struct Accepted {
     /// The block's hash.
     pub hash: Hash32,
-    /// The ids of its transactions, in order: each is hashed once, and whoever executes the
-    /// block need not hash it again.
-    pub ids: Vec<TxId>,
+    /// The ids of its transactions whose signatures were checked: each is hashed once, and
+    /// whoever executes the block need not hash it again.
+    pub ids: TxIds,
     /// What the signatures of the commands to each contract checked came to.
     pub checked: CheckedCommands,
+}
+
+/// The ids of a block's transactions, hashed only where they were needed: a follower hashes
+/// those whose signatures it checks, not the other clusters' commands (about a third of a
+/// microsecond each, most of what following a block costs a follower that checks few of
+/// them). [`TxIds::get`] hashes any other when asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TxIds(Vec<Option<TxId>>);
+
+impl TxIds {
+    /// Every id of `txs`, hashed on every core.
+    pub fn of(txs: &[SignedTransaction]) -> Self {
+        Self(txs.par_iter().map(|signed| Some(signed.id())).collect())
+    }
+
+    /// One slot per transaction of `txs`, none hashed yet.
+    pub fn unhashed(txs: &[SignedTransaction]) -> Self {
+        Self(vec![None; txs.len()])
+    }
+
+    /// The ids of `txs` at `indexes` hashed (on every core), the others left for later.
+    fn hashing(txs: &[SignedTransaction], indexes: &[u32]) -> Self {
+        let mut ids = vec![None; txs.len()];
+        let hashed: Vec<(u32, TxId)> = indexes
+            .par_iter()
+            .map(|&i| (i, txs[i as usize].id()))
+            .collect();
+        for (i, id) in hashed {
+            ids[i as usize] = Some(id);
+        }
+        Self(ids)
+    }
+
+    /// How many transactions these are the ids of.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether these are the ids of no transaction.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The id of `txs[index]`, where `txs` are the transactions these are the ids of: hashed
+    /// now if it was not. `index` must be below [`TxIds::len`].
+    pub fn get(&self, txs: &[SignedTransaction], index: usize) -> TxId {
+        self.0[index].unwrap_or_else(|| txs[index].id())
+    }
+
+    /// Whether the id of transaction `index` is hashed already.
+    pub fn is_hashed(&self, index: usize) -> bool {
+        self.0.get(index).is_some_and(Option::is_some)
+    }
 }
 
 /// What the signatures of a block's commands to each contract came to, for the contracts
@@ -333,11 +386,12 @@ pub fn command_indexes(txs: &[SignedTransaction]) -> BTreeMap<ContractId, Vec<u3
 
 /// Check the signatures of the commands of block `height` to one contract (its transactions
 /// `txs`, whose ids are `ids`), by their indexes, its entry of [`command_indexes`]: the answer
-/// a follower that runs the contract gets, whoever asks. `ids` must be one per transaction.
+/// a follower that runs the contract gets, whoever asks. `ids` must be `txs`' (any not
+/// hashed yet are hashed here).
 pub fn check_commands(
     height: u64,
     txs: &[SignedTransaction],
-    ids: &[TxId],
+    ids: &TxIds,
     indexes: &[u32],
 ) -> Result<(), FollowError> {
     match check_batches(height, txs, ids, indexes).pop_first() {
@@ -375,7 +429,7 @@ fn group(signed: &SignedTransaction) -> Option<ContractId> {
 fn check_batches(
     height: u64,
     txs: &[SignedTransaction],
-    ids: &[TxId],
+    ids: &TxIds,
     indexes: &[u32],
 ) -> BTreeMap<Option<ContractId>, FollowError> {
     let mut by_signer = indexes.to_vec();
@@ -383,9 +437,11 @@ fn check_batches(
     let suspects: Vec<u32> = by_signer
         .par_chunks(SIGNATURE_BATCH)
         .filter(|batch| {
+            let batch_ids: Vec<TxId> = batch.iter().map(|&i| ids.get(txs, i as usize)).collect();
             let batch: Vec<_> = batch
                 .iter()
-                .map(|&i| (&txs[i as usize], &ids[i as usize]))
+                .zip(&batch_ids)
+                .map(|(&i, id)| (&txs[i as usize], id))
                 .collect();
             !fat_crypto::verify_tx_batch(&batch)
         })
@@ -393,7 +449,7 @@ fn check_batches(
         .collect();
     let mut refused: Vec<u32> = suspects
         .into_par_iter()
-        .filter(|&i| !check_tx_signature(&txs[i as usize], &ids[i as usize]))
+        .filter(|&i| !check_tx_signature(&txs[i as usize], &ids.get(txs, i as usize)))
         .collect();
     refused.sort_unstable();
     let mut first = BTreeMap::new();
@@ -404,7 +460,7 @@ fn check_batches(
             .or_insert_with(|| FollowError::Transaction {
                 height,
                 index,
-                tx: ids[i],
+                tx: ids.get(txs, i),
                 rejection: TxRejection::BadSignature,
             });
     }

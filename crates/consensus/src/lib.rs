@@ -21,7 +21,7 @@ mod validators;
 pub use application::{Application, Proposal};
 pub use error::{CertificateError, ConsensusError, Result};
 pub use follow::{
-    Accepted, BlockVerifier, CheckedCommands, FollowError, check_commands, command_indexes,
+    Accepted, BlockVerifier, CheckedCommands, FollowError, TxIds, check_commands, command_indexes,
 };
 pub use sequencer::{Consensus, Sequencer};
 pub use validators::{SIMPLEX_NAMESPACE, ValidatorSet, sign_finalize, simplex_finalize_message};

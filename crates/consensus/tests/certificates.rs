@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use fat_consensus::{
-    BlockVerifier, CertificateError, CheckedCommands, ConsensusError, FollowError, ValidatorSet,
-    check_commands, command_indexes, sign_finalize,
+    BlockVerifier, CertificateError, CheckedCommands, ConsensusError, FollowError, TxIds,
+    ValidatorSet, check_commands, command_indexes, sign_finalize,
 };
 use fat_crypto::{Keypair, dev_keypair};
 use fat_types::block::{receipts_root, tx_root};
@@ -321,7 +321,8 @@ fn follower_accepts_a_chain_and_refuses_forgeries() {
     let mut h = g.clone();
     let (hash, ids) = h.accept_with_ids(&whole).unwrap();
     assert_eq!(hash, whole.hash());
-    assert_eq!(ids, whole.txs.iter().map(|t| t.id()).collect::<Vec<_>>());
+    assert_eq!(ids, TxIds::of(&whole.txs));
+    assert!((0..whole.txs.len()).all(|i| ids.is_hashed(i)));
     assert_eq!(g.accept(&whole).unwrap(), whole.hash());
 
     // Time must not go back.
@@ -530,21 +531,26 @@ fn a_follower_checks_the_commands_it_runs_and_every_other_transaction() {
     assert!(refused(&verdict), "{verdict:?}");
     assert!(!accepted.checked.covers(&ours));
 
-    // Running only ours, the follower accepts it, with every id, and says theirs went
-    // unchecked.
+    // Running only ours, the follower accepts it, with the ids of what it checked (the
+    // others are hashed when asked for), and says theirs went unchecked.
     let mut f = start();
     let accepted = f.accept_for(&forged, |_| BTreeSet::from([ours])).unwrap();
     assert_eq!(f.last().height, 2);
     assert_eq!(accepted.hash, forged.hash());
-    assert_eq!(accepted.ids, ids);
+    for (i, signed) in forged.txs.iter().enumerate() {
+        assert_eq!(accepted.ids.get(&forged.txs, i), ids[i]);
+        let to_theirs =
+            matches!(signed.tx.kind, TxKind::Command { contract, .. } if contract == theirs);
+        assert_eq!(accepted.ids.is_hashed(i), !to_theirs, "{i}");
+    }
     assert!(accepted.checked.covers(&ours));
     assert!(!accepted.checked.covers(&theirs));
     assert_eq!(accepted.checked.verdict(&ours), Some(Ok(())));
     // Whoever runs theirs after all refuses the same transaction.
     let indexes = command_indexes(&forged.txs);
-    let err = check_commands(2, &forged.txs, &ids, &indexes[&theirs]).unwrap_err();
+    let err = check_commands(2, &forged.txs, &accepted.ids, &indexes[&theirs]).unwrap_err();
     assert!(refused(&err), "{err:?}");
-    check_commands(2, &forged.txs, &ids, &indexes[&ours]).unwrap();
+    check_commands(2, &forged.txs, &accepted.ids, &indexes[&ours]).unwrap();
     let mut checked = accepted.checked;
     checked.record(theirs, Err(err));
     assert!(refused(&checked.verdict(&theirs).unwrap().unwrap_err()));
@@ -620,7 +626,7 @@ fn a_signature_with_torsion_gets_one_answer_from_every_follower() {
         f
     };
     let block = certified(&k, &b1.header, txs.clone());
-    let ids: Vec<_> = block.txs.iter().map(SignedTransaction::id).collect();
+    let ids = TxIds::of(&block.txs);
     assert_eq!(start().accept(&block).unwrap(), block.hash());
     let accepted = start()
         .accept_for(&block, |_| BTreeSet::from([ours]))
@@ -631,7 +637,7 @@ fn a_signature_with_torsion_gets_one_answer_from_every_follower() {
     // Command 12 carries the signature of command 11.
     txs[12].signature = txs[11].signature;
     let block = certified(&k, &b1.header, txs);
-    let ids: Vec<_> = block.txs.iter().map(SignedTransaction::id).collect();
+    let ids = TxIds::of(&block.txs);
     let named = |e: &FollowError| {
         matches!(
             e,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use fat_consensus::CheckedCommands;
+use fat_consensus::{CheckedCommands, TxIds};
 use fat_crypto::envelope::{Direction, Envelope, Session};
 use fat_crypto::{ClusterKey, ContractKeys};
 use fat_runtime::{BlockInfo, Code, Entry, OverlayStore, Runtime};
@@ -39,10 +39,10 @@ pub(crate) struct BlockRun<'a, S: StateView + 'static> {
     prepared: Prepared,
     /// Outputs to seal to their commands' sessions when the block is done.
     to_seal: Vec<ToSeal>,
-    /// The block's transactions and their ids, to check commands' signatures the follower
-    /// did not.
+    /// The block's transactions and their ids (hashed when first needed, if the follower did
+    /// not), to check commands' signatures the follower did not, and for receipts.
     txs: &'a [SignedTransaction],
-    ids: &'a [TxId],
+    ids: &'a TxIds,
     /// What the signatures of the commands to each contract checked came to.
     checked: CheckedCommands,
     /// The indexes of each contract's commands, once one has to be checked here.
@@ -56,7 +56,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         keys: Keys<'a>,
         state: Arc<S>,
         header: &BlockHeader,
-        (txs, ids): (&'a [SignedTransaction], &'a [TxId]),
+        (txs, ids): (&'a [SignedTransaction], &'a TxIds),
         checked: CheckedCommands,
     ) -> Self {
         Self {
@@ -101,7 +101,6 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         &mut self,
         index: u32,
         signed: &SignedTransaction,
-        tx_id: TxId,
         gas: u64,
     ) -> Result<()> {
         let tx = &signed.tx;
@@ -151,13 +150,20 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
                     // Its state came from another member, as of this block or a later one.
                     return Ok(());
                 }
-                let run = self.run(signed, tx_id, index, id, gas);
+                let run = self.run(
+                    signed,
+                    self.ids.get(self.txs, index as usize),
+                    index,
+                    id,
+                    gas,
+                );
                 self.instantiate(&run, code_hash, cluster, args).await?;
             }
             TxKind::Command {
                 contract, payload, ..
             } if self.known(contract)? => {
                 self.check_signatures(contract)?;
+                let tx_id = self.ids.get(self.txs, index as usize);
                 let run = self.run(signed, tx_id, index, *contract, gas);
                 self.command(&run, payload).await?;
             }

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use fat_consensus::CheckedCommands;
+use fat_consensus::{CheckedCommands, TxIds};
 use fat_runtime::Runtime;
 use fat_types::block::receipts_root;
 use fat_types::genesis::ChainParams;
-use fat_types::{Block, BlockHeader, ChainReceipt, Outcome, SignedTransaction, TxId, WorkerId};
+use fat_types::{Block, BlockHeader, ChainReceipt, Outcome, SignedTransaction, WorkerId};
 
 use crate::block::BlockRun;
 use crate::changes::BlockChanges;
@@ -76,18 +76,18 @@ impl<'a> Executor<'a> {
         self.apply(state, &block.header, &block.txs, receipts).await
     }
 
-    /// [`Executor::apply_block`] with the ids of the block's transactions known already, in
-    /// order (`ids[i]` is `block.txs[i].id()`), and the contracts whose commands' signatures
-    /// are checked already (`checked`), as `fat_consensus::BlockVerifier::accept_for` gives
-    /// them while checking the block: the ids are not hashed again, and only the commands
-    /// this worker runs whose signatures were not checked are checked here. Ids that are not
-    /// one per transaction stop the block.
+    /// [`Executor::apply_block`] with the ids of the block's transactions hashed already
+    /// (those of `block.txs`), and the contracts whose commands' signatures are checked
+    /// already (`checked`), as `fat_consensus::BlockVerifier::accept_for` gives them while
+    /// checking the block: the ids are not hashed again (any other is hashed when needed),
+    /// and only the commands this worker runs whose signatures were not checked are checked
+    /// here. Ids that are not one per transaction stop the block.
     pub async fn apply_block_with_ids<S: StateView + 'static>(
         &self,
         state: Arc<S>,
         block: &Block,
         receipts: &[ChainReceipt],
-        ids: &[TxId],
+        ids: &TxIds,
         checked: CheckedCommands,
     ) -> Result<BlockChanges> {
         if ids.len() != block.txs.len() {
@@ -113,13 +113,12 @@ impl<'a> Executor<'a> {
         txs: &[SignedTransaction],
         receipts: &[ChainReceipt],
     ) -> Result<BlockChanges> {
-        let ids: Vec<TxId> = txs.iter().map(SignedTransaction::id).collect();
         self.apply_ids(
             state,
             header,
             txs,
             receipts,
-            &ids,
+            &TxIds::unhashed(txs),
             CheckedCommands::default(),
         )
         .await
@@ -131,7 +130,7 @@ impl<'a> Executor<'a> {
         header: &BlockHeader,
         txs: &[SignedTransaction],
         receipts: &[ChainReceipt],
-        ids: &[TxId],
+        ids: &TxIds,
         checked: CheckedCommands,
     ) -> Result<BlockChanges> {
         if txs.len() != receipts.len() || receipts_root(receipts) != header.receipts_root {
@@ -150,7 +149,7 @@ impl<'a> Executor<'a> {
         );
         block.prepare(txs, receipts);
         let mut block_gas = self.max_block_gas;
-        for (index, ((signed, receipt), id)) in txs.iter().zip(receipts).zip(ids).enumerate() {
+        for (index, (signed, receipt)) in txs.iter().zip(receipts).enumerate() {
             if matches!(receipt.outcome, Outcome::Failed(_)) {
                 continue;
             }
@@ -161,7 +160,7 @@ impl<'a> Executor<'a> {
                 .min(self.max_tx_gas)
                 .min(block_gas);
             block_gas -= gas;
-            block.transaction(index as u32, signed, *id, gas).await?;
+            block.transaction(index as u32, signed, gas).await?;
         }
         block.finish()
     }

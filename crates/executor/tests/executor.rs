@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use fat_consensus::CheckedCommands;
+use fat_consensus::{CheckedCommands, TxIds};
 use fat_crypto::envelope::{
     Agreements, Direction, EcdhPublic, EcdhSecret, Envelope, ReplayGuard, SealRandomness, Session,
     SessionMessage, seal,
@@ -191,7 +191,7 @@ impl World {
         held: &BTreeMap<ClusterId, ClusterKey>,
         height: u64,
         txs: &[SignedTransaction],
-        ids: Option<(&[fat_types::TxId], CheckedCommands)>,
+        ids: Option<(&TxIds, CheckedCommands)>,
     ) -> fat_executor::Result<BlockChanges> {
         let receipts: Vec<ChainReceipt> = txs
             .iter()
@@ -512,7 +512,7 @@ async fn the_same_blocks_give_the_same_changes() {
 }
 
 /// A block applied with the ids its follower computed gives the changes it gives when the
-/// executor hashes the transactions itself; ids that are not one per transaction stop it.
+/// executor hashes the ids it needs itself; ids that are not one per transaction stop it.
 #[tokio::test]
 async fn a_block_with_its_ids_gives_the_same_changes() {
     let world = World::new();
@@ -520,7 +520,7 @@ async fn a_block_with_its_ids_gives_the_same_changes() {
     let held = BTreeMap::from([(cluster, world.cluster_key.clone())]);
     let params = ChainParams::default();
     let genesis = Memory::default();
-    let ids: Vec<_> = txs.iter().map(|t| t.id()).collect();
+    let ids = TxIds::of(&txs);
     let hashed = world.apply(&genesis, &held, 1, &txs).await;
     let given = world
         .try_apply_ids(
@@ -545,7 +545,7 @@ async fn a_block_with_its_ids_gives_the_same_changes() {
             &held,
             1,
             &txs,
-            Some((&ids[1..], CheckedCommands::every())),
+            Some((&TxIds::of(&txs[1..]), CheckedCommands::every())),
         )
         .await;
     assert!(
@@ -1027,7 +1027,7 @@ async fn a_command_it_runs_is_checked_unless_the_follower_did() {
     let genesis = Memory::default();
     // The increment carries the instantiation's signature.
     txs[3].signature = txs[2].signature;
-    let ids: Vec<_> = txs.iter().map(|t| t.id()).collect();
+    let ids = TxIds::unhashed(&txs);
     let refused = |result: fat_executor::Result<BlockChanges>| {
         assert!(
             matches!(
@@ -1067,12 +1067,12 @@ async fn a_command_it_runs_is_checked_unless_the_follower_did() {
     let refusal = FollowError::Transaction {
         height: 1,
         index: 3,
-        tx: ids[3],
+        tx: ids.get(&txs, 3),
         rejection: fat_types::TxRejection::BadSignature,
     };
     found.record(contract, Err(refusal));
     let (honest, _, _, _) = first_block(&world);
-    let ids: Vec<_> = honest.iter().map(|t| t.id()).collect();
+    let ids = TxIds::of(&honest);
     refused(
         world
             .try_apply_ids(&params, &genesis, &held, 1, &honest, Some((&ids, found)))

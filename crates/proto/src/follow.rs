@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use fat_consensus::{BlockVerifier, CheckedCommands, ValidatorSet};
 use fat_types::block::receipts_root;
-use fat_types::{Block, BlockHeader, ChainReceipt, ContractId, Genesis, Hash32, TxId};
+use fat_types::{Block, BlockHeader, ChainReceipt, ContractId, Genesis, Hash32};
 
 use crate::chain_api::{BlockEvents, ChainApi};
 use crate::error::Result;
@@ -104,8 +104,8 @@ pub struct FollowedBlock {
     pub block: Block,
     /// Its receipts, in the order of its transactions.
     pub receipts: Vec<ChainReceipt>,
-    /// The ids of its transactions, in order, as computed to check their signatures.
-    pub ids: Vec<TxId>,
+    /// The ids of its transactions, those hashed to check their signatures.
+    pub ids: fat_consensus::TxIds,
     /// What the signatures of the commands checked came to, by contract (every other
     /// transaction's passed).
     pub checked: CheckedCommands,

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fat_consensus::CheckedCommands;
+use fat_consensus::{CheckedCommands, TxIds};
 use fat_executor::{Executor, Keys};
 use fat_runtime::Cache;
 use fat_types::{Block, ChainReceipt, SignedExecutionReceipt, TxId};
@@ -39,19 +39,18 @@ impl Worker {
     /// for blocks a follower has accepted (as `Worker::follow` applies them) or that the
     /// caller trusts.
     pub async fn apply_block(&self, block: &Block, receipts: &[ChainReceipt]) -> Result<()> {
-        let ids: Vec<TxId> = block.txs.iter().map(|signed| signed.id()).collect();
+        let ids = TxIds::unhashed(&block.txs);
         self.apply_block_with_ids(block, receipts, &ids, CheckedCommands::default())
             .await
     }
 
-    /// [`Worker::apply_block`] with the ids of the block's transactions, in order, as the
-    /// follower computed them to check their signatures, and what the signatures of the
-    /// commands it checked came to.
+    /// [`Worker::apply_block`] with the ids of the block's transactions the follower hashed
+    /// to check their signatures, and what the signatures of the commands it checked came to.
     pub(crate) async fn apply_block_with_ids(
         &self,
         block: &Block,
         receipts: &[ChainReceipt],
-        ids: &[TxId],
+        ids: &TxIds,
         checked: CheckedCommands,
     ) -> Result<()> {
         let height = block.header.height;
@@ -294,7 +293,7 @@ async fn execute(
     inner: &Inner,
     block: &Block,
     receipts: &[ChainReceipt],
-    ids: &[TxId],
+    ids: &TxIds,
     checked: CheckedCommands,
 ) -> Result<BlockChanges> {
     let keys = Keys {
