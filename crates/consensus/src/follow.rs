@@ -3,6 +3,7 @@
 use fat_crypto::check_tx_signature;
 use fat_types::block::tx_root;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 
 use fat_types::{
     Block, BlockHeader, ContractId, Hash32, SignedTransaction, TxId, TxKind, TxRejection,
@@ -235,14 +236,13 @@ impl BlockVerifier {
         let groups = signature_groups(&block.txs);
         let contracts: BTreeSet<ContractId> = groups.keys().flatten().copied().collect();
         let wanted = wants(&contracts);
-        // The wanted groups' transactions together in block order, cut in full batches
-        // whatever their groups: each signature's answer is its own.
-        let mut checked: Vec<u32> = groups
+        // The wanted groups' transactions together, batched whatever their groups: each
+        // signature's answer is its own.
+        let checked: Vec<u32> = groups
             .iter()
             .filter(|(group, _)| group.is_none_or(|c| wanted.contains(&c)))
             .flat_map(|(_, indexes)| indexes.iter().copied())
             .collect();
-        checked.sort_unstable();
         let ids = TxIds::hashing(&block.txs, &checked);
         let mut refused = check_batches(height, &block.txs, &ids, &checked);
         let refusal = if strict {
@@ -283,32 +283,32 @@ pub struct Accepted {
 /// The ids of a block's transactions, hashed only where they were needed: a follower hashes
 /// those whose signatures it checks, not the other clusters' commands (about a third of a
 /// microsecond each, most of what following a block costs a follower that checks few of
-/// them). [`TxIds::get`] hashes any other when asked.
+/// them). [`TxIds::get`] hashes any other when first asked, and keeps it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TxIds(Vec<Option<TxId>>);
+pub struct TxIds(Vec<OnceLock<TxId>>);
 
 impl TxIds {
     /// Every id of `txs`, hashed on every core.
     pub fn of(txs: &[SignedTransaction]) -> Self {
-        Self(txs.par_iter().map(|signed| Some(signed.id())).collect())
+        Self(
+            txs.par_iter()
+                .map(|signed| OnceLock::from(signed.id()))
+                .collect(),
+        )
     }
 
     /// One slot per transaction of `txs`, none hashed yet.
     pub fn unhashed(txs: &[SignedTransaction]) -> Self {
-        Self(vec![None; txs.len()])
+        Self(vec![OnceLock::new(); txs.len()])
     }
 
     /// The ids of `txs` at `indexes` hashed (on every core), the others left for later.
     fn hashing(txs: &[SignedTransaction], indexes: &[u32]) -> Self {
-        let mut ids = vec![None; txs.len()];
-        let hashed: Vec<(u32, TxId)> = indexes
-            .par_iter()
-            .map(|&i| (i, txs[i as usize].id()))
-            .collect();
-        for (i, id) in hashed {
-            ids[i as usize] = Some(id);
-        }
-        Self(ids)
+        let ids = Self::unhashed(txs);
+        indexes.par_iter().for_each(|&i| {
+            ids.get(txs, i as usize);
+        });
+        ids
     }
 
     /// How many transactions these are the ids of.
@@ -321,15 +321,16 @@ impl TxIds {
         self.0.is_empty()
     }
 
-    /// The id of `txs[index]`, where `txs` are the transactions these are the ids of: hashed
-    /// now if it was not. `index` must be below [`TxIds::len`].
+    /// The id of `txs[index]`, where `txs` are the transactions these are the ids of (of the
+    /// same block: nothing here can tell): hashed now if it was not. `index` must be below
+    /// [`TxIds::len`].
     pub fn get(&self, txs: &[SignedTransaction], index: usize) -> TxId {
-        self.0[index].unwrap_or_else(|| txs[index].id())
+        *self.0[index].get_or_init(|| txs[index].id())
     }
 
     /// Whether the id of transaction `index` is hashed already.
     pub fn is_hashed(&self, index: usize) -> bool {
-        self.0.get(index).is_some_and(Option::is_some)
+        self.0.get(index).is_some_and(|id| id.get().is_some())
     }
 }
 

@@ -66,9 +66,11 @@ fn dev_keys_and_signatures_are_pinned() {
     assert_eq!(verify_tx(&forged), Err(CryptoError::BadSignature(bob)));
 }
 
-/// `verify_txs` answers for a list what `verify_tx` answers for each: transactions of several
-/// signers, some with a byte of the signature or of the transaction changed, or signed by
-/// another key; and the forms `verify_tx` refuses before its equation.
+/// `verify_txs` answers for a list what `verify_tx` answers for each, for signatures without
+/// small-order components (those, only the followers' rule accepts: `fat_crypto::testing`):
+/// transactions of several signers, some with a byte of the signature or of the transaction
+/// changed, or signed by another key; and the forms `verify_tx` refuses before its equation,
+/// which the followers' rule refuses too.
 #[test]
 fn a_batch_of_transactions_is_accepted_exactly_when_each_is() {
     use fat_crypto::verify_txs;
@@ -161,6 +163,16 @@ fn a_batch_of_transactions_is_accepted_exactly_when_each_is() {
     });
     let mut big_s = signed(4);
     big_s.signature.0[32..].copy_from_slice(&[0xff; 32]);
+    // s = l + 1: not reduced, though its top bits are clear (a lax check of s looks at those
+    // only).
+    let mut l_plus_one = signed(6);
+    let mut l = [0u8; 32];
+    l[..16].copy_from_slice(&[
+        0xee, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14,
+    ]);
+    l[31] = 0x10;
+    l_plus_one.signature.0[32..].copy_from_slice(&l);
     // The weak key made to pass the equation: with A the identity, s·B = R + k·A holds for
     // R = s·B whatever the message. Only the check of the key refuses it.
     let mut forged_for_weak_key = weak.clone();
@@ -188,10 +200,12 @@ fn a_batch_of_transactions_is_accepted_exactly_when_each_is() {
         small_r,
         non_canonical_r,
         big_s,
+        l_plus_one,
         forged_for_weak_key,
         not_a_point_r,
     ] {
         assert!(verify_tx(&bad).is_err());
+        assert!(!fat_crypto::check_tx_signature(&bad, &bad.id()));
         let mut list = all.clone();
         list.insert(5, bad);
         assert!(!verify_txs(&list));

@@ -37,9 +37,9 @@ pub enum ExecutorError {
         /// The hash of the bytes found.
         found: fat_types::CodeHash,
     },
-    /// A command to a contract this worker runs is not signed by its signer (or the block
-    /// holds one whose batch of signatures fails): the block's producer made it up, or a
-    /// quorum of validators let it through. Nothing of the block is applied.
+    /// A command to a contract this worker runs is not signed by its signer: the block's
+    /// producer made it up, or a quorum of validators let it through. Nothing of the block
+    /// is applied.
     #[error("a command's signature does not verify")]
     Signature(#[source] Box<fat_consensus::FollowError>),
     /// Reading the committed state (or writing the block's overlay) failed.
