@@ -11,7 +11,7 @@ use fat_runtime::{BlockInfo, Code, Entry, OverlayStore, Runtime};
 use fat_types::tx::{cluster_id, code_hash, contract_id};
 use fat_types::{
     BlockHeader, Bytes, ChainReceipt, ClusterId, CodeHash, CommandPayload, ContractId,
-    ContractInfo, Hash32, SignedTransaction, TxId, TxKind, WorkerId,
+    ContractInfo, Hash32, SignedTransaction, TxKind, WorkerId,
 };
 
 use crate::changes::{BlockChanges, ContractRecord};
@@ -150,21 +150,14 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
                     // Its state came from another member, as of this block or a later one.
                     return Ok(());
                 }
-                let run = self.run(
-                    signed,
-                    self.ids.get(self.txs, index as usize),
-                    index,
-                    id,
-                    gas,
-                );
+                let run = self.run(signed, index, id, gas);
                 self.instantiate(&run, code_hash, cluster, args).await?;
             }
             TxKind::Command {
                 contract, payload, ..
             } if self.known(contract)? => {
                 self.check_signatures(contract)?;
-                let tx_id = self.ids.get(self.txs, index as usize);
-                let run = self.run(signed, tx_id, index, *contract, gas);
+                let run = self.run(signed, index, *contract, gas);
                 self.command(&run, payload).await?;
             }
             _ => {}
@@ -190,17 +183,18 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         Ok(self.changes)
     }
 
+    /// The call of transaction `index` (`signed`) to `contract`: its id hashed here if the
+    /// follower did not.
     fn run<'t>(
         &self,
         signed: &'t SignedTransaction,
-        id: TxId,
         index: u32,
         contract: ContractId,
         gas_limit: u64,
     ) -> Run<'t> {
         Run {
             signed,
-            id,
+            id: self.ids.get(self.txs, index as usize),
             index,
             contract,
             gas_limit,
