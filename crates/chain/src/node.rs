@@ -11,7 +11,7 @@ use fat_consensus::{Application, Proposal, Sequencer, ValidatorSet};
 use fat_crypto::{Keypair, verify_tx};
 use fat_proto::chain::LIVENESS_WINDOW;
 use fat_types::block::{receipts_root, tx_root};
-use fat_types::encoding::{decode, encode};
+use fat_types::encoding::{decode, encoded_len};
 use fat_types::genesis::MAX_BLOCK_BYTES;
 use fat_types::{
     Block, BlockHeader, Certificate, ChainReceipt, Clock, CodeHash, Hash32, SignedTransaction,
@@ -372,7 +372,7 @@ impl Node {
                     rejection,
                 })
             };
-            let size = encode(signed).len() as u64;
+            let size = encoded_len(signed) as u64;
             bytes = bytes.saturating_add(size);
             if bytes > MAX_BLOCK_BYTES {
                 return Err(invalid(InvalidProposal::TooManyBytes {

@@ -52,6 +52,11 @@ pub fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
     borsh::to_vec(value).expect("writing to a Vec cannot fail")
 }
 
+/// The length of `value`'s canonical encoding, counted without writing it out.
+pub fn encoded_len<T: BorshSerialize>(value: &T) -> usize {
+    borsh::object_length(value).expect("an encoding's length fits in a usize")
+}
+
 /// Decode a value from its canonical encoding; trailing bytes are an error.
 pub fn decode<T: BorshDeserialize>(what: &'static str, bytes: &[u8]) -> Result<T, DecodeError> {
     borsh::from_slice(bytes).map_err(|source| DecodeError { what, source })

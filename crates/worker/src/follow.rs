@@ -4,11 +4,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fat_types::Block;
-use tokio::sync::Semaphore;
-
 use fat_proto::ChainApi;
 use fat_proto::follow::{BlockSource, Follower, genesis_of};
+use fat_types::Block;
+use fat_types::encoding::encoded_len;
+use tokio::sync::Semaphore;
 
 use crate::error::{Result, WorkerError};
 use crate::worker::Worker;
@@ -173,17 +173,17 @@ fn transaction_bytes(block: &Block) -> u32 {
     let bytes: usize = block
         .txs
         .iter()
-        .map(|tx| borsh::object_length(tx).unwrap_or(usize::MAX))
+        .map(encoded_len)
         .fold(0, usize::saturating_add);
     u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
 mod tests {
+    use fat_types::encoding::encode;
     use fat_types::{BlockHeader, Bytes, Certificate, ContractId, Hash32, Transaction, TxKind};
 
     use super::*;
-    use fat_types::encoding::encode;
 
     /// The bytes held ahead are the transactions' encoded bytes, as the chain counts them.
     #[test]
