@@ -276,12 +276,16 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
             return Some(keys.clone());
         }
         let epoch = self.changes.contracts.get(contract)?.info.key_epoch;
-        let keys = self
-            .cluster_key(cluster)?
-            .at_epoch(epoch)?
-            .contract(contract);
-        // Computed once, before the clones that open this contract's envelopes.
-        keys.ecdh().public();
+        let keys = match self.opened.get(cluster) {
+            // Provisioned by this block: derived here, the worker's keys do not hold it yet.
+            Some(key) => {
+                let keys = key.at_epoch(epoch)?.contract(contract);
+                // Computed once, before the clones that open this contract's envelopes.
+                keys.ecdh().public();
+                keys
+            }
+            None => self.keys.clusters.contract_keys(cluster, epoch, contract)?,
+        };
         self.contract_keys.insert(*contract, keys.clone());
         Some(keys)
     }

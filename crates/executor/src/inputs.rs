@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use fat_crypto::envelope::{Agreements, EcdhSecret};
-use fat_crypto::{ClusterKey, Keypair};
+use fat_crypto::{ClusterKey, ContractKeys, Keypair};
 use fat_runtime::{Code, Runtime, StateStore};
 use fat_types::{ClusterId, CodeHash, ContractId};
 
@@ -50,6 +50,26 @@ impl CodeProvider for Runtime {
 pub trait ClusterKeys: Send + Sync {
     /// The key of `cluster`, if held.
     fn cluster_key(&self, cluster: &ClusterId) -> Option<ClusterKey>;
+
+    /// The keys of `contract`, a contract of `cluster` created at key epoch `epoch`, if the
+    /// key of `cluster` held is of that epoch or a later one; with the ECDH public key
+    /// computed (commands are opened against it). A contract's cluster and epoch are fixed
+    /// when it is created, so its keys never change: a provider may keep them, as the
+    /// worker's keyring does, rather than derive them (eight HKDFs and an x25519 base-point
+    /// multiplication) for every block that runs the contract.
+    fn contract_keys(
+        &self,
+        cluster: &ClusterId,
+        epoch: u32,
+        contract: &ContractId,
+    ) -> Option<ContractKeys> {
+        let keys = self
+            .cluster_key(cluster)?
+            .at_epoch(epoch)?
+            .contract(contract);
+        keys.ecdh().public();
+        Some(keys)
+    }
 }
 
 impl ClusterKeys for BTreeMap<ClusterId, ClusterKey> {

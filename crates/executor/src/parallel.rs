@@ -156,14 +156,8 @@ fn held_keys<S: StateView>(
     if record.synced_through >= height || !state.is_member(&record.info.cluster).ok()? {
         return None;
     }
-    let held = keys
-        .clusters
-        .cluster_key(&record.info.cluster)?
-        .at_epoch(record.info.key_epoch)?
-        .contract(contract);
-    // Computed once here, shared by the clones the jobs hold.
-    held.ecdh().public();
-    Some(held)
+    keys.clusters
+        .contract_keys(&record.info.cluster, record.info.key_epoch, contract)
 }
 
 /// A receipt's output to seal to the session of its command.

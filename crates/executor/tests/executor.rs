@@ -10,8 +10,8 @@ use fat_crypto::envelope::{
     Agreements, Direction, EcdhPublic, EcdhSecret, Envelope, ReplayGuard, SealRandomness, Session,
     SessionMessage, seal,
 };
-use fat_crypto::{ClusterKey, Keypair, dev_keypair};
-use fat_executor::{BlockChanges, ContractRecord, Executor, Keys, StateView};
+use fat_crypto::{ClusterKey, ContractKeys, Keypair, dev_keypair};
+use fat_executor::{BlockChanges, ClusterKeys, ContractRecord, Executor, Keys, StateView};
 use fat_runtime::{Call, Entry, MemoryCache, MemoryStore, Runtime, RuntimeConfig, StateStore};
 use fat_types::block::{receipts_root, tx_root};
 use fat_types::genesis::ChainParams;
@@ -188,7 +188,7 @@ impl World {
         &self,
         params: &ChainParams,
         state: &Memory,
-        held: &BTreeMap<ClusterId, ClusterKey>,
+        held: &dyn ClusterKeys,
         height: u64,
         txs: &[SignedTransaction],
         ids: Option<(&TxIds, CheckedCommands)>,
@@ -509,6 +509,83 @@ async fn the_same_blocks_give_the_same_changes() {
     assert_eq!(two_again, two);
     let encoded = |c: &BlockChanges| fat_types::encoding::encode(&c.receipts);
     assert_eq!(encoded(&two_again), encoded(&two));
+}
+
+/// Contract keys kept by contract, as the worker's keyring keeps them, and no cluster key.
+#[derive(Default)]
+struct KeptKeys {
+    contracts: BTreeMap<ContractId, ContractKeys>,
+    asked: std::sync::Mutex<Vec<(ClusterId, u32, ContractId)>>,
+}
+
+impl ClusterKeys for KeptKeys {
+    fn cluster_key(&self, _: &ClusterId) -> Option<ClusterKey> {
+        None
+    }
+
+    fn contract_keys(
+        &self,
+        cluster: &ClusterId,
+        epoch: u32,
+        contract: &ContractId,
+    ) -> Option<ContractKeys> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push((*cluster, epoch, *contract));
+        self.contracts.get(contract).cloned()
+    }
+}
+
+/// The commands of a contract whose cluster key the block did not provision run with the
+/// contract keys the worker's keys give (which the worker keeps), not with keys the executor
+/// derives from the cluster key for every block: given only the contract's keys, a block of
+/// commands leaves the same changes as with the cluster key; given neither, the block stops
+/// as for a member that lacks its cluster's key.
+#[tokio::test]
+async fn commands_run_with_the_contract_keys_the_worker_keeps() {
+    let world = World::new();
+    let (txs, _, cluster, contract) = first_block(&world);
+    let held = BTreeMap::from([(cluster, world.cluster_key.clone())]);
+    let after_one =
+        Memory::default().commit(&world.apply(&Memory::default(), &held, 1, &txs).await);
+    let block: Vec<_> = (0..3)
+        .map(|i| {
+            world
+                .command(4 + i, contract, "increment", r#"{"by": 1}"#, 2)
+                .0
+        })
+        .collect();
+    let params = ChainParams::default();
+    let derived = world
+        .try_apply_ids(&params, &after_one, &held, 2, &block, None)
+        .await
+        .unwrap();
+    assert_eq!(derived.receipts.len(), 3);
+
+    let kept = KeptKeys {
+        contracts: BTreeMap::from([(contract, world.cluster_key.contract(&contract))]),
+        ..KeptKeys::default()
+    };
+    let from_kept = world
+        .try_apply_ids(&params, &after_one, &kept, 2, &block, None)
+        .await
+        .unwrap();
+    assert_eq!(from_kept, derived);
+    let asked = kept.asked.lock().unwrap().clone();
+    assert!(!asked.is_empty());
+    assert!(
+        asked.iter().all(|a| *a == (cluster, 0, contract)),
+        "{asked:?}"
+    );
+
+    let none = world
+        .try_apply_ids(&params, &after_one, &KeptKeys::default(), 2, &block, None)
+        .await;
+    assert!(
+        matches!(none, Err(fat_executor::ExecutorError::NoClusterKey(c)) if c == cluster),
+        "{none:?}"
+    );
 }
 
 /// A block applied with the ids its follower computed gives the changes it gives when the

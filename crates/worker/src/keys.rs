@@ -267,18 +267,29 @@ impl Keyring {
     /// The keys of a contract, if this worker holds its cluster's key of the contract's
     /// epoch or a later one.
     pub(crate) fn contract(&self, info: &ContractInfo) -> Option<Arc<ContractCrypt>> {
-        if let Some(found) = self.contracts.read().expect("keyring lock").get(&info.id) {
+        self.derived(&info.cluster, info.key_epoch, &info.id)
+    }
+
+    /// The keys of `contract`, of `cluster` at key epoch `epoch`: kept once derived. A
+    /// contract's cluster and epoch are fixed when it is created (`ContractInfo`), so its
+    /// keys never change.
+    fn derived(
+        &self,
+        cluster: &ClusterId,
+        epoch: u32,
+        contract: &ContractId,
+    ) -> Option<Arc<ContractCrypt>> {
+        if let Some(found) = self.contracts.read().expect("keyring lock").get(contract) {
             return Some(found.clone());
         }
-        let keys = self
-            .cluster(&info.cluster)?
-            .at_epoch(info.key_epoch)?
-            .contract(&info.id);
+        let keys = self.cluster(cluster)?.at_epoch(epoch)?.contract(contract);
+        // Computed once: every clone the executor takes to open commands shares it.
+        keys.ecdh().public();
         let crypt = Arc::new(ContractCrypt::new(keys));
         self.contracts
             .write()
             .expect("keyring lock")
-            .insert(info.id, crypt.clone());
+            .insert(*contract, crypt.clone());
         Some(crypt)
     }
 
@@ -296,5 +307,49 @@ impl Keyring {
 impl fat_executor::ClusterKeys for Keyring {
     fn cluster_key(&self, cluster: &ClusterId) -> Option<ClusterKey> {
         self.cluster(cluster)
+    }
+
+    /// From the keys kept (see [`Keyring::contract`]), shared with the queries.
+    fn contract_keys(
+        &self,
+        cluster: &ClusterId,
+        epoch: u32,
+        contract: &ContractId,
+    ) -> Option<ContractKeys> {
+        Some(self.derived(cluster, epoch, contract)?.keys.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fat_executor::ClusterKeys;
+
+    use super::*;
+
+    /// A contract's keys, as the executor asks for them, are its cluster key's at the
+    /// contract's epoch, derived once and kept: the blocks that follow and the queries take
+    /// the same ones. No cluster key held, or one of an earlier epoch, gives none (and keeps
+    /// nothing).
+    #[test]
+    fn a_contracts_keys_are_derived_once_and_kept() {
+        let keyring = Keyring::default();
+        let (cluster, contract) = (ClusterId([1; 32]), ContractId([3; 32]));
+        let key = ClusterKey::from_bytes(2, [9; 32]);
+        assert!(keyring.contract_keys(&cluster, 1, &contract).is_none());
+        keyring.add_cluster(cluster, key.clone());
+        assert!(keyring.contract_keys(&cluster, 3, &contract).is_none());
+        assert!(keyring.cached(&contract).is_none());
+
+        let keys = keyring.contract_keys(&cluster, 1, &contract).unwrap();
+        let direct = key.at_epoch(1).unwrap().contract(&contract);
+        assert_eq!(keys.ecdh().public(), direct.ecdh().public());
+        assert_eq!(
+            (keys.secret(), keys.at_rest(), keys.state_root()),
+            (direct.secret(), direct.at_rest(), direct.state_root())
+        );
+        let kept = keyring.cached(&contract).expect("kept once derived");
+        let again = keyring.contract_keys(&cluster, 1, &contract).unwrap();
+        assert_eq!(again.ecdh().public(), direct.ecdh().public());
+        assert!(Arc::ptr_eq(&kept, &keyring.cached(&contract).unwrap()));
     }
 }
