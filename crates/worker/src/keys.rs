@@ -185,6 +185,8 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 pub(crate) struct ContractCrypt {
     pub(crate) keys: ContractKeys,
     at_rest: fat_crypto::XChaCha,
+    /// The cluster and the key epoch the keys are of.
+    of: (ClusterId, u32),
 }
 
 fn aad(contract: &ContractId, key: &[u8]) -> Vec<u8> {
@@ -194,9 +196,9 @@ fn aad(contract: &ContractId, key: &[u8]) -> Vec<u8> {
 }
 
 impl ContractCrypt {
-    fn new(keys: ContractKeys) -> Self {
+    fn new(keys: ContractKeys, of: (ClusterId, u32)) -> Self {
         let at_rest = fat_crypto::XChaCha::new(keys.at_rest());
-        Self { keys, at_rest }
+        Self { keys, at_rest, of }
     }
 
     /// Encrypt a state value stored under `key`: nonce ‖ ciphertext.
@@ -247,12 +249,23 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    /// Hold the key of `cluster`.
+    /// Hold the key of `cluster`. A key of the same chain as the one held (one that reaches
+    /// back to it: a later epoch's) derives the same contract keys at every epoch the held
+    /// one reached, so the contract keys kept stay; any other key (an earlier epoch's, or
+    /// one that does not lead back to the held key) drops those kept for the cluster, to be
+    /// derived from it.
     pub fn add_cluster(&self, cluster: ClusterId, key: ClusterKey) {
-        self.clusters
-            .write()
-            .expect("keyring lock")
-            .insert(cluster, key);
+        let mut clusters = self.clusters.write().expect("keyring lock");
+        let same_chain = clusters
+            .get(&cluster)
+            .is_none_or(|held| key.at_epoch(held.epoch()).as_ref() == Some(held));
+        if !same_chain {
+            self.contracts
+                .write()
+                .expect("keyring lock")
+                .retain(|_, crypt| crypt.of.0 != cluster);
+        }
+        clusters.insert(cluster, key);
     }
 
     /// The key of `cluster`, if held.
@@ -270,26 +283,38 @@ impl Keyring {
         self.derived(&info.cluster, info.key_epoch, &info.id)
     }
 
-    /// The keys of `contract`, of `cluster` at key epoch `epoch`: kept once derived. A
-    /// contract's cluster and epoch are fixed when it is created (`ContractInfo`), so its
-    /// keys never change.
+    /// The keys of `contract`, of `cluster` at key epoch `epoch`, from the key of `cluster`
+    /// held: kept once derived. A contract's cluster and epoch are fixed when it is created
+    /// (`ContractInfo`; the chain refuses an id that exists), and a key of another chain
+    /// drops what was kept ([`Keyring::add_cluster`]), so what is kept is what the key held
+    /// derives.
     fn derived(
         &self,
         cluster: &ClusterId,
         epoch: u32,
         contract: &ContractId,
     ) -> Option<Arc<ContractCrypt>> {
-        if let Some(found) = self.contracts.read().expect("keyring lock").get(contract) {
-            return Some(found.clone());
+        let of = (*cluster, epoch);
+        let kept = |contracts: &HashMap<ContractId, Arc<ContractCrypt>>| {
+            contracts.get(contract).filter(|c| c.of == of).cloned()
+        };
+        if let Some(found) = kept(&self.contracts.read().expect("keyring lock")) {
+            return Some(found);
         }
-        let keys = self.cluster(cluster)?.at_epoch(epoch)?.contract(contract);
+        // The cluster's key is read for as long as the keys it derives are being kept, so a
+        // key of another chain held meanwhile cannot leave them behind (locks in the order
+        // `add_cluster` takes them).
+        let clusters = self.clusters.read().expect("keyring lock");
+        let keys = clusters.get(cluster)?.at_epoch(epoch)?.contract(contract);
+        let mut contracts = self.contracts.write().expect("keyring lock");
+        // Derived by another thread meanwhile: one derivation is kept.
+        if let Some(found) = kept(&contracts) {
+            return Some(found);
+        }
         // Computed once: every clone the executor takes to open commands shares it.
         keys.ecdh().public();
-        let crypt = Arc::new(ContractCrypt::new(keys));
-        self.contracts
-            .write()
-            .expect("keyring lock")
-            .insert(*contract, crypt.clone());
+        let crypt = Arc::new(ContractCrypt::new(keys, of));
+        contracts.insert(*contract, crypt.clone());
         Some(crypt)
     }
 
@@ -309,7 +334,7 @@ impl fat_executor::ClusterKeys for Keyring {
         self.cluster(cluster)
     }
 
-    /// From the keys kept (see [`Keyring::contract`]), shared with the queries.
+    /// From the contract keys the keyring keeps, shared with the queries.
     fn contract_keys(
         &self,
         cluster: &ClusterId,
@@ -329,27 +354,57 @@ mod tests {
     /// A contract's keys, as the executor asks for them, are its cluster key's at the
     /// contract's epoch, derived once and kept: the blocks that follow and the queries take
     /// the same ones. No cluster key held, or one of an earlier epoch, gives none (and keeps
-    /// nothing).
+    /// nothing). A later key of the same chain keeps them; a key of another chain drops them,
+    /// and they are derived from it.
     #[test]
     fn a_contracts_keys_are_derived_once_and_kept() {
         let keyring = Keyring::default();
         let (cluster, contract) = (ClusterId([1; 32]), ContractId([3; 32]));
-        let key = ClusterKey::from_bytes(2, [9; 32]);
+        let later = ClusterKey::from_bytes(3, [9; 32]);
+        let key = later.at_epoch(2).unwrap();
         assert!(keyring.contract_keys(&cluster, 1, &contract).is_none());
         keyring.add_cluster(cluster, key.clone());
         assert!(keyring.contract_keys(&cluster, 3, &contract).is_none());
         assert!(keyring.cached(&contract).is_none());
 
-        let keys = keyring.contract_keys(&cluster, 1, &contract).unwrap();
+        let same = |keys: &ContractKeys, direct: &ContractKeys| {
+            keys.ecdh().public() == direct.ecdh().public()
+                && (keys.secret(), keys.at_rest(), keys.state_root())
+                    == (direct.secret(), direct.at_rest(), direct.state_root())
+        };
         let direct = key.at_epoch(1).unwrap().contract(&contract);
-        assert_eq!(keys.ecdh().public(), direct.ecdh().public());
-        assert_eq!(
-            (keys.secret(), keys.at_rest(), keys.state_root()),
-            (direct.secret(), direct.at_rest(), direct.state_root())
-        );
+        assert!(same(
+            &keyring.contract_keys(&cluster, 1, &contract).unwrap(),
+            &direct
+        ));
         let kept = keyring.cached(&contract).expect("kept once derived");
-        let again = keyring.contract_keys(&cluster, 1, &contract).unwrap();
-        assert_eq!(again.ecdh().public(), direct.ecdh().public());
+        assert!(same(
+            &keyring.contract_keys(&cluster, 1, &contract).unwrap(),
+            &direct
+        ));
         assert!(Arc::ptr_eq(&kept, &keyring.cached(&contract).unwrap()));
+        // Asked as of another cluster, whose key is not held: none, and what is kept stays.
+        assert!(
+            keyring
+                .contract_keys(&ClusterId([5; 32]), 1, &contract)
+                .is_none()
+        );
+        assert!(Arc::ptr_eq(&kept, &keyring.cached(&contract).unwrap()));
+
+        keyring.add_cluster(cluster, later);
+        assert!(Arc::ptr_eq(&kept, &keyring.cached(&contract).unwrap()));
+
+        let other = ClusterKey::from_bytes(4, [8; 32]);
+        keyring.add_cluster(cluster, other.clone());
+        assert!(
+            keyring.cached(&contract).is_none(),
+            "dropped with its chain"
+        );
+        let from_other = other.at_epoch(1).unwrap().contract(&contract);
+        assert!(!same(&direct, &from_other));
+        assert!(same(
+            &keyring.contract_keys(&cluster, 1, &contract).unwrap(),
+            &from_other
+        ));
     }
 }
