@@ -278,12 +278,7 @@ impl<'a, S: StateView + 'static> BlockRun<'a, S> {
         let epoch = self.changes.contracts.get(contract)?.info.key_epoch;
         let keys = match self.opened.get(cluster) {
             // Provisioned by this block: derived here, the worker's keys do not hold it yet.
-            Some(key) => {
-                let keys = key.at_epoch(epoch)?.contract(contract);
-                // Computed once, before the clones that open this contract's envelopes.
-                keys.ecdh().public();
-                keys
-            }
+            Some(key) => crate::inputs::contract_keys_of(key, epoch, contract)?,
             None => self.keys.clusters.contract_keys(cluster, epoch, contract)?,
         };
         self.contract_keys.insert(*contract, keys.clone());

@@ -63,13 +63,21 @@ pub trait ClusterKeys: Send + Sync {
         epoch: u32,
         contract: &ContractId,
     ) -> Option<ContractKeys> {
-        let keys = self
-            .cluster_key(cluster)?
-            .at_epoch(epoch)?
-            .contract(contract);
-        keys.ecdh().public();
-        Some(keys)
+        contract_keys_of(&self.cluster_key(cluster)?, epoch, contract)
     }
+}
+
+/// The keys of `contract` at key epoch `epoch` from a cluster key of that epoch or a later
+/// one, with the ECDH public key computed once here, before the clones that open the
+/// contract's commands share it.
+pub fn contract_keys_of(
+    key: &ClusterKey,
+    epoch: u32,
+    contract: &ContractId,
+) -> Option<ContractKeys> {
+    let keys = key.at_epoch(epoch)?.contract(contract);
+    keys.ecdh().public();
+    Some(keys)
 }
 
 impl ClusterKeys for BTreeMap<ClusterId, ClusterKey> {

@@ -42,4 +42,4 @@ mod run;
 pub use changes::{BlockChanges, ContractRecord, LogRecord};
 pub use error::{ExecutorError, Result};
 pub use executor::Executor;
-pub use inputs::{ClusterKeys, CodeProvider, Keys, StateView};
+pub use inputs::{ClusterKeys, CodeProvider, Keys, StateView, contract_keys_of};

@@ -305,14 +305,12 @@ impl Keyring {
         // key of another chain held meanwhile cannot leave them behind (locks in the order
         // `add_cluster` takes them).
         let clusters = self.clusters.read().expect("keyring lock");
-        let keys = clusters.get(cluster)?.at_epoch(epoch)?.contract(contract);
+        let keys = fat_executor::contract_keys_of(clusters.get(cluster)?, epoch, contract)?;
         let mut contracts = self.contracts.write().expect("keyring lock");
         // Derived by another thread meanwhile: one derivation is kept.
         if let Some(found) = kept(&contracts) {
             return Some(found);
         }
-        // Computed once: every clone the executor takes to open commands shares it.
-        keys.ecdh().public();
         let crypt = Arc::new(ContractCrypt::new(keys, of));
         contracts.insert(*contract, crypt.clone());
         Some(crypt)
